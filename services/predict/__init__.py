@@ -1,0 +1,1 @@
+"""The predict HTTP service: /predict /health /version /metrics, OpenAPI at /docs."""

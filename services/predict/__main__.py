@@ -1,0 +1,65 @@
+"""Run the predict service: `python -m services.predict [--port 8000] [--variant ml]`.
+
+Settings come from the shared volctl config (file, VOLCTL_* environment); MODEL_VARIANT picks
+the starting variant. With no loadable model the service still starts and answers 503 on
+/health until one is trained, so a supervisor can tell "up but not ready" from "down".
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from prometheus_client import CollectorRegistry, disable_created_metrics
+
+from services.metrics import PredictMetrics
+from services.predict.app import ModelHolder, create_app
+from services.registry import Registry
+from volctl.config import load_settings
+from volctl.errors import VolctlError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.predict", description=__doc__)
+    parser.add_argument("--config", help="volctl.toml path")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--variant", choices=("baseline", "ml"))
+    parser.add_argument("--version", dest="model_version", help="model version (default: newest)")
+    parser.add_argument("--registry", help="model registry folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log = logging.getLogger("volctl.predict")
+    try:
+        settings = load_settings(args.config, overrides={
+            "predict.host": args.host, "predict.port": args.port,
+            "model.variant": args.variant or os.environ.get("MODEL_VARIANT"),
+            "model.version": args.model_version, "model.registry_dir": args.registry,
+        })
+    except VolctlError as exc:
+        log.error("bad configuration: %s", exc.message)
+        return 3
+    disable_created_metrics()  # *_created series only add scrape weight here
+    registry = CollectorRegistry()
+    metrics = PredictMetrics(registry)
+    holder = ModelHolder(metrics)
+    try:
+        model = Registry(settings.registry_path).load(settings.model.version or None, settings.model.variant)
+        holder.swap(model)
+        log.info("serving %s model %s (sha256 %s…)", model.variant, model.version, model.sha256[:12])
+    except VolctlError as exc:
+        log.error("no model loaded: %s (%s)", exc.message, exc.hint or "")
+    app = create_app(holder, registry, metrics)
+
+    import uvicorn
+
+    uvicorn.run(app, host=settings.predict.host, port=settings.predict.port,
+                log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

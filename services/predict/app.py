@@ -1,0 +1,197 @@
+"""The predict service. POST /predict is served by a lean ASGI fast path (orjson, hand
+validation, numpy scoring); FastAPI serves everything else and documents /predict at /docs.
+Both entrances share `PredictHandler`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, Field
+
+from services.metrics import PredictMetrics
+from services.model import Scorer, labels_of
+from services.predict.validation import MAX_ROWS, InputError, parse_rows
+
+log = logging.getLogger("volctl.predict")
+PREDICT_PATH = "/predict"
+KNOWN_ENDPOINTS = frozenset({PREDICT_PATH, "/health", "/version", "/metrics", "/docs", "/openapi.json"})
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class ModelHolder:
+    """The served model; swapped atomically (one attribute assignment), read once per request."""
+
+    def __init__(self, metrics: PredictMetrics, model: Scorer | None = None) -> None:
+        self._metrics = metrics
+        self._lock = threading.Lock()
+        self.current: Scorer | None = None
+        self.feature_set: frozenset[str] = frozenset()
+        metrics.health.set_function(lambda: 1.0 if self.current is not None else 0.0)
+        if model is not None:
+            self.swap(model)
+
+    def swap(self, model: Scorer) -> Scorer | None:
+        with self._lock:
+            previous = self.current
+            self.feature_set = frozenset(model.features)
+            self.current = model
+            self._metrics.model_info.clear()
+            self._metrics.model_info.labels(model.variant, model.version).set(1)
+            return previous
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    variant: str = "none"
+
+
+class PredictHandler:
+    def __init__(self, holder: ModelHolder, metrics: PredictMetrics) -> None:
+        self.holder = holder
+        self.metrics = metrics
+
+    def predict(self, body: bytes) -> Reply:
+        model = self.holder.current
+        if model is None:
+            return self._error(503, "no_model", "no model loaded; train one with `volctl model train`")
+        try:
+            rows = parse_rows(body, model.features, self.holder.feature_set)
+        except InputError as exc:
+            return self._error(422, exc.error_type, exc.message, model.variant)
+        try:
+            scores = model.score(np.array(rows, dtype=float))
+            labels = labels_of(scores, model.decision_threshold)
+        except Exception:  # a model bug, not bad input: logged and counted, answered 500
+            log.exception("scoring failed")
+            return self._error(500, "internal", "scoring failed; see the service log", model.variant)
+        positives = int(labels.sum())
+        self.metrics.predictions.labels(model.variant, "1").inc(positives)
+        self.metrics.predictions.labels(model.variant, "0").inc(len(labels) - positives)
+        payload = {
+            "scores": scores.tolist(),
+            "labels": labels.tolist(),
+            "model_variant": model.variant,
+            "version": model.version,
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+        return Reply(200, orjson.dumps(payload), model.variant)
+
+    def _error(self, status: int, error_type: str, message: str, variant: str = "none") -> Reply:
+        self.metrics.errors.labels(PREDICT_PATH, error_type).inc()
+        return Reply(status, orjson.dumps({"detail": message, "error_type": error_type}), variant)
+
+
+class PredictService:
+    """ASGI app: the /predict fast path plus request metrics, in front of the FastAPI app."""
+
+    def __init__(self, api: FastAPI, handler: PredictHandler, metrics: PredictMetrics) -> None:
+        self.api = api
+        self.handler = handler
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.api(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path, method = scope["path"], scope["method"]
+        if path == PREDICT_PATH and method == "POST":
+            reply = self.handler.predict(await _read_body(receive))
+            await send({"type": "http.response.start", "status": reply.status, "headers": _JSON_HEADERS})
+            await send({"type": "http.response.body", "body": reply.body})
+            self.metrics.latency.labels(reply.variant).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(PREDICT_PATH, method, str(reply.status)).inc()
+            return
+        status = 500
+
+        async def send_and_record(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.api(scope, receive, send_and_record)
+        finally:
+            endpoint = path if path in KNOWN_ENDPOINTS else "other"
+            self.metrics.requests.labels(endpoint, method, str(status)).inc()
+            if status >= 500:
+                self.metrics.errors.labels(endpoint, "internal").inc()
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+class PredictRequest(BaseModel):
+    rows: list[dict[str, float]] = Field(
+        min_length=1, max_length=MAX_ROWS,
+        description="Feature rows; keys are exactly the active model's features (GET /version).",
+    )
+
+
+class PredictResponse(BaseModel):
+    scores: list[float]
+    labels: list[int]
+    model_variant: str
+    version: str
+    ts: str
+
+
+def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: PredictMetrics) -> PredictService:
+    started = time.monotonic()
+    handler = PredictHandler(holder, metrics)
+    api = FastAPI(title="volctl predict", version="1", summary="Crypto volatility spike detector")
+
+    @api.post(PREDICT_PATH, response_model=PredictResponse,
+              responses={422: {"description": "a row is missing a feature, has an unknown one, or a non-finite value"}})
+    async def predict(request: Request, body: PredictRequest) -> Response:
+        """Score feature rows with the active model (served by the fast path in production)."""
+        reply = handler.predict(await request.body())
+        return Response(reply.body, reply.status, media_type="application/json")
+
+    @api.get("/health")
+    def health() -> Response:
+        model = holder.current
+        if model is None:
+            document = {"status": "unavailable", "reason": "no model loaded"}
+            return Response(orjson.dumps(document), 503, media_type="application/json")
+        return Response(orjson.dumps({
+            "status": "ok", "model_variant": model.variant, "version": model.version,
+            "uptime_s": round(time.monotonic() - started, 3),
+        }), media_type="application/json")
+
+    @api.get("/version")
+    def version() -> Response:
+        from volctl import __version__
+
+        model = holder.current
+        if model is None:
+            return Response(orjson.dumps({"detail": "no model loaded"}), 503, media_type="application/json")
+        return Response(orjson.dumps({
+            "model": model.variant, "version": model.version, "sha": model.sha256,
+            "features": list(model.features), "decision_threshold": model.decision_threshold,
+            "service": "predict", "volctl": __version__,
+        }), media_type="application/json")
+
+    @api.get("/metrics")
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return PredictService(api, handler, metrics)

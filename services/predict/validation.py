@@ -1,0 +1,90 @@
+"""Parse and validate a /predict body without pandas or pydantic on the hot path."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+MAX_ROWS = 1000
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class InputError(ValueError):
+    """A bad request body; `error_type` labels volatility_api_errors_total."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[str]) -> list[list[float]]:
+    """Rows as lists of floats in `features` order; raises InputError naming the row and field."""
+    if len(body) > MAX_BODY_BYTES:
+        raise InputError("too_large", f"body is {len(body)} bytes; at most {MAX_BODY_BYTES} are accepted")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        document = _lenient_json(body)  # NaN/Infinity literals: decode to say which field holds one
+    if not isinstance(document, dict) or "rows" not in document:
+        raise InputError("bad_body", 'body must be a JSON object {"rows": [{feature: number, ...}, ...]}')
+    if len(document) != 1:
+        extra = sorted(k for k in document if k != "rows")
+        raise InputError("bad_body", f"unknown top-level field(s): {', '.join(map(str, extra))}")
+    rows = document["rows"]
+    if not isinstance(rows, list) or not rows:
+        raise InputError("bad_body", "'rows' must be a non-empty list of objects")
+    if len(rows) > MAX_ROWS:
+        raise InputError("too_many_rows", f"{len(rows)} rows; at most {MAX_ROWS} per request")
+    matrix = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise InputError("bad_row", f"rows[{index}] must be an object of feature values")
+        if row.keys() != feature_set:
+            raise InputError("bad_features", _key_mismatch(index, row, feature_set))
+        values = [row[name] for name in features]
+        for value in values:
+            if type(value) is not float and type(value) is not int:
+                raise InputError("bad_value", _bad_value(index, row, features))
+            if not _finite(value):
+                raise InputError("not_finite", _bad_value(index, row, features))
+        matrix.append(values)
+    return matrix
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _lenient_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InputError("bad_json", f"body is not valid JSON: {str(exc)[:120]}") from exc
+
+
+def _key_mismatch(index: int, row: dict[str, Any], feature_set: frozenset[str]) -> str:
+    missing = sorted(feature_set - row.keys())
+    extra = sorted(str(k) for k in row.keys() - feature_set)
+    parts = []
+    if missing:
+        parts.append(f"missing feature(s) {', '.join(missing)}")
+    if extra:
+        parts.append(f"unknown field(s) {', '.join(extra)}")
+    return f"rows[{index}]: {'; '.join(parts)}"
+
+
+def _bad_value(index: int, row: dict[str, Any], features: tuple[str, ...]) -> str:
+    for name in features:
+        value = row[name]
+        if type(value) not in (float, int):
+            return f"rows[{index}].{name}: expected a number, got {type(value).__name__} {str(value)[:30]!r}"
+        if not _finite(value):
+            return f"rows[{index}].{name}: {str(value)[:30]} is not a finite number"
+    return f"rows[{index}]: invalid value"

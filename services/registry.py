@@ -1,0 +1,128 @@
+"""The local model registry: one folder per version with a JSON manifest and sha256-checked files.
+
+    <root>/<version>/manifest.json     features, label, data range, variants with metrics
+    <root>/<version>/ml.joblib         the fitted scikit-learn pipeline
+    <root>/<version>/reference.parquet training-split feature rows (the drift reference)
+
+joblib files are pickles, so loading one is running code: `load` refuses any file whose sha256
+differs from the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from services.model import BASELINE, ML, VARIANTS, BaselineScorer, MlScorer, Scorer
+from volctl.errors import ConfigError, ModelIntegrityError
+
+MANIFEST = "manifest.json"
+ML_FILE = "ml.joblib"
+REFERENCE_FILE = "reference.parquet"
+
+
+class ModelNotFound(ConfigError):
+    """No such model version or variant in the registry."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def canonical_sha256(document: Any) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+class Registry:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def versions(self) -> list[str]:
+        """Versions, oldest first (names start with a UTC timestamp)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / MANIFEST).is_file())
+
+    def latest(self) -> str:
+        versions = self.versions()
+        if not versions:
+            raise ModelNotFound(
+                f"no trained model in {self.root}", hint="train one with `volctl model train`"
+            )
+        return versions[-1]
+
+    def manifest(self, version: str) -> dict[str, Any]:
+        path = self.root / version / MANIFEST
+        if not path.is_file():
+            known = ", ".join(self.versions()[-5:]) or "none"
+            raise ModelNotFound(f"model version {version!r} not found in {self.root}", hint=f"known: {known}")
+        try:
+            return json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelIntegrityError(f"{path} is not valid JSON: {exc}", hint="retrain the model") from exc
+
+    def save(self, manifest: dict[str, Any], pipeline: Any, reference: Any) -> Path:
+        """Write a new version; files first, manifest last, so a half-written version is invisible."""
+        import joblib
+
+        folder = self.root / manifest["version"]
+        folder.mkdir(parents=True, exist_ok=False)
+        joblib.dump(pipeline, folder / ML_FILE)
+        reference.to_parquet(folder / REFERENCE_FILE, index=False)
+        manifest["variants"][ML]["file"] = ML_FILE
+        manifest["variants"][ML]["sha256"] = sha256_of(folder / ML_FILE)
+        manifest["reference"] = {"file": REFERENCE_FILE, "sha256": sha256_of(folder / REFERENCE_FILE)}
+        baseline = manifest["variants"][BASELINE]
+        baseline["sha256"] = canonical_sha256(baseline["params"])
+        temporary = folder / (MANIFEST + ".tmp")
+        temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        os.replace(temporary, folder / MANIFEST)
+        return folder
+
+    def verify(self, version: str, variant: str = ML) -> str:
+        """The verified sha256 of a variant's artifact; raises ModelIntegrityError on mismatch."""
+        manifest = self.manifest(version)
+        entry = manifest.get("variants", {}).get(variant)
+        if entry is None:
+            raise ModelNotFound(f"model {version} has no variant {variant!r}", hint=f"variants: {', '.join(VARIANTS)}")
+        if variant == BASELINE:
+            actual = canonical_sha256(entry["params"])
+            where = f"{version}/{MANIFEST} (baseline params)"
+        else:
+            path = self.root / version / entry["file"]
+            if not path.is_file():
+                raise ModelIntegrityError(f"{path} is missing", hint="retrain with `volctl model train`")
+            actual, where = sha256_of(path), str(path)
+        if actual != entry.get("sha256"):
+            raise ModelIntegrityError(
+                f"refusing to load {where}: sha256 {actual[:12]}… does not match the manifest "
+                f"({str(entry.get('sha256'))[:12]}…)",
+                hint="the file was changed after training; retrain or restore it",
+            )
+        return actual
+
+    def load(self, version: str | None = None, variant: str = ML) -> Scorer:
+        if variant not in VARIANTS:
+            raise ModelNotFound(f"unknown model variant {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}")
+        version = version or self.latest()
+        sha = self.verify(version, variant)
+        manifest = self.manifest(version)
+        features = tuple(manifest["features"])
+        entry = manifest["variants"][variant]
+        if variant == BASELINE:
+            params = entry["params"]
+            return BaselineScorer(version, features, params["z_feature"], float(params["z_threshold"]), sha)
+        import joblib
+
+        try:
+            pipeline = joblib.load(self.root / version / entry["file"])
+            return MlScorer(pipeline, version, features, float(entry["decision_threshold"]), sha)
+        except Exception as exc:  # a verified file that still fails is a broken artifact
+            raise ModelIntegrityError(f"model {version}/{entry['file']} does not load: {exc}") from exc

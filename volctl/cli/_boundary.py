@@ -1,0 +1,43 @@
+"""The one place that turns errors into a message, a hint and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from volctl.errors import EXIT_BUG, EXIT_INTERRUPTED, VolctlError
+from volctl.render import console
+
+F = TypeVar("F", bound=Callable[..., Any])
+debug_enabled = False
+
+
+def boundary(command: F) -> F:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except VolctlError as exc:
+            if debug_enabled:
+                console.err.print(traceback.format_exc())
+            console.error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.error("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            if debug_enabled:
+                console.err.print(traceback.format_exc())
+            console.error(
+                f"unexpected {type(exc).__name__}: {exc} (this is a bug)",
+                "rerun with --debug for the traceback, and report it",
+            )
+            raise typer.Exit(EXIT_BUG) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,42 @@
+"""The root `volctl` command: the only place that adds command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from volctl import __version__
+from volctl.cli import _boundary, health, model
+
+app = typer.Typer(
+    name="volctl",
+    help="Operate the crypto volatility spike detector: train, serve, check, roll back.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(model.app, name="model")
+app.command("health")(health.health)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"volctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Annotated[Path | None, typer.Option(
+        "--config", envvar="VOLCTL_CONFIG", help="Config file (default ./volctl.toml).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    _boundary.debug_enabled = debug
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,36 @@
+"""`volctl health`: deep checks of the running services."""
+
+from __future__ import annotations
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.render import console
+
+
+@boundary
+def health(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Check the predict service, its model's sha256 and a real prediction round trip.
+
+    Exit 0 healthy, 1 a check failed, 3 a service could not be reached.
+    """
+    from volctl.clients.http import ServiceClient
+    from volctl.core.health import check_predict
+    from volctl.render.health import health_table
+
+    settings = settings_of(ctx)
+    client = ServiceClient("predict", settings.predict.url)
+    try:
+        report = check_predict(client, settings.registry_path)
+    finally:
+        client.close()
+    if as_json:
+        console.emit_json({"healthy": report.healthy, **console.as_plain(report)})
+    else:
+        health_table(report)
+    if report.unreachable:
+        raise typer.Exit(EXIT_CANNOT_CHECK)
+    if not report.healthy:
+        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -1,0 +1,60 @@
+"""`volctl model train|list`: the model registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.render import console
+
+app = typer.Typer(help="Train models and inspect the model registry.", no_args_is_help=True)
+
+
+@app.command()
+@boundary
+def train(
+    ctx: typer.Context,
+    data: Annotated[list[Path] | None, typer.Option(
+        "--data", help="Recording file or folder (repeatable). Default: the configured data dir, "
+        "../shared/data when present, else the seeded synthetic source.")] = None,
+    synthetic: Annotated[bool, typer.Option(help="Train on the seeded synthetic source.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic source and the model.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Train `ml`, evaluate it beside the `baseline` rule on a later test split, save a version."""
+    from services.registry import Registry
+    from volctl.core.dataset import load_dataset
+    from volctl.core.training import train_model
+    from volctl.render.models import training_summary
+
+    settings = settings_of(ctx)
+    paths = None if synthetic else (data or ([p] if (p := settings.data_path()) else None))
+    with console.err.status("training") as status:
+        def progress(message: str) -> None:
+            status.update(message)
+            console.note(message)
+
+        dataset = load_dataset(paths, settings.data.naive_timezone, seed=seed, progress=progress)
+        result = train_model(dataset, Registry(settings.registry_path), seed=seed, progress=progress)
+    if as_json:
+        console.emit_json({"version": result.version, "path": str(result.path), "manifest": result.manifest})
+    else:
+        training_summary(result)
+
+
+@app.command("list")
+@boundary
+def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Show model versions, their variants and test-split metrics."""
+    from volctl.core.models import list_models
+    from volctl.render.models import model_table
+
+    models = list_models(settings_of(ctx).registry_path)
+    if as_json:
+        console.emit_json(models)
+    else:
+        model_table(models)

@@ -1,0 +1,1 @@
+"""I/O adapters: Prometheus, the services' HTTP APIs, Kafka, processes."""

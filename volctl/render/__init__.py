@@ -1,0 +1,1 @@
+"""The only home of rich: consoles, tables and JSON output."""
