@@ -32,8 +32,7 @@ demo: install
 	@mkdir -p .volctl; \
 	VOLCTL_PREDICT_PORT=$(PORT) $(PY) -m services.predict > .volctl/predict.log 2>&1 & pid=$$!; \
 	trap "kill $$pid 2>/dev/null" EXIT; \
-	for i in $$(seq 50); do curl -fs http://127.0.0.1:$(PORT)/health >/dev/null && break; sleep 0.2; done; \
-	VOLCTL_PREDICT_PORT=$(PORT) $(VOLCTL) health; \
+	VOLCTL_PREDICT_PORT=$(PORT) $(VOLCTL) health --wait 20; \
 	echo "predict service log: .volctl/predict.log (stopped at the end of the demo)"
 
 test: install prometheus

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from typing import Annotated
+
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
 from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
@@ -11,18 +13,23 @@ from volctl.render import console
 
 
 @boundary
-def health(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def health(
+    ctx: typer.Context,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the services to answer first.")] = 0.0,
+    as_json: JsonOption = False,
+) -> None:
     """Check the predict service, its model's sha256 and a real prediction round trip.
 
     Exit 0 healthy, 1 a check failed, 3 a service could not be reached.
     """
     from volctl.clients.http import ServiceClient
-    from volctl.core.health import check_predict
+    from volctl.core.health import check_predict, wait_until_answering
     from volctl.render.health import health_table
 
     settings = settings_of(ctx)
     client = ServiceClient("predict", settings.predict.url)
     try:
+        wait_until_answering(client, "/health", wait)
         report = check_predict(client, settings.registry_path)
     finally:
         client.close()

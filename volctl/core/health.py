@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,3 +64,17 @@ def _sha_check(version: dict, registry_root: Path, latency_s: float) -> Check:
     ok = expected == version.get("sha")
     detail = f"{version['model']} {version['version']} sha256 {expected[:12]}…" + ("" if ok else " (served file differs)")
     return Check("model sha256", ok, latency_s * 1000, detail)
+
+
+def wait_until_answering(client: ServiceClient, path: str, timeout_s: float, interval_s: float = 0.2) -> bool:
+    """Poll until the service answers `path` with a 2xx, or the timeout passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if client.get(path).status < 300:
+                return True
+        except Unreachable:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)

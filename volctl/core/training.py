@@ -42,6 +42,11 @@ class TrainResult:
 
 def split_by_time(labelled: pd.DataFrame, fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> Split:
     """Cut at time quantiles; drop rows whose label horizon reaches into the next split (embargo)."""
+    if len(labelled) < 3 * MIN_SPLIT_ROWS:
+        raise NotEnoughData(
+            f"only {len(labelled)} labelled rows; training needs at least {3 * MIN_SPLIT_ROWS}",
+            hint="give more recordings with --data (a row needs a quote and 60 s of data after it)",
+        )
     times = np.sort(labelled["ts"].to_numpy())
     first = times[int(len(times) * fractions[0])]
     second = times[int(len(times) * (fractions[0] + fractions[1]))]

@@ -1,0 +1,93 @@
+"""Shared fixtures: the real recordings, a registry trained on them, real service processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout_s: float = 20.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real recordings not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def trained_registry(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A registry with one version trained on all real recordings."""
+    from services.registry import Registry
+    from volctl.core.dataset import load_dataset
+    from volctl.core.training import train_model
+
+    root = tmp_path_factory.mktemp("registry")
+    train_model(load_dataset([shared_data]), Registry(root))
+    return root
+
+
+class ServiceProcess:
+    def __init__(self, args: list[str], url: str, log: Path) -> None:
+        self.url = url
+        self.log = log
+        self._log_handle = log.open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen([sys.executable, *args], stdout=self._log_handle,
+                                        stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log_handle.close()
+
+
+@pytest.fixture
+def start_predict(tmp_path: Path) -> Iterator:
+    """Start `python -m services.predict` on a free port; stopped after the test."""
+    started: list[ServiceProcess] = []
+
+    def start(registry: Path, *extra: str) -> ServiceProcess:
+        port = free_port()
+        service = ServiceProcess(
+            ["-m", "services.predict", "--port", str(port), "--registry", str(registry), *extra],
+            f"http://127.0.0.1:{port}", tmp_path / f"predict-{port}.log",
+        )
+        started.append(service)
+        wait_for_http(service.url + "/metrics", process=service.process)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()

@@ -1,0 +1,108 @@
+"""The predict service as a real process on a free port, over HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.predict.validation import MAX_ROWS
+from services.registry import Registry
+
+pytestmark = pytest.mark.integration
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@pytest.fixture
+def service(start_predict, trained_registry: Path):
+    return start_predict(trained_registry)
+
+
+@pytest.fixture
+def rows(trained_registry: Path) -> list[dict[str, float]]:
+    registry = Registry(trained_registry)
+    return registry.manifest(registry.latest())["sample_rows"]
+
+
+def test_predict_health_version_metrics(service, rows, trained_registry: Path) -> None:
+    reply = httpx.post(service.url + "/predict", json={"rows": rows})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert len(body["scores"]) == len(rows) == len(body["labels"])
+    assert all(0 <= s <= 1 for s in body["scores"]) and set(body["labels"]) <= {0, 1}
+    assert body["model_variant"] == "ml" and body["ts"].endswith("Z")
+    health = httpx.get(service.url + "/health").json()
+    assert health["status"] == "ok" and health["model_variant"] == "ml"
+    version = httpx.get(service.url + "/version").json()
+    registry = Registry(trained_registry)
+    assert version["sha"] == registry.manifest(registry.latest())["variants"]["ml"]["sha256"]
+    assert version["version"] == body["version"]
+    metrics = httpx.get(service.url + "/metrics").text
+    assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="200") == 1
+    assert _metric(metrics, "volatility_prediction_latency_seconds_count", variant="ml") == 1
+    assert _metric(metrics, "volatility_predictions_total", variant="ml") == len(rows)
+    assert _metric(metrics, "volatility_api_health_status") == 1
+    assert _metric(metrics, "volatility_model_info", variant="ml", version=body["version"]) == 1
+    assert 'le="0.0005"' in metrics
+    assert httpx.get(service.url + "/docs").status_code == 200
+    assert "/predict" in httpx.get(service.url + "/openapi.json").json()["paths"]
+
+
+def _bad_bodies(row: dict[str, float]) -> list[tuple[bytes, str, str]]:
+    first = next(iter(row))
+    nan_row = json.dumps({"rows": [row, {**row, first: float("nan")}]})
+    return [
+        (nan_row.encode(), "not_finite", f"rows[1].{first}"),
+        (json.dumps({"rows": [{**row, first: "1.0"}]}).encode(), "bad_value", f"rows[0].{first}"),
+        (json.dumps({"rows": [{**row, first: True}]}).encode(), "bad_value", f"rows[0].{first}"),
+        (json.dumps({"rows": [{k: v for k, v in row.items() if k != first}]}).encode(), "bad_features", first),
+        (json.dumps({"rows": [{**row, "price": 1.0}]}).encode(), "bad_features", "price"),
+        (json.dumps({"rows": []}).encode(), "bad_body", "non-empty"),
+        (json.dumps({"rows": [row] * (MAX_ROWS + 1)}).encode(), "too_many_rows", str(MAX_ROWS)),
+        (json.dumps({"rows": [row], "debug": 1}).encode(), "bad_body", "debug"),
+        (json.dumps({"rows": [{**row, first: 10**400}]}).encode(), "not_finite", first),
+        (b'{"rows": [1]}', "bad_row", "rows[0]"),
+        (b"[]", "bad_body", "rows"),
+        (b"not json", "bad_json", "JSON"),
+        (b"", "bad_json", "JSON"),
+    ]
+
+
+def test_bad_bodies_get_422_naming_the_field_and_are_counted(service, rows) -> None:
+    cases = _bad_bodies(rows[0])
+    for body, error_type, mention in cases:
+        reply = httpx.post(service.url + "/predict", content=body)
+        assert reply.status_code == 422, (error_type, reply.text)
+        assert reply.json()["error_type"] == error_type
+        assert mention in reply.json()["detail"]
+    metrics = httpx.get(service.url + "/metrics").text
+    assert _metric(metrics, "volatility_api_errors_total", endpoint="/predict") == len(cases)
+    assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="422") == len(cases)
+    assert _metric(metrics, "volatility_api_requests_total", status="500") == 0
+    assert httpx.post(service.url + "/predict", json={"rows": rows}).status_code == 200
+
+
+def test_baseline_variant_is_served_through_the_same_interface(start_predict, trained_registry, rows) -> None:
+    service = start_predict(trained_registry, "--variant", "baseline")
+    body = httpx.post(service.url + "/predict", json={"rows": rows}).json()
+    assert body["model_variant"] == "baseline"
+    assert httpx.get(service.url + "/version").json()["model"] == "baseline"
+
+
+def test_without_a_model_health_is_503_and_the_gauge_says_so(start_predict, tmp_path: Path, rows) -> None:
+    service = start_predict(tmp_path / "empty-registry")
+    assert httpx.get(service.url + "/health").status_code == 503
+    reply = httpx.post(service.url + "/predict", json={"rows": rows})
+    assert reply.status_code == 503 and reply.json()["error_type"] == "no_model"
+    metrics = httpx.get(service.url + "/metrics").text
+    assert _metric(metrics, "volatility_api_health_status") == 0

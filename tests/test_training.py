@@ -1,0 +1,93 @@
+"""Training on the real recordings, the registry's integrity check, and the scoring fast path."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.features import FEATURES
+from services.model import BASELINE, ML
+from services.registry import MANIFEST, ML_FILE, Registry
+from volctl.core.dataset import load_dataset
+from volctl.core.training import train_model
+from volctl.errors import ConfigError, ModelIntegrityError, NotEnoughData
+
+
+def test_real_data_manifest_is_complete_and_time_ordered(trained_registry: Path) -> None:
+    registry = Registry(trained_registry)
+    manifest = registry.manifest(registry.latest())
+    assert manifest["features"] == list(FEATURES)
+    assert not manifest["data"]["synthetic"]
+    assert len(manifest["data"]["sources"]) >= 9
+    splits = manifest["data"]["splits"]
+    assert datetime.fromisoformat(splits["train"]["end"]) < datetime.fromisoformat(splits["validation"]["start"])
+    assert datetime.fromisoformat(splits["validation"]["end"]) < datetime.fromisoformat(splits["test"]["start"])
+    for variant in (ML, BASELINE):
+        metrics = manifest["variants"][variant]["metrics"]
+        assert all(math.isfinite(metrics[k]) for k in ("pr_auc", "f1", "precision", "recall"))
+    assert math.isfinite(manifest["label"]["threshold"]) and manifest["label"]["threshold"] > 0
+    assert manifest["variants"][ML]["metrics"]["pr_auc"] > manifest["variants"][ML]["metrics"]["positive_rate"]
+    assert len(manifest["sample_rows"]) >= 1
+
+
+def test_training_on_a_slice_of_real_data(shared_data: Path, tmp_path: Path) -> None:
+    dataset = load_dataset([shared_data / "btcusd_2025-11-30_to_12-06_advtrade"])
+    result = train_model(dataset, Registry(tmp_path))
+    splits = result.manifest["data"]["splits"]
+    assert splits["train"]["end"] < splits["test"]["start"]
+    assert math.isfinite(result.manifest["variants"][ML]["metrics"]["pr_auc"])
+
+
+def test_synthetic_training_is_labelled_synthetic(tmp_path: Path) -> None:
+    result = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path))
+    assert result.manifest["data"]["synthetic"] is True
+    assert result.manifest["data"]["sources"] == ["synthetic"]
+    assert result.version.endswith("-synthetic")
+
+
+def test_too_little_data_is_a_clear_error(shared_data: Path, tmp_path: Path) -> None:
+    dataset = load_dataset([shared_data / "btcusd_2025-11-08_advtrade_ticker.ndjson"])  # 43 s of ticks
+    with pytest.raises(NotEnoughData, match="at least"):
+        train_model(dataset, Registry(tmp_path))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_dataset([tmp_path / "nope"])
+
+
+def test_fast_path_scores_equal_sklearn(trained_registry: Path, shared_data: Path) -> None:
+    model = Registry(trained_registry).load(variant=ML)
+    frame = load_dataset([shared_data / "btc_eth_2026-04-03_flat.ndjson"]).frame
+    matrix = frame[list(FEATURES)].to_numpy()  # includes NaN (warm-up rows): imputed alike
+    assert np.isnan(matrix).any()
+    np.testing.assert_array_equal(model.score(matrix), model.pipeline.predict_proba(matrix)[:, 1])
+
+
+def test_baseline_rule_is_transparent(trained_registry: Path) -> None:
+    model = Registry(trained_registry).load(variant=BASELINE)
+    matrix = np.zeros((3, len(FEATURES)))
+    z = FEATURES.index("vol_z_60s")
+    matrix[:, z] = [model.z_threshold - 1, model.z_threshold, model.z_threshold + 1]
+    scores = model.score(matrix)
+    assert list(scores >= model.decision_threshold) == [False, True, True]
+
+
+def test_tampered_model_file_is_refused(trained_registry: Path, tmp_path: Path) -> None:
+    root = tmp_path / "registry"
+    shutil.copytree(trained_registry, root)
+    registry = Registry(root)
+    version = registry.latest()
+    with (root / version / ML_FILE).open("ab") as handle:
+        handle.write(b"\x00")
+    with pytest.raises(ModelIntegrityError, match="does not match the manifest"):
+        registry.load(version, ML)
+    manifest_path = root / version / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["variants"][BASELINE]["params"]["z_threshold"] = -99
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ModelIntegrityError):
+        registry.load(version, BASELINE)
