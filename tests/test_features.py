@@ -46,7 +46,8 @@ def test_streaming_equals_batch_on_every_real_series(shared_data: Path) -> None:
 
 
 def test_features_do_not_look_ahead(shared_data: Path) -> None:
-    product, ts, price, bid, ask = _arrays(list(iter_series(shared_data / "btcusd_2025-12-01_advtrade_ticker_10min.ndjson")))
+    ticks = list(iter_series(shared_data / "btcusd_2025-12-01_advtrade_ticker_10min.ndjson"))
+    product, ts, price, bid, ask = _arrays(ticks)
     cut = len(ts) // 2
     before, _, _ = batch_features(product, ts, price, bid, ask)
     price2, bid2, ask2 = price.copy(), bid.copy(), ask.copy()

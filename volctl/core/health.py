@@ -44,7 +44,8 @@ def check_predict(client: ServiceClient, registry_root: Path) -> HealthReport:
     report.checks.append(Check("predict /health", ok, health.latency_s * 1000, detail))
     version = client.get("/version")
     if version.status != 200:
-        report.checks.append(Check("model sha256", False, version.latency_s * 1000, f"/version answered {version.status}"))
+        detail = f"/version answered {version.status}"
+        report.checks.append(Check("model sha256", False, version.latency_s * 1000, detail))
         return report
     report.checks.append(_sha_check(version.body, registry_root, version.latency_s))
     samples = Registry(registry_root).manifest(version.body["version"]).get("sample_rows") or []
@@ -62,7 +63,9 @@ def _sha_check(version: dict, registry_root: Path, latency_s: float) -> Check:
     except VolctlError as exc:
         return Check("model sha256", False, latency_s * 1000, exc.message)
     ok = expected == version.get("sha")
-    detail = f"{version['model']} {version['version']} sha256 {expected[:12]}…" + ("" if ok else " (served file differs)")
+    detail = f"{version['model']} {version['version']} sha256 {expected[:12]}…"
+    if not ok:
+        detail += " (the served file differs from the registry's)"
     return Check("model sha256", ok, latency_s * 1000, detail)
 
 

@@ -143,7 +143,7 @@ def evaluate(y_true: np.ndarray, scores: np.ndarray, decision_threshold: float) 
         "precision": float(precision_score(y_true, predicted, zero_division=0)),
         "recall": float(recall_score(y_true, predicted, zero_division=0)),
         "positive_rate": float(y_true.mean()),
-        "rows": int(len(y_true)),
+        "rows": len(y_true),
     }
 
 
@@ -152,7 +152,8 @@ def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, thresholds = precision_recall_curve(y_true, scores)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=precision + recall > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(precision), where=total > 0)
     return float(thresholds[int(np.argmax(f1[:-1]))])
 
 

@@ -45,13 +45,18 @@ def training_summary(result: TrainResult) -> None:
     manifest = result.manifest
     data, label = manifest["data"], manifest["label"]
     splits = data["splits"]
-    source = "[yellow]SYNTHETIC ticks (no recordings found)[/]" if data["synthetic"] else f"{len(data['sources'])} real recordings"
+    if data["synthetic"]:
+        source = "[yellow]SYNTHETIC ticks (no recordings found)[/]"
+    else:
+        source = f"{len(data['sources'])} real recordings"
     out.print(f"[bold]model {result.version}[/] written to {result.path}")
-    out.print(f"data: {source}, {data['ticks']:,} ticks, {data['labelled']:,} labelled, products {', '.join(data['products'])}")
+    products = ", ".join(data["products"])
+    out.print(f"data: {source}, {data['ticks']:,} ticks, {data['labelled']:,} labelled, products {products}")
     for name in ("train", "validation", "test"):
         part = splits[name]
         out.print(f"  {name:<10} {part['rows']:>7,} rows  {part['start']} → {part['end']}")
-    out.print(f"label: {label['definition']} ({label['threshold']:.3f}, the train split's p{label['quantile'] * 100:g})")
+    percentile = f"p{label['quantile'] * 100:g}"
+    out.print(f"label: {label['definition']} ({label['threshold']:.3f}, the train split's {percentile})")
     table = Table(title="Test split (strictly after training data)", title_justify="left")
     for column in ("variant", "PR-AUC", "F1", "precision", "recall", "base rate"):
         table.add_column(column, justify="left" if column == "variant" else "right")

@@ -1,0 +1,113 @@
+"""The CLI through CliRunner and as the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import free_port
+from volctl.cli.app import app
+
+ENV = {"NO_COLOR": "1", "COLUMNS": "120"}
+HEAVY_MODULES = ("sklearn", "pandas", "evidently", "kafka", "scipy", "fastapi")
+
+
+def _run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(app, list(args), env={**ENV, **(env or {})})
+
+
+def _command_paths() -> list[list[str]]:
+    return [[], ["model"], ["model", "train"], ["model", "list"], ["health"]]
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "volctl")
+def test_every_command_has_help(path: list[str]) -> None:
+    result = _run(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_importing_the_cli_loads_no_heavy_module() -> None:
+    code = f"import sys, volctl.cli.app; print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == ""
+
+
+def test_model_list_json_and_table(trained_registry: Path) -> None:
+    env = {"VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry)}
+    result = _run("model", "list", "--json", env=env)
+    assert result.exit_code == 0
+    models = json.loads(result.stdout)
+    assert models[0]["synthetic"] is False
+    assert {v["variant"] for v in models[0]["variants"]} == {"ml", "baseline"}
+    table = _run("model", "list", env=env)
+    assert models[0]["version"] in table.stdout and "PR-AUC" in table.stdout
+
+
+def test_model_list_with_an_empty_registry(tmp_path: Path) -> None:
+    result = _run("model", "list", "--json", env={"VOLCTL_MODEL_REGISTRY_DIR": str(tmp_path)})
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_train_from_the_cli_on_real_data(shared_data: Path, tmp_path: Path) -> None:
+    result = _run("model", "train", "--data", str(shared_data / "btcusd_2025-11-30_to_12-06_advtrade"), "--json",
+                  env={"VOLCTL_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (tmp_path / "models" / document["version"] / "manifest.json").is_file()
+
+
+def test_train_errors_say_what_and_what_next(tmp_path: Path, shared_data: Path) -> None:
+    missing = _run("model", "train", "--data", str(tmp_path / "absent"), env={"VOLCTL_STATE_DIR": str(tmp_path)})
+    assert missing.exit_code == 3
+    assert "does not exist" in missing.output and "hint:" in missing.output
+    short = _run("model", "train", "--data", str(shared_data / "btcusd_2025-11-08_advtrade_ticker.ndjson"),
+                 env={"VOLCTL_STATE_DIR": str(tmp_path)})
+    assert short.exit_code == 3 and "Traceback" not in short.output
+
+
+def test_bad_config_exits_3_without_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "volctl.toml"
+    config.write_text("[predict]\nport = 'x'\n")
+    result = _run("--config", str(config), "model", "list")
+    assert result.exit_code == 3 and "must be int" in result.output and "Traceback" not in result.output
+
+
+def test_health_of_an_unreachable_service_exits_3(tmp_path: Path) -> None:
+    result = _run("health", "--json", env={"VOLCTL_PREDICT_PORT": str(free_port()), "VOLCTL_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 3
+    document = json.loads(result.stdout)
+    assert document["healthy"] is False and document["unreachable"] == ["predict"]
+
+
+@pytest.mark.integration
+def test_health_against_a_running_service(start_predict, trained_registry: Path, tmp_path: Path) -> None:
+    service = start_predict(trained_registry)
+    port = service.url.rsplit(":", 1)[1]
+    env = {"VOLCTL_PREDICT_PORT": port, "VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry)}
+    result = _run("health", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["model sha256"]["ok"] and checks["predict round trip"]["ok"]
+    other = tmp_path / "other"  # a registry whose file differs from the one served
+    shutil.copytree(trained_registry, other)
+    version = next(p for p in other.iterdir())
+    (version / "ml.joblib").write_bytes((version / "ml.joblib").read_bytes() + b"\0")
+    result = _run("health", env={**env, "VOLCTL_MODEL_REGISTRY_DIR": str(other)})
+    assert result.exit_code == 1 and "does not match" in result.stdout
+
+
+def test_installed_console_script(trained_registry: Path) -> None:
+    script = shutil.which("volctl", path=str(Path(sys.executable).parent))
+    assert script, "the volctl console script is not installed next to this python"
+    env = {**os.environ, **ENV, "VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry)}
+    assert subprocess.run([script, "--help"], capture_output=True, env=env, check=False).returncode == 0
+    listed = subprocess.run([script, "model", "list", "--json"], capture_output=True, text=True, env=env, check=False)
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["variants"]
