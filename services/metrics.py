@@ -3,6 +3,8 @@ collectors of each service, always registered on a registry passed in."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REQUESTS = "volatility_api_requests_total"
@@ -45,3 +47,17 @@ class PredictMetrics:
         self.model_info = Gauge(MODEL_INFO, "The served model (value 1)", ["variant", "version"], registry=registry)
         self.predictions = Counter(_counter_name(PREDICTIONS), "Scored rows by variant and predicted label",
                                    ["variant", "prediction"], registry=registry)
+
+    # Label lookups cost microseconds; the hot path asks for the same few children every time.
+    @cache  # noqa: B019 - one PredictMetrics per service, alive as long as the service
+    def request_counter(self, endpoint: str, method: str, status: int) -> Counter:
+        return self.requests.labels(endpoint, method, str(status))
+
+    @cache  # noqa: B019
+    def latency_of(self, variant: str) -> Histogram:
+        return self.latency.labels(variant)
+
+    @cache  # noqa: B019
+    def predictions_of(self, variant: str) -> tuple[Counter, Counter]:
+        """(label 1, label 0) counters of a variant."""
+        return self.predictions.labels(variant, "1"), self.predictions.labels(variant, "0")

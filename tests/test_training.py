@@ -91,3 +91,15 @@ def test_tampered_model_file_is_refused(trained_registry: Path, tmp_path: Path) 
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ModelIntegrityError):
         registry.load(version, BASELINE)
+
+
+def test_single_row_path_matches_sklearn_on_real_rows(trained_registry: Path, shared_data: Path) -> None:
+    """One-row requests are scored in plain Python: equal within a few ulp, same labels."""
+    model = Registry(trained_registry).load(variant=ML)
+    frame = load_dataset([shared_data / "btcusd_2025-11-30_to_12-06_advtrade"]).frame
+    matrix = frame[list(FEATURES)].dropna().to_numpy()
+    expected = model.pipeline.predict_proba(matrix)[:, 1]
+    actual = np.array([model.score_row(row) for row in matrix.tolist()])
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=2e-15)
+    threshold = model.decision_threshold
+    np.testing.assert_array_equal(actual >= threshold, expected >= threshold)

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel, Field
 
 from services.metrics import PredictMetrics
-from services.model import Scorer, labels_of
+from services.model import MlScorer, Scorer
 from services.predict.validation import MAX_ROWS, InputError, parse_rows
 
 log = logging.getLogger("volctl.predict")
@@ -70,17 +70,22 @@ class PredictHandler:
         except InputError as exc:
             return self._error(422, exc.error_type, exc.message, model.variant)
         try:
-            scores = model.score(np.array(rows, dtype=float))
-            labels = labels_of(scores, model.decision_threshold)
+            if len(rows) == 1 and isinstance(model, MlScorer):
+                scores = [model.score_row(rows[0])]
+            else:
+                scores = model.score(np.array(rows, dtype=float), complete=True).tolist()
+            threshold = model.decision_threshold
+            labels = [1 if score >= threshold else 0 for score in scores]
         except Exception:  # a model bug, not bad input: logged and counted, answered 500
             log.exception("scoring failed")
             return self._error(500, "internal", "scoring failed; see the service log", model.variant)
-        positives = int(labels.sum())
-        self.metrics.predictions.labels(model.variant, "1").inc(positives)
-        self.metrics.predictions.labels(model.variant, "0").inc(len(labels) - positives)
+        positives = sum(labels)
+        spikes, calm = self.metrics.predictions_of(model.variant)
+        spikes.inc(positives)
+        calm.inc(len(labels) - positives)
         payload = {
-            "scores": scores.tolist(),
-            "labels": labels.tolist(),
+            "scores": scores,
+            "labels": labels,
             "model_variant": model.variant,
             "version": model.version,
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -110,8 +115,8 @@ class PredictService:
             reply = self.handler.predict(await _read_body(receive))
             await send({"type": "http.response.start", "status": reply.status, "headers": _JSON_HEADERS})
             await send({"type": "http.response.body", "body": reply.body})
-            self.metrics.latency.labels(reply.variant).observe(time.perf_counter() - started)
-            self.metrics.requests.labels(PREDICT_PATH, method, str(reply.status)).inc()
+            self.metrics.latency_of(reply.variant).observe(time.perf_counter() - started)
+            self.metrics.request_counter(PREDICT_PATH, method, reply.status).inc()
             return
         status = 500
 
@@ -125,7 +130,7 @@ class PredictService:
             await self.api(scope, receive, send_and_record)
         finally:
             endpoint = path if path in KNOWN_ENDPOINTS else "other"
-            self.metrics.requests.labels(endpoint, method, str(status)).inc()
+            self.metrics.request_counter(endpoint, method, status).inc()
             if status >= 500:
                 self.metrics.errors.labels(endpoint, "internal").inc()
 

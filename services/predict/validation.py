@@ -10,6 +10,7 @@ import orjson
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
+_FLOAT_MAX = 1.7976931348623157e308
 
 
 class InputError(ValueError):
@@ -47,9 +48,13 @@ def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[st
             raise InputError("bad_features", _key_mismatch(index, row, feature_set))
         values = [row[name] for name in features]
         for value in values:
-            if type(value) is not float and type(value) is not int:
+            kind = type(value)
+            if kind is float:
+                if value - value != 0.0:  # NaN or +-inf, without a function call per value
+                    raise InputError("not_finite", _bad_value(index, row, features))
+            elif kind is not int:
                 raise InputError("bad_value", _bad_value(index, row, features))
-            if not _finite(value):
+            elif not -_FLOAT_MAX <= value <= _FLOAT_MAX:
                 raise InputError("not_finite", _bad_value(index, row, features))
         matrix.append(values)
     return matrix

@@ -1,0 +1,133 @@
+"""Predict service capacity against a bare uvicorn app returning a constant, side by side.
+
+Both run under the same uvicorn settings on this machine and are driven by `hey` (Debian package)
+from a second process: first at increasing concurrency to find the sustained throughput of each,
+then at a fixed 500 requests/s for latency percentiles. Prints the throughput ratio (target >= 50 %).
+
+    python bench/predict_capacity.py [--seconds 5] [--registry DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CONCURRENCY = (1, 4, 10, 25)
+
+
+async def bare_app(scope, receive, send):  # the ceiling: an ASGI app that returns a constant
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"scores":[0.5],"labels":[0]}'})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str], url: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            httpx.get(url, timeout=0.5)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"{args} did not start")
+
+
+def hey(url: str, body: Path, seconds: float, concurrency: int, rate_per_worker: float = 0) -> dict[str, float]:
+    command = ["hey", "-z", f"{seconds}s", "-c", str(concurrency), "-m", "POST", "-T", "application/json",
+               "-D", str(body), "-disable-keepalive=false"]
+    if rate_per_worker:
+        command += ["-q", str(rate_per_worker)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}
+    for pct in ("50", "95", "99"):
+        match = re.search(rf"{pct}% in ([\d.]+) secs", output)
+        result[f"p{pct}_ms"] = float(match.group(1)) * 1000 if match else float("nan")
+    statuses = re.findall(r"\[(\d{3})\]\s+(\d+) responses", output)
+    result["non_200"] = sum(int(n) for code, n in statuses if code != "200")
+    return result
+
+
+def registry_with_model(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    from services.registry import Registry
+    from volctl.core.dataset import load_dataset
+    from volctl.core.training import train_model
+
+    root = Path(tempfile.mkdtemp(prefix="volctl-bench-"))
+    data = ROOT.parent / "shared" / "data"
+    train_model(load_dataset([data] if data.is_dir() else None), Registry(root))
+    return root
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
+    args = parser.parse_args()
+    if not shutil.which("hey"):
+        raise SystemExit("hey is not installed: apt-get install hey")
+    from services.registry import Registry
+
+    registry = registry_with_model(args.registry)
+    manifest = Registry(registry).manifest(Registry(registry).latest())
+    body = Path(tempfile.mkstemp(suffix=".json")[1])
+    body.write_text(json.dumps({"rows": manifest["sample_rows"][:1]}))
+
+    predict_port, bare_port = free_port(), free_port()
+    servers = {
+        "predict": (start(["-m", "services.predict", "--port", str(predict_port), "--registry", str(registry)],
+                          f"http://127.0.0.1:{predict_port}/health"), f"http://127.0.0.1:{predict_port}/predict"),
+        "bare": (start(["-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "predict_capacity:bare_app",
+                        "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
+                       f"http://127.0.0.1:{bare_port}/"), f"http://127.0.0.1:{bare_port}/predict"),
+    }
+    try:
+        best = {name: 0.0 for name in servers}
+        print(f"{'concurrency':>11} {'predict rps':>12} {'bare rps':>10} {'ratio':>7}")
+        for concurrency in CONCURRENCY:  # alternate the two so that machine noise hits both alike
+            row = {name: hey(url, body, args.seconds, concurrency) for name, (_, url) in servers.items()}
+            for name in servers:
+                best[name] = max(best[name], row[name]["rps"])
+                if row[name]["non_200"]:
+                    print(f"  {name}: {row[name]['non_200']} non-200 answers")
+            ratio = row["predict"]["rps"] / row["bare"]["rps"]
+            print(f"{concurrency:>11} {row['predict']['rps']:>12.0f} {row['bare']['rps']:>10.0f} {ratio:>7.0%}")
+        print(f"sustained throughput: predict {best['predict']:.0f} rps, bare {best['bare']:.0f} rps, "
+              f"ratio {best['predict'] / best['bare']:.0%} (target >= 50%)")
+        print("at 500 requests/s (10 workers x 50/s):")
+        for name, (_, url) in servers.items():
+            fixed = hey(url, body, args.seconds, 10, rate_per_worker=50)
+            print(f"  {name:<8} achieved {fixed['rps']:.0f} rps  p50 {fixed['p50_ms']:.2f} ms  "
+                  f"p95 {fixed['p95_ms']:.2f} ms  p99 {fixed['p99_ms']:.2f} ms")
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
