@@ -1,0 +1,37 @@
+"""The README's commands exist: every `volctl ...` it shows resolves to a real command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from volctl.cli.app import app
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _commands() -> list[list[str]]:
+    found = set()
+    for line in re.findall(r"`(volctl [^`]+)`", README.read_text()):
+        words = [w for w in line.split()[1:] if re.fullmatch(r"[a-z][a-z-]*", w)]
+        found.add(tuple(words[:2]))
+    return [list(c) for c in sorted(found)]
+
+
+@pytest.mark.parametrize("words", _commands(), ids=lambda w: " ".join(w))
+def test_readme_command_resolves(words: list[str]) -> None:
+    runner = CliRunner()
+    top = runner.invoke(app, [words[0], "--help"], env={"NO_COLOR": "1", "COLUMNS": "120"})
+    assert top.exit_code == 0, f"`volctl {words[0]}` from the README is not a command"
+    if "Commands" in top.output:  # a group: its sub-command must exist too
+        assert len(words) > 1, f"`volctl {words[0]}` needs a sub-command"
+        sub = runner.invoke(app, [*words[:2], "--help"], env={"NO_COLOR": "1"})
+        assert sub.exit_code == 0, f"`volctl {' '.join(words[:2])}` from the README is not a command"
+
+
+def test_readme_quick_start_is_two_commands() -> None:
+    quick = README.read_text().split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    assert [line for line in quick.strip().splitlines()] == ["make demo", "make test"]
