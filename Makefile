@@ -42,6 +42,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
+	@command -v hey >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null; } || \
+	  { echo "bench needs hey (apt-get install hey)"; exit 3; }
 	$(PY) bench/predict_capacity.py
 
 clean:

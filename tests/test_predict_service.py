@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.predict.validation import MAX_ROWS
+from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS
 from services.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -75,6 +75,7 @@ def _bad_bodies(row: dict[str, float]) -> list[tuple[bytes, str, str]]:
         (b"[]", "bad_body", "rows"),
         (b"not json", "bad_json", "JSON"),
         (b"", "bad_json", "JSON"),
+        (b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}", "too_large", "bytes"),
     ]
 
 

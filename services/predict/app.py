@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from services.metrics import PredictMetrics
 from services.model import MlScorer, Scorer
-from services.predict.validation import MAX_ROWS, InputError, parse_rows
+from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS, InputError, parse_rows
 
 log = logging.getLogger("volctl.predict")
 PREDICT_PATH = "/predict"
@@ -136,11 +136,15 @@ class PredictService:
 
 
 async def _read_body(receive: Any) -> bytes:
-    chunks = []
+    """The request body, cut just past MAX_BODY_BYTES: enough for parse_rows to refuse it
+    without buffering an unbounded upload."""
+    chunks, size = [], 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body") or size > MAX_BODY_BYTES:
             return b"".join(chunks)
 
 
