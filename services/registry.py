@@ -58,6 +58,14 @@ class Registry:
             )
         return versions[-1]
 
+    def free_version(self, base: str) -> str:
+        """`base`, or `base-2`, `base-3`... when a version of that name exists already."""
+        name, suffix = base, 1
+        while (self.root / name).exists():
+            suffix += 1
+            name = f"{base}-{suffix}"
+        return name
+
     def manifest(self, version: str) -> dict[str, Any]:
         path = self.root / version / MANIFEST
         if not path.is_file():

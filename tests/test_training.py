@@ -49,6 +49,9 @@ def test_synthetic_training_is_labelled_synthetic(tmp_path: Path) -> None:
     assert result.manifest["data"]["synthetic"] is True
     assert result.manifest["data"]["sources"] == ["synthetic"]
     assert result.version.endswith("-synthetic")
+    again = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path))
+    assert again.version != result.version  # same second, same data: still a new version
+    assert Registry(tmp_path).latest() == again.version
 
 
 def test_too_little_data_is_a_clear_error(shared_data: Path, tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     say("evaluating ml and baseline on the test split")
     metrics = {v.variant: evaluate(y["test"], v.score(x["test"]), v.decision_threshold) for v in (ml, baseline)}
     created = datetime.now(UTC)
-    version = f"{created:%Y%m%d-%H%M%S}-{'synthetic' if dataset.synthetic else 'real'}"
+    version = registry.free_version(f"{created:%Y%m%d-%H%M%S}-{'synthetic' if dataset.synthetic else 'real'}")
     manifest = {
         "schema": 1,
         "version": version,
