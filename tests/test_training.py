@@ -77,6 +77,7 @@ def test_baseline_rule_is_transparent(trained_registry: Path) -> None:
     matrix[:, z] = [model.z_threshold - 1, model.z_threshold, model.z_threshold + 1]
     scores = model.score(matrix)
     assert list(scores >= model.decision_threshold) == [False, True, True]
+    np.testing.assert_allclose([model.score_row(row) for row in matrix.tolist()], scores, rtol=1e-15)
 
 
 def test_tampered_model_file_is_refused(trained_registry: Path, tmp_path: Path) -> None:
@@ -106,3 +107,11 @@ def test_single_row_path_matches_sklearn_on_real_rows(trained_registry: Path, sh
     np.testing.assert_allclose(actual, expected, rtol=0, atol=2e-15)
     threshold = model.decision_threshold
     np.testing.assert_array_equal(actual >= threshold, expected >= threshold)
+
+
+def test_extreme_rows_score_without_overflow(trained_registry: Path) -> None:
+    for variant in (ML, BASELINE):
+        model = Registry(trained_registry).load(variant=variant)
+        for value in (-1e9, 1e9):
+            score = model.score_row([value] * len(FEATURES))
+            assert 0.0 <= score <= 1.0

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel, Field
 
 from services.metrics import PredictMetrics
-from services.model import MlScorer, Scorer
+from services.model import Scorer
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS, InputError, parse_rows
 
 log = logging.getLogger("volctl.predict")
@@ -70,7 +70,7 @@ class PredictHandler:
         except InputError as exc:
             return self._error(422, exc.error_type, exc.message, model.variant)
         try:
-            if len(rows) == 1 and isinstance(model, MlScorer):
+            if len(rows) == 1:
                 scores = [model.score_row(rows[0])]
             else:
                 scores = model.score(np.array(rows, dtype=float), complete=True).tolist()

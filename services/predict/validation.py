@@ -10,7 +10,7 @@ import orjson
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
-_FLOAT_MAX = 1.7976931348623157e308
+MAX_ABS_VALUE = 1e9  # features are returns, bps, rates and z-scores: larger is not a feature value
 
 
 class InputError(ValueError):
@@ -49,13 +49,11 @@ def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[st
         values = [row[name] for name in features]
         for value in values:
             kind = type(value)
-            if kind is float:
-                if value - value != 0.0:  # NaN or +-inf, without a function call per value
-                    raise InputError("not_finite", _bad_value(index, row, features))
-            elif kind is not int:
+            if kind is not float and kind is not int:
                 raise InputError("bad_value", _bad_value(index, row, features))
-            elif not -_FLOAT_MAX <= value <= _FLOAT_MAX:
-                raise InputError("not_finite", _bad_value(index, row, features))
+            if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:  # also false for NaN
+                error_type = "not_finite" if kind is float and value - value != 0.0 else "out_of_range"
+                raise InputError(error_type, _bad_value(index, row, features))
         matrix.append(values)
     return matrix
 
@@ -92,4 +90,6 @@ def _bad_value(index: int, row: dict[str, Any], features: tuple[str, ...]) -> st
             return f"rows[{index}].{name}: expected a number, got {type(value).__name__} {str(value)[:30]!r}"
         if not _finite(value):
             return f"rows[{index}].{name}: {str(value)[:30]} is not a finite number"
+        if abs(value) > MAX_ABS_VALUE:
+            return f"rows[{index}].{name}: {str(value)[:30]} is out of range (|value| <= {MAX_ABS_VALUE:g})"
     return f"rows[{index}]: invalid value"
