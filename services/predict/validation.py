@@ -58,13 +58,6 @@ def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[st
     return matrix
 
 
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int beyond float range
-        return False
-
-
 def _lenient_json(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -88,8 +81,8 @@ def _bad_value(index: int, row: dict[str, Any], features: tuple[str, ...]) -> st
         value = row[name]
         if type(value) not in (float, int):
             return f"rows[{index}].{name}: expected a number, got {type(value).__name__} {str(value)[:30]!r}"
-        if not _finite(value):
-            return f"rows[{index}].{name}: {str(value)[:30]} is not a finite number"
-        if abs(value) > MAX_ABS_VALUE:
+        if type(value) is float and not math.isfinite(value):
+            return f"rows[{index}].{name}: {value} is not a finite number"
+        if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
             return f"rows[{index}].{name}: {str(value)[:30]} is out of range (|value| <= {MAX_ABS_VALUE:g})"
     return f"rows[{index}]: invalid value"
