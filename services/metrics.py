@@ -61,3 +61,20 @@ class PredictMetrics:
     def predictions_of(self, variant: str) -> tuple[Counter, Counter]:
         """(label 1, label 0) counters of a variant."""
         return self.predictions.labels(variant, "1"), self.predictions.labels(variant, "0")
+
+
+class ConsumeMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.processed = Counter(_counter_name(CONSUMER_PROCESSED), "Ticks read from the raw topic and predicted",
+                                 registry=registry)
+        self.errors = Counter(_counter_name(CONSUMER_ERRORS), "Bad messages and failed broker calls by cause",
+                              ["error_type"], registry=registry)
+        self.dlq = Counter(_counter_name(CONSUMER_DLQ), "Messages sent to the dead-letter topic", registry=registry)
+        self.lag_seconds = Gauge(CONSUMER_LAG_SECONDS,
+                                 "Now minus the event time of the last processed tick (0 when caught up)",
+                                 registry=registry)
+        self.offset_lag = Gauge(CONSUMER_OFFSET_LAG, "High watermark minus position, summed over partitions",
+                                registry=registry)
+        self.rate = Gauge(CONSUMER_RATE, "Messages processed per second over the last interval", registry=registry)
+        self.model_info = Gauge(MODEL_INFO, "The model scoring the stream (value 1)", ["variant", "version"],
+                                registry=registry)

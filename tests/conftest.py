@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -91,3 +93,43 @@ def start_predict(tmp_path: Path) -> Iterator:
     yield start
     for service in started:
         service.stop()
+
+
+@dataclass
+class Broker:
+    bootstrap: str
+    port: int
+    supervisor: object
+    settings: object
+
+
+def start_test_broker(state_dir: Path) -> Broker:
+    """A real embedded tansu broker on a free port, managed as `volctl up` manages it."""
+    from volctl.clients.processes import Supervisor
+    from volctl.config import load_settings
+    from volctl.core.broker import start_broker
+
+    port = free_port()
+    settings = load_settings(env={}, overrides={"state_dir": str(state_dir), "kafka.embedded_port": port})
+    supervisor = Supervisor(state_dir)
+    state = start_broker(settings, supervisor)
+    return Broker(state.bootstrap, port, supervisor, settings)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    broker = start_test_broker(tmp_path_factory.mktemp("broker"))
+    yield broker
+    broker.supervisor.stop("broker")
+
+
+@pytest.fixture
+def stream_env(kafka_broker: Broker, tmp_path: Path, trained_registry: Path, request: pytest.FixtureRequest):
+    """Per-test topics, consumer group and consume port on the session broker."""
+    from tests.streaming import StreamEnv
+
+    suffix = re.sub(r"[^a-zA-Z0-9_-]", "-", request.node.name)[:40]
+    env = StreamEnv(kafka_broker.bootstrap, kafka_broker.port, f"{suffix}-{os.getpid()}",
+                    tmp_path / "state", trained_registry)
+    yield env
+    env.stop()

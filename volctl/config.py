@@ -11,6 +11,7 @@ import dataclasses
 import os
 import tomllib
 import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,8 @@ class SloSettings:
 class DataSettings:
     dir: str = ""  # empty: ../shared/data when it exists, else the synthetic source
     naive_timezone: str = "UTC"  # zone assumed for recordings whose timestamps carry none
+    products: list[str] = field(default_factory=lambda: ["BTC-USD", "ETH-USD"])  # for `ingest --live`
+    live_url: str = "wss://advanced-trade-ws.coinbase.com"
 
 
 @dataclass
@@ -162,6 +165,12 @@ def _assign(settings: Settings, keys: list[str], value: Any, source: str) -> Non
 def _coerce(kind: Any, value: Any, key: str, source: str) -> Any:
     if isinstance(kind, types.UnionType):
         kind = next(k for k in kind.__args__ if k is not type(None))
+    if typing.get_origin(kind) is list:  # a TOML list, or "a,b" from the environment
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ConfigError(f"config key '{key}' from {source} must be a list, got {value!r}")
+        return [_coerce(typing.get_args(kind)[0], item.strip() if isinstance(item, str) else item, key, source)
+                for item in items if item != ""]
     try:
         if kind is bool and isinstance(value, str):
             if value.lower() not in {"1", "0", "true", "false", "yes", "no"}:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from volctl import __version__
-from volctl.cli import _boundary, health, model
+from volctl.cli import _boundary, health, ingest, model
 
 app = typer.Typer(
     name="volctl",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(model.app, name="model")
 app.command("health")(health.health)
+app.command("ingest")(ingest.ingest)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,75 @@
+"""Run the consume service: `python -m services.consume [--port 8001] [--variant ml]`.
+
+Reads ticks.raw as group volctl-consumer, writes one prediction per tick to ticks.predictions
+(bad messages to ticks.dlq), serves /metrics and /health. SIGTERM or Ctrl-C: the batch in hand
+is delivered and committed, then the service exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from prometheus_client import CollectorRegistry, disable_created_metrics
+
+from services.consume.app import ConsumeService
+from services.consume.http import serve_http
+from services.consume.processor import TickProcessor
+from services.feature_log import FeatureLog
+from services.metrics import ConsumeMetrics
+from services.registry import Registry
+from services.streaming import bootstrap_of
+from volctl.config import load_settings
+from volctl.errors import VolctlError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.consume", description=__doc__)
+    parser.add_argument("--config", help="volctl.toml path")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the embedded broker)")
+    parser.add_argument("--variant", choices=("baseline", "ml"))
+    parser.add_argument("--version", dest="model_version", help="model version (default: newest)")
+    parser.add_argument("--registry", help="model registry folder")
+    parser.add_argument("--state-dir", help="state directory (feature log)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # it retries noisily; we log the state changes
+    log = logging.getLogger("volctl.consume")
+    try:
+        settings = load_settings(args.config, overrides={
+            "consume.host": args.host, "consume.port": args.port, "kafka.bootstrap": args.bootstrap,
+            "model.variant": args.variant or os.environ.get("MODEL_VARIANT"),
+            "model.version": args.model_version, "model.registry_dir": args.registry, "state_dir": args.state_dir,
+        })
+        model = Registry(settings.registry_path).load(settings.model.version or None, settings.model.variant)
+    except VolctlError as exc:
+        log.error("cannot start: %s (%s)", exc.message, exc.hint or "")
+        return 3
+    disable_created_metrics()
+    registry = CollectorRegistry()
+    metrics = ConsumeMetrics(registry)
+    service = ConsumeService(settings.kafka, bootstrap_of(settings.kafka),
+                             TickProcessor(model, settings.data.naive_timezone), metrics,
+                             FeatureLog(settings.state_path / "features"))
+    try:
+        server = serve_http(settings.consume.host, settings.consume.port, registry, service.health_document)
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", settings.consume.host, settings.consume.port, exc)
+        return 3
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: service.stopping.set())
+    log.info("scoring with %s model %s; metrics on %s/metrics", model.variant, model.version, settings.consume.url)
+    service.run()
+    server.shutdown()
+    log.info("stopped cleanly")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""The consume service loop: poll ticks, predict, produce, then commit (at-least-once).
+
+Offsets are committed only after every prediction and dead letter of the batch is acknowledged
+by the broker. While the broker is away the batch is retried (never skipped) and /health says
+why; a memory broker that comes back empty gets its topics re-created. A commit that fails after
+a rebalance means the batch will be read again: duplicates carry the same source partition and
+offset, so readers can drop them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import ConsumerRebalanceListener
+
+from services.consume.processor import Batch, TickProcessor
+from services.feature_log import FeatureLog
+from services.metrics import ConsumeMetrics
+from services.streaming import CONSUMER_TUNING, PRODUCER_TUNING, ensure_topics, is_reachable, topic_id, topics_of
+from volctl.config import KafkaSettings
+
+log = logging.getLogger("volctl.consume")
+POLL_TIMEOUT_MS = 250
+MAX_POLL_RECORDS = 2000
+BROKER_CHECK_S = 2.0
+RETRY_PAUSE_S = 1.0
+
+
+@dataclass
+class HealthState:
+    broker_reachable: bool = False
+    last_error: str = ""
+    assigned_partitions: int = 0
+    last_batch_at: float | None = None
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def healthy(self) -> bool:
+        return self.broker_reachable and not self.last_error
+
+
+class ConsumeService:
+    def __init__(self, kafka: KafkaSettings, bootstrap: str, processor: TickProcessor,
+                 metrics: ConsumeMetrics, feature_log: FeatureLog) -> None:
+        self.kafka = kafka
+        self.bootstrap = bootstrap
+        self.processor = processor
+        self.metrics = metrics
+        self.feature_log = feature_log
+        self.health = HealthState()
+        self.stopping = threading.Event()
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._positions: dict[Any, int] = {}
+        self._rate_window = (time.monotonic(), 0)
+        self._last_broker_check = 0.0
+        self._last_event_ts: float | None = None
+        self._raw_topic_id: str | None = None
+        self._from_beginning = False  # after the raw topic was re-created: old positions mean nothing
+        for error_type in ("connect", "produce", "commit"):  # series exist (at 0) before the first failure
+            metrics.errors.labels(error_type)
+        model = processor.model
+        metrics.model_info.labels(model.variant, model.version).set(1)
+
+    def health_document(self) -> dict[str, Any]:
+        model = self.processor.model
+        state = self.health
+        return {
+            "status": "ok" if state.healthy else "unhealthy",
+            "broker": {"bootstrap": self.bootstrap, "reachable": state.broker_reachable},
+            "assigned_partitions": state.assigned_partitions,
+            "last_error": state.last_error or None,
+            "last_batch_age_s": round(time.time() - state.last_batch_at, 3) if state.last_batch_at else None,
+            "model_variant": model.variant, "model_version": model.version,
+            "uptime_s": round(time.time() - state.started_at, 1),
+        }
+
+    def run(self) -> None:
+        """Consume until `stopping` is set; the batch in hand is finished and committed first."""
+        while not self.stopping.is_set():
+            self._check_broker()
+            if self._consumer is None and not self._connect():
+                self.stopping.wait(RETRY_PAUSE_S)
+                continue
+            polled = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=MAX_POLL_RECORDS)
+            records = [record for batch in polled.values() for record in batch]
+            if records:
+                batch = self.processor.process(records)
+                if self._deliver(batch):
+                    self._commit(records)
+                    self._account(batch, records)
+            self._refresh_gauges()
+        self.close()
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+        self.feature_log.close()
+        self._consumer = self._producer = None
+
+    # -- broker I/O ----------------------------------------------------------------------------
+
+    def _connect(self) -> bool:
+        from kafka import KafkaConsumer
+
+        try:
+            ensure_topics(self.bootstrap, topics_of(self.kafka), self.kafka.partitions)
+            self._raw_topic_id = topic_id(self.bootstrap, self.kafka.topic_raw)
+            self._producer = self._new_producer()
+            self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.kafka.group,
+                                           enable_auto_commit=False, auto_offset_reset="earliest",
+                                           client_id="volctl-consume", **CONSUMER_TUNING)
+            self._consumer.subscribe([self.kafka.topic_raw], listener=_Rewind(self))
+        except Exception as exc:  # KafkaError or Unreachable: both mean "not now"
+            self._fail("connect", f"cannot connect to Kafka at {self.bootstrap}: {exc}")
+            if self._producer is not None:
+                self._producer.close(timeout=1)
+                self._producer = None
+            return False
+        log.info("connected to Kafka at %s; consuming %s as group %s", self.bootstrap, self.kafka.topic_raw,
+                 self.kafka.group)
+        self.health.last_error = ""
+        return True
+
+    def _reconnect_from_beginning(self) -> None:
+        log.warning("%s was re-created (a memory broker restarted): reading it again from the beginning",
+                    self.kafka.topic_raw)
+        self.close()
+        self._positions.clear()
+        self._from_beginning = True
+
+    def _new_producer(self) -> Any:
+        from kafka import KafkaProducer
+
+        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id="volctl-consume",
+                             **PRODUCER_TUNING)
+
+    def _deliver(self, batch: Batch) -> bool:
+        """Send the batch's predictions and dead letters until all are acknowledged (or we stop)."""
+        while True:
+            try:
+                futures = [self._producer.send(self.kafka.topic_predictions, key=key, value=value)
+                           for key, value in batch.predictions]
+                futures += [self._producer.send(self.kafka.topic_dlq, key=key, value=value)
+                            for key, value in batch.dead]
+                self._producer.flush(timeout=10)
+                for future in futures:
+                    future.get(timeout=0)
+                if self.health.last_error.startswith("produce"):
+                    log.info("producing again after a failure; the batch was delivered")
+                    self.health.last_error = ""
+                return True
+            except Exception as exc:  # KafkaError and its timeouts: retry the whole batch
+                self._fail("produce", f"produce failed, batch of {batch.records} kept for retry: {exc}")
+                if self.stopping.wait(RETRY_PAUSE_S):
+                    log.warning("stopping with an undelivered batch: its offsets stay uncommitted")
+                    return False
+                self._check_broker()
+                # A restarted broker has forgotten this producer's id and sequence numbers: start afresh.
+                self._producer.close(timeout=0)
+                try:
+                    self._producer = self._new_producer()
+                except Exception as reconnect_error:
+                    self._fail("connect", f"cannot reconnect the producer: {reconnect_error}")
+
+    def _commit(self, records: list[Any]) -> None:
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        ends: dict[Any, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            ends[tp] = max(ends.get(tp, -1), record.offset + 1)
+        self._positions.update(ends)
+        try:
+            self._consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+        except Exception as exc:  # CommitFailedError after a rebalance: the batch will be re-read
+            self._fail("commit", f"commit failed (these messages will be processed again): {exc}")
+
+    def _check_broker(self) -> None:
+        now = time.monotonic()
+        if now - self._last_broker_check < BROKER_CHECK_S:
+            return
+        self._last_broker_check = now
+        reachable = is_reachable(self.bootstrap)
+        if reachable and not self.health.broker_reachable and self._consumer is not None:
+            log.info("Kafka at %s is back; making sure the topics exist", self.bootstrap)
+            try:
+                ensure_topics(self.bootstrap, topics_of(self.kafka), self.kafka.partitions)
+                if topic_id(self.bootstrap, self.kafka.topic_raw) != self._raw_topic_id:
+                    self._reconnect_from_beginning()
+            except Exception as exc:
+                self._fail("connect", f"Kafka is back but topics could not be checked: {exc}")
+                reachable = False
+        if not reachable and self.health.broker_reachable:
+            log.error("Kafka at %s is unreachable; will resume when it is back", self.bootstrap)
+        self.health.broker_reachable = reachable
+
+    def _fail(self, error_type: str, message: str) -> None:
+        if message != self.health.last_error:
+            log.error(message)
+        self.health.last_error = message
+        self.metrics.errors.labels(error_type).inc()
+
+    # -- accounting ----------------------------------------------------------------------------
+
+    def _account(self, batch: Batch, records: list[Any]) -> None:
+        self.metrics.processed.inc(batch.records)
+        for reason, count in batch.dead_reasons.items():
+            self.metrics.errors.labels(reason).inc(count)
+            log.warning("%d message(s) sent to %s: %s", count, self.kafka.topic_dlq, reason)
+        if batch.dead:
+            self.metrics.dlq.inc(len(batch.dead))
+        self.feature_log.append(batch.feature_rows)
+        self.health.last_batch_at = time.time()
+        if batch.last_event_ts is not None:
+            self._last_event_ts = batch.last_event_ts
+        if self.health.last_error.startswith("commit"):
+            self.health.last_error = ""
+        started, count = self._rate_window
+        self._rate_window = (started, count + batch.records)
+
+    def _refresh_gauges(self) -> None:
+        assignment = self._consumer.assignment() if self._consumer is not None else set()
+        self.health.assigned_partitions = len(assignment)
+        offset_lag = 0
+        for tp in assignment:
+            high = self._consumer.highwater(tp)  # ListOffsets under-reports on tansu (DESIGN.md §8)
+            position = self._positions.get(tp)
+            if position is None:
+                try:
+                    position = self._consumer.position(tp, timeout_ms=100)
+                except Exception:  # not known yet (joining, or broker away)
+                    position = None
+            if high is not None and position is not None:
+                offset_lag += max(0, high - position)
+        self.metrics.offset_lag.set(offset_lag)
+        last_event = self._last_event_ts
+        # Caught up means no lag, however old the last tick is (a quiet market is not a slow consumer).
+        self.metrics.lag_seconds.set(0.0 if offset_lag == 0 or last_event is None else
+                                     max(0.0, time.time() - last_event))
+        started, count = self._rate_window
+        elapsed = time.monotonic() - started
+        if elapsed >= 1.0:
+            self.metrics.rate.set(count / elapsed)
+            self._rate_window = (time.monotonic(), 0)
+
+
+class _Rewind(ConsumerRebalanceListener):
+    """Seeks newly assigned partitions to their beginning once, after the topic was re-created."""
+
+    def __init__(self, service: ConsumeService) -> None:
+        self.service = service
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.service._from_beginning and assigned:
+            self.service._consumer.seek_to_beginning(*assigned)
+            self.service._from_beginning = False

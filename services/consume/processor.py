@@ -1,0 +1,125 @@
+"""Raw Kafka records in, prediction and dead-letter messages out: no I/O, so it is easy to test.
+
+A poll's records are processed as one batch: the feature windows advance tick by tick (they must,
+in order), then the whole feature matrix is scored in one vectorised call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+import orjson
+
+from services.features import FEATURES, FeatureEngine
+from services.model import Scorer, labels_of
+from services.ticks import BadTick, Tick, normalise
+
+MAX_MESSAGE_BYTES = 64 * 1024  # a ticker message is < 2 KiB; anything this big is not one
+DLQ_PAYLOAD_BYTES = 8 * 1024  # enough of a bad message to see what it was
+
+
+class Record(Protocol):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Batch:
+    predictions: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
+    dead: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    dead_reasons: Counter[str] = field(default_factory=Counter)
+    feature_rows: list[tuple[float, str, list[float], float]] = field(default_factory=list)
+    records: int = 0
+    last_event_ts: float | None = None
+
+
+class TickProcessor:
+    def __init__(self, model: Scorer, naive_tz: str = "UTC") -> None:
+        self.engine = FeatureEngine()
+        self.naive_tz = naive_tz
+        self.model = model
+
+    @property
+    def model(self) -> Scorer:
+        return self._model
+
+    @model.setter
+    def model(self, model: Scorer) -> None:
+        missing = set(model.features) - set(FEATURES)
+        if missing:
+            raise ValueError(f"model {model.version} needs features this build does not compute: {sorted(missing)}")
+        self._columns = [FEATURES.index(name) for name in model.features]
+        self._model = model
+
+    def process(self, records: list[Record]) -> Batch:
+        batch = Batch(records=len(records))
+        ticks: list[tuple[Record, int, Tick]] = []
+        for record in records:
+            try:
+                ticks.extend((record, index, tick) for index, tick in enumerate(self._ticks_of(record)))
+            except BadTick as exc:
+                batch.dead_reasons[exc.reason] += 1
+                batch.dead.append((record.key, _dead_letter(record, exc)))
+        if not ticks:
+            return batch
+        matrix = np.array([self._features(tick) for _, _, tick in ticks], dtype=float)
+        model = self.model  # one model for the whole batch, even if it is swapped meanwhile
+        scores = model.score(matrix[:, self._columns])
+        labels = labels_of(scores, model.decision_threshold)
+        predicted_at = _iso(time.time())
+        for (record, index, tick), row, score, label in zip(ticks, matrix, scores, labels, strict=True):
+            batch.predictions.append((tick.product.encode(), orjson.dumps({
+                "product_id": tick.product, "time": tick.time_iso, "score": float(score), "label": int(label),
+                "model_variant": model.variant, "model_version": model.version, "predicted_at": predicted_at,
+                "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset,
+                           "index": index},
+            })))
+            batch.feature_rows.append((tick.ts, tick.product, row.tolist(), float(score)))
+        batch.last_event_ts = max(tick.ts for _, _, tick in ticks)
+        return batch
+
+    def _ticks_of(self, record: Record) -> list[Tick]:
+        value = record.value
+        if value is None:
+            raise BadTick("empty", "tombstone or null value")
+        if len(value) > MAX_MESSAGE_BYTES:
+            raise BadTick("too_large", f"{len(value)} bytes > {MAX_MESSAGE_BYTES}")
+        try:
+            message = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise BadTick("not_json", str(exc)[:80]) from exc
+        ticks = normalise(message, self.naive_tz)
+        if not ticks:
+            raise BadTick("no_tick", "a valid message that carries no ticker tick")
+        return ticks
+
+    def _features(self, tick: Tick) -> list[float]:
+        nan = float("nan")
+        return self.engine.update(
+            tick.product, tick.ts, float(tick.price),
+            float(tick.best_bid) if tick.best_bid is not None else nan,
+            float(tick.best_ask) if tick.best_ask is not None else nan,
+        )
+
+
+def _dead_letter(record: Record, error: BadTick) -> bytes:
+    payload = record.value or b""
+    document: dict[str, Any] = {
+        "reason": error.reason, "detail": str(error), "failed_at": _iso(time.time()),
+        "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        "payload_bytes": len(payload),
+        "payload": payload[:DLQ_PAYLOAD_BYTES].decode("utf-8", errors="replace"),
+    }
+    return orjson.dumps(document)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,161 @@
+"""The consume side against the real embedded broker: ingest, predict every tick, lose nothing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from tests.streaming import StreamEnv, input_keys, read_topic, source_keys
+
+pytestmark = pytest.mark.integration
+FLAT = "btc_eth_2026-04-03_flat.ndjson"  # 5,028 ticks, two products
+
+
+def test_replay_yields_exactly_one_prediction_per_tick(stream_env: StreamEnv, shared_data: Path) -> None:
+    stream_env.start_consume()
+    result = stream_env.ingest("--replay", str(shared_data / FLAT), "--speed", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["sent"] == 5028 and summary["failed"] == 0
+    assert summary["products"] == {"BTC-USD": 3012, "ETH-USD": 2016}
+    stream_env.wait_processed(5028)
+
+    raw = read_topic(stream_env.bootstrap, stream_env.topics["raw"])
+    predictions = read_topic(stream_env.bootstrap, stream_env.topics["predictions"])
+    keys = source_keys(predictions)
+    assert len(raw) == 5028
+    assert sorted(keys) == sorted(input_keys(raw))  # exactly one each: no loss, no duplicate
+    first = orjson.loads(predictions[0].value)
+    assert first["model_variant"] == "ml" and 0 <= first["score"] <= 1 and first["label"] in (0, 1)
+    assert predictions[0].key == first["product_id"].encode()
+    # Event time is preserved end to end.
+    raw_by_key = {(r.partition, r.offset): orjson.loads(r.value) for r in raw}
+    for record in predictions[:50]:
+        value = orjson.loads(record.value)
+        source = value["source"]
+        assert value["time"] == raw_by_key[(source["partition"], source["offset"])]["time"]
+
+
+def test_sigkill_mid_stream_loses_nothing(stream_env: StreamEnv, shared_data: Path) -> None:
+    folder = shared_data / "btcusd_2025-11-30_to_12-06_advtrade"  # 68,102 ticks
+    result = stream_env.ingest("--replay", str(folder), "--speed", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    total = json.loads(result.stdout)["sent"]
+    first = stream_env.start_consume()
+    stream_env.wait_processed(5000)
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(10)
+    done_before = len(read_topic(stream_env.bootstrap, stream_env.topics["predictions"], quiet_s=0.5))
+    assert done_before < total, "the kill came too late to test anything"
+
+    stream_env.start_consume()
+    deadline = time.monotonic() + 90
+    covered: set = set()
+    raw_keys = input_keys(read_topic(stream_env.bootstrap, stream_env.topics["raw"]))
+    while time.monotonic() < deadline and covered != raw_keys:
+        time.sleep(1)
+        covered = set(source_keys(read_topic(stream_env.bootstrap, stream_env.topics["predictions"], quiet_s=0.5)))
+    assert len(raw_keys) == total
+    assert covered == raw_keys  # de-duplicated by source offset, every input tick is predicted
+
+
+def test_poison_messages_go_to_the_dlq_and_the_loop_goes_on(stream_env: StreamEnv) -> None:
+    from kafka import KafkaProducer
+
+    stream_env.start_consume()
+    good = [{"product_id": "BTC-USD", "time": f"2026-04-04T10:00:{s:02d}Z", "price": str(90000 + s),
+             "best_bid": str(89999 + s), "best_ask": str(90001 + s)} for s in range(20)]
+    poison = {
+        "not_json": b"this is not json {",
+        "missing_price": orjson.dumps({"product_id": "BTC-USD", "time": "2026-04-04T10:00:05Z"}),
+        "bad_price": orjson.dumps({"product_id": "BTC-USD", "time": "2026-04-04T10:00:05Z", "price": "NaN"}),
+        "too_large": b"x" * 1_000_000,
+    }
+    producer = KafkaProducer(bootstrap_servers=stream_env.bootstrap, max_request_size=2_000_000)
+    messages = [orjson.dumps(t) for t in good[:10]] + list(poison.values()) + [orjson.dumps(t) for t in good[10:]]
+    for message in messages:
+        producer.send(stream_env.topics["raw"], key=b"BTC-USD", value=message)
+    producer.flush()
+    producer.close()
+
+    metrics = stream_env.wait_processed(len(messages))
+    assert metrics["volatility_consumer_dlq_total"] == 4
+    for reason in poison:
+        assert metrics[f'volatility_consumer_errors_total{{error_type="{reason}"}}'] == 1
+    dead = [orjson.loads(r.value) for r in read_topic(stream_env.bootstrap, stream_env.topics["dlq"])]
+    assert sorted(d["reason"] for d in dead) == sorted(poison)
+    large = next(d for d in dead if d["reason"] == "too_large")
+    assert large["payload_bytes"] == 1_000_000 and len(large["payload"]) <= 8192
+    predicted = read_topic(stream_env.bootstrap, stream_env.topics["predictions"])
+    assert sorted(orjson.loads(r.value)["time"] for r in predicted) == sorted(
+        t["time"].replace("Z", ".000000Z") for t in good)
+    assert httpx.get(stream_env.consume_url + "/health").status_code == 200
+
+
+def test_metrics_show_lag_and_rate_moving_during_a_replay(stream_env: StreamEnv, shared_data: Path) -> None:
+    import subprocess
+    import sys
+
+    stream_env.start_consume()
+    stream_env.wait_processed(0)
+    ingest = subprocess.Popen([str(Path(sys.executable).parent / "volctl"), "ingest", "--replay",
+                               str(shared_data / "btcusd_2025-11-30_to_12-06_advtrade"), "--speed", "0", "--json"],
+                              env=stream_env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    samples = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        samples.append(stream_env.metrics())
+        if ingest.poll() is not None and samples[-1]["volatility_consumer_offset_lag"] == 0:
+            break
+        time.sleep(0.3)
+    stdout, _ = ingest.communicate(timeout=10)
+    assert ingest.returncode == 0
+    sent = json.loads(stdout)["sent"]
+    processed = [s["volatility_consumer_messages_processed_total"] for s in samples]
+    assert processed == sorted(processed) and processed[-1] == sent
+    assert len(set(processed)) > 2  # moved in steps, not one jump
+    assert max(s["volatility_consumer_processing_rate"] for s in samples) > 100
+    assert max(s["volatility_consumer_offset_lag"] for s in samples) > 0
+    # Original (2025) event times make the lag in seconds large while the consumer is behind.
+    assert max(s["volatility_consumer_lag_seconds"] for s in samples) > 86400
+    assert samples[-1]["volatility_consumer_offset_lag"] == 0
+    assert samples[-1]["volatility_consumer_lag_seconds"] == 0
+
+
+def test_consumer_rides_out_a_broker_restart(tmp_path: Path, trained_registry: Path, shared_data: Path) -> None:
+    from tests.conftest import start_test_broker
+    from volctl.core.broker import start_broker
+
+    broker = start_test_broker(tmp_path / "broker")
+    env = StreamEnv(broker.bootstrap, broker.port, "restart", tmp_path / "state", trained_registry)
+    try:
+        service = env.start_consume()
+        assert env.ingest("--replay", str(shared_data / FLAT), "--speed", "0", "--limit", "500").returncode == 0
+        env.wait_processed(500)
+
+        broker.supervisor.stop("broker")
+        deadline = time.monotonic() + 20
+        while httpx.get(env.consume_url + "/health").status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        health = httpx.get(env.consume_url + "/health")
+        assert health.status_code == 503 and health.json()["broker"]["reachable"] is False
+
+        start_broker(broker.settings, broker.supervisor)  # memory only: it comes back empty
+        deadline = time.monotonic() + 30
+        while httpx.get(env.consume_url + "/health").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert httpx.get(env.consume_url + "/health").status_code == 200
+        assert env.ingest("--replay", str(shared_data / FLAT), "--speed", "0", "--limit", "300").returncode == 0
+        env.wait_processed(800, timeout_s=60)
+        assert len(read_topic(broker.bootstrap, env.topics["predictions"])) == 300  # the new broker's share
+        assert service.process.poll() is None
+        assert "unreachable" in service.log.read_text()
+    finally:
+        env.stop()
+        broker.supervisor.stop("broker")

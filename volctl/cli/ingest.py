@@ -1,0 +1,103 @@
+"""`volctl ingest`: publish ticks to the raw topic from a recording, the synthetic source or the live feed."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.errors import EXIT_CANNOT_CHECK, EXIT_INTERRUPTED
+from volctl.render import console
+
+
+@boundary
+def ingest(
+    ctx: typer.Context,
+    replay: Annotated[Path | None, typer.Option(
+        "--replay", help="Recording file or folder to publish (ndjson, csv, parquet, .gz).")] = None,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="Publish the seeded synthetic source.")] = False,
+    live: Annotated[bool, typer.Option("--live", help="Publish the Coinbase Advanced Trade ticker feed.")] = False,
+    record: Annotated[Path | None, typer.Option(
+        "--record", help="With --live: also append every ticker frame to this file (replayable, trainable).")] = None,
+    speed: Annotated[float, typer.Option(
+        min=0, help="Replay pace: 1 = real time, 10 = ten times faster, 0 = as fast as possible.")] = 1.0,
+    loop: Annotated[bool, typer.Option("--loop", help="Start the replay again after its last tick.")] = False,
+    rate: Annotated[float | None, typer.Option(
+        min=0.01, help="With --synthetic: about this many ticks per second (default: its natural ~8/s).")] = None,
+    event_time: Annotated[str, typer.Option(
+        help="original: keep each tick's time; now: stamp the send time (keeps the recorded one as "
+        "recorded_time). Default: original, except now for --synthetic.")] = "",
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many ticks.")] = None,
+    duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic source.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish ticks to ticks.raw, keyed by product. Ctrl-C or SIGTERM stops cleanly with a summary."""
+    from services.streaming import bootstrap_of
+    from volctl.clients.publisher import Publisher
+    from volctl.core import ingest as core
+    from volctl.render.ingest import ingest_progress, ingest_summary
+
+    if [bool(replay), synthetic, live].count(True) != 1:
+        raise typer.BadParameter("choose exactly one source: --replay FILE, --synthetic or --live")
+    if record and not live:
+        raise typer.BadParameter("--record works with --live (replay files are already recordings)")
+    event_time = event_time or ("now" if synthetic else "original")
+    if event_time not in core.EVENT_TIMES:
+        raise typer.BadParameter(f"--event-time must be one of {', '.join(core.EVENT_TIMES)}")
+    settings = settings_of(ctx)
+    limits = core.Limits(limit, duration)
+    interrupted = _stop_on_signals(limits.stop)
+    publisher = Publisher(bootstrap_of(settings.kafka))
+    topic = settings.kafka.topic_raw
+    try:
+        with ingest_progress(f"→ {topic}", enabled=not as_json) as progress:
+            if live:
+                summary = core.ingest_live(publisher, topic, settings.data.live_url, settings.data.products,
+                                           settings.data.naive_timezone, record, limits, progress, console.note)
+            else:
+                if replay:
+                    ticks, stats = core.load_replay(replay, settings.data.naive_timezone)
+                    if loop and event_time == "original":
+                        console.note("looping with original event times repeats them; --event-time now looks live")
+                    stream, total, source = core.replay_stream(ticks, loop), None if loop else len(ticks), str(replay)
+                else:
+                    speed = (rate / core.SYNTHETIC_TICKS_PER_S) if rate else speed
+                    stream, total, source, stats = core.synthetic_stream(seed, duration), None, "synthetic", None
+                summary = core.publish(core.paced(stream, speed), publisher, topic, source, event_time, limits,
+                                       total, progress)
+                if stats is not None:
+                    summary.skipped, summary.bad = stats.bad_total, dict(stats.bad)
+    finally:
+        publisher.close()
+    if as_json:
+        console.emit_json({**console.as_plain(summary), "rate": summary.rate})
+    else:
+        ingest_summary(summary)
+    if interrupted.is_set():
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if summary.failed:
+        console.error(f"{summary.failed} ticks were not delivered: {publisher.last_error}",
+                      "check the broker with `volctl health`, then replay again")
+        raise typer.Exit(EXIT_CANNOT_CHECK)
+
+
+def _stop_on_signals(stop: threading.Event) -> threading.Event:
+    """SIGTERM asks for a clean stop (exit 0); Ctrl-C too, but exits 130 after the summary."""
+    interrupted = threading.Event()
+
+    def on_term(*_: object) -> None:
+        stop.set()
+
+    def on_int(*_: object) -> None:
+        interrupted.set()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_int)
+    return interrupted

@@ -1,0 +1,131 @@
+"""Detached processes with pid files and logs in the state directory.
+
+A pid file is JSON (pid, argv, port, start time). A process counts as running only while its pid
+is alive, not a zombie, and still runs the recorded program: a stale pid reused by something
+else is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class ProcessRecord:
+    name: str
+    pid: int
+    argv: list[str]
+    started_at: float
+    port: int | None = None
+
+    @property
+    def uptime_s(self) -> float:
+        return time.time() - self.started_at
+
+
+@dataclass
+class StopOutcome:
+    name: str
+    pid: int | None
+    how: str  # "stopped" (exited on SIGTERM), "killed" (needed SIGKILL), "not running"
+    seconds: float = 0.0
+
+
+class Supervisor:
+    def __init__(self, state_dir: Path) -> None:
+        self.run_dir = state_dir / "run"
+        self.log_dir = state_dir / "logs"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def record(self, name: str) -> ProcessRecord | None:
+        """The running process of this name, or None (a stale pid file is removed)."""
+        path = self.pid_file(name)
+        try:
+            record = ProcessRecord(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+        if is_running(record.pid, record.argv[0]):
+            return record
+        path.unlink(missing_ok=True)
+        return None
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+              port: int | None = None) -> ProcessRecord:
+        """Start `argv` detached from this terminal, appending its output to the log."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path(name).open("ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} start {' '.join(argv)}\n".encode())
+            log.flush()
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                                       start_new_session=True)
+        record = ProcessRecord(name, process.pid, argv, time.time(), port)
+        self.pid_file(name).write_text(json.dumps(asdict(record)))
+        return record
+
+    def exited_early(self, record: ProcessRecord) -> int | None:
+        """The exit code if the process has already died, else None."""
+        try:
+            pid, status = os.waitpid(record.pid, os.WNOHANG)
+        except ChildProcessError:  # not our child: fall back to the liveness probe
+            return None if is_running(record.pid, record.argv[0]) else -1
+        return os.waitstatus_to_exitcode(status) if pid else None
+
+    def stop(self, name: str, timeout_s: float = 10.0) -> StopOutcome:
+        """SIGTERM, wait up to `timeout_s`, then SIGKILL."""
+        record = self.record(name)
+        if record is None:
+            return StopOutcome(name, None, "not running")
+        started = time.monotonic()
+        how = "stopped"
+        _signal(record.pid, signal.SIGTERM)
+        while is_running(record.pid, record.argv[0]):
+            if time.monotonic() - started > timeout_s:
+                _signal(record.pid, signal.SIGKILL)
+                how = "killed"
+            time.sleep(0.05)
+        self.pid_file(name).unlink(missing_ok=True)
+        return StopOutcome(name, record.pid, how, time.monotonic() - started)
+
+
+def is_running(pid: int, program: str) -> bool:
+    """Alive, not a zombie, and running `program` (checked through /proc where it exists)."""
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
+        return True  # no /proc (macOS): the signal probe is all we have
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and bool(cmdline) and Path(os.fsdecode(cmdline[0])).name == Path(program).name
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
