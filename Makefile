@@ -46,6 +46,7 @@ bench: install
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null; } || \
 	  { echo "bench needs hey (apt-get install hey)"; exit 3; }
 	$(PY) bench/predict_capacity.py
+	$(PY) bench/consume_throughput.py
 
 clean:
 	rm -rf $(VENV) .volctl .pytest_cache .ruff_cache

@@ -13,7 +13,6 @@ import argparse
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,9 +20,8 @@ import time
 from pathlib import Path
 
 import httpx
+from _common import ROOT, free_port, registry_with_model
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 CONCURRENCY = (1, 4, 10, 25)
 
 
@@ -34,12 +32,6 @@ async def bare_app(scope, receive, send):  # the ceiling: an ASGI app that retur
         pass
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": b'{"scores":[0.5],"labels":[0]}'})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(args: list[str], url: str) -> subprocess.Popen:
@@ -67,19 +59,6 @@ def hey(url: str, body: Path, seconds: float, concurrency: int, rate_per_worker:
     statuses = re.findall(r"\[(\d{3})\]\s+(\d+) responses", output)
     result["non_200"] = sum(int(n) for code, n in statuses if code != "200")
     return result
-
-
-def registry_with_model(given: str | None) -> Path:
-    if given:
-        return Path(given)
-    from services.registry import Registry
-    from volctl.core.dataset import load_dataset
-    from volctl.core.training import train_model
-
-    root = Path(tempfile.mkdtemp(prefix="volctl-bench-"))
-    data = ROOT.parent / "shared" / "data"
-    train_model(load_dataset([data] if data.is_dir() else None), Registry(root))
-    return root
 
 
 def main() -> int:

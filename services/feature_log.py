@@ -1,16 +1,19 @@
 """The feature log: recent feature rows of the live stream, bounded and rotating, for drift reports.
 
-CSV files `features-<n>.csv` in one folder, each with a header; a file is closed after
-`rows_per_file` rows and only the newest `keep_files` are kept, so the log never grows past
-rows_per_file × keep_files rows. Readers take every file in name order.
+JSON-lines files `features-<n>.jsonl` in one folder; each line is one array in COLUMNS order
+(missing values are null). JSON because orjson writes a row in ~1 µs where the csv module needs
+~20 µs, which matters on the consume hot path. A file is closed after `rows_per_file` rows and
+only the newest `keep_files` are kept, so the log never grows past rows_per_file × keep_files
+rows. Readers take every file in name order.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import orjson
 
 from services.features import FEATURES
 
@@ -22,15 +25,14 @@ class FeatureLog:
         self.folder = folder
         self.rows_per_file = rows_per_file
         self.keep_files = keep_files
-        self._handle: IO[str] | None = None
-        self._writer: csv.writer | None = None  # type: ignore[valid-type]
+        self._handle: IO[bytes] | None = None
         self._rows = 0
 
     def append(self, rows: Iterable[tuple[float, str, list[float], float]]) -> None:
         for ts, product, features, score in rows:
-            if self._writer is None or self._rows >= self.rows_per_file:
+            if self._handle is None or self._rows >= self.rows_per_file:
                 self._rotate()
-            self._writer.writerow((repr(ts), product, *(repr(v) for v in features), repr(score)))  # type: ignore[union-attr]
+            self._handle.write(orjson.dumps([ts, product, *features, score]) + b"\n")  # type: ignore[union-attr]
             self._rows += 1
         if self._handle is not None:
             self._handle.flush()
@@ -38,7 +40,7 @@ class FeatureLog:
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
-            self._handle = self._writer = None
+            self._handle = None
 
     def _rotate(self) -> None:
         self.close()
@@ -47,11 +49,20 @@ class FeatureLog:
         number = int(existing[-1].stem.split("-")[1]) + 1 if existing else 1
         for old in existing[: max(0, len(existing) - self.keep_files + 1)]:
             old.unlink(missing_ok=True)
-        self._handle = (self.folder / f"features-{number:08d}.csv").open("w", newline="")
-        self._writer = csv.writer(self._handle)
-        self._writer.writerow(COLUMNS)
+        self._handle = (self.folder / f"features-{number:08d}.jsonl").open("wb")
         self._rows = 0
 
 
 def log_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("features-*.csv"))
+    return sorted(folder.glob("features-*.jsonl"))
+
+
+def read_rows(folder: Path, limit: int | None = None) -> list[list[Any]]:
+    """The newest `limit` rows (all when None), oldest first; NaN for missing values."""
+    rows: list[list[Any]] = []
+    for path in reversed(log_files(folder)):
+        lines = path.read_bytes().splitlines()
+        rows[:0] = [[float("nan") if v is None else v for v in orjson.loads(line)] for line in lines if line]
+        if limit is not None and len(rows) >= limit:
+            return rows[-limit:]
+    return rows

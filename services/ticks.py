@@ -126,7 +126,11 @@ def _from_flat(record: dict[str, Any], naive_tz: str, product: str | None = None
 
 
 def _first_decimal(record: dict[str, Any], names: tuple[str, ...]) -> str | None:
-    return next((v for n in names if (v := _decimal(record.get(n), n)) is not None), None)
+    for name in names:
+        value = record.get(name)
+        if value is not None and (number := _decimal(value, name)) is not None:
+            return number
+    return None
 
 
 def _decimal(value: Any, name: str, required: bool = False) -> str | None:
