@@ -24,7 +24,18 @@ def _run(*args: str, env: dict[str, str] | None = None):
 
 
 def _command_paths() -> list[list[str]]:
-    return [[], ["model"], ["model", "train"], ["model", "list"], ["health"]]
+    """Every group and command of the real app, found by walking it (a new command is covered at once)."""
+    import typer
+
+    paths: list[list[str]] = []
+
+    def walk(command, prefix: list[str]) -> None:
+        paths.append(prefix)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
 
 
 @pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "volctl")
@@ -111,3 +122,18 @@ def test_installed_console_script(trained_registry: Path) -> None:
     assert subprocess.run([script, "--help"], capture_output=True, env=env, check=False).returncode == 0
     listed = subprocess.run([script, "model", "list", "--json"], capture_output=True, text=True, env=env, check=False)
     assert listed.returncode == 0 and json.loads(listed.stdout)[0]["variants"]
+
+
+def test_ingest_needs_exactly_one_source() -> None:
+    assert _run("ingest").exit_code == 2
+    assert _run("ingest", "--synthetic", "--live").exit_code == 2
+    result = _run("ingest", "--synthetic", "--record", "x.ndjson")
+    assert result.exit_code == 2 and "--record works with --live" in result.output
+
+
+def test_ingest_says_what_is_wrong_without_a_traceback(tmp_path: Path) -> None:
+    missing = _run("ingest", "--replay", str(tmp_path / "nope.ndjson"))
+    assert missing.exit_code == 3 and "does not exist" in missing.output and "Traceback" not in missing.output
+    port = free_port()  # nothing listens there
+    result = _run("ingest", "--synthetic", "--limit", "1", env={"VOLCTL_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"})
+    assert result.exit_code == 3 and f"Kafka at 127.0.0.1:{port} does not answer" in result.output

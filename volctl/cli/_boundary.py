@@ -21,7 +21,7 @@ def boundary(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
+        except (typer.Exit, typer.Abort, typer.BadParameter):  # typer reports these itself (usage: exit 2)
             raise
         except VolctlError as exc:
             if debug_enabled:

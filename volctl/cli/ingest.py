@@ -53,6 +53,7 @@ def ingest(
     settings = settings_of(ctx)
     limits = core.Limits(limit, duration)
     interrupted = _stop_on_signals(limits.stop)
+    replayed = core.load_replay(replay, settings.data.naive_timezone) if replay else None  # bad file: before Kafka
     publisher = Publisher(bootstrap_of(settings.kafka))
     topic = settings.kafka.topic_raw
     try:
@@ -62,7 +63,7 @@ def ingest(
                                            settings.data.naive_timezone, record, limits, progress, console.note)
             else:
                 if replay:
-                    ticks, stats = core.load_replay(replay, settings.data.naive_timezone)
+                    ticks, stats = replayed
                     if loop and event_time == "original":
                         console.note("looping with original event times repeats them; --event-time now looks live")
                     stream, total, source = core.replay_stream(ticks, loop), None if loop else len(ticks), str(replay)

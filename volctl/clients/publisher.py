@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.streaming import PRODUCER_TUNING
+from services.streaming import PRODUCER_TUNING, is_reachable
 from volctl.errors import Unreachable
 
 
@@ -14,6 +14,9 @@ class Publisher:
         from kafka.errors import KafkaError
 
         self.bootstrap = bootstrap
+        if not is_reachable(bootstrap):  # fail in milliseconds, not after the client's 30 s of retries
+            raise Unreachable(f"Kafka at {bootstrap} does not answer",
+                              hint="start the stack with `volctl up`, or check kafka.bootstrap")
         self.acked = 0
         self.failed = 0
         self.last_error = ""
