@@ -49,6 +49,13 @@ class KafkaSettings:
 class PrometheusSettings:
     url: str = "http://127.0.0.1:9090"
     scrape_interval: str = "5s"
+    embedded: bool = True  # false: use the Prometheus at `url` and start none
+    bin: str = "prometheus"  # the binary `volctl up` starts (Debian: apt-get install prometheus)
+    retention: str = "2d"
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from volctl import __version__
-from volctl.cli import _boundary, health, ingest, model
+from volctl.cli import _boundary, health, ingest, model, stack
 
 app = typer.Typer(
     name="volctl",
@@ -18,8 +18,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(model.app, name="model")
-app.command("health")(health.health)
-app.command("ingest")(ingest.ingest)
+for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, stack.render):
+    app.command()(command)
 
 
 def _version(value: bool) -> None:

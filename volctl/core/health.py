@@ -6,8 +6,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG
 from services.registry import Registry
+from services.streaming import bootstrap_of, list_topics, topics_of
 from volctl.clients.http import ServiceClient
+from volctl.clients.prometheus import PrometheusClient
+from volctl.config import Settings
 from volctl.errors import Unreachable, VolctlError
 
 
@@ -28,6 +32,104 @@ class HealthReport:
     def healthy(self) -> bool:
         return all(c.ok for c in self.checks) and not self.unreachable
 
+    @property
+    def nothing_answered(self) -> bool:
+        """Every component was unreachable: nothing could be measured (exit 3, not 1)."""
+        return bool(self.unreachable) and len(self.unreachable) >= COMPONENTS
+
+    def merge(self, other: HealthReport) -> None:
+        self.checks += other.checks
+        self.unreachable += other.unreachable
+
+
+COMPONENTS = 4  # predict, consume, broker, Prometheus
+
+
+def check_stack(settings: Settings) -> HealthReport:
+    """Every deep check of the running stack, one row each."""
+    report = HealthReport()
+    predict = ServiceClient("predict", settings.predict.url)
+    consume = ServiceClient("consume", settings.consume.url)
+    try:
+        report.merge(check_predict(predict, settings.registry_path))
+        report.merge(check_consume(consume, settings.slo.consumer_lag_seconds))
+    finally:
+        predict.close()
+        consume.close()
+    report.merge(check_broker(settings))
+    prometheus = PrometheusClient(settings.prometheus.url)
+    try:
+        report.merge(check_prometheus(prometheus))
+    finally:
+        prometheus.close()
+    return report
+
+
+def check_consume(client: ServiceClient, lag_slo_s: float) -> HealthReport:
+    report = HealthReport()
+    try:
+        health = client.get("/health")
+    except Unreachable as exc:
+        report.unreachable.append("consume")
+        report.checks.append(Check("consume /health", False, None, exc.message))
+        return report
+    body = health.body if isinstance(health.body, dict) else {}
+    ok = health.status == 200
+    detail = (f"{body.get('assigned_partitions')} partitions, {body.get('model_variant')} {body.get('model_version')}"
+              if ok else f"{health.status}: {body.get('last_error') or body}")
+    report.checks.append(Check("consume /health", ok, health.latency_s * 1000, detail))
+    metrics = client.get("/metrics")
+    lag = _metric_value(metrics.body, CONSUMER_LAG_SECONDS)
+    offset_lag = _metric_value(metrics.body, CONSUMER_OFFSET_LAG)
+    if lag is None:
+        report.checks.append(Check("consumer lag", False, metrics.latency_s * 1000, "no lag metric exported"))
+    else:
+        report.checks.append(Check("consumer lag", lag < lag_slo_s, metrics.latency_s * 1000,
+                                   f"{lag:.1f} s behind, {offset_lag or 0:.0f} messages (SLO < {lag_slo_s:g} s)"))
+    return report
+
+
+def check_broker(settings: Settings) -> HealthReport:
+    report = HealthReport()
+    bootstrap = bootstrap_of(settings.kafka)
+    started = time.perf_counter()
+    try:
+        topics = list_topics(bootstrap, timeout_s=3.0)
+    except Unreachable as exc:
+        report.unreachable.append("broker")
+        report.checks.append(Check("broker metadata", False, None, exc.message))
+        return report
+    missing = [t for t in topics_of(settings.kafka) if t not in topics]
+    kind = "external" if settings.kafka.bootstrap else "embedded, memory only"
+    detail = f"{bootstrap} ({kind}); " + (f"missing topics: {', '.join(missing)}" if missing else "3 topics present")
+    report.checks.append(Check("broker metadata", not missing, (time.perf_counter() - started) * 1000, detail))
+    return report
+
+
+def check_prometheus(client: PrometheusClient) -> HealthReport:
+    report = HealthReport()
+    started = time.perf_counter()
+    if not client.ready():
+        report.unreachable.append("prometheus")
+        report.checks.append(Check("prometheus ready", False, None, f"{client.url}/-/ready did not answer 200"))
+        return report
+    report.checks.append(Check("prometheus ready", True, (time.perf_counter() - started) * 1000, client.url))
+    started = time.perf_counter()
+    targets = client.targets()
+    down = [f"{t['labels'].get('job')} ({t.get('lastError') or 'not scraped yet'})"
+            for t in targets if t.get("health") != "up"]
+    jobs = sorted(t["labels"].get("job", "?") for t in targets)
+    report.checks.append(Check("scrape targets up", bool(targets) and not down, (time.perf_counter() - started) * 1000,
+                               f"down: {', '.join(down)}" if down else f"{', '.join(jobs)} up"))
+    return report
+
+
+def _metric_value(text: object, name: str) -> float | None:
+    for line in str(text).splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
 
 def check_predict(client: ServiceClient, registry_root: Path) -> HealthReport:
     """Predict /health and /version, the served model's sha256 against the registry, and one
@@ -36,7 +138,7 @@ def check_predict(client: ServiceClient, registry_root: Path) -> HealthReport:
     try:
         health = client.get("/health")
     except Unreachable as exc:
-        report.unreachable.append(client.name)
+        report.unreachable.append("predict")
         report.checks.append(Check("predict /health", False, None, exc.message))
         return report
     ok = health.status == 200

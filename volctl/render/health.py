@@ -8,7 +8,7 @@ from volctl.core.health import HealthReport
 from volctl.render.console import out
 
 
-def health_table(report: HealthReport) -> None:
+def checks_table(report: HealthReport) -> Table:
     table = Table(title="volctl health", title_justify="left")
     table.add_column("check")
     table.add_column("verdict")
@@ -18,10 +18,15 @@ def health_table(report: HealthReport) -> None:
         verdict = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
         latency = "-" if check.latency_ms is None else f"{check.latency_ms:.1f} ms"
         table.add_row(check.name, verdict, latency, check.detail)
-    out.print(table)
+    return table
+
+
+def health_table(report: HealthReport) -> None:
+    out.print(checks_table(report))
     if report.healthy:
         out.print("[bold green]healthy[/]")
-    elif report.unreachable:
-        out.print(f"[bold red]cannot reach: {', '.join(report.unreachable)}[/]")
+    elif report.nothing_answered:
+        out.print(f"[bold red]cannot reach: {', '.join(report.unreachable)}[/] (is the stack up? `volctl up`)")
     else:
-        out.print(f"[bold red]unhealthy: {', '.join(c.name for c in report.checks if not c.ok)}[/]")
+        failed = [c.name for c in report.checks if not c.ok]
+        out.print(f"[bold red]unhealthy: {', '.join(failed)}[/]")

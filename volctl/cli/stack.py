@@ -1,0 +1,121 @@
+"""`volctl up|down|status|logs|render`: the local stack's lifecycle."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, config_file_of, settings_of
+from volctl.render import console
+
+COMPONENTS = ("broker", "prometheus", "predict", "consume", "replay")
+
+
+@boundary
+def up(
+    ctx: typer.Context,
+    demo: Annotated[bool, typer.Option("--demo", help="Also replay real recordings in a loop "
+                                       "(the synthetic source when there are none).")] = False,
+    replay: Annotated[Path | None, typer.Option("--replay", help="Also replay this recording in a loop.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start broker, Prometheus, predict and consume services (and a replay), waiting for each."""
+    from volctl.core.stack import up as start_stack
+    from volctl.render.stack import up_summary
+
+    if demo and replay:
+        raise typer.BadParameter("--demo and --replay are alternatives")
+    settings = settings_of(ctx)
+    with console.err.status("starting") as status:
+        report = start_stack(settings, config_file_of(ctx), "demo" if demo else (str(replay) if replay else None),
+                             progress=status.update)
+    if as_json:
+        console.emit_json(report)
+    else:
+        up_summary(report)
+
+
+@boundary
+def down(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be stopped; stop nothing.")] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds between SIGTERM and SIGKILL.")] = 10.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop every component volctl started: SIGTERM, then SIGKILL after --timeout."""
+    from volctl.core.stack import down as stop_stack
+    from volctl.render.stack import down_table
+
+    settings = settings_of(ctx)
+    if not dry_run and not as_json:
+        console.note(f"stopping the stack in {settings.state_path} (replay, consume, predict, prometheus, broker)")
+    outcomes = stop_stack(settings, dry_run, timeout)
+    if as_json:
+        console.emit_json(outcomes)
+    else:
+        down_table(outcomes, dry_run)
+
+
+@boundary
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """One row per component: pid, port, up/down, uptime, model, broker kind."""
+    from volctl.core.stack import status as stack_status
+    from volctl.render.stack import status_table
+
+    components = stack_status(settings_of(ctx))
+    if as_json:
+        console.emit_json(components)
+    else:
+        status_table(components)
+
+
+@boundary
+def logs(
+    ctx: typer.Context,
+    component: Annotated[str | None, typer.Argument(help=f"One of {', '.join(COMPONENTS)} (default: all).")] = None,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Lines to show from the end.")] = 40,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines (Ctrl-C stops).")] = False,
+) -> None:
+    """Show the end of a component's log (all components when none is named)."""
+    from volctl.clients.processes import Supervisor
+    from volctl.core.stack import log_lines
+
+    if component is not None and component not in COMPONENTS:
+        raise typer.BadParameter(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
+    settings = settings_of(ctx)
+    names = [component] if component else [c for c in COMPONENTS
+                                           if Supervisor(settings.state_path).log_path(c).exists()]
+    for name in names:
+        if len(names) > 1:
+            console.out.rule(name)
+        for line in log_lines(settings, name, lines):
+            console.out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if follow and len(names) == 1:
+        path = Supervisor(settings.state_path).log_path(names[0])
+        with path.open(errors="replace") as handle:
+            handle.seek(0, 2)
+            while True:
+                line = handle.readline()
+                if line:
+                    console.out.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+                else:
+                    time.sleep(0.2)
+
+
+@boundary
+def render(
+    ctx: typer.Context,
+    flavour: Annotated[str, typer.Option(help="embedded (this machine) or compose (compose.yaml).")] = "compose",
+    out: Annotated[Path | None, typer.Option(help="Folder (default: <state>/<flavour>).")] = None,
+) -> None:
+    """Write the Prometheus config and rules and the Grafana dashboard rendered from templates/."""
+    from volctl.core.monitoring import render_monitoring
+
+    settings = settings_of(ctx)
+    files = render_monitoring(settings, flavour, out or settings.state_path / flavour)
+    for path in files.all():
+        console.out.print(str(path))

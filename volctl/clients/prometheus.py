@@ -1,0 +1,64 @@
+"""The Prometheus HTTP API: readiness, scrape targets, instant queries."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from volctl.errors import Unreachable
+
+
+@dataclass
+class Sample:
+    labels: dict[str, str]
+    value: float
+
+
+class PrometheusClient:
+    def __init__(self, url: str, timeout_s: float = 3.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+
+    def ready(self) -> bool:
+        try:
+            return self._client.get("/-/ready").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def targets(self) -> list[dict[str, Any]]:
+        return self._api("/api/v1/targets", {"state": "active"})["activeTargets"]
+
+    def query(self, expr: str) -> list[Sample]:
+        data = self._api("/api/v1/query", {"query": expr, "time": f"{time.time():.3f}"})
+        if data["resultType"] == "scalar":
+            return [Sample({}, float(data["result"][1]))]
+        return [Sample(item.get("metric", {}), float(item["value"][1])) for item in data["result"]]
+
+    def value(self, expr: str) -> float | None:
+        """The single value of an expression that aggregates to one series; None when it has no data."""
+        samples = self.query(expr)
+        return samples[0].value if samples else None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _api(self, path: str, params: dict[str, str]) -> Any:
+        try:
+            response = self._client.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"Prometheus at {self.url} did not answer: {exc}",
+                              hint="start the stack with `volctl up`, or check prometheus.url") from exc
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise Unreachable(f"Prometheus at {self.url} answered {response.status_code} without JSON") from exc
+        if document.get("status") != "success":
+            raise QueryError(f"Prometheus rejected {params.get('query', path)!r}: {document.get('error')}")
+        return document["data"]
+
+
+class QueryError(Unreachable):
+    """Prometheus answered, but not with data (a bad expression): we could not measure."""

@@ -1,0 +1,127 @@
+"""Every PromQL expression of the project, built from the metric names in services.metrics and the
+SLO targets in the config: the Prometheus rules, the Grafana dashboard, `volctl health --watch`
+and `volctl slo check` all read them from here, so they cannot disagree.
+
+Errors are 5xx answers (the service failed); 4xx are rejected inputs, shown but not counted
+against the error budget. Ratios use `or vector(0)` on the numerator so that "no errors" is 0,
+not "no data".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services import metrics as m
+from volctl.config import SloSettings
+
+PREDICT = '{endpoint="/predict"}'
+PREDICT_5XX = '{endpoint="/predict",status=~"5.."}'
+PREDICT_4XX = '{endpoint="/predict",status=~"4.."}'
+
+
+def latency_quantile(quantile: float, window: str = "5m") -> str:
+    return f"histogram_quantile({quantile}, sum by (le) (rate({m.LATENCY}_bucket[{window}])))"
+
+
+def request_rate(window: str = "1m") -> str:
+    return f"sum(rate({m.REQUESTS}{PREDICT}[{window}])) or vector(0)"
+
+
+def error_ratio(window: str = "5m") -> str:
+    return (f"(sum(rate({m.REQUESTS}{PREDICT_5XX}[{window}])) or vector(0))"
+            f" / clamp_min(sum(rate({m.REQUESTS}{PREDICT}[{window}])), 1e-9)")
+
+
+def rejected_ratio(window: str = "5m") -> str:
+    return (f"(sum(rate({m.REQUESTS}{PREDICT_4XX}[{window}])) or vector(0))"
+            f" / clamp_min(sum(rate({m.REQUESTS}{PREDICT}[{window}])), 1e-9)")
+
+
+CONSUMER_LAG = f"max({m.CONSUMER_LAG_SECONDS})"
+CONSUMER_OFFSET_LAG = f"sum({m.CONSUMER_OFFSET_LAG})"
+CONSUMER_RATE = f"sum({m.CONSUMER_RATE})"
+CONSUMER_ERRORS = f"sum(rate({m.CONSUMER_ERRORS}[5m])) or vector(0)"
+MODEL_INFO = f"max by (job, variant, version) ({m.MODEL_INFO})"
+TARGETS_UP = 'up{job=~"predict|consume"}'
+
+
+@dataclass(frozen=True)
+class Series:
+    legend: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    series: tuple[Series, ...]
+    unit: str  # Grafana unit id
+    threshold: float | None = None  # the SLO line, drawn red
+    kind: str = "timeseries"
+
+
+@dataclass(frozen=True)
+class Recording:
+    record: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    expr: str  # the measured value; the rule fires when `expr op threshold` holds for `for_`
+    op: str
+    threshold: float
+    for_: str
+    summary: str
+
+    @property
+    def condition(self) -> str:
+        return f"({self.expr}) {self.op} {self.threshold:g}"
+
+
+def recordings() -> tuple[Recording, ...]:
+    return (
+        Recording("volctl:predict_latency_seconds:p50_5m", latency_quantile(0.5)),
+        Recording("volctl:predict_latency_seconds:p95_5m", latency_quantile(0.95)),
+        Recording("volctl:predict_latency_seconds:p99_5m", latency_quantile(0.99)),
+        Recording("volctl:predict_requests:rate1m", request_rate()),
+        Recording("volctl:predict_error_ratio:rate5m", error_ratio()),
+        Recording("volctl:consumer_lag_seconds:max", CONSUMER_LAG),
+    )
+
+
+def alerts(slo: SloSettings) -> tuple[Alert, ...]:
+    return (
+        Alert("PredictLatencyHigh", latency_quantile(0.95), ">", slo.latency_p95_seconds, "5m",
+              f"p95 prediction latency above {slo.latency_p95_seconds * 1000:g} ms"),
+        Alert("PredictErrorRateHigh", error_ratio(), ">", slo.error_rate, "5m",
+              f"more than {slo.error_rate:.1%} of /predict requests fail"),
+        Alert("ConsumerLagHigh", CONSUMER_LAG, ">", slo.consumer_lag_seconds, "2m",
+              f"consumer more than {slo.consumer_lag_seconds:g} s behind"),
+        Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded"),
+        Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service"),
+    )
+
+
+def dashboard_panels(slo: SloSettings) -> tuple[Panel, ...]:
+    return (
+        Panel("Prediction latency (p50 / p95 / p99)", tuple(
+            Series(f"p{round(q * 100)}", latency_quantile(q)) for q in (0.5, 0.95, 0.99)),
+            "s", slo.latency_p95_seconds),
+        Panel("Request rate (/predict)", (Series("requests/s", request_rate()),), "reqps"),
+        Panel("Error rate (5xx) and rejected inputs (4xx)", (
+            Series("errors", error_ratio()), Series("rejected", rejected_ratio())), "percentunit", slo.error_rate),
+        Panel("Consumer lag", (Series("seconds behind", CONSUMER_LAG),), "s", slo.consumer_lag_seconds),
+        Panel("Consumer offset lag", (Series("messages behind", CONSUMER_OFFSET_LAG),), "short"),
+        Panel("Processing rate", (Series("ticks/s", CONSUMER_RATE),), "short"),
+        Panel("Model variant", (Series("{{job}} {{variant}} {{version}}", MODEL_INFO),), "short", kind="table"),
+    )
+
+
+def every_expression(slo: SloSettings) -> dict[str, str]:
+    """Name → expression, for tests that evaluate them all against a real Prometheus."""
+    found = {r.record: r.expr for r in recordings()}
+    found |= {f"alert {a.name}": a.expr for a in alerts(slo)}
+    found |= {f"panel {p.title} / {s.legend}": s.expr for p in dashboard_panels(slo) for s in p.series}
+    return found

@@ -1,0 +1,270 @@
+"""The local stack: start, stop and describe broker, Prometheus, predict, consume and replay.
+
+Every process runs detached with a pid file and a log in the state directory (see
+clients/processes.py), so `up` is idempotent, `down` works from any shell, and a port held by
+something volctl did not start is reported before anything is started.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from services.streaming import bootstrap_of, is_reachable
+from volctl.clients.processes import ProcessRecord, StopOutcome, Supervisor
+from volctl.config import Settings
+from volctl.core.broker import BROKER, broker_binary, start_broker
+from volctl.errors import ConfigError, Unreachable
+
+PROMETHEUS, PREDICT, CONSUME, REPLAY = "prometheus", "predict", "consume", "replay"
+ORDER = (BROKER, PROMETHEUS, PREDICT, CONSUME, REPLAY)
+READY_TIMEOUT_S = 30.0
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ComponentState:
+    name: str
+    action: str  # started | running (already) | external | stopped | down | not configured
+    pid: int | None = None
+    port: int | None = None
+    ready_s: float | None = None
+    uptime_s: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class UpReport:
+    components: list[ComponentState] = field(default_factory=list)
+    seconds: float = 0.0
+    trained: str | None = None
+    token_created: bool = False
+
+
+def up(settings: Settings, config_file: Path | None, replay: str | None = None,
+       progress: Progress = lambda _m: None) -> UpReport:
+    """Start what is not running, in order, waiting for each to be ready.
+
+    `replay`: None (no background ticks), a recording path, "synthetic", or "demo" (the
+    configured recordings when there are some, else the synthetic source).
+    """
+    started = time.monotonic()
+    supervisor = Supervisor(settings.state_path)
+    report = UpReport()
+    _preflight(settings, supervisor, replay is not None)
+    report.token_created = ensure_admin_token(settings)
+    report.trained = _ensure_model(settings, progress)
+    env = {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
+
+    progress("starting the broker")
+    broker = start_broker(settings, supervisor)
+    report.components.append(ComponentState(
+        BROKER, "started" if broker.started else ("external" if broker.kind == "external" else "running"),
+        broker.pid, None if broker.kind == "external" else settings.kafka.embedded_port, broker.ready_s,
+        detail=broker.bootstrap + (" (memory only)" if broker.memory_only else "")))
+    if settings.prometheus.embedded:
+        progress("starting Prometheus")
+        report.components.append(_start_prometheus(settings, supervisor))
+    python = [sys.executable, "-m"]
+    for name, endpoint in ((PREDICT, settings.predict), (CONSUME, settings.consume)):
+        progress(f"starting the {name} service")
+        report.components.append(_start_service(
+            supervisor, name, [*python, f"services.{name}"], env, endpoint.port, f"{endpoint.url}/health"))
+    if replay is not None:
+        progress("starting the background replay")
+        report.components.append(_start_replay(settings, supervisor, replay, env))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def down(settings: Settings, dry_run: bool = False, timeout_s: float = 10.0) -> list[StopOutcome]:
+    """Stop every component volctl started, newest first: SIGTERM, then SIGKILL after `timeout_s`."""
+    supervisor = Supervisor(settings.state_path)
+    outcomes = []
+    for name in reversed(ORDER):
+        record = supervisor.record(name)
+        if dry_run:
+            outcomes.append(StopOutcome(name, record.pid if record else None,
+                                        "would stop" if record else "not running"))
+        else:
+            outcomes.append(supervisor.stop(name, timeout_s))
+    return outcomes
+
+
+def status(settings: Settings) -> list[ComponentState]:
+    supervisor = Supervisor(settings.state_path)
+    states = []
+    for name in ORDER:
+        record = supervisor.record(name)
+        state = ComponentState(name, "running" if record else "down")
+        if record:
+            state.pid, state.port, state.uptime_s = record.pid, record.port, record.uptime_s
+        states.append(state)
+    broker = states[0]
+    if settings.kafka.bootstrap:
+        reachable = is_reachable(settings.kafka.bootstrap)
+        broker.action = "external"
+        broker.detail = f"{settings.kafka.bootstrap} ({'reachable' if reachable else 'UNREACHABLE'})"
+    else:
+        broker.detail = f"embedded tansu {bootstrap_of(settings.kafka)}: memory only, data is lost when it stops"
+    if not settings.prometheus.embedded:
+        states[1].action, states[1].detail = "external", settings.prometheus.url
+    _describe_model(settings, states[2])
+    return states
+
+
+def ensure_admin_token(settings: Settings) -> bool:
+    """Create `<state>/admin_token` (mode 600) unless a token is configured or one exists."""
+    path = settings.state_path / "admin_token"
+    if settings.admin_token or path.exists():
+        return False
+    settings.state_path.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secrets.token_urlsafe(32) + "\n")
+    return True
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+
+def _preflight(settings: Settings, supervisor: Supervisor, with_replay: bool) -> None:
+    """Fail before starting anything: missing binaries, ports taken by other programs."""
+    if not settings.kafka.bootstrap:
+        broker_binary(settings)
+    if settings.prometheus.embedded and not shutil.which(settings.prometheus.bin):
+        raise ConfigError(f"the Prometheus binary {settings.prometheus.bin!r} was not found",
+                          hint="apt-get install prometheus, set prometheus.bin, or set prometheus.embedded = false")
+    ports = {PREDICT: (settings.predict.port, "predict.port"), CONSUME: (settings.consume.port, "consume.port")}
+    if settings.prometheus.embedded:
+        ports[PROMETHEUS] = (settings.prometheus.port, "prometheus.url")
+    if not settings.kafka.bootstrap:
+        ports[BROKER] = (settings.kafka.embedded_port, "kafka.embedded_port")
+    for name, (port, key) in ports.items():
+        if supervisor.record(name) is None and _port_taken(port):
+            raise ConfigError(f"port {port} for {name} is taken by a process volctl did not start",
+                              hint=f"stop that process, or set {key} in volctl.toml")
+
+
+def _ensure_model(settings: Settings, progress: Progress) -> str | None:
+    from services.registry import Registry
+
+    if Registry(settings.registry_path).versions():
+        return None
+    from volctl.core.dataset import load_dataset
+    from volctl.core.training import train_model
+
+    data = settings.data_path()
+    progress(f"no trained model yet: training one on {data or 'the synthetic source'}")
+    result = train_model(load_dataset([data] if data else None, settings.data.naive_timezone, progress=progress),
+                         Registry(settings.registry_path), progress=progress)
+    return result.version
+
+
+def _start_prometheus(settings: Settings, supervisor: Supervisor) -> ComponentState:
+    from volctl.core.monitoring import render_monitoring
+
+    folder = settings.state_path / PROMETHEUS
+    files = render_monitoring(settings, "embedded", folder / "rendered")
+    url = settings.prometheus.url
+    record = supervisor.record(PROMETHEUS)
+    if record is not None:  # running: re-read the freshly rendered config and rules
+        httpx.post(f"{url}/-/reload", timeout=5)
+        return ComponentState(PROMETHEUS, "running", record.pid, record.port, 0.0, record.uptime_s, url)
+    argv = [shutil.which(settings.prometheus.bin) or settings.prometheus.bin,
+            f"--config.file={files.prometheus_config.resolve()}",
+            f"--storage.tsdb.path={(folder / 'data').resolve()}",
+            f"--storage.tsdb.retention.time={settings.prometheus.retention}",
+            f"--web.listen-address=127.0.0.1:{settings.prometheus.port}", "--web.enable-lifecycle"]
+    record = supervisor.start(PROMETHEUS, argv, port=settings.prometheus.port)
+    return _wait_ready(supervisor, record, f"{url}/-/ready", url)
+
+
+def _start_service(supervisor: Supervisor, name: str, argv: list[str], env: dict[str, str], port: int,
+                   ready_url: str) -> ComponentState:
+    record = supervisor.record(name)
+    if record is not None:
+        return ComponentState(name, "running", record.pid, record.port, 0.0, record.uptime_s, ready_url)
+    record = supervisor.start(name, argv, env=env, port=port)
+    return _wait_ready(supervisor, record, ready_url, ready_url.removesuffix("/health"))
+
+
+def _start_replay(settings: Settings, supervisor: Supervisor, replay: str, env: dict[str, str]) -> ComponentState:
+    record = supervisor.record(REPLAY)
+    if record is not None:
+        return ComponentState(REPLAY, "running", record.pid, None, 0.0, record.uptime_s)
+    source = replay
+    if replay == "demo":
+        data = settings.data_path()
+        source = str(data) if data else "synthetic"
+    args = (["--synthetic"] if source == "synthetic"
+            else ["--replay", source, "--loop", "--speed", "1", "--event-time", "now"])
+    record = supervisor.start(REPLAY, [sys.executable, "-m", "volctl", "ingest", *args], env=env)
+    time.sleep(1.0)  # loading a recording takes a moment; an early exit means a bad file or broker
+    code = supervisor.exited_early(record)
+    if code is not None:
+        raise Unreachable(f"the replay exited at once (code {code}): {_log_tail(supervisor, REPLAY)}",
+                          hint="see `volctl logs replay`")
+    detail = "synthetic source" if source == "synthetic" else f"{source}, looping in real time"
+    return ComponentState(REPLAY, "started", record.pid, None, 1.0, detail=detail)
+
+
+def _wait_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str, detail: str) -> ComponentState:
+    started = time.monotonic()
+    while time.monotonic() - started < READY_TIMEOUT_S:
+        code = supervisor.exited_early(record)
+        if code is not None:
+            supervisor.pid_file(record.name).unlink(missing_ok=True)
+            raise Unreachable(f"{record.name} exited during start-up (code {code}): "
+                              f"{_log_tail(supervisor, record.name)}", hint=f"see `volctl logs {record.name}`")
+        try:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
+                return ComponentState(record.name, "started", record.pid, record.port,
+                                      time.monotonic() - started, detail=detail)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise Unreachable(f"{record.name} did not become ready within {READY_TIMEOUT_S:.0f} s ({ready_url})",
+                      hint=f"see `volctl logs {record.name}`")
+
+
+def _describe_model(settings: Settings, predict: ComponentState) -> None:
+    if predict.action != "running":
+        return
+    try:
+        version = httpx.get(f"{settings.predict.url}/version", timeout=1).json()
+        predict.detail = f"model {version.get('model')} {version.get('version')}"
+    except (httpx.HTTPError, ValueError):
+        predict.detail = "not answering /version"
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _log_tail(supervisor: Supervisor, name: str, lines: int = 3) -> str:
+    try:
+        text = supervisor.log_path(name).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:])
+
+
+def log_lines(settings: Settings, name: str, count: int) -> list[str]:
+    path = Supervisor(settings.state_path).log_path(name)
+    if not path.exists():
+        raise ConfigError(f"no log for {name} at {path}", hint="start the stack with `volctl up`")
+    return path.read_text(errors="replace").splitlines()[-count:]

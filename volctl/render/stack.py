@@ -1,0 +1,76 @@
+"""Tables for `volctl up`, `down`, `status`, and the live view of `health --watch`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.table import Table
+
+from volctl.render.console import out
+from volctl.render.health import checks_table
+
+if TYPE_CHECKING:
+    from volctl.clients.processes import StopOutcome
+    from volctl.core.health import HealthReport
+    from volctl.core.stack import ComponentState, UpReport
+    from volctl.core.watch import Snapshot
+
+_STYLE = {"started": "green", "running": "green", "external": "cyan", "down": "red", "stopped": "yellow",
+          "killed": "red", "not running": "dim", "would stop": "yellow"}
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 120:
+        return f"{value:.1f} s"
+    return f"{value / 60:.0f} min" if value < 7200 else f"{value / 3600:.1f} h"
+
+
+def components_table(title: str, components: list[ComponentState], timing: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("component", "state", "pid", "port", timing, "detail"):
+        table.add_column(column, justify="right" if column in ("pid", "port", timing) else "left")
+    for c in components:
+        style = _STYLE.get(c.action, "white")
+        value = c.ready_s if timing == "ready in" else c.uptime_s
+        table.add_row(c.name, f"[{style}]{c.action}[/]", str(c.pid or "-"), str(c.port or "-"), _seconds(value),
+                      c.detail)
+    return table
+
+
+def up_summary(report: UpReport) -> None:
+    if report.trained:
+        out.print(f"trained model {report.trained} (the registry was empty)")
+    out.print(components_table("volctl up", report.components, "ready in"))
+    out.print(f"[bold green]stack ready in {report.seconds:.1f} s[/]  next: `volctl health`, `volctl status`, "
+              "`volctl logs consume -f`; stop with `volctl down`")
+
+
+def status_table(components: list[ComponentState]) -> None:
+    out.print(components_table("volctl status", components, "uptime"))
+
+
+def down_table(outcomes: list[StopOutcome], dry_run: bool) -> None:
+    table = Table(title="volctl down" + (" --dry-run (nothing stopped)" if dry_run else ""), title_justify="left")
+    for column in ("component", "result", "pid", "took"):
+        table.add_column(column)
+    for o in outcomes:
+        table.add_row(o.name, f"[{_STYLE.get(o.how, 'white')}]{o.how}[/]", str(o.pid or "-"),
+                      "-" if o.how in ("not running", "would stop") else f"{o.seconds:.1f} s")
+    out.print(table)
+
+
+def watch_view(report: HealthReport, snapshot: Snapshot) -> Group:
+    metrics = Table(title=f"live metrics from Prometheus ({snapshot.taken_at})", title_justify="left")
+    metrics.add_column("measure")
+    metrics.add_column("value", justify="right")
+    metrics.add_column("objective", justify="right")
+    for row in snapshot.rows:
+        value = "no data" if row.value is None else row.format.format(row.value)
+        style = "red" if row.breached else "green" if row.value is not None else "dim"
+        metrics.add_row(row.label, f"[{style}]{value}[/]", row.objective)
+    if snapshot.error:
+        metrics.caption = f"[red]{snapshot.error}[/]"
+    return Group(checks_table(report), metrics)
