@@ -6,9 +6,8 @@ VOLCTL := $(VENV)/bin/volctl
 STAMP := $(VENV)/.installed
 # Real recordings: DATA=DIR, else ../shared/data when it exists, else the synthetic source.
 DATA ?= $(wildcard ../shared/data)
-PORT ?= 8000
 
-.PHONY: install prometheus demo test lint bench clean
+.PHONY: install prometheus compose-tools demo test lint bench clean
 
 install: $(STAMP)
 
@@ -18,24 +17,30 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian's prometheus (and promtool) for the integration tests, when apt is usable.
+# Debian's prometheus (and promtool): `volctl up` runs it. Installed when apt is usable.
 prometheus:
 	@if ! command -v prometheus >/dev/null; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
 	    systemctl disable --now prometheus >/dev/null 2>&1 || pkill -x prometheus || true; \
-	  else echo "prometheus is missing and apt-get is not usable: Prometheus tests will be skipped"; fi; \
+	  else echo "prometheus is missing and apt-get is not usable: install it to run the stack"; fi; \
 	fi
 
-demo: install
-	$(VOLCTL) model train $(if $(DATA),--data $(DATA),--synthetic)
-	@mkdir -p .volctl; \
-	VOLCTL_PREDICT_PORT=$(PORT) $(PY) -m services.predict > .volctl/predict.log 2>&1 & pid=$$!; \
-	trap "kill $$pid 2>/dev/null" EXIT; \
-	VOLCTL_PREDICT_PORT=$(PORT) $(VOLCTL) health --wait 20; \
-	echo "predict service log: .volctl/predict.log (stopped at the end of the demo)"
+# Debian's docker-compose validates compose.yaml in the tests (no Docker engine needed).
+compose-tools:
+	@command -v docker-compose >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; } || \
+	  echo "docker-compose is missing: the compose.yaml test will be skipped"
 
-test: install prometheus
+demo: install prometheus
+	$(if $(DATA),VOLCTL_DATA_DIR=$(DATA)) $(VOLCTL) up --demo
+	@echo "waiting 10 s for ticks to flow and Prometheus to scrape..."; sleep 10
+	$(VOLCTL) health
+	$(VOLCTL) status
+	@echo "The stack keeps running: try '$(VOLCTL) health --watch' or '$(VOLCTL) logs consume -f'."
+	@echo "Stop it with '$(VOLCTL) down'."
+
+test: install prometheus compose-tools
 	$(PY) -m pytest -q
 
 lint: install

@@ -16,7 +16,11 @@ from volctl.errors import Unreachable
 
 # The embedded broker takes ~23 s to admit a consumer-group member with kafka-python's defaults,
 # ~3 s with these (DESIGN.md §8). They are also sensible for a real cluster at this scale.
-CONSUMER_TUNING: dict[str, Any] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}
+CONSUMER_TUNING: dict[str, Any] = {
+    "session_timeout_ms": 6000, "heartbeat_interval_ms": 2000,
+    # A topic created (or re-created) after subscribing is seen within 10 s, not kafka-python's 5 min.
+    "metadata_max_age_ms": 10_000,
+}
 # Fail a send within seconds instead of blocking for a minute while the broker is away.
 PRODUCER_TUNING: dict[str, Any] = {"max_block_ms": 5000, "request_timeout_ms": 5000, "linger_ms": 5}
 

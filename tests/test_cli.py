@@ -91,22 +91,32 @@ def test_bad_config_exits_3_without_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 3 and "must be int" in result.output and "Traceback" not in result.output
 
 
-def test_health_of_an_unreachable_service_exits_3(tmp_path: Path) -> None:
-    result = _run("health", "--json", env={"VOLCTL_PREDICT_PORT": str(free_port()), "VOLCTL_STATE_DIR": str(tmp_path)})
+def _nothing_listening(tmp_path: Path) -> dict[str, str]:
+    return {"VOLCTL_PREDICT_PORT": str(free_port()), "VOLCTL_CONSUME_PORT": str(free_port()),
+            "VOLCTL_KAFKA_EMBEDDED_PORT": str(free_port()), "VOLCTL_STATE_DIR": str(tmp_path),
+            "VOLCTL_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}"}
+
+
+def test_health_with_nothing_running_exits_3(tmp_path: Path) -> None:
+    result = _run("health", "--json", env=_nothing_listening(tmp_path))
     assert result.exit_code == 3
     document = json.loads(result.stdout)
-    assert document["healthy"] is False and document["unreachable"] == ["predict"]
+    assert document["healthy"] is False
+    assert document["unreachable"] == ["predict", "consume", "broker", "prometheus"]
 
 
 @pytest.mark.integration
 def test_health_against_a_running_service(start_predict, trained_registry: Path, tmp_path: Path) -> None:
     service = start_predict(trained_registry)
     port = service.url.rsplit(":", 1)[1]
-    env = {"VOLCTL_PREDICT_PORT": port, "VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry)}
+    env = {**_nothing_listening(tmp_path), "VOLCTL_PREDICT_PORT": port,
+           "VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry)}
     result = _run("health", "--json", env=env)
-    assert result.exit_code == 0, result.output
-    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
-    assert checks["model sha256"]["ok"] and checks["predict round trip"]["ok"]
+    assert result.exit_code == 1, result.output  # predict answers; the rest of the stack does not
+    document = json.loads(result.stdout)
+    checks = {c["name"]: c for c in document["checks"]}
+    assert checks["predict /health"]["ok"] and checks["model sha256"]["ok"] and checks["predict round trip"]["ok"]
+    assert document["unreachable"] == ["consume", "broker", "prometheus"]
     other = tmp_path / "other"  # a registry whose file differs from the one served
     shutil.copytree(trained_registry, other)
     version = next(p for p in other.iterdir())

@@ -128,12 +128,15 @@ class ConsumeService:
         self.health.last_error = ""
         return True
 
-    def _reconnect_from_beginning(self) -> None:
+    def _rewind_raw_topic(self) -> None:
         log.warning("%s was re-created (a memory broker restarted): reading it again from the beginning",
                     self.kafka.topic_raw)
-        self.close()
         self._positions.clear()
-        self._from_beginning = True
+        assigned = self._consumer.assignment()
+        if assigned:
+            self._consumer.seek_to_beginning(*assigned)
+        else:  # not assigned yet: the rebalance listener rewinds when it is
+            self._from_beginning = True
 
     def _partition_of(self, topic: str, key: bytes) -> int:
         """The default partitioner's choice, worked out once per product (it costs ~10 µs a message)."""
@@ -205,8 +208,10 @@ class ConsumeService:
             log.info("Kafka at %s is back; making sure the topics exist", self.bootstrap)
             try:
                 ensure_topics(self.bootstrap, topics_of(self.kafka), self.kafka.partitions)
-                if topic_id(self.bootstrap, self.kafka.topic_raw) != self._raw_topic_id:
-                    self._reconnect_from_beginning()
+                current_id = topic_id(self.bootstrap, self.kafka.topic_raw)
+                if current_id != self._raw_topic_id:
+                    self._raw_topic_id = current_id
+                    self._rewind_raw_topic()
             except Exception as exc:
                 self._fail("connect", f"Kafka is back but topics could not be checked: {exc}")
                 reachable = False
@@ -274,6 +279,7 @@ class _Rewind(ConsumerRebalanceListener):
         pass
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
         if self.service._from_beginning and assigned:
             self.service._consumer.seek_to_beginning(*assigned)
             self.service._from_beginning = False

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from services.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG
 from services.registry import Registry
-from services.streaming import bootstrap_of, list_topics, topics_of
+from services.streaming import bootstrap_of, is_reachable, list_topics, topics_of
 from volctl.clients.http import ServiceClient
 from volctl.clients.prometheus import PrometheusClient
 from volctl.config import Settings
@@ -94,6 +94,8 @@ def check_broker(settings: Settings) -> HealthReport:
     bootstrap = bootstrap_of(settings.kafka)
     started = time.perf_counter()
     try:
+        if not is_reachable(bootstrap):  # milliseconds, where a Kafka client would retry for seconds
+            raise Unreachable(f"Kafka at {bootstrap} does not accept connections")
         topics = list_topics(bootstrap, timeout_s=3.0)
     except Unreachable as exc:
         report.unreachable.append("broker")

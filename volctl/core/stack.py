@@ -203,7 +203,7 @@ def _start_replay(settings: Settings, supervisor: Supervisor, replay: str, env: 
     source = replay
     if replay == "demo":
         data = settings.data_path()
-        source = str(data) if data else "synthetic"
+        source = str(data.resolve()) if data else "synthetic"
     args = (["--synthetic"] if source == "synthetic"
             else ["--replay", source, "--loop", "--speed", "1", "--event-time", "now"])
     record = supervisor.start(REPLAY, [sys.executable, "-m", "volctl", "ingest", *args], env=env)

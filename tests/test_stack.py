@@ -1,0 +1,198 @@
+"""`volctl up/health/status/logs/down` as a user runs them: real broker, real Prometheus, real
+services on free ports, through the installed `volctl` script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.integration
+VOLCTL = str(Path(sys.executable).parent / "volctl")
+needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
+
+
+class Stack:
+    def __init__(self, state: Path, registry: Path) -> None:
+        self.state = state
+        self.ports = {name: free_port() for name in ("kafka", "prometheus", "predict", "consume")}
+        state.mkdir(parents=True, exist_ok=True)
+        self.config = state / "volctl.toml"
+        self.config.write_text(
+            f'state_dir = "{state}"\n'
+            f"[kafka]\nembedded_port = {self.ports['kafka']}\n"
+            f'[prometheus]\nurl = "http://127.0.0.1:{self.ports["prometheus"]}"\nscrape_interval = "1s"\n'
+            f"[predict]\nport = {self.ports['predict']}\n[consume]\nport = {self.ports['consume']}\n"
+            f'[model]\nregistry_dir = "{registry}"\n'
+        )
+
+    def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "VOLCTL_CONFIG": str(self.config), "NO_COLOR": "1", "COLUMNS": "160"}
+        return subprocess.run([VOLCTL, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+    def json(self, *args: str) -> object:
+        result = self.run(*args, "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(result.stdout)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def health_until(self, code: int, timeout_s: float = 30) -> subprocess.CompletedProcess[str]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = self.run("health")
+            if result.returncode == code or time.monotonic() > deadline:
+                return result
+            time.sleep(0.5)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def running_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Path) -> Iterator[Stack]:
+    if shutil.which("prometheus") is None:
+        pytest.skip("prometheus is not installed")
+    stack = Stack(tmp_path_factory.mktemp("stack"), trained_registry)
+    result = stack.run("up", "--demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield stack
+    stack.run("down")
+
+
+@needs_prometheus
+def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_registry: Path) -> None:
+    stack = Stack(tmp_path / "state", trained_registry)
+    for _ in range(2):
+        report = stack.json("up")
+        assert [c["name"] for c in report["components"]] == ["broker", "prometheus", "predict", "consume"]
+        assert {c["action"] for c in report["components"]} == {"started"}
+        again = stack.json("up")  # idempotent: nothing new, nothing restarted
+        assert {c["action"] for c in again["components"]} == {"running"}
+        assert [c["pid"] for c in again["components"]] == [c["pid"] for c in report["components"]]
+
+        health = stack.health_until(0)
+        assert health.returncode == 0, health.stdout + health.stderr
+        status = {c["name"]: c for c in stack.json("status")}
+        assert all(status[name]["action"] == "running" for name in ("broker", "prometheus", "predict", "consume"))
+        assert "memory only" in status["broker"]["detail"]
+        assert status["predict"]["detail"].startswith("model ml ")
+
+        stopped = stack.json("down")
+        assert {o["name"]: o["how"] for o in stopped} == {
+            "replay": "not running", "consume": "stopped", "predict": "stopped", "prometheus": "stopped",
+            "broker": "stopped"}
+        assert not any(_listening(port) for port in stack.ports.values())
+        assert not list((stack.state / "run").glob("*.pid"))
+    assert stack.run("health").returncode == 3  # nothing answers: could not check
+
+
+@needs_prometheus
+def test_a_port_taken_by_another_program_is_reported_before_anything_starts(tmp_path: Path,
+                                                                           trained_registry: Path) -> None:
+    stack = Stack(tmp_path / "state", trained_registry)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", stack.ports["predict"]))
+        squatter.listen()
+        result = stack.run("up")
+    assert result.returncode == 3
+    assert f"port {stack.ports['predict']} for predict is taken" in result.stderr
+    assert "hint: stop that process, or set predict.port" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert all(c["action"] == "down" for c in stack.json("status"))
+
+
+def test_killed_predict_fails_health_by_name_and_up_brings_it_back(running_stack: Stack) -> None:
+    assert running_stack.health_until(0).returncode == 0
+    predict = next(c for c in running_stack.json("status") if c["name"] == "predict")
+    os.kill(predict["pid"], signal.SIGKILL)
+    result = running_stack.health_until(1)
+    assert result.returncode == 1
+    assert "unhealthy: predict /health" in result.stdout
+    back = {c["name"]: c["action"] for c in running_stack.json("up", "--demo")["components"]}
+    assert back == {"broker": "running", "prometheus": "running", "predict": "started", "consume": "running",
+                    "replay": "running"}
+    assert running_stack.health_until(0).returncode == 0
+
+
+def test_prometheus_scrapes_both_services_and_rules_load(running_stack: Stack) -> None:
+    rules = running_stack.state / "prometheus" / "rendered" / "prometheus" / "rules.yml"
+    check = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        targets = httpx.get(running_stack.url("prometheus") + "/api/v1/targets").json()["data"]["activeTargets"]
+        if {t["labels"]["job"]: t["health"] for t in targets} == {"predict": "up", "consume": "up"}:
+            break
+        time.sleep(0.5)
+    assert {t["labels"]["job"]: t["health"] for t in targets} == {"predict": "up", "consume": "up"}
+    loaded = httpx.get(running_stack.url("prometheus") + "/api/v1/rules").json()["data"]["groups"]
+    assert sum(len(g["rules"]) for g in loaded) == 11
+
+
+def test_every_promql_expression_of_rules_and_dashboard_returns_data(running_stack: Stack) -> None:
+    from volctl.config import SloSettings
+    from volctl.core import queries
+
+    rendered = running_stack.state / "prometheus" / "rendered"
+    rules = yaml.safe_load((rendered / "prometheus" / "rules.yml").read_text())
+    dashboard = json.loads((rendered / "grafana" / "dashboards" / "volctl.json").read_text())
+    catalogue = queries.every_expression(SloSettings())
+    alerts = {a.condition for a in queries.alerts(SloSettings())}
+    in_files = [r.get("expr") for g in rules["groups"] for r in g["rules"]]
+    in_files += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert all(expr in catalogue.values() or expr in alerts for expr in in_files)  # nothing hand-written
+
+    row = {"rows": [{name: 0.1 for name in httpx.get(running_stack.url("predict") + "/version").json()["features"]}]}
+    deadline = time.monotonic() + 60
+    missing = dict(catalogue)
+    while missing and time.monotonic() < deadline:
+        for _ in range(20):  # traffic for the latency and rate expressions
+            httpx.post(running_stack.url("predict") + "/predict", json=row)
+        for name, expr in list(missing.items()):
+            answer = httpx.get(running_stack.url("prometheus") + "/api/v1/query", params={"query": expr}).json()
+            assert answer["status"] == "success", f"{name}: {answer}"  # parses
+            if answer["data"]["result"]:
+                del missing[name]
+        time.sleep(1)
+    assert not missing, f"no data for: {sorted(missing)}"
+
+
+def test_logs_show_each_component(running_stack: Stack) -> None:
+    result = running_stack.run("logs", "consume", "-n", "5")
+    assert result.returncode == 0 and "volctl.consume" in result.stdout
+    assert running_stack.run("logs", "nonsense").returncode == 2
+
+
+def test_compose_file_is_valid(tmp_path: Path) -> None:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (make test installs it where apt works)")
+    env = {**os.environ, "VOLCTL_RENDER_DIR": str(tmp_path / "compose")}
+    render = subprocess.run([VOLCTL, "render", "--flavour", "compose", "--out", str(tmp_path / "compose")],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert render.returncode == 0, render.stderr
+    result = subprocess.run(["docker-compose", "-f", "compose.yaml", "config"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    assert set(config["services"]) == {"kafka", "model-init", "predict", "consume", "prometheus", "grafana"}
+    assert all("healthcheck" in config["services"][s] for s in ("kafka", "predict", "consume", "prometheus"))
+    prometheus = yaml.safe_load((tmp_path / "compose" / "prometheus" / "prometheus.yml").read_text())
+    targets = {c["job_name"]: c["static_configs"][0]["targets"] for c in prometheus["scrape_configs"]}
+    assert targets == {"predict": ["predict:8000"], "consume": ["consume:8001"]}
