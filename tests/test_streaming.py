@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -168,3 +169,27 @@ def test_consumer_rides_out_a_broker_restart(tmp_path: Path, trained_registry: P
     finally:
         env.stop()
         broker.supervisor.stop("broker")
+
+
+def test_a_configured_cluster_is_used_and_no_broker_started(kafka_broker, tmp_path: Path) -> None:
+    from volctl.clients.processes import Supervisor
+    from volctl.config import load_settings
+    from volctl.core.broker import start_broker
+
+    settings = load_settings(env={}, overrides={"state_dir": str(tmp_path), "kafka.bootstrap": kafka_broker.bootstrap,
+                                                "kafka.topic_raw": "ticks.raw.external"})
+    state = start_broker(settings, Supervisor(tmp_path))
+    assert state.kind == "external" and not state.started and state.pid is None and not state.memory_only
+    assert "ticks.raw.external" in state.topics_created
+    assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_synthetic_ingest_publishes_at_the_asked_rate(stream_env: StreamEnv) -> None:
+    result = stream_env.ingest("--synthetic", "--rate", "200", "--duration", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["source"] == "synthetic" and summary["failed"] == 0
+    assert 540 <= summary["sent"] <= 610  # 200/s over 3 s
+    assert set(summary["products"]) == {"BTC-USD", "ETH-USD", "SOL-USD"}
+    published = [orjson.loads(r.value) for r in read_topic(stream_env.bootstrap, stream_env.topics["raw"])]
+    assert abs(time.time() - datetime.fromisoformat(published[-1]["time"]).timestamp()) < 30  # stamped now

@@ -28,7 +28,7 @@ def ingest(
         min=0, help="Replay pace: 1 = real time, 10 = ten times faster, 0 = as fast as possible.")] = 1.0,
     loop: Annotated[bool, typer.Option("--loop", help="Start the replay again after its last tick.")] = False,
     rate: Annotated[float | None, typer.Option(
-        min=0.01, help="With --synthetic: about this many ticks per second (default: its natural ~8/s).")] = None,
+        min=0.01, help="With --synthetic: exactly this many ticks a second (default: its own ~8/s).")] = None,
     event_time: Annotated[str, typer.Option(
         help="original: keep each tick's time; now: stamp the send time (keeps the recorded one as "
         "recorded_time). Default: original, except now for --synthetic.")] = "",
@@ -68,10 +68,9 @@ def ingest(
                         console.note("looping with original event times repeats them; --event-time now looks live")
                     stream, total, source = core.replay_stream(ticks, loop), None if loop else len(ticks), str(replay)
                 else:
-                    speed = (rate / core.SYNTHETIC_TICKS_PER_S) if rate else speed
-                    stream, total, source, stats = core.synthetic_stream(seed, duration), None, "synthetic", None
-                summary = core.publish(core.paced(stream, speed), publisher, topic, source, event_time, limits,
-                                       total, progress)
+                    stream, total, source, stats = core.synthetic_stream(seed, None), None, "synthetic", None
+                pacing = core.at_rate(stream, rate) if rate and synthetic else core.paced(stream, speed)
+                summary = core.publish(pacing, publisher, topic, source, event_time, limits, total, progress)
                 if stats is not None:
                     summary.skipped, summary.bad = stats.bad_total, dict(stats.bad)
     finally:

@@ -23,14 +23,13 @@ import orjson
 
 from services.recordings import ReadStats, RecordingError, discover_series, iter_series
 from services.streaming import is_reachable
-from services.synthetic import PRODUCTS, synthetic_ticks
+from services.synthetic import synthetic_ticks
 from services.ticks import BadTick, Tick, normalise
 from volctl.clients.publisher import Publisher
 from volctl.errors import ConfigError, Unreachable
 
 EVENT_TIMES = ("original", "now")
 DEFAULT_MAX_GAP_S = 20.0  # longer silences are shortened when pacing (> the feature gap of 15 s)
-SYNTHETIC_TICKS_PER_S = sum(spec.ticks_per_second for spec in PRODUCTS)  # its calm-regime arrival rate
 Progress = Callable[[int, int | None], None]
 FAILURE_CHECK_EVERY = 500
 
@@ -108,6 +107,18 @@ def paced(stream: Iterable[tuple[int, Tick]], speed: float, max_gap_s: float = D
             event_offset += min(max(ts - previous, 0.0), max_gap_s) if ts >= previous else max_gap_s
         previous = ts
         wait = started + event_offset / speed - clock()
+        if wait > 0:
+            sleep(wait)
+        yield item
+
+
+def at_rate(stream: Iterable[tuple[int, Tick]], per_second: float, sleep: Callable[[float], None] = time.sleep,
+            clock: Callable[[], float] = time.monotonic) -> Iterator[tuple[int, Tick]]:
+    """Release exactly `per_second` ticks a second (tick n at start + n / per_second), whatever
+    their own spacing: the synthetic source at a chosen rate."""
+    started = clock()
+    for count, item in enumerate(stream):
+        wait = started + count / per_second - clock()
         if wait > 0:
             sleep(wait)
         yield item
