@@ -143,7 +143,11 @@ def test_prometheus_scrapes_both_services_and_rules_load(running_stack: Stack) -
         time.sleep(0.5)
     assert {t["labels"]["job"]: t["health"] for t in targets} == {"predict": "up", "consume": "up"}
     loaded = httpx.get(running_stack.url("prometheus") + "/api/v1/rules").json()["data"]["groups"]
-    assert sum(len(g["rules"]) for g in loaded) == 11
+    from volctl.config import SloSettings
+    from volctl.core import queries
+
+    expected = len(queries.recordings(SloSettings())) + len(queries.alerts(SloSettings()))
+    assert sum(len(g["rules"]) for g in loaded) == expected
 
 
 def test_every_promql_expression_of_rules_and_dashboard_returns_data(running_stack: Stack) -> None:

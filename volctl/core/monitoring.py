@@ -48,7 +48,7 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
         files.prometheus_config: render(
             "prometheus/prometheus.yml.j2", flavour=flavour, scrape_interval=settings.prometheus.scrape_interval,
             rules_file=str(files.rules.resolve()) if embedded else COMPOSE_RULES, targets=targets),
-        files.rules: render("prometheus/rules.yml.j2", recordings=queries.recordings(),
+        files.rules: render("prometheus/rules.yml.j2", recordings=queries.recordings(settings.slo),
                             alerts=queries.alerts(settings.slo)),
         files.dashboard: render("grafana/dashboard.json.j2", panels=queries.dashboard_panels(settings.slo)),
         files.datasource: render("grafana/datasource.yml.j2",

@@ -74,13 +74,65 @@ class Alert:
     threshold: float
     for_: str
     summary: str
+    severity: str = "page"
+    multiwindow: str = ""  # burn-rate alerts: both windows must exceed the limit
 
     @property
     def condition(self) -> str:
-        return f"({self.expr}) {self.op} {self.threshold:g}"
+        return self.multiwindow or f"({self.expr}) {self.op} {self.threshold:g}"
 
 
-def recordings() -> tuple[Recording, ...]:
+# Multiwindow, multi-burn-rate alerting (Google SRE workbook, ch. 5): (long, short, factor, severity).
+# A factor of 14.4 over 1 h spends 2 % of a 30-day budget; both windows must burn, so the alert
+# stops soon after the burning stops.
+BURN_WINDOWS = (("1h", "5m", 14.4, "page"), ("6h", "30m", 6.0, "page"),
+                ("1d", "2h", 3.0, "ticket"), ("3d", "6h", 1.0, "ticket"))
+RATIO_WINDOWS = tuple(sorted({w for long, short, _, _ in BURN_WINDOWS for w in (long, short)},
+                             key=lambda w: (w[-1] != "m", w[-1] != "h", int(w[:-1]))))
+
+
+def unavailability(window: str) -> str:
+    """What users saw: the share of failed requests, or of failed scrapes of the service, whichever
+    is worse (a dead service answers no requests, so requests alone would call it healthy)."""
+    return f"max(({error_ratio(window)}) or (1 - avg_over_time(up{{job=\"predict\"}}[{window}])))"
+
+
+@dataclass(frozen=True)
+class RatioSlo:
+    name: str  # "errors" or "availability"
+    budget: float  # allowed bad fraction
+    expr_of: object  # window -> PromQL of the bad fraction
+
+    def record(self, window: str) -> str:
+        return f"volctl:slo_{self.name}:ratio_rate{window}"
+
+
+def ratio_slos(slo: SloSettings) -> tuple[RatioSlo, ...]:
+    return (RatioSlo("errors", slo.error_rate, error_ratio),
+            RatioSlo("availability", round(1 - slo.availability, 10), unavailability))
+
+
+def burn_recordings(slo: SloSettings) -> tuple[Recording, ...]:
+    return tuple(Recording(r.record(w), r.expr_of(w)) for r in ratio_slos(slo) for w in RATIO_WINDOWS)
+
+
+def burn_alerts(slo: SloSettings) -> tuple[Alert, ...]:
+    alerts = []
+    for ratio in ratio_slos(slo):
+        for long, short, factor, severity in BURN_WINDOWS:
+            limit = factor * ratio.budget
+            alerts.append(Alert(
+                f"SloBurn{ratio.name.title()}{long}", ratio.record(long), ">", limit, "2m",
+                f"{ratio.name} budget burning {factor:g}x too fast over {long} and {short}",
+                severity, f"{ratio.record(long)} > {limit:g} and {ratio.record(short)} > {limit:g}"))
+    return tuple(alerts)
+
+
+def recordings(slo: SloSettings | None = None) -> tuple[Recording, ...]:
+    return (*_base_recordings(), *burn_recordings(slo or SloSettings()))
+
+
+def _base_recordings() -> tuple[Recording, ...]:
     return (
         Recording("volctl:predict_latency_seconds:p50_5m", latency_quantile(0.5)),
         Recording("volctl:predict_latency_seconds:p95_5m", latency_quantile(0.95)),
@@ -101,6 +153,7 @@ def alerts(slo: SloSettings) -> tuple[Alert, ...]:
               f"consumer more than {slo.consumer_lag_seconds:g} s behind"),
         Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded"),
         Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service"),
+        *burn_alerts(slo),
     )
 
 
@@ -121,7 +174,7 @@ def dashboard_panels(slo: SloSettings) -> tuple[Panel, ...]:
 
 def every_expression(slo: SloSettings) -> dict[str, str]:
     """Name → expression, for tests that evaluate them all against a real Prometheus."""
-    found = {r.record: r.expr for r in recordings()}
+    found = {r.record: r.expr for r in recordings(slo)}
     found |= {f"alert {a.name}": a.expr for a in alerts(slo)}
     found |= {f"panel {p.title} / {s.legend}": s.expr for p in dashboard_panels(slo) for s in p.series}
     return found
