@@ -65,6 +65,8 @@ class SloSettings:
     availability: float = 0.999
     consumer_lag_seconds: float = 30.0
     throughput_rps: float = 10.0
+    period: str = "30d"  # the compliance period of the error budgets
+    min_requests: int = 100  # below this many requests in the window: "too little traffic", no verdict
 
 
 @dataclass

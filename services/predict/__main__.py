@@ -15,7 +15,7 @@ import sys
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from services.metrics import PredictMetrics
-from services.predict.app import ModelHolder, create_app
+from services.predict.app import Faults, ModelHolder, create_app
 from services.registry import Registry
 from volctl.config import load_settings
 from volctl.errors import VolctlError
@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info("serving %s model %s (sha256 %s…)", model.variant, model.version, model.sha256[:12])
     except VolctlError as exc:
         log.error("no model loaded: %s (%s)", exc.message, exc.hint or "")
-    app = create_app(holder, registry, metrics)
+    faults = Faults.parse(os.environ["VOLCTL_PREDICT_FAULTS"]) if os.environ.get("VOLCTL_PREDICT_FAULTS") else None
+    if faults is not None:
+        log.warning("FAULT INJECTION ON (test only): %s", faults)
+    app = create_app(holder, registry, metrics, faults)
 
     import uvicorn
 

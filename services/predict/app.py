@@ -97,13 +97,30 @@ class PredictHandler:
         return Reply(status, orjson.dumps({"detail": message, "error_type": error_type}), variant)
 
 
+@dataclass(frozen=True)
+class Faults:
+    """Test-only fault injection (off unless VOLCTL_PREDICT_FAULTS is set): slowness and 5xx, to
+    prove that SLO checks and alerts see them."""
+
+    delay_s: float = 0.0
+    error_rate: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> Faults:
+        """`delay_ms=900,error_rate=0.5`."""
+        values = dict(item.split("=", 1) for item in text.split(",") if "=" in item)
+        return cls(float(values.get("delay_ms", 0)) / 1000, float(values.get("error_rate", 0)))
+
+
 class PredictService:
     """ASGI app: the /predict fast path plus request metrics, in front of the FastAPI app."""
 
-    def __init__(self, api: FastAPI, handler: PredictHandler, metrics: PredictMetrics) -> None:
+    def __init__(self, api: FastAPI, handler: PredictHandler, metrics: PredictMetrics,
+                 faults: Faults | None = None) -> None:
         self.api = api
         self.handler = handler
         self.metrics = metrics
+        self.faults = faults
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -113,6 +130,8 @@ class PredictService:
         path, method = scope["path"], scope["method"]
         if path == PREDICT_PATH and method == "POST":
             reply = self.handler.predict(await _read_body(receive))
+            if self.faults is not None:
+                reply = await self._inject(reply)
             await send({"type": "http.response.start", "status": reply.status, "headers": _JSON_HEADERS})
             await send({"type": "http.response.body", "body": reply.body})
             self.metrics.latency_of(reply.variant).observe(time.perf_counter() - started)
@@ -133,6 +152,17 @@ class PredictService:
             self.metrics.request_counter(endpoint, method, status).inc()
             if status >= 500:
                 self.metrics.errors.labels(endpoint, "internal").inc()
+
+
+    async def _inject(self, reply: Reply) -> Reply:
+        import asyncio
+        import random
+
+        await asyncio.sleep(self.faults.delay_s)
+        if random.random() < self.faults.error_rate:
+            self.metrics.errors.labels(PREDICT_PATH, "injected").inc()
+            return Reply(500, b'{"detail": "injected fault (VOLCTL_PREDICT_FAULTS)"}', reply.variant)
+        return reply
 
 
 async def _read_body(receive: Any) -> bytes:
@@ -163,7 +193,8 @@ class PredictResponse(BaseModel):
     ts: str
 
 
-def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: PredictMetrics) -> PredictService:
+def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: PredictMetrics,
+               faults: Faults | None = None) -> PredictService:
     started = time.monotonic()
     handler = PredictHandler(holder, metrics)
     api = FastAPI(title="volctl predict", version="1", summary="Crypto volatility spike detector")
@@ -203,4 +234,4 @@ def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: Predic
     def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    return PredictService(api, handler, metrics)
+    return PredictService(api, handler, metrics, faults)

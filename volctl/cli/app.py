@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from volctl import __version__
-from volctl.cli import _boundary, health, ingest, model, stack
+from volctl.cli import _boundary, health, ingest, model, slo, stack
 
 app = typer.Typer(
     name="volctl",
@@ -18,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(model.app, name="model")
+app.add_typer(slo.app, name="slo")
 for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, stack.render):
     app.command()(command)
 

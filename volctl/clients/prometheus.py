@@ -20,6 +20,8 @@ class Sample:
 class PrometheusClient:
     def __init__(self, url: str, timeout_s: float = 3.0, transport: httpx.BaseTransport | None = None) -> None:
         self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._connect = None
         self._client = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
 
     def ready(self) -> bool:
@@ -32,10 +34,22 @@ class PrometheusClient:
         return self._api("/api/v1/targets", {"state": "active"})["activeTargets"]
 
     def query(self, expr: str) -> list[Sample]:
-        data = self._api("/api/v1/query", {"query": expr, "time": f"{time.time():.3f}"})
-        if data["resultType"] == "scalar":
-            return [Sample({}, float(data["result"][1]))]
-        return [Sample(item.get("metric", {}), float(item["value"][1])) for item in data["result"]]
+        """An instant query, through prometheus-api-client (the client teams already script with)."""
+        from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+        from requests import RequestException
+
+        if self._connect is None:
+            self._connect = PrometheusConnect(url=self.url, disable_ssl=True, timeout=self.timeout_s)
+        try:
+            result = self._connect.custom_query(expr, params={"time": f"{time.time():.3f}"})
+        except RequestException as exc:
+            raise Unreachable(f"Prometheus at {self.url} did not answer: {type(exc).__name__}",
+                              hint="start the stack with `volctl up`, or check prometheus.url") from exc
+        except PrometheusApiClientException as exc:
+            raise QueryError(f"Prometheus rejected {expr!r}: {exc}") from exc
+        if result and isinstance(result[0], int | float | str):  # a scalar: [time, value]
+            return [Sample({}, float(result[1]))]
+        return [Sample(item.get("metric", {}), float(item["value"][1])) for item in result]
 
     def value(self, expr: str) -> float | None:
         """The single value of an expression that aggregates to one series; None when it has no data."""

@@ -1,0 +1,97 @@
+"""`volctl slo check` against the real Prometheus of a running stack, healthy and with faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_stack import Stack
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")]
+
+
+def _drive(stack: Stack, rps: float, seconds: float) -> int:
+    """Requests at a fixed rate (open model: a slow answer does not delay the next send)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    features = httpx.get(stack.url("predict") + "/version").json()["features"]
+    body = {"rows": [{name: 0.01 * (i + 1) for i, name in enumerate(features)}]}
+    sent, started = 0, time.monotonic()
+    with httpx.Client(base_url=stack.url("predict"), limits=httpx.Limits(max_connections=64)) as client, \
+            ThreadPoolExecutor(64) as pool:
+        while time.monotonic() - started < seconds:
+            pool.submit(client.post, "/predict", json=body)
+            sent += 1
+            time.sleep(max(0.0, started + sent / rps - time.monotonic()))
+    time.sleep(3)  # two more scrapes and rule evaluations at 1 s
+    return sent
+
+
+def _stack(tmp_path: Path, registry: Path, **env: str) -> Stack:
+    stack = Stack(tmp_path / "state", registry)
+    stack.config.write_text(stack.config.read_text().replace(
+        "[predict]", "[slo]\nthroughput_rps = 5\nmin_requests = 100\n[predict]"))
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # `up` passes its environment to the services it starts
+    try:
+        result = stack.run("up")
+    finally:
+        for key, value in previous.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return stack
+
+
+def test_slo_check_meets_objectives_under_load(tmp_path: Path, trained_registry: Path) -> None:
+    stack = _stack(tmp_path, trained_registry)
+    try:
+        idle = stack.run("slo", "check", "--window", "1m")
+        assert idle.returncode == 3 and "too little traffic" in idle.stdout  # no traffic is not "met"
+        sent = _drive(stack, rps=25, seconds=15)
+        result = stack.run("slo", "check", "--window", "1m", "--json", "--explain")
+        assert result.returncode == 0, result.stdout + result.stderr
+        report = json.loads(result.stdout)
+        rows = {row["name"]: row for row in report["rows"]}
+        assert report["verdict"] == "met" and report["requests"] >= 0.8 * sent
+        assert rows["throughput (best 1m)"]["measured"] > 5
+        assert rows["error rate"]["measured"] == 0 and rows["error rate"]["budget"]["remaining"] == 1
+        assert 0 < rows["latency p95"]["measured"] < 0.8
+        assert any("histogram_quantile(0.95" in line for line in rows["latency p95"]["explain"])
+    finally:
+        stack.run("down")
+
+
+def test_injected_errors_and_slowness_breach_the_slos(tmp_path: Path, trained_registry: Path) -> None:
+    stack = _stack(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900,error_rate=0.3")
+    try:
+        _drive(stack, rps=25, seconds=12)
+        result = stack.run("slo", "check", "--window", "1m", "--json")
+        assert result.returncode == 1, result.stdout + result.stderr
+        rows = {row["name"]: row for row in json.loads(result.stdout)["rows"]}
+        assert rows["error rate"]["verdict"] == "breached" and 0.15 < rows["error rate"]["measured"] < 0.45
+        assert rows["availability"]["verdict"] == "breached"
+        assert rows["latency p95"]["verdict"] == "breached" and rows["latency p95"]["measured"] > 0.8
+        assert rows["error rate"]["burn_rates"]["1h"] > 14.4  # a page-worthy burn
+        human = stack.run("slo", "check", "--window", "1m")
+        assert human.returncode == 1 and "SLO breached: latency p95, error rate, availability" in human.stdout
+    finally:
+        stack.run("down")
+
+
+def test_prometheus_unreachable_exits_3_naming_it(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tests.conftest import free_port
+    from volctl.cli.app import app
+
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["slo", "check"], env={"VOLCTL_PROMETHEUS_URL": url, "NO_COLOR": "1"})
+    assert result.exit_code == 3 and f"Prometheus at {url} did not answer" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,55 @@
+"""`volctl slo check`: the service objectives, measured from Prometheus."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.render import console
+
+app = typer.Typer(help="Service level objectives: measure them, with error budgets and burn rates.",
+                  no_args_is_help=True)
+
+
+@app.command()
+@boundary
+def check(
+    ctx: typer.Context,
+    window: Annotated[str, typer.Option(help="Measurement window (Prometheus duration: 5m, 1h, ...).")] = "5m",
+    explain: Annotated[bool, typer.Option("--explain", help="Show the PromQL and arithmetic of every row.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Latency, error rate, availability, consumer lag and throughput against their objectives.
+
+    Exit 0 all met, 1 an SLO is breached, 3 cannot measure (Prometheus down, no data, too little traffic).
+    """
+    from volctl.clients.prometheus import PrometheusClient
+    from volctl.core.slo import BREACHED, MET, check_slos, seconds_of
+    from volctl.render.slo import slo_table
+
+    try:
+        seconds_of(window)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = settings_of(ctx)
+    client = PrometheusClient(settings.prometheus.url)
+    try:
+        report = check_slos(client, settings.slo, window)
+    finally:
+        client.close()
+    if as_json:
+        document = console.as_plain(report)
+        if not explain:
+            for row in [*document["rows"], *document["info"]]:
+                row.pop("explain")
+        console.emit_json({"verdict": report.verdict, **document})
+    else:
+        slo_table(report, explain)
+    if report.verdict == BREACHED:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    if report.verdict != MET:
+        raise typer.Exit(EXIT_CANNOT_CHECK)
