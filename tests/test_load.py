@@ -1,0 +1,105 @@
+"""`volctl load`: the histogram, the schedule, and runs against real servers."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from volctl.core.histogram import Histogram, bootstrap_difference
+from volctl.core.load import Ramp, intended_times, run_load
+
+VOLCTL = str(Path(sys.executable).parent / "volctl")
+
+
+def test_histogram_percentiles_are_within_one_percent_in_bounded_memory() -> None:
+    rng = random.Random(3)
+    samples = [rng.lognormvariate(-4, 1) for _ in range(200_000)]
+    hist = Histogram()
+    for value in samples:
+        hist.record(value)
+    ordered = sorted(samples)
+    for q in (50, 90, 99, 99.9):
+        exact = ordered[int(q / 100 * len(ordered)) - 1]
+        assert abs(hist.percentile(q) - exact) / exact < 0.011
+    assert len(hist.counts) < 2200 and hist.max_s == max(samples)
+    assert Histogram.from_dict(json.loads(json.dumps(hist.to_dict()))).percentile(95) == hist.percentile(95)
+
+
+def test_bootstrap_tells_slower_from_noise() -> None:
+    rng = random.Random(5)
+    base, same, slow = Histogram(), Histogram(), Histogram()
+    for _ in range(5000):
+        base.record(rng.gauss(0.010, 0.001))
+        same.record(rng.gauss(0.010, 0.001))
+        slow.record(rng.gauss(0.012, 0.001))
+    _, low, high = bootstrap_difference(same, base, 95)
+    assert low <= 0 <= high  # no significant change
+    diff, low, _ = bootstrap_difference(slow, base, 95)
+    assert diff > 0.0015 and low > 0
+
+
+def test_schedule_is_a_constant_arrival_rate_or_a_ramp() -> None:
+    times = list(intended_times(100, 2))
+    assert len(times) == 200 and times[1] == pytest.approx(0.01)
+    ramp = list(intended_times(0, 0, Ramp.parse("10:50:5s")))
+    assert len(ramp) == 10 + 20 + 30 + 40 + 50
+
+
+def _slow_server(port: int, delay_s: float, stop: threading.Event) -> None:
+    import asyncio
+
+    import uvicorn
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await asyncio.sleep(delay_s)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"scores":[0.1],"labels":[0]}'})
+
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error", access_log=False))
+    threading.Thread(target=lambda: (stop.wait(), setattr(server, "should_exit", True)), daemon=True).start()
+    server.run()
+
+
+@pytest.mark.integration
+def test_open_model_against_a_50_ms_server_keeps_the_rate() -> None:
+    port, stop = free_port(), threading.Event()
+    thread = threading.Thread(target=_slow_server, args=(port, 0.05, stop), daemon=True)
+    thread.start()
+    time.sleep(1.0)
+    try:
+        result = run_load(f"http://127.0.0.1:{port}/predict", [b'{"rows": [{}]}'], rps=100, seconds=5)
+    finally:
+        stop.set()
+    assert result.sent == 500 and result.ok == 500 and not result.errors
+    assert abs(result.achieved_rps - 100) <= 1  # within 1 % although each answer takes 50 ms
+    assert 0.049 <= result.corrected.percentile(50) <= 0.06
+    assert result.kept_up
+
+
+@pytest.mark.integration
+def test_load_against_nothing_counts_every_request_as_an_error(tmp_path: Path) -> None:
+    port = free_port()
+    payload = tmp_path / "rows.json"
+    payload.write_text(json.dumps({"rows": [{"a": 1.0}, {"a": 2.0}]}))
+    result = subprocess.run([VOLCTL, "load", "--rps", "50", "--duration", "1s", "--payload", str(payload), "--json"],
+                            env={"VOLCTL_PREDICT_PORT": str(port), "PATH": "/usr/bin:/bin",
+                                 "VOLCTL_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["sent"] == 50 and report["ok"] == 0 and sum(report["errors"].values()) == 50
+    assert "ClientConnectorError" in report["errors"]
+    assert report["checks"]["error rate < 1.0%"] is False

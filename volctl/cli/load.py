@@ -1,0 +1,95 @@
+"""`volctl load`: drive the predict service at a fixed arrival rate and judge it against the SLOs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.errors import EXIT_CHECK_FAILED, ConfigError, Unreachable
+from volctl.render import console
+
+
+@boundary
+def load(
+    ctx: typer.Context,
+    rps: Annotated[float, typer.Option(min=0.1, help="Requests per second (constant arrival rate).")] = 20.0,
+    duration: Annotated[str, typer.Option(help="How long: 30s, 2m, ...")] = "30s",
+    ramp: Annotated[str | None, typer.Option(help="START:END:DURATION, e.g. 10:200:30s (replaces --rps).")] = None,
+    payload: Annotated[str, typer.Option(help="real (rows from the recordings) or a JSON file "
+                                         '{"rows": [...]} whose rows are sent one per request.')] = "real",
+    save: Annotated[Path | None, typer.Option(help="Keep this run (JSON) for a later --baseline.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Compare with a run saved by --save.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open-model load on POST /predict; latency from the intended send time (no coordinated omission).
+
+    Exit 0 when every objective passes, 1 when one fails (or the generator could not keep up).
+    """
+    from volctl.core import load as core
+    from volctl.core.slo import seconds_of
+    from volctl.render.load import load_progress, load_report
+
+    try:
+        seconds = seconds_of(duration)
+        ramp_spec = core.Ramp.parse(ramp) if ramp else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = settings_of(ctx)
+    url = f"{settings.predict.url}/predict"
+    bodies, source = _bodies(settings, payload)
+    with load_progress(enabled=not as_json) as progress:
+        result = core.run_load(url, bodies, rps, seconds, ramp_spec, progress)
+    report = core.judge(result, source, settings.slo)
+    report.server_p95_s = _server_p95(settings.prometheus.url, result.wall_s)
+    if baseline:
+        report.baseline = core.compare(report, json.loads(baseline.read_text()))
+    document = report.as_document()
+    if save:
+        save.write_text(json.dumps(document))
+    if as_json:
+        console.emit_json(document)
+    else:
+        load_report(report)
+    if not report.passed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _bodies(settings, payload: str) -> tuple[list[bytes], str]:
+    import orjson
+
+    from volctl.core.load import real_bodies
+
+    if payload != "real":
+        try:
+            rows = json.loads(Path(payload).read_text())["rows"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"--payload {payload}: {exc}", hint='a JSON file {"rows": [{...}, ...]}') from exc
+        return [orjson.dumps({"rows": [row]}) for row in rows], f"{len(rows)} rows from {payload}"
+    import httpx
+
+    try:
+        features = httpx.get(f"{settings.predict.url}/version", timeout=3).json()["features"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        from services.features import FEATURES
+
+        features = list(FEATURES)  # the service is not answering: the run will count the errors
+    return real_bodies(features, settings.data_path())
+
+
+def _server_p95(prometheus_url: str, wall_s: float) -> float | None:
+    from volctl.clients.prometheus import PrometheusClient
+    from volctl.core.queries import latency_quantile
+
+    client = PrometheusClient(prometheus_url, timeout_s=2)
+    try:
+        window = f"{max(int(wall_s) + 5, 30)}s"
+        return client.value(latency_quantile(0.95, window))
+    except Unreachable:
+        return None
+    finally:
+        client.close()

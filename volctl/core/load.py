@@ -1,0 +1,228 @@
+"""`volctl load`: an open-model load generator.
+
+Request n is due at a fixed intended time (constant arrival rate, or a ramp) whatever earlier
+answers do. Latency is measured from the intended time (corrected: no coordinated omission) and
+from the actual send (uncorrected), into bounded-memory histograms. The generator measures its
+own lateness and says so when it could not keep up, rather than silently sending less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from volctl.config import SloSettings
+from volctl.core.histogram import Histogram
+
+LATE_AFTER_S = 0.005  # a send more than 5 ms after its intended time counts as late
+KEPT_UP_RATE = 0.99  # achieved / asked below this: the report says the generator fell behind
+PERCENTILES = (50, 90, 95, 99, 99.9)
+Progress = Callable[["LoadProgress"], None]
+
+
+@dataclass
+class Ramp:
+    start_rps: float
+    end_rps: float
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> Ramp:
+        """`10:200:30s`: from 10 to 200 requests/s in one-second steps over 30 s."""
+        from volctl.core.slo import seconds_of
+
+        start, end, duration = text.split(":")
+        return cls(float(start), float(end), seconds_of(duration))
+
+
+def intended_times(rps: float, seconds: float, ramp: Ramp | None = None) -> Iterator[float]:
+    """Offsets (s from the start) at which requests are due."""
+    if ramp is None:
+        count = int(rps * seconds)
+        for n in range(count):
+            yield n / rps
+        return
+    steps = max(1, int(ramp.seconds))
+    carry = 0.0
+    for step in range(steps):
+        rate = ramp.start_rps + (ramp.end_rps - ramp.start_rps) * step / max(1, steps - 1)
+        carry += rate
+        count, carry = int(carry), carry - int(carry)
+        for n in range(count):
+            yield step + n / count
+
+
+@dataclass
+class LoadProgress:
+    elapsed_s: float
+    sent: int
+    ok: int
+    errors: int
+    p95_s: float | None
+
+
+@dataclass
+class LoadResult:
+    url: str
+    asked_rps: float
+    seconds: float
+    sent: int = 0
+    ok: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    late: int = 0
+    max_late_s: float = 0.0
+    corrected: Histogram = field(default_factory=Histogram)
+    uncorrected: Histogram = field(default_factory=Histogram)
+    wall_s: float = 0.0
+    send_span_s: float = 0.0  # from the start to the last actual send, plus one interval
+
+    @property
+    def achieved_rps(self) -> float:
+        """What really left: sends over the time they took (a lagging generator shows here)."""
+        return self.sent / self.send_span_s if self.send_span_s else 0.0
+
+    @property
+    def kept_up(self) -> bool:
+        return self.achieved_rps >= KEPT_UP_RATE * self.asked_rps and self.late <= 0.01 * max(1, self.sent)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+async def _run(url: str, bodies: list[bytes], times: list[float], progress: Progress | None,
+               timeout_s: float, result: LoadResult) -> None:
+    import aiohttp
+
+    errors: Counter[str] = Counter()
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
+
+        async def one(index: int, due: float) -> None:
+            sent_at = time.perf_counter()
+            try:
+                async with session.post(url, data=bodies[index % len(bodies)], headers=headers) as response:
+                    await response.read()
+                    status = response.status
+            except Exception as exc:  # every failure is counted by kind, none stops the run
+                errors[type(exc).__name__] += 1
+            else:
+                if status == 200:
+                    result.ok += 1
+                else:
+                    errors[f"HTTP {status}"] += 1
+            done = time.perf_counter()
+            result.corrected.record(done - due)
+            result.uncorrected.record(done - sent_at)
+
+        started = time.perf_counter()
+        tasks = []
+        next_report = 0.5
+        for index, offset in enumerate(times):
+            due = started + offset
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            late = time.perf_counter() - due
+            if late > LATE_AFTER_S:
+                result.late += 1
+                result.max_late_s = max(result.max_late_s, late)
+            tasks.append(asyncio.create_task(one(index, due)))
+            result.sent += 1
+            if progress and offset >= next_report:
+                next_report += 0.5
+                result.errors = dict(errors)
+                progress(LoadProgress(offset, result.sent, result.ok, sum(errors.values()),
+                                      result.corrected.percentile(95)))
+        if result.sent:
+            result.send_span_s = time.perf_counter() - started + result.seconds / result.sent
+        await asyncio.gather(*tasks)
+        result.wall_s = time.perf_counter() - started
+    result.errors = dict(errors)
+
+
+def run_load(url: str, bodies: list[bytes], rps: float, seconds: float, ramp: Ramp | None = None,
+             progress: Progress | None = None, timeout_s: float = 10.0) -> LoadResult:
+    times = list(intended_times(rps, seconds, ramp))
+    duration = ramp.seconds if ramp else seconds
+    asked = len(times) / duration if duration else 0.0
+    result = LoadResult(url, asked, duration)
+    asyncio.run(_run(url, bodies, times, progress, timeout_s, result))
+    return result
+
+
+def real_bodies(features: list[str], data_path: Path | None, count: int = 2000,
+                seed: int = 7) -> tuple[list[bytes], str]:
+    """`count` single-row /predict bodies from real recordings (synthetic without them), varied."""
+    import orjson
+
+    from volctl.core.dataset import load_dataset
+
+    dataset = load_dataset([data_path] if data_path else None, synthetic_seconds=1800)
+    frame = dataset.frame[list(features)].dropna()
+    picked = frame.sample(n=min(count, len(frame)), random_state=seed)
+    rows = picked.to_numpy(dtype=float)
+    bodies = [orjson.dumps({"rows": [dict(zip(features, map(float, row), strict=True))]}) for row in rows]
+    source = "synthetic source" if dataset.synthetic else f"{len(bodies)} real rows from {data_path}"
+    return bodies, source
+
+
+@dataclass
+class LoadReport:
+    result: LoadResult
+    payload: str
+    checks: dict[str, bool]  # objective -> passed
+    server_p95_s: float | None = None
+    baseline: dict[str, dict[str, float | str]] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(self.checks.values())
+
+    def as_document(self) -> dict:
+        r = self.result
+        return {
+            "url": r.url, "asked_rps": r.asked_rps, "achieved_rps": r.achieved_rps, "seconds": r.seconds,
+            "wall_s": r.wall_s, "sent": r.sent, "ok": r.ok, "errors": r.errors, "late_sends": r.late,
+            "max_late_ms": r.max_late_s * 1000, "kept_up": r.kept_up, "payload": self.payload,
+            "latency_ms": {kind: {**{f"p{q:g}": _ms(h.percentile(q)) for q in PERCENTILES}, "max": h.max_s * 1000}
+                           for kind, h in (("corrected", r.corrected), ("uncorrected", r.uncorrected))},
+            "server_p95_ms": _ms(self.server_p95_s), "checks": self.checks, "passed": self.passed,
+            "baseline": self.baseline,
+            "histograms": {"corrected": r.corrected.to_dict(), "uncorrected": r.uncorrected.to_dict()},
+        }
+
+
+def judge(result: LoadResult, payload: str, slo: SloSettings) -> LoadReport:
+    p95 = result.corrected.percentile(95)
+    checks = {
+        f"p95 <= {slo.latency_p95_seconds * 1000:g} ms (corrected)": p95 is not None and p95 <= slo.latency_p95_seconds,
+        f"error rate < {slo.error_rate:.1%}": result.error_count < slo.error_rate * max(1, result.sent),
+        f"throughput >= {slo.throughput_rps:g} req/s": result.ok / result.seconds >= slo.throughput_rps
+        if result.seconds else False,
+        "generator kept up": result.kept_up,
+    }
+    return LoadReport(result, payload, checks)
+
+
+def compare(report: LoadReport, saved: dict) -> dict[str, dict[str, float | str]]:
+    """p50/p95/p99 against a saved run, with 95 % bootstrap intervals and a plain verdict."""
+    from volctl.core.histogram import bootstrap_difference
+
+    old = Histogram.from_dict(saved["histograms"]["corrected"])
+    verdicts = {}
+    for q in (50, 95, 99):
+        diff, low, high = bootstrap_difference(report.result.corrected, old, q)
+        verdict = "slower" if low > 0 else "faster" if high < 0 else "no significant change"
+        verdicts[f"p{q}"] = {"difference_ms": diff * 1000, "ci_low_ms": low * 1000, "ci_high_ms": high * 1000,
+                             "verdict": verdict}
+    return verdicts
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000

@@ -1,0 +1,67 @@
+"""Progress and report of `volctl load`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from rich.live import Live
+from rich.table import Table
+
+from volctl.render.console import err, out
+
+if TYPE_CHECKING:
+    from volctl.core.load import LoadProgress, LoadReport
+
+
+@contextmanager
+def load_progress(enabled: bool = True) -> Iterator:
+    if not enabled:
+        yield None
+        return
+    with Live(console=err, auto_refresh=False, transient=True) as live:
+        def update(p: LoadProgress) -> None:
+            p95 = "-" if p.p95_s is None else f"{p.p95_s * 1000:.1f} ms"
+            live.update(f"{p.elapsed_s:5.1f} s  sent {p.sent:,}  ok {p.ok:,}  errors {p.errors:,}  p95 {p95}",
+                        refresh=True)
+
+        yield update
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def load_report(report: LoadReport) -> None:
+    doc = report.as_document()
+    head = Table(title=f"volctl load → {doc['url']}", title_justify="left", show_header=False)
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("rate", f"asked {doc['asked_rps']:.1f}/s, achieved {doc['achieved_rps']:.1f}/s "
+                 f"over {doc['seconds']:g} s")
+    head.add_row("sent / ok", f"{doc['sent']:,} / {doc['ok']:,}")
+    head.add_row("errors", ", ".join(f"{k} {v}" for k, v in doc["errors"].items()) or "none")
+    head.add_row("late sends", f"{doc['late_sends']:,} (max {doc['max_late_ms']:.1f} ms late)")
+    head.add_row("payload", doc["payload"])
+    if not doc["kept_up"]:
+        head.add_row("[red]generator[/]", "[red]could not keep up: fewer requests left on time than asked[/]")
+    out.print(head)
+    latency = Table(title="latency (ms): corrected = from the intended send time", title_justify="left")
+    latency.add_column("")
+    for name in (*doc["latency_ms"]["corrected"], "server p95"):
+        latency.add_column(name, justify="right")
+    for kind in ("corrected", "uncorrected"):
+        values = [_ms(v) for v in doc["latency_ms"][kind].values()]
+        latency.add_row(kind, *values, _ms(doc["server_p95_ms"]) if kind == "corrected" else "")
+    out.print(latency)
+    if doc["baseline"]:
+        base = Table(title="against the baseline run (95 % bootstrap interval)", title_justify="left")
+        for column in ("", "difference ms", "interval", "verdict"):
+            base.add_column(column)
+        for name, row in doc["baseline"].items():
+            base.add_row(name, f"{row['difference_ms']:+.2f}", f"[{row['ci_low_ms']:+.2f}, {row['ci_high_ms']:+.2f}]",
+                         str(row["verdict"]))
+        out.print(base)
+    for check, passed in doc["checks"].items():
+        out.print(f"{'[green]pass[/]' if passed else '[bold red]FAIL[/]'}  {check}")
