@@ -52,6 +52,7 @@ bench: install
 	  { echo "bench needs hey (apt-get install hey)"; exit 3; }
 	$(PY) bench/predict_capacity.py
 	$(PY) bench/consume_throughput.py
+	$(PY) bench/load_accuracy.py
 
 clean:
 	rm -rf $(VENV) .volctl .pytest_cache .ruff_cache

@@ -8,7 +8,6 @@ import shutil
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.test_stack import Stack
@@ -18,20 +17,11 @@ pytestmark = [pytest.mark.integration,
 
 
 def _drive(stack: Stack, rps: float, seconds: float) -> int:
-    """Requests at a fixed rate (open model: a slow answer does not delay the next send)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    features = httpx.get(stack.url("predict") + "/version").json()["features"]
-    body = {"rows": [{name: 0.01 * (i + 1) for i, name in enumerate(features)}]}
-    sent, started = 0, time.monotonic()
-    with httpx.Client(base_url=stack.url("predict"), limits=httpx.Limits(max_connections=64)) as client, \
-            ThreadPoolExecutor(64) as pool:
-        while time.monotonic() - started < seconds:
-            pool.submit(client.post, "/predict", json=body)
-            sent += 1
-            time.sleep(max(0.0, started + sent / rps - time.monotonic()))
+    """`volctl load` at a fixed rate with real rows; returns how many requests it sent."""
+    result = stack.run("load", "--rps", str(rps), "--duration", f"{seconds:g}s", "--json", timeout=120)
+    assert result.returncode in (0, 1), result.stderr  # 1: the load's own SLO checks failed (faults)
     time.sleep(3)  # two more scrapes and rule evaluations at 1 s
-    return sent
+    return json.loads(result.stdout)["sent"]
 
 
 def _stack(tmp_path: Path, registry: Path, **env: str) -> Stack:
@@ -55,15 +45,21 @@ def test_slo_check_meets_objectives_under_load(tmp_path: Path, trained_registry:
         idle = stack.run("slo", "check", "--window", "1m")
         assert idle.returncode == 3 and "too little traffic" in idle.stdout  # no traffic is not "met"
         sent = _drive(stack, rps=25, seconds=15)
-        result = stack.run("slo", "check", "--window", "1m", "--json", "--explain")
+        # 15 s, not 1 m: Prometheus starts before the services, so its first scrapes of them failed,
+        # and a window holding those would rightly count them as unavailability.
+        result = stack.run("slo", "check", "--window", "15s", "--json", "--explain")
         assert result.returncode == 0, result.stdout + result.stderr
         report = json.loads(result.stdout)
         rows = {row["name"]: row for row in report["rows"]}
-        assert report["verdict"] == "met" and report["requests"] >= 0.8 * sent
+        assert report["verdict"] == "met" and report["requests"] >= 0.5 * sent
         assert rows["throughput (best 1m)"]["measured"] > 5
         assert rows["error rate"]["measured"] == 0 and rows["error rate"]["budget"]["remaining"] == 1
         assert 0 < rows["latency p95"]["measured"] < 0.8
         assert any("histogram_quantile(0.95" in line for line in rows["latency p95"]["explain"])
+        page = tmp_path / "slo.html"
+        assert stack.run("slo", "check", "--window", "15s", "--html", str(page)).returncode == 0
+        text = page.read_text()
+        assert "Verdict: met" in text and "<polyline" in text and "<script" not in text  # self-contained
     finally:
         stack.run("down")
 

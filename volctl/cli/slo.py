@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,7 @@ def check(
     ctx: typer.Context,
     window: Annotated[str, typer.Option(help="Measurement window (Prometheus duration: 5m, 1h, ...).")] = "5m",
     explain: Annotated[bool, typer.Option("--explain", help="Show the PromQL and arithmetic of every row.")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Latency, error rate, availability, consumer lag and throughput against their objectives.
@@ -39,6 +41,13 @@ def check(
     client = PrometheusClient(settings.prometheus.url)
     try:
         report = check_slos(client, settings.slo, window)
+        if html:
+            from volctl.core.queries import latency_quantile
+            from volctl.reports.slo_html import chart_of, slo_html
+
+            series = client.range(latency_quantile(0.95, "1m"), seconds=3600, step_s=15)
+            html.write_text(slo_html(report, chart_of(series, settings.slo.latency_p95_seconds, "hour")))
+            console.note(f"HTML report written to {html}")
     finally:
         client.close()
     if as_json:

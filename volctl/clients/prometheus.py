@@ -51,6 +51,26 @@ class PrometheusClient:
             return [Sample({}, float(result[1]))]
         return [Sample(item.get("metric", {}), float(item["value"][1])) for item in result]
 
+    def range(self, expr: str, seconds: float, step_s: float) -> list[tuple[float, float]]:
+        """(time, value) points of a single-series expression over the last `seconds`."""
+        from datetime import datetime, timedelta
+
+        from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+        from requests import RequestException
+
+        if self._connect is None:
+            self._connect = PrometheusConnect(url=self.url, disable_ssl=True, timeout=self.timeout_s)
+        end = datetime.now()
+        try:
+            result = self._connect.custom_query_range(expr, start_time=end - timedelta(seconds=seconds),
+                                                      end_time=end, step=f"{step_s:g}s")
+        except RequestException as exc:
+            raise Unreachable(f"Prometheus at {self.url} did not answer: {type(exc).__name__}") from exc
+        except PrometheusApiClientException as exc:
+            raise QueryError(f"Prometheus rejected {expr!r}: {exc}") from exc
+        points = [(float(t), float(v)) for t, v in result[0]["values"]] if result else []
+        return [(t, v) for t, v in points if v == v]
+
     def value(self, expr: str) -> float | None:
         """The single value of an expression that aggregates to one series; None when it has no data."""
         samples = self.query(expr)

@@ -23,7 +23,7 @@ def templates_dir() -> Path:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                             autoescape=False)
+                             autoescape=jinja2.select_autoescape(["html.j2"]))
     env.filters["tojson"] = lambda value, indent=None: json.dumps(value, indent=indent)
     return env
 
