@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -13,13 +13,18 @@ from volctl.cli.options import JsonOption, settings_of
 from volctl.errors import EXIT_CHECK_FAILED, ConfigError, Unreachable
 from volctl.render import console
 
+Endpoint = Literal["predict", "health", "version"]
+
 
 @boundary
 def load(
     ctx: typer.Context,
     rps: Annotated[float, typer.Option(min=0.1, help="Requests per second (constant arrival rate).")] = 20.0,
     duration: Annotated[str, typer.Option(help="How long: 30s, 2m, ...")] = "30s",
-    ramp: Annotated[str | None, typer.Option(help="START:END:DURATION, e.g. 10:200:30s (replaces --rps).")] = None,
+    endpoint: Annotated[Endpoint, typer.Option(help="predict: POST /predict with real rows; health, version: "
+                                               "GET, to measure the service without the model.")] = "predict",
+    ramp: Annotated[str | None, typer.Option(help="FROM:TO:DURATION, e.g. 10:200:30s steps the rate "
+                                                   "(replaces --rps).")] = None,
     payload: Annotated[str, typer.Option(help="real (rows from the recordings) or a JSON file "
                                          '{"rows": [...]} whose rows are sent one per request.')] = "real",
     save: Annotated[Path | None, typer.Option(help="Keep this run (JSON) for a later --baseline.")] = None,
@@ -40,12 +45,13 @@ def load(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = settings_of(ctx)
-    url = f"{settings.predict.url}/predict"
-    bodies, source = _bodies(settings, payload)
+    url = f"{settings.predict.url}/{endpoint}"
+    bodies, source = _bodies(settings, payload) if endpoint == "predict" else (None, f"GET /{endpoint}")
     with load_progress(enabled=not as_json) as progress:
         result = core.run_load(url, bodies, rps, seconds, ramp_spec, progress)
     report = core.judge(result, source, settings.slo)
-    report.server_p95_s = _server_p95(settings.prometheus.url, result.wall_s)
+    if endpoint == "predict":  # the service's latency histogram covers /predict only
+        report.server_p95_s = _server_p95(settings.prometheus.url, result.wall_s)
     if baseline:
         report.baseline = core.compare(report, json.loads(baseline.read_text()))
     document = report.as_document()

@@ -95,7 +95,7 @@ class LoadResult:
         return sum(self.errors.values())
 
 
-async def _run(url: str, bodies: list[bytes], times: list[float], progress: Progress | None,
+async def _run(url: str, bodies: list[bytes] | None, times: list[float], progress: Progress | None,
                timeout_s: float, result: LoadResult) -> None:
     import aiohttp
 
@@ -107,7 +107,9 @@ async def _run(url: str, bodies: list[bytes], times: list[float], progress: Prog
         async def one(index: int, due: float) -> None:
             sent_at = time.perf_counter()
             try:
-                async with session.post(url, data=bodies[index % len(bodies)], headers=headers) as response:
+                request = (session.post(url, data=bodies[index % len(bodies)], headers=headers) if bodies
+                           else session.get(url))
+                async with request as response:
                     await response.read()
                     status = response.status
             except Exception as exc:  # every failure is counted by kind, none stops the run
@@ -147,8 +149,9 @@ async def _run(url: str, bodies: list[bytes], times: list[float], progress: Prog
     result.errors = dict(errors)
 
 
-def run_load(url: str, bodies: list[bytes], rps: float, seconds: float, ramp: Ramp | None = None,
+def run_load(url: str, bodies: list[bytes] | None, rps: float, seconds: float, ramp: Ramp | None = None,
              progress: Progress | None = None, timeout_s: float = 10.0) -> LoadResult:
+    """POSTs the bodies in turn, or GETs the url when there are none."""
     times = list(intended_times(rps, seconds, ramp))
     duration = ramp.seconds if ramp else seconds
     asked = len(times) / duration if duration else 0.0
