@@ -53,6 +53,7 @@ bench: install
 	$(PY) bench/predict_capacity.py
 	$(PY) bench/consume_throughput.py
 	$(PY) bench/load_accuracy.py
+	$(PY) bench/rollback.py
 
 clean:
 	rm -rf $(VENV) .volctl .pytest_cache .ruff_cache

@@ -19,6 +19,7 @@ CONSUMER_DLQ = "volatility_consumer_dlq_total"
 CONSUMER_LAG_SECONDS = "volatility_consumer_lag_seconds"
 CONSUMER_OFFSET_LAG = "volatility_consumer_offset_lag"
 CONSUMER_RATE = "volatility_consumer_processing_rate"
+MODEL_SWITCHES = "volatility_model_switches_total"
 
 
 def latency_buckets(low: float = 0.0005, high: float = 2.0, ratio: float = 1.25) -> tuple[float, ...]:
@@ -45,6 +46,7 @@ class PredictMetrics:
                                  ["variant"], buckets=latency_buckets(), registry=registry)
         self.health = Gauge(HEALTH, "1 when a model is loaded and serving, else 0", registry=registry)
         self.model_info = Gauge(MODEL_INFO, "The served model (value 1)", ["variant", "version"], registry=registry)
+        self.model_switches = model_switches(registry)
         self.predictions = Counter(_counter_name(PREDICTIONS), "Scored rows by variant and predicted label",
                                    ["variant", "prediction"], registry=registry)
 
@@ -78,3 +80,9 @@ class ConsumeMetrics:
         self.rate = Gauge(CONSUMER_RATE, "Messages processed per second over the last interval", registry=registry)
         self.model_info = Gauge(MODEL_INFO, "The model scoring the stream (value 1)", ["variant", "version"],
                                 registry=registry)
+        self.model_switches = model_switches(registry)
+
+
+def model_switches(registry: CollectorRegistry) -> Counter:
+    return Counter(_counter_name(MODEL_SWITCHES), "Calls of POST /admin/model by outcome (switched, forbidden, ...)",
+                   ["outcome"], registry=registry)

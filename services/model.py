@@ -14,9 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.special import expit
 
-BASELINE = "baseline"
-ML = "ml"
-VARIANTS = (BASELINE, ML)
+from services.variants import BASELINE, ML, VARIANTS  # noqa: F401 - re-exported for the model's users
 
 
 class Scorer(Protocol):

@@ -14,10 +14,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services.model import BASELINE, ML, VARIANTS, BaselineScorer, MlScorer, Scorer
+from services.variants import BASELINE, ML, VARIANTS
 from volctl.errors import ConfigError, ModelIntegrityError
+
+if TYPE_CHECKING:
+    from services.model import Scorer
 
 MANIFEST = "manifest.json"
 ML_FILE = "ml.joblib"
@@ -119,6 +122,8 @@ class Registry:
     def load(self, version: str | None = None, variant: str = ML) -> Scorer:
         if variant not in VARIANTS:
             raise ModelNotFound(f"unknown model variant {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}")
+        from services.model import BaselineScorer, MlScorer  # numpy and scipy: only when loading a model
+
         version = version or self.latest()
         sha = self.verify(version, variant)
         manifest = self.manifest(version)

@@ -20,7 +20,7 @@ from services.consume.http import serve_http
 from services.consume.processor import TickProcessor
 from services.feature_log import FeatureLog
 from services.metrics import ConsumeMetrics
-from services.registry import Registry
+from services.model_admin import ModelAdmin, initial_model
 from services.streaming import bootstrap_of
 from volctl.config import load_settings
 from volctl.errors import VolctlError
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             "model.variant": args.variant or os.environ.get("MODEL_VARIANT"),
             "model.version": args.model_version, "model.registry_dir": args.registry, "state_dir": args.state_dir,
         })
-        model = Registry(settings.registry_path).load(settings.model.version or None, settings.model.variant)
+        model, why = initial_model(settings, "consume")
     except VolctlError as exc:
         log.error("cannot start: %s (%s)", exc.message, exc.hint or "")
         return 3
@@ -57,14 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     service = ConsumeService(settings.kafka, bootstrap_of(settings.kafka),
                              TickProcessor(model, settings.data.naive_timezone), metrics,
                              FeatureLog(settings.state_path / "features"))
+    admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,
+                       lambda outcome: metrics.model_switches.labels(outcome).inc())
     try:
-        server = serve_http(settings.consume.host, settings.consume.port, registry, service.health_document)
+        server = serve_http(settings.consume.host, settings.consume.port, registry, service.health_document,
+                            service.version_document, admin)
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", settings.consume.host, settings.consume.port, exc)
         return 3
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: service.stopping.set())
-    log.info("scoring with %s model %s; metrics on %s/metrics", model.variant, model.version, settings.consume.url)
+    log.info("scoring with %s model %s (%s); metrics on %s/metrics", model.variant, model.version, why,
+             settings.consume.url)
     service.run()
     server.shutdown()
     log.info("stopped cleanly")

@@ -20,6 +20,7 @@ from kafka import ConsumerRebalanceListener
 from services.consume.processor import Batch, TickProcessor
 from services.feature_log import FeatureLog
 from services.metrics import ConsumeMetrics
+from services.model import Scorer
 from services.streaming import CONSUMER_TUNING, PRODUCER_TUNING, ensure_topics, is_reachable, topic_id, topics_of
 from volctl.config import KafkaSettings
 
@@ -63,8 +64,13 @@ class ConsumeService:
         self._from_beginning = False  # after the raw topic was re-created: old positions mean nothing
         for error_type in ("connect", "produce", "commit"):  # series exist (at 0) before the first failure
             metrics.errors.labels(error_type)
-        model = processor.model
-        metrics.model_info.labels(model.variant, model.version).set(1)
+        self.install_model(processor.model)
+
+    def install_model(self, model: Scorer) -> None:
+        """Score with `model` from the next batch on (ValueError when this build cannot)."""
+        self.processor.model = model
+        self.metrics.model_info.clear()
+        self.metrics.model_info.labels(model.variant, model.version).set(1)
 
     def health_document(self) -> dict[str, Any]:
         model = self.processor.model
@@ -78,6 +84,14 @@ class ConsumeService:
             "model_variant": model.variant, "model_version": model.version,
             "uptime_s": round(time.time() - state.started_at, 1),
         }
+
+    def version_document(self) -> dict[str, Any]:
+        from volctl import __version__
+
+        model = self.processor.model
+        return {"model": model.variant, "version": model.version, "sha": model.sha256,
+                "features": list(model.features), "decision_threshold": model.decision_threshold,
+                "service": "consume", "volctl": __version__}
 
     def run(self) -> None:
         """Consume until `stopping` is set; the batch in hand is finished and committed first."""

@@ -1,4 +1,5 @@
-"""The consume service's small HTTP side: /metrics (Prometheus text) and /health (JSON).
+"""The consume service's small HTTP side: /metrics (Prometheus text), /health and /version (JSON),
+and POST /admin/model (services/model_admin.py).
 
 The standard library's threading server is enough for two scrape-sized endpoints and keeps the
 consume loop free of an event loop.
@@ -14,9 +15,11 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from services.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
 
-def serve_http(host: str, port: int, registry: CollectorRegistry,
-               health: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
+
+def serve_http(host: str, port: int, registry: CollectorRegistry, health: Callable[[], dict[str, Any]],
+               version: Callable[[], dict[str, Any]], admin: ModelAdmin | None = None) -> ThreadingHTTPServer:
     """Start the server in a daemon thread; call `.shutdown()` to stop it."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -27,14 +30,37 @@ def serve_http(host: str, port: int, registry: CollectorRegistry,
             elif path == "/health":
                 document = health()
                 self._reply(200 if document["status"] == "ok" else 503, orjson.dumps(document), "application/json")
+            elif path == "/version":
+                self._reply(200, orjson.dumps(version()), "application/json")
             else:
-                self._reply(404, orjson.dumps({"detail": f"no route {path}; try /health or /metrics"}),
+                self._not_found(path)
+
+        def do_POST(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path != ADMIN_PATH or admin is None:
+                self._not_found(path)
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_ADMIN_BODY:
+                self._reply(413, orjson.dumps({"detail": f"body must be 0..{MAX_ADMIN_BODY} bytes"}),
                             "application/json")
+                return
+            reply = admin.handle(self.headers.get("Authorization"), self.rfile.read(length))
+            self._reply(reply.status, orjson.dumps(reply.document), "application/json")
+
+        def _not_found(self, path: str) -> None:
+            self._reply(404, orjson.dumps({"detail": f"no route {path}; try /health, /version or /metrics"}),
+                        "application/json")
 
         def _reply(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            if status == 401:
+                self.send_header("WWW-Authenticate", "Bearer")
             self.end_headers()
             self.wfile.write(body)
 

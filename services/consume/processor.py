@@ -49,15 +49,16 @@ class TickProcessor:
 
     @property
     def model(self) -> Scorer:
-        return self._model
+        return self._scoring[0]
 
     @model.setter
     def model(self, model: Scorer) -> None:
+        """Swap the model (an admin switch may come from another thread): the model and its column
+        selection change together in one assignment."""
         missing = set(model.features) - set(FEATURES)
         if missing:
             raise ValueError(f"model {model.version} needs features this build does not compute: {sorted(missing)}")
-        self._columns = [FEATURES.index(name) for name in model.features]
-        self._model = model
+        self._scoring = (model, [FEATURES.index(name) for name in model.features])
 
     def process(self, records: list[Record]) -> Batch:
         batch = Batch(records=len(records))
@@ -71,8 +72,8 @@ class TickProcessor:
         if not ticks:
             return batch
         matrix = np.array([self._features(tick) for _, _, tick in ticks], dtype=float)
-        model = self.model  # one model for the whole batch, even if it is swapped meanwhile
-        scores = model.score(matrix[:, self._columns])
+        model, columns = self._scoring  # one model for the whole batch, even if it is swapped meanwhile
+        scores = model.score(matrix[:, columns])
         labels = labels_of(scores, model.decision_threshold)
         predicted_at = _iso(time.time())
         for (record, index, tick), row, score, label in zip(ticks, matrix, scores, labels, strict=True):

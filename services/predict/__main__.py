@@ -15,8 +15,8 @@ import sys
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from services.metrics import PredictMetrics
+from services.model_admin import ModelAdmin, initial_model
 from services.predict.app import Faults, ModelHolder, create_app
-from services.registry import Registry
 from volctl.config import load_settings
 from volctl.errors import VolctlError
 
@@ -47,15 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     metrics = PredictMetrics(registry)
     holder = ModelHolder(metrics)
     try:
-        model = Registry(settings.registry_path).load(settings.model.version or None, settings.model.variant)
+        model, why = initial_model(settings, "predict")
         holder.swap(model)
-        log.info("serving %s model %s (sha256 %s…)", model.variant, model.version, model.sha256[:12])
+        log.info("serving %s model %s (sha256 %s…): %s", model.variant, model.version, model.sha256[:12], why)
     except VolctlError as exc:
         log.error("no model loaded: %s (%s)", exc.message, exc.hint or "")
     faults = Faults.parse(os.environ["VOLCTL_PREDICT_FAULTS"]) if os.environ.get("VOLCTL_PREDICT_FAULTS") else None
     if faults is not None:
         log.warning("FAULT INJECTION ON (test only): %s", faults)
-    app = create_app(holder, registry, metrics, faults)
+    admin = ModelAdmin("predict", settings, lambda: holder.current, holder.swap,
+                       lambda outcome: metrics.model_switches.labels(outcome).inc())
+    app = create_app(holder, registry, metrics, faults, admin)
 
     import uvicorn
 

@@ -14,36 +14,41 @@ from typing import Any
 import numpy as np
 import orjson
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 
 from services.metrics import PredictMetrics
 from services.model import Scorer
+from services.model_admin import ADMIN_PATH, ModelAdmin
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS, InputError, parse_rows
 
 log = logging.getLogger("volctl.predict")
 PREDICT_PATH = "/predict"
-KNOWN_ENDPOINTS = frozenset({PREDICT_PATH, "/health", "/version", "/metrics", "/docs", "/openapi.json"})
+KNOWN_ENDPOINTS = frozenset({PREDICT_PATH, ADMIN_PATH, "/health", "/version", "/metrics", "/docs", "/openapi.json"})
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class ModelHolder:
-    """The served model; swapped atomically (one attribute assignment), read once per request."""
+    """The served model and its feature set, as one pair swapped by one assignment: a request
+    reads the pair once, so it is validated and scored by the same model even mid-swap."""
 
     def __init__(self, metrics: PredictMetrics, model: Scorer | None = None) -> None:
         self._metrics = metrics
         self._lock = threading.Lock()
-        self.current: Scorer | None = None
-        self.feature_set: frozenset[str] = frozenset()
+        self.served: tuple[Scorer | None, frozenset[str]] = (None, frozenset())
         metrics.health.set_function(lambda: 1.0 if self.current is not None else 0.0)
         if model is not None:
             self.swap(model)
 
+    @property
+    def current(self) -> Scorer | None:
+        return self.served[0]
+
     def swap(self, model: Scorer) -> Scorer | None:
         with self._lock:
             previous = self.current
-            self.feature_set = frozenset(model.features)
-            self.current = model
+            self.served = (model, frozenset(model.features))
             self._metrics.model_info.clear()
             self._metrics.model_info.labels(model.variant, model.version).set(1)
             return previous
@@ -62,11 +67,11 @@ class PredictHandler:
         self.metrics = metrics
 
     def predict(self, body: bytes) -> Reply:
-        model = self.holder.current
+        model, feature_set = self.holder.served
         if model is None:
             return self._error(503, "no_model", "no model loaded; train one with `volctl model train`")
         try:
-            rows = parse_rows(body, model.features, self.holder.feature_set)
+            rows = parse_rows(body, model.features, feature_set)
         except InputError as exc:
             return self._error(422, exc.error_type, exc.message, model.variant)
         try:
@@ -193,8 +198,18 @@ class PredictResponse(BaseModel):
     ts: str
 
 
+class SwitchRequest(BaseModel):
+    variant: str = Field(description="baseline or ml")
+    version: str | None = Field(None, description="model version (default: the one served now)")
+    expect_sha: str | None = Field(None, description="refuse unless the loaded artifact has this sha256")
+    actor: str | None = None
+    reason: str | None = None
+    change_id: str | None = None
+    dry_run: bool = False
+
+
 def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: PredictMetrics,
-               faults: Faults | None = None) -> PredictService:
+               faults: Faults | None = None, admin: ModelAdmin | None = None) -> PredictService:
     started = time.monotonic()
     handler = PredictHandler(holder, metrics)
     api = FastAPI(title="volctl predict", version="1", summary="Crypto volatility spike detector")
@@ -229,6 +244,19 @@ def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: Predic
             "features": list(model.features), "decision_threshold": model.decision_threshold,
             "service": "predict", "volctl": __version__,
         }), media_type="application/json")
+
+    @api.post(ADMIN_PATH, openapi_extra={"requestBody": {"content": {"application/json": {
+        "schema": SwitchRequest.model_json_schema()}}}})
+    async def switch_model(request: Request) -> Response:
+        """Switch the served model without a restart (bearer token; see `volctl rollback`)."""
+        if admin is None:
+            return Response(orjson.dumps({"detail": "admin is not enabled in this process"}), 404,
+                            media_type="application/json")
+        body = await request.body()
+        # Loading a model reads and hashes files: off the event loop, so /predict keeps flowing.
+        reply = await run_in_threadpool(admin.handle, request.headers.get("authorization"), body)
+        headers = {"WWW-Authenticate": "Bearer"} if reply.status == 401 else None
+        return Response(orjson.dumps(reply.document), reply.status, headers=headers, media_type="application/json")
 
     @api.get("/metrics")
     def prometheus_metrics() -> Response:

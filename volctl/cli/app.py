@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from volctl import __version__
-from volctl.cli import _boundary, health, ingest, load, model, slo, stack
+from volctl.cli import _boundary, health, ingest, load, model, rollback, slo, stack
 
 app = typer.Typer(
     name="volctl",
@@ -20,7 +20,7 @@ app = typer.Typer(
 app.add_typer(model.app, name="model")
 app.add_typer(slo.app, name="slo")
 for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, load.load,
-                stack.render):
+                rollback.rollback, stack.render):
     app.command()(command)
 
 

@@ -23,6 +23,7 @@ KEPT_UP_RATE = 0.99  # achieved / asked below this: the report says the generato
 MAX_LATE_SHARE = 0.05  # more late sends than this: the schedule was not kept either
 PERCENTILES = (50, 90, 95, 99, 99.9)
 Progress = Callable[["LoadProgress"], None]
+Observer = Callable[[float, int, bytes], None]
 
 
 @dataclass
@@ -96,7 +97,7 @@ class LoadResult:
 
 
 async def _run(url: str, bodies: list[bytes] | None, times: list[float], progress: Progress | None,
-               timeout_s: float, result: LoadResult) -> None:
+               timeout_s: float, result: LoadResult, observe: Observer | None) -> None:
     import aiohttp
 
     errors: Counter[str] = Counter()
@@ -110,8 +111,10 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
                 request = (session.post(url, data=bodies[index % len(bodies)], headers=headers) if bodies
                            else session.get(url))
                 async with request as response:
-                    await response.read()
+                    body = await response.read()
                     status = response.status
+                    if observe is not None:
+                        observe(due, status, body)
             except Exception as exc:  # every failure is counted by kind, none stops the run
                 errors[type(exc).__name__] += 1
             else:
@@ -150,8 +153,10 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
 
 
 def run_load(url: str, bodies: list[bytes] | None, rps: float, seconds: float, ramp: Ramp | None = None,
-             progress: Progress | None = None, timeout_s: float = 10.0) -> LoadResult:
-    """POSTs the bodies in turn, or GETs the url when there are none."""
+             progress: Progress | None = None, timeout_s: float = 10.0,
+             observe: Observer | None = None) -> LoadResult:
+    """POSTs the bodies in turn, or GETs the url when there are none. `observe(intended perf_counter
+    time, status, body)` sees every answer (the rollback benchmark reads the variant from it)."""
     times = list(intended_times(rps, seconds, ramp))
     duration = ramp.seconds if ramp else seconds
     asked = len(times) / duration if duration else 0.0
@@ -159,9 +164,9 @@ def run_load(url: str, bodies: list[bytes] | None, rps: float, seconds: float, r
     try:  # uvloop (installed with uvicorn[standard]) keeps the schedule tighter at thousands of req/s
         import uvloop
 
-        uvloop.run(_run(url, bodies, times, progress, timeout_s, result))
+        uvloop.run(_run(url, bodies, times, progress, timeout_s, result, observe))
     except ImportError:
-        asyncio.run(_run(url, bodies, times, progress, timeout_s, result))
+        asyncio.run(_run(url, bodies, times, progress, timeout_s, result, observe))
     return result
 
 

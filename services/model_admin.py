@@ -1,0 +1,227 @@
+"""POST /admin/model, the same in the predict and the consume service: switch the served model
+without a restart.
+
+The target is loaded and verified (sha256 against the manifest, and against `expect_sha` when the
+caller sends one, so both services provably load the same artifact) before one atomic swap;
+requests and batches in flight finish on the model they started with. The choice is persisted in
+the state directory so that a restart keeps it, and every call is appended to the audit log.
+The bearer token is re-read on every call: a token created or rotated after start applies at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from services.registry import Registry
+from services.variants import VARIANTS
+from volctl.config import Settings
+from volctl.errors import ConfigError, ModelIntegrityError, VolctlError
+
+if TYPE_CHECKING:
+    from services.model import Scorer
+
+ADMIN_PATH = "/admin/model"
+TOKEN_FILE = "admin_token"
+AUDIT_FILE = "audit.jsonl"
+MAX_ADMIN_BODY = 16 * 1024
+_TEXT_LIMIT = 300  # actor and reason come from the caller: bounded before they reach the audit log
+
+log = logging.getLogger("volctl.admin")
+
+
+def read_admin_token(settings: Settings) -> str:
+    """The configured token, else the one `volctl up` generated in the state directory, else ''."""
+    if settings.admin_token:
+        return settings.admin_token
+    try:
+        return (settings.state_path / TOKEN_FILE).read_text().strip()
+    except OSError:
+        return ""
+
+
+def audit_path(settings: Settings) -> Path:
+    return settings.state_path / AUDIT_FILE
+
+
+def choice_path(settings: Settings, service: str) -> Path:
+    return settings.state_path / "model" / f"{service}.json"
+
+
+def initial_model(settings: Settings, service: str) -> tuple[Scorer, str]:
+    """The model a starting service serves: the persisted choice of the last switch when there is
+    one that still loads, else the configured variant and version. Returns (model, why)."""
+    registry = Registry(settings.registry_path)
+    chosen = _read_json(choice_path(settings, service))
+    if chosen:
+        try:
+            model = registry.load(chosen.get("version") or None, chosen.get("variant", ""))
+            return model, f"kept from the switch at {chosen.get('at')} by {chosen.get('actor')}"
+        except VolctlError as exc:
+            log.error("the persisted model choice %s no longer loads (%s); using the configured one",
+                      chosen, exc.message)
+    model = registry.load(settings.model.version or None, settings.model.variant)
+    return model, "configured"
+
+
+@dataclass(frozen=True)
+class AdminReply:
+    status: int
+    document: dict[str, Any]
+    outcome: str  # the counter label: switched, unchanged, dry_run, unauthorized, forbidden, ...
+
+
+class ModelAdmin:
+    """Handles admin calls for one service. `install` swaps the model in (raising ValueError when
+    the service cannot serve it); `current` returns the model served now."""
+
+    def __init__(self, service: str, settings: Settings, current: Callable[[], Scorer | None],
+                 install: Callable[[Scorer], None], count: Callable[[str], None]) -> None:
+        self.service = service
+        self.settings = settings
+        self._current = current
+        self._install = install
+        self._count = count
+        self._lock = threading.Lock()  # one switch at a time; serving never waits on it
+
+    def handle(self, authorization: str | None, body: bytes) -> AdminReply:
+        reply = self._handle(authorization, body)
+        self._count(reply.outcome)
+        return reply
+
+    def _handle(self, authorization: str | None, body: bytes) -> AdminReply:
+        token = read_admin_token(self.settings)
+        if not token:
+            return self._refuse(403, "forbidden", "admin is disabled: no token configured",
+                                "run `volctl up` (it generates one) or set admin_token")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            return self._refuse(401, "unauthorized", "missing bearer token",
+                                f"send 'Authorization: Bearer <token>' (the token is in {TOKEN_FILE})")
+        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return self._refuse(403, "forbidden", "wrong token", "use the token of this deployment")
+        try:
+            request = _parse_request(body)
+        except ValueError as exc:
+            return self._refuse(400, "bad_request", str(exc),
+                                '{"variant": "baseline"|"ml", "version": "...", "reason": "..."}')
+        with self._lock:
+            return self._switch(request)
+
+    def _switch(self, request: dict[str, Any]) -> AdminReply:
+        before = _describe(self._current())
+        version = request["version"] or before.get("version") or None
+        started = time.perf_counter()
+        try:
+            model = Registry(self.settings.registry_path).load(version, request["variant"])
+        except ModelIntegrityError as exc:
+            return self._audited(request, before, 409, "integrity", exc.message)
+        except ConfigError as exc:
+            return self._audited(request, before, 404, "not_found", exc.message)
+        loaded_s = time.perf_counter() - started
+        if request["expect_sha"] and request["expect_sha"] != model.sha256:
+            return self._audited(request, before, 409, "integrity",
+                                 f"{model.variant} {model.version} here has sha256 {model.sha256[:12]}…, "
+                                 f"the caller expected {request['expect_sha'][:12]}… (registries differ)")
+        after = _describe(model)
+        if request["dry_run"]:
+            return AdminReply(200, {"service": self.service, "dry_run": True, "before": before, "after": after,
+                                    "load_ms": round(loaded_s * 1000, 2)}, "dry_run")
+        if all(before.get(key) == after[key] for key in ("variant", "version", "sha")):
+            return AdminReply(200, {"service": self.service, "before": before, "after": after, "changed": False,
+                                    "load_ms": round(loaded_s * 1000, 2), "swap_ms": 0.0}, "unchanged")
+        swap_started = time.perf_counter()
+        try:
+            self._install(model)
+        except ValueError as exc:
+            return self._audited(request, before, 409, "incompatible", str(exc))
+        swap_s = time.perf_counter() - swap_started
+        self._persist(request, after)
+        self._audit(request, before, after, "switched", "")
+        log.warning("model switched by %s: %s %s -> %s %s (%s)", request["actor"], before.get("variant"),
+                    before.get("version"), after["variant"], after["version"], request["reason"] or "no reason")
+        return AdminReply(200, {"service": self.service, "before": before, "after": after, "changed": True,
+                                "load_ms": round(loaded_s * 1000, 2), "swap_ms": round(swap_s * 1000, 3)},
+                          "switched")
+
+    def _refuse(self, status: int, outcome: str, message: str, hint: str) -> AdminReply:
+        log.warning("admin call refused (%s): %s", outcome, message)
+        return AdminReply(status, {"detail": message, "hint": hint, "service": self.service}, outcome)
+
+    def _audited(self, request: dict[str, Any], before: dict[str, Any], status: int, outcome: str,
+                 message: str) -> AdminReply:
+        self._audit(request, before, {"variant": request["variant"], "version": request["version"]}, outcome, message)
+        return self._refuse(status, outcome, message, "check `volctl model list` and the registry")
+
+    def _persist(self, request: dict[str, Any], after: dict[str, Any]) -> None:
+        document = {**after, "at": _now(), "actor": request["actor"], "change_id": request["change_id"]}
+        _write_json(choice_path(self.settings, self.service), document)
+
+    def _audit(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any], outcome: str,
+               detail: str) -> None:
+        entry = {"at": _now(), "service": self.service, "actor": request["actor"], "reason": request["reason"],
+                 "change_id": request["change_id"], "from": before, "to": after, "outcome": outcome,
+                 "detail": detail}
+        path = audit_path(self.settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:  # one write of one line: appends from two services do not interleave
+            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def _parse_request(body: bytes) -> dict[str, Any]:
+    if len(body) > MAX_ADMIN_BODY:
+        raise ValueError(f"body larger than {MAX_ADMIN_BODY} bytes")
+    try:
+        document = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError("body must be a JSON object")
+    variant = document.get("variant")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    text = {key: document.get(key) for key in ("version", "expect_sha", "actor", "reason", "change_id")}
+    for key, value in text.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{key} must be a string")
+    if not isinstance(document.get("dry_run", False), bool):
+        raise ValueError("dry_run must be true or false")
+    return {"variant": variant, "version": text["version"] or "", "expect_sha": text["expect_sha"] or "",
+            "actor": (text["actor"] or "unknown")[:_TEXT_LIMIT], "reason": (text["reason"] or "")[:_TEXT_LIMIT],
+            "change_id": (text["change_id"] or "")[:64], "dry_run": document.get("dry_run", False)}
+
+
+def _describe(model: Scorer | None) -> dict[str, Any]:
+    if model is None:
+        return {}
+    return {"variant": model.variant, "version": model.version, "sha": model.sha256}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write-then-rename: a crash leaves the old choice or the new one, never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(document, indent=2, sort_keys=True))
+    os.replace(temporary, path)
+

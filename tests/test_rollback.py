@@ -1,0 +1,159 @@
+"""`volctl rollback` against the real running services: under load, audited, token-checked,
+persisted across a restart, and all-or-nothing when one service cannot switch."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_stack import VOLCTL, Stack
+from volctl.clients.processes import Supervisor
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Path) -> Iterator[Stack]:
+    registry = tmp_path_factory.mktemp("rollback") / "registry"
+    shutil.copytree(trained_registry, registry)  # this module adds a version; others must not see it
+    running = Stack(tmp_path_factory.mktemp("rollback-state"), registry)
+    result = running.run("up")
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield running
+    running.run("down")
+
+
+def _served(stack: Stack) -> dict[str, str]:
+    return {name: httpx.get(stack.url(name) + "/version").json()["model"] for name in ("predict", "consume")}
+
+
+def _switch_counter(stack: Stack, service: str, outcome: str) -> float:
+    text = httpx.get(stack.url(service) + "/metrics").text
+    line = f'volatility_model_switches_total{{outcome="{outcome}"}} '
+    return next((float(row.split()[-1]) for row in text.splitlines() if row.startswith(line)), 0.0)
+
+
+class Probe(threading.Thread):
+    """Sequential /predict calls recording (send time, status, variant): which model answered when."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(daemon=True)
+        features = httpx.get(stack.url("predict") + "/version").json()["features"]
+        self.body = {"rows": [{name: 0.5 for name in features}]}
+        self.url = stack.url("predict") + "/predict"
+        self.seen: list[tuple[float, int, str]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not self.stop.is_set():
+                sent = time.monotonic()
+                answer = client.post(self.url, json=self.body)
+                self.seen.append((sent, answer.status_code, answer.json().get("model_variant", "?")))
+
+    def variants_between(self, start: float, end: float) -> set[str]:
+        return {variant for sent, _, variant in self.seen if start <= sent < end}
+
+
+def test_wrong_or_missing_token_is_refused_and_changes_nothing(stack: Stack) -> None:
+    before = _served(stack)
+    for service in ("predict", "consume"):
+        url = stack.url(service) + "/admin/model"
+        forbidden = _switch_counter(stack, service, "forbidden")
+        assert httpx.post(url, json={"variant": "baseline"}).status_code == 401
+        answer = httpx.post(url, json={"variant": "baseline"}, headers={"Authorization": "Bearer wrong"})
+        assert answer.status_code == 403 and "wrong token" in answer.json()["detail"]
+        assert _switch_counter(stack, service, "forbidden") == forbidden + 1
+        token = (stack.state / "admin_token").read_text().strip()
+        bad = httpx.post(url, content=b"{not json", headers={"Authorization": f"Bearer {token}"})
+        assert bad.status_code == 400 and "not JSON" in bad.json()["detail"]
+    assert _served(stack) == before
+    dry = stack.run("rollback", "--to", "baseline", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert json.loads(dry.stdout)["changed"] is False and _served(stack) == before
+    refused = stack.run("rollback", "--to", "baseline")  # no TTY, no --yes: refuses, changes nothing
+    assert refused.returncode == 2 and "--yes" in refused.stderr and _served(stack) == before
+
+
+def test_rollback_and_roll_forward_under_load_lose_no_request(stack: Stack) -> None:
+    assert _served(stack) == {"predict": "ml", "consume": "ml"}
+    env = {**os.environ, "VOLCTL_CONFIG": str(stack.config)}
+    load = subprocess.Popen([VOLCTL, "load", "--rps", "100", "--duration", "8s", "--json"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    probe = Probe(stack)
+    probe.start()
+    try:
+        time.sleep(2)
+        back = stack.run("rollback", "--to", "baseline", "--yes", "--reason", "test: spike storm", "--json")
+        switched_back = time.monotonic()
+        time.sleep(2)
+        forward = stack.run("rollback", "--to", "ml", "--yes", "--reason", "test: fixed", "--json")
+        switched_forward = time.monotonic()
+        time.sleep(1)
+    finally:
+        probe.stop.set()
+        out, err = load.communicate(timeout=60)
+    for result in (back, forward):
+        assert result.returncode == 0, result.stdout + result.stderr
+        report = json.loads(result.stdout)
+        assert report["ok"] and all(s["verified"] for s in report["plan"]["switches"])
+        assert report["seconds"] < 1.0  # both services, load + verify + swap
+    sent = json.loads(out)
+    assert sent["sent"] == 800 and sent["ok"] == 800 and not sent["errors"], err
+    assert {status for _, status, _ in probe.seen} == {200}
+    assert probe.variants_between(switched_back, switched_forward - 1.0) == {"baseline"}
+    assert probe.variants_between(switched_forward, float("inf")) == {"ml"}
+
+    entries = json.loads(stack.run("rollback", "--history", "--json").stdout)
+    switches = [e for e in entries if e["outcome"] == "switched"]
+    assert [(e["service"], e["to"]["variant"]) for e in switches[-4:]] == [
+        ("predict", "baseline"), ("consume", "baseline"), ("predict", "ml"), ("consume", "ml")]
+    assert switches[-4]["reason"] == "test: spike storm" and "@" in switches[-4]["actor"]
+    assert switches[-4]["change_id"] == switches[-3]["change_id"] != switches[-2]["change_id"]
+
+
+def test_a_restart_keeps_the_rolled_back_model(stack: Stack) -> None:
+    assert stack.run("rollback", "--to", "baseline", "--yes").returncode == 0
+    supervisor = Supervisor(stack.state)
+    for service in ("predict", "consume"):
+        assert supervisor.stop(service, 10).pid is not None
+    result = stack.run("up")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _served(stack) == {"predict": "baseline", "consume": "baseline"}
+    assert stack.run("rollback", "--to", "ml", "--yes").returncode == 0
+
+
+def test_when_consume_cannot_switch_predict_is_switched_back(stack: Stack) -> None:
+    """A version made by a newer build, needing a feature this consume service does not compute:
+    predict can load it, consume refuses, so predict must return to what it served."""
+    assert stack.run("rollback", "--to", "baseline", "--yes").returncode == 0  # the rule loads any feature list
+    registry = stack.config.read_text().split('registry_dir = "')[1].split('"')[0]
+    current = httpx.get(stack.url("predict") + "/version").json()
+    source = Path(registry) / current["version"]
+    target = Path(registry) / "0000-needs-a-new-feature"  # sorts first: never "the newest version"
+    shutil.copytree(source, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["version"] = target.name
+    manifest["features"] = [*manifest["features"], "order_book_imbalance"]
+    (target / "manifest.json").write_text(json.dumps(manifest))
+
+    result = stack.run("rollback", "--to", target.name, "--yes", "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert "consume refused" in report["problem"] and "order_book_imbalance" in report["problem"]
+    predict = report["plan"]["switches"][0]
+    assert predict["changed"] and predict["reverted"]
+    for service in ("predict", "consume"):
+        assert httpx.get(stack.url(service) + "/version").json()["version"] == current["version"]
+    assert stack.run("rollback", "--to", "ml", "--yes").returncode == 0

@@ -1,0 +1,67 @@
+"""`volctl rollback`: switch the served model of both services without a restart, audited."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE
+from volctl.render import console
+
+
+@boundary
+def rollback(
+    ctx: typer.Context,
+    to: Annotated[str | None, typer.Option(help="baseline, ml (variants of the served version) or a model "
+                                           "version (keeps the served variant).")] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Have both services load and verify the target, "
+                                          "switch nothing.")] = False,
+    history: Annotated[bool, typer.Option("--history", help="Show the audit log of model switches.")] = False,
+    limit: Annotated[int, typer.Option("-n", min=1, help="How many audit entries --history shows.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Switch predict and consume to another model together, with no restart (and back on failure).
+
+    Exit 0 switched (or already serving it); 1 a service refused or did not verify, and the other
+    was switched back; 3 a service is unreachable or the target does not exist.
+    """
+    from volctl.core import rollback as core
+    from volctl.render import rollback as render
+
+    settings = settings_of(ctx)
+    if history:
+        entries = core.rollback_history(settings, limit)
+        console.emit_json(entries) if as_json else render.history_table(entries)
+        return
+    if not to:
+        raise typer.BadParameter("say what to serve: --to baseline, --to ml or --to <version> (or --history)",
+                                 param_hint="--to")
+    plan = core.plan_rollback(settings, to)
+    if not as_json:
+        render.plan_table(plan, dry_run)
+    if plan.nothing_to_do and not dry_run:
+        if as_json:
+            console.emit_json({"ok": True, "changed": False, "plan": plan})
+        else:
+            console.out.print(f"[green]both services already serve {plan.target.describe()}[/]: nothing to do")
+        return
+    if not (yes or dry_run):
+        if not sys.stdin.isatty():
+            console.error("refusing to switch models without confirmation", hint="pass --yes (or --dry-run)")
+            raise typer.Exit(EXIT_USAGE)
+        typer.confirm(f"Switch both services to {plan.target.describe()}?", abort=True)
+    report = core.execute_rollback(settings, plan, reason, dry_run)
+    if as_json:
+        console.emit_json({"ok": report.ok, "changed": not dry_run and report.ok, **console.as_plain(report)})
+    else:
+        render.rollback_result(report)
+        if dry_run and not report.ok:
+            console.out.print(f"[bold red]dry run failed:[/] {report.problem}")
+    if not report.ok:
+        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -1,0 +1,217 @@
+"""`volctl rollback`: switch the model of the predict and the consume service together, or not at all.
+
+Each service loads and verifies the target itself (POST /admin/model), then swaps with no restart.
+The predict service goes first; when the consume service then fails, predict is switched back, so
+the two never score with different models for longer than one failed call.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.variants import VARIANTS
+from volctl.clients.http import ServiceClient
+from volctl.config import Settings
+from volctl.errors import ConfigError, VolctlError
+
+SERVICES = ("predict", "consume")
+
+
+@dataclass
+class Target:
+    variant: str
+    version: str
+    sha: str  # expected artifact sha256 from the local registry; "" when it is not reachable from here
+
+    def describe(self) -> str:
+        return f"{self.variant} {self.version}"
+
+
+@dataclass
+class ServiceSwitch:
+    service: str
+    url: str
+    before: dict[str, Any]
+    after: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    changed: bool = False
+    error: str = ""
+    verified: bool | None = None
+    verify_detail: str = ""
+    reverted: bool = False
+
+
+@dataclass
+class RollbackPlan:
+    target: Target
+    switches: list[ServiceSwitch]
+    change_id: str
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return all(_serves(s.before, self.target) for s in self.switches)
+
+
+@dataclass
+class RollbackReport:
+    plan: RollbackPlan
+    dry_run: bool
+    ok: bool = True
+    problem: str = ""
+    seconds: float = 0.0
+
+
+def plan_rollback(settings: Settings, to: str) -> RollbackPlan:
+    """Where each service is now and what `to` (baseline, ml or a version) means for it."""
+    switches = []
+    for service in SERVICES:
+        url = getattr(settings, service).url
+        client = ServiceClient(service, url, timeout_s=3)
+        try:
+            answer = client.get("/version")
+        finally:
+            client.close()
+        if answer.status != 200 or not isinstance(answer.body, dict):
+            raise ConfigError(f"{service} at {url} answered /version with {answer.status}: {answer.body}",
+                              hint="check it with `volctl health`")
+        before = {key: answer.body.get(key) for key in ("variant", "version", "sha")}
+        before["variant"] = answer.body.get("model")
+        switches.append(ServiceSwitch(service, url, before))
+    current = switches[0].before  # predict decides what "the current version" is
+    if to in VARIANTS:
+        variant, version = to, current["version"]
+    else:
+        variant, version = current["variant"], to
+    return RollbackPlan(Target(variant, version, _expected_sha(settings, variant, version)), switches,
+                        uuid.uuid4().hex[:12])
+
+
+def execute_rollback(settings: Settings, plan: RollbackPlan, reason: str, dry_run: bool = False) -> RollbackReport:
+    """Switch predict, then consume; on any failure switch back what was switched. Then verify."""
+    from services.model_admin import read_admin_token
+
+    token = read_admin_token(settings)
+    if not token:
+        raise ConfigError(f"no admin token in {settings.state_path / 'admin_token'} and none configured",
+                          hint="`volctl up` generates one; or set admin_token (VOLCTL_ADMIN_TOKEN)")
+    report = RollbackReport(plan, dry_run)
+    started = time.perf_counter()
+    request = {"variant": plan.target.variant, "version": plan.target.version, "expect_sha": plan.target.sha,
+               "actor": local_actor(), "reason": reason, "change_id": plan.change_id, "dry_run": dry_run}
+    for switch in plan.switches:
+        if not _call(switch, token, request):
+            report.ok = False
+            report.problem = f"{switch.service} refused the switch: {switch.error}"
+            _revert(plan.switches, token, request, report.problem)
+            break
+    if report.ok and not dry_run:
+        for switch in plan.switches:
+            _verify(switch, plan.target)
+        failed = [s.service for s in plan.switches if not s.verified]
+        if failed:
+            report.ok = False
+            report.problem = f"switched, but {', '.join(failed)} does not report {plan.target.describe()} afterwards"
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def rollback_history(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest `limit` audit entries, oldest first (lines that do not parse are skipped, counted)."""
+    from services.model_admin import audit_path
+
+    try:
+        lines = audit_path(settings).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    entries = []
+    for line in lines[-limit:]:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            entries.append({"outcome": "unreadable line", "detail": line[:200]})
+    return entries
+
+
+def local_actor() -> str:
+    """Who is calling, for the audit log: user@host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{os.uname().nodename}"
+
+
+def _call(switch: ServiceSwitch, token: str, request: dict[str, Any]) -> bool:
+    client = ServiceClient(switch.service, switch.url, timeout_s=10)
+    started = time.perf_counter()
+    try:
+        answer = client.post("/admin/model", request, headers={"Authorization": f"Bearer {token}"})
+    except VolctlError as exc:  # did not answer: not switched
+        switch.error = exc.message
+        return False
+    finally:
+        client.close()
+    switch.seconds = time.perf_counter() - started
+    body = answer.body if isinstance(answer.body, dict) else {"detail": str(answer.body)}
+    if answer.status != 200:
+        switch.error = f"HTTP {answer.status}: {body.get('detail', body)}"
+        return False
+    switch.after = body.get("after", {})
+    switch.changed = bool(body.get("changed"))
+    return True
+
+
+def _revert(switches: list[ServiceSwitch], token: str, request: dict[str, Any], why: str) -> None:
+    for switch in switches:
+        if not switch.changed:
+            continue
+        back = {**request, "variant": switch.before["variant"], "version": switch.before["version"],
+                "expect_sha": switch.before.get("sha") or "", "reason": f"automatic revert: {why}"}
+        probe = ServiceSwitch(switch.service, switch.url, switch.after)
+        switch.reverted = _call(probe, token, back)
+        if not switch.reverted:
+            switch.error = f"could not switch back: {probe.error}"
+
+
+def _verify(switch: ServiceSwitch, target: Target) -> None:
+    """The service says so on /version and in volatility_model_info on /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from services.metrics import MODEL_INFO
+
+    client = ServiceClient(switch.service, switch.url, timeout_s=3)
+    try:
+        version = client.get("/version").body
+        metrics = client.get("/metrics").body
+    except VolctlError as exc:
+        switch.verified, switch.verify_detail = False, exc.message
+        return
+    finally:
+        client.close()
+    served = {"variant": version.get("model"), "version": version.get("version"), "sha": version.get("sha")}
+    info = [(s.labels.get("variant"), s.labels.get("version"))
+            for family in text_string_to_metric_families(str(metrics)) if family.name == MODEL_INFO
+            for s in family.samples if s.value == 1]
+    switch.verified = _serves(served, target) and info == [(target.variant, target.version)]
+    switch.verify_detail = f"/version {served['variant']} {served['version']}; {MODEL_INFO} {info}"
+
+
+def _serves(served: dict[str, Any], target: Target) -> bool:
+    return (served.get("variant") == target.variant and served.get("version") == target.version
+            and (not target.sha or served.get("sha") == target.sha))
+
+
+def _expected_sha(settings: Settings, variant: str, version: str) -> str:
+    """Verify the target here first: a wrong name or a tampered file stops before any service is asked."""
+    from services.registry import Registry
+
+    registry = Registry(settings.registry_path)
+    if not registry.root.is_dir():
+        return ""  # services with their own registry (compose): they verify against their manifests
+    return registry.verify(version, variant)

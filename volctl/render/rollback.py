@@ -1,0 +1,72 @@
+"""Rollback plan, result and history tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from volctl.core.rollback import RollbackPlan, RollbackReport
+from volctl.render.console import out
+
+
+def _model(described: dict[str, Any], with_sha: bool = True) -> str:
+    if not described:
+        return "-"
+    sha = described.get("sha") or "" if with_sha else ""
+    return f"{described.get('variant')} {described.get('version')}" + (f" ({sha[:10]})" if sha else "")
+
+
+def plan_table(plan: RollbackPlan, dry_run: bool) -> None:
+    table = Table(title=f"rollback plan (change {plan.change_id})", title_justify="left")
+    for column in ("service", "serving now", "will serve"):
+        table.add_column(column)
+    target = f"{plan.target.describe()}" + (f" ({plan.target.sha[:10]})" if plan.target.sha else "")
+    for switch in plan.switches:
+        table.add_row(switch.service, _model(switch.before), target)
+    out.print(table)
+    if not plan.target.sha:
+        out.print("[yellow]the registry is not readable here: each service verifies the sha256 itself[/]")
+    if dry_run:
+        out.print("[dim]dry run: the services loaded and verified the target; nothing was switched[/]")
+
+
+def rollback_result(report: RollbackReport) -> None:
+    if report.dry_run:
+        return
+    table = Table(title="rollback", title_justify="left")
+    for column in ("service", "before", "after", "time", "verified", "note"):
+        table.add_column(column, justify="right" if column == "time" else "left")
+    for switch in report.plan.switches:
+        verified = {True: "[green]yes[/]", False: "[red]NO[/]", None: "-"}[switch.verified]
+        note = switch.error or ("switched back" if switch.reverted else "" if switch.changed else "already serving")
+        table.add_row(switch.service, _model(switch.before), _model(switch.after) if switch.after else "-",
+                      f"{switch.seconds * 1000:.0f} ms", verified, escape(note))
+    out.print(table)
+    if report.ok:
+        out.print(f"[bold green]both services serve {report.plan.target.describe()}[/] "
+                  f"({report.seconds * 1000:.0f} ms; no restart)")
+    else:
+        out.print(f"[bold red]rollback failed:[/] {escape(report.problem)}")
+        reverted = [s.service for s in report.plan.switches if s.reverted]
+        if reverted:
+            out.print(f"switched back: {', '.join(reverted)}, so both services still serve the same model")
+
+
+def history_table(entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        out.print("no model switches recorded yet")
+        return
+    table = Table(title="model switches (audit log)", title_justify="left")
+    for column in ("when (UTC)", "who", "service", "from", "to", "outcome", "reason", "change"):
+        table.add_column(column)
+    for entry in entries:
+        outcome = entry.get("outcome", "")
+        colour = "green" if outcome == "switched" else "red"
+        when = str(entry.get("at", "?"))[:19].replace("T", " ")
+        table.add_row(when, escape(str(entry.get("actor", ""))), entry.get("service", ""),
+                      _model(entry.get("from") or {}, False), _model(entry.get("to") or {}, False),
+                      f"[{colour}]{outcome}[/]",
+                      escape(str(entry.get("reason") or entry.get("detail") or "")), entry.get("change_id", ""))
+    out.print(table)
