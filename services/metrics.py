@@ -20,6 +20,11 @@ CONSUMER_LAG_SECONDS = "volatility_consumer_lag_seconds"
 CONSUMER_OFFSET_LAG = "volatility_consumer_offset_lag"
 CONSUMER_RATE = "volatility_consumer_processing_rate"
 MODEL_SWITCHES = "volatility_model_switches_total"
+DRIFT_SHARE = "volatility_drift_share"
+DRIFT_THRESHOLD = "volatility_drift_share_threshold"
+DRIFT_REPORT_TIME = "volatility_drift_report_timestamp_seconds"
+DRIFT_SCORE = "volatility_drift_score"
+DRIFT_FEATURE = "volatility_feature_drifted"
 
 
 def latency_buckets(low: float = 0.0005, high: float = 2.0, ratio: float = 1.25) -> tuple[float, ...]:

@@ -163,6 +163,12 @@ def test_every_promql_expression_of_rules_and_dashboard_returns_data(running_sta
     in_files += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert all(expr in catalogue.values() or expr in alerts for expr in in_files)  # nothing hand-written
 
+    # The drift panels show the newest drift report, which the consume service exports.
+    data = ROOT.parent / "shared" / "data"
+    drift = running_stack.run("drift", "report",
+                              "--reference", str(data / "btcusd_2025-12-01_advtrade_ticker_10min.ndjson"),
+                              "--current", str(data / "btc_eth_2026-04-03_flat.ndjson"))
+    assert drift.returncode in (0, 1), drift.stdout + drift.stderr
     row = {"rows": [{name: 0.1 for name in httpx.get(running_stack.url("predict") + "/version").json()["features"]}]}
     deadline = time.monotonic() + 60
     missing = dict(catalogue)

@@ -78,6 +78,13 @@ class DataSettings:
 
 
 @dataclass
+class DriftSettings:
+    share_threshold: float = 0.5  # drift when more than this share of the features drifted
+    window: str = "1h"  # current data: the newest stretch of the feature log this long
+    min_rows: int = 500  # fewer current (or reference) rows than this: no verdict, exit 3
+
+
+@dataclass
 class ModelSettings:
     variant: str = "ml"
     version: str = ""  # empty: the newest version in the registry
@@ -95,6 +102,7 @@ class Settings:
     slo: SloSettings = field(default_factory=SloSettings)
     data: DataSettings = field(default_factory=DataSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
 
     @property
     def state_path(self) -> Path:

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from services.consume.app import ConsumeService
 from services.consume.http import serve_http
 from services.consume.processor import TickProcessor
+from services.drift_metrics import DriftCollector, latest_summary_path
 from services.feature_log import FeatureLog
 from services.metrics import ConsumeMetrics
 from services.model_admin import ModelAdmin, initial_model
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     disable_created_metrics()
     registry = CollectorRegistry()
     metrics = ConsumeMetrics(registry)
+    registry.register(DriftCollector(latest_summary_path(settings.state_path)))
     service = ConsumeService(settings.kafka, bootstrap_of(settings.kafka),
                              TickProcessor(model, settings.data.naive_timezone), metrics,
                              FeatureLog(settings.state_path / "features"))

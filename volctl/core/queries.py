@@ -43,6 +43,9 @@ CONSUMER_RATE = f"sum({m.CONSUMER_RATE})"
 CONSUMER_ERRORS = f"sum(rate({m.CONSUMER_ERRORS}[5m])) or vector(0)"
 MODEL_INFO = f"max by (job, variant, version) ({m.MODEL_INFO})"
 TARGETS_UP = 'up{job=~"predict|consume"}'
+DRIFT_SHARE = f"max({m.DRIFT_SHARE})"  # from the newest `volctl drift report`, exported by the consume service
+DRIFT_THRESHOLD = f"max({m.DRIFT_THRESHOLD})"
+DRIFT_SCORES = f"max by (feature, method) ({m.DRIFT_SCORE})"
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,9 @@ def dashboard_panels(slo: SloSettings) -> tuple[Panel, ...]:
         Panel("Consumer offset lag", (Series("messages behind", CONSUMER_OFFSET_LAG),), "short"),
         Panel("Processing rate", (Series("ticks/s", CONSUMER_RATE),), "short"),
         Panel("Model variant", (Series("{{job}} {{variant}} {{version}}", MODEL_INFO),), "short", kind="table"),
+        Panel("Feature drift (newest drift report)", (
+            Series("drifted share", DRIFT_SHARE), Series("threshold", DRIFT_THRESHOLD)), "percentunit"),
+        Panel("Drift score per feature", (Series("{{feature}} ({{method}})", DRIFT_SCORES),), "short", kind="table"),
     )
 
 

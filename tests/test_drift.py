@@ -1,0 +1,101 @@
+"""`volctl drift report` on real recordings: different periods drift, a period against itself does
+not, too little data is "cannot check", and the feature log against the model's reference works
+end to end (with the gauges the consume service exports)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from services.features import FEATURES
+from tests.conftest import ROOT, free_port
+from tests.test_stack import VOLCTL
+
+DEC_1 = "btcusd_2025-12-01_advtrade_ticker_10min.ndjson"  # BTC ~85k, one product, with bid/ask
+APR_3 = "btc_eth_2026-04-03_flat.ndjson"  # four months later, BTC and ETH interleaved
+NOV_8 = "btcusd_2025-11-08_advtrade_ticker.ndjson"  # 223 ticks
+
+
+def _config(tmp_path: Path, registry: Path | None = None) -> Path:
+    config = tmp_path / "volctl.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n[predict]\nport = {free_port()}\n'
+                      + (f'[model]\nregistry_dir = "{registry}"\n' if registry else ""))
+    return config
+
+
+def _drift(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VOLCTL_CONFIG": str(config), "NO_COLOR": "1", "COLUMNS": "160"}
+    return subprocess.run([VOLCTL, "drift", "report", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=180)
+
+
+def test_a_later_period_drifts_feature_by_feature(tmp_path: Path, shared_data: Path) -> None:
+    out = tmp_path / "report"
+    result = _drift(_config(tmp_path), "--reference", str(shared_data / DEC_1), "--current", str(shared_data / APR_3),
+                    "--out", str(out), "--json")
+    assert result.returncode in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    assert [f["name"] for f in report["features"]] == list(FEATURES)
+    assert all(f["method"] and f["score"] is not None for f in report["features"])
+    assert report["drifted"] and report["share"] == len(report["drifted"]) / len(FEATURES)
+    assert result.returncode == (1 if report["share"] > 0.5 else 0)
+    assert (out / "drift.html").stat().st_size > 100_000  # Evidently's own page
+    markdown = (out / "drift.md").read_text()
+    assert "| feature | test | score |" in markdown and report["drifted"][0] in markdown
+    assert json.loads((tmp_path / "state" / "drift" / "latest.json").read_text())["share"] == report["share"]
+
+    human = _drift(_config(tmp_path), "--reference", str(shared_data / DEC_1), "--current",
+                   str(shared_data / APR_3), "--out", str(out), "--threshold", "0.9")
+    assert human.returncode == 0 and "no drift" in human.stdout and "Wasserstein" in human.stdout
+
+
+def test_a_period_against_itself_does_not_drift(tmp_path: Path, shared_data: Path) -> None:
+    path = str(shared_data / DEC_1)
+    result = _drift(_config(tmp_path), "--reference", path, "--current", path, "--out", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["share"] == 0 and not report["drift"] and len(report["features"]) == len(FEATURES)
+
+
+def test_too_little_current_data_is_cannot_check_with_the_counts(tmp_path: Path, shared_data: Path) -> None:
+    result = _drift(_config(tmp_path), "--reference", str(shared_data / DEC_1), "--current", str(shared_data / NOV_8))
+    assert result.returncode == 3
+    assert "223 rows" in result.stderr and "need 500" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_feature_log_window_against_the_model_reference(tmp_path: Path, shared_data: Path,
+                                                        trained_registry: Path) -> None:
+    """The consume service's feature log (written by the real FeatureLog) over --window, against
+    reference.parquet of the newest model version; then the consume service's drift gauges."""
+    from services.drift_metrics import DriftCollector, latest_summary_path
+    from services.feature_log import FeatureLog
+    from volctl.core.dataset import load_dataset
+
+    frame = load_dataset([shared_data / DEC_1]).frame
+    log = FeatureLog(tmp_path / "state" / "features", rows_per_file=1000)
+    log.append((row.ts, row.product, [getattr(row, name) for name in FEATURES], 0.5)
+               for row in frame.itertuples(index=False))
+    log.close()
+    result = _drift(_config(tmp_path, trained_registry), "--window", "5m", "--min-rows", "100", "--json")
+    assert result.returncode in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    assert report["reference"].startswith("training split of model ")
+    assert "feature log, last 5m" in report["current"]
+    assert 100 < report["current_rows"] < len(frame) * 0.6  # 5 of the recording's 10 minutes
+    assert len(report["features"]) == len(FEATURES)
+
+    registry = CollectorRegistry()
+    registry.register(DriftCollector(latest_summary_path(tmp_path / "state")))
+    text = generate_latest(registry).decode()
+    assert f"volatility_drift_share {report['share']}" in text
+    assert 'volatility_feature_drifted{feature="ret_std_60s"}' in text
+
+
+def test_no_current_data_yet(tmp_path: Path, trained_registry: Path) -> None:
+    result = _drift(_config(tmp_path, trained_registry))
+    assert result.returncode == 3 and "0 rows" in result.stderr and "consume service running" in result.stderr
+

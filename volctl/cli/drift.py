@@ -1,0 +1,58 @@
+"""`volctl drift report`: have the live features moved away from what the model was trained on?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.errors import EXIT_CHECK_FAILED
+from volctl.render import console
+
+app = typer.Typer(help="Feature drift between the training data and the live stream (Evidently).",
+                  no_args_is_help=True)
+
+
+@app.command()
+@boundary
+def report(
+    ctx: typer.Context,
+    window: Annotated[str | None, typer.Option(help="Current data: the newest stretch of the feature log this "
+                                               "long, back from its newest event (default drift.window, 1h).")
+                      ] = None,
+    current: Annotated[Path | None, typer.Option(help="Current data from a file instead: a recording, or "
+                                                 "feature rows (parquet, csv, feature-log jsonl).")] = None,
+    reference: Annotated[Path | None, typer.Option(help="Reference from a file instead of the served model's "
+                                                   "training split.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for drift.html, drift.json and drift.md "
+                                             "(default: a timestamped folder in <state>/drift).")] = None,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Drift when more than this share "
+                                                    "of the features drifted (default drift.share_threshold).")
+                         ] = None,
+    min_rows: Annotated[int | None, typer.Option(min=1, help="Rows needed on each side (default drift.min_rows)."
+                                                 )] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evidently's DataDriftPreset per feature; writes HTML, JSON and Markdown, and drift gauges.
+
+    Exit 0 no drift, 1 the drifted share exceeds the threshold, 3 not enough data (the counts are shown).
+    """
+    from volctl.core.drift import drift_report
+    from volctl.render.drift import drift_table
+
+    settings = settings_of(ctx, **{"drift.share_threshold": threshold, "drift.min_rows": min_rows})
+    with console.err.status("drift report") as status:
+        def progress(message: str) -> None:
+            status.update(message)
+            console.note(message)
+
+        result = drift_report(settings, reference, current, window, out, progress)
+    if as_json:
+        console.emit_json(result.as_document())
+    else:
+        drift_table(result)
+    if result.drift:
+        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -1,0 +1,268 @@
+"""`volctl drift report`: Evidently's DataDriftPreset on the model features, reference vs current.
+
+Reference: the training-split rows stored beside the served model version (or a file). Current:
+the newest `window` of the consume service's feature log, measured back from its newest event (so
+a replayed recording works as well as the live feed), or a file. A file is either feature rows
+(parquet, csv, or a feature-log .jsonl) or a recording, turned into features by the one feature
+module every other part uses.
+
+Evidently is imported here only (it takes seconds), with its telemetry off.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from services.features import FEATURES
+from volctl.config import Settings
+from volctl.errors import ConfigError, NotEnoughData
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Rows:
+    frame: pd.DataFrame
+    source: str  # what the rows are, for people: "reference of model X", "feature log, last 1h", a path
+
+
+@dataclass
+class FeatureDrift:
+    name: str
+    method: str = ""
+    score: float | None = None
+    threshold: float | None = None
+    drifted: bool = False
+    note: str = ""  # why a feature was not tested (empty on one side)
+
+
+@dataclass
+class DriftReport:
+    reference: str
+    current: str
+    reference_rows: int
+    current_rows: int
+    threshold: float
+    features: list[FeatureDrift] = field(default_factory=list)
+    at: str = ""
+    at_epoch: float = 0.0
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tested(self) -> list[FeatureDrift]:
+        return [f for f in self.features if f.score is not None]
+
+    @property
+    def share(self) -> float:
+        tested = self.tested
+        return sum(f.drifted for f in tested) / len(tested) if tested else 0.0
+
+    @property
+    def drift(self) -> bool:
+        return self.share > self.threshold
+
+    def as_document(self) -> dict[str, Any]:
+        return {"at": self.at, "at_epoch": self.at_epoch, "reference": self.reference, "current": self.current,
+                "reference_rows": self.reference_rows, "current_rows": self.current_rows,
+                "threshold": self.threshold, "share": self.share, "drift": self.drift,
+                "drifted": [f.name for f in self.features if f.drifted],
+                "features": [vars(f) for f in self.features], "outputs": self.outputs}
+
+
+def drift_report(settings: Settings, reference: Path | None = None, current: Path | None = None,
+                 window: str | None = None, out: Path | None = None,
+                 progress: Progress = lambda _m: None) -> DriftReport:
+    """Load both sides, run Evidently, write HTML + JSON + Markdown, and the summary the consume
+    service exports as metrics."""
+    window = window or settings.drift.window
+    progress("reading the reference rows")
+    ref = _rows_from_file(reference, settings) if reference else _model_reference(settings)
+    progress("reading the current rows")
+    cur = _rows_from_file(current, settings) if current else _feature_log(settings, window)
+    for side, rows in (("current", cur), ("reference", ref)):
+        if len(rows.frame) < settings.drift.min_rows:
+            raise NotEnoughData(
+                f"not enough {side} data: {len(rows.frame)} rows in {rows.source}, "
+                f"need {settings.drift.min_rows} (drift.min_rows)",
+                hint="let the stream run longer, widen --window, or pass --current FILE" if side == "current"
+                else "pass --reference FILE with more rows")
+    now = time.time()
+    report = DriftReport(ref.source, cur.source, len(ref.frame), len(cur.frame), settings.drift.share_threshold,
+                         at=datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                         at_epoch=now)
+    columns = [name for name in FEATURES if name in ref.frame and name in cur.frame]
+    comparable = []
+    for name in columns:
+        empty = [side for side, rows in (("reference", ref), ("current", cur)) if rows.frame[name].notna().sum() == 0]
+        if empty:  # e.g. spread on trades-only recordings: missing, not zero; Evidently cannot test it
+            report.features.append(FeatureDrift(name, note=f"no values in {' and '.join(empty)}"))
+        else:
+            comparable.append(name)
+    if not comparable:
+        raise NotEnoughData("no feature has values on both sides", hint="check the two inputs")
+    progress(f"running Evidently on {len(comparable)} features "
+             f"({len(ref.frame)} reference rows, {len(cur.frame)} current rows)")
+    evaluation = _evidently(ref.frame[comparable], cur.frame[comparable], settings.drift.share_threshold)
+    report.features = _results(evaluation.dict(), comparable) + report.features
+    progress("writing the reports")
+    report.outputs = _write_outputs(report, evaluation, out or _default_out(settings, now), settings)
+    return report
+
+
+# -- inputs --------------------------------------------------------------------------------------
+
+
+def _model_reference(settings: Settings) -> Rows:
+    """reference.parquet of the version the predict service serves (else the configured/newest one)."""
+    import pandas as pd
+
+    from services.registry import REFERENCE_FILE, Registry, sha256_of
+
+    registry = Registry(settings.registry_path)
+    version = _served_version(settings) or settings.model.version or registry.latest()
+    manifest = registry.manifest(version)
+    path = registry.root / version / manifest.get("reference", {}).get("file", REFERENCE_FILE)
+    if not path.is_file():
+        raise ConfigError(f"model {version} has no reference rows ({path} is missing)",
+                          hint="retrain with `volctl model train`, or pass --reference FILE")
+    if sha256_of(path) != manifest["reference"]["sha256"]:
+        raise ConfigError(f"{path} does not match its manifest's sha256", hint="retrain, or pass --reference FILE")
+    return Rows(pd.read_parquet(path), f"training split of model {version}")
+
+
+def _served_version(settings: Settings) -> str | None:
+    import httpx
+
+    try:
+        return httpx.get(f"{settings.predict.url}/version", timeout=1).json().get("version")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+
+
+def _feature_log(settings: Settings, window: str) -> Rows:
+    import pandas as pd
+
+    from services.feature_log import COLUMNS, read_rows
+    from volctl.core.slo import seconds_of
+
+    try:
+        span = seconds_of(window)
+    except ValueError as exc:
+        raise ConfigError(f"--window: {exc}") from None
+    folder = settings.state_path / "features"
+    frame = pd.DataFrame(read_rows(folder), columns=list(COLUMNS))
+    if frame.empty:
+        return Rows(frame, f"the feature log in {folder} (empty: is the consume service running?)")
+    newest = frame["ts"].max()
+    frame = frame[frame["ts"] >= newest - span].reset_index(drop=True)
+    age = time.time() - newest
+    return Rows(frame, f"feature log, last {window} of the stream (newest row {_age(age)} old)")
+
+
+def _rows_from_file(path: Path, settings: Settings) -> Rows:
+    """Feature rows when the file has the feature columns, else a recording."""
+    import pandas as pd
+
+    if not path.exists():
+        raise ConfigError(f"{path} not found", hint="pass a recording, a parquet/csv of feature rows, "
+                                                     "or a feature-log .jsonl")
+    frame = None
+    if path.is_file() and path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif path.is_file() and path.suffix == ".csv":
+        frame = pd.read_csv(path)
+    elif path.is_file() and path.suffix == ".jsonl" and path.name.startswith("features-"):
+        from services.feature_log import COLUMNS
+
+        frame = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line],
+                             columns=list(COLUMNS))
+    if frame is not None and set(FEATURES) <= set(frame.columns):
+        return Rows(frame, str(path))
+    from volctl.core.dataset import load_dataset
+
+    dataset = load_dataset([path], settings.data.naive_timezone)
+    return Rows(dataset.frame, f"{path} (features computed from {len(dataset.sources)} recording(s))")
+
+
+# -- Evidently -----------------------------------------------------------------------------------
+
+
+def _evidently(reference: pd.DataFrame, current: pd.DataFrame, threshold: float) -> Any:
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's telemetry switch (and the general one)
+    os.environ.setdefault("EVIDENTLY_DISABLE_TELEMETRY", "1")
+    import numpy as np
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(numerical_columns=list(reference.columns))
+
+    def dataset(frame: pd.DataFrame) -> Any:
+        return Dataset.from_pandas(frame.replace([np.inf, -np.inf], np.nan).astype(float),
+                                   data_definition=definition)
+
+    report = Report([DataDriftPreset(drift_share=threshold)], include_tests=True)
+    return report.run(dataset(current), dataset(reference))
+
+
+def _results(document: dict[str, Any], columns: list[str]) -> list[FeatureDrift]:
+    """Per-column method, score and threshold from the metrics; drifted from Evidently's own tests."""
+    failed = {test["metric_config"]["metric_id"] for test in document.get("tests", [])
+              if test.get("status") == "FAIL"}
+    found: dict[str, FeatureDrift] = {}
+    for metric in document.get("metrics", []):
+        config = metric.get("config", {})
+        if not str(config.get("type", "")).endswith("ValueDrift"):
+            continue
+        score = metric.get("value")
+        found[config["column"]] = FeatureDrift(
+            config["column"], str(config.get("method", "")),
+            None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score),
+            config.get("threshold"), metric.get("id") in failed)
+    return [found.get(name, FeatureDrift(name, note="no result from Evidently")) for name in columns]
+
+
+# -- outputs -------------------------------------------------------------------------------------
+
+
+def _default_out(settings: Settings, now: float) -> Path:
+    return settings.state_path / "drift" / datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _write_outputs(report: DriftReport, evaluation: Any, out: Path, settings: Settings) -> dict[str, str]:
+    from services.drift_metrics import latest_summary_path
+    from volctl.reports.templating import render
+
+    out.mkdir(parents=True, exist_ok=True)
+    outputs = {"html": str(out / "drift.html"), "json": str(out / "drift.json"), "markdown": str(out / "drift.md")}
+    report.outputs = outputs
+    evaluation.save_html(outputs["html"])
+    document = report.as_document()
+    Path(outputs["json"]).write_text(json.dumps(document, indent=2))
+    Path(outputs["markdown"]).write_text(render("reports/drift.md.j2", report=document))
+    latest = latest_summary_path(settings.state_path)  # what the consume service exports as gauges
+    latest.parent.mkdir(parents=True, exist_ok=True)
+    temporary = latest.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document))
+    os.replace(temporary, latest)
+    return outputs
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
