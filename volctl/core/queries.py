@@ -79,6 +79,7 @@ class Alert:
     summary: str
     severity: str = "page"
     multiwindow: str = ""  # burn-rate alerts: both windows must exceed the limit
+    runbook: str = "health-check"  # runbooks/<name>.md: what the on-call engineer runs when it fires
 
     @property
     def condition(self) -> str:
@@ -127,7 +128,8 @@ def burn_alerts(slo: SloSettings) -> tuple[Alert, ...]:
             alerts.append(Alert(
                 f"SloBurn{ratio.name.title()}{long}", ratio.record(long), ">", limit, "2m",
                 f"{ratio.name} budget burning {factor:g}x too fast over {long} and {short}",
-                severity, f"{ratio.record(long)} > {limit:g} and {ratio.record(short)} > {limit:g}"))
+                severity, f"{ratio.record(long)} > {limit:g} and {ratio.record(short)} > {limit:g}",
+                "error-spike"))
     return tuple(alerts)
 
 
@@ -149,13 +151,14 @@ def _base_recordings() -> tuple[Recording, ...]:
 def alerts(slo: SloSettings) -> tuple[Alert, ...]:
     return (
         Alert("PredictLatencyHigh", latency_quantile(0.95), ">", slo.latency_p95_seconds, "5m",
-              f"p95 prediction latency above {slo.latency_p95_seconds * 1000:g} ms"),
+              f"p95 prediction latency above {slo.latency_p95_seconds * 1000:g} ms", runbook="high-latency"),
         Alert("PredictErrorRateHigh", error_ratio(), ">", slo.error_rate, "5m",
-              f"more than {slo.error_rate:.1%} of /predict requests fail"),
+              f"more than {slo.error_rate:.1%} of /predict requests fail", runbook="error-spike"),
         Alert("ConsumerLagHigh", CONSUMER_LAG, ">", slo.consumer_lag_seconds, "2m",
-              f"consumer more than {slo.consumer_lag_seconds:g} s behind"),
-        Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded"),
-        Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service"),
+              f"consumer more than {slo.consumer_lag_seconds:g} s behind", runbook="consumer-lag"),
+        Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded",
+              runbook="model-rollback"),
+        Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service", runbook="startup"),
         *burn_alerts(slo),
     )
 

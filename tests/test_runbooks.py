@@ -1,0 +1,104 @@
+"""Runbooks: every shipped one checks against the real CLI, broken ones fail the check, and
+`runbook run high-latency` follows its decisions on a real stack, healthy and slow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_slo_check import _stack
+from tests.test_stack import VOLCTL
+from volctl.cli.runbook import command_problem
+from volctl.config import SloSettings
+from volctl.core import queries
+from volctl.core.runbooks import check_runbook, list_runbooks, parse_runbook
+
+needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
+SHIPPED = {"startup", "shutdown", "health-check", "high-latency", "error-spike", "consumer-lag", "data-drift",
+           "model-rollback", "broker-outage", "full-restart"}
+
+
+def _volctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([VOLCTL, *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "COLUMNS": "160"})
+
+
+def test_every_shipped_runbook_checks_and_every_alert_names_one() -> None:
+    runbooks = {r.name: r for r in list_runbooks()}
+    assert set(runbooks) >= SHIPPED
+    for runbook in runbooks.values():
+        assert runbook.summary and runbook.steps, runbook.name
+        assert check_runbook(runbook, command_problem) == [], runbook.name
+    assert {alert.runbook for alert in queries.alerts(SloSettings())} <= set(runbooks)
+    result = _volctl("runbook", "check")
+    assert result.returncode == 0 and result.stdout.count("ok ") == len(runbooks)
+
+
+def test_a_broken_runbook_fails_the_check(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.md"
+    broken.write_text(
+        "# Broken\nWhen to use: never.\n"
+        "## 1. Unknown command\n```volctl\nvolctl frobnicate --now\n```\n- exit 0 -> step 2\n"
+        "## 2. Unknown option\n```volctl\nvolctl slo check --windw 5m\n```\n- exit 1 -> step 7\n"
+        "## 3. Not volctl\n```volctl\nrm -rf /\n```\n- exit 2 -> maybe later\n")
+    problems = check_runbook(parse_runbook(broken), command_problem)
+    text = "\n".join(problems)
+    assert "volctl has no command `volctl frobnicate`" in text
+    assert "--windw" in text
+    assert "goes to step 7, which does not exist" in text
+    assert "steps run volctl commands only" in text and "'maybe later' is not" in text
+    result = _volctl("runbook", "check", str(broken))
+    assert result.returncode == 1 and "FAIL broken" in result.stdout
+    assert _volctl("runbook", "run", str(broken)).returncode == 3  # refuses to run a broken runbook
+    assert _volctl("runbook", "show", "nope").returncode == 3
+
+
+def test_decisions_follow_exit_codes(tmp_path: Path) -> None:
+    runbook = tmp_path / "r.md"
+    runbook.write_text("# R\n## 1. A\n```volctl\nvolctl health\n```\n- exit 0, 1 → step 2\n- exit 3 -> done: down\n"
+                       "## 2. B\n```volctl\nvolctl rollback --to baseline\n```\n")
+    steps = parse_runbook(runbook).steps
+    assert steps[0].decide(1).step == 2 and steps[0].decide(3).kind == "done" and steps[0].decide(4).kind == "stop"
+    assert steps[1].mutating and steps[1].decide(0).kind == "next"
+
+
+@needs_prometheus
+@pytest.mark.integration
+def test_high_latency_on_a_healthy_stack_stops_at_nothing_to_do(tmp_path: Path, trained_registry: Path) -> None:
+    stack = _stack(tmp_path, trained_registry)
+    try:
+        result = stack.run("runbook", "run", "high-latency", "--json", timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+        run = json.loads(result.stdout)
+        assert run["outcome"] == "done" and run["message"] == "healthy, nothing to do"
+        assert [s["number"] for s in run["steps"]][-1] in (2, 3)  # never reached the rollback
+        assert Path(run["record"]).is_file() and Path(run["record"]).with_suffix(".json").is_file()
+    finally:
+        stack.run("down")
+
+
+@needs_prometheus
+@pytest.mark.integration
+def test_high_latency_with_injected_slowness_reaches_the_rollback(tmp_path: Path, trained_registry: Path) -> None:
+    stack = _stack(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900")
+    try:
+        declined = stack.run("runbook", "run", "high-latency", timeout=180)  # no TTY, no --yes: asks, so stops
+        assert declined.returncode == 1 and "declined" in declined.stdout
+        result = stack.run("runbook", "run", "high-latency", "--yes", timeout=240)
+        assert result.returncode == 1, result.stdout + result.stderr  # slow on the baseline too: escalate
+        assert "$ volctl rollback --to baseline --reason" in result.stdout
+        assert "still slow on the baseline" in result.stdout
+        records = sorted((stack.state / "incidents").glob("*-high-latency.json"))
+        assert len(records) == 2
+        run = json.loads(records[-1].read_text())
+        rollback = next(s for s in run["steps"] if s["number"] == 5)
+        assert rollback["exit_code"] == 0 and "both services serve baseline" in rollback["output"]
+        assert run["outcome"] == "stop"
+        assert "## Step 5. Roll back to the baseline rule" in records[-1].with_suffix(".md").read_text()
+    finally:
+        stack.run("down")

@@ -1,0 +1,122 @@
+"""`volctl runbook list|show|run|check`: runbooks whose steps are volctl commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, config_file_of, settings_of
+from volctl.errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED
+from volctl.render import console
+
+app = typer.Typer(help="Runbooks: list, read, run (steps are volctl commands) and check them.",
+                  no_args_is_help=True)
+NameArgument = Annotated[str, typer.Argument(help="Runbook name (see `volctl runbook list`) or a .md path.")]
+
+
+@app.command("list")
+@boundary
+def list_(as_json: JsonOption = False) -> None:
+    """The shipped runbooks: name, title, steps, when to use."""
+    from volctl.core.runbooks import list_runbooks
+    from volctl.render.runbook import runbook_list
+
+    runbooks = list_runbooks()
+    if as_json:
+        console.emit_json([{"name": r.name, "title": r.title, "steps": len(r.steps), "when": r.summary,
+                            "path": str(r.path)} for r in runbooks])
+    else:
+        runbook_list(runbooks)
+
+
+@app.command()
+@boundary
+def show(name: NameArgument) -> None:
+    """Print a runbook, rendered."""
+    from volctl.core.runbooks import find_runbook
+    from volctl.render.runbook import runbook_markdown
+
+    runbook_markdown(find_runbook(name))
+
+
+@app.command()
+@boundary
+def run(
+    ctx: typer.Context,
+    name: NameArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Run mutating steps (rollback, down) without asking.")
+                   ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the steps in order, following the decisions by exit code; writes an incident record.
+
+    Exit 0 the runbook ended resolved ("done"), 1 it stopped (escalate, a step failed, or a
+    mutating step was not confirmed), 130 interrupted.
+    """
+    from volctl.core.runbook_run import run_runbook
+    from volctl.core.runbooks import check_runbook, find_runbook
+    from volctl.render.runbook import LiveSteps, QuietSteps, run_summary
+
+    settings = settings_of(ctx)
+    runbook = find_runbook(name)
+    problems = check_runbook(runbook, command_problem)
+    if problems:
+        from volctl.errors import ConfigError
+
+        raise ConfigError(f"runbook {runbook.name} is broken: {'; '.join(problems)}",
+                          hint=f"fix {runbook.path}; `volctl runbook check {runbook.name}` lists the problems")
+    hooks = QuietSteps(ask=False) if as_json else LiveSteps(ask=True)
+    result = run_runbook(runbook, hooks, settings.state_path, config_file_of(ctx), yes)
+    if as_json:
+        console.emit_json(result)
+    else:
+        run_summary(result)
+    if result.outcome == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if not result.resolved:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+@boundary
+def check(
+    names: Annotated[list[str] | None, typer.Argument(help="Runbook names or .md paths (default: all shipped).")
+                     ] = None,
+) -> None:
+    """Check runbooks without running them: every step a real volctl command with valid options,
+    every decision pointing at a step that exists. Exit 1 when one is broken."""
+    from volctl.core.runbooks import check_runbook, find_runbook, list_runbooks
+    from volctl.render.runbook import check_results
+
+    runbooks = [find_runbook(n) for n in names] if names else list_runbooks()
+    results = [(runbook, check_runbook(runbook, command_problem)) for runbook in runbooks]
+    check_results(results)
+    if any(problems for _, problems in results):
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def command_problem(argv: list[str]) -> str | None:
+    """Why `volctl <argv>` is not a valid command line (unknown command or option, bad value), or None.
+    Parsed by the real CLI's own command objects, so a runbook cannot name what volctl does not have."""
+    from typer._click.exceptions import UsageError  # typer vendors its click; its errors come from there
+
+    from volctl.cli.app import app as root
+
+    command = typer.main.get_command(root)
+    context = command.make_context("volctl", [], resilient_parsing=True)
+    words, path = list(argv), ["volctl"]
+    while hasattr(command, "get_command") and words and not words[0].startswith("-"):
+        sub = command.get_command(context, words[0])
+        if sub is None:
+            return f"volctl has no command `{' '.join([*path, words[0]])}`"
+        path.append(words.pop(0))
+        command = sub
+    if hasattr(command, "get_command"):
+        return f"`{' '.join(path)}` needs a subcommand"
+    try:
+        command.make_context(" ".join(path), words)
+    except UsageError as exc:
+        return exc.format_message()
+    return None

@@ -1,0 +1,136 @@
+"""Running a runbook: each step's volctl command in a child process, decisions by exit code, a
+confirmation before mutating steps, and an incident record of everything that ran."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from volctl.core.runbooks import Runbook, Step
+
+MAX_STEPS_RUN = 50  # decisions may loop back (re-check after a fix); a runaway loop stops here
+OUTPUT_KEPT = 20_000  # characters of each step's output kept in the incident record
+
+
+class Hooks(Protocol):
+    def step_started(self, step: Step) -> None: ...
+    def output(self, line: str) -> None: ...
+    def step_finished(self, result: StepResult) -> None: ...
+    def confirm(self, step: Step) -> bool: ...
+
+
+@dataclass
+class StepResult:
+    number: int
+    title: str
+    command: str
+    exit_code: int | None = None  # None: not run (declined)
+    seconds: float = 0.0
+    output: str = ""
+    decision: str = ""
+
+
+@dataclass
+class RunbookRun:
+    runbook: str
+    title: str
+    started_at: str
+    outcome: str = ""  # done (resolved) | stop (escalate / failed) | declined | interrupted
+    message: str = ""
+    steps: list[StepResult] = field(default_factory=list)
+    record: str = ""
+    seconds: float = 0.0
+
+    @property
+    def resolved(self) -> bool:
+        return self.outcome == "done"
+
+
+def run_runbook(runbook: Runbook, hooks: Hooks, state_dir: Path, config_file: Path | None = None,
+                yes: bool = False) -> RunbookRun:
+    started = time.monotonic()
+    run = RunbookRun(runbook.name, runbook.title, _now())
+    step = runbook.steps[0] if runbook.steps else None
+    try:
+        while step is not None:
+            if len(run.steps) >= MAX_STEPS_RUN:
+                run.outcome, run.message = "stop", f"more than {MAX_STEPS_RUN} steps ran: the decisions loop"
+                break
+            hooks.step_started(step)
+            result = StepResult(step.number, step.title, step.text)
+            run.steps.append(result)
+            command = list(step.command)
+            if step.mutating:
+                if not (yes or hooks.confirm(step)):
+                    result.decision = "declined"
+                    run.outcome, run.message = "declined", f"step {step.number} was not confirmed: nothing changed"
+                    hooks.step_finished(result)
+                    break
+                command.append("--yes")  # confirmed here; the child has no terminal to ask on
+            _execute(command, result, hooks, config_file)
+            decision = step.decide(result.exit_code or 0)
+            if decision.kind == "step":
+                result.decision = f"exit {result.exit_code} -> step {decision.step}"
+                step = runbook.step(decision.step or 0)
+            elif decision.kind == "next":
+                result.decision = f"exit {result.exit_code} -> next step"
+                step = _after(runbook, step)
+                if step is None:
+                    run.outcome, run.message = "done", "every step ran"
+            else:
+                result.decision = f"exit {result.exit_code} -> {decision.kind}: {decision.text}"
+                run.outcome, run.message = decision.kind, decision.text
+                step = None
+            hooks.step_finished(result)
+    except KeyboardInterrupt:
+        run.outcome, run.message = "interrupted", "interrupted by the operator"
+    run.seconds = time.monotonic() - started
+    run.record = str(write_incident(run, state_dir))
+    return run
+
+
+def write_incident(run: RunbookRun, state_dir: Path) -> Path:
+    """<state>/incidents/<UTC time>-<runbook>.md (for people) and .json (for tools)."""
+    from volctl.reports.templating import render
+
+    folder = state_dir / "incidents"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{run.runbook}"
+    markdown = folder / f"{stem}.md"
+    run.record = str(markdown)
+    (folder / f"{stem}.json").write_text(json.dumps(asdict(run), indent=2))
+    markdown.write_text(render("reports/incident.md.j2", run=run))
+    return markdown
+
+
+def _execute(command: list[str], result: StepResult, hooks: Hooks, config_file: Path | None) -> None:
+    argv = [sys.executable, "-m", "volctl", *(["--config", str(config_file)] if config_file else []), *command]
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": os.environ.get("COLUMNS", "120")}
+    started = time.monotonic()
+    lines: list[str] = []
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                          text=True, env=env) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            hooks.output(line.rstrip("\n"))
+            lines.append(line)
+        result.exit_code = child.wait()
+    result.seconds = time.monotonic() - started
+    output = "".join(lines)
+    result.output = output if len(output) <= OUTPUT_KEPT else output[:OUTPUT_KEPT] + "\n[... cut]\n"
+
+
+def _after(runbook: Runbook, step: Step) -> Step | None:
+    index = runbook.steps.index(step)
+    return runbook.steps[index + 1] if index + 1 < len(runbook.steps) else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
