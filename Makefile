@@ -32,13 +32,22 @@ compose-tools:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; } || \
 	  echo "docker-compose is missing: the compose.yaml test will be skipped"
 
+# The whole story in about a minute: real ticks flowing, health, load, SLOs, drift, a rollback and
+# back, then everything stopped. Each check prints what its exit code means and the demo goes on.
 demo: install prometheus
 	$(if $(DATA),VOLCTL_DATA_DIR=$(DATA)) $(VOLCTL) up --demo
-	@echo "waiting 10 s for ticks to flow and Prometheus to scrape..."; sleep 10
-	$(VOLCTL) health
-	$(VOLCTL) status
-	@echo "The stack keeps running: try '$(VOLCTL) health --watch' or '$(VOLCTL) logs consume -f'."
-	@echo "Stop it with '$(VOLCTL) down'."
+	@echo "== ticks are flowing; waiting 10 s for features and the first scrapes"; sleep 10
+	$(VOLCTL) health --wait 10
+	$(VOLCTL) load --rps 20 --duration 15s; echo "(load exit $$?: 0 every objective passed, 1 one failed)"
+	@sleep 3
+	$(VOLCTL) slo check --window 20s; echo "(slo check exit $$?: 0 met, 1 breached, 3 cannot measure)"
+	$(VOLCTL) drift report --window 10m --min-rows 100; \
+	  echo "(drift exit $$?: 0 no drift, 1 the live features drifted from the training split, 3 not enough data)"
+	$(VOLCTL) rollback --to baseline --yes --reason "make demo"
+	$(VOLCTL) rollback --to ml --yes --reason "make demo: roll forward"
+	$(VOLCTL) rollback --history -n 4
+	$(VOLCTL) down
+	@echo "== done. 'volctl up --demo' keeps the stack running; 'volctl runbook list' shows the runbooks."
 
 test: install prometheus compose-tools
 	$(PY) -m pytest -q

@@ -47,8 +47,17 @@ def test_pacing_at_speed_zero_never_waits() -> None:
 
 def test_a_loop_back_in_time_waits_one_gap_not_forever() -> None:
     clock = FakeClock()
-    list(paced(_ticks([10.0, 11.0, 10.0, 11.0]), 1.0, max_gap_s=5.0, sleep=clock.sleep, clock=lambda: clock.now))
+    passes = [(number, tick) for number, (_, tick) in zip([1, 1, 2, 2], _ticks([10.0, 11.0, 10.0, 11.0]), strict=True)]
+    list(paced(passes, 1.0, max_gap_s=5.0, sleep=clock.sleep, clock=lambda: clock.now))
     assert clock.now == pytest.approx(1 + 5 + 1)
+
+
+def test_slightly_out_of_order_ticks_go_at_once() -> None:
+    """Two products interleaved by receive time: a tick 0.2 s older than the one before is not a gap."""
+    clock = FakeClock()
+    list(paced(_ticks([10.0, 10.5, 10.3, 11.0, 10.9, 12.0]), 1.0, max_gap_s=20.0, sleep=clock.sleep,
+               clock=lambda: clock.now))
+    assert clock.now == pytest.approx(2.0)
 
 
 def _serve_frames(frames: list[str], drop_after: int, port_box: list[int], subscriptions: list[dict],

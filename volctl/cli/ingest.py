@@ -69,7 +69,9 @@ def ingest(
                     stream, total, source = core.replay_stream(ticks, loop), None if loop else len(ticks), str(replay)
                 else:
                     stream, total, source, stats = core.synthetic_stream(seed, None), None, "synthetic", None
-                pacing = core.at_rate(stream, rate) if rate and synthetic else core.paced(stream, speed)
+                wait = limits.stop.wait  # a stop signal ends a long pause at once
+                pacing = (core.at_rate(stream, rate, sleep=wait) if rate and synthetic
+                          else core.paced(stream, speed, sleep=wait))
                 summary = core.publish(pacing, publisher, topic, source, event_time, limits, total, progress)
                 if stats is not None:
                     summary.skipped, summary.bad = stats.bad_total, dict(stats.bad)

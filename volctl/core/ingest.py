@@ -94,18 +94,25 @@ def paced(stream: Iterable[tuple[int, Tick]], speed: float, max_gap_s: float = D
           sleep: Callable[[float], None] = time.sleep,
           clock: Callable[[], float] = time.monotonic) -> Iterator[tuple[int, Tick]]:
     """Release ticks at `speed` × their event-time spacing (0: no waiting). Silences longer than
-    `max_gap_s` (recording gaps, the jump back at a loop) are shortened to it."""
+    `max_gap_s` (recording gaps, the jump back at a loop or to an older file) are shortened to it.
+    A tick slightly older than the one before (products interleaved by receive time) goes at once:
+    treating it as a jump would stall the replay for a whole gap."""
     if speed <= 0:
         yield from stream
         return
     started = clock()
     event_offset = 0.0
     previous: float | None = None
+    previous_pass = None
     for item in stream:
-        ts = item[1].ts
+        number, ts = item[0], item[1].ts
         if previous is not None:
-            event_offset += min(max(ts - previous, 0.0), max_gap_s) if ts >= previous else max_gap_s
-        previous = ts
+            step = ts - previous
+            jumped = number != previous_pass or step < -max_gap_s
+            event_offset += max_gap_s if jumped else min(max(step, 0.0), max_gap_s)
+        if previous is None or ts > previous or number != previous_pass or ts < previous - max_gap_s:
+            previous = ts
+        previous_pass = number
         wait = started + event_offset / speed - clock()
         if wait > 0:
             sleep(wait)
