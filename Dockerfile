@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY volctl ./volctl
 COPY services ./services
 COPY templates ./templates
+COPY runbooks ./runbooks
 RUN pip install .
 EXPOSE 8000 8001
 CMD ["python", "-m", "services.predict"]

@@ -35,3 +35,22 @@ def test_readme_command_resolves(words: list[str]) -> None:
 def test_readme_quick_start_is_two_commands() -> None:
     quick = README.read_text().split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     assert [line for line in quick.strip().splitlines()] == ["make demo", "make test"]
+
+
+def _full_command_lines() -> list[str]:
+    """Whole command lines: the README's sh blocks and the Makefile's volctl calls (make demo)."""
+    lines = []
+    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.S):
+        lines += [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("volctl ")]
+    makefile = (README.parent / "Makefile").read_text()
+    lines += ["volctl " + m.split(";")[0].strip() for m in re.findall(r"\$\(VOLCTL\) ([^\n]+)", makefile)]
+    return lines
+
+
+@pytest.mark.parametrize("line", _full_command_lines())
+def test_documented_command_lines_parse_with_every_option(line: str) -> None:
+    import shlex
+
+    from volctl.cli.runbook import command_problem
+
+    assert command_problem(shlex.split(line)[1:]) is None, line
