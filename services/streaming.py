@@ -5,6 +5,7 @@ kafka-python is imported inside the functions so that importing this module stay
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -108,3 +109,16 @@ def wait_for_metadata(bootstrap: str, timeout_s: float = 10.0) -> float:
             raise Unreachable(f"Kafka at {bootstrap} did not answer metadata within {timeout_s:.0f} s",
                               hint="see `volctl logs broker`")
         time.sleep(0.1)
+
+
+def commit_metadata(now: float | None = None) -> str:
+    """The metadata string the consume service commits with: its commit time. Kafka's OffsetFetch
+    returns offsets and metadata but no commit time, and lag evaluation needs one."""
+    return json.dumps({"committed_at": round(time.time() if now is None else now, 3)})
+
+
+def committed_at(metadata: str | None) -> float | None:
+    try:
+        return float(json.loads(metadata or "")["committed_at"])
+    except (ValueError, KeyError, TypeError):
+        return None

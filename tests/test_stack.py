@@ -39,8 +39,8 @@ class Stack:
             f'[model]\nregistry_dir = "{registry}"\n'
         )
 
-    def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "VOLCTL_CONFIG": str(self.config), "NO_COLOR": "1", "COLUMNS": "160"}
+    def run(self, *args: str, timeout: float = 90, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "VOLCTL_CONFIG": str(self.config), "NO_COLOR": "1", "COLUMNS": "160", **extra_env}
         return subprocess.run([VOLCTL, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
     def json(self, *args: str) -> object:

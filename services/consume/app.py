@@ -21,7 +21,15 @@ from services.consume.processor import Batch, TickProcessor
 from services.feature_log import FeatureLog
 from services.metrics import ConsumeMetrics
 from services.model import Scorer
-from services.streaming import CONSUMER_TUNING, PRODUCER_TUNING, ensure_topics, is_reachable, topic_id, topics_of
+from services.streaming import (
+    CONSUMER_TUNING,
+    PRODUCER_TUNING,
+    commit_metadata,
+    ensure_topics,
+    is_reachable,
+    topic_id,
+    topics_of,
+)
 from volctl.config import KafkaSettings
 
 log = logging.getLogger("volctl.consume")
@@ -37,6 +45,7 @@ class HealthState:
     last_error: str = ""
     assigned_partitions: int = 0
     last_batch_at: float | None = None
+    last_commit_at: float | None = None  # `volctl lag` needs it: tansu drops commit metadata
     started_at: float = field(default_factory=time.time)
 
     @property
@@ -81,6 +90,7 @@ class ConsumeService:
             "assigned_partitions": state.assigned_partitions,
             "last_error": state.last_error or None,
             "last_batch_age_s": round(time.time() - state.last_batch_at, 3) if state.last_batch_at else None,
+            "last_commit_at": state.last_commit_at,
             "model_variant": model.variant, "model_version": model.version,
             "uptime_s": round(time.time() - state.started_at, 1),
         }
@@ -208,7 +218,9 @@ class ConsumeService:
             ends[tp] = max(ends.get(tp, -1), record.offset + 1)
         self._positions.update(ends)
         try:
-            self._consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+            stamp = commit_metadata()  # `volctl lag` reads when the group last committed from it
+            self._consumer.commit({tp: OffsetAndMetadata(end, stamp, -1) for tp, end in ends.items()})
+            self.health.last_commit_at = time.time()
         except Exception as exc:  # CommitFailedError after a rebalance: the batch will be re-read
             self._fail("commit", f"commit failed (these messages will be processed again): {exc}")
 

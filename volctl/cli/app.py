@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from volctl import __version__
-from volctl.cli import _boundary, drift, health, ingest, load, model, rollback, runbook, slo, stack
+from volctl.cli import _boundary, drift, gate, health, ingest, kafka, load, model, rollback, runbook, slo, stack
 
 app = typer.Typer(
     name="volctl",
@@ -22,7 +22,7 @@ app.add_typer(slo.app, name="slo")
 app.add_typer(drift.app, name="drift")
 app.add_typer(runbook.app, name="runbook")
 for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, load.load,
-                rollback.rollback, stack.render):
+                rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, stack.render):
     app.command()(command)
 
 

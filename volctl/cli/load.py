@@ -10,7 +10,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CHECK_FAILED, ConfigError, Unreachable
+from volctl.errors import EXIT_CHECK_FAILED
 from volctl.render import console
 
 Endpoint = Literal["predict", "health", "version"]
@@ -46,12 +46,12 @@ def load(
         raise typer.BadParameter(str(exc)) from None
     settings = settings_of(ctx)
     url = f"{settings.predict.url}/{endpoint}"
-    bodies, source = _bodies(settings, payload) if endpoint == "predict" else (None, f"GET /{endpoint}")
+    bodies, source = core.payload_bodies(settings, payload) if endpoint == "predict" else (None, f"GET /{endpoint}")
     with load_progress(enabled=not as_json) as progress:
         result = core.run_load(url, bodies, rps, seconds, ramp_spec, progress)
     report = core.judge(result, source, settings.slo)
     if endpoint == "predict":  # the service's latency histogram covers /predict only
-        report.server_p95_s = _server_p95(settings.prometheus.url, result.wall_s)
+        report.server_p95_s = core.server_p95(settings.prometheus.url, result.wall_s)
     if baseline:
         report.baseline = core.compare(report, json.loads(baseline.read_text()))
     document = report.as_document()
@@ -63,39 +63,3 @@ def load(
         load_report(report)
     if not report.passed:
         raise typer.Exit(EXIT_CHECK_FAILED)
-
-
-def _bodies(settings, payload: str) -> tuple[list[bytes], str]:
-    import orjson
-
-    from volctl.core.load import real_bodies
-
-    if payload != "real":
-        try:
-            rows = json.loads(Path(payload).read_text())["rows"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"--payload {payload}: {exc}", hint='a JSON file {"rows": [{...}, ...]}') from exc
-        return [orjson.dumps({"rows": [row]}) for row in rows], f"{len(rows)} rows from {payload}"
-    import httpx
-
-    try:
-        features = httpx.get(f"{settings.predict.url}/version", timeout=3).json()["features"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        from services.features import FEATURES
-
-        features = list(FEATURES)  # the service is not answering: the run will count the errors
-    return real_bodies(features, settings.data_path())
-
-
-def _server_p95(prometheus_url: str, wall_s: float) -> float | None:
-    from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.queries import latency_quantile
-
-    client = PrometheusClient(prometheus_url, timeout_s=2)
-    try:
-        window = f"{max(int(wall_s) + 5, 30)}s"
-        return client.value(latency_quantile(0.95, window))
-    except Unreachable:
-        return None
-    finally:
-        client.close()

@@ -42,11 +42,9 @@ def check(
     try:
         report = check_slos(client, settings.slo, window)
         if html:
-            from volctl.core.queries import latency_quantile
-            from volctl.reports.slo_html import chart_of, slo_html
+            from volctl.reports.slo_html import write_slo_html
 
-            series = client.range(latency_quantile(0.95, "1m"), seconds=3600, step_s=15)
-            html.write_text(slo_html(report, chart_of(series, settings.slo.latency_p95_seconds, "hour")))
+            write_slo_html(client, report, settings.slo, html)
             console.note(f"HTML report written to {html}")
     finally:
         client.close()

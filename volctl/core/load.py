@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from volctl.config import SloSettings
+from volctl.config import Settings, SloSettings
 from volctl.core.histogram import Histogram
+from volctl.errors import ConfigError, Unreachable
 
 LATE_AFTER_S = 0.005  # a send more than 5 ms after its intended time counts as late
 KEPT_UP_RATE = 0.99  # achieved / asked below this: the report says the generator fell behind
@@ -240,3 +241,40 @@ def compare(report: LoadReport, saved: dict) -> dict[str, dict[str, float | str]
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000
+
+
+def payload_bodies(settings: Settings, payload: str) -> tuple[list[bytes], str]:
+    """Request bodies: real feature rows built from the recordings for the served model's
+    features ("real"), or the rows of a JSON file {"rows": [...]}, one row per request."""
+    import json
+
+    import httpx
+    import orjson
+
+    if payload != "real":
+        try:
+            rows = json.loads(Path(payload).read_text())["rows"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"--payload {payload}: {exc}", hint='a JSON file {"rows": [{...}, ...]}') from exc
+        return [orjson.dumps({"rows": [row]}) for row in rows], f"{len(rows)} rows from {payload}"
+    try:
+        features = httpx.get(f"{settings.predict.url}/version", timeout=3).json()["features"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        from services.features import FEATURES
+
+        features = list(FEATURES)  # the service is not answering: the run will count the errors
+    return real_bodies(features, settings.data_path())
+
+
+def server_p95(prometheus_url: str, wall_s: float) -> float | None:
+    """The predict service's own p95 over the run, from Prometheus (None when it is not up)."""
+    from volctl.clients.prometheus import PrometheusClient
+    from volctl.core.queries import latency_quantile
+
+    client = PrometheusClient(prometheus_url, timeout_s=2)
+    try:
+        return client.value(latency_quantile(0.95, f"{max(int(wall_s) + 5, 30)}s"))
+    except Unreachable:
+        return None
+    finally:
+        client.close()

@@ -108,7 +108,7 @@ def check_slos(client: PrometheusClient, slo: SloSettings, window: str = "5m") -
 
     log = []
     lag_now = measure(queries.CONSUMER_LAG, log)
-    lag_max = measure(f"max_over_time(({queries.CONSUMER_LAG})[{window}:15s])", log)
+    lag_max = measure(f"max_over_time(({queries.CONSUMER_LAG})[{window}:5s])", log)
     ok = lag_max is not None and lag_max < slo.consumer_lag_seconds
     report.rows.append(SloRow("consumer lag (max)", f"< {slo.consumer_lag_seconds:g} s", lag_max,
                               "no data" if lag_max is None else f"{lag_max:.1f} s (now {lag_now or 0:.1f} s)",

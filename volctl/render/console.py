@@ -18,6 +18,12 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(as_plain(document), indent=2, default=str) + "\n")
 
 
+def emit_json_line(document: Any) -> None:
+    """One compact JSON document per line (a stream, for `--follow --json`)."""
+    sys.stdout.write(json.dumps(as_plain(document), default=str) + "\n")
+    sys.stdout.flush()
+
+
 def as_plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: as_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}

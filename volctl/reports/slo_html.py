@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING
 from volctl.reports.templating import render
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from volctl.clients.prometheus import PrometheusClient
+    from volctl.config import SloSettings
     from volctl.core.slo import SloReport
 
 WIDTH, HEIGHT = 720, 200
@@ -42,3 +46,11 @@ def slo_html(report: SloReport, chart: Chart) -> str:
 
     return render("reports/slo.html.j2", report=report, verdict=report.verdict, chart=chart, css=css,
                   generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+
+
+def write_slo_html(client: PrometheusClient, report: SloReport, slo: SloSettings, path: Path) -> None:
+    """The page with the last hour of p95 from a range query."""
+    from volctl.core.queries import latency_quantile
+
+    series = client.range(latency_quantile(0.95, "1m"), seconds=3600, step_s=15)
+    path.write_text(slo_html(report, chart_of(series, slo.latency_p95_seconds, "hour")))

@@ -1,0 +1,46 @@
+"""`volctl gate`: one verdict before a release."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.render import console
+
+
+@boundary
+def gate(
+    ctx: typer.Context,
+    rps: Annotated[float, typer.Option(min=0.1, help="Load rate (the `volctl load` engine).")] = 50.0,
+    duration: Annotated[str, typer.Option(help="Load duration, and the window every check looks at.")] = "60s",
+    skip_load: Annotated[bool, typer.Option("--skip-load", help="Judge the last --duration of real traffic "
+                                            "without adding load.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Load, then SLOs, consumer lag status and drift over exactly that window: ship or do not ship.
+
+    Exit 0 pass, 1 a check failed (the JSON names the classes), 3 something could not be measured.
+    Every result is kept in an evidence folder under <state>/gates.
+    """
+    from volctl.core.gate import FAIL, PASS, run_gate
+    from volctl.core.slo import seconds_of
+    from volctl.render.gate import gate_table
+
+    try:
+        seconds = seconds_of(duration)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--duration") from None
+    with console.err.status("release gate") as status:
+        report = run_gate(settings_of(ctx), rps, seconds, skip_load, progress=status.update)
+    if as_json:
+        console.emit_json(report.as_document())
+    else:
+        gate_table(report)
+    if report.verdict == FAIL:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    if report.verdict != PASS:
+        raise typer.Exit(EXIT_CANNOT_CHECK)

@@ -1,0 +1,119 @@
+"""`volctl topics`, `volctl tail` and `volctl lag`: the broker as an operator needs to see it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.errors import EXIT_CHECK_FAILED
+from volctl.render import console
+
+
+@boundary
+def topics(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Topics with partitions, high watermarks and message counts (embedded broker or your cluster)."""
+    from services.streaming import bootstrap_of
+    from volctl.core.topics import describe_topics
+    from volctl.render.kafka import topics_table
+
+    bootstrap = bootstrap_of(settings_of(ctx).kafka)
+    found = describe_topics(bootstrap)
+    if as_json:
+        console.emit_json([{"name": t.name, "messages": t.messages, "partitions": t.partitions} for t in found])
+    else:
+        topics_table(found, bootstrap)
+
+
+@boundary
+def tail(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="Topic, e.g. ticks.raw, ticks.predictions, ticks.dlq.")],
+    count: Annotated[int, typer.Option("-n", min=1, help="How many messages.")] = 10,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Then print new messages (Ctrl-C stops).")] = False,
+    from_beginning: Annotated[bool, typer.Option("--from-beginning", help="The first messages, not the newest."
+                                                 )] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document (JSON lines with --follow).")] = False,
+) -> None:
+    """The newest messages of a topic, in time order: partition, offset, timestamp, key, value."""
+    from services.streaming import bootstrap_of
+    from volctl.core.topics import tail as core_tail
+    from volctl.render.kafka import tailed_message
+
+    messages = core_tail(bootstrap_of(settings_of(ctx).kafka), topic, count, from_beginning, follow)
+    if as_json and not follow:
+        console.emit_json(list(messages))
+        return
+    try:
+        for message in messages:
+            if as_json:
+                console.emit_json_line(message)
+            else:
+                tailed_message(message)
+    except KeyboardInterrupt:
+        return
+
+
+@boundary
+def lag(
+    ctx: typer.Context,
+    group: Annotated[str | None, typer.Option(help="Consumer group (default kafka.group).")] = None,
+    topic: Annotated[str | None, typer.Option(help="Topic the group reads (default kafka.topic_raw).")] = None,
+    window: Annotated[float, typer.Option(min=1.0, help="Seconds of observations to judge.")] = 5.0,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between observations.")] = 1.0,
+    stop_after: Annotated[float, typer.Option(min=1.0, help="STOP when the group has not committed for "
+                                              "this many seconds while it has lag.")] = 30.0,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep observing and refreshing (Ctrl-C stops).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Per-partition offsets and lag, freshness, time lag and time to drain, with a Burrow-style status.
+
+    Exit 0 OK or WARN, 1 ERR, STALL or STOP, 3 the broker is unreachable.
+    """
+    from volctl.core.lag import lag_inputs, measure_lag
+    from volctl.render.kafka import lag_report
+
+    settings = settings_of(ctx)
+    inputs = lag_inputs(settings, group, topic)
+    try:
+        if watch:
+            result = _watch(inputs, window, interval, stop_after)
+        else:
+            result = measure_lag(inputs.reader, inputs.group, inputs.topic, window, interval, stop_after,
+                                 inputs.commit_clock, inputs.freshness)
+    finally:
+        inputs.reader.close()
+    if as_json:
+        console.emit_json({"status": result.status, "passing": result.passing, "offset_lag": result.offset_lag,
+                           "time_lag_s": result.time_lag_s, "drain_s": result.drain_s, **console.as_plain(result)})
+    elif not watch:
+        lag_report(result)
+    if not result.passing:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _watch(inputs, window: float, interval: float, stop_after: float):
+    """Observe every `interval`, judge the newest `window` of observations, refresh the table."""
+    import time
+
+    from rich.console import Group
+    from rich.live import Live
+
+    from volctl.core.lag import judge_history, observe
+    from volctl.render.kafka import lag_summary, lag_table
+
+    keep = max(2, int(window / interval) + 1)
+    history = [observe(inputs.reader, inputs.group, inputs.topic, inputs.commit_clock)]
+    result = judge_history(history, inputs.group, inputs.topic, stop_after, None)
+    with Live(console=console.out, auto_refresh=False) as live:
+        try:
+            while True:
+                time.sleep(interval)
+                history = [*history, observe(inputs.reader, inputs.group, inputs.topic, inputs.commit_clock)][-keep:]
+                result = judge_history(history, inputs.group, inputs.topic, stop_after, inputs.freshness())
+                live.update(Group(lag_table(result), lag_summary(result)), refresh=True)
+        except KeyboardInterrupt:
+            pass
+    return result

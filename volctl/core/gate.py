@@ -1,0 +1,187 @@
+"""`volctl gate`: one release verdict from a load run, the SLOs over exactly that window, the
+consumer lag status now, and the drift report over drift.window, with every result kept in an
+evidence bundle.
+
+Nothing here measures anything itself: it runs the engines of `load`, `slo check`, `lag` and
+`drift report` and maps their results onto one table of checks, each in a class (latency,
+errors, availability, lag, drift, load) so a failed gate says what kind of problem it found.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from volctl.config import Settings
+from volctl.errors import VolctlError
+
+PASS, FAIL, UNKNOWN = "pass", "fail", "cannot measure"
+Progress = Callable[[str], None]
+_SLO_CLASSES = {"latency p95": "latency", "error rate": "errors", "availability": "availability",
+                "consumer lag (max)": "lag"}
+
+
+@dataclass
+class GateCheck:
+    name: str
+    kind: str  # latency | errors | availability | lag | drift | load
+    measured: str
+    threshold: str
+    verdict: str
+
+
+@dataclass
+class GateReport:
+    window: str
+    bundle: str
+    started_at: str
+    checks: list[GateCheck] = field(default_factory=list)
+    model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {c.verdict for c in self.checks}
+        return FAIL if FAIL in verdicts else PASS if verdicts == {PASS} else UNKNOWN
+
+    @property
+    def failed_classes(self) -> list[str]:
+        return sorted({c.kind for c in self.checks if c.verdict == FAIL})
+
+    @property
+    def answer(self) -> str:
+        return {PASS: "ship", FAIL: "do not ship", UNKNOWN: "do not ship: the gate could not measure"}[self.verdict]
+
+    def as_document(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "answer": self.answer, "failed_classes": self.failed_classes,
+                "window": self.window, "bundle": self.bundle, "started_at": self.started_at, "model": self.model,
+                "checks": [asdict(c) for c in self.checks]}
+
+
+def run_gate(settings: Settings, rps: float, duration_s: float, skip_load: bool = False,
+             progress: Progress = lambda _m: None) -> GateReport:
+    now = datetime.now(UTC)
+    bundle = settings.state_path / "gates" / now.strftime("%Y%m%dT%H%M%SZ")
+    bundle.mkdir(parents=True, exist_ok=True)
+    window = f"{math.ceil(duration_s)}s"
+    report = GateReport(window, str(bundle), now.isoformat(timespec="seconds").replace("+00:00", "Z"))
+    report.model = _served_models(settings)
+    _save(bundle / "model.json", report.model)
+    if not skip_load:
+        progress(f"load: {rps:g} req/s for {window}")
+        _load_checks(settings, rps, duration_s, bundle, report)
+        time.sleep(_scrape_settle_s(settings))  # the last requests reach Prometheus after a scrape or two
+    progress(f"SLOs over the last {window}")
+    _slo_checks(settings, window, bundle, report)
+    progress("consumer lag")
+    _lag_check(settings, bundle, report)
+    # Drift looks at drift.window (1h), not the load window: a minute of features is too few rows
+    # (drift.min_rows) for the per-feature tests to mean anything.
+    progress(f"drift over the last {settings.drift.window} of the feature log")
+    _drift_check(settings, settings.drift.window, bundle, report)
+    _save(bundle / "gate.json", report.as_document())
+    return report
+
+
+def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path, report: GateReport) -> None:
+    from volctl.core import load
+
+    bodies, source = load.payload_bodies(settings, "real")
+    result = load.run_load(f"{settings.predict.url}/predict", bodies, rps, duration_s)
+    judged = load.judge(result, source, settings.slo)
+    document = judged.as_document()
+    _save(bundle / "load.json", document)
+    p95 = document["latency_ms"]["corrected"]["p95"]
+    measured = {"p95": f"{p95:.1f} ms" if p95 is not None else "no answers",
+                "error": f"{result.error_count} of {result.sent}",
+                "throughput": f"{result.ok / result.seconds:.1f} req/s" if result.seconds else "-",
+                "kept": f"achieved {result.achieved_rps:.1f} of {result.asked_rps:.1f} req/s, {result.late} late"}
+    kinds = {"p95": "latency", "error": "errors", "throughput": "load", "kept": "load"}
+    for name, passed in judged.checks.items():
+        key = next(k for k in kinds if name.startswith(k) or k in name)
+        report.checks.append(GateCheck(f"load: {name}", kinds[key], measured[key], name, PASS if passed else FAIL))
+
+
+def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport) -> None:
+    from volctl.clients.prometheus import PrometheusClient
+    from volctl.core.slo import BREACHED, MET, check_slos
+    from volctl.reports.slo_html import write_slo_html
+
+    client = PrometheusClient(settings.prometheus.url)
+    try:
+        slo = check_slos(client, settings.slo, window)
+        write_slo_html(client, slo, settings.slo, bundle / "slo.html")
+    except VolctlError as exc:
+        report.checks.append(GateCheck("SLOs", "availability", exc.message, "Prometheus answers", UNKNOWN))
+        return
+    finally:
+        client.close()
+    _save(bundle / "slo.json", {"verdict": slo.verdict, "rows": slo.rows, "info": slo.info,
+                                "requests": slo.requests})
+    for row in slo.rows:
+        kind = _SLO_CLASSES.get(row.name, "load")
+        verdict = PASS if row.verdict == MET else FAIL if row.verdict == BREACHED else UNKNOWN
+        report.checks.append(GateCheck(f"slo: {row.name}", kind, row.shown, row.objective, verdict))
+
+
+def _lag_check(settings: Settings, bundle: Path, report: GateReport) -> None:
+    from volctl.core.lag import lag_inputs, measure_lag
+
+    try:
+        inputs = lag_inputs(settings)
+    except VolctlError as exc:
+        report.checks.append(GateCheck("lag status", "lag", exc.message, "OK or WARN", UNKNOWN))
+        return
+    try:
+        lag = measure_lag(inputs.reader, inputs.group, inputs.topic, 3.0, 1.0, 30.0, inputs.commit_clock,
+                          inputs.freshness)
+    finally:
+        inputs.reader.close()
+    _save(bundle / "lag.json", {"status": lag.status, "offset_lag": lag.offset_lag, "time_lag_s": lag.time_lag_s,
+                                "drain_s": lag.drain_s, **asdict(lag)})
+    worst = next((p for p in lag.partitions if p.status == lag.status), None)
+    report.checks.append(GateCheck("lag status (Burrow-style)", "lag",
+                                   f"{lag.status}, {lag.offset_lag} behind" + (f": {worst.why}" if worst else ""),
+                                   "OK or WARN", PASS if lag.passing else FAIL))
+
+
+def _drift_check(settings: Settings, window: str, bundle: Path, report: GateReport) -> None:
+    from volctl.core.drift import drift_report
+
+    try:
+        drift = drift_report(settings, window=window, out=bundle / "drift")
+    except VolctlError as exc:
+        report.checks.append(GateCheck("drift share", "drift", exc.message, "enough rows", UNKNOWN))
+        return
+    report.checks.append(GateCheck("drift share", "drift", f"{drift.share:.0%} of {len(drift.tested)} features",
+                                   f"<= {drift.threshold:.0%}", FAIL if drift.drift else PASS))
+
+
+def _served_models(settings: Settings) -> dict[str, Any]:
+    import httpx
+
+    found: dict[str, Any] = {}
+    for service in ("predict", "consume"):
+        try:
+            found[service] = httpx.get(f"{getattr(settings, service).url}/version", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            found[service] = {"error": "not answering /version"}
+    return found
+
+
+def _scrape_settle_s(settings: Settings) -> float:
+    from volctl.core.slo import seconds_of
+
+    return 2 * seconds_of(settings.prometheus.scrape_interval) + 0.5
+
+
+def _save(path: Path, document: Any) -> None:
+    def plain(value: Any) -> Any:
+        return asdict(value) if hasattr(value, "__dataclass_fields__") else str(value)
+
+    path.write_text(json.dumps(document, indent=2, default=plain))

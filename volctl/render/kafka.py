@@ -1,0 +1,64 @@
+"""Tables for `volctl topics`, `volctl tail` and `volctl lag`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from rich.markup import escape
+from rich.table import Table
+
+from volctl.core.lag import GroupLag
+from volctl.core.topics import TailedMessage, TopicInfo
+from volctl.render.console import out
+
+STATUS_COLOUR = {"OK": "green", "WARN": "yellow", "ERR": "red", "STALL": "red", "STOP": "bold red"}
+
+
+def topics_table(topics: list[TopicInfo], bootstrap: str) -> None:
+    table = Table(title=f"topics on {bootstrap}", title_justify="left")
+    for column in ("topic", "partitions", "high watermarks", "messages"):
+        table.add_column(column, justify="right" if column in ("partitions", "messages") else "left")
+    for topic in topics:
+        table.add_row(topic.name, str(len(topic.partitions)),
+                      " ".join(f"{p.partition}:{p.high_watermark}" for p in topic.partitions), f"{topic.messages:,}")
+    out.print(table)
+
+
+def tailed_message(message: TailedMessage) -> None:
+    when = datetime.fromtimestamp(message.timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    out.print(f"[bold]p{message.partition}@{message.offset}[/] {when} key={escape(str(message.key))}")
+    body = json.dumps(message.value, indent=2) if not isinstance(message.value, str) else message.value
+    out.print(escape(body), soft_wrap=True)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def lag_table(lag: GroupLag) -> Table:
+    table = Table(title=f"group {lag.group} on {lag.topic} ({lag.observations} observations over "
+                        f"{lag.window_s:.0f} s)", title_justify="left")
+    for column in ("part", "committed", "high", "lag", "in/s", "out/s", "time lag", "status", "why"):
+        table.add_column(column, justify="left" if column in ("status", "why") else "right")
+    for p in lag.partitions:
+        colour = STATUS_COLOUR[p.status]
+        table.add_row(str(p.partition), "-" if p.committed is None else str(p.committed), str(p.high_watermark),
+                      str(p.offset_lag), f"{p.production_rate:.1f}", f"{p.consumption_rate:.1f}",
+                      _seconds(p.time_lag_s), f"[{colour}]{p.status}[/]", escape(p.why))
+    return table
+
+
+def lag_summary(lag: GroupLag) -> str:
+    colour = STATUS_COLOUR[lag.status]
+    return (f"[{colour}]{lag.status}[/]  offset lag {lag.offset_lag}  freshness {_seconds(lag.freshness_s)}  "
+            f"time lag {_seconds(lag.time_lag_s)}  time to drain "
+            f"{'never (not consuming)' if lag.drain_s is None else _seconds(lag.drain_s)}  last commit "
+            f"{_seconds(lag.last_commit_age_s)} ago")
+
+
+def lag_report(lag: GroupLag) -> None:
+    out.print(lag_table(lag))
+    out.print(lag_summary(lag))
