@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from services.files import write_atomically
 from services.registry import Registry
 from services.variants import VARIANTS
 from volctl.config import Settings
@@ -164,7 +164,7 @@ class ModelAdmin:
 
     def _persist(self, request: dict[str, Any], after: dict[str, Any]) -> None:
         document = {**after, "at": _now(), "actor": request["actor"], "change_id": request["change_id"]}
-        _write_json(choice_path(self.settings, self.service), document)
+        write_atomically(choice_path(self.settings, self.service), json.dumps(document, indent=2, sort_keys=True))
 
     def _audit(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any], outcome: str,
                detail: str) -> None:
@@ -218,10 +218,4 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write-then-rename: a crash leaves the old choice or the new one, never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(document, indent=2, sort_keys=True))
-    os.replace(temporary, path)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from services.files import write_atomically
 from services.variants import BASELINE, ML, VARIANTS
 from volctl.errors import ConfigError, ModelIntegrityError
 
@@ -92,9 +92,7 @@ class Registry:
         manifest["reference"] = {"file": REFERENCE_FILE, "sha256": sha256_of(folder / REFERENCE_FILE)}
         baseline = manifest["variants"][BASELINE]
         baseline["sha256"] = canonical_sha256(baseline["params"])
-        temporary = folder / (MANIFEST + ".tmp")
-        temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        os.replace(temporary, folder / MANIFEST)
+        write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
         return folder
 
     def verify(self, version: str, variant: str = ML) -> str:

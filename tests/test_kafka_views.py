@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Broker
-from tests.test_slo_check import _stack
+from tests.test_slo_check import stack_up
 from tests.test_stack import VOLCTL, Stack
 from volctl.core.lag import ERR, OK, STALL, STOP, WARN, Observation, evaluate
 
@@ -118,8 +118,7 @@ def _gate(stack: Stack, *args: str, **env: str) -> tuple[int, dict]:
 @needs_prometheus
 @pytest.mark.integration
 def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Path, trained_registry: Path) -> None:
-    stack = _stack(tmp_path, trained_registry)
-    try:
+    with stack_up(tmp_path, trained_registry) as stack:
         _ingest(stack, APR_3)
         _caught_up(stack)
         # Any short real session differs from the multi-session training split in tick rate, range and
@@ -144,17 +143,12 @@ def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Pa
         assert lag.returncode == 1 and json.loads(lag.stdout)["status"] in (STOP, STALL), lag.stdout
         code, gate = _gate(stack, "--skip-load", "--duration", "15s")
         assert code == 1 and "lag" in gate["failed_classes"], gate
-    finally:
-        stack.run("down")
 
 
 @needs_prometheus
 @pytest.mark.integration
 def test_gate_fails_on_latency_with_injected_slowness(tmp_path: Path, trained_registry: Path) -> None:
-    stack = _stack(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900")
-    try:
+    with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900") as stack:
         code, gate = _gate(stack, "--rps", "20", "--duration", "10s")
         assert code == 1 and "latency" in gate["failed_classes"] and gate["answer"] == "do not ship", gate
         assert any(c["kind"] == "latency" and c["verdict"] == "fail" for c in gate["checks"])
-    finally:
-        stack.run("down")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_slo_check import _stack
+from tests.test_slo_check import stack_up
 from tests.test_stack import VOLCTL
 from volctl.cli.runbook import command_problem
 from volctl.config import SloSettings
@@ -70,23 +70,19 @@ def test_decisions_follow_exit_codes(tmp_path: Path) -> None:
 @needs_prometheus
 @pytest.mark.integration
 def test_high_latency_on_a_healthy_stack_stops_at_nothing_to_do(tmp_path: Path, trained_registry: Path) -> None:
-    stack = _stack(tmp_path, trained_registry)
-    try:
+    with stack_up(tmp_path, trained_registry) as stack:
         result = stack.run("runbook", "run", "high-latency", "--json", timeout=180)
         assert result.returncode == 0, result.stdout + result.stderr
         run = json.loads(result.stdout)
         assert run["outcome"] == "done" and run["message"] == "healthy, nothing to do"
         assert [s["number"] for s in run["steps"]][-1] in (2, 3)  # never reached the rollback
         assert Path(run["record"]).is_file() and Path(run["record"]).with_suffix(".json").is_file()
-    finally:
-        stack.run("down")
 
 
 @needs_prometheus
 @pytest.mark.integration
 def test_high_latency_with_injected_slowness_reaches_the_rollback(tmp_path: Path, trained_registry: Path) -> None:
-    stack = _stack(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900")
-    try:
+    with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900") as stack:
         declined = stack.run("runbook", "run", "high-latency", timeout=180)  # no TTY, no --yes: asks, so stops
         assert declined.returncode == 1 and "declined" in declined.stdout
         result = stack.run("runbook", "run", "high-latency", "--yes", timeout=240)
@@ -100,5 +96,3 @@ def test_high_latency_with_injected_slowness_reaches_the_rollback(tmp_path: Path
         assert rollback["exit_code"] == 0 and "both services serve baseline" in rollback["output"]
         assert run["outcome"] == "stop"
         assert "## Step 5. Roll back to the baseline rule" in records[-1].with_suffix(".md").read_text()
-    finally:
-        stack.run("down")

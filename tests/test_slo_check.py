@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,24 +25,22 @@ def _drive(stack: Stack, rps: float, seconds: float) -> int:
     return json.loads(result.stdout)["sent"]
 
 
-def _stack(tmp_path: Path, registry: Path, **env: str) -> Stack:
+@contextmanager
+def stack_up(tmp_path: Path, registry: Path, **env: str) -> Iterator[Stack]:
+    """A stack with SLO targets a test's modest load can meet; `env` reaches the services `up` starts."""
     stack = Stack(tmp_path / "state", registry)
     stack.config.write_text(stack.config.read_text().replace(
         "[predict]", "[slo]\nthroughput_rps = 5\nmin_requests = 100\n[predict]"))
-    previous = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # `up` passes its environment to the services it starts
-    try:
-        result = stack.run("up")
-    finally:
-        for key, value in previous.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    result = stack.run("up", **env)
     assert result.returncode == 0, result.stdout + result.stderr
-    return stack
+    try:
+        yield stack
+    finally:
+        stack.run("down")
 
 
 def test_slo_check_meets_objectives_under_load(tmp_path: Path, trained_registry: Path) -> None:
-    stack = _stack(tmp_path, trained_registry)
-    try:
+    with stack_up(tmp_path, trained_registry) as stack:
         idle = stack.run("slo", "check", "--window", "1m")
         assert idle.returncode == 3 and "too little traffic" in idle.stdout  # no traffic is not "met"
         sent = _drive(stack, rps=25, seconds=15)
@@ -63,13 +62,10 @@ def test_slo_check_meets_objectives_under_load(tmp_path: Path, trained_registry:
         health = stack.run("load", "--endpoint", "health", "--rps", "50", "--duration", "1s", "--json")
         probe = json.loads(health.stdout)
         assert probe["sent"] == 50 and probe["ok"] == 50 and probe["server_p95_ms"] is None
-    finally:
-        stack.run("down")
 
 
 def test_injected_errors_and_slowness_breach_the_slos(tmp_path: Path, trained_registry: Path) -> None:
-    stack = _stack(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900,error_rate=0.3")
-    try:
+    with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900,error_rate=0.3") as stack:
         _drive(stack, rps=25, seconds=12)
         result = stack.run("slo", "check", "--window", "1m", "--json")
         assert result.returncode == 1, result.stdout + result.stderr
@@ -80,8 +76,6 @@ def test_injected_errors_and_slowness_breach_the_slos(tmp_path: Path, trained_re
         assert rows["error rate"]["burn_rates"]["1h"] > 14.4  # a page-worthy burn
         human = stack.run("slo", "check", "--window", "1m")
         assert human.returncode == 1 and "SLO breached: latency p95, error rate, availability" in human.stdout
-    finally:
-        stack.run("down")
 
 
 def test_prometheus_unreachable_exits_3_naming_it(tmp_path: Path) -> None:

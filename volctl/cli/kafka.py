@@ -86,8 +86,7 @@ def lag(
     finally:
         inputs.reader.close()
     if as_json:
-        console.emit_json({"status": result.status, "passing": result.passing, "offset_lag": result.offset_lag,
-                           "time_lag_s": result.time_lag_s, "drain_s": result.drain_s, **console.as_plain(result)})
+        console.emit_json(result.as_document())
     elif not watch:
         lag_report(result)
     if not result.passing:

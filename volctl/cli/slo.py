@@ -49,11 +49,7 @@ def check(
     finally:
         client.close()
     if as_json:
-        document = console.as_plain(report)
-        if not explain:
-            for row in [*document["rows"], *document["info"]]:
-                row.pop("explain")
-        console.emit_json({"verdict": report.verdict, **document})
+        console.emit_json(report.as_document(explain))
     else:
         slo_table(report, explain)
     if report.verdict == BREACHED:

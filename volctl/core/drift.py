@@ -116,7 +116,7 @@ def drift_report(settings: Settings, reference: Path | None = None, current: Pat
     evaluation = _evidently(ref.frame[comparable], cur.frame[comparable], settings.drift.share_threshold)
     report.features = _results(evaluation.dict(), comparable) + report.features
     progress("writing the reports")
-    report.outputs = _write_outputs(report, evaluation, out or _default_out(settings, now), settings)
+    _write_outputs(report, evaluation, out or _default_out(settings, now), settings)
     return report
 
 
@@ -239,23 +239,20 @@ def _default_out(settings: Settings, now: float) -> Path:
     return settings.state_path / "drift" / datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _write_outputs(report: DriftReport, evaluation: Any, out: Path, settings: Settings) -> dict[str, str]:
+def _write_outputs(report: DriftReport, evaluation: Any, out: Path, settings: Settings) -> None:
+    """Fills report.outputs first: the JSON and Markdown name the files they sit beside."""
     from services.drift_metrics import latest_summary_path
+    from services.files import write_atomically
     from volctl.reports.templating import render
 
     out.mkdir(parents=True, exist_ok=True)
-    outputs = {"html": str(out / "drift.html"), "json": str(out / "drift.json"), "markdown": str(out / "drift.md")}
-    report.outputs = outputs
+    report.outputs = outputs = {"html": str(out / "drift.html"), "json": str(out / "drift.json"),
+                                "markdown": str(out / "drift.md")}
     evaluation.save_html(outputs["html"])
     document = report.as_document()
     Path(outputs["json"]).write_text(json.dumps(document, indent=2))
     Path(outputs["markdown"]).write_text(render("reports/drift.md.j2", report=document))
-    latest = latest_summary_path(settings.state_path)  # what the consume service exports as gauges
-    latest.parent.mkdir(parents=True, exist_ok=True)
-    temporary = latest.with_suffix(".tmp")
-    temporary.write_text(json.dumps(document))
-    os.replace(temporary, latest)
-    return outputs
+    write_atomically(latest_summary_path(settings.state_path), json.dumps(document))  # the consume service's gauges
 
 
 def _age(seconds: float) -> str:

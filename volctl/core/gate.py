@@ -94,18 +94,10 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
     bodies, source = load.payload_bodies(settings, "real")
     result = load.run_load(f"{settings.predict.url}/predict", bodies, rps, duration_s)
     judged = load.judge(result, source, settings.slo)
-    document = judged.as_document()
-    _save(bundle / "load.json", document)
-    p95 = document["latency_ms"]["corrected"]["p95"]
-    measured = {"p95": f"{p95:.1f} ms" if p95 is not None else "no answers",
-                "error": f"{result.error_count} of {result.sent}",
-                "throughput": f"{result.ok / result.seconds:.1f} req/s" if result.seconds else "-",
-                "kept": f"achieved {result.achieved_rps:.1f} of {result.asked_rps:.1f} req/s, {result.late} late"}
-    kinds = {"p95": "latency", "error": "errors", "throughput": "load", "kept": "load"}
-    for name, passed in judged.checks.items():
-        key = next(k for k in kinds if name.startswith(k) or k in name)
-        report.checks.append(GateCheck(f"load: {name}", kinds[key], measured[key], name, PASS if passed else FAIL))
-
+    _save(bundle / "load.json", judged.as_document())
+    for objective in judged.objectives:
+        report.checks.append(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
+                                       PASS if objective.passed else FAIL))
 
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport) -> None:
     from volctl.clients.prometheus import PrometheusClient
@@ -121,8 +113,7 @@ def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateRepor
         return
     finally:
         client.close()
-    _save(bundle / "slo.json", {"verdict": slo.verdict, "rows": slo.rows, "info": slo.info,
-                                "requests": slo.requests})
+    _save(bundle / "slo.json", slo.as_document())
     for row in slo.rows:
         kind = _SLO_CLASSES.get(row.name, "load")
         verdict = PASS if row.verdict == MET else FAIL if row.verdict == BREACHED else UNKNOWN
@@ -142,8 +133,7 @@ def _lag_check(settings: Settings, bundle: Path, report: GateReport) -> None:
                           inputs.freshness)
     finally:
         inputs.reader.close()
-    _save(bundle / "lag.json", {"status": lag.status, "offset_lag": lag.offset_lag, "time_lag_s": lag.time_lag_s,
-                                "drain_s": lag.drain_s, **asdict(lag)})
+    _save(bundle / "lag.json", lag.as_document())
     worst = next((p for p in lag.partitions if p.status == lag.status), None)
     report.checks.append(GateCheck("lag status (Burrow-style)", "lag",
                                    f"{lag.status}, {lag.offset_lag} behind" + (f": {worst.why}" if worst else ""),
@@ -181,7 +171,4 @@ def _scrape_settle_s(settings: Settings) -> float:
 
 
 def _save(path: Path, document: Any) -> None:
-    def plain(value: Any) -> Any:
-        return asdict(value) if hasattr(value, "__dataclass_fields__") else str(value)
-
-    path.write_text(json.dumps(document, indent=2, default=plain))
+    path.write_text(json.dumps(document, indent=2, default=str))

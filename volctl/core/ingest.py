@@ -106,11 +106,10 @@ def paced(stream: Iterable[tuple[int, Tick]], speed: float, max_gap_s: float = D
     previous_pass = None
     for item in stream:
         number, ts = item[0], item[1].ts
+        jumped = previous is not None and (number != previous_pass or ts < previous - max_gap_s)
         if previous is not None:
-            step = ts - previous
-            jumped = number != previous_pass or step < -max_gap_s
-            event_offset += max_gap_s if jumped else min(max(step, 0.0), max_gap_s)
-        if previous is None or ts > previous or number != previous_pass or ts < previous - max_gap_s:
+            event_offset += max_gap_s if jumped else min(max(ts - previous, 0.0), max_gap_s)
+        if previous is None or jumped or ts > previous:  # an out-of-order tick does not move the clock back
             previous = ts
         previous_pass = number
         wait = started + event_offset / speed - clock()

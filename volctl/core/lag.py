@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -81,6 +81,10 @@ class GroupLag:
     def time_lag_s(self) -> float | None:
         values = [p.time_lag_s for p in self.partitions]
         return None if any(v is None for v in values) else max(values, default=0.0)
+
+    def as_document(self) -> dict[str, Any]:
+        return {"status": self.status, "passing": self.passing, "offset_lag": self.offset_lag,
+                "time_lag_s": self.time_lag_s, "drain_s": self.drain_s, **asdict(self)}
 
     @property
     def drain_s(self) -> float | None:

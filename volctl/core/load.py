@@ -187,17 +187,29 @@ def real_bodies(features: list[str], data_path: Path | None, count: int = 2000,
     return bodies, source
 
 
+@dataclass(frozen=True)
+class Objective:
+    name: str  # "p95 <= 800 ms (corrected)": the objective as people read it
+    kind: str  # latency | errors | load: what kind of problem a failure is (the release gate groups by it)
+    measured: str
+    passed: bool
+
+
 @dataclass
 class LoadReport:
     result: LoadResult
     payload: str
-    checks: dict[str, bool]  # objective -> passed
+    objectives: list[Objective]
     server_p95_s: float | None = None
     baseline: dict[str, dict[str, float | str]] | None = None
 
     @property
+    def checks(self) -> dict[str, bool]:
+        return {o.name: o.passed for o in self.objectives}
+
+    @property
     def passed(self) -> bool:
-        return all(self.checks.values())
+        return all(o.passed for o in self.objectives)
 
     def as_document(self) -> dict:
         r = self.result
@@ -215,14 +227,21 @@ class LoadReport:
 
 def judge(result: LoadResult, payload: str, slo: SloSettings) -> LoadReport:
     p95 = result.corrected.percentile(95)
-    checks = {
-        f"p95 <= {slo.latency_p95_seconds * 1000:g} ms (corrected)": p95 is not None and p95 <= slo.latency_p95_seconds,
-        f"error rate < {slo.error_rate:.1%}": result.error_count < slo.error_rate * max(1, result.sent),
-        f"throughput >= {slo.throughput_rps:g} req/s": result.ok / result.seconds >= slo.throughput_rps
-        if result.seconds else False,
-        "generator kept up": result.kept_up,
-    }
-    return LoadReport(result, payload, checks)
+    throughput = result.ok / result.seconds if result.seconds else None
+    objectives = [
+        Objective(f"p95 <= {slo.latency_p95_seconds * 1000:g} ms (corrected)", "latency",
+                  "no answers" if p95 is None else f"{p95 * 1000:.1f} ms",
+                  p95 is not None and p95 <= slo.latency_p95_seconds),
+        Objective(f"error rate < {slo.error_rate:.1%}", "errors", f"{result.error_count} of {result.sent}",
+                  result.error_count < slo.error_rate * max(1, result.sent)),
+        Objective(f"throughput >= {slo.throughput_rps:g} req/s", "load",
+                  "-" if throughput is None else f"{throughput:.1f} req/s",
+                  throughput is not None and throughput >= slo.throughput_rps),
+        Objective("generator kept up", "load",
+                  f"achieved {result.achieved_rps:.1f} of {result.asked_rps:.1f} req/s, {result.late} late",
+                  result.kept_up),
+    ]
+    return LoadReport(result, payload, objectives)
 
 
 def compare(report: LoadReport, saved: dict) -> dict[str, dict[str, float | str]]:

@@ -92,12 +92,12 @@ def run_runbook(runbook: Runbook, hooks: Hooks, state_dir: Path, config_file: Pa
     except KeyboardInterrupt:
         run.outcome, run.message = "interrupted", "interrupted by the operator"
     run.seconds = time.monotonic() - started
-    run.record = str(write_incident(run, state_dir))
+    write_incident(run, state_dir)
     return run
 
 
 def write_incident(run: RunbookRun, state_dir: Path) -> Path:
-    """<state>/incidents/<UTC time>-<runbook>.md (for people) and .json (for tools)."""
+    """<state>/incidents/<UTC time>-<runbook>.md (for people) and .json (for tools); sets run.record."""
     from volctl.reports.templating import render
 
     folder = state_dir / "incidents"

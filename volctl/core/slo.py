@@ -12,7 +12,8 @@ and the sum that produced it (`--explain`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from services import metrics as m
 from volctl.clients.prometheus import PrometheusClient
@@ -65,6 +66,13 @@ class SloReport:
         if BREACHED in verdicts:
             return BREACHED
         return MET if verdicts == {MET} else "cannot measure"
+
+    def as_document(self, explain: bool = True) -> dict[str, Any]:
+        document = {"verdict": self.verdict, **asdict(self)}
+        if not explain:
+            for row in [*document["rows"], *document["info"]]:
+                row.pop("explain")
+        return document
 
 
 class _Measure:
