@@ -126,3 +126,16 @@ def source_keys(prediction_records: list[Any]) -> list[tuple[int, int, int]]:
 
 def input_keys(raw_records: list[Any]) -> set[tuple[int, int, int]]:
     return {(r.partition, r.offset, 0) for r in raw_records}
+
+
+def wait_until_covered(bootstrap: str, topics: dict[str, str], timeout_s: float = 90) -> tuple[set, set]:
+    """(input keys, covered keys): waits until every raw tick has a prediction, de-duplicated by source."""
+    deadline = time.monotonic() + timeout_s
+    raw_keys = input_keys(read_topic(bootstrap, topics["raw"]))
+    covered: set = set()
+    while time.monotonic() < deadline and covered != raw_keys:
+        covered = set(source_keys(read_topic(bootstrap, topics["predictions"], quiet_s=0.5)))
+        if covered != raw_keys:
+            time.sleep(1)
+    return raw_keys, covered
+

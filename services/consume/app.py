@@ -1,10 +1,10 @@
 """The consume service loop: poll ticks, predict, produce, then commit (at-least-once).
 
 Offsets are committed only after every prediction and dead letter of the batch is acknowledged
-by the broker. While the broker is away the batch is retried (never skipped) and /health says
-why; a memory broker that comes back empty gets its topics re-created. A commit that fails after
-a rebalance means the batch will be read again: duplicates carry the same source partition and
-offset, so readers can drop them.
+by the broker. While the broker is away the sends that failed are retried (never skipped) and
+/health says why; a memory broker that comes back empty gets its topics re-created and is read
+from the beginning. A commit that fails after a rebalance means the batch will be read again:
+duplicates carry the same source partition and offset, so readers can drop them.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class ConsumeService:
         self._last_event_ts: float | None = None
         self._raw_topic_id: str | None = None
         self._from_beginning = False  # after the raw topic was re-created: old positions mean nothing
+        self._topic_generation = 0  # bumped when the raw topic is re-created
         for error_type in ("connect", "produce", "commit"):  # series exist (at 0) before the first failure
             metrics.errors.labels(error_type)
         self.install_model(processor.model)
@@ -110,12 +111,17 @@ class ConsumeService:
             if self._consumer is None and not self._connect():
                 self.stopping.wait(RETRY_PAUSE_S)
                 continue
+            generation = self._topic_generation
             polled = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=MAX_POLL_RECORDS)
             records = [record for batch in polled.values() for record in batch]
             if records:
                 batch = self.processor.process(records)
                 if self._deliver(batch):
-                    self._commit(records)
+                    if generation == self._topic_generation:
+                        self._commit(records)
+                    else:  # offsets of a topic that is gone: committing them would skip the new one's
+                        log.warning("a batch read before the broker restarted was delivered; its offsets "
+                                    "are not committed")
                     self._account(batch, records)
             self._refresh_gauges()
         self.close()
@@ -139,7 +145,10 @@ class ConsumeService:
             self._producer = self._new_producer()
             self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.kafka.group,
                                            enable_auto_commit=False, auto_offset_reset="earliest",
-                                           client_id="volctl-consume", **CONSUMER_TUNING)
+                                           # Topics are created with the configured partition count
+                                           # (tansu ignores the flag and uses its own default).
+                                           allow_auto_create_topics=False, client_id="volctl-consume",
+                                           **CONSUMER_TUNING)
             self._consumer.subscribe([self.kafka.topic_raw], listener=_Rewind(self))
         except Exception as exc:  # KafkaError or Unreachable: both mean "not now"
             self._fail("connect", f"cannot connect to Kafka at {self.bootstrap}: {exc}")
@@ -155,7 +164,9 @@ class ConsumeService:
     def _rewind_raw_topic(self) -> None:
         log.warning("%s was re-created (a memory broker restarted): reading it again from the beginning",
                     self.kafka.topic_raw)
+        self._topic_generation += 1
         self._positions.clear()
+        self._replace_producer()  # the new broker does not know its id: its sequence numbers would be refused
         assigned = self._consumer.assignment()
         if assigned:
             self._consumer.seek_to_beginning(*assigned)
@@ -177,36 +188,54 @@ class ConsumeService:
 
         self._partitions: dict[bytes, int] = {}  # a new broker may have a new partition count
         return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id="volctl-consume",
-                             **PRODUCER_TUNING)
+                             allow_auto_create_topics=False, **PRODUCER_TUNING)
+
+    def _replace_producer(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=0)
+        try:
+            self._producer = self._new_producer()
+        except Exception as exc:
+            self._fail("connect", f"cannot reconnect the producer: {exc}")
 
     def _deliver(self, batch: Batch) -> bool:
-        """Send the batch's predictions and dead letters until all are acknowledged (or we stop)."""
+        """Send the batch's predictions and dead letters until each is acknowledged (or we stop).
+
+        Only the sends that failed are repeated: a batch that half failed is not duplicated.
+        """
+        pending = [(self.kafka.topic_predictions, key, value) for key, value in batch.predictions]
+        pending += [(self.kafka.topic_dlq, key, value) for key, value in batch.dead]
         while True:
+            futures: list[Any] = []
+            error: Exception | None = None
             try:
-                send, topic = self._producer.send, self.kafka.topic_predictions
-                futures = [send(topic, key=key, value=value, partition=self._partition_of(topic, key))
-                           for key, value in batch.predictions]
-                futures += [self._producer.send(self.kafka.topic_dlq, key=key, value=value)
-                            for key, value in batch.dead]
+                for message in pending:
+                    futures.append(self._send(*message))
                 self._producer.flush(timeout=10)
-                for future in futures:
-                    future.get(timeout=0)
+            except Exception as exc:  # KafkaError and its timeouts: what was not acknowledged is retried
+                error = exc
+            unacknowledged = [message for i, message in enumerate(pending)
+                              if i >= len(futures) or not futures[i].succeeded()]
+            if not unacknowledged:
                 if self.health.last_error.startswith("produce"):
                     log.info("producing again after a failure; the batch was delivered")
                     self.health.last_error = ""
                 return True
-            except Exception as exc:  # KafkaError and its timeouts: retry the whole batch
-                self._fail("produce", f"produce failed, batch of {batch.records} kept for retry: {exc}")
-                if self.stopping.wait(RETRY_PAUSE_S):
-                    log.warning("stopping with an undelivered batch: its offsets stay uncommitted")
-                    return False
-                self._check_broker()
-                # A restarted broker has forgotten this producer's id and sequence numbers: start afresh.
-                self._producer.close(timeout=0)
-                try:
-                    self._producer = self._new_producer()
-                except Exception as reconnect_error:
-                    self._fail("connect", f"cannot reconnect the producer: {reconnect_error}")
+            error = error or next((f.exception for f in futures if f.failed()), None)
+            self._fail("produce", f"produce failed, {len(unacknowledged)} of {len(pending)} message(s) "
+                                  f"kept for retry: {error or 'not acknowledged in time'}")
+            pending = unacknowledged
+            if self.stopping.wait(RETRY_PAUSE_S):
+                log.warning("stopping with an undelivered batch: its offsets stay uncommitted")
+                return False
+            self._check_broker()
+            # A restarted broker has forgotten this producer's id and sequence numbers: start afresh.
+            self._replace_producer()
+
+    def _send(self, topic: str, key: bytes | None, value: bytes) -> Any:
+        if topic == self.kafka.topic_predictions:  # keyed by product: the partition is worked out once
+            return self._producer.send(topic, key=key, value=value, partition=self._partition_of(topic, key))
+        return self._producer.send(topic, key=key, value=value)
 
     def _commit(self, records: list[Any]) -> None:
         from kafka import TopicPartition

@@ -1,0 +1,156 @@
+"""Delivery and commit rules of the consume loop, with the Kafka client stubbed at its boundary.
+
+The same rules run against the real broker in test_streaming (kill, restart, poison messages);
+here the failures are placed exactly: one send of a batch refused, a restart mid-delivery.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kafka.errors import KafkaTimeoutError
+from kafka.future import Future
+from prometheus_client import CollectorRegistry
+
+from services.consume import app
+from services.consume.processor import Batch
+from services.metrics import ConsumeMetrics
+from volctl.config import KafkaSettings
+
+
+class SendFuture(Future):
+    """What KafkaProducer.send returns (FutureRecordMetadata), already resolved."""
+
+    def get(self, timeout: float | None = None) -> Any:
+        if self.failed():
+            raise self.exception
+        return self.value
+
+
+class RefusingProducer:
+    """Acknowledges every send except the first one of each key in `refuse_once`."""
+
+    def __init__(self, refuse_once: set[bytes], on_flush: Any = None) -> None:
+        self.refuse_once = set(refuse_once)
+        self.on_flush = on_flush
+        self.acknowledged: Counter[tuple[str, bytes | None, bytes]] = Counter()
+        self.attempts = 0
+
+    def partitions_for(self, _topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def send(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> SendFuture:
+        self.attempts += 1
+        future = SendFuture()
+        if key in self.refuse_once:
+            self.refuse_once.discard(key)
+            future.failure(KafkaTimeoutError("refused for the test"))
+        else:
+            self.acknowledged[(topic, key, value)] += 1
+            future.success(None)
+        return future
+
+    def flush(self, timeout: float | None = None) -> None:
+        if self.on_flush is not None:
+            self.on_flush, callback = None, self.on_flush
+            callback()
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+
+class OneBatchConsumer:
+    """Returns one poll of records, then stops the service; records what would be committed."""
+
+    def __init__(self, service: app.ConsumeService, records: list[Any]) -> None:
+        self.service = service
+        self.records = records
+        self.commits: list[Any] = []
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[str, list[Any]]:
+        records, self.records = self.records, []
+        if not records:
+            self.service.stopping.set()
+        return {"tp": records}
+
+    def commit(self, offsets: Any) -> None:
+        self.commits.append(offsets)
+
+    def assignment(self) -> set[Any]:
+        return set()
+
+    def close(self, autocommit: bool = False) -> None:
+        pass
+
+
+def a_batch() -> Batch:
+    batch = Batch(records=3)
+    batch.predictions = [(b"BTC-USD", b"p1"), (b"ETH-USD", b"p2"), (b"SOL-USD", b"p3")]
+    batch.dead = [(None, b"dead letter")]
+    return batch
+
+
+@pytest.fixture
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> app.ConsumeService:
+    monkeypatch.setattr(app, "RETRY_PAUSE_S", 0.0)
+    model = SimpleNamespace(variant="ml", version="v-test")
+    processor = SimpleNamespace(model=model, process=lambda records: a_batch())
+    feature_log = SimpleNamespace(append=lambda rows: None, close=lambda: None)
+    consume = app.ConsumeService(KafkaSettings(), "127.0.0.1:1", processor, ConsumeMetrics(CollectorRegistry()),
+                                 feature_log)
+    monkeypatch.setattr(consume, "_check_broker", lambda: None)
+    return consume
+
+
+def install(service: app.ConsumeService, producer: RefusingProducer, monkeypatch: pytest.MonkeyPatch) -> None:
+    service._producer = producer
+    service._partitions = {}
+    monkeypatch.setattr(service, "_new_producer", lambda: producer)
+
+
+def test_only_the_refused_send_is_repeated(service: app.ConsumeService, monkeypatch: pytest.MonkeyPatch) -> None:
+    producer = RefusingProducer(refuse_once={b"ETH-USD"})
+    install(service, producer, monkeypatch)
+
+    assert service._deliver(a_batch()) is True
+    kafka = service.kafka
+    assert producer.acknowledged == {(kafka.topic_predictions, b"BTC-USD", b"p1"): 1,
+                                     (kafka.topic_predictions, b"ETH-USD", b"p2"): 1,
+                                     (kafka.topic_predictions, b"SOL-USD", b"p3"): 1,
+                                     (kafka.topic_dlq, None, b"dead letter"): 1}
+    assert producer.attempts == 5  # four messages, one of them twice
+    assert service.metrics.errors.labels("produce")._value.get() == 1
+    assert service.health.last_error == ""  # cleared once the batch got through
+
+
+def test_a_batch_read_before_the_topic_was_recreated_is_delivered_but_not_committed(
+        service: app.ConsumeService, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = SimpleNamespace(topic=service.kafka.topic_raw, partition=0, offset=170)
+    consumer = OneBatchConsumer(service, [record])
+    service._consumer = consumer
+    monkeypatch.setattr(service, "_connect", lambda: True)
+    # The broker restarts empty while the batch is being delivered.
+    producer = RefusingProducer(refuse_once={b"BTC-USD"}, on_flush=service._rewind_raw_topic)
+    install(service, producer, monkeypatch)
+
+    service.run()
+
+    assert sum(producer.acknowledged.values()) == 4
+    assert consumer.commits == []  # offset 171 of the old topic would skip the new topic's first ticks
+    assert service.metrics.processed._value.get() == 3
+
+
+def test_a_batch_is_committed_after_delivery(service: app.ConsumeService, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = SimpleNamespace(topic=service.kafka.topic_raw, partition=2, offset=41)
+    consumer = OneBatchConsumer(service, [record])
+    service._consumer = consumer
+    install(service, RefusingProducer(refuse_once=set()), monkeypatch)
+
+    service.run()
+
+    [offsets] = consumer.commits
+    assert [(tp.partition, meta.offset) for tp, meta in offsets.items()] == [(2, 42)]
