@@ -51,3 +51,20 @@ class ServiceClient:
 
     def close(self) -> None:
         self._client.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def get_json(name: str, base_url: str, path: str, timeout_s: float = 2.0) -> dict[str, Any] | None:
+    """Best effort: the JSON object a service answers on `path`, whatever the status (an unhealthy
+    /health still carries its fields), or None when it does not answer with one."""
+    with ServiceClient(name, base_url, timeout_s) as client:
+        try:
+            body = client.get(path).body
+        except Unreachable:
+            return None
+    return body if isinstance(body, dict) else None

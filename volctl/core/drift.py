@@ -142,12 +142,9 @@ def _model_reference(settings: Settings) -> Rows:
 
 
 def _served_version(settings: Settings) -> str | None:
-    import httpx
+    from volctl.clients.http import get_json
 
-    try:
-        return httpx.get(f"{settings.predict.url}/version", timeout=1).json().get("version")
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return None
+    return (get_json("predict", settings.predict.url, "/version", timeout_s=1) or {}).get("version")
 
 
 def _feature_log(settings: Settings, window: str) -> Rows:

@@ -153,15 +153,10 @@ def _drift_check(settings: Settings, window: str, bundle: Path, report: GateRepo
 
 
 def _served_models(settings: Settings) -> dict[str, Any]:
-    import httpx
+    from volctl.clients.http import get_json
 
-    found: dict[str, Any] = {}
-    for service in ("predict", "consume"):
-        try:
-            found[service] = httpx.get(f"{getattr(settings, service).url}/version", timeout=2).json()
-        except (httpx.HTTPError, ValueError):
-            found[service] = {"error": "not answering /version"}
-    return found
+    return {service: get_json(service, getattr(settings, service).url, "/version")
+            or {"error": "not answering /version"} for service in ("predict", "consume")}
 
 
 def _scrape_settle_s(settings: Settings) -> float:

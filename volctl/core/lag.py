@@ -205,9 +205,8 @@ class LagInputs:
 def lag_inputs(settings: Any, group: str | None = None, topic: str | None = None) -> LagInputs:
     """Where to look. For volctl's own group the consume service tells its last commit time (tansu
     drops commit metadata) and its output topic tells freshness."""
-    import httpx
-
     from services.streaming import bootstrap_of
+    from volctl.clients.http import get_json
 
     bootstrap = bootstrap_of(settings.kafka)
     group = group or settings.kafka.group
@@ -217,10 +216,7 @@ def lag_inputs(settings: Any, group: str | None = None, topic: str | None = None
     def commit_clock() -> float | None:
         if not ours:
             return None
-        try:
-            return httpx.get(f"{settings.consume.url}/health", timeout=1).json().get("last_commit_at")
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return None
+        return (get_json("consume", settings.consume.url, "/health", timeout_s=1) or {}).get("last_commit_at")
 
     def freshness() -> float | None:
         return newest_event_age(bootstrap, settings.kafka.topic_predictions) if ours else None

@@ -267,8 +267,9 @@ def payload_bodies(settings: Settings, payload: str) -> tuple[list[bytes], str]:
     features ("real"), or the rows of a JSON file {"rows": [...]}, one row per request."""
     import json
 
-    import httpx
     import orjson
+
+    from volctl.clients.http import get_json
 
     if payload != "real":
         try:
@@ -276,9 +277,10 @@ def payload_bodies(settings: Settings, payload: str) -> tuple[list[bytes], str]:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"--payload {payload}: {exc}", hint='a JSON file {"rows": [{...}, ...]}') from exc
         return [orjson.dumps({"rows": [row]}) for row in rows], f"{len(rows)} rows from {payload}"
-    try:
-        features = httpx.get(f"{settings.predict.url}/version", timeout=3).json()["features"]
-    except (httpx.HTTPError, ValueError, KeyError):
+    served = get_json("predict", settings.predict.url, "/version", timeout_s=3) or {}
+    if "features" in served:
+        features = served["features"]
+    else:
         from services.features import FEATURES
 
         features = list(FEATURES)  # the service is not answering: the run will count the errors

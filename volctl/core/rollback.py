@@ -72,17 +72,12 @@ def plan_rollback(settings: Settings, to: str) -> RollbackPlan:
     switches = []
     for service in SERVICES:
         url = getattr(settings, service).url
-        client = ServiceClient(service, url, timeout_s=3)
-        try:
+        with ServiceClient(service, url, timeout_s=3) as client:
             answer = client.get("/version")
-        finally:
-            client.close()
         if answer.status != 200 or not isinstance(answer.body, dict):
             raise ConfigError(f"{service} at {url} answered /version with {answer.status}: {answer.body}",
                               hint="check it with `volctl health`")
-        before = {key: answer.body.get(key) for key in ("variant", "version", "sha")}
-        before["variant"] = answer.body.get("model")
-        switches.append(ServiceSwitch(service, url, before))
+        switches.append(ServiceSwitch(service, url, _served(answer.body)))
     current = switches[0].before  # predict decides what "the current version" is
     if to in VARIANTS:
         variant, version = to, current["version"]
@@ -148,15 +143,13 @@ def local_actor() -> str:
 
 
 def _call(switch: ServiceSwitch, token: str, request: dict[str, Any]) -> bool:
-    client = ServiceClient(switch.service, switch.url, timeout_s=10)
     started = time.perf_counter()
     try:
-        answer = client.post("/admin/model", request, headers={"Authorization": f"Bearer {token}"})
+        with ServiceClient(switch.service, switch.url, timeout_s=10) as client:
+            answer = client.post("/admin/model", request, headers={"Authorization": f"Bearer {token}"})
     except VolctlError as exc:  # did not answer: not switched
         switch.error = exc.message
         return False
-    finally:
-        client.close()
     switch.seconds = time.perf_counter() - started
     body = answer.body if isinstance(answer.body, dict) else {"detail": str(answer.body)}
     if answer.status != 200:
@@ -185,21 +178,25 @@ def _verify(switch: ServiceSwitch, target: Target) -> None:
 
     from services.metrics import MODEL_INFO
 
-    client = ServiceClient(switch.service, switch.url, timeout_s=3)
     try:
-        version = client.get("/version").body
-        metrics = client.get("/metrics").body
+        with ServiceClient(switch.service, switch.url, timeout_s=3) as client:
+            version = client.get("/version").body
+            metrics = client.get("/metrics").body
     except VolctlError as exc:
         switch.verified, switch.verify_detail = False, exc.message
         return
-    finally:
-        client.close()
-    served = {"variant": version.get("model"), "version": version.get("version"), "sha": version.get("sha")}
+    served = _served(version)
     info = [(s.labels.get("variant"), s.labels.get("version"))
             for family in text_string_to_metric_families(str(metrics)) if family.name == MODEL_INFO
             for s in family.samples if s.value == 1]
     switch.verified = _serves(served, target) and info == [(target.variant, target.version)]
     switch.verify_detail = f"/version {served['variant']} {served['version']}; {MODEL_INFO} {info}"
+
+
+def _served(version_document: dict[str, Any]) -> dict[str, Any]:
+    """/version's answer in the shape the admin endpoint reports models (its `model` is the variant)."""
+    return {"variant": version_document.get("model"), "version": version_document.get("version"),
+            "sha": version_document.get("sha")}
 
 
 def _serves(served: dict[str, Any], target: Target) -> bool:
