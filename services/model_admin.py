@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from services.clock import utc_iso
 from services.files import write_atomically
 from services.registry import Registry
 from services.variants import VARIANTS
@@ -163,14 +163,15 @@ class ModelAdmin:
         return self._refuse(status, outcome, message, "check `volctl model list` and the registry")
 
     def _persist(self, request: dict[str, Any], after: dict[str, Any]) -> None:
-        document = {**after, "at": _now(), "actor": request["actor"], "change_id": request["change_id"]}
+        document = {**after, "at": utc_iso(timespec="milliseconds"), "actor": request["actor"],
+                    "change_id": request["change_id"]}
         write_atomically(choice_path(self.settings, self.service), json.dumps(document, indent=2, sort_keys=True))
 
     def _audit(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any], outcome: str,
                detail: str) -> None:
-        entry = {"at": _now(), "service": self.service, "actor": request["actor"], "reason": request["reason"],
-                 "change_id": request["change_id"], "from": before, "to": after, "outcome": outcome,
-                 "detail": detail}
+        entry = {"at": utc_iso(timespec="milliseconds"), "service": self.service, "actor": request["actor"],
+                 "reason": request["reason"], "change_id": request["change_id"], "from": before, "to": after,
+                 "outcome": outcome, "detail": detail}
         path = audit_path(self.settings)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as handle:  # one write of one line: appends from two services do not interleave
@@ -204,10 +205,6 @@ def _describe(model: Scorer | None) -> dict[str, Any]:
     if model is None:
         return {}
     return {"variant": model.variant, "version": model.version, "sha": model.sha256}
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

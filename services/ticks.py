@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from services.clock import utc_iso
 
 # Fields that name the event time, best first: exchange time beats receive time.
 _FLAT_TIME_FIELDS = ("time", "ws_timestamp", "ts", "timestamp", "event_time", "received_at")
@@ -43,9 +45,7 @@ class Tick:
 
     @property
     def time_iso(self) -> str:
-        return datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="microseconds").replace(
-            "+00:00", "Z"
-        )
+        return utc_iso(self.ts, "microseconds")
 
     def to_wire(self) -> dict[str, Any]:
         """The flat record published to Kafka; `normalise` reads it back unchanged."""

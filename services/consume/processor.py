@@ -6,15 +6,14 @@ in order), then the whole feature matrix is scored in one vectorised call.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
 import orjson
 
+from services.clock import utc_iso
 from services.features import FEATURES, FeatureEngine
 from services.model import Scorer, labels_of
 from services.ticks import BadTick, Tick, normalise
@@ -75,7 +74,7 @@ class TickProcessor:
         model, columns = self._scoring  # one model for the whole batch, even if it is swapped meanwhile
         scores = model.score(matrix[:, columns])
         labels = labels_of(scores, model.decision_threshold)
-        predicted_at = _iso(time.time())
+        predicted_at = utc_iso(timespec="milliseconds")
         for (record, index, tick), row, score, label in zip(ticks, matrix, scores, labels, strict=True):
             batch.predictions.append((tick.product.encode(), orjson.dumps({
                 "product_id": tick.product, "time": tick.time_iso, "score": float(score), "label": int(label),
@@ -114,13 +113,10 @@ class TickProcessor:
 def _dead_letter(record: Record, error: BadTick) -> bytes:
     payload = record.value or b""
     document: dict[str, Any] = {
-        "reason": error.reason, "detail": str(error), "failed_at": _iso(time.time()),
+        "reason": error.reason, "detail": str(error), "failed_at": utc_iso(timespec="milliseconds"),
         "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset},
         "payload_bytes": len(payload),
         "payload": payload[:DLQ_PAYLOAD_BYTES].decode("utf-8", errors="replace"),
     }
     return orjson.dumps(document)
 
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 
+from services.clock import utc_iso
 from services.metrics import PredictMetrics
 from services.model import Scorer
 from services.model_admin import ADMIN_PATH, ModelAdmin
@@ -93,7 +93,7 @@ class PredictHandler:
             "labels": labels,
             "model_variant": model.variant,
             "version": model.version,
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": utc_iso(timespec="milliseconds"),
         }
         return Reply(200, orjson.dumps(payload), model.variant)
 

@@ -17,10 +17,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from services.clock import utc_iso, utc_stamp
 from services.features import FEATURES
 from volctl.config import Settings
 from volctl.errors import ConfigError, NotEnoughData
@@ -99,7 +99,7 @@ def drift_report(settings: Settings, reference: Path | None = None, current: Pat
                 else "pass --reference FILE with more rows")
     now = time.time()
     report = DriftReport(ref.source, cur.source, len(ref.frame), len(cur.frame), settings.drift.share_threshold,
-                         at=datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                         at=utc_iso(now),
                          at_epoch=now)
     columns = [name for name in FEATURES if name in ref.frame and name in cur.frame]
     comparable = []
@@ -233,7 +233,7 @@ def _results(document: dict[str, Any], columns: list[str]) -> list[FeatureDrift]
 
 
 def _default_out(settings: Settings, now: float) -> Path:
-    return settings.state_path / "drift" / datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return settings.state_path / "drift" / utc_stamp(now)
 
 
 def _write_outputs(report: DriftReport, evaluation: Any, out: Path, settings: Settings) -> None:

@@ -14,10 +14,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from services.clock import utc_iso, utc_stamp
 from volctl.config import Settings
 from volctl.errors import VolctlError
 
@@ -65,11 +65,11 @@ class GateReport:
 
 def run_gate(settings: Settings, rps: float, duration_s: float, skip_load: bool = False,
              progress: Progress = lambda _m: None) -> GateReport:
-    now = datetime.now(UTC)
-    bundle = settings.state_path / "gates" / now.strftime("%Y%m%dT%H%M%SZ")
+    now = time.time()
+    bundle = settings.state_path / "gates" / utc_stamp(now)
     bundle.mkdir(parents=True, exist_ok=True)
     window = f"{math.ceil(duration_s)}s"
-    report = GateReport(window, str(bundle), now.isoformat(timespec="seconds").replace("+00:00", "Z"))
+    report = GateReport(window, str(bundle), utc_iso(now))
     report.model = _served_models(settings)
     _save(bundle / "model.json", report.model)
     if not skip_load:

@@ -15,12 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from services.clock import utc_iso
 from services.recordings import ReadStats, RecordingError, discover_series, iter_series
 from services.streaming import is_reachable
 from services.synthetic import synthetic_ticks
@@ -226,7 +226,7 @@ def _send_tick(publisher: Publisher, topic: str, tick: Tick, event_time: str) ->
     wire: dict[str, Any] = tick.to_wire()
     if event_time == "now":
         wire["recorded_time"] = wire["time"]
-        wire["time"] = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        wire["time"] = utc_iso(timespec="microseconds")
     publisher.send(topic, tick.product.encode(), orjson.dumps(wire))
 
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from services.clock import utc_iso, utc_stamp
 from volctl.core.runbooks import Runbook, Step
 
 MAX_STEPS_RUN = 50  # decisions may loop back (re-check after a fix); a runaway loop stops here
@@ -56,7 +56,7 @@ class RunbookRun:
 def run_runbook(runbook: Runbook, hooks: Hooks, state_dir: Path, config_file: Path | None = None,
                 yes: bool = False) -> RunbookRun:
     started = time.monotonic()
-    run = RunbookRun(runbook.name, runbook.title, _now())
+    run = RunbookRun(runbook.name, runbook.title, utc_iso())
     step = runbook.steps[0] if runbook.steps else None
     try:
         while step is not None:
@@ -102,7 +102,7 @@ def write_incident(run: RunbookRun, state_dir: Path) -> Path:
 
     folder = state_dir / "incidents"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{run.runbook}"
+    stem = f"{utc_stamp()}-{run.runbook}"
     markdown = folder / f"{stem}.md"
     run.record = str(markdown)
     (folder / f"{stem}.json").write_text(json.dumps(asdict(run), indent=2))
@@ -131,6 +131,3 @@ def _after(runbook: Runbook, step: Step) -> Step | None:
     index = runbook.steps.index(step)
     return runbook.steps[index + 1] if index + 1 < len(runbook.steps) else None
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

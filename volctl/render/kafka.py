@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from rich.markup import escape
 from rich.table import Table
 
+from services.clock import utc_iso
 from volctl.core.lag import GroupLag
 from volctl.core.topics import TailedMessage, TopicInfo
 from volctl.render.console import out
@@ -26,7 +26,7 @@ def topics_table(topics: list[TopicInfo], bootstrap: str) -> None:
 
 
 def tailed_message(message: TailedMessage) -> None:
-    when = datetime.fromtimestamp(message.timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    when = utc_iso(message.timestamp, "milliseconds")
     out.print(f"[bold]p{message.partition}@{message.offset}[/] {when} key={escape(str(message.key))}")
     body = json.dumps(message.value, indent=2) if not isinstance(message.value, str) else message.value
     out.print(escape(body), soft_wrap=True)
