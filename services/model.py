@@ -111,3 +111,12 @@ def logistic(x: float) -> float:
 
 def labels_of(scores: np.ndarray, decision_threshold: float) -> np.ndarray:
     return (scores >= decision_threshold).astype(int)
+
+
+def version_document(model: Scorer, service: str) -> dict[str, Any]:
+    """What /version answers in both services: the model served, its artifact, and this build."""
+    from volctl import __version__
+
+    return {"model": model.variant, "version": model.version, "sha": model.sha256,
+            "features": list(model.features), "decision_threshold": model.decision_threshold,
+            "service": service, "volctl": __version__}

@@ -20,7 +20,7 @@ from kafka import ConsumerRebalanceListener
 from services.consume.processor import Batch, TickProcessor
 from services.feature_log import FeatureLog
 from services.metrics import ConsumeMetrics
-from services.model import Scorer
+from services.model import Scorer, version_document
 from services.streaming import (
     CONSUMER_TUNING,
     PRODUCER_TUNING,
@@ -97,12 +97,7 @@ class ConsumeService:
         }
 
     def version_document(self) -> dict[str, Any]:
-        from volctl import __version__
-
-        model = self.processor.model
-        return {"model": model.variant, "version": model.version, "sha": model.sha256,
-                "features": list(model.features), "decision_threshold": model.decision_threshold,
-                "service": "consume", "volctl": __version__}
+        return version_document(self.processor.model, "consume")
 
     def run(self) -> None:
         """Consume until `stopping` is set; the batch in hand is finished and committed first."""

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from services.clock import utc_iso
 from services.metrics import PredictMetrics
-from services.model import Scorer
+from services.model import Scorer, version_document
 from services.model_admin import ADMIN_PATH, ModelAdmin
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS, InputError, parse_rows
 
@@ -234,16 +234,10 @@ def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: Predic
 
     @api.get("/version")
     def version() -> Response:
-        from volctl import __version__
-
         model = holder.current
         if model is None:
             return Response(orjson.dumps({"detail": "no model loaded"}), 503, media_type="application/json")
-        return Response(orjson.dumps({
-            "model": model.variant, "version": model.version, "sha": model.sha256,
-            "features": list(model.features), "decision_threshold": model.decision_threshold,
-            "service": "predict", "volctl": __version__,
-        }), media_type="application/json")
+        return Response(orjson.dumps(version_document(model, "predict")), media_type="application/json")
 
     @api.post(ADMIN_PATH, openapi_extra={"requestBody": {"content": {"application/json": {
         "schema": SwitchRequest.model_json_schema()}}}})
