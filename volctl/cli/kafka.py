@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,9 @@ from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
 from volctl.errors import EXIT_CHECK_FAILED
 from volctl.render import console
+
+if TYPE_CHECKING:
+    from volctl.core.lag import GroupLag, LagInputs
 
 
 @boundary
@@ -81,8 +84,7 @@ def lag(
         if watch:
             result = _watch(inputs, window, interval, stop_after)
         else:
-            result = measure_lag(inputs.reader, inputs.group, inputs.topic, window, interval, stop_after,
-                                 inputs.commit_clock, inputs.freshness)
+            result = measure_lag(inputs, window, interval, stop_after)
     finally:
         inputs.reader.close()
     if as_json:
@@ -93,25 +95,19 @@ def lag(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-def _watch(inputs, window: float, interval: float, stop_after: float):
-    """Observe every `interval`, judge the newest `window` of observations, refresh the table."""
-    import time
-
+def _watch(inputs: LagInputs, window: float, interval: float, stop_after: float) -> GroupLag:
+    """Refresh the table after every observation until Ctrl-C; returns the last judgement."""
     from rich.console import Group
     from rich.live import Live
 
-    from volctl.core.lag import judge_history, observe
+    from volctl.core.lag import watch_lag
     from volctl.render.kafka import lag_summary, lag_table
 
-    keep = max(2, int(window / interval) + 1)
-    history = [observe(inputs.reader, inputs.group, inputs.topic, inputs.commit_clock)]
-    result = judge_history(history, inputs.group, inputs.topic, stop_after, None)
+    judgements = watch_lag(inputs, window, interval, stop_after)
+    result = next(judgements)  # one observation, no rates yet: kept for an early Ctrl-C, not shown
     with Live(console=console.out, auto_refresh=False) as live:
         try:
-            while True:
-                time.sleep(interval)
-                history = [*history, observe(inputs.reader, inputs.group, inputs.topic, inputs.commit_clock)][-keep:]
-                result = judge_history(history, inputs.group, inputs.topic, stop_after, inputs.freshness())
+            for result in judgements:
                 live.update(Group(lag_table(result), lag_summary(result)), refresh=True)
         except KeyboardInterrupt:
             pass

@@ -99,6 +99,7 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
         report.checks.append(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
                                        PASS if objective.passed else FAIL))
 
+
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport) -> None:
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core.slo import BREACHED, MET, check_slos
@@ -129,8 +130,7 @@ def _lag_check(settings: Settings, bundle: Path, report: GateReport) -> None:
         report.checks.append(GateCheck("lag status", "lag", exc.message, "OK or WARN", UNKNOWN))
         return
     try:
-        lag = measure_lag(inputs.reader, inputs.group, inputs.topic, 3.0, 1.0, 30.0, inputs.commit_clock,
-                          inputs.freshness)
+        lag = measure_lag(inputs, 3.0, 1.0, 30.0)
     finally:
         inputs.reader.close()
     _save(bundle / "lag.json", lag.as_document())

@@ -20,7 +20,7 @@ Time figures, side by side, because each answers a different question:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -150,19 +150,42 @@ def _judge(partition: int, series: list[Observation], stop_after_s: float, now: 
     return PartitionLag(partition, last.committed, last.high, lag, produced, consumed, time_lag, status, why)
 
 
-def measure_lag(reader: KafkaReader, group: str, topic: str, window_s: float, interval_s: float,
-                stop_after_s: float, commit_clock: Callable[[], float | None],
-                freshness: Callable[[], float | None], on_observation: Callable[[int], None] = lambda _n: None
-                ) -> GroupLag:
+@dataclass
+class LagInputs:
+    reader: KafkaReader
+    group: str
+    topic: str
+    commit_clock: Callable[[], float | None]
+    freshness: Callable[[], float | None]
+
+    def observe(self) -> dict[int, Observation]:
+        return observe(self.reader, self.group, self.topic, self.commit_clock)
+
+    def judge(self, history: list[dict[int, Observation]], stop_after_s: float,
+              freshness_s: float | None) -> GroupLag:
+        return judge_history(history, self.group, self.topic, stop_after_s, freshness_s)
+
+
+def measure_lag(inputs: LagInputs, window_s: float, interval_s: float, stop_after_s: float) -> GroupLag:
     """Observe every `interval_s` for `window_s`, then judge."""
-    history = [observe(reader, group, topic, commit_clock)]
-    on_observation(1)
+    history = [inputs.observe()]
     deadline = time.monotonic() + window_s
     while time.monotonic() < deadline:
         time.sleep(min(interval_s, max(deadline - time.monotonic(), 0)))
-        history.append(observe(reader, group, topic, commit_clock))
-        on_observation(len(history))
-    return judge_history(history, group, topic, stop_after_s, freshness())
+        history.append(inputs.observe())
+    return inputs.judge(history, stop_after_s, inputs.freshness())
+
+
+def watch_lag(inputs: LagInputs, window_s: float, interval_s: float, stop_after_s: float) -> Iterator[GroupLag]:
+    """Observe every `interval_s` until the caller stops; after each observation, judge the newest
+    `window_s` of them. The first judgement rests on one observation (no rates yet)."""
+    keep = max(2, int(window_s / interval_s) + 1)
+    history = [inputs.observe()]
+    yield inputs.judge(history, stop_after_s, None)
+    while True:
+        time.sleep(interval_s)
+        history = [*history, inputs.observe()][-keep:]
+        yield inputs.judge(history, stop_after_s, inputs.freshness())
 
 
 def judge_history(history: list[dict[int, Observation]], group: str, topic: str, stop_after_s: float,
@@ -190,16 +213,6 @@ def _event_time(value: Any) -> float | None:
         return datetime.fromisoformat(value["time"].replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-
-@dataclass
-class LagInputs:
-    reader: KafkaReader
-    group: str
-    topic: str
-    commit_clock: Callable[[], float | None]
-    freshness: Callable[[], float | None]
 
 
 def lag_inputs(settings: Any, group: str | None = None, topic: str | None = None) -> LagInputs:
