@@ -138,4 +138,3 @@ def wait_until_covered(bootstrap: str, topics: dict[str, str], timeout_s: float 
         if covered != raw_keys:
             time.sleep(1)
     return raw_keys, covered
-

@@ -98,4 +98,3 @@ def test_feature_log_window_against_the_model_reference(tmp_path: Path, shared_d
 def test_no_current_data_yet(tmp_path: Path, trained_registry: Path) -> None:
     result = _drift(_config(tmp_path, trained_registry))
     assert result.returncode == 3 and "0 rows" in result.stderr and "consume service running" in result.stderr
-

@@ -119,4 +119,3 @@ def _dead_letter(record: Record, error: BadTick) -> bytes:
         "payload": payload[:DLQ_PAYLOAD_BYTES].decode("utf-8", errors="replace"),
     }
     return orjson.dumps(document)
-

@@ -158,7 +158,6 @@ class PredictService:
             if status >= 500:
                 self.metrics.errors.labels(endpoint, "internal").inc()
 
-
     async def _inject(self, reply: Reply) -> Reply:
         import asyncio
         import random

@@ -130,4 +130,3 @@ def _execute(command: list[str], result: StepResult, hooks: Hooks, config_file: 
 def _after(runbook: Runbook, step: Step) -> Step | None:
     index = runbook.steps.index(step)
     return runbook.steps[index + 1] if index + 1 < len(runbook.steps) else None
-

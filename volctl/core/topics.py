@@ -97,4 +97,3 @@ def tail(bootstrap: str, topic: str, count: int = 10, from_beginning: bool = Fal
             yield from (TailedMessage.of(m) for m in reader.messages(partitions, highs, follow=True))
     finally:
         reader.close()
-
