@@ -22,7 +22,7 @@ def plan_table(plan: RollbackPlan, dry_run: bool) -> None:
     table = Table(title=f"rollback plan (change {plan.change_id})", title_justify="left")
     for column in ("service", "serving now", "will serve"):
         table.add_column(column)
-    target = f"{plan.target.describe()}" + (f" ({plan.target.sha[:10]})" if plan.target.sha else "")
+    target = _model(vars(plan.target))
     for switch in plan.switches:
         table.add_row(switch.service, _model(switch.before), target)
     out.print(table)
