@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from services.clock import utc_iso
 from services.files import write_atomically
 from services.registry import Registry
+from services.text import printable
 from services.variants import VARIANTS
 from volctl.config import Settings
 from volctl.errors import ConfigError, ModelIntegrityError, VolctlError
@@ -93,12 +94,20 @@ class ModelAdmin:
         self._count = count
         self._lock = threading.Lock()  # one switch at a time; serving never waits on it
 
+    def refusal(self, authorization: str | None) -> AdminReply | None:
+        """The answer to a caller without a valid token (counted), or None: the HTTP layers ask
+        before they read a body, so an unauthenticated upload is never buffered."""
+        reply = self._check_token(authorization)
+        if reply is not None:
+            self._count(reply.outcome)
+        return reply
+
     def handle(self, authorization: str | None, body: bytes) -> AdminReply:
-        reply = self._handle(authorization, body)
+        reply = self._check_token(authorization) or self._handle(body)
         self._count(reply.outcome)
         return reply
 
-    def _handle(self, authorization: str | None, body: bytes) -> AdminReply:
+    def _check_token(self, authorization: str | None) -> AdminReply | None:
         token = read_admin_token(self.settings)
         if not token:
             return self._refuse(403, "forbidden", "admin is disabled: no token configured",
@@ -107,8 +116,11 @@ class ModelAdmin:
         if scheme.lower() != "bearer" or not given:
             return self._refuse(401, "unauthorized", "missing bearer token",
                                 f"send 'Authorization: Bearer <token>' (the token is in {TOKEN_FILE})")
-        if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        if not hmac.compare_digest(given.strip().encode(errors="surrogateescape"), token.encode()):
             return self._refuse(403, "forbidden", "wrong token", "use the token of this deployment")
+        return None
+
+    def _handle(self, body: bytes) -> AdminReply:
         try:
             request = _parse_request(body)
         except ValueError as exc:
@@ -174,8 +186,10 @@ class ModelAdmin:
                  "outcome": outcome, "detail": detail}
         path = audit_path(self.settings)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as handle:  # one write of one line: appends from two services do not interleave
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        # ensure_ascii: any string the caller sent (a lone surrogate too) is stored as a valid escape.
+        # One write of one line: appends from two services do not interleave.
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n")
 
 
 def _parse_request(body: bytes) -> dict[str, Any]:
@@ -196,9 +210,11 @@ def _parse_request(body: bytes) -> dict[str, Any]:
             raise ValueError(f"{key} must be a string")
     if not isinstance(document.get("dry_run", False), bool):
         raise ValueError("dry_run must be true or false")
-    return {"variant": variant, "version": text["version"] or "", "expect_sha": text["expect_sha"] or "",
-            "actor": (text["actor"] or "unknown")[:_TEXT_LIMIT], "reason": (text["reason"] or "")[:_TEXT_LIMIT],
-            "change_id": (text["change_id"] or "")[:64], "dry_run": document.get("dry_run", False)}
+    return {"variant": variant, "version": printable(text["version"] or ""),
+            "expect_sha": printable(text["expect_sha"] or "", 64),
+            "actor": printable(text["actor"] or "unknown", _TEXT_LIMIT),
+            "reason": printable(text["reason"] or "", _TEXT_LIMIT),
+            "change_id": printable(text["change_id"] or "", 64), "dry_run": document.get("dry_run", False)}
 
 
 def _describe(model: Scorer | None) -> dict[str, Any]:

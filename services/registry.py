@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,17 @@ ML_FILE = "ml.joblib"
 REFERENCE_FILE = "reference.parquet"
 
 
+# A version is a name, never a path: one segment of the registry's own alphabet (training names
+# them `20261201-224610-real`, `-synthetic`, `-2`...). Anything else is refused before a file is read.
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
 class ModelNotFound(ConfigError):
     """No such model version or variant in the registry."""
+
+
+def valid_version(version: str) -> bool:
+    return bool(VERSION_NAME.fullmatch(version)) and ".." not in version
 
 
 def sha256_of(path: Path) -> str:
@@ -51,7 +61,8 @@ class Registry:
         """Versions, oldest first (names start with a UTC timestamp)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / MANIFEST).is_file())
+        return sorted(p.name for p in self.root.iterdir()
+                      if valid_version(p.name) and not p.is_symlink() and (p / MANIFEST).is_file())
 
     def latest(self) -> str:
         versions = self.versions()
@@ -69,15 +80,32 @@ class Registry:
             name = f"{base}-{suffix}"
         return name
 
-    def manifest(self, version: str) -> dict[str, Any]:
-        path = self.root / version / MANIFEST
-        if not path.is_file():
-            known = ", ".join(self.versions()[-5:]) or "none"
+    def folder(self, version: str) -> Path:
+        """The version's folder, proven to lie inside the registry (links resolved); ModelNotFound
+        for a name that is not a version name or a folder that leads outside."""
+        known = ", ".join(self.versions()[-5:]) or "none"
+        if not isinstance(version, str) or not valid_version(version):
+            raise ModelNotFound(f"{version!r} is not a model version name (one name such as "
+                                f"20261201-224610-real, no path)", hint=f"known: {known}")
+        root = self.root.resolve()
+        folder = (root / version).resolve()
+        if folder.parent != root:
+            raise ModelNotFound(f"model version {version!r} leads outside the registry {root}",
+                                hint="versions are folders of the registry itself, not links elsewhere")
+        if not (folder / MANIFEST).is_file():
             raise ModelNotFound(f"model version {version!r} not found in {self.root}", hint=f"known: {known}")
+        return folder
+
+    def manifest(self, version: str) -> dict[str, Any]:
+        path = self.folder(version) / MANIFEST
         try:
-            return json.loads(path.read_text())
+            document = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelIntegrityError(f"{path} is not valid JSON: {exc}", hint="retrain the model") from exc
+        if not isinstance(document, dict) or document.get("version") != version:
+            raise ModelIntegrityError(f"{path} does not describe version {version!r}",
+                                      hint="a manifest names its own folder; restore it or retrain")
+        return document
 
     def save(self, manifest: dict[str, Any], pipeline: Any, reference: Any) -> Path:
         """Write a new version; files first, manifest last, so a half-written version is invisible."""
@@ -105,7 +133,7 @@ class Registry:
             actual = canonical_sha256(entry["params"])
             where = f"{version}/{MANIFEST} (baseline params)"
         else:
-            path = self.root / version / entry["file"]
+            path = self.artifact(version, entry)
             if not path.is_file():
                 raise ModelIntegrityError(f"{path} is missing", hint="retrain with `volctl model train`")
             actual, where = sha256_of(path), str(path)
@@ -133,7 +161,15 @@ class Registry:
         import joblib
 
         try:
-            pipeline = joblib.load(self.root / version / entry["file"])
+            pipeline = joblib.load(self.artifact(version, entry))
             return MlScorer(pipeline, version, features, float(entry["decision_threshold"]), sha)
         except Exception as exc:  # a verified file that still fails is a broken artifact
             raise ModelIntegrityError(f"model {version}/{entry['file']} does not load: {exc}") from exc
+
+    def artifact(self, version: str, entry: dict[str, Any]) -> Path:
+        """A variant's file: a plain name inside the version's folder, never a path out of it."""
+        name = entry.get("file")
+        if not isinstance(name, str) or not valid_version(name):
+            raise ModelIntegrityError(f"model {version}: artifact name {name!r} is not a file of its folder",
+                                      hint="the manifest was edited; restore it or retrain")
+        return self.folder(version) / name

@@ -40,6 +40,10 @@ def serve_http(host: str, port: int, registry: CollectorRegistry, health: Callab
             if path != ADMIN_PATH or admin is None:
                 self._not_found(path)
                 return
+            refused = admin.refusal(self.headers.get("Authorization"))  # before a byte of the body is read
+            if refused is not None:
+                self._reply(refused.status, orjson.dumps(refused.document), "application/json")
+                return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,13 +20,15 @@ from pydantic import BaseModel, Field
 from services.clock import utc_iso
 from services.metrics import PredictMetrics
 from services.model import Scorer, version_document
-from services.model_admin import ADMIN_PATH, ModelAdmin
+from services.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS, InputError, parse_rows
+from services.text import printable
 
 log = logging.getLogger("volctl.predict")
 PREDICT_PATH = "/predict"
 KNOWN_ENDPOINTS = frozenset({PREDICT_PATH, ADMIN_PATH, "/health", "/version", "/metrics", "/docs", "/openapi.json"})
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+MAX_OTHER_BODY = MAX_ADMIN_BODY  # every body but /predict's (which takes up to MAX_BODY_BYTES)
 
 
 class ModelHolder:
@@ -59,6 +61,7 @@ class Reply:
     status: int
     body: bytes
     variant: str = "none"
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 class PredictHandler:
@@ -99,7 +102,7 @@ class PredictHandler:
 
     def _error(self, status: int, error_type: str, message: str, variant: str = "none") -> Reply:
         self.metrics.errors.labels(PREDICT_PATH, error_type).inc()
-        return Reply(status, orjson.dumps({"detail": message, "error_type": error_type}), variant)
+        return Reply(status, orjson.dumps({"detail": printable(message), "error_type": error_type}), variant)
 
 
 @dataclass(frozen=True)
@@ -121,42 +124,81 @@ class PredictService:
     """ASGI app: the /predict fast path plus request metrics, in front of the FastAPI app."""
 
     def __init__(self, api: FastAPI, handler: PredictHandler, metrics: PredictMetrics,
-                 faults: Faults | None = None) -> None:
+                 faults: Faults | None = None, admin: ModelAdmin | None = None) -> None:
         self.api = api
         self.handler = handler
         self.metrics = metrics
         self.faults = faults
+        self.admin = admin
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The outermost layer: every HTTP response, a failure inside an error path included, is
+        counted here once, so the error-rate SLO sees all of them."""
         if scope["type"] != "http":
             await self.api(scope, receive, send)
             return
         started = time.perf_counter()
         path, method = scope["path"], scope["method"]
-        if path == PREDICT_PATH and method == "POST":
-            reply = self.handler.predict(await _read_body(receive))
-            if self.faults is not None:
-                reply = await self._inject(reply)
-            await send({"type": "http.response.start", "status": reply.status, "headers": _JSON_HEADERS})
-            await send({"type": "http.response.body", "body": reply.body})
-            self.metrics.latency_of(reply.variant).observe(time.perf_counter() - started)
-            self.metrics.request_counter(PREDICT_PATH, method, reply.status).inc()
-            return
-        status = 500
+        endpoint = path if path in KNOWN_ENDPOINTS else "other"
+        status, variant, responded = 500, None, False
 
         async def send_and_record(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
             await send(message)
 
         try:
-            await self.api(scope, receive, send_and_record)
+            if path == PREDICT_PATH and method == "POST":
+                reply = self.handler.predict(await _read_body(receive, MAX_BODY_BYTES))
+                variant = reply.variant
+                if self.faults is not None:
+                    reply = await self._inject(reply)
+                await _send_reply(send_and_record, reply)
+            else:
+                refusal = self._refusal(scope)
+                if refusal is not None:
+                    await _send_reply(send_and_record, refusal)
+                else:
+                    # At most the cap is read here, then handed on: a chunked upload declares no
+                    # length, and an exception inside the app would surface as a 500, not a 413.
+                    body = await _read_body(receive, MAX_OTHER_BODY)
+                    if len(body) > MAX_OTHER_BODY:
+                        await _send_reply(send_and_record, _too_large(MAX_OTHER_BODY))
+                    else:
+                        await self.api(scope, _replayed(body, receive), send_and_record)
+        except Exception:
+            log.exception("%s %s failed", method, endpoint)
+            self.metrics.errors.labels(endpoint, "internal").inc()
+            if not responded:
+                await _send_reply(send_and_record, Reply(500, b'{"detail": "internal error; see the service log", '
+                                                              b'"error_type": "internal"}'))
         finally:
-            endpoint = path if path in KNOWN_ENDPOINTS else "other"
+            if variant is not None:
+                self.metrics.latency_of(variant).observe(time.perf_counter() - started)
             self.metrics.request_counter(endpoint, method, status).inc()
-            if status >= 500:
+            if status >= 500 and endpoint != PREDICT_PATH:  # /predict counts its own causes
                 self.metrics.errors.labels(endpoint, "internal").inc()
+
+    def _refusal(self, scope: dict[str, Any]) -> Reply | None:
+        """Answers decided from the headers alone, before any body is read: an admin call without
+        a valid token (401/403), then a declared body over the cap (413)."""
+        headers = dict(scope.get("headers") or [])
+        if scope["path"] == ADMIN_PATH and scope["method"] == "POST" and self.admin is not None:
+            authorization = headers.get(b"authorization")
+            refused = self.admin.refusal(authorization.decode("latin-1") if authorization else None)
+            if refused is not None:
+                extra = [(b"www-authenticate", b"Bearer")] if refused.status == 401 else []
+                return Reply(refused.status, orjson.dumps(refused.document), headers=extra)
+        try:
+            declared = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            declared = MAX_OTHER_BODY + 1
+        if declared > MAX_OTHER_BODY:
+            self.metrics.errors.labels(scope["path"] if scope["path"] in KNOWN_ENDPOINTS else "other",
+                                       "too_large").inc()
+            return _too_large(MAX_OTHER_BODY)
+        return None
 
     async def _inject(self, reply: Reply) -> Reply:
         import asyncio
@@ -169,17 +211,38 @@ class PredictService:
         return reply
 
 
-async def _read_body(receive: Any) -> bytes:
-    """The request body, cut just past MAX_BODY_BYTES: enough for parse_rows to refuse it
-    without buffering an unbounded upload."""
+async def _read_body(receive: Any, limit: int) -> bytes:
+    """The request body, cut just past `limit`: enough for parse_rows to refuse it without
+    buffering an unbounded upload."""
     chunks, size = [], 0
     while True:
         message = await receive()
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
-        if not message.get("more_body") or size > MAX_BODY_BYTES:
+        if not message.get("more_body") or size > limit:
             return b"".join(chunks)
+
+
+def _replayed(body: bytes, receive: Any) -> Any:
+    """`receive` that first hands over the body read already, then whatever comes next
+    (the disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> dict[str, Any]:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+def _too_large(limit: int) -> Reply:
+    return Reply(413, orjson.dumps({"detail": f"body larger than {limit} bytes (only /predict takes more)",
+                                    "error_type": "too_large"}))
+
+
+async def _send_reply(send: Any, reply: Reply) -> None:
+    await send({"type": "http.response.start", "status": reply.status, "headers": [*_JSON_HEADERS, *reply.headers]})
+    await send({"type": "http.response.body", "body": reply.body})
 
 
 class PredictRequest(BaseModel):
@@ -255,4 +318,4 @@ def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: Predic
     def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    return PredictService(api, handler, metrics, faults)
+    return PredictService(api, handler, metrics, faults, admin)

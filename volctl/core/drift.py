@@ -132,7 +132,7 @@ def _model_reference(settings: Settings) -> Rows:
     registry = Registry(settings.registry_path)
     version = _served_version(settings) or settings.model.version or registry.latest()
     manifest = registry.manifest(version)
-    path = registry.root / version / manifest.get("reference", {}).get("file", REFERENCE_FILE)
+    path = registry.artifact(version, {"file": manifest.get("reference", {}).get("file", REFERENCE_FILE)})
     if not path.is_file():
         raise ConfigError(f"model {version} has no reference rows ({path} is missing)",
                           hint="retrain with `volctl model train`, or pass --reference FILE")

@@ -119,17 +119,21 @@ def execute_rollback(settings: Settings, plan: RollbackPlan, reason: str, dry_ru
 def rollback_history(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     """The newest `limit` audit entries, oldest first (lines that do not parse are skipped, counted)."""
     from services.model_admin import audit_path
+    from services.text import printable, printable_document
 
     try:
-        lines = audit_path(settings).read_text().splitlines()
+        lines = audit_path(settings).read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return []
     entries = []
     for line in lines[-limit:]:
         try:
-            entries.append(json.loads(line))
+            entry = json.loads(line)
         except ValueError:
-            entries.append({"outcome": "unreadable line", "detail": line[:200]})
+            entry = {"outcome": "unreadable line", "detail": printable(line, 200)}
+        # Callers wrote actor and reason: any JSON string, a lone surrogate too, must still print.
+        entries.append(printable_document(entry) if isinstance(entry, dict) else
+                       {"outcome": "unreadable line", "detail": printable(line, 200)})
     return entries
 
 
