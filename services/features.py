@@ -148,11 +148,22 @@ class ProductFeatures:
         return z
 
 
+HORIZON_S = float(max(WINDOWS_S))  # a tick older than this behind its product's newest has no window to join
+
+
 class FeatureEngine:
     """Streaming features for any number of products."""
 
     def __init__(self) -> None:
         self.products: dict[str, ProductFeatures] = {}
+
+    def staleness(self, product: str, ts: float) -> float:
+        """How far (s) a tick lies behind its product's window horizon; > 0 means it cannot be
+        placed in any window (its features would be computed as if it happened now)."""
+        state = self.products.get(product)
+        if state is None or state.last_ts is None:
+            return 0.0
+        return state.last_ts - HORIZON_S - ts
 
     def update(self, product: str, ts: float, price: float, bid: float = _NAN, ask: float = _NAN) -> list[float]:
         state = self.products.get(product)

@@ -92,6 +92,15 @@ def test_lag_on_an_idle_topic_is_zero_and_ok(kafka_broker: Broker) -> None:
     lag = json.loads(result.stdout)
     assert lag["status"] == OK and lag["offset_lag"] == 0 and lag["time_lag_s"] == 0 and lag["drain_s"] == 0
     assert _volctl("127.0.0.1:1", "lag", "--window", "1").returncode == 3  # broker unreachable
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap)
+    producer.send(topic, b"one message: now a group that never read it is not 'caught up'")
+    producer.flush()
+    producer.close()
+    nosuch = _volctl(kafka_broker.bootstrap, "lag", "--group", "nosuch", "--topic", topic, "--window", "1")
+    assert nosuch.returncode == 3 and "no consumer group 'nosuch'" in nosuch.stderr, nosuch.stderr
+    assert "ERR" not in nosuch.stdout
 
 
 def _ingest(stack: Stack, path: Path) -> None:

@@ -75,6 +75,7 @@ class DataSettings:
     naive_timezone: str = "UTC"  # zone assumed for recordings whose timestamps carry none
     products: list[str] = field(default_factory=lambda: ["BTC-USD", "ETH-USD"])  # for `ingest --live`
     live_url: str = "wss://advanced-trade-ws.coinbase.com"
+    max_clock_skew_s: float = 5.0  # ticks dated further ahead of the consumer's clock go to the DLQ
 
 
 @dataclass

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = ConsumeMetrics(registry)
     registry.register(DriftCollector(latest_summary_path(settings.state_path)))
     service = ConsumeService(settings.kafka, bootstrap_of(settings.kafka),
-                             TickProcessor(model, settings.data.naive_timezone), metrics,
+                             TickProcessor(model, settings.data.naive_timezone,
+                                           settings.data.max_clock_skew_s), metrics,
                              FeatureLog(settings.state_path / "features"))
     admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,
                        lambda outcome: metrics.model_switches.labels(outcome).inc())

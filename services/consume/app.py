@@ -161,6 +161,7 @@ class ConsumeService:
                     self.kafka.topic_raw)
         self._topic_generation += 1
         self._positions.clear()
+        self.processor.reset_streams()  # the topic is read again from its start: windows start afresh
         self._replace_producer()  # the new broker does not know its id: its sequence numbers would be refused
         assigned = self._consumer.assignment()
         if assigned:

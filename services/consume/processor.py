@@ -6,7 +6,9 @@ in order), then the whole feature matrix is scored in one vectorised call.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,12 +16,13 @@ import numpy as np
 import orjson
 
 from services.clock import utc_iso
-from services.features import FEATURES, FeatureEngine
+from services.features import FEATURES, HORIZON_S, FeatureEngine
 from services.model import Scorer, labels_of
 from services.ticks import BadTick, Tick, normalise
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a ticker message is < 2 KiB; anything this big is not one
 DLQ_PAYLOAD_BYTES = 8 * 1024  # enough of a bad message to see what it was
+DEFAULT_MAX_FUTURE_S = 5.0  # data.max_clock_skew_s: how far ahead of our clock an event time may be
 
 
 class Record(Protocol):
@@ -41,10 +44,17 @@ class Batch:
 
 
 class TickProcessor:
-    def __init__(self, model: Scorer, naive_tz: str = "UTC") -> None:
+    def __init__(self, model: Scorer, naive_tz: str = "UTC", max_future_s: float = DEFAULT_MAX_FUTURE_S,
+                 clock: Callable[[], float] = time.time) -> None:
         self.engine = FeatureEngine()
         self.naive_tz = naive_tz
+        self.max_future_s = max_future_s
+        self.clock = clock
         self.model = model
+
+    def reset_streams(self) -> None:
+        """Forget every product's windows (the stream starts again from the beginning)."""
+        self.engine = FeatureEngine()
 
     @property
     def model(self) -> Scorer:
@@ -62,15 +72,27 @@ class TickProcessor:
     def process(self, records: list[Record]) -> Batch:
         batch = Batch(records=len(records))
         ticks: list[tuple[Record, int, Tick]] = []
+        rows: list[list[float]] = []
+        latest = self.clock() + self.max_future_s
         for record in records:
             try:
-                ticks.extend((record, index, tick) for index, tick in enumerate(self._ticks_of(record)))
+                record_ticks = self._ticks_of(record)
             except BadTick as exc:
                 batch.dead_reasons[exc.reason] += 1
                 batch.dead.append((record.key, _dead_letter(record, exc)))
+                continue
+            for index, tick in enumerate(record_ticks):
+                try:
+                    self._admit(tick, latest)
+                except BadTick as exc:  # one dead letter per refused tick; its record's others go on
+                    batch.dead_reasons[exc.reason] += 1
+                    batch.dead.append((record.key, _dead_letter(record, exc, index)))
+                    continue
+                rows.append(self._features(tick))
+                ticks.append((record, index, tick))
         if not ticks:
             return batch
-        matrix = np.array([self._features(tick) for _, _, tick in ticks], dtype=float)
+        matrix = np.array(rows, dtype=float)
         model, columns = self._scoring  # one model for the whole batch, even if it is swapped meanwhile
         scores = model.score(matrix[:, columns])
         labels = labels_of(scores, model.decision_threshold)
@@ -101,6 +123,18 @@ class TickProcessor:
             raise BadTick("no_tick", "a valid message that carries no ticker tick")
         return ticks
 
+    def _admit(self, tick: Tick, latest: float) -> None:
+        """A tick from the future would drag its product's clock forward for good (windows stop
+        expiring); one older than the window horizon has no window to join. Both are refused."""
+        if tick.ts > latest:
+            ahead = tick.ts - latest + self.max_future_s
+            raise BadTick("future", f"{tick.product} tick at {tick.time_iso} is {ahead:.1f} s ahead of this "
+                                    f"consumer's clock (at most {self.max_future_s:g} s)")
+        behind = self.engine.staleness(tick.product, tick.ts)
+        if behind > 0:
+            raise BadTick("too_old", f"{tick.product} tick at {tick.time_iso} is {behind + HORIZON_S:.1f} s older "
+                                     f"than the product's newest tick (window horizon {HORIZON_S:g} s)")
+
     def _features(self, tick: Tick) -> list[float]:
         nan = float("nan")
         return self.engine.update(
@@ -110,11 +144,14 @@ class TickProcessor:
         )
 
 
-def _dead_letter(record: Record, error: BadTick) -> bytes:
+def _dead_letter(record: Record, error: BadTick, index: int | None = None) -> bytes:
     payload = record.value or b""
+    source: dict[str, Any] = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+    if index is not None:  # one tick of the message, not the whole message
+        source["index"] = index
     document: dict[str, Any] = {
         "reason": error.reason, "detail": str(error), "failed_at": utc_iso(timespec="milliseconds"),
-        "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        "source": source,
         "payload_bytes": len(payload),
         "payload": payload[:DLQ_PAYLOAD_BYTES].decode("utf-8", errors="replace"),
     }

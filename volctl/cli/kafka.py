@@ -8,7 +8,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CHECK_FAILED
+from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
 from volctl.render import console
 
 if TYPE_CHECKING:
@@ -66,44 +66,49 @@ def lag(
     topic: Annotated[str | None, typer.Option(help="Topic the group reads (default kafka.topic_raw).")] = None,
     window: Annotated[float, typer.Option(min=1.0, help="Seconds of observations to judge.")] = 5.0,
     interval: Annotated[float, typer.Option(min=0.2, help="Seconds between observations.")] = 1.0,
-    stop_after: Annotated[float, typer.Option(min=1.0, help="STOP when the group has not committed for "
-                                              "this many seconds while it has lag.")] = 30.0,
+    stop_threshold: Annotated[float, typer.Option(min=1.0, help="Judge STOP when the group has not committed "
+                                                  "for this many seconds while it has lag.")] = 30.0,
     watch: Annotated[bool, typer.Option("--watch", help="Keep observing and refreshing (Ctrl-C stops).")] = False,
+    watch_for: Annotated[float | None, typer.Option("--for", min=1.0, help="With --watch: stop after this "
+                                                    "many seconds.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Per-partition offsets and lag, freshness, time lag and time to drain, with a Burrow-style status.
 
-    Exit 0 OK or WARN, 1 ERR, STALL or STOP, 3 the broker is unreachable.
+    Exit 0 OK or WARN, 1 ERR, STALL or STOP, 3 no such group, lag unknown or the broker unreachable.
     """
-    from volctl.core.lag import lag_inputs, measure_lag
+    from volctl.core.lag import UNKNOWN, lag_inputs, measure_lag
     from volctl.render.kafka import lag_report
 
     settings = settings_of(ctx)
     inputs = lag_inputs(settings, group, topic)
     try:
         if watch:
-            result = _watch(inputs, window, interval, stop_after)
+            result = _watch(inputs, window, interval, stop_threshold, watch_for)
         else:
-            result = measure_lag(inputs, window, interval, stop_after)
+            result = measure_lag(inputs, window, interval, stop_threshold)
     finally:
         inputs.reader.close()
     if as_json:
         console.emit_json(result.as_document())
     elif not watch:
         lag_report(result)
+    if result.status == UNKNOWN:
+        raise typer.Exit(EXIT_CANNOT_CHECK)
     if not result.passing:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-def _watch(inputs: LagInputs, window: float, interval: float, stop_after: float) -> GroupLag:
-    """Refresh the table after every observation until Ctrl-C; returns the last judgement."""
+def _watch(inputs: LagInputs, window: float, interval: float, stop_threshold: float,
+           watch_for: float | None) -> GroupLag:
+    """Refresh the table after every observation until Ctrl-C or --for; returns the last judgement."""
     from rich.console import Group
     from rich.live import Live
 
     from volctl.core.lag import watch_lag
     from volctl.render.kafka import lag_summary, lag_table
 
-    judgements = watch_lag(inputs, window, interval, stop_after)
+    judgements = watch_lag(inputs, window, interval, stop_threshold, watch_for)
     result = next(judgements)  # one observation, no rates yet: kept for an early Ctrl-C, not shown
     with Live(console=console.out, auto_refresh=False) as live:
         try:

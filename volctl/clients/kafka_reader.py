@@ -64,8 +64,10 @@ class KafkaReader:
             raise ConfigError(f"topic {topic!r} does not exist on {self.bootstrap}", hint=f"topics: {known}")
         return [TopicPartition(topic, p) for p in sorted(found)]
 
-    def high_watermarks(self, partitions: list[Any]) -> dict[Any, int]:
-        """The true end of each partition, from one fetch at the (possibly under-reported) end."""
+    def high_watermarks(self, partitions: list[Any], exact: bool = True) -> dict[Any, int]:
+        """The true end of each partition, from one fetch at the (possibly under-reported) end.
+        A partition whose fetch did not answer is empty when ListOffsets says 0; otherwise, with
+        `exact`, it is left out (unknown, not guessed), else ListOffsets' figure stands in."""
         self._consumer.assign(partitions)
         self._consumer.seek_to_end(*partitions)
         marks: dict[Any, int] = {}
@@ -76,9 +78,26 @@ class KafkaReader:
                 high = self._consumer.highwater(tp)
                 if high is not None:
                     marks[tp] = high
-        for tp in partitions:  # no fetch answer at all: an empty partition answers 0 through ListOffsets
-            marks.setdefault(tp, self._consumer.position(tp) or 0)
+        for tp in partitions:
+            listed = self._consumer.position(tp) or 0
+            if tp not in marks and (listed == 0 or not exact):
+                marks[tp] = listed
         return marks
+
+    def groups(self) -> list[str] | None:
+        """Consumer groups the cluster knows (ListGroups); None when it cannot say."""
+        from kafka import KafkaAdminClient
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="volctl-inspect")
+        except Exception:  # KafkaError or a broker without the API: unknown, not "none"
+            return None
+        try:
+            return sorted(group["group_id"] for group in admin.list_groups())
+        except Exception:
+            return None
+        finally:
+            admin.close()
 
     def beginnings(self, partitions: list[Any]) -> dict[Any, int]:
         return dict(self._consumer.beginning_offsets(partitions))

@@ -131,13 +131,18 @@ def _lag_check(settings: Settings, bundle: Path, report: GateReport) -> None:
         return
     try:
         lag = measure_lag(inputs, 3.0, 1.0, 30.0)
+    except VolctlError as exc:  # no such group, nothing committed: not measured, never a pass
+        report.checks.append(GateCheck("lag status", "lag", exc.message, "OK or WARN", UNKNOWN))
+        return
     finally:
         inputs.reader.close()
     _save(bundle / "lag.json", lag.as_document())
     worst = next((p for p in lag.partitions if p.status == lag.status), None)
+    behind = "unknown" if lag.offset_lag is None else str(lag.offset_lag)
+    verdict = UNKNOWN if lag.status == "UNKNOWN" else PASS if lag.passing else FAIL
     report.checks.append(GateCheck("lag status (Burrow-style)", "lag",
-                                   f"{lag.status}, {lag.offset_lag} behind" + (f": {worst.why}" if worst else ""),
-                                   "OK or WARN", PASS if lag.passing else FAIL))
+                                   f"{lag.status}, {behind} behind" + (f": {worst.why}" if worst else ""),
+                                   "OK or WARN", verdict))
 
 
 def _drift_check(settings: Settings, window: str, bundle: Path, report: GateReport) -> None:

@@ -4,11 +4,15 @@ Observations (high watermark and committed offset of every partition, and the gr
 commit time) are taken over a sliding window; each partition is then judged the way Burrow
 judges a group:
 
-    OK     caught up, or committing and the lag is not growing
-    WARN   committing, but the lag grew over the whole window
-    ERR    not committing within the window while the lag grew
-    STALL  committing, but the committed offset does not advance while there is lag
-    STOP   no commit for longer than `stop_after_s` while there is lag
+    OK       caught up, or committing and the lag is not growing
+    WARN     committing, but the lag grew over the whole window
+    ERR      not committing within the window while the lag grew
+    STALL    committing, but the committed offset does not advance while there is lag
+    STOP     no commit for longer than `stop_threshold_s` while there is lag
+    UNKNOWN  the partition's end could not be read: its lag is not known (never a number)
+
+Offset lag is never negative: the committed offset is read before the high watermark, and a
+high watermark below a committed offset (an under-reporting broker) makes the lag unknown.
 
 Time figures, side by side, because each answers a different question:
 - freshness: now minus the event time of the newest prediction (how old is what we serve?);
@@ -28,26 +32,34 @@ from typing import Any
 
 from services.streaming import committed_at
 from volctl.clients.kafka_reader import KafkaReader
+from volctl.errors import NotEnoughData
 
-OK, WARN, ERR, STALL, STOP = "OK", "WARN", "ERR", "STALL", "STOP"
-SEVERITY = {OK: 0, WARN: 1, ERR: 2, STALL: 3, STOP: 4}
+OK, WARN, ERR, STALL, STOP, UNKNOWN = "OK", "WARN", "ERR", "STALL", "STOP", "UNKNOWN"
+SEVERITY = {OK: 0, WARN: 1, ERR: 2, STALL: 3, STOP: 4, UNKNOWN: 5}
 PASSING = {OK, WARN}
 
 
 @dataclass
 class Observation:
     at: float
-    high: int
+    high: int | None  # None: the partition's end could not be read
     committed: int | None
     commit_time: float | None
+
+    @property
+    def lag(self) -> int | None:
+        """Messages behind, never negative; None when it cannot be known."""
+        if self.high is None or (self.committed is not None and self.high < self.committed):
+            return None
+        return self.high - (self.committed or 0)
 
 
 @dataclass
 class PartitionLag:
     partition: int
     committed: int | None
-    high_watermark: int
-    offset_lag: int
+    high_watermark: int | None
+    offset_lag: int | None  # None: unknown
     production_rate: float  # messages/s over the window
     consumption_rate: float
     time_lag_s: float | None  # None: lag but nothing produced in the window (cannot estimate)
@@ -66,8 +78,14 @@ class GroupLag:
     last_commit_age_s: float | None = None
 
     @property
-    def offset_lag(self) -> int:
-        return sum(p.offset_lag for p in self.partitions)
+    def offset_lag(self) -> int | None:
+        lags = [p.offset_lag for p in self.partitions]
+        return None if None in lags else sum(lags)  # type: ignore[arg-type]
+
+    @property
+    def never_committed(self) -> bool:
+        """No committed offset on any partition: no such group, or it does not read this topic."""
+        return bool(self.partitions) and all(p.committed is None for p in self.partitions)
 
     @property
     def status(self) -> str:
@@ -88,7 +106,9 @@ class GroupLag:
 
     @property
     def drain_s(self) -> float | None:
-        """Offset lag over the consumption rate; None when lagging and not consuming at all."""
+        """Offset lag over the consumption rate; None when unknown, or lagging and not consuming."""
+        if self.offset_lag is None:
+            return None
         if self.offset_lag == 0:
             return 0.0
         rate = sum(p.consumption_rate for p in self.partitions)
@@ -98,43 +118,52 @@ class GroupLag:
 def observe(reader: KafkaReader, group: str, topic: str, commit_clock: Callable[[], float | None]
             ) -> dict[int, Observation]:
     partitions = reader.partitions(topic)
-    highs = reader.high_watermarks(partitions)
+    # Committed first: a commit made between the two reads then cannot pass the high watermark
+    # (read the other way round, a fast consumer showed "-118 behind").
     committed = reader.committed(group, partitions)
     service_commit = commit_clock()
+    highs = reader.high_watermarks(partitions)
     now = time.time()
-    return {tp.partition: Observation(now, highs[tp], committed[tp].offset,
+    return {tp.partition: Observation(now, highs.get(tp), committed[tp].offset,
                                       committed_at(committed[tp].metadata) or service_commit)
             for tp in partitions}
 
 
-def evaluate(history: list[dict[int, Observation]], stop_after_s: float, now: float | None = None
+def evaluate(history: list[dict[int, Observation]], stop_threshold_s: float, now: float | None = None
              ) -> list[PartitionLag]:
     """Judge every partition over the observations (oldest first)."""
     now = now or time.time()
     results = []
     for partition in sorted(history[-1]):
         series = [h[partition] for h in history if partition in h]
-        results.append(_judge(partition, series, stop_after_s, now))
+        results.append(_judge(partition, series, stop_threshold_s, now))
     return results
 
 
-def _judge(partition: int, series: list[Observation], stop_after_s: float, now: float) -> PartitionLag:
-    first, last = series[0], series[-1]
-    lags = [o.high - (o.committed or 0) for o in series]
+def _judge(partition: int, series: list[Observation], stop_threshold_s: float, now: float) -> PartitionLag:
+    last = series[-1]
+    if last.lag is None:
+        why = ("its end could not be read" if last.high is None else
+               f"the broker reports its end ({last.high}) below the committed offset ({last.committed})")
+        return PartitionLag(partition, last.committed, last.high, None, 0.0, 0.0, None, UNKNOWN,
+                            f"lag unknown: {why}")
+    series = [o for o in series if o.lag is not None]  # rates from the readable observations only
+    first = series[0]
+    lags = [o.lag for o in series]
     span = max(last.at - first.at, 1e-9)
-    produced = (last.high - first.high) / span if len(series) > 1 else 0.0
-    consumed = ((last.committed or 0) - (first.committed or 0)) / span if len(series) > 1 else 0.0
+    produced = max(last.high - first.high, 0) / span if len(series) > 1 else 0.0  # type: ignore[operator]
+    consumed = max((last.committed or 0) - (first.committed or 0), 0) / span if len(series) > 1 else 0.0
     lag = lags[-1]
-    time_lag = 0.0 if lag <= 0 else (lag / produced if produced > 0 else None)
+    time_lag = 0.0 if lag == 0 else (lag / produced if produced > 0 else None)
     growing = len(lags) > 1 and lags[-1] > lags[0] and all(b >= a for a, b in pairwise(lags))
     advanced = (last.committed or 0) > (first.committed or 0)
     commit_age = None if last.commit_time is None else now - last.commit_time
     committed_in_window = last.commit_time is not None and last.commit_time >= first.at
 
-    if lag <= 0:
+    if lag == 0:
         status, why = OK, "caught up"
-    elif commit_age is not None and commit_age > stop_after_s and not advanced:
-        status, why = STOP, f"no commit for {commit_age:.0f} s (limit {stop_after_s:g} s) with {lag} behind"
+    elif commit_age is not None and commit_age > stop_threshold_s and not advanced:
+        status, why = STOP, f"no commit for {commit_age:.0f} s (limit {stop_threshold_s:g} s) with {lag} behind"
     elif advanced:
         status, why = (WARN, "committing, but the lag grew over the whole window") if growing else (
             OK, "committing and keeping up")
@@ -146,7 +175,7 @@ def _judge(partition: int, series: list[Observation], stop_after_s: float, now: 
         status, why = STOP, f"the group does not advance and its commit time is unknown ({lag} behind)"
     else:
         status, why = WARN, (f"not advancing with {lag} behind; last commit {commit_age:.0f} s ago "
-                             f"(STOP after {stop_after_s:g} s)")
+                             f"(STOP after {stop_threshold_s:g} s)")
     return PartitionLag(partition, last.committed, last.high, lag, produced, consumed, time_lag, status, why)
 
 
@@ -161,38 +190,51 @@ class LagInputs:
     def observe(self) -> dict[int, Observation]:
         return observe(self.reader, self.group, self.topic, self.commit_clock)
 
-    def judge(self, history: list[dict[int, Observation]], stop_after_s: float,
+    def judge(self, history: list[dict[int, Observation]], stop_threshold_s: float,
               freshness_s: float | None) -> GroupLag:
-        return judge_history(history, self.group, self.topic, stop_after_s, freshness_s)
+        result = judge_history(history, self.group, self.topic, stop_threshold_s, freshness_s)
+        if result.never_committed and result.offset_lag:
+            known = self.reader.groups()  # tansu lists a group once it has committed
+            if known is not None and self.group not in known:
+                raise NotEnoughData(f"no consumer group {self.group!r} on {self.reader.bootstrap} "
+                                    f"({result.offset_lag} messages on {self.topic})",
+                                    hint=f"groups: {', '.join(known) or 'none'}; see --group")
+            raise NotEnoughData(
+                f"group {self.group!r} has no committed offset on {self.topic}: no consumer of that group "
+                f"reads it yet ({result.offset_lag} messages there)",
+                hint="name the topic the group consumes with --topic, or the group that reads this one with --group")
+        return result
 
 
-def measure_lag(inputs: LagInputs, window_s: float, interval_s: float, stop_after_s: float) -> GroupLag:
+def measure_lag(inputs: LagInputs, window_s: float, interval_s: float, stop_threshold_s: float) -> GroupLag:
     """Observe every `interval_s` for `window_s`, then judge."""
     history = [inputs.observe()]
     deadline = time.monotonic() + window_s
     while time.monotonic() < deadline:
         time.sleep(min(interval_s, max(deadline - time.monotonic(), 0)))
         history.append(inputs.observe())
-    return inputs.judge(history, stop_after_s, inputs.freshness())
+    return inputs.judge(history, stop_threshold_s, inputs.freshness())
 
 
-def watch_lag(inputs: LagInputs, window_s: float, interval_s: float, stop_after_s: float) -> Iterator[GroupLag]:
-    """Observe every `interval_s` until the caller stops; after each observation, judge the newest
-    `window_s` of them. The first judgement rests on one observation (no rates yet)."""
+def watch_lag(inputs: LagInputs, window_s: float, interval_s: float, stop_threshold_s: float,
+              for_s: float | None = None) -> Iterator[GroupLag]:
+    """Observe every `interval_s` until the caller stops (or `for_s` passed); after each observation,
+    judge the newest `window_s` of them. The first judgement rests on one observation (no rates yet)."""
     keep = max(2, int(window_s / interval_s) + 1)
+    deadline = None if for_s is None else time.monotonic() + for_s
     history = [inputs.observe()]
-    yield inputs.judge(history, stop_after_s, None)
-    while True:
-        time.sleep(interval_s)
+    yield inputs.judge(history, stop_threshold_s, None)
+    while deadline is None or time.monotonic() < deadline:
+        time.sleep(interval_s if deadline is None else max(min(interval_s, deadline - time.monotonic()), 0))
         history = [*history, inputs.observe()][-keep:]
-        yield inputs.judge(history, stop_after_s, inputs.freshness())
+        yield inputs.judge(history, stop_threshold_s, inputs.freshness())
 
 
-def judge_history(history: list[dict[int, Observation]], group: str, topic: str, stop_after_s: float,
+def judge_history(history: list[dict[int, Observation]], group: str, topic: str, stop_threshold_s: float,
                   freshness_s: float | None) -> GroupLag:
     first, last = (next(iter(h.values()), None) for h in (history[0], history[-1]))
     window = last.at - first.at if first and last else 0.0
-    result = GroupLag(group, topic, window, len(history), evaluate(history, stop_after_s), freshness_s)
+    result = GroupLag(group, topic, window, len(history), evaluate(history, stop_threshold_s), freshness_s)
     times = [o.commit_time for o in history[-1].values() if o.commit_time is not None]
     result.last_commit_age_s = time.time() - max(times) if times else None
     return result

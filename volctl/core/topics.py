@@ -37,7 +37,7 @@ def describe_topics(bootstrap: str) -> list[TopicInfo]:
         found = []
         for name in reader.topics():
             partitions = reader.partitions(name)
-            highs, starts = reader.high_watermarks(partitions), reader.beginnings(partitions)
+            highs, starts = reader.high_watermarks(partitions, exact=False), reader.beginnings(partitions)
             found.append(TopicInfo(name, [PartitionInfo(tp.partition, starts.get(tp, 0), highs[tp])
                                           for tp in partitions]))
         return found
@@ -71,7 +71,7 @@ def tail(bootstrap: str, topic: str, count: int = 10, from_beginning: bool = Fal
     reader = KafkaReader(bootstrap)
     try:
         partitions = reader.partitions(topic)
-        highs, starts = reader.high_watermarks(partitions), reader.beginnings(partitions)
+        highs, starts = reader.high_watermarks(partitions, exact=False), reader.beginnings(partitions)
         if from_beginning:
             begin = dict(starts)
             ends = {tp: min(highs[tp], starts.get(tp, 0) + count) for tp in partitions}

@@ -12,7 +12,8 @@ from volctl.core.lag import GroupLag
 from volctl.core.topics import TailedMessage, TopicInfo
 from volctl.render.console import out
 
-STATUS_COLOUR = {"OK": "green", "WARN": "yellow", "ERR": "red", "STALL": "red", "STOP": "bold red"}
+STATUS_COLOUR = {"OK": "green", "WARN": "yellow", "ERR": "red", "STALL": "red", "STOP": "bold red",
+                 "UNKNOWN": "magenta"}
 
 
 def topics_table(topics: list[TopicInfo], bootstrap: str) -> None:
@@ -38,6 +39,10 @@ def _seconds(value: float | None) -> str:
     return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
 
 
+def _count(value: int | None) -> str:
+    return "unknown" if value is None else str(value)
+
+
 def lag_table(lag: GroupLag) -> Table:
     table = Table(title=f"group {lag.group} on {lag.topic} ({lag.observations} observations over "
                         f"{lag.window_s:.0f} s)", title_justify="left")
@@ -45,18 +50,24 @@ def lag_table(lag: GroupLag) -> Table:
         table.add_column(column, justify="left" if column in ("status", "why") else "right")
     for p in lag.partitions:
         colour = STATUS_COLOUR[p.status]
-        table.add_row(str(p.partition), "-" if p.committed is None else str(p.committed), str(p.high_watermark),
-                      str(p.offset_lag), f"{p.production_rate:.1f}", f"{p.consumption_rate:.1f}",
+        table.add_row(str(p.partition), "-" if p.committed is None else str(p.committed), _count(p.high_watermark),
+                      _count(p.offset_lag), f"{p.production_rate:.1f}", f"{p.consumption_rate:.1f}",
                       _seconds(p.time_lag_s), f"[{colour}]{p.status}[/]", escape(p.why))
     return table
 
 
 def lag_summary(lag: GroupLag) -> str:
     colour = STATUS_COLOUR[lag.status]
-    return (f"[{colour}]{lag.status}[/]  offset lag {lag.offset_lag}  freshness {_seconds(lag.freshness_s)}  "
+    return (f"[{colour}]{lag.status}[/]  offset lag {_count(lag.offset_lag)}  freshness {_seconds(lag.freshness_s)}  "
             f"time lag {_seconds(lag.time_lag_s)}  time to drain "
-            f"{'never (not consuming)' if lag.drain_s is None else _seconds(lag.drain_s)}  last commit "
+            f"{_drain(lag)}  last commit "
             f"{_seconds(lag.last_commit_age_s)} ago")
+
+
+def _drain(lag: GroupLag) -> str:
+    if lag.drain_s is not None:
+        return _seconds(lag.drain_s)
+    return "unknown" if lag.offset_lag is None else "never (not consuming)"
 
 
 def lag_report(lag: GroupLag) -> None:

@@ -1,0 +1,103 @@
+"""Issue 12 without real components: ticks from the future or past the window horizon, feature
+state bounded for any tick sequence (Hypothesis), lag never negative for any offsets."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.consume.processor import TickProcessor
+from services.features import FEATURES, HORIZON_S, WINDOWS_S, Z_WINDOW_S
+from tests.test_consume_units import FakeRecord, _model
+
+NOW = 1_800_000_000.0
+TICK_RATE_30S = FEATURES.index("tick_rate_30s")
+
+
+def _tick(ts: float, price: float = 100.0) -> bytes:
+    return orjson.dumps({"product_id": "BTC-USD", "time": ts, "price": str(price),
+                         "best_bid": str(price - 0.01), "best_ask": str(price + 0.01)})
+
+
+def test_a_tick_from_the_future_is_a_dead_letter_and_does_not_corrupt_its_product() -> None:
+    processor = TickProcessor(_model(), max_future_s=5.0, clock=lambda: NOW)
+    ticks = [FakeRecord(_tick(NOW - 100 + i), i) for i in range(50)]
+    future = FakeRecord(_tick(NOW + 10 * 365 * 86400), 50)  # ten years ahead
+    later = [FakeRecord(_tick(NOW - 50 + i), 51 + i) for i in range(50)]
+    batch = processor.process([*ticks, future, *later])
+    assert dict(batch.dead_reasons) == {"future": 1}
+    letter = orjson.loads(batch.dead[0][1])
+    assert letter["reason"] == "future" and letter["source"]["offset"] == 50 and "ahead" in letter["detail"]
+    assert len(batch.predictions) == 100
+    # The true rate: 30 ticks in the last 30 s (one a second), not every tick since the future one.
+    assert batch.feature_rows[-1][2][TICK_RATE_30S] == 1.0
+    state = processor.engine.products["BTC-USD"]
+    assert state.last_ts == NOW - 1
+
+
+def test_a_tick_older_than_the_window_horizon_is_a_dead_letter() -> None:
+    processor = TickProcessor(_model(), clock=lambda: NOW)
+    batch = processor.process([FakeRecord(_tick(NOW - 10), 0), FakeRecord(_tick(NOW - 10 - HORIZON_S - 1), 1),
+                               FakeRecord(_tick(NOW - 12), 2)])  # slightly late: kept (clamped), as before
+    assert dict(batch.dead_reasons) == {"too_old": 1}
+    assert [orjson.loads(v)["source"]["offset"] for _, v in batch.predictions] == [0, 2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e9, 1e9, allow_nan=False), st.floats(1.0, 1e6)), min_size=1, max_size=200))
+def test_feature_windows_stay_bounded_for_any_tick_sequence(offsets: list[tuple[float, float]]) -> None:
+    processor = TickProcessor(_model(), max_future_s=5.0, clock=lambda: NOW)
+    records = [FakeRecord(_tick(NOW + offset, price), i) for i, (offset, price) in enumerate(offsets)]
+    batch = processor.process(records)
+    assert len(batch.predictions) + len(batch.dead) == len(records)  # nothing lost
+    state = processor.engine.products.get("BTC-USD")
+    if state is None:
+        return
+    assert state.last_ts <= NOW + 5.0
+    for window, span in zip(state.windows, WINDOWS_S, strict=True):
+        assert all(ts > state.last_ts - span for ts, _, _ in window.ticks)
+    assert all(ts > state.last_ts - Z_WINDOW_S for ts, _ in state.z_history)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 10_000)), st.one_of(st.none(), st.integers(0, 10_000))),
+                min_size=1, max_size=8))
+def test_lag_is_never_negative_for_any_offsets(reads: list[tuple[int | None, int | None]]) -> None:
+    """Whatever the broker answers (an under-reported end, a commit racing the read), offset lag,
+    time lag and time to drain are never negative: a figure that cannot be known is None."""
+    from volctl.core.lag import UNKNOWN, Observation, judge_history
+
+    history = [{0: Observation(1000.0 + i, high, committed, 999.0)} for i, (high, committed) in enumerate(reads)]
+    result = judge_history(history, "g", "t", 30.0, None)
+    partition = result.partitions[0]
+    high, committed = reads[-1]
+    if high is None or (committed is not None and high < committed):
+        assert partition.offset_lag is None and partition.status == UNKNOWN and result.offset_lag is None
+    else:
+        assert partition.offset_lag == high - (committed or 0) >= 0
+    assert partition.production_rate >= 0 and partition.consumption_rate >= 0
+    for figure in (partition.time_lag_s, result.time_lag_s, result.drain_s):
+        assert figure is None or figure >= 0
+
+
+def test_a_group_that_does_not_read_the_topic_is_not_called_stalled() -> None:
+    """`lag --topic ticks.predictions` (nobody consumes it) and `lag --group nosuch`: exit 3 with the
+    reason, never STALL or ERR."""
+    import pytest
+
+    from volctl.core.lag import LagInputs, Observation
+    from volctl.errors import NotEnoughData
+
+    class Reader:
+        bootstrap = "127.0.0.1:9092"
+
+        def groups(self) -> list[str]:
+            return ["volctl-consumer"]
+
+    history = [{p: Observation(1000.0 + i, 500, None, None) for p in range(3)} for i in range(3)]
+    for group, message in (("volctl-consumer", "has no committed offset on ticks.predictions"),
+                           ("nosuch", "no consumer group 'nosuch'")):
+        inputs = LagInputs(Reader(), group, "ticks.predictions", lambda: None, lambda: None)  # type: ignore[arg-type]
+        with pytest.raises(NotEnoughData, match=message):
+            inputs.judge(history, 30.0, None)
