@@ -43,6 +43,7 @@ class KafkaSettings:
     topic_predictions: str = "ticks.predictions"
     topic_dlq: str = "ticks.dlq"
     group: str = "volctl-consumer"
+    timeout: float = 10.0  # seconds a producer waits for the broker before it counts a send as failed
 
 
 @dataclass

@@ -72,6 +72,10 @@ class ConsumeService:
         self._raw_topic_id: str | None = None
         self._from_beginning = False  # after the raw topic was re-created: old positions mean nothing
         self._topic_generation = 0  # bumped when the raw topic is re-created
+        # Delivered but not committed (the commit failed: a broker restart forgot this member). The
+        # rejoin resumes these partitions from here instead of re-reading the whole batch.
+        self._uncommitted: dict[Any, int] = {}
+        self._resumed: dict[Any, int] = {}  # sought to on the rejoin; committed with the next batch
         for error_type in ("connect", "produce", "commit"):  # series exist (at 0) before the first failure
             metrics.errors.labels(error_type)
         self.install_model(processor.model)
@@ -109,6 +113,8 @@ class ConsumeService:
             generation = self._topic_generation
             polled = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=MAX_POLL_RECORDS)
             records = [record for batch in polled.values() for record in batch]
+            if self._resumed and not records:
+                self._commit_offsets({})
             if records:
                 batch = self.processor.process(records)
                 if self._deliver(batch):
@@ -161,6 +167,8 @@ class ConsumeService:
                     self.kafka.topic_raw)
         self._topic_generation += 1
         self._positions.clear()
+        self._uncommitted.clear()
+        self._resumed.clear()
         self.processor.reset_streams()  # the topic is read again from its start: windows start afresh
         self._replace_producer()  # the new broker does not know its id: its sequence numbers would be refused
         assigned = self._consumer.assignment()
@@ -235,19 +243,30 @@ class ConsumeService:
 
     def _commit(self, records: list[Any]) -> None:
         from kafka import TopicPartition
-        from kafka.structs import OffsetAndMetadata
 
         ends: dict[Any, int] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             ends[tp] = max(ends.get(tp, -1), record.offset + 1)
+        self._commit_offsets(ends)
+
+    def _commit_offsets(self, ends: dict[Any, int]) -> None:
+        """Commit `ends` and any offsets the last rejoin resumed from (a batch's are never lower)."""
+        from kafka.structs import OffsetAndMetadata
+
+        ends = {**self._resumed, **ends}
         self._positions.update(ends)
         try:
             stamp = commit_metadata()  # `volctl lag` reads when the group last committed from it
             self._consumer.commit({tp: OffsetAndMetadata(end, stamp, -1) for tp, end in ends.items()})
             self.health.last_commit_at = time.time()
-        except Exception as exc:  # CommitFailedError after a rebalance: the batch will be re-read
-            self._fail("commit", f"commit failed (these messages will be processed again): {exc}")
+            self._uncommitted.clear()
+            self._resumed.clear()
+        except Exception as exc:  # UnknownMemberId/CommitFailed: the member rejoins, and resumes from `ends`
+            self._uncommitted.update(ends)
+            self._resumed.clear()
+            self._fail("commit", f"commit failed; the rejoin resumes after the delivered offsets, so at most "
+                                 f"the messages in flight are processed again: {exc}")
 
     def _check_broker(self) -> None:
         now = time.monotonic()
@@ -330,7 +349,17 @@ class _Rewind(ConsumerRebalanceListener):
         pass
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        service = self.service
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
-        if self.service._from_beginning and assigned:
-            self.service._consumer.seek_to_beginning(*assigned)
-            self.service._from_beginning = False
+        if service._from_beginning and assigned:
+            service._consumer.seek_to_beginning(*assigned)
+            service._from_beginning = False
+            return
+        resume = {tp: offset for tp, offset in service._uncommitted.items() if tp in assigned}
+        for tp, offset in resume.items():  # delivered already: the group's committed offset is older
+            service._consumer.seek(tp, offset)
+        if resume:
+            log.info("resuming after the delivered offsets %s (their commit had failed)",
+                     {tp.partition: offset for tp, offset in resume.items()})
+            service._resumed = resume
+        service._uncommitted = {}

@@ -54,7 +54,7 @@ def ingest(
     limits = core.Limits(limit, duration)
     interrupted = _stop_on_signals(limits.stop)
     replayed = core.load_replay(replay, settings.data.naive_timezone) if replay else None  # bad file: before Kafka
-    publisher = Publisher(bootstrap_of(settings.kafka))
+    publisher = Publisher(bootstrap_of(settings.kafka), timeout_s=settings.kafka.timeout)
     topic = settings.kafka.topic_raw
     try:
         with ingest_progress(f"→ {topic}", enabled=not as_json) as progress:
@@ -83,6 +83,10 @@ def ingest(
         ingest_summary(summary)
     if interrupted.is_set():
         raise typer.Exit(EXIT_INTERRUPTED)
+    if summary.problem:
+        console.error(summary.problem, "restart the broker (`volctl up`) and replay again; "
+                                       "consumers drop duplicates by source offset")
+        raise typer.Exit(EXIT_CANNOT_CHECK)
     if summary.failed:
         console.error(f"{summary.failed} ticks were not delivered: {publisher.last_error}",
                       "check the broker with `volctl health`, then replay again")

@@ -22,7 +22,6 @@ import orjson
 
 from services.clock import utc_iso
 from services.recordings import ReadStats, RecordingError, discover_series, iter_series
-from services.streaming import is_reachable
 from services.synthetic import synthetic_ticks
 from services.ticks import BadTick, Tick, normalise
 from volctl.clients.publisher import Publisher
@@ -31,7 +30,7 @@ from volctl.errors import ConfigError, Unreachable
 EVENT_TIMES = ("original", "now")
 DEFAULT_MAX_GAP_S = 20.0  # longer silences are shortened when pacing (> the feature gap of 15 s)
 Progress = Callable[[int, int | None], None]
-FAILURE_CHECK_EVERY = 500
+PROGRESS_EVERY = 500
 
 
 @dataclass
@@ -50,6 +49,7 @@ class IngestSummary:
     recorded: int = 0
     record_path: str | None = None
     stopped_early: bool = False
+    problem: str | None = None  # why it stopped before the end (the broker went away), with the counts
 
     @property
     def rate(self) -> float:
@@ -144,26 +144,29 @@ def publish(stream: Iterable[tuple[int, Tick]], publisher: Publisher, topic: str
     products: Counter[str] = Counter()
     started = time.monotonic()
     attempted = 0
-    for number, tick in stream:
-        if limits.reached(attempted, started):
-            summary.stopped_early = True
-            break
-        _send_tick(publisher, topic, tick, event_time)
-        attempted += 1
-        products[tick.product] += 1
-        summary.passes = number
-        summary.first_event = summary.first_event or tick.time_iso
-        summary.last_event = tick.time_iso
-        if attempted % FAILURE_CHECK_EVERY == 0:
-            _check_delivery(publisher)
-            if progress:
+    try:
+        for number, tick in stream:
+            if limits.reached(attempted, started):
+                summary.stopped_early = True
+                break
+            _send_tick(publisher, topic, tick, event_time)
+            attempted += 1
+            products[tick.product] += 1
+            summary.passes = number
+            summary.first_event = summary.first_event or tick.time_iso
+            summary.last_event = tick.time_iso
+            if progress and attempted % PROGRESS_EVERY == 0:
                 progress(attempted, total)
+    except Unreachable as exc:  # the broker went away: stop, and say how far we got
+        summary.stopped_early, summary.problem = True, exc.message
     publisher.flush()
     if progress:
         progress(attempted, total)
     summary.seconds = time.monotonic() - started
     summary.products = dict(products)
     summary.sent, summary.failed = publisher.acked, publisher.failed
+    if summary.problem:  # the counts after the last flush, not those at the moment it stopped
+        summary.problem = publisher.went_away().message
     return summary
 
 
@@ -205,9 +208,12 @@ def ingest_live(publisher: Publisher, topic: str, url: str, products: list[str],
             if limits.reached(counts.total(), started):
                 task.cancel()
             await asyncio.sleep(0.1)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        summary.stopped_early = limits.stop.is_set()
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        except Unreachable as exc:  # the broker went away
+            summary.problem = exc.message
+        summary.stopped_early = limits.stop.is_set() or summary.problem is not None
 
     record = record_to.open("a", encoding="utf-8", buffering=1) if record_to else None
     try:
@@ -228,13 +234,3 @@ def _send_tick(publisher: Publisher, topic: str, tick: Tick, event_time: str) ->
         wire["recorded_time"] = wire["time"]
         wire["time"] = utc_iso(timespec="microseconds")
     publisher.send(topic, tick.product.encode(), orjson.dumps(wire))
-
-
-def _check_delivery(publisher: Publisher) -> None:
-    """Stop early, and say so, when the broker has gone: sending on would only pile up failures."""
-    if publisher.failed and not is_reachable(publisher.bootstrap):
-        raise Unreachable(
-            f"Kafka at {publisher.bootstrap} went away: {publisher.acked} ticks acknowledged, "
-            f"{publisher.failed} not delivered ({publisher.last_error})",
-            hint="restart the broker (`volctl up`) and replay again; consumers drop duplicates by source offset",
-        )
