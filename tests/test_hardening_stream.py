@@ -93,3 +93,20 @@ def test_ingest_says_how_far_it_got_when_the_broker_dies(tmp_path: Path, trained
     assert "went away" in stderr and "acknowledged" in stderr and "Traceback" not in stderr, stderr
     summary = json.loads(stdout)
     assert summary["sent"] > 0 and summary["stopped_early"]
+
+
+def test_consume_is_ok_only_once_it_owns_partitions(stream_env: StreamEnv) -> None:
+    stream_env.start_consume()
+    seen = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        reply = httpx.get(stream_env.consume_url + "/health")
+        body = reply.json()
+        seen.append((reply.status_code, body["status"], body["assigned_partitions"]))
+        if reply.status_code == 200:
+            break
+        time.sleep(0.05)
+    assert seen[-1][0] == 200 and seen[-1][1] == "ok"
+    assert all(partitions > 0 for code, _, partitions in seen if code == 200), seen
+    assert all(status in ("unhealthy", "starting") for code, status, _ in seen[:-1]), seen
+    assert len(seen) > 1, "the join was not observed at all"  # before the fix: "ok" with 0 partitions

@@ -101,3 +101,24 @@ def test_a_group_that_does_not_read_the_topic_is_not_called_stalled() -> None:
         inputs = LagInputs(Reader(), group, "ticks.predictions", lambda: None, lambda: None)  # type: ignore[arg-type]
         with pytest.raises(NotEnoughData, match=message):
             inputs.judge(history, 30.0, None)
+
+
+def test_load_against_a_stopped_service_fails_fast_and_never_passes_latency(tmp_path) -> None:
+    import socket
+
+    import pytest
+
+    from volctl.config import SloSettings
+    from volctl.core.load import LoadResult, judge, run_load
+    from volctl.errors import Unreachable
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(Unreachable, match="did not answer any of the first"):
+        run_load(f"http://127.0.0.1:{port}/predict", None, 20.0, 30.0)  # raises after ~1 s, not 30
+    refused = LoadResult("u", 20.0, 3.0, sent=60, errors={"ClientConnectorError": 60})
+    for _ in range(60):
+        refused.corrected.record(0.0004)  # refusals are instant
+    latency = judge(refused, "rows", SloSettings()).objectives[0]
+    assert not latency.passed and latency.measured == "no successful answers"

@@ -47,10 +47,21 @@ class HealthState:
     last_batch_at: float | None = None
     last_commit_at: float | None = None  # `volctl lag` needs it: tansu drops commit metadata
     started_at: float = field(default_factory=time.time)
+    ever_assigned: bool = False
 
     @property
     def healthy(self) -> bool:
         return self.broker_reachable and not self.last_error
+
+    @property
+    def status(self) -> str:
+        """ok only when the member owns partitions (consuming, or idle and caught up): a member
+        still joining the group ("starting") or left without partitions is not serving the stream."""
+        if not self.healthy:
+            return "unhealthy"
+        if self.assigned_partitions == 0:
+            return "not assigned" if self.ever_assigned else "starting"
+        return "ok"
 
 
 class ConsumeService:
@@ -90,7 +101,7 @@ class ConsumeService:
         model = self.processor.model
         state = self.health
         return {
-            "status": "ok" if state.healthy else "unhealthy",
+            "status": state.status,
             "broker": {"bootstrap": self.bootstrap, "reachable": state.broker_reachable},
             "assigned_partitions": state.assigned_partitions,
             "last_error": state.last_error or None,
@@ -316,6 +327,7 @@ class ConsumeService:
     def _refresh_gauges(self) -> None:
         assignment = self._consumer.assignment() if self._consumer is not None else set()
         self.health.assigned_partitions = len(assignment)
+        self.health.ever_assigned = self.health.ever_assigned or bool(assignment)
         offset_lag = 0
         for tp in assignment:
             high = self._consumer.highwater(tp)  # ListOffsets under-reports on tansu (DESIGN.md §8)

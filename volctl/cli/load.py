@@ -33,7 +33,8 @@ def load(
 ) -> None:
     """Open-model load on POST /predict; latency from the intended send time (no coordinated omission).
 
-    Exit 0 when every objective passes, 1 when one fails (or the generator could not keep up).
+    Exit 0 when every objective passes, 1 when one fails (or the generator could not keep up),
+    3 when the service does not answer (before the run or in its first second).
     """
     from volctl.core import load as core
     from volctl.core.slo import seconds_of
@@ -45,6 +46,7 @@ def load(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = settings_of(ctx)
+    core.ensure_answering(settings.predict.url)
     url = f"{settings.predict.url}/{endpoint}"
     bodies, source = core.payload_bodies(settings, payload) if endpoint == "predict" else (None, f"GET /{endpoint}")
     with load_progress(enabled=not as_json) as progress:

@@ -75,8 +75,14 @@ def check_consume(client: ServiceClient, lag_slo_s: float) -> HealthReport:
         return report
     body = health.body if isinstance(health.body, dict) else {}
     ok = health.status == 200
-    detail = (f"{body.get('assigned_partitions')} partitions, {body.get('model_variant')} {body.get('model_version')}"
-              if ok else f"{health.status}: {body.get('last_error') or body}")
+    if ok:
+        detail = f"{body.get('assigned_partitions')} partitions, {body.get('model_variant')} {body.get('model_version')}"
+    elif body.get("status") in ("starting", "not assigned"):
+        detail = (f"{body['status']}: 0 partitions assigned"
+                  + (" (joining the consumer group)" if body["status"] == "starting" else
+                     " (more members than partitions?)"))
+    else:
+        detail = f"{health.status}: {body.get('last_error') or body}"
     report.checks.append(Check("consume /health", ok, health.latency_s * 1000, detail))
     metrics = client.get("/metrics")
     lag = _metric_value(metrics.body, CONSUMER_LAG_SECONDS)

@@ -23,6 +23,7 @@ LATE_AFTER_S = 0.005  # a send more than 5 ms after its intended time counts as 
 KEPT_UP_RATE = 0.99  # achieved / asked below this: the report says the generator fell behind
 MAX_LATE_SHARE = 0.05  # more late sends than this: the schedule was not kept either
 PERCENTILES = (50, 90, 95, 99, 99.9)
+FAIL_FAST_S = 1.0  # nothing answered (not even an error status) this long into a run: the target is down
 Progress = Callable[["LoadProgress"], None]
 Observer = Callable[[float, int, bytes], None]
 
@@ -82,6 +83,7 @@ class LoadResult:
     uncorrected: Histogram = field(default_factory=Histogram)
     wall_s: float = 0.0
     send_span_s: float = 0.0  # from the start to the last actual send, plus one interval
+    answered: int = 0  # any HTTP status: the target was there
 
     @property
     def achieved_rps(self) -> float:
@@ -114,6 +116,7 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
                 async with request as response:
                     body = await response.read()
                     status = response.status
+                    result.answered += 1
                     if observe is not None:
                         observe(due, status, body)
             except Exception as exc:  # every failure is counted by kind, none stops the run
@@ -139,6 +142,13 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
             if late > LATE_AFTER_S:
                 result.late += 1
                 result.max_late_s = max(result.max_late_s, late)
+            if offset >= FAIL_FAST_S and not result.answered and errors:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise Unreachable(f"{url} did not answer any of the first {result.sent} requests "
+                                  f"({', '.join(f'{k} x{v}' for k, v in errors.items())})",
+                                  hint="is the stack up? `volctl up`, then `volctl health`")
             tasks.append(asyncio.create_task(one(index, due)))
             result.sent += 1
             if progress and offset >= next_report:
@@ -169,6 +179,17 @@ def run_load(url: str, bodies: list[bytes] | None, rps: float, seconds: float, r
     except ImportError:
         asyncio.run(_run(url, bodies, times, progress, timeout_s, result, observe))
     return result
+
+
+def ensure_answering(base_url: str, timeout_s: float = 2.0) -> None:
+    """Fail before a run (and before loading payload rows) when the service is not there."""
+    import httpx
+
+    try:
+        httpx.get(f"{base_url}/health", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise Unreachable(f"{base_url} does not answer ({type(exc).__name__})",
+                          hint="is the stack up? `volctl up`, then `volctl health`") from exc
 
 
 def real_bodies(features: list[str], data_path: Path | None, count: int = 2000,
@@ -229,9 +250,10 @@ def judge(result: LoadResult, payload: str, slo: SloSettings) -> LoadReport:
     p95 = result.corrected.percentile(95)
     throughput = result.ok / result.seconds if result.seconds else None
     objectives = [
+        # Refused connections are instant: with no successful answer there is no latency to judge.
         Objective(f"p95 <= {slo.latency_p95_seconds * 1000:g} ms (corrected)", "latency",
-                  "no answers" if p95 is None else f"{p95 * 1000:.1f} ms",
-                  p95 is not None and p95 <= slo.latency_p95_seconds),
+                  "no successful answers" if p95 is None or not result.ok else f"{p95 * 1000:.1f} ms",
+                  p95 is not None and result.ok > 0 and p95 <= slo.latency_p95_seconds),
         Objective(f"error rate < {slo.error_rate:.1%}", "errors", f"{result.error_count} of {result.sent}",
                   result.error_count < slo.error_rate * max(1, result.sent)),
         Objective(f"throughput >= {slo.throughput_rps:g} req/s", "load",
