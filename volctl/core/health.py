@@ -76,7 +76,8 @@ def check_consume(client: ServiceClient, lag_slo_s: float) -> HealthReport:
     body = health.body if isinstance(health.body, dict) else {}
     ok = health.status == 200
     if ok:
-        detail = f"{body.get('assigned_partitions')} partitions, {body.get('model_variant')} {body.get('model_version')}"
+        model = f"{body.get('model_variant')} {body.get('model_version')}"
+        detail = f"{body.get('assigned_partitions')} partitions, {model}"
     elif body.get("status") in ("starting", "not assigned"):
         detail = (f"{body['status']}: 0 partitions assigned"
                   + (" (joining the consumer group)" if body["status"] == "starting" else
