@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,10 +40,28 @@ class ReadStats:
     ticks: int = 0
     skipped: int = 0  # valid messages that are not ticks (subscriptions, heartbeats)
     bad: Counter[str] = field(default_factory=Counter)
+    first_bad: str | None = None  # "file:line: reason: text", to show what a file holds
 
     @property
     def bad_total(self) -> int:
         return sum(self.bad.values())
+
+    def count_bad(self, reason: str, where: str, text: object) -> None:
+        self.bad[reason] += 1
+        if self.first_bad is None:
+            self.first_bad = f"{where}: {reason}: {str(text)[:160]}"
+
+    def no_ticks(self, source: object) -> str:
+        """Why `source` gave no tick: an empty file, or the counts per reason and the first bad line."""
+        if not self.lines:
+            return f"{source} holds no records (an empty file?)"
+        reasons = ", ".join(f"{reason} x{count}" for reason, count in self.bad.most_common()) or "none"
+        text = f"no tick could be read from {source}: {self.lines} records, {self.skipped} not ticks, bad: {reasons}"
+        return text + (f"; first bad record: {self.first_bad}" if self.first_bad else "")
+
+
+# What a file that is not what its name claims raises while it is read (gzip, parquet, csv, text).
+_UNREADABLE = (OSError, EOFError, zlib.error, csv.Error, UnicodeDecodeError)
 
 
 def is_data_file(path: Path) -> bool:
@@ -84,19 +103,34 @@ def iter_file(
         records = _json_lines(path, stats)
     else:
         raise RecordingError(f"{path}: unknown format (expected {', '.join(DATA_SUFFIXES)})")
-    for record in records:
-        stats.lines += 1
-        if record is None:
-            continue  # undecodable line, already counted
-        try:
-            ticks = normalise(record, naive_tz, product)
-        except BadTick as exc:
-            stats.bad[exc.reason] += 1
-            continue
-        if not ticks:
-            stats.skipped += 1
-        stats.ticks += len(ticks)
-        yield from ticks
+    try:
+        for record in records:
+            stats.lines += 1
+            if record is None:
+                continue  # undecodable line, already counted
+            try:
+                ticks = normalise(record, naive_tz, product)
+            except BadTick as exc:
+                stats.count_bad(exc.reason, f"{path.name}:{stats.lines}", record)
+                continue
+            if not ticks:
+                stats.skipped += 1
+            stats.ticks += len(ticks)
+            yield from ticks
+    except _UNREADABLE as exc:
+        raise RecordingError(f"{path} is not a readable {_kind(path)} file "
+                             f"({type(exc).__name__}: {str(exc)[:120]})") from exc
+    except ValueError as exc:  # pyarrow's ArrowInvalid on a file that is not parquet
+        if isinstance(exc, BadTick | RecordingError):
+            raise
+        raise RecordingError(f"{path} is not a readable {_kind(path)} file "
+                             f"({type(exc).__name__}: {str(exc)[:120]})") from exc
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    suffix = name.removesuffix(".gz").rsplit(".", 1)[-1]
+    return f"gzip-compressed {suffix}" if name.endswith(".gz") else suffix
 
 
 def product_from_name(path: Path) -> str:
@@ -126,7 +160,7 @@ def _json_lines(path: Path, stats: ReadStats) -> Iterator[Any]:
             try:
                 yield orjson.loads(line)
             except orjson.JSONDecodeError:
-                stats.bad["bad_json"] += 1
+                stats.count_bad("bad_json", f"{path.name}:{stats.lines + 1}", line.strip())
                 yield None
 
 

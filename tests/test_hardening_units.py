@@ -122,3 +122,47 @@ def test_load_against_a_stopped_service_fails_fast_and_never_passes_latency(tmp_
         refused.corrected.record(0.0004)  # refusals are instant
     latency = judge(refused, "rows", SloSettings()).objectives[0]
     assert not latency.passed and latency.measured == "no successful answers"
+
+
+def test_config_values_are_checked_for_meaning(tmp_path) -> None:
+    import pytest
+
+    from volctl.config import load_settings
+    from volctl.errors import ConfigError
+
+    cases = [("[slo]\nlatency_p95_seconds = -1\n", {}, "slo.latency_p95_seconds' from .* must be greater than 0"),
+             ("[predict]\nport = 0\n", {}, "a port from 1 to 65535"),
+             ("", {"VOLCTL_CONSUME_PORT": "70000"}, "VOLCTL_CONSUME_PORT must be a port"),
+             ("[slo]\nerror_rate = 1.5\n", {}, "between 0 and 1"),
+             ("[slo]\nperiod = 'forever'\n", {}, "a duration"),
+             ("[drift]\nshare_threshold = 0\n", {}, "greater than 0 and at most 1"),
+             ("[kafka]\npartitions = 0\n", {}, "from 1 to 1000"),
+             ("[model]\nvariant = 'best'\n", {}, "ml or baseline")]
+    for text, env, message in cases:
+        config = tmp_path / "volctl.toml"
+        config.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_settings(config, env=env)
+    assert load_settings(env={}).slo.latency_p95_seconds == 0.8  # the defaults pass their own rules
+
+
+def test_files_that_are_not_what_they_claim_exit_3(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from volctl.cli.app import app
+
+    (tmp_path / "junk.jsonl.gz").write_bytes(b"this is not gzip")
+    (tmp_path / "junk.csv").write_text('a,b\n1,2,3,4\n"x\n')
+    (tmp_path / "empty.ndjson").write_text("")
+    (tmp_path / "words.ndjson").write_text('hello\n{"a": 1}\n')
+    env = {"NO_COLOR": "1", "COLUMNS": "200", "VOLCTL_STATE_DIR": str(tmp_path / "state")}
+    cases = [(["ingest", "--replay", "junk.jsonl.gz"], "not a readable gzip-compressed jsonl file"),
+             (["ingest", "--replay", "empty.ndjson"], "holds no records"),
+             (["ingest", "--replay", "words.ndjson"], "first bad record: words.ndjson:1: bad_json: hello"),
+             (["drift", "report", "--current", "junk.csv", "--reference", "junk.csv"], "not a readable csv file")]
+    for args, message in cases:
+        paths = [str(tmp_path / a) if a.startswith(("junk", "empty", "words")) else a for a in args]
+        result = CliRunner().invoke(app, paths, env=env)
+        assert result.exit_code == 3, (args, result.output)
+        assert message in " ".join(result.output.split()) and "bug" not in result.output, result.output
+        assert "model train" not in result.output

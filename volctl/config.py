@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -121,6 +122,31 @@ class Settings:
         return SHARED_DATA_DIR if SHARED_DATA_DIR.is_dir() else None
 
 
+# Values are checked for meaning, not only type: a negative latency objective or port 0 is
+# refused with its key and source instead of being shown as "<= -1000 ms" later.
+_DURATION = re.compile(r"[1-9][0-9]*(ms|s|m|h|d|w|y)")
+_Rule = tuple[typing.Callable[[Any], bool], str]
+_PORT: _Rule = (lambda v: 1 <= v <= 65535, "a port from 1 to 65535")
+_POSITIVE: _Rule = (lambda v: v > 0, "greater than 0")
+_AT_LEAST_ONE: _Rule = (lambda v: v >= 1, "at least 1")
+_FRACTION: _Rule = (lambda v: 0 < v < 1, "between 0 and 1 (exclusive), e.g. 0.01 for 1 %")
+_DURATION_RULE: _Rule = (lambda v: bool(_DURATION.fullmatch(v)), "a duration such as 15s, 5m, 1h or 30d")
+RULES: dict[str, _Rule] = {
+    "predict.port": _PORT, "consume.port": _PORT, "kafka.embedded_port": _PORT,
+    "kafka.partitions": (lambda v: 1 <= v <= 1000, "from 1 to 1000"), "kafka.timeout": _POSITIVE,
+    "prometheus.url": (lambda v: bool(re.fullmatch(r"https?://[^/:]+:[0-9]{1,5}(/.*)?", v)),
+                       "a URL with a port, e.g. http://127.0.0.1:9090"),
+    "prometheus.scrape_interval": _DURATION_RULE, "prometheus.retention": _DURATION_RULE,
+    "slo.latency_p95_seconds": _POSITIVE, "slo.error_rate": _FRACTION, "slo.availability": _FRACTION,
+    "slo.consumer_lag_seconds": _POSITIVE, "slo.throughput_rps": _POSITIVE, "slo.period": _DURATION_RULE,
+    "slo.min_requests": _AT_LEAST_ONE,
+    "drift.share_threshold": (lambda v: 0 < v <= 1, "greater than 0 and at most 1"),
+    "drift.window": _DURATION_RULE, "drift.min_rows": _AT_LEAST_ONE,
+    "data.max_clock_skew_s": (lambda v: v >= 0, "0 or more seconds"),
+    "model.variant": (lambda v: v in ("ml", "baseline"), "ml or baseline"),
+}
+
+
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -178,7 +204,13 @@ def _assign(settings: Settings, keys: list[str], value: Any, source: str) -> Non
             f"unknown config key '{'.'.join(keys)}' in {source}",
             hint="see the configuration section of the README for valid keys",
         )
-    setattr(target, name, _coerce(hints[name], value, ".".join(keys), source))
+    dotted = ".".join(keys)
+    coerced = _coerce(hints[name], value, dotted, source)
+    rule = RULES.get(dotted)
+    if rule is not None and not rule[0](coerced):
+        raise ConfigError(f"config key '{dotted}' from {source} must be {rule[1]}, got {value!r}",
+                          hint=f"fix {dotted} where it is set ({source})")
+    setattr(target, name, coerced)
 
 
 def _coerce(kind: Any, value: Any, key: str, source: str) -> Any:

@@ -57,7 +57,8 @@ def load_dataset(
             raise ConfigError(str(exc), hint="check the file or pass a product") from exc
     frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if frames else pd.DataFrame()
     if frame.empty:
-        raise ConfigError(f"no valid ticks in {', '.join(map(str, paths))}", hint="check the recordings")
+        raise ConfigError(stats.no_ticks(", ".join(map(str, paths))),
+                          hint="a recording holds Coinbase ticker messages (ndjson) or csv/parquet ticks")
     return Dataset(frame, [p.name for p in series], False, stats)
 
 

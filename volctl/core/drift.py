@@ -175,15 +175,20 @@ def _rows_from_file(path: Path, settings: Settings) -> Rows:
         raise ConfigError(f"{path} not found", hint="pass a recording, a parquet/csv of feature rows, "
                                                      "or a feature-log .jsonl")
     frame = None
-    if path.is_file() and path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif path.is_file() and path.suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif path.is_file() and path.suffix == ".jsonl" and path.name.startswith("features-"):
-        from services.feature_log import COLUMNS
+    try:
+        if path.is_file() and path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif path.is_file() and path.suffix == ".csv":
+            frame = pd.read_csv(path)
+        elif path.is_file() and path.suffix == ".jsonl" and path.name.startswith("features-"):
+            from services.feature_log import COLUMNS
 
-        frame = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line],
-                             columns=list(COLUMNS))
+            frame = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line],
+                                 columns=list(COLUMNS))
+    except (ValueError, OSError) as exc:  # pandas' ParserError/EmptyDataError, pyarrow's ArrowInvalid, JSON
+        raise ConfigError(f"{path} is not a readable {path.suffix.lstrip('.')} file "
+                          f"({type(exc).__name__}: {str(exc).strip()[:120]})",
+                          hint="pass a recording, a parquet/csv of feature rows, or a feature-log .jsonl") from exc
     if frame is not None and set(FEATURES) <= set(frame.columns):
         return Rows(frame, str(path))
     from volctl.core.dataset import load_dataset

@@ -75,7 +75,8 @@ def load_replay(path: Path, naive_tz: str) -> tuple[list[Tick], ReadStats]:
     except RecordingError as exc:
         raise ConfigError(str(exc), hint="pass a recording file or folder (ndjson, csv, parquet, .gz)") from exc
     if not ticks:
-        raise ConfigError(f"no valid ticks in {path}", hint="check the file; see `volctl model train --help`")
+        raise ConfigError(stats.no_ticks(path), hint="a recording holds Coinbase ticker messages, one JSON object a "
+                          "line (ndjson), or csv/parquet ticks; see 'Data, label and models' in the README")
     return ticks, stats
 
 
