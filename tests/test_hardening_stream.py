@@ -110,3 +110,38 @@ def test_consume_is_ok_only_once_it_owns_partitions(stream_env: StreamEnv) -> No
     assert all(partitions > 0 for code, _, partitions in seen if code == 200), seen
     assert all(status in ("unhealthy", "starting") for code, status, _ in seen[:-1]), seen
     assert len(seen) > 1, "the join was not observed at all"  # before the fix: "ok" with 0 partitions
+
+
+def _processes_using(state: Path) -> list[int]:
+    """Pids whose command line names this state directory (Prometheus gets it in its flags)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(state) in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(__import__("shutil").which("prometheus") is None, reason="prometheus is not installed")
+def test_concurrent_ups_leave_no_orphan(tmp_path: Path, trained_registry: Path) -> None:
+    from tests.test_stack import VOLCTL, Stack, _listening
+
+    stack = Stack(tmp_path / "state", trained_registry)
+    env = {**__import__("os").environ, "VOLCTL_CONFIG": str(stack.config), "NO_COLOR": "1"}
+    ups = [subprocess.Popen([VOLCTL, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+           for _ in range(3)]
+    outputs = [up.communicate(timeout=180) for up in ups]
+    try:
+        assert [up.returncode for up in ups] == [0, 0, 0], outputs
+        assert any("waiting for `volctl up`" in err for _, err in outputs), outputs  # the others said whom
+        status = stack.json("status")
+        assert all(c["action"] == "running" for c in status if c["name"] != "replay"), status
+    finally:
+        down = stack.run("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    for name in ("prometheus", "predict", "consume", "kafka"):
+        assert not _listening(stack.ports[name]), f"{name} still listens after down"  # before: an orphan
+    assert _processes_using(stack.state) == []

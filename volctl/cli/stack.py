@@ -32,7 +32,7 @@ def up(
     settings = settings_of(ctx)
     with console.err.status("starting") as status:
         report = start_stack(settings, config_file_of(ctx), "demo" if demo else (str(replay) if replay else None),
-                             progress=status.update)
+                             progress=status.update, on_wait=console.note)
     if as_json:
         console.emit_json(report)
     else:

@@ -2,19 +2,25 @@
 
 A pid file is JSON (pid, argv, port, start time). A process counts as running only while its pid
 is alive, not a zombie, and still runs the recorded program: a stale pid reused by something
-else is never signalled.
+else is never signalled. A process with a port gets its pid file only once it listens (`track`);
+one that never does is stopped (`abandon`), so no untracked process keeps a port. `exclusive`
+serialises whole operations (`up`, `down`) on one state directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from volctl.errors import Unreachable
 
 
 @dataclass
@@ -73,8 +79,57 @@ class Supervisor:
                                        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                                        start_new_session=True)
         record = ProcessRecord(name, process.pid, argv, time.time(), port)
-        self.pid_file(name).write_text(json.dumps(asdict(record)))
+        if port is None:  # nothing to wait for: tracked at once
+            self.track(record)
         return record
+
+    def track(self, record: ProcessRecord) -> None:
+        """Write the pid file: call it once a process with a port is ready."""
+        self.pid_file(record.name).write_text(json.dumps(asdict(record)))
+
+    def abandon(self, record: ProcessRecord, timeout_s: float = 5.0) -> None:
+        """Stop a process started here that never became ready (it has no pid file to find it by)."""
+        _signal(record.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while is_running(record.pid, record.argv[0]):
+            if time.monotonic() > deadline:
+                _signal(record.pid, signal.SIGKILL)
+            time.sleep(0.05)
+        self.pid_file(record.name).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def exclusive(self, action: str, wait_s: float = 120.0,
+                  on_wait: Callable[[str], None] = lambda _m: None) -> Iterator[None]:
+        """Hold the state directory's lock for `action`; a second caller waits (saying for whom)
+        up to `wait_s`, then gives up naming the holder."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / "stack.lock"
+        with path.open("a+") as handle:
+            deadline = time.monotonic() + wait_s
+            told = False
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    holder = _holder(path)
+                    if time.monotonic() > deadline:
+                        raise Unreachable(f"{self.run_dir.parent} is busy: {holder}",
+                                          hint="wait for it to finish, or stop that process") from None
+                    if not told:
+                        on_wait(f"waiting for {holder} to finish")
+                        told = True
+                    time.sleep(0.2)
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps({"pid": os.getpid(), "action": action, "since": time.time()}))
+                handle.flush()
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def exited_early(self, record: ProcessRecord) -> int | None:
         """The exit code if the process has already died, else None."""
@@ -129,3 +184,12 @@ def _reap(pid: int) -> None:
 def _signal(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
+
+
+def _holder(lock: Path) -> str:
+    try:
+        holder = json.loads(lock.read_text())
+        return (f"`volctl {holder['action']}` (pid {holder['pid']}, "
+                f"{time.time() - holder['since']:.0f} s ago)")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another volctl"

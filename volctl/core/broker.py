@@ -67,6 +67,14 @@ def start_broker(settings: Settings, supervisor: Supervisor, timeout_s: float = 
             record = supervisor.start(BROKER, [str(broker_binary(settings)), "broker", "--listener-url", url,
                                                "--advertised-listener-url", url], port=settings.kafka.embedded_port)
             state.pid, state.started = record.pid, True
+            try:
+                state.ready_s = wait_for_metadata(bootstrap, timeout_s)
+            except BaseException:  # never ready (or interrupted): no untracked broker is left behind
+                supervisor.abandon(record)
+                raise
+            supervisor.track(record)  # a pid file only for a broker that answers
+            state.topics_created = ensure_topics(bootstrap, topics_of(settings.kafka), settings.kafka.partitions)
+            return state
     state.ready_s = wait_for_metadata(bootstrap, timeout_s)
     state.topics_created = ensure_topics(bootstrap, topics_of(settings.kafka), settings.kafka.partitions)
     return state

@@ -50,14 +50,23 @@ class UpReport:
 
 
 def up(settings: Settings, config_file: Path | None, replay: str | None = None,
-       progress: Progress = lambda _m: None) -> UpReport:
+       progress: Progress = lambda _m: None, on_wait: Progress | None = None) -> UpReport:
     """Start what is not running, in order, waiting for each to be ready.
 
     `replay`: None (no background ticks), a recording path, "synthetic", or "demo" (the
-    configured recordings when there are some, else the synthetic source).
+    configured recordings when there are some, else the synthetic source). Another `up` or `down`
+    on the same state directory is waited for (`on_wait` says whom).
     """
     started = time.monotonic()
     supervisor = Supervisor(settings.state_path)
+    with supervisor.exclusive("up", on_wait=on_wait or progress):  # concurrent `up`s would each start a Prometheus
+        report = _up(settings, supervisor, config_file, replay, progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, replay: str | None,
+        progress: Progress) -> UpReport:
     report = UpReport()
     _preflight(settings, supervisor, replay is not None)
     report.token_created = ensure_admin_token(settings)
@@ -81,13 +90,19 @@ def up(settings: Settings, config_file: Path | None, replay: str | None = None,
     if replay is not None:
         progress("starting the background replay")
         report.components.append(_start_replay(settings, supervisor, replay, env))
-    report.seconds = time.monotonic() - started
     return report
 
 
 def down(settings: Settings, dry_run: bool = False, timeout_s: float = 10.0) -> list[StopOutcome]:
     """Stop every component volctl started, newest first: SIGTERM, then SIGKILL after `timeout_s`."""
     supervisor = Supervisor(settings.state_path)
+    if dry_run:
+        return _stop_all(supervisor, dry_run, timeout_s)
+    with supervisor.exclusive("down"):
+        return _stop_all(supervisor, dry_run, timeout_s)
+
+
+def _stop_all(supervisor: Supervisor, dry_run: bool, timeout_s: float) -> list[StopOutcome]:
     outcomes = []
     for name in reversed(ORDER):
         record = supervisor.record(name)
@@ -217,17 +232,27 @@ def _start_replay(settings: Settings, supervisor: Supervisor, replay: str, env: 
 
 
 def _wait_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str, detail: str) -> ComponentState:
+    """Wait for `ready_url` to answer 200, then write the pid file; a process that never gets
+    there (or an interrupted wait) is stopped, so nothing untracked keeps the port."""
+    try:
+        waited = _await_ready(supervisor, record, ready_url)
+    except BaseException:
+        supervisor.abandon(record)
+        raise
+    supervisor.track(record)
+    return ComponentState(record.name, "started", record.pid, record.port, waited, detail=detail)
+
+
+def _await_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str) -> float:
     started = time.monotonic()
     while time.monotonic() - started < READY_TIMEOUT_S:
         code = supervisor.exited_early(record)
         if code is not None:
-            supervisor.pid_file(record.name).unlink(missing_ok=True)
             raise Unreachable(f"{record.name} exited during start-up (code {code}): "
                               f"{_log_tail(supervisor, record.name)}", hint=f"see `volctl logs {record.name}`")
         try:
             if httpx.get(ready_url, timeout=1).status_code == 200:
-                return ComponentState(record.name, "started", record.pid, record.port,
-                                      time.monotonic() - started, detail=detail)
+                return time.monotonic() - started
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
