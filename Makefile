@@ -50,10 +50,12 @@ demo: install prometheus
 	@echo "== done. 'volctl up --demo' keeps the stack running; 'volctl runbook list' shows the runbooks."
 
 test: install prometheus compose-tools
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: install
 	@command -v hey >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \

@@ -23,9 +23,9 @@ def registry_with_model(given: str | None) -> Path:
     """The given registry, else a fresh one trained on ../shared/data (synthetic without it)."""
     if given:
         return Path(given)
-    from services.registry import Registry
     from volctl.core.dataset import load_dataset
     from volctl.core.training import train_model
+    from volctl.domain.registry import Registry
 
     root = Path(tempfile.mkdtemp(prefix="volctl-bench-"))
     train_model(load_dataset([SHARED_DATA] if SHARED_DATA.is_dir() else None), Registry(root))

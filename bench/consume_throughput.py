@@ -24,7 +24,7 @@ from _common import ROOT, SHARED_DATA, free_port, registry_with_model
 
 def preload(bootstrap: str, topic: str, count: int) -> int:
     """Publish `count` real ticks (the recordings repeated as needed) the way `volctl ingest` does."""
-    from volctl.clients.publisher import Publisher
+    from volctl.clients.kafka import Publisher
     from volctl.core.ingest import Limits, load_replay, publish, replay_stream, synthetic_stream
 
     if SHARED_DATA.is_dir():
@@ -94,8 +94,8 @@ def main() -> int:
     parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
     args = parser.parse_args()
     from volctl.clients.processes import Supervisor
-    from volctl.config import load_settings
     from volctl.core.broker import start_broker
+    from volctl.domain.settings import load_settings
 
     state = Path(tempfile.mkdtemp(prefix="volctl-bench-consume-"))
     registry = registry_with_model(args.registry)

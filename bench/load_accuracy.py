@@ -41,8 +41,8 @@ def main() -> int:
     parser.add_argument("--rates", default="200,1000,2000")
     parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
     args = parser.parse_args()
-    from services.registry import Registry
     from volctl.core.load import real_bodies, run_load
+    from volctl.domain.registry import Registry
 
     registry = registry_with_model(args.registry)
     features = Registry(registry).manifest(Registry(registry).latest())["features"]

@@ -68,7 +68,7 @@ def main() -> int:
     args = parser.parse_args()
     if not shutil.which("hey"):
         raise SystemExit("hey is not installed: apt-get install hey")
-    from services.registry import Registry
+    from volctl.domain.registry import Registry
 
     registry = registry_with_model(args.registry)
     manifest = Registry(registry).manifest(Registry(registry).latest())

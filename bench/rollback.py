@@ -51,9 +51,9 @@ def main() -> int:
     parser.add_argument("--rps", type=float, default=200.0)
     parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
     args = parser.parse_args()
-    from services.registry import Registry
     from volctl.clients.processes import Supervisor
     from volctl.core.load import real_bodies, run_load
+    from volctl.domain.registry import Registry
 
     registry = registry_with_model(args.registry)
     state = Path(tempfile.mkdtemp(prefix="volctl-bench-rollback-"))

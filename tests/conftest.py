@@ -48,9 +48,9 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def trained_registry(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     """A registry with one version trained on all real recordings."""
-    from services.registry import Registry
     from volctl.core.dataset import load_dataset
     from volctl.core.training import train_model
+    from volctl.domain.registry import Registry
 
     root = tmp_path_factory.mktemp("registry")
     train_model(load_dataset([shared_data]), Registry(root))
@@ -106,8 +106,8 @@ class Broker:
 def start_test_broker(state_dir: Path) -> Broker:
     """A real embedded tansu broker on a free port, managed as `volctl up` manages it."""
     from volctl.clients.processes import Supervisor
-    from volctl.config import load_settings
     from volctl.core.broker import start_broker
+    from volctl.domain.settings import load_settings
 
     port = free_port()
     settings = load_settings(env={}, overrides={"state_dir": str(state_dir), "kafka.embedded_port": port})

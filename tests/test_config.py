@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from volctl.config import load_settings
-from volctl.errors import ConfigError
+from volctl.domain.errors import ConfigError
+from volctl.domain.settings import load_settings
 
 
 def test_precedence(tmp_path: Path) -> None:

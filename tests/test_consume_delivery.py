@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from services.consume import app
 from services.consume.processor import Batch
-from services.metrics import ConsumeMetrics
-from volctl.config import KafkaSettings
+from volctl.domain.metrics import ConsumeMetrics
+from volctl.domain.settings import KafkaSettings
 
 
 class SendFuture(Future):

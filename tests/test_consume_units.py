@@ -12,10 +12,10 @@ import numpy as np
 import orjson
 
 from services.consume.processor import MAX_MESSAGE_BYTES, TickProcessor
-from services.feature_log import COLUMNS, FeatureLog, log_files, read_rows
-from services.features import FEATURES, FeatureEngine
-from services.model import BaselineScorer
 from volctl.clients.processes import Supervisor
+from volctl.domain.feature_log import COLUMNS, FeatureLog, log_files, read_rows
+from volctl.domain.features import FEATURES, FeatureEngine
+from volctl.domain.model import BaselineScorer
 
 
 @dataclass

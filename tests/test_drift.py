@@ -11,9 +11,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from services.features import FEATURES
 from tests.conftest import ROOT, free_port
 from tests.test_stack import VOLCTL
+from volctl.domain.features import FEATURES
 
 DEC_1 = "btcusd_2025-12-01_advtrade_ticker_10min.ndjson"  # BTC ~85k, one product, with bid/ask
 APR_3 = "btc_eth_2026-04-03_flat.ndjson"  # four months later, BTC and ETH interleaved
@@ -71,9 +71,9 @@ def test_feature_log_window_against_the_model_reference(tmp_path: Path, shared_d
                                                         trained_registry: Path) -> None:
     """The consume service's feature log (written by the real FeatureLog) over --window, against
     reference.parquet of the newest model version; then the consume service's drift gauges."""
-    from services.drift_metrics import DriftCollector, latest_summary_path
-    from services.feature_log import FeatureLog
     from volctl.core.dataset import load_dataset
+    from volctl.domain.drift_metrics import DriftCollector, latest_summary_path
+    from volctl.domain.feature_log import FeatureLog
 
     frame = load_dataset([shared_data / DEC_1]).frame
     log = FeatureLog(tmp_path / "state" / "features", rows_per_file=1000)

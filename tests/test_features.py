@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.features import FEATURES, SEGMENT_GAP_S, FeatureEngine, batch_features
-from services.labels import HORIZON_S, forward_volatility
-from services.recordings import discover_series, iter_series
-from services.synthetic import PRODUCTS, synthetic_ticks
+from volctl.domain.features import FEATURES, SEGMENT_GAP_S, FeatureEngine, batch_features
+from volctl.domain.labels import HORIZON_S, forward_volatility
+from volctl.domain.recordings import discover_series, iter_series
+from volctl.domain.synthetic import PRODUCTS, synthetic_ticks
 
 
 def _arrays(ticks: list) -> tuple:

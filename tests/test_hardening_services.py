@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.registry import ModelNotFound, Registry
 from tests.test_predict_service import _metric
+from volctl.domain.registry import ModelNotFound, Registry
 
 pytestmark = pytest.mark.integration
 TOKEN = "test-token-for-hardening"
@@ -123,8 +123,8 @@ def test_a_lone_surrogate_is_a_counted_422_and_survives_the_audit_log(admin_pred
                        content=b'{"variant": "ml", "version": "nosuch-\\ud800", "actor": "\\ud800", '
                                b'"reason": "x\\udfffy"}')
     assert reply.status_code == 404
-    from volctl.config import load_settings
     from volctl.core.rollback import rollback_history
+    from volctl.domain.settings import load_settings
 
     entries = rollback_history(load_settings(env={}, overrides={"state_dir": str(state)}))
     assert entries[-1]["actor"] == "\\ud800" and entries[-1]["outcome"] == "not_found"

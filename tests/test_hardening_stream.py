@@ -80,7 +80,7 @@ def test_ingest_says_how_far_it_got_when_the_broker_dies(tmp_path: Path, trained
                                "--duration", "120", "--json"], env=env.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
-        from services.streaming import list_topics
+        from volctl.clients.kafka import list_topics
 
         deadline = time.monotonic() + 30  # ticks are flowing once the topic exists
         while env.topics["raw"] not in list_topics(broker.bootstrap) and time.monotonic() < deadline:

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.consume.processor import TickProcessor
-from services.features import FEATURES, HORIZON_S, WINDOWS_S, Z_WINDOW_S
 from tests.test_consume_units import FakeRecord, _model
+from volctl.domain.features import FEATURES, HORIZON_S, WINDOWS_S, Z_WINDOW_S
 
 NOW = 1_800_000_000.0
 TICK_RATE_30S = FEATURES.index("tick_rate_30s")
@@ -87,7 +87,7 @@ def test_a_group_that_does_not_read_the_topic_is_not_called_stalled() -> None:
     import pytest
 
     from volctl.core.lag import LagInputs, Observation
-    from volctl.errors import NotEnoughData
+    from volctl.domain.errors import NotEnoughData
 
     class Reader:
         bootstrap = "127.0.0.1:9092"
@@ -108,9 +108,9 @@ def test_load_against_a_stopped_service_fails_fast_and_never_passes_latency(tmp_
 
     import pytest
 
-    from volctl.config import SloSettings
     from volctl.core.load import LoadResult, judge, run_load
-    from volctl.errors import Unreachable
+    from volctl.domain.errors import Unreachable
+    from volctl.domain.settings import SloSettings
 
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
@@ -127,8 +127,8 @@ def test_load_against_a_stopped_service_fails_fast_and_never_passes_latency(tmp_
 def test_config_values_are_checked_for_meaning(tmp_path) -> None:
     import pytest
 
-    from volctl.config import load_settings
-    from volctl.errors import ConfigError
+    from volctl.domain.errors import ConfigError
+    from volctl.domain.settings import load_settings
 
     cases = [("[slo]\nlatency_p95_seconds = -1\n", {}, "slo.latency_p95_seconds' from .* must be greater than 0"),
              ("[predict]\nport = 0\n", {}, "a port from 1 to 65535"),

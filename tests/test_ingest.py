@@ -11,9 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from services.ticks import Tick
 from tests.streaming import StreamEnv, read_topic
 from volctl.core.ingest import load_replay, paced
+from volctl.domain.ticks import Tick
 
 LIVE = "btcusd_2026-04-04_advtrade_live_messages.ndjson"
 

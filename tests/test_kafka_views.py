@@ -52,7 +52,7 @@ def _volctl(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_topics_and_tail_show_what_another_client_produced(kafka_broker: Broker) -> None:
     from kafka import KafkaProducer
 
-    from services.streaming import ensure_topics
+    from volctl.clients.kafka import ensure_topics
 
     topic = f"tail-{os.getpid()}-{int(time.time())}"
     ensure_topics(kafka_broker.bootstrap, [topic], 3)
@@ -83,7 +83,7 @@ def test_topics_and_tail_show_what_another_client_produced(kafka_broker: Broker)
 
 @pytest.mark.integration
 def test_lag_on_an_idle_topic_is_zero_and_ok(kafka_broker: Broker) -> None:
-    from services.streaming import ensure_topics
+    from volctl.clients.kafka import ensure_topics
 
     topic = f"idle-{os.getpid()}-{int(time.time())}"
     ensure_topics(kafka_broker.bootstrap, [topic], 2)

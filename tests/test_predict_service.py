@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS
-from services.registry import Registry
+from volctl.domain.registry import Registry
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,9 @@ import pytest
 from tests.conftest import ROOT
 from tests.test_slo_check import stack_up
 from tests.test_stack import VOLCTL
-from volctl.cli.runbook import command_problem
-from volctl.config import SloSettings
 from volctl.core import queries
 from volctl.core.runbooks import check_runbook, list_runbooks, parse_runbook
+from volctl.domain.settings import SloSettings
 
 needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
 SHIPPED = {"startup", "shutdown", "health-check", "high-latency", "error-spike", "consumer-lag", "data-drift",
@@ -33,7 +32,7 @@ def test_every_shipped_runbook_checks_and_every_alert_names_one() -> None:
     assert set(runbooks) >= SHIPPED
     for runbook in runbooks.values():
         assert runbook.summary and runbook.steps, runbook.name
-        assert check_runbook(runbook, command_problem) == [], runbook.name
+        assert check_runbook(runbook, _check_command) == [], runbook.name
     assert {alert.runbook for alert in queries.alerts(SloSettings())} <= set(runbooks)
     result = _volctl("runbook", "check")
     assert result.returncode == 0 and result.stdout.count("ok ") == len(runbooks)
@@ -46,7 +45,7 @@ def test_a_broken_runbook_fails_the_check(tmp_path: Path) -> None:
         "## 1. Unknown command\n```volctl\nvolctl frobnicate --now\n```\n- exit 0 -> step 2\n"
         "## 2. Unknown option\n```volctl\nvolctl slo check --windw 5m\n```\n- exit 1 -> step 7\n"
         "## 3. Not volctl\n```volctl\nrm -rf /\n```\n- exit 2 -> maybe later\n")
-    problems = check_runbook(parse_runbook(broken), command_problem)
+    problems = check_runbook(parse_runbook(broken), _check_command)
     text = "\n".join(problems)
     assert "volctl has no command `volctl frobnicate`" in text
     assert "--windw" in text
@@ -96,3 +95,13 @@ def test_high_latency_with_injected_slowness_reaches_the_rollback(tmp_path: Path
         assert rollback["exit_code"] == 0 and "both services serve baseline" in rollback["output"]
         assert run["outcome"] == "stop"
         assert "## Step 5. Roll back to the baseline rule" in records[-1].with_suffix(".md").read_text()
+
+
+def _check_command(argv: list[str]) -> str | None:
+    """The CLI's own command check against the real root command."""
+    import typer
+
+    from volctl.cli.app import app
+    from volctl.cli.runbook import command_problem
+
+    return command_problem(argv, typer.main.get_command(app))

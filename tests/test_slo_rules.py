@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from volctl.config import SloSettings, load_settings
 from volctl.core import queries
-from volctl.core.monitoring import render_monitoring
+from volctl.domain.settings import SloSettings, load_settings
+from volctl.reports.monitoring import render_monitoring
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
 OK = 'volatility_api_requests_total{endpoint="/predict",method="POST",status="200"}'

@@ -143,16 +143,16 @@ def test_prometheus_scrapes_both_services_and_rules_load(running_stack: Stack) -
         time.sleep(0.5)
     assert {t["labels"]["job"]: t["health"] for t in targets} == {"predict": "up", "consume": "up"}
     loaded = httpx.get(running_stack.url("prometheus") + "/api/v1/rules").json()["data"]["groups"]
-    from volctl.config import SloSettings
     from volctl.core import queries
+    from volctl.domain.settings import SloSettings
 
     expected = len(queries.recordings(SloSettings())) + len(queries.alerts(SloSettings()))
     assert sum(len(g["rules"]) for g in loaded) == expected
 
 
 def test_every_promql_expression_of_rules_and_dashboard_returns_data(running_stack: Stack) -> None:
-    from volctl.config import SloSettings
     from volctl.core import queries
+    from volctl.domain.settings import SloSettings
 
     rendered = running_stack.state / "prometheus" / "rendered"
     rules = yaml.safe_load((rendered / "prometheus" / "rules.yml").read_text())

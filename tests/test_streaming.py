@@ -169,8 +169,8 @@ def test_consumer_rides_out_a_broker_restart(tmp_path: Path, trained_registry: P
 
 def test_a_configured_cluster_is_used_and_no_broker_started(kafka_broker, tmp_path: Path) -> None:
     from volctl.clients.processes import Supervisor
-    from volctl.config import load_settings
     from volctl.core.broker import start_broker
+    from volctl.domain.settings import load_settings
 
     settings = load_settings(env={}, overrides={"state_dir": str(tmp_path), "kafka.bootstrap": kafka_broker.bootstrap,
                                                 "kafka.topic_raw": "ticks.raw.external"})

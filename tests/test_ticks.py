@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from services.recordings import ReadStats, RecordingError, discover_series, iter_file, iter_series
-from services.ticks import BadTick, Tick, normalise, parse_time
+from volctl.domain.recordings import ReadStats, RecordingError, discover_series, iter_file, iter_series
+from volctl.domain.ticks import BadTick, Tick, normalise, parse_time
 
 # ticks per series, from shared/data/PROVENANCE.md (exchange file: 5,996 tickers + 4 subscriptions)
 EXPECTED_TICKS = {

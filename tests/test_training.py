@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.features import FEATURES
-from services.model import BASELINE, ML
-from services.registry import MANIFEST, ML_FILE, Registry
 from volctl.core.dataset import load_dataset
 from volctl.core.training import train_model
-from volctl.errors import ConfigError, ModelIntegrityError, NotEnoughData
+from volctl.domain.errors import ConfigError, ModelIntegrityError, NotEnoughData
+from volctl.domain.features import FEATURES
+from volctl.domain.model import BASELINE, ML
+from volctl.domain.registry import MANIFEST, ML_FILE, Registry
 
 
 def test_real_data_manifest_is_complete_and_time_ordered(trained_registry: Path) -> None:

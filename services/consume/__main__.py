@@ -18,13 +18,13 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from services.consume.app import ConsumeService
 from services.consume.http import serve_http
 from services.consume.processor import TickProcessor
-from services.drift_metrics import DriftCollector, latest_summary_path
-from services.feature_log import FeatureLog
-from services.metrics import ConsumeMetrics
-from services.model_admin import ModelAdmin, initial_model
-from services.streaming import bootstrap_of
-from volctl.config import load_settings
-from volctl.errors import VolctlError
+from volctl.clients.kafka import bootstrap_of
+from volctl.domain.drift_metrics import DriftCollector, latest_summary_path
+from volctl.domain.errors import VolctlError
+from volctl.domain.feature_log import FeatureLog
+from volctl.domain.metrics import ConsumeMetrics
+from volctl.domain.model_admin import ModelAdmin, initial_model
+from volctl.domain.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,10 +18,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener
 
 from services.consume.processor import Batch, TickProcessor
-from services.feature_log import FeatureLog
-from services.metrics import ConsumeMetrics
-from services.model import Scorer, version_document
-from services.streaming import (
+from volctl.clients.kafka import (
     CONSUMER_TUNING,
     PRODUCER_TUNING,
     commit_metadata,
@@ -30,7 +27,10 @@ from services.streaming import (
     topic_id,
     topics_of,
 )
-from volctl.config import KafkaSettings
+from volctl.domain.feature_log import FeatureLog
+from volctl.domain.metrics import ConsumeMetrics
+from volctl.domain.model import Scorer, version_document
+from volctl.domain.settings import KafkaSettings
 
 log = logging.getLogger("volctl.consume")
 POLL_TIMEOUT_MS = 250

@@ -1,5 +1,5 @@
 """The consume service's small HTTP side: /metrics (Prometheus text), /health and /version (JSON),
-and POST /admin/model (services/model_admin.py).
+and POST /admin/model (volctl/domain/model_admin.py).
 
 The standard library's threading server is enough for two scrape-sized endpoints and keeps the
 consume loop free of an event loop.
@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from services.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
+from volctl.domain.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
 
 
 def serve_http(host: str, port: int, registry: CollectorRegistry, health: Callable[[], dict[str, Any]],

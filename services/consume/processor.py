@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import numpy as np
 import orjson
 
-from services.clock import utc_iso
-from services.features import FEATURES, HORIZON_S, FeatureEngine
-from services.model import Scorer, labels_of
-from services.ticks import BadTick, Tick, normalise
+from volctl.domain.clock import utc_iso
+from volctl.domain.features import FEATURES, HORIZON_S, FeatureEngine
+from volctl.domain.model import Scorer, labels_of
+from volctl.domain.ticks import BadTick, Tick, normalise
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a ticker message is < 2 KiB; anything this big is not one
 DLQ_PAYLOAD_BYTES = 8 * 1024  # enough of a bad message to see what it was

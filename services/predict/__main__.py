@@ -14,11 +14,11 @@ import sys
 
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from services.metrics import PredictMetrics
-from services.model_admin import ModelAdmin, initial_model
 from services.predict.app import Faults, ModelHolder, create_app
-from volctl.config import load_settings
-from volctl.errors import VolctlError
+from volctl.domain.errors import VolctlError
+from volctl.domain.metrics import PredictMetrics
+from volctl.domain.model_admin import ModelAdmin, initial_model
+from volctl.domain.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,12 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 
-from services.clock import utc_iso
-from services.metrics import PredictMetrics
-from services.model import Scorer, version_document
-from services.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS, InputError, parse_rows
-from services.text import printable
+from volctl.domain.clock import utc_iso
+from volctl.domain.metrics import PredictMetrics
+from volctl.domain.model import Scorer, version_document
+from volctl.domain.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
+from volctl.domain.text import printable
 
 log = logging.getLogger("volctl.predict")
 PREDICT_PATH = "/predict"

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from volctl.errors import EXIT_BUG, EXIT_INTERRUPTED, VolctlError
+from volctl.domain.errors import EXIT_BUG, EXIT_INTERRUPTED, VolctlError
 from volctl.render import console
 
 F = TypeVar("F", bound=Callable[..., Any])

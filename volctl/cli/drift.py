@@ -9,7 +9,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CHECK_FAILED
+from volctl.domain.errors import EXIT_CHECK_FAILED
 from volctl.render import console
 
 app = typer.Typer(help="Feature drift between the training data and the live stream (Evidently).",
@@ -42,6 +42,7 @@ def report(
     """
     from volctl.core.drift import drift_report
     from volctl.render.drift import drift_table
+    from volctl.reports.drift_files import write_drift_outputs
 
     settings = settings_of(ctx, **{"drift.share_threshold": threshold, "drift.min_rows": min_rows})
     with console.err.status("drift report") as status:
@@ -49,7 +50,7 @@ def report(
             status.update(message)
             console.note(message)
 
-        result = drift_report(settings, reference, current, window, out, progress)
+        result = drift_report(settings, write_drift_outputs, reference, current, window, out, progress)
     if as_json:
         console.emit_json(result.as_document())
     else:

@@ -8,7 +8,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
 from volctl.render import console
 
 
@@ -26,16 +26,19 @@ def gate(
     Exit 0 pass, 1 a check failed (the JSON names the classes), 3 something could not be measured.
     Every result is kept in an evidence folder under <state>/gates.
     """
-    from volctl.core.gate import FAIL, PASS, run_gate
+    from volctl.core.gate import FAIL, PASS, EvidenceWriters, run_gate
     from volctl.core.slo import seconds_of
     from volctl.render.gate import gate_table
+    from volctl.reports.drift_files import write_drift_outputs
+    from volctl.reports.slo_html import write_slo_html
 
     try:
         seconds = seconds_of(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--duration") from None
     with console.err.status("release gate") as status:
-        report = run_gate(settings_of(ctx), rps, seconds, skip_load, progress=status.update)
+        report = run_gate(settings_of(ctx), EvidenceWriters(write_slo_html, write_drift_outputs), rps, seconds,
+                          skip_load, progress=status.update)
     if as_json:
         console.emit_json(report.as_document())
     else:

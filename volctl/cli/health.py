@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
 from volctl.render import console
+
+if TYPE_CHECKING:
+    from volctl.domain.settings import Settings
 
 
 @boundary
@@ -48,21 +50,15 @@ def health(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-def _watch(settings, interval: float) -> None:
-    from rich.live import Live
-
+def _watch(settings: Settings, interval: float) -> None:
     from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.health import check_stack
-    from volctl.core.watch import snapshot
+    from volctl.core.watch import observe_stack
+    from volctl.render.live import show_live
     from volctl.render.stack import watch_view
 
     prometheus = PrometheusClient(settings.prometheus.url)
     try:
-        with Live(console=console.out, auto_refresh=False) as live:
-            while True:
-                live.update(watch_view(check_stack(settings), snapshot(prometheus, settings.slo)), refresh=True)
-                time.sleep(interval)
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        show_live(watch_view(report, snapshot) for report, snapshot in observe_stack(settings, prometheus, interval))
     finally:
         prometheus.close()
+    raise typer.Exit(0)

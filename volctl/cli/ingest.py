@@ -11,7 +11,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CANNOT_CHECK, EXIT_INTERRUPTED
+from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_INTERRUPTED
 from volctl.render import console
 
 
@@ -38,8 +38,7 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Publish ticks to ticks.raw, keyed by product. Ctrl-C or SIGTERM stops cleanly with a summary."""
-    from services.streaming import bootstrap_of
-    from volctl.clients.publisher import Publisher
+    from volctl.clients.kafka import Publisher, bootstrap_of
     from volctl.core import ingest as core
     from volctl.render.ingest import ingest_progress, ingest_summary
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
 from volctl.render import console
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 @boundary
 def topics(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Topics with partitions, high watermarks and message counts (embedded broker or your cluster)."""
-    from services.streaming import bootstrap_of
+    from volctl.clients.kafka import bootstrap_of
     from volctl.core.topics import describe_topics
     from volctl.render.kafka import topics_table
 
@@ -41,7 +42,7 @@ def tail(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document (JSON lines with --follow).")] = False,
 ) -> None:
     """The newest messages of a topic, in time order: partition, offset, timestamp, key, value."""
-    from services.streaming import bootstrap_of
+    from volctl.clients.kafka import bootstrap_of
     from volctl.core.topics import tail as core_tail
     from volctl.render.kafka import tailed_message
 
@@ -101,19 +102,18 @@ def lag(
 
 def _watch(inputs: LagInputs, window: float, interval: float, stop_threshold: float,
            watch_for: float | None) -> GroupLag:
-    """Refresh the table after every observation until Ctrl-C or --for; returns the last judgement."""
-    from rich.console import Group
-    from rich.live import Live
-
+    """Refresh the view after every observation until Ctrl-C or --for; returns the last judgement."""
     from volctl.core.lag import watch_lag
-    from volctl.render.kafka import lag_summary, lag_table
+    from volctl.render.kafka import lag_view
+    from volctl.render.live import show_live
 
     judgements = watch_lag(inputs, window, interval, stop_threshold, watch_for)
-    result = next(judgements)  # one observation, no rates yet: kept for an early Ctrl-C, not shown
-    with Live(console=console.out, auto_refresh=False) as live:
-        try:
-            for result in judgements:
-                live.update(Group(lag_table(result), lag_summary(result)), refresh=True)
-        except KeyboardInterrupt:
-            pass
-    return result
+    last = [next(judgements)]  # one observation, no rates yet: kept for an early Ctrl-C, not shown
+
+    def frames() -> Iterator[Any]:
+        for result in judgements:
+            last[0] = result
+            yield lag_view(result)
+
+    show_live(frames())
+    return last[0]

@@ -10,7 +10,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CHECK_FAILED
+from volctl.domain.errors import EXIT_CHECK_FAILED
 from volctl.render import console
 
 Endpoint = Literal["predict", "health", "version"]

@@ -26,9 +26,9 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Train `ml`, evaluate it beside the `baseline` rule on a later test split, save a version."""
-    from services.registry import Registry
     from volctl.core.dataset import load_dataset
     from volctl.core.training import train_model
+    from volctl.domain.registry import Registry
     from volctl.render.models import training_summary
 
     settings = settings_of(ctx)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from volctl.config import DEFAULT_CONFIG_FILE, Settings, load_settings
+from volctl.domain.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 

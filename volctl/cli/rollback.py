@@ -9,7 +9,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CHECK_FAILED, EXIT_USAGE
+from volctl.domain.errors import EXIT_CHECK_FAILED, EXIT_USAGE
 from volctl.render import console
 
 

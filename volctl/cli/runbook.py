@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, config_file_of, settings_of
-from volctl.errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED
+from volctl.domain.errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED
 from volctl.render import console
 
 app = typer.Typer(help="Runbooks: list, read, run (steps are volctl commands) and check them.",
@@ -58,17 +59,18 @@ def run(
     from volctl.core.runbook_run import run_runbook
     from volctl.core.runbooks import check_runbook, find_runbook
     from volctl.render.runbook import LiveSteps, QuietSteps, run_summary
+    from volctl.reports.incident import write_incident
 
     settings = settings_of(ctx)
     runbook = find_runbook(name)
-    problems = check_runbook(runbook, command_problem)
+    problems = check_runbook(runbook, _command_checker(ctx))
     if problems:
-        from volctl.errors import ConfigError
+        from volctl.domain.errors import ConfigError
 
         raise ConfigError(f"runbook {runbook.name} is broken: {'; '.join(problems)}",
                           hint=f"fix {runbook.path}; `volctl runbook check {runbook.name}` lists the problems")
     hooks = QuietSteps(ask=False) if as_json else LiveSteps(ask=True)
-    result = run_runbook(runbook, hooks, settings.state_path, config_file_of(ctx), yes)
+    result = run_runbook(runbook, hooks, settings.state_path, write_incident, config_file_of(ctx), yes)
     if as_json:
         console.emit_json(result)
     else:
@@ -82,6 +84,7 @@ def run(
 @app.command()
 @boundary
 def check(
+    ctx: typer.Context,
     names: Annotated[list[str] | None, typer.Argument(help="Runbook names or .md paths (default: all shipped).")
                      ] = None,
 ) -> None:
@@ -91,20 +94,20 @@ def check(
     from volctl.render.runbook import check_results
 
     runbooks = [find_runbook(n) for n in names] if names else list_runbooks()
-    results = [(runbook, check_runbook(runbook, command_problem)) for runbook in runbooks]
+    checker = _command_checker(ctx)
+    results = [(runbook, check_runbook(runbook, checker)) for runbook in runbooks]
     check_results(results)
     if any(problems for _, problems in results):
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-def command_problem(argv: list[str]) -> str | None:
+def command_problem(argv: list[str], root: Any) -> str | None:
     """Why `volctl <argv>` is not a valid command line (unknown command or option, bad value), or None.
-    Parsed by the real CLI's own command objects, so a runbook cannot name what volctl does not have."""
+    Parsed by the real CLI's own command objects (`root`: the click command of the `volctl` app), so a
+    runbook cannot name what volctl does not have."""
     from typer._click.exceptions import UsageError  # typer vendors its click; its errors come from there
 
-    from volctl.cli.app import app as root
-
-    command = typer.main.get_command(root)
+    command = root
     context = command.make_context("volctl", [], resilient_parsing=True)
     words, path = list(argv), ["volctl"]
     while hasattr(command, "get_command") and words and not words[0].startswith("-"):
@@ -120,3 +123,9 @@ def command_problem(argv: list[str]) -> str | None:
     except UsageError as exc:
         return exc.format_message()
     return None
+
+
+def _command_checker(ctx: typer.Context) -> Callable[[list[str]], str | None]:
+    """command_problem against the root command this process runs (no import of the app: it imports us)."""
+    root = ctx.find_root().command
+    return lambda argv: command_problem(argv, root)

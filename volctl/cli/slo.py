@@ -9,7 +9,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
 from volctl.render import console
 
 app = typer.Typer(help="Service level objectives: measure them, with error budgets and burn rates.",

@@ -26,12 +26,14 @@ def up(
     """Start broker, Prometheus, predict and consume services (and a replay), waiting for each."""
     from volctl.core.stack import up as start_stack
     from volctl.render.stack import up_summary
+    from volctl.reports.monitoring import render_monitoring
 
     if demo and replay:
         raise typer.BadParameter("--demo and --replay are alternatives")
     settings = settings_of(ctx)
     with console.err.status("starting") as status:
-        report = start_stack(settings, config_file_of(ctx), "demo" if demo else (str(replay) if replay else None),
+        report = start_stack(settings, config_file_of(ctx), render_monitoring,
+                             "demo" if demo else (str(replay) if replay else None),
                              progress=status.update, on_wait=console.note)
     if as_json:
         console.emit_json(report)
@@ -113,7 +115,7 @@ def render(
     out: Annotated[Path | None, typer.Option(help="Folder (default: <state>/<flavour>).")] = None,
 ) -> None:
     """Write the Prometheus config and rules and the Grafana dashboard rendered from templates/."""
-    from volctl.core.monitoring import render_monitoring
+    from volctl.reports.monitoring import render_monitoring
 
     settings = settings_of(ctx)
     files = render_monitoring(settings, flavour, out or settings.state_path / flavour)

@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 
-from volctl.errors import ConfigError
+from volctl.domain.errors import ConfigError
 
 INITIAL_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0

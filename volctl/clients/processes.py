@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from volctl.errors import Unreachable
+from volctl.domain.errors import Unreachable
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from volctl.errors import Unreachable
+from volctl.domain.errors import Unreachable
 
 
 @dataclass

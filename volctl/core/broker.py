@@ -6,10 +6,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.streaming import bootstrap_of, ensure_topics, is_reachable, topics_of, wait_for_metadata
+from volctl.clients.kafka import bootstrap_of, ensure_topics, is_reachable, topics_of, wait_for_metadata
 from volctl.clients.processes import Supervisor
-from volctl.config import Settings
-from volctl.errors import ConfigError, Unreachable
+from volctl.domain.errors import ConfigError, Unreachable
+from volctl.domain.settings import Settings
 
 BROKER = "broker"
 

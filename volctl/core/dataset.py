@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.features import FEATURES, batch_features
-from services.labels import TRAILING_FEATURE, forward_volatility, spike_target
-from services.recordings import ReadStats, RecordingError, discover_series, iter_series
-from services.synthetic import SOURCE_NAME, synthetic_ticks
-from services.ticks import Tick
-from volctl.errors import ConfigError
+from volctl.domain.errors import ConfigError
+from volctl.domain.features import FEATURES, batch_features
+from volctl.domain.labels import TRAILING_FEATURE, forward_volatility, spike_target
+from volctl.domain.recordings import ReadStats, RecordingError, discover_series, iter_series
+from volctl.domain.synthetic import SOURCE_NAME, synthetic_ticks
+from volctl.domain.ticks import Tick
 
 Progress = Callable[[str], None]
 

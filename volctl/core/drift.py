@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services.clock import utc_iso, utc_stamp
-from services.features import FEATURES
-from volctl.config import Settings
-from volctl.errors import ConfigError, NotEnoughData
+from volctl.domain.clock import utc_iso, utc_stamp
+from volctl.domain.errors import ConfigError, NotEnoughData
+from volctl.domain.features import FEATURES
+from volctl.domain.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,11 +80,15 @@ class DriftReport:
                 "features": [vars(f) for f in self.features], "outputs": self.outputs}
 
 
-def drift_report(settings: Settings, reference: Path | None = None, current: Path | None = None,
-                 window: str | None = None, out: Path | None = None,
+# (report, Evidently's evaluation, folder, settings): writes HTML + JSON + Markdown and the summary
+# the consume service exports as metrics; volctl.reports.drift_files.write_drift_outputs
+DriftWriter = Callable[["DriftReport", Any, Path, Settings], None]
+
+
+def drift_report(settings: Settings, write: DriftWriter, reference: Path | None = None,
+                 current: Path | None = None, window: str | None = None, out: Path | None = None,
                  progress: Progress = lambda _m: None) -> DriftReport:
-    """Load both sides, run Evidently, write HTML + JSON + Markdown, and the summary the consume
-    service exports as metrics."""
+    """Load both sides, run Evidently, and hand the result to `write` (the files beside it)."""
     window = window or settings.drift.window
     progress("reading the reference rows")
     ref = _rows_from_file(reference, settings) if reference else _model_reference(settings)
@@ -116,7 +120,7 @@ def drift_report(settings: Settings, reference: Path | None = None, current: Pat
     evaluation = _evidently(ref.frame[comparable], cur.frame[comparable], settings.drift.share_threshold)
     report.features = _results(evaluation.dict(), comparable) + report.features
     progress("writing the reports")
-    _write_outputs(report, evaluation, out or _default_out(settings, now), settings)
+    write(report, evaluation, out or _default_out(settings, now), settings)
     return report
 
 
@@ -127,7 +131,7 @@ def _model_reference(settings: Settings) -> Rows:
     """reference.parquet of the version the predict service serves (else the configured/newest one)."""
     import pandas as pd
 
-    from services.registry import REFERENCE_FILE, Registry, sha256_of
+    from volctl.domain.registry import REFERENCE_FILE, Registry, sha256_of
 
     registry = Registry(settings.registry_path)
     version = _served_version(settings) or settings.model.version or registry.latest()
@@ -150,8 +154,8 @@ def _served_version(settings: Settings) -> str | None:
 def _feature_log(settings: Settings, window: str) -> Rows:
     import pandas as pd
 
-    from services.feature_log import COLUMNS, read_rows
     from volctl.core.slo import seconds_of
+    from volctl.domain.feature_log import COLUMNS, read_rows
 
     try:
         span = seconds_of(window)
@@ -181,7 +185,7 @@ def _rows_from_file(path: Path, settings: Settings) -> Rows:
         elif path.is_file() and path.suffix == ".csv":
             frame = pd.read_csv(path)
         elif path.is_file() and path.suffix == ".jsonl" and path.name.startswith("features-"):
-            from services.feature_log import COLUMNS
+            from volctl.domain.feature_log import COLUMNS
 
             frame = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line],
                                  columns=list(COLUMNS))
@@ -239,22 +243,6 @@ def _results(document: dict[str, Any], columns: list[str]) -> list[FeatureDrift]
 
 def _default_out(settings: Settings, now: float) -> Path:
     return settings.state_path / "drift" / utc_stamp(now)
-
-
-def _write_outputs(report: DriftReport, evaluation: Any, out: Path, settings: Settings) -> None:
-    """Fills report.outputs first: the JSON and Markdown name the files they sit beside."""
-    from services.drift_metrics import latest_summary_path
-    from services.files import write_atomically
-    from volctl.reports.templating import render
-
-    out.mkdir(parents=True, exist_ok=True)
-    report.outputs = outputs = {"html": str(out / "drift.html"), "json": str(out / "drift.json"),
-                                "markdown": str(out / "drift.md")}
-    evaluation.save_html(outputs["html"])
-    document = report.as_document()
-    Path(outputs["json"]).write_text(json.dumps(document, indent=2))
-    Path(outputs["markdown"]).write_text(render("reports/drift.md.j2", report=document))
-    write_atomically(latest_summary_path(settings.state_path), json.dumps(document))  # the consume service's gauges
 
 
 def _age(seconds: float) -> str:

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.clock import utc_iso, utc_stamp
-from volctl.config import Settings
-from volctl.errors import VolctlError
+from volctl.core.drift import DriftWriter
+from volctl.domain.clock import utc_iso, utc_stamp
+from volctl.domain.errors import VolctlError
+from volctl.domain.settings import Settings
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "cannot measure"
 Progress = Callable[[str], None]
@@ -63,7 +64,16 @@ class GateReport:
                 "checks": [asdict(c) for c in self.checks]}
 
 
-def run_gate(settings: Settings, rps: float, duration_s: float, skip_load: bool = False,
+@dataclass(frozen=True)
+class EvidenceWriters:
+    """How the bundle's pages are written (volctl.reports): the SLO page from a report and its
+    Prometheus client, and the drift files."""
+
+    slo_html: Callable[[Any, Any, Any, Path], None]  # (client, SloReport, SloSettings, path)
+    drift: DriftWriter
+
+
+def run_gate(settings: Settings, writers: EvidenceWriters, rps: float, duration_s: float, skip_load: bool = False,
              progress: Progress = lambda _m: None) -> GateReport:
     now = time.time()
     bundle = settings.state_path / "gates" / utc_stamp(now)
@@ -77,13 +87,13 @@ def run_gate(settings: Settings, rps: float, duration_s: float, skip_load: bool 
         _load_checks(settings, rps, duration_s, bundle, report)
         time.sleep(_scrape_settle_s(settings))  # the last requests reach Prometheus after a scrape or two
     progress(f"SLOs over the last {window}")
-    _slo_checks(settings, window, bundle, report)
+    _slo_checks(settings, window, bundle, report, writers)
     progress("consumer lag")
     _lag_check(settings, bundle, report)
     # Drift looks at drift.window (1h), not the load window: a minute of features is too few rows
     # (drift.min_rows) for the per-feature tests to mean anything.
     progress(f"drift over the last {settings.drift.window} of the feature log")
-    _drift_check(settings, settings.drift.window, bundle, report)
+    _drift_check(settings, settings.drift.window, bundle, report, writers.drift)
     _save(bundle / "gate.json", report.as_document())
     return report
 
@@ -100,15 +110,15 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
                                        PASS if objective.passed else FAIL))
 
 
-def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport) -> None:
+def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
+                writers: EvidenceWriters) -> None:
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core.slo import BREACHED, MET, check_slos
-    from volctl.reports.slo_html import write_slo_html
 
     client = PrometheusClient(settings.prometheus.url)
     try:
         slo = check_slos(client, settings.slo, window)
-        write_slo_html(client, slo, settings.slo, bundle / "slo.html")
+        writers.slo_html(client, slo, settings.slo, bundle / "slo.html")
     except VolctlError as exc:
         report.checks.append(GateCheck("SLOs", "availability", exc.message, "Prometheus answers", UNKNOWN))
         return
@@ -145,11 +155,11 @@ def _lag_check(settings: Settings, bundle: Path, report: GateReport) -> None:
                                    "OK or WARN", verdict))
 
 
-def _drift_check(settings: Settings, window: str, bundle: Path, report: GateReport) -> None:
+def _drift_check(settings: Settings, window: str, bundle: Path, report: GateReport, write: DriftWriter) -> None:
     from volctl.core.drift import drift_report
 
     try:
-        drift = drift_report(settings, window=window, out=bundle / "drift")
+        drift = drift_report(settings, write, window=window, out=bundle / "drift")
     except VolctlError as exc:
         report.checks.append(GateCheck("drift share", "drift", exc.message, "enough rows", UNKNOWN))
         return

@@ -6,13 +6,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG
-from services.registry import Registry
-from services.streaming import bootstrap_of, is_reachable, list_topics, topics_of
 from volctl.clients.http import ServiceClient
+from volctl.clients.kafka import bootstrap_of, is_reachable, list_topics, topics_of
 from volctl.clients.prometheus import PrometheusClient
-from volctl.config import Settings
-from volctl.errors import Unreachable, VolctlError
+from volctl.domain.errors import Unreachable, VolctlError
+from volctl.domain.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG
+from volctl.domain.registry import Registry
+from volctl.domain.settings import Settings
 
 
 @dataclass

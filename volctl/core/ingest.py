@@ -20,12 +20,12 @@ from typing import IO, Any
 
 import orjson
 
-from services.clock import utc_iso
-from services.recordings import ReadStats, RecordingError, discover_series, iter_series
-from services.synthetic import synthetic_ticks
-from services.ticks import BadTick, Tick, normalise
-from volctl.clients.publisher import Publisher
-from volctl.errors import ConfigError, Unreachable
+from volctl.clients.kafka import Publisher
+from volctl.domain.clock import utc_iso
+from volctl.domain.errors import ConfigError, Unreachable
+from volctl.domain.recordings import ReadStats, RecordingError, discover_series, iter_series
+from volctl.domain.synthetic import synthetic_ticks
+from volctl.domain.ticks import BadTick, Tick, normalise
 
 EVENT_TIMES = ("original", "now")
 DEFAULT_MAX_GAP_S = 20.0  # longer silences are shortened when pacing (> the feature gap of 15 s)

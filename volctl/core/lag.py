@@ -30,9 +30,8 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from services.streaming import committed_at
-from volctl.clients.kafka_reader import KafkaReader
-from volctl.errors import NotEnoughData
+from volctl.clients.kafka import KafkaReader, committed_at
+from volctl.domain.errors import NotEnoughData
 
 OK, WARN, ERR, STALL, STOP, UNKNOWN = "OK", "WARN", "ERR", "STALL", "STOP", "UNKNOWN"
 SEVERITY = {OK: 0, WARN: 1, ERR: 2, STALL: 3, STOP: 4, UNKNOWN: 5}
@@ -260,8 +259,8 @@ def _event_time(value: Any) -> float | None:
 def lag_inputs(settings: Any, group: str | None = None, topic: str | None = None) -> LagInputs:
     """Where to look. For volctl's own group the consume service tells its last commit time (tansu
     drops commit metadata) and its output topic tells freshness."""
-    from services.streaming import bootstrap_of
     from volctl.clients.http import get_json
+    from volctl.clients.kafka import bootstrap_of
 
     bootstrap = bootstrap_of(settings.kafka)
     group = group or settings.kafka.group

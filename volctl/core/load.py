@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from volctl.config import Settings, SloSettings
 from volctl.core.histogram import Histogram
-from volctl.errors import ConfigError, Unreachable
+from volctl.domain.errors import ConfigError, Unreachable
+from volctl.domain.settings import Settings, SloSettings
 
 LATE_AFTER_S = 0.005  # a send more than 5 ms after its intended time counts as late
 KEPT_UP_RATE = 0.99  # achieved / asked below this: the report says the generator fell behind
@@ -303,7 +303,7 @@ def payload_bodies(settings: Settings, payload: str) -> tuple[list[bytes], str]:
     if "features" in served:
         features = served["features"]
     else:
-        from services.features import FEATURES
+        from volctl.domain.features import FEATURES
 
         features = list(FEATURES)  # the service is not answering: the run will count the errors
     return real_bodies(features, settings.data_path())

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.model import VARIANTS
-from services.registry import Registry
+from volctl.domain.model import VARIANTS
+from volctl.domain.registry import Registry
 
 
 @dataclass

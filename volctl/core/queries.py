@@ -1,4 +1,4 @@
-"""Every PromQL expression of the project, built from the metric names in services.metrics and the
+"""Every PromQL expression of the project, built from the metric names in volctl.domain.metrics and the
 SLO targets in the config: the Prometheus rules, the Grafana dashboard, `volctl health --watch`
 and `volctl slo check` all read them from here, so they cannot disagree.
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services import metrics as m
-from volctl.config import SloSettings
+from volctl.domain import metrics as m
+from volctl.domain.settings import SloSettings
 
 PREDICT = '{endpoint="/predict"}'
 PREDICT_5XX = '{endpoint="/predict",status=~"5.."}'

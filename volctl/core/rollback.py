@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.variants import VARIANTS
 from volctl.clients.http import ServiceClient
-from volctl.config import Settings
-from volctl.errors import ConfigError, VolctlError
+from volctl.domain.errors import ConfigError, VolctlError
+from volctl.domain.settings import Settings
+from volctl.domain.variants import VARIANTS
 
 SERVICES = ("predict", "consume")
 
@@ -89,7 +89,7 @@ def plan_rollback(settings: Settings, to: str) -> RollbackPlan:
 
 def execute_rollback(settings: Settings, plan: RollbackPlan, reason: str, dry_run: bool = False) -> RollbackReport:
     """Switch predict, then consume; on any failure switch back what was switched. Then verify."""
-    from services.model_admin import read_admin_token
+    from volctl.domain.model_admin import read_admin_token
 
     token = read_admin_token(settings)
     if not token:
@@ -118,8 +118,8 @@ def execute_rollback(settings: Settings, plan: RollbackPlan, reason: str, dry_ru
 
 def rollback_history(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     """The newest `limit` audit entries, oldest first (lines that do not parse are skipped, counted)."""
-    from services.model_admin import audit_path
-    from services.text import printable, printable_document
+    from volctl.domain.model_admin import audit_path
+    from volctl.domain.text import printable, printable_document
 
     try:
         lines = audit_path(settings).read_text(errors="replace").splitlines()
@@ -180,7 +180,7 @@ def _verify(switch: ServiceSwitch, target: Target) -> None:
     """The service says so on /version and in volatility_model_info on /metrics."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    from services.metrics import MODEL_INFO
+    from volctl.domain.metrics import MODEL_INFO
 
     try:
         with ServiceClient(switch.service, switch.url, timeout_s=3) as client:
@@ -210,7 +210,7 @@ def _serves(served: dict[str, Any], target: Target) -> bool:
 
 def _expected_sha(settings: Settings, variant: str, version: str) -> str:
     """Verify the target here first: a wrong name or a tampered file stops before any service is asked."""
-    from services.registry import Registry
+    from volctl.domain.registry import Registry
 
     registry = Registry(settings.registry_path)
     if not registry.root.is_dir():

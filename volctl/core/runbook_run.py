@@ -3,17 +3,17 @@ confirmation before mutating steps, and an incident record of everything that ra
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from services.clock import utc_iso, utc_stamp
 from volctl.core.runbooks import Runbook, Step
+from volctl.domain.clock import utc_iso
 
 MAX_STEPS_RUN = 50  # decisions may loop back (re-check after a fix); a runaway loop stops here
 OUTPUT_KEPT = 20_000  # characters of each step's output kept in the incident record
@@ -24,6 +24,10 @@ class Hooks(Protocol):
     def output(self, line: str) -> None: ...
     def step_finished(self, result: StepResult) -> None: ...
     def confirm(self, step: Step) -> bool: ...
+
+
+# (the run, the state directory) -> the incident record written; volctl.reports.incident.write_incident
+IncidentWriter = Callable[["RunbookRun", Path], Path]
 
 
 @dataclass
@@ -53,8 +57,8 @@ class RunbookRun:
         return self.outcome == "done"
 
 
-def run_runbook(runbook: Runbook, hooks: Hooks, state_dir: Path, config_file: Path | None = None,
-                yes: bool = False) -> RunbookRun:
+def run_runbook(runbook: Runbook, hooks: Hooks, state_dir: Path, record: IncidentWriter,
+                config_file: Path | None = None, yes: bool = False) -> RunbookRun:
     started = time.monotonic()
     run = RunbookRun(runbook.name, runbook.title, utc_iso())
     step = runbook.steps[0] if runbook.steps else None
@@ -92,22 +96,8 @@ def run_runbook(runbook: Runbook, hooks: Hooks, state_dir: Path, config_file: Pa
     except KeyboardInterrupt:
         run.outcome, run.message = "interrupted", "interrupted by the operator"
     run.seconds = time.monotonic() - started
-    write_incident(run, state_dir)
+    run.record = str(record(run, state_dir))
     return run
-
-
-def write_incident(run: RunbookRun, state_dir: Path) -> Path:
-    """<state>/incidents/<UTC time>-<runbook>.md (for people) and .json (for tools); sets run.record."""
-    from volctl.reports.templating import render
-
-    folder = state_dir / "incidents"
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{utc_stamp()}-{run.runbook}"
-    markdown = folder / f"{stem}.md"
-    run.record = str(markdown)
-    (folder / f"{stem}.json").write_text(json.dumps(asdict(run), indent=2))
-    markdown.write_text(render("reports/incident.md.j2", run=run))
-    return markdown
 
 
 def _execute(command: list[str], result: StepResult, hooks: Hooks, config_file: Path | None) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from volctl.errors import ConfigError
+from volctl.domain.errors import ConfigError
 
 MUTATING = {"rollback", "down"}  # asked before, unless --yes; runbook steps never pass --yes themselves
 _STEP = re.compile(r"^##\s+(\d+)\.\s+(.+?)\s*$")

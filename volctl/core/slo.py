@@ -15,10 +15,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from services import metrics as m
 from volctl.clients.prometheus import PrometheusClient
-from volctl.config import SloSettings
 from volctl.core import queries
+from volctl.domain import metrics as m
+from volctl.domain.settings import SloSettings
 
 MET, BREACHED, LOW_TRAFFIC, NO_DATA = "met", "breached", "too little traffic", "no data"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -15,19 +15,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
-from services.streaming import bootstrap_of, is_reachable
+from volctl.clients.kafka import bootstrap_of, is_reachable
 from volctl.clients.processes import ProcessRecord, StopOutcome, Supervisor
-from volctl.config import Settings
 from volctl.core.broker import BROKER, broker_binary, start_broker
-from volctl.errors import ConfigError, Unreachable
+from volctl.domain.errors import ConfigError, Unreachable
+from volctl.domain.settings import Settings
 
 PROMETHEUS, PREDICT, CONSUME, REPLAY = "prometheus", "predict", "consume", "replay"
 ORDER = (BROKER, PROMETHEUS, PREDICT, CONSUME, REPLAY)
 READY_TIMEOUT_S = 30.0
 Progress = Callable[[str], None]
+
+
+class MonitoringFiles(Protocol):
+    prometheus_config: Path
+
+
+# (settings, flavour, folder) -> the rendered files; volctl.reports.monitoring.render_monitoring
+MonitoringWriter = Callable[[Settings, str, Path], MonitoringFiles]
 
 
 @dataclass
@@ -49,24 +58,26 @@ class UpReport:
     token_created: bool = False
 
 
-def up(settings: Settings, config_file: Path | None, replay: str | None = None,
-       progress: Progress = lambda _m: None, on_wait: Progress | None = None) -> UpReport:
+def up(settings: Settings, config_file: Path | None, write_monitoring: MonitoringWriter,
+       replay: str | None = None, progress: Progress = lambda _m: None,
+       on_wait: Progress | None = None) -> UpReport:
     """Start what is not running, in order, waiting for each to be ready.
 
     `replay`: None (no background ticks), a recording path, "synthetic", or "demo" (the
     configured recordings when there are some, else the synthetic source). Another `up` or `down`
-    on the same state directory is waited for (`on_wait` says whom).
+    on the same state directory is waited for (`on_wait` says whom). `write_monitoring` renders
+    the Prometheus config and rules (volctl.reports.monitoring.render_monitoring).
     """
     started = time.monotonic()
     supervisor = Supervisor(settings.state_path)
     with supervisor.exclusive("up", on_wait=on_wait or progress):  # concurrent `up`s would each start a Prometheus
-        report = _up(settings, supervisor, config_file, replay, progress)
+        report = _up(settings, supervisor, config_file, write_monitoring, replay, progress)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, replay: str | None,
-        progress: Progress) -> UpReport:
+def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, write_monitoring: MonitoringWriter,
+        replay: str | None, progress: Progress) -> UpReport:
     report = UpReport()
     _preflight(settings, supervisor, replay is not None)
     report.token_created = ensure_admin_token(settings)
@@ -81,7 +92,7 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, re
         detail=broker.bootstrap + (" (memory only)" if broker.memory_only else "")))
     if settings.prometheus.embedded:
         progress("starting Prometheus")
-        report.components.append(_start_prometheus(settings, supervisor))
+        report.components.append(_start_prometheus(settings, supervisor, write_monitoring))
     python = [sys.executable, "-m"]
     for name, endpoint in ((PREDICT, settings.predict), (CONSUME, settings.consume)):
         progress(f"starting the {name} service")
@@ -169,7 +180,7 @@ def _preflight(settings: Settings, supervisor: Supervisor, with_replay: bool) ->
 
 
 def _ensure_model(settings: Settings, progress: Progress) -> str | None:
-    from services.registry import Registry
+    from volctl.domain.registry import Registry
 
     if Registry(settings.registry_path).versions():
         return None
@@ -183,11 +194,10 @@ def _ensure_model(settings: Settings, progress: Progress) -> str | None:
     return result.version
 
 
-def _start_prometheus(settings: Settings, supervisor: Supervisor) -> ComponentState:
-    from volctl.core.monitoring import render_monitoring
-
+def _start_prometheus(settings: Settings, supervisor: Supervisor, write_monitoring: MonitoringWriter
+                      ) -> ComponentState:
     folder = settings.state_path / PROMETHEUS
-    files = render_monitoring(settings, "embedded", folder / "rendered")
+    files = write_monitoring(settings, "embedded", folder / "rendered")
     url = settings.prometheus.url
     record = supervisor.record(PROMETHEUS)
     if record is not None:  # running: re-read the freshly rendered config and rules

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from volctl.clients.kafka_reader import KafkaReader, Message
+from volctl.clients.kafka import KafkaReader, Message
 
 
 @dataclass

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.features import FEATURES, VOL_FEATURE
-from services.labels import HORIZON_S, TRAILING_FEATURE
-from services.model import BASELINE, ML, BaselineScorer, MlScorer, labels_of
-from services.registry import Registry
 from volctl import __version__
 from volctl.core.dataset import Dataset, Progress
-from volctl.errors import NotEnoughData
+from volctl.domain.errors import NotEnoughData
+from volctl.domain.features import FEATURES, VOL_FEATURE
+from volctl.domain.labels import HORIZON_S, TRAILING_FEATURE
+from volctl.domain.model import BASELINE, ML, BaselineScorer, MlScorer, labels_of
+from volctl.domain.registry import Registry
 
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # train, validation, test: by time, never shuffled
 LABEL_QUANTILE = 0.9

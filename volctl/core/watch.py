@@ -1,14 +1,20 @@
-"""The numbers behind `volctl health --watch`: one Prometheus snapshot of the SLO measures."""
+"""The numbers behind `volctl health --watch`: the deep checks and one Prometheus snapshot of the
+SLO measures, observed every interval."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from volctl.clients.prometheus import PrometheusClient
-from volctl.config import SloSettings
 from volctl.core import queries
-from volctl.errors import Unreachable
+from volctl.domain.errors import Unreachable
+from volctl.domain.settings import Settings, SloSettings
+
+if TYPE_CHECKING:
+    from volctl.core.health import HealthReport
 
 
 @dataclass
@@ -49,3 +55,13 @@ def snapshot(client: PrometheusClient, slo: SloSettings) -> Snapshot:
         objective = "" if limit is None else ("< " + fmt.format(limit))
         result.rows.append(Row(label, value, fmt, objective, breached))
     return result
+
+
+def observe_stack(settings: Settings, prometheus: PrometheusClient, interval_s: float
+                  ) -> Iterator[tuple[HealthReport, Snapshot]]:
+    """(deep checks, SLO snapshot) now, then every `interval_s`, until the caller stops."""
+    from volctl.core.health import check_stack
+
+    while True:
+        yield check_stack(settings), snapshot(prometheus, settings.slo)
+        time.sleep(interval_s)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
-from services.clock import utc_iso
 from volctl.core.lag import GroupLag
 from volctl.core.topics import TailedMessage, TopicInfo
+from volctl.domain.clock import utc_iso
 from volctl.render.console import out
 
 STATUS_COLOUR = {"OK": "green", "WARN": "yellow", "ERR": "red", "STALL": "red", "STOP": "bold red",
@@ -68,6 +69,10 @@ def _drain(lag: GroupLag) -> str:
     if lag.drain_s is not None:
         return _seconds(lag.drain_s)
     return "unknown" if lag.offset_lag is None else "never (not consuming)"
+
+
+def lag_view(lag: GroupLag) -> Group:
+    return Group(lag_table(lag), lag_summary(lag))
 
 
 def lag_report(lag: GroupLag) -> None:

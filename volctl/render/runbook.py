@@ -8,7 +8,7 @@ from rich.table import Table
 
 from volctl.core.runbook_run import RunbookRun, StepResult
 from volctl.core.runbooks import Runbook, Step
-from volctl.render.console import out
+from volctl.render.console import err, out
 
 
 def runbook_list(runbooks: list[Runbook]) -> None:
@@ -47,11 +47,12 @@ class LiveSteps:
     def confirm(self, step: Step) -> bool:
         import sys
 
-        import typer
+        from rich.prompt import Confirm
 
         if not self.ask or not sys.stdin.isatty():
             return False
-        return typer.confirm(f"step {step.number} changes the system: `{step.text}`. Run it?")
+        return Confirm.ask(f"step {step.number} changes the system: `{escape(step.text)}`. Run it?",
+                           console=err, default=False)
 
 
 class QuietSteps(LiveSteps):

@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from volctl.clients.prometheus import PrometheusClient
-    from volctl.config import SloSettings
     from volctl.core.slo import SloReport
+    from volctl.domain.settings import SloSettings
 
 WIDTH, HEIGHT = 720, 200
 

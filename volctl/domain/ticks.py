@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.clock import utc_iso
+from volctl.domain.clock import utc_iso
 
 # Fields that name the event time, best first: exchange time beats receive time.
 _FLAT_TIME_FIELDS = ("time", "ws_timestamp", "ts", "timestamp", "event_time", "received_at")

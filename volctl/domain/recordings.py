@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import orjson
 
-from services.ticks import BadTick, Tick, normalise
+from volctl.domain.ticks import BadTick, Tick, normalise
 
 DATA_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv", ".parquet")
 _PRODUCT_IN_NAME = re.compile(r"(?<![a-z])(btc|eth|sol|ltc|doge|xrp|ada)[-_]?(usd|usdt|usdc|eur|gbp)", re.I)

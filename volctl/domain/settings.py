@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from volctl.errors import ConfigError
+from volctl.domain.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "volctl.toml"
 SHARED_DATA_DIR = Path("../shared/data")

@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services.clock import utc_iso
-from services.files import write_atomically
-from services.registry import Registry
-from services.text import printable
-from services.variants import VARIANTS
-from volctl.config import Settings
-from volctl.errors import ConfigError, ModelIntegrityError, VolctlError
+from volctl.domain.clock import utc_iso
+from volctl.domain.errors import ConfigError, ModelIntegrityError, VolctlError
+from volctl.domain.files import write_atomically
+from volctl.domain.registry import Registry
+from volctl.domain.settings import Settings
+from volctl.domain.text import printable
+from volctl.domain.variants import VARIANTS
 
 if TYPE_CHECKING:
-    from services.model import Scorer
+    from volctl.domain.model import Scorer
 
 ADMIN_PATH = "/admin/model"
 TOKEN_FILE = "admin_token"

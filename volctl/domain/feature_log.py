@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import orjson
 
-from services.features import FEATURES
+from volctl.domain.features import FEATURES
 
 COLUMNS = ("ts", "product", *FEATURES, "score")
 

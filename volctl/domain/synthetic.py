@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from services.ticks import Tick
+from volctl.domain.ticks import Tick
 
 SOURCE_NAME = "synthetic"
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.special import expit
 
-from services.variants import BASELINE, ML, VARIANTS  # noqa: F401 - re-exported for the model's users
+from volctl.domain.variants import BASELINE, ML, VARIANTS  # noqa: F401 - re-exported for the model's users
 
 
 class Scorer(Protocol):

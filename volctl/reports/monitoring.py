@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from volctl.config import Settings
 from volctl.core import queries
-from volctl.errors import ConfigError
+from volctl.domain.errors import ConfigError
+from volctl.domain.settings import Settings
 from volctl.reports.templating import render
 
 FLAVOURS = ("embedded", "compose")

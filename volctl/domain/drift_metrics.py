@@ -14,7 +14,7 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from services import metrics as m
+from volctl.domain import metrics as m
 
 LATEST_FILE = "latest.json"
 

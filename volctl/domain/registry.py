@@ -16,12 +16,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services.files import write_atomically
-from services.variants import BASELINE, ML, VARIANTS
-from volctl.errors import ConfigError, ModelIntegrityError
+from volctl.domain.errors import ConfigError, ModelIntegrityError
+from volctl.domain.files import write_atomically
+from volctl.domain.variants import BASELINE, ML, VARIANTS
 
 if TYPE_CHECKING:
-    from services.model import Scorer
+    from volctl.domain.model import Scorer
 
 MANIFEST = "manifest.json"
 ML_FILE = "ml.joblib"
@@ -148,7 +148,7 @@ class Registry:
     def load(self, version: str | None = None, variant: str = ML) -> Scorer:
         if variant not in VARIANTS:
             raise ModelNotFound(f"unknown model variant {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}")
-        from services.model import BaselineScorer, MlScorer  # numpy and scipy: only when loading a model
+        from volctl.domain.model import BaselineScorer, MlScorer  # numpy and scipy: only when loading a model
 
         version = version or self.latest()
         sha = self.verify(version, variant)

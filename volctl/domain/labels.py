@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from services.features import prefix_sums, product_returns
+from volctl.domain.features import prefix_sums, product_returns
 
 HORIZON_S = 60.0
 TRAILING_FEATURE = "ret_std_300s"
