@@ -34,20 +34,24 @@ compose-tools:
 
 # The whole story in about a minute: real ticks flowing, health, load, SLOs, drift, a rollback and
 # back, then everything stopped. Each check prints what its exit code means and the demo goes on.
+SOURCE_NOTE = $(if $(DATA),real Coinbase recordings in $(DATA),NO recordings found: the SEEDED SYNTHETIC source (generated ticks, not market data))
+
 demo: install prometheus
+	@echo "== data: $(SOURCE_NOTE); the model is trained on it and it is replayed live"
 	$(if $(DATA),VOLCTL_DATA_DIR=$(DATA)) $(VOLCTL) up --demo
 	@echo "== ticks are flowing; waiting 10 s for features and the first scrapes"; sleep 10
-	$(VOLCTL) health --wait 10
-	$(VOLCTL) load --rps 20 --duration 15s; echo "(load exit $$?: 0 every objective passed, 1 one failed)"
+	$(VOLCTL) health --wait 10; echo "(health exit $$?: 0 healthy, 1 a check failed, 3 nothing answered)"
+	$(VOLCTL) load --rps 20 --duration 15s; echo "(load exit $$?: 0 every objective passed, 1 one failed, 3 no answer)"
 	@sleep 3
 	$(VOLCTL) slo check --window 20s; echo "(slo check exit $$?: 0 met, 1 breached, 3 cannot measure)"
 	$(VOLCTL) drift report --window 10m --min-rows 100; \
 	  echo "(drift exit $$?: 0 no drift, 1 the live features drifted from the training split, 3 not enough data)"
-	$(VOLCTL) rollback --to baseline --yes --reason "make demo"
-	$(VOLCTL) rollback --to ml --yes --reason "make demo: roll forward"
+	$(VOLCTL) rollback --to baseline --yes --reason "make demo"; \
+	  echo "(rollback exit $$?: 0 both services switched and verified, 1 refused and rolled back, 3 cannot reach)"
+	$(VOLCTL) rollback --to ml --yes --reason "make demo: roll forward"; echo "(rollback exit $$?)"
 	$(VOLCTL) rollback --history -n 4
 	$(VOLCTL) down
-	@echo "== done. 'volctl up --demo' keeps the stack running; 'volctl runbook list' shows the runbooks."
+	@echo "== done: $(SOURCE_NOTE). 'volctl up --demo' keeps the stack running; 'volctl runbook list' shows the runbooks."
 
 test: install prometheus compose-tools
 	$(VENV)/bin/lint-imports

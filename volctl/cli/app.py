@@ -36,9 +36,9 @@ def _version(value: bool) -> None:
 def root(
     config: Annotated[Path | None, typer.Option(
         "--config", envvar="VOLCTL_CONFIG", help="Config file (default ./volctl.toml).")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.", metavar="")] = False,
     version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar="")] = False,
 ) -> None:
     _boundary.debug_enabled = debug
 

@@ -18,7 +18,7 @@ def gate(
     rps: Annotated[float, typer.Option(min=0.1, help="Load rate (the `volctl load` engine).")] = 50.0,
     duration: Annotated[str, typer.Option(help="Load duration, and the window every check looks at.")] = "60s",
     skip_load: Annotated[bool, typer.Option("--skip-load", help="Judge the last --duration of real traffic "
-                                            "without adding load.")] = False,
+                                            "without adding load.", metavar="")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Load, then SLOs, consumer lag status and drift over exactly that window: ship or do not ship.

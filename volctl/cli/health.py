@@ -20,7 +20,7 @@ def health(
     ctx: typer.Context,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the predict service to answer first.")] = 0.0,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh a live view with latency, rates and lag "
-                                        "from Prometheus (Ctrl-C stops).")] = False,
+                                        "from Prometheus (Ctrl-C stops).", metavar="")] = False,
     interval: Annotated[float, typer.Option(min=0.5, help="Seconds between --watch refreshes.")] = 2.0,
     as_json: JsonOption = False,
 ) -> None:

@@ -20,13 +20,16 @@ def ingest(
     ctx: typer.Context,
     replay: Annotated[Path | None, typer.Option(
         "--replay", help="Recording file or folder to publish (ndjson, csv, parquet, .gz).")] = None,
-    synthetic: Annotated[bool, typer.Option("--synthetic", help="Publish the seeded synthetic source.")] = False,
-    live: Annotated[bool, typer.Option("--live", help="Publish the Coinbase Advanced Trade ticker feed.")] = False,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="Publish the seeded synthetic source.",
+            metavar="")] = False,
+    live: Annotated[bool, typer.Option("--live", help="Publish the Coinbase Advanced Trade ticker feed.",
+            metavar="")] = False,
     record: Annotated[Path | None, typer.Option(
         "--record", help="With --live: also append every ticker frame to this file (replayable, trainable).")] = None,
     speed: Annotated[float, typer.Option(
         min=0, help="Replay pace: 1 = real time, 10 = ten times faster, 0 = as fast as possible.")] = 1.0,
-    loop: Annotated[bool, typer.Option("--loop", help="Start the replay again after its last tick.")] = False,
+    loop: Annotated[bool, typer.Option("--loop", help="Start the replay again after its last tick.",
+            metavar="")] = False,
     rate: Annotated[float | None, typer.Option(
         min=0.01, help="With --synthetic: exactly this many ticks a second (default: its own ~8/s).")] = None,
     event_time: Annotated[str, typer.Option(

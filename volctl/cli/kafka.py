@@ -36,10 +36,12 @@ def tail(
     ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help="Topic, e.g. ticks.raw, ticks.predictions, ticks.dlq.")],
     count: Annotated[int, typer.Option("-n", min=1, help="How many messages.")] = 10,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Then print new messages (Ctrl-C stops).")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Then print new messages (Ctrl-C stops).",
+            metavar="")] = False,
     from_beginning: Annotated[bool, typer.Option("--from-beginning", help="The first messages, not the newest."
-                                                 )] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document (JSON lines with --follow).")] = False,
+                                                 , metavar="")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document (JSON lines with --follow).",
+            metavar="")] = False,
 ) -> None:
     """The newest messages of a topic, in time order: partition, offset, timestamp, key, value."""
     from volctl.clients.kafka import bootstrap_of
@@ -69,7 +71,8 @@ def lag(
     interval: Annotated[float, typer.Option(min=0.2, help="Seconds between observations.")] = 1.0,
     stop_threshold: Annotated[float, typer.Option(min=1.0, help="Judge STOP when the group has not committed "
                                                   "for this many seconds while it has lag.")] = 30.0,
-    watch: Annotated[bool, typer.Option("--watch", help="Keep observing and refreshing (Ctrl-C stops).")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep observing and refreshing (Ctrl-C stops).",
+            metavar="")] = False,
     watch_for: Annotated[float | None, typer.Option("--for", min=1.0, help="With --watch: stop after this "
                                                     "many seconds.")] = None,
     as_json: JsonOption = False,

@@ -21,7 +21,7 @@ def train(
     data: Annotated[list[Path] | None, typer.Option(
         "--data", help="Recording file or folder (repeatable). Default: the configured data dir, "
         "../shared/data when present, else the seeded synthetic source.")] = None,
-    synthetic: Annotated[bool, typer.Option(help="Train on the seeded synthetic source.")] = False,
+    synthetic: Annotated[bool, typer.Option(help="Train on the seeded synthetic source.", metavar="")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic source and the model.")] = 7,
     as_json: JsonOption = False,
 ) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from volctl.domain.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.", metavar="")]
 
 
 def config_file_of(ctx: typer.Context) -> Path | None:

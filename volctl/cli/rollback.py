@@ -19,10 +19,11 @@ def rollback(
     to: Annotated[str | None, typer.Option(help="baseline, ml (variants of the served version) or a model "
                                            "version (keeps the served variant).")] = None,
     reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.", metavar="")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Have both services load and verify the target, "
-                                          "switch nothing.")] = False,
-    history: Annotated[bool, typer.Option("--history", help="Show the audit log of model switches.")] = False,
+                                          "switch nothing.", metavar="")] = False,
+    history: Annotated[bool, typer.Option("--history", help="Show the audit log of model switches.",
+            metavar="")] = False,
     limit: Annotated[int, typer.Option("-n", min=1, help="How many audit entries --history shows.")] = 20,
     as_json: JsonOption = False,
 ) -> None:

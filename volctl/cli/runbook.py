@@ -47,7 +47,8 @@ def show(name: NameArgument) -> None:
 def run(
     ctx: typer.Context,
     name: NameArgument,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Run mutating steps (rollback, down) without asking.")
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Run mutating steps (rollback, down) without asking.",
+            metavar="")
                    ] = False,
     as_json: JsonOption = False,
 ) -> None:

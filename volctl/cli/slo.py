@@ -21,7 +21,8 @@ app = typer.Typer(help="Service level objectives: measure them, with error budge
 def check(
     ctx: typer.Context,
     window: Annotated[str, typer.Option(help="Measurement window (Prometheus duration: 5m, 1h, ...).")] = "5m",
-    explain: Annotated[bool, typer.Option("--explain", help="Show the PromQL and arithmetic of every row.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the PromQL and arithmetic of every row.",
+            metavar="")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -19,7 +19,7 @@ COMPONENTS = ("broker", "prometheus", "predict", "consume", "replay")
 def up(
     ctx: typer.Context,
     demo: Annotated[bool, typer.Option("--demo", help="Also replay real recordings in a loop "
-                                       "(the synthetic source when there are none).")] = False,
+                                       "(the synthetic source when there are none).", metavar="")] = False,
     replay: Annotated[Path | None, typer.Option("--replay", help="Also replay this recording in a loop.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -44,7 +44,8 @@ def up(
 @boundary
 def down(
     ctx: typer.Context,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be stopped; stop nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be stopped; stop nothing.",
+            metavar="")] = False,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds between SIGTERM and SIGKILL.")] = 10.0,
     as_json: JsonOption = False,
 ) -> None:
@@ -80,7 +81,8 @@ def logs(
     ctx: typer.Context,
     component: Annotated[str | None, typer.Argument(help=f"One of {', '.join(COMPONENTS)} (default: all).")] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Lines to show from the end.")] = 40,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines (Ctrl-C stops).")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines (Ctrl-C stops).",
+            metavar="")] = False,
 ) -> None:
     """Show the end of a component's log (all components when none is named)."""
     from volctl.clients.processes import Supervisor

@@ -17,6 +17,8 @@ from volctl.domain.synthetic import SOURCE_NAME, synthetic_ticks
 from volctl.domain.ticks import Tick
 
 Progress = Callable[[str], None]
+RECORDING_HINT = ("a recording is a file, or a folder of files, of ticker messages (ndjson) or ticks (csv, "
+                  "parquet), optionally .gz; a trade csv names its product in the file name")
 
 
 @dataclass
@@ -48,13 +50,13 @@ def load_dataset(
     try:
         series = [s for path in paths for s in discover_series(path)]
     except RecordingError as exc:
-        raise ConfigError(str(exc), hint="pass --data with a recording file or folder") from exc
+        raise ConfigError(str(exc), hint=RECORDING_HINT) from exc
     for path in series:
         say(f"reading {path.name}")
         try:
             frames.append(series_frame(path.name, iter_series(path, naive_tz, stats=stats)))
         except RecordingError as exc:
-            raise ConfigError(str(exc), hint="check the file or pass a product") from exc
+            raise ConfigError(str(exc), hint=RECORDING_HINT) from exc
     frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if frames else pd.DataFrame()
     if frame.empty:
         raise ConfigError(stats.no_ticks(", ".join(map(str, paths))),

@@ -94,13 +94,17 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
     ref = _rows_from_file(reference, settings) if reference else _model_reference(settings)
     progress("reading the current rows")
     cur = _rows_from_file(current, settings) if current else _feature_log(settings, window)
+    hints = {  # what to do depends on where the rows came from
+        "current": (f"pass a --current file with at least {settings.drift.min_rows} rows, or lower --min-rows"
+                    if current else "let the stream run longer, widen --window, or pass --current FILE"),
+        "reference": (f"pass a --reference file with at least {settings.drift.min_rows} rows" if reference
+                      else "retrain on more data (`volctl model train`), or pass --reference FILE"),
+    }
     for side, rows in (("current", cur), ("reference", ref)):
         if len(rows.frame) < settings.drift.min_rows:
             raise NotEnoughData(
                 f"not enough {side} data: {len(rows.frame)} rows in {rows.source}, "
-                f"need {settings.drift.min_rows} (drift.min_rows)",
-                hint="let the stream run longer, widen --window, or pass --current FILE" if side == "current"
-                else "pass --reference FILE with more rows")
+                f"need {settings.drift.min_rows} (drift.min_rows)", hint=hints[side])
     now = time.time()
     report = DriftReport(ref.source, cur.source, len(ref.frame), len(cur.frame), settings.drift.share_threshold,
                          at=utc_iso(now),

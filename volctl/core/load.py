@@ -39,8 +39,17 @@ class Ramp:
         """`10:200:30s`: from 10 to 200 requests/s in one-second steps over 30 s."""
         from volctl.core.slo import seconds_of
 
-        start, end, duration = text.split(":")
-        return cls(float(start), float(end), seconds_of(duration))
+        parts = text.split(":")
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            start, end = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise ValueError(f"--ramp {text!r}: expected FROM:TO:DURATION, e.g. 10:200:30s "
+                             "(two rates in requests/s and a duration)") from None
+        if start <= 0 or end <= 0:
+            raise ValueError(f"--ramp {text!r}: both rates must be above 0 requests/s")
+        return cls(start, end, seconds_of(parts[2]))
 
 
 def intended_times(rps: float, seconds: float, ramp: Ramp | None = None) -> Iterator[float]:

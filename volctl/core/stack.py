@@ -176,7 +176,8 @@ def _preflight(settings: Settings, supervisor: Supervisor, with_replay: bool) ->
     for name, (port, key) in ports.items():
         if supervisor.record(name) is None and _port_taken(port):
             raise ConfigError(f"port {port} for {name} is taken by a process volctl did not start",
-                              hint=f"stop that process, or set {key} in volctl.toml")
+                              hint=f"stop that process, or choose another port: {key} in volctl.toml, "
+                                   f"{_env_name(key)} in the environment")
 
 
 def _ensure_model(settings: Settings, progress: Progress) -> str | None:
@@ -303,3 +304,8 @@ def log_lines(settings: Settings, name: str, count: int) -> list[str]:
     if not path.exists():
         raise ConfigError(f"no log for {name} at {path}", hint="start the stack with `volctl up`")
     return path.read_text(errors="replace").splitlines()[-count:]
+
+
+def _env_name(key: str) -> str:
+    """The environment variable that sets a dotted config key (`predict.port` -> VOLCTL_PREDICT_PORT)."""
+    return "VOLCTL_" + key.replace(".", "_").upper()

@@ -137,8 +137,7 @@ def product_from_name(path: Path) -> str:
     match = _PRODUCT_IN_NAME.search(path.name)
     if not match:
         raise RecordingError(
-            f"{path}: trade CSV rows carry no product and none is in the file name",
-            )
+            f"{path}: trade CSV rows carry no product and none is in the file name (e.g. btcusd_...csv)")
     return f"{match.group(1)}-{match.group(2)}".upper()
 
 
