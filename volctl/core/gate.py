@@ -44,6 +44,7 @@ class GateReport:
     started_at: str
     checks: list[GateCheck] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
+    window_note: str = ""  # why the SLO window is longer than the load
 
     @property
     def verdict(self) -> str:
@@ -60,7 +61,8 @@ class GateReport:
 
     def as_document(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "answer": self.answer, "failed_classes": self.failed_classes,
-                "window": self.window, "bundle": self.bundle, "started_at": self.started_at, "model": self.model,
+                "window": self.window, "window_note": self.window_note, "bundle": self.bundle,
+                "started_at": self.started_at, "model": self.model,
                 "checks": [asdict(c) for c in self.checks]}
 
 
@@ -78,14 +80,20 @@ def run_gate(settings: Settings, writers: EvidenceWriters, rps: float, duration_
     now = time.time()
     bundle = settings.state_path / "gates" / utc_stamp(now)
     bundle.mkdir(parents=True, exist_ok=True)
-    window = f"{math.ceil(duration_s)}s"
-    report = GateReport(window, str(bundle), utc_iso(now))
+    report = GateReport(f"{math.ceil(duration_s)}s", str(bundle), utc_iso(now))
     report.model = _served_models(settings)
     _save(bundle / "model.json", report.model)
     if not skip_load:
-        progress(f"load: {rps:g} req/s for {window}")
+        progress(f"load: {rps:g} req/s for {report.window}")
+        started = time.time()
         _load_checks(settings, rps, duration_s, bundle, report)
         time.sleep(_scrape_settle_s(settings))  # the last requests reach Prometheus after a scrape or two
+        # The SLO window must hold the whole load run: from one scrape before it started until now.
+        scrape_s = _seconds(settings.prometheus.scrape_interval)
+        report.window = f"{math.ceil(time.time() - started + scrape_s)}s"
+        report.window_note = (f"the load's {duration_s:g} s, plus the wait for its last scrapes and one scrape "
+                              f"interval ({settings.prometheus.scrape_interval}) before it")
+    window = report.window
     progress(f"SLOs over the last {window}")
     _slo_checks(settings, window, bundle, report, writers)
     progress("consumer lag")
@@ -126,7 +134,9 @@ def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateRepor
         client.close()
     _save(bundle / "slo.json", slo.as_document())
     for row in slo.rows:
-        kind = _SLO_CLASSES.get(row.name, "load")
+        if row.name not in _SLO_CLASSES:  # throughput: a capacity statement the load checks judge
+            continue
+        kind = _SLO_CLASSES[row.name]
         verdict = PASS if row.verdict == MET else FAIL if row.verdict == BREACHED else UNKNOWN
         report.checks.append(GateCheck(f"slo: {row.name}", kind, row.shown, row.objective, verdict))
 
@@ -174,10 +184,14 @@ def _served_models(settings: Settings) -> dict[str, Any]:
             or {"error": "not answering /version"} for service in ("predict", "consume")}
 
 
-def _scrape_settle_s(settings: Settings) -> float:
+def _seconds(duration: str) -> float:
     from volctl.core.slo import seconds_of
 
-    return 2 * seconds_of(settings.prometheus.scrape_interval) + 0.5
+    return seconds_of(duration)
+
+
+def _scrape_settle_s(settings: Settings) -> float:
+    return 2 * _seconds(settings.prometheus.scrape_interval) + 0.5
 
 
 def _save(path: Path, document: Any) -> None:

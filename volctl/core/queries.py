@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from volctl.domain import metrics as m
+from volctl.domain.clock import seconds_of
 from volctl.domain.settings import SloSettings
 
 PREDICT = '{endpoint="/predict"}'
@@ -93,6 +94,30 @@ BURN_WINDOWS = (("1h", "5m", 14.4, "page"), ("6h", "30m", 6.0, "page"),
                 ("1d", "2h", 3.0, "ticket"), ("3d", "6h", 1.0, "ticket"))
 RATIO_WINDOWS = tuple(sorted({w for long, short, _, _ in BURN_WINDOWS for w in (long, short)},
                              key=lambda w: (w[-1] != "m", w[-1] != "h", int(w[:-1]))))
+
+
+def requests_in(window: str) -> str:
+    """/predict requests answered over the window (a count)."""
+    return f"sum(increase({m.REQUESTS}{PREDICT}[{window}]))"
+
+
+def failed_in(window: str) -> str:
+    """/predict requests answered 5xx over the window (0, not "no data", when none failed)."""
+    return f"sum(increase({m.REQUESTS}{PREDICT_5XX}[{window}])) or vector(0)"
+
+
+def scrapes_up(window: str) -> str:
+    """The share of successful scrapes of the predict service over the window."""
+    return f'avg(avg_over_time(up{{job="predict"}}[{window}]))'
+
+
+def lag_max(window: str) -> str:
+    return f"max_over_time(({CONSUMER_LAG})[{window}:5s])"
+
+
+def best_request_rate(span: str, window: str) -> str:
+    """The best `span` request rate within the window: sustained throughput."""
+    return f"max_over_time((sum(rate({m.REQUESTS}{PREDICT}[{span}])))[{window}:5s])"
 
 
 def unavailability(window: str) -> str:
@@ -181,9 +206,26 @@ def dashboard_panels(slo: SloSettings) -> tuple[Panel, ...]:
     )
 
 
+def slo_check_expressions(slo: SloSettings, window: str) -> dict[str, str]:
+    """What `volctl slo check` asks, by name: each window's counts once, then the gauges."""
+    found = {f"p{round(q * 100)} latency {window}": latency_quantile(q, window) for q in (0.5, 0.95, 0.99)}
+    for span in dict.fromkeys((window, slo.period, *(long for long, _, _, _ in BURN_WINDOWS))):
+        found |= {f"requests {span}": requests_in(span), f"failed {span}": failed_in(span),
+                  f"scrapes up {span}": scrapes_up(span)}
+    found |= {"consumer lag now": CONSUMER_LAG, f"consumer lag max {window}": lag_max(window),
+              f"best request rate {window}": best_request_rate(throughput_span(window), window)}
+    return found
+
+
+def throughput_span(window: str) -> str:
+    """A minute, or the whole window when it is shorter (a 15 s gate run still gets a rate)."""
+    return window if seconds_of(window) < 60 else "1m"
+
+
 def every_expression(slo: SloSettings) -> dict[str, str]:
     """Name → expression, for tests that evaluate them all against a real Prometheus."""
     found = {r.record: r.expr for r in recordings(slo)}
+    found |= {f"slo check {name}": expr for name, expr in slo_check_expressions(slo, "5m").items()}
     found |= {f"alert {a.name}": a.expr for a in alerts(slo)}
     found |= {f"panel {p.title} / {s.legend}": s.expr for p in dashboard_panels(slo) for s in p.series}
     return found

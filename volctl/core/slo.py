@@ -11,24 +11,16 @@ and the sum that produced it (`--explain`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from volctl.clients.prometheus import PrometheusClient
 from volctl.core import queries
-from volctl.domain import metrics as m
+from volctl.domain.clock import seconds_of
 from volctl.domain.settings import SloSettings
 
 MET, BREACHED, LOW_TRAFFIC, NO_DATA = "met", "breached", "too little traffic", "no data"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def seconds_of(duration: str) -> float:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", duration.strip())
-    if not match:
-        raise ValueError(f"{duration!r} is not a duration like 30s, 5m, 1h, 30d")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+NOT_JUDGED = "not judged (no offered load)"
+__all__ = ["check_slos", "seconds_of"]  # seconds_of: the duration parser, where callers have always found it
 
 
 @dataclass
@@ -59,6 +51,7 @@ class SloReport:
     requests: float
     rows: list[SloRow] = field(default_factory=list)
     info: list[SloRow] = field(default_factory=list)
+    queries: int = 0  # instant queries asked (each distinct expression once)
 
     @property
     def verdict(self) -> str:
@@ -75,33 +68,84 @@ class SloReport:
         return document
 
 
-class _Measure:
-    """Runs queries and remembers each expression and value for --explain."""
+class Prometheus(Protocol):
+    url: str
 
-    def __init__(self, client: PrometheusClient) -> None:
+    def value(self, expr: str) -> float | None: ...
+
+
+class Measurements:
+    """Each expression asked once: every row, the table and --explain use the same numbers."""
+
+    def __init__(self, client: Prometheus) -> None:
         self.client = client
+        self.values: dict[str, float | None] = {}
+        self.asked = 0
 
-    def __call__(self, expr: str, log: list[str]) -> float | None:
-        value = self.client.value(expr)
-        if value is not None and value != value:  # NaN: nothing in the window
-            value = None
-        log.append(f"{expr}  =  {'no data' if value is None else f'{value:.6g}'}")
-        return value
+    def __call__(self, expr: str) -> float | None:
+        if expr not in self.values:
+            self.asked += 1
+            value = self.client.value(expr)
+            self.values[expr] = None if value is not None and value != value else value  # NaN: no data
+        return self.values[expr]
+
+    def line(self, expr: str) -> str:
+        value = self(expr)
+        return f"{expr}  =  {'no data' if value is None else f'{value:.6g}'}"
 
 
-def check_slos(client: PrometheusClient, slo: SloSettings, window: str = "5m") -> SloReport:
-    measure = _Measure(client)
+@dataclass(frozen=True)
+class WindowCounts:
+    """A window's /predict counts and scrape health, fetched once and shared by every row."""
+
+    window: str
+    requests: float
+    failed: float
+    up: float | None  # share of successful scrapes; None: no scrape in the window
+    explain: tuple[str, ...]
+
+    @classmethod
+    def fetch(cls, measure: Measurements, window: str) -> WindowCounts:
+        exprs = (queries.requests_in(window), queries.failed_in(window), queries.scrapes_up(window))
+        requests, failed, up = (measure(e) for e in exprs)
+        return cls(window, requests or 0.0, failed or 0.0, up, tuple(measure.line(e) for e in exprs))
+
+    def bad_fraction(self, availability: bool) -> float | None:
+        """Failed / answered (availability: or the failed scrapes, when worse: a dead service
+        answers nothing, so requests alone would call it healthy)."""
+        ratio = self.failed / self.requests if self.requests else None
+        if availability and self.up is not None:
+            down = 1 - self.up
+            ratio = down if ratio is None else max(ratio, down)
+        return ratio
+
+    def summary(self, availability: bool) -> str:
+        ratio = self.bad_fraction(availability)
+        text = f"{self.failed:.0f} failed / {self.requests:.0f} requests over {self.window}"
+        if availability and self.up is not None:
+            text += f"; scrapes failed {1 - self.up:.4%}"
+        return text + ("" if ratio is None else f" -> {ratio:.4%}")
+
+
+def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m") -> SloReport:
+    measure = Measurements(client)
     period_s = seconds_of(slo.period)
-    requests_log: list[str] = []
-    requests = measure(f"sum(increase({m.REQUESTS}{queries.PREDICT}[{window}]))", requests_log) or 0.0
-    report = SloReport(client.url, window, slo.period, requests)
-    enough = requests >= slo.min_requests
-    traffic_note = f"{requests:.0f} requests in {window} (need {slo.min_requests} for a verdict)"
+    counts: dict[str, WindowCounts] = {}
+
+    def counts_of(span: str) -> WindowCounts:
+        if span not in counts:
+            counts[span] = WindowCounts.fetch(measure, span)
+        return counts[span]
+
+    now = counts_of(window)
+    report = SloReport(client.url, window, slo.period, now.requests)
+    enough = now.requests >= slo.min_requests
+    traffic_note = f"{now.requests:.0f} requests in {window} (need {slo.min_requests} for a verdict)"
 
     for quantile in (0.5, 0.95, 0.99):
-        log: list[str] = []
-        value = measure(queries.latency_quantile(quantile, window), log)
-        row = SloRow(f"latency p{round(quantile * 100)}", "", value, _ms(value), "info", explain=log)
+        expr = queries.latency_quantile(quantile, window)
+        value = measure(expr)
+        row = SloRow(f"latency p{round(quantile * 100)}", "", value, _ms(value), "info", explain=[measure.line(expr)])
         if quantile == 0.95:
             row.objective = f"<= {slo.latency_p95_seconds * 1000:g} ms"
             row.verdict = _verdict(value, value is not None and value <= slo.latency_p95_seconds, enough)
@@ -109,77 +153,72 @@ def check_slos(client: PrometheusClient, slo: SloSettings, window: str = "5m") -
         else:
             report.info.append(row)
 
-    report.rows.append(_ratio_row(measure, "error rate", f"< {slo.error_rate:.2%}", slo.error_rate, window,
-                                  slo.period, period_s, requests_log, enough, availability=False))
-    report.rows.append(_ratio_row(measure, "availability", f">= {slo.availability:.2%}", 1 - slo.availability,
-                                  window, slo.period, period_s, requests_log, enough, availability=True))
+    for name, objective, budget, availability in (
+            ("error rate", f"< {slo.error_rate:.2%}", slo.error_rate, False),
+            ("availability", f">= {slo.availability:.2%}", 1 - slo.availability, True)):
+        report.rows.append(_ratio_row(name, objective, budget, availability, now, counts_of(slo.period), period_s,
+                                      {long: counts_of(long) for long, _, _, _ in queries.BURN_WINDOWS}, enough))
 
-    log = []
-    lag_now = measure(queries.CONSUMER_LAG, log)
-    lag_max = measure(f"max_over_time(({queries.CONSUMER_LAG})[{window}:5s])", log)
+    lag_now, lag_max = measure(queries.CONSUMER_LAG), measure(queries.lag_max(window))
     ok = lag_max is not None and lag_max < slo.consumer_lag_seconds
     report.rows.append(SloRow("consumer lag (max)", f"< {slo.consumer_lag_seconds:g} s", lag_max,
                               "no data" if lag_max is None else f"{lag_max:.1f} s (now {lag_now or 0:.1f} s)",
-                              NO_DATA if lag_max is None else (MET if ok else BREACHED), explain=log))
+                              NO_DATA if lag_max is None else (MET if ok else BREACHED),
+                              explain=[measure.line(queries.CONSUMER_LAG), measure.line(queries.lag_max(window))]))
 
-    # Sustained throughput: the best 1-minute request rate within the window (the whole window when shorter).
-    span = window if seconds_of(window) < 60 else "1m"
-    log = list(requests_log)
-    throughput = measure(f"max_over_time((sum(rate({m.REQUESTS}{queries.PREDICT}[{span}])))[{window}:5s])", log)
-    report.rows.append(SloRow(
-        f"throughput (best {span})", f">= {slo.throughput_rps:g} req/s", throughput,
-        "no data" if throughput is None else f"{throughput:.1f} req/s",
-        _verdict(throughput, throughput is not None and throughput >= slo.throughput_rps, enough), explain=log))
+    span = queries.throughput_span(window)
+    expr = queries.best_request_rate(span, window)
+    throughput = measure(expr)
+    row = SloRow(f"throughput (best {span})", f">= {slo.throughput_rps:g} req/s", throughput,
+                 "no data" if throughput is None else f"{throughput:.1f} req/s",
+                 _verdict(throughput, throughput is not None and throughput >= slo.throughput_rps, enough),
+                 explain=[*now.explain, measure.line(expr)])
+    # Throughput is a capacity statement: below it, a service that answered everything in time was
+    # simply not offered more (an idle service is not "breached"); only with latency or errors
+    # breached does a low rate say the service could not keep up.
+    struggling = any(r.verdict == BREACHED for r in report.rows if r.name in ("latency p95", "error rate"))
+    if row.verdict in (BREACHED, LOW_TRAFFIC) and not struggling:
+        row.verdict = NOT_JUDGED
+        row.explain.append("not judged: every request was answered in time, so the rate is what was offered, "
+                           "not what the service can take; measure capacity with `volctl load` or `volctl gate`")
+        report.info.append(row)
+    else:
+        report.rows.append(row)
     for row in report.rows:
         if row.verdict == LOW_TRAFFIC:
             row.explain.append(traffic_note)
+    report.queries = measure.asked
     return report
 
 
-def _ratio_row(measure: _Measure, name: str, objective: str, budget: float, window: str, period: str,
-               period_s: float, requests_log: list[str], enough: bool,
-               availability: bool) -> SloRow:
-    """A ratio SLO: the bad fraction over the window, its budget over the period, its burn rates."""
-    log = list(requests_log)
-    bad = _bad_fraction(measure, window, availability, log)
-    period_bad = _bad_fraction(measure, period, availability, log)
-    period_requests = measure(f"sum(increase({m.REQUESTS}{queries.PREDICT}[{period}]))", log) or 0.0
+def _ratio_row(name: str, objective: str, budget: float, availability: bool, now: WindowCounts,
+               period: WindowCounts, period_s: float, burn: dict[str, WindowCounts], enough: bool) -> SloRow:
+    """A ratio SLO from counts already fetched: the bad fraction over the window, its budget over
+    the period, its burn rates over the alerting windows."""
+    bad = now.bad_fraction(availability)
     measured = None if bad is None else (1 - bad if availability else bad)
-    ok = bad is not None and bad <= budget if availability else bad is not None and bad < budget
+    ok = bad is not None and (bad <= budget if availability else bad < budget)
+    explain = [*now.explain, now.summary(availability), *period.explain, period.summary(availability)]
     # A dead service answers no requests: its failed scrapes are a verdict even without traffic.
     row = SloRow(name, objective, measured, "no data" if measured is None else f"{measured:.3%}",
-                 _verdict(measured, ok, enough or (availability and measured is not None)), explain=log)
+                 _verdict(measured, ok, enough or (availability and measured is not None)), explain=explain)
+    period_bad = period.bad_fraction(availability)
     if period_bad is not None and budget > 0:
         remaining = 1 - period_bad / budget
-        burn = (bad or 0.0) / budget
-        row.budget = Budget(remaining, remaining * budget * period_requests, remaining * budget * period_s / 60,
-                            remaining * period_s / burn / 3600 if burn > 0 and remaining > 0 else None)
-        log.append(f"budget {budget:.4%} of {period}: spent {period_bad:.4%} / {budget:.4%} = "
-                   f"{period_bad / budget:.1%}, remaining {remaining:.1%} = {row.budget.requests_left:.0f} requests "
-                   f"= {row.budget.minutes_left:.1f} min; burn rate over {window} = {bad or 0:.4%} / {budget:.4%} "
-                   f"= {burn:.2f}")
-    for long, _short, _factor, _severity in queries.BURN_WINDOWS:
-        long_bad = _bad_fraction(measure, long, availability, log)
+        rate = (bad or 0.0) / budget
+        row.budget = Budget(remaining, remaining * budget * period.requests, remaining * budget * period_s / 60,
+                            remaining * period_s / rate / 3600 if rate > 0 and remaining > 0 else None)
+        explain.append(f"budget {budget:.4%} of {period.window}: spent {period_bad:.4%} / {budget:.4%} = "
+                       f"{period_bad / budget:.1%}, remaining {remaining:.1%} = {row.budget.requests_left:.0f} "
+                       f"requests = {row.budget.minutes_left:.1f} min; burn rate over {now.window} = "
+                       f"{bad or 0:.4%} / {budget:.4%} = {rate:.2f}")
+    for long, counts in burn.items():
+        long_bad = counts.bad_fraction(availability)
         if long_bad is not None and budget > 0:
             row.burn_rates[long] = long_bad / budget
+            explain.append(f"burn rate over {long}: {counts.summary(availability)} / {budget:.4%} = "
+                           f"{long_bad / budget:.2f}")
     return row
-
-
-def _bad_fraction(measure: _Measure, window: str, availability: bool, log: list[str]) -> float | None:
-    """Errors / requests from counts over the window (availability: or failed scrapes, if worse)."""
-    errors = f"sum(increase({m.REQUESTS}{queries.PREDICT_5XX}[{window}])) or vector(0)"
-    total = f"sum(increase({m.REQUESTS}{queries.PREDICT}[{window}]))"
-    failed, requests = measure(errors, log), measure(total, log)
-    ratio = None if not requests else (failed or 0.0) / requests
-    if ratio is not None:
-        log.append(f"{failed or 0:.0f} failed / {requests:.0f} requests = {ratio:.4%} over {window}")
-    if availability:
-        up = measure(f'avg(avg_over_time(up{{job="predict"}}[{window}]))', log)
-        if up is not None:
-            down = 1 - up
-            log.append(f"scrapes failed {down:.4%} of {window}")
-            ratio = down if ratio is None else max(ratio, down)
-    return ratio
 
 
 def _verdict(value: float | None, ok: bool, enough: bool) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def utc_iso(epoch: float | None = None, timespec: str = "seconds") -> str:
@@ -15,3 +18,11 @@ def utc_stamp(epoch: float | None = None) -> str:
     """`epoch` (default: now) as 20261123T081500Z: sorts by time and is safe in a file name."""
     moment = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
     return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def seconds_of(duration: str) -> float:
+    """`30s`, `5m`, `1h`, `30d`, `2w` in seconds; ValueError for anything else."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", duration.strip())
+    if not match:
+        raise ValueError(f"{duration!r} is not a duration like 30s, 5m, 1h, 30d")
+    return float(match.group(1)) * _UNITS[match.group(2)]

@@ -4,13 +4,48 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
 
-out = Console(highlight=False, emoji=False)
-err = Console(stderr=True, highlight=False, emoji=False)
+WIDE_DEFAULT = 160  # off a terminal without COLUMNS (a pipe, a CI log): rich would assume 80
+
+
+def _width(stream: Any) -> int | None:
+    """The terminal's width (rich finds it), COLUMNS when set (rich reads it), else a wide default."""
+    if os.environ.get("COLUMNS") or stream.isatty():
+        return None
+    return WIDE_DEFAULT
+
+
+out = Console(highlight=False, emoji=False, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, emoji=False, width=_width(sys.stderr))
+
+
+def fit(table: Table, console: Console) -> RenderableType:
+    """The table, never cutting an identifier, version, time or verdict: every column not marked
+    free text (overflow="fold") keeps its cells whole; when even that does not fit the width, the
+    rows are shown as records ("header: value" lines), which fit any width."""
+    for column in table.columns:
+        if column.overflow != "fold":
+            column.no_wrap = True
+    if _needed_width(table, console) <= console.width:
+        return table
+    headers = [str(column.header) for column in table.columns]
+    blocks: list[RenderableType] = [Text(str(table.title), style="bold")] if table.title else []
+    for row in range(table.row_count):
+        lines = []
+        for header, column in zip(headers, table.columns, strict=True):
+            cell = list(column.cells)[row]
+            label = Text(f"{header or '·'}: ", style="dim")
+            lines.append(Text.assemble(label, _renderable(cell)))
+        blocks.append(Group(*lines, Text("")))
+    return Group(*blocks)
 
 
 def emit_json(document: Any) -> None:
@@ -42,3 +77,21 @@ def error(message: str, hint: str | None = None) -> None:
 
 def note(message: str) -> None:
     err.print(f"[dim]{message}[/]", soft_wrap=True)
+
+
+FREE_TEXT_MIN = 12  # a folding column still needs room for a word or two
+
+
+def _needed_width(table: Table, console: Console) -> int:
+    """The narrowest width at which no whole-cell column is cut: those at their widest cell (and
+    header), folding ones at a few characters, plus padding and borders."""
+    total = 1  # the left border
+    for column in table.columns:
+        cells = [column.header, *column.cells]
+        widest = max(Measurement.get(console, console.options, _renderable(c)).maximum for c in cells)
+        total += (widest if column.no_wrap else min(widest, FREE_TEXT_MIN)) + 3  # padding 2, separator 1
+    return total
+
+
+def _renderable(cell: Any) -> RenderableType:
+    return Text.from_markup(cell) if isinstance(cell, str) else cell

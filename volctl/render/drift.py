@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from volctl.core.drift import DriftReport
-from volctl.render.console import out
+from volctl.render.console import fit, out
 
 
 def drift_table(report: DriftReport) -> None:
@@ -25,7 +25,7 @@ def drift_table(report: DriftReport) -> None:
         table.add_row(feature.name, feature.method, f"{feature.score:.4g}",
                       "-" if feature.threshold is None else f"{feature.threshold:g}",
                       "[red]yes[/]" if feature.drifted else "[green]no[/]")
-    out.print(table)
+    out.print(fit(table, out))
     drifted, tested = sum(f.drifted for f in report.tested), len(report.tested)
     verdict = "[bold red]DRIFT[/]" if report.drift else "[bold green]no drift[/]"
     out.print(f"{verdict}: {drifted}/{tested} features drifted = {report.share:.0%} "

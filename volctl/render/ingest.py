@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from volctl.render.console import err, out
+from volctl.render.console import err, fit, out
 
 if TYPE_CHECKING:
     from volctl.core.ingest import IngestSummary
@@ -34,7 +34,7 @@ def ingest_progress(description: str, enabled: bool = True) -> Iterator:
 def ingest_summary(summary: IngestSummary) -> None:
     table = Table(title=f"Ingest from {summary.source} into {summary.topic}", title_justify="left", show_header=False)
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")
     table.add_row("sent (acknowledged)", f"{summary.sent:,}")
     if summary.failed:
         table.add_row("[red]not delivered[/]", f"[red]{summary.failed:,}[/]")
@@ -49,4 +49,4 @@ def ingest_summary(summary: IngestSummary) -> None:
         table.add_row("recorded frames", f"{summary.recorded:,} → {summary.record_path}")
     if summary.stopped_early:
         table.add_row("stopped", "before the end of the source (limit or signal)")
-    out.print(table)
+    out.print(fit(table, out))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
 from volctl.core.lag import GroupLag
 from volctl.core.topics import TailedMessage, TopicInfo
 from volctl.domain.clock import utc_iso
-from volctl.render.console import out
+from volctl.render.console import fit, out
 
 STATUS_COLOUR = {"OK": "green", "WARN": "yellow", "ERR": "red", "STALL": "red", "STOP": "bold red",
                  "UNKNOWN": "magenta"}
@@ -20,11 +20,12 @@ STATUS_COLOUR = {"OK": "green", "WARN": "yellow", "ERR": "red", "STALL": "red", 
 def topics_table(topics: list[TopicInfo], bootstrap: str) -> None:
     table = Table(title=f"topics on {bootstrap}", title_justify="left")
     for column in ("topic", "partitions", "high watermarks", "messages"):
-        table.add_column(column, justify="right" if column in ("partitions", "messages") else "left")
+        table.add_column(column, justify="right" if column in ("partitions", "messages") else "left",
+                         overflow="fold" if column == "high watermarks" else "ellipsis")
     for topic in topics:
         table.add_row(topic.name, str(len(topic.partitions)),
                       " ".join(f"{p.partition}:{p.high_watermark}" for p in topic.partitions), f"{topic.messages:,}")
-    out.print(table)
+    out.print(fit(table, out))
 
 
 def tailed_message(message: TailedMessage) -> None:
@@ -44,17 +45,18 @@ def _count(value: int | None) -> str:
     return "unknown" if value is None else str(value)
 
 
-def lag_table(lag: GroupLag) -> Table:
+def lag_table(lag: GroupLag) -> RenderableType:
     table = Table(title=f"group {lag.group} on {lag.topic} ({lag.observations} observations over "
                         f"{lag.window_s:.0f} s)", title_justify="left")
     for column in ("part", "committed", "high", "lag", "in/s", "out/s", "time lag", "status", "why"):
-        table.add_column(column, justify="left" if column in ("status", "why") else "right")
+        table.add_column(column, justify="left" if column in ("status", "why") else "right",
+                         overflow="fold" if column == "why" else "ellipsis")
     for p in lag.partitions:
         colour = STATUS_COLOUR[p.status]
         table.add_row(str(p.partition), "-" if p.committed is None else str(p.committed), _count(p.high_watermark),
                       _count(p.offset_lag), f"{p.production_rate:.1f}", f"{p.consumption_rate:.1f}",
                       _seconds(p.time_lag_s), f"[{colour}]{p.status}[/]", escape(p.why))
-    return table
+    return fit(table, out)
 
 
 def lag_summary(lag: GroupLag) -> str:

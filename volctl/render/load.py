@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.live import Live
 from rich.table import Table
 
-from volctl.render.console import err, out
+from volctl.render.console import err, fit, out
 
 if TYPE_CHECKING:
     from volctl.core.load import LoadProgress, LoadReport
@@ -37,7 +37,7 @@ def load_report(report: LoadReport) -> None:
     doc = report.as_document()
     head = Table(title=f"volctl load → {doc['url']}", title_justify="left", show_header=False)
     head.add_column(style="bold")
-    head.add_column()
+    head.add_column(overflow="fold")
     head.add_row("rate", f"asked {doc['asked_rps']:.1f}/s, achieved {doc['achieved_rps']:.1f}/s "
                  f"over {doc['seconds']:g} s")
     head.add_row("sent / ok", f"{doc['sent']:,} / {doc['ok']:,}")
@@ -46,7 +46,7 @@ def load_report(report: LoadReport) -> None:
     head.add_row("payload", doc["payload"])
     if not doc["kept_up"]:
         head.add_row("[red]generator[/]", "[red]could not keep up: fewer requests left on time than asked[/]")
-    out.print(head)
+    out.print(fit(head, out))
     latency = Table(title="latency (ms): corrected = from the intended send time", title_justify="left")
     latency.add_column("")
     for name in (*doc["latency_ms"]["corrected"], "server p95"):
@@ -54,7 +54,7 @@ def load_report(report: LoadReport) -> None:
     for kind in ("corrected", "uncorrected"):
         values = [_ms(v) for v in doc["latency_ms"][kind].values()]
         latency.add_row(kind, *values, _ms(doc["server_p95_ms"]) if kind == "corrected" else "")
-    out.print(latency)
+    out.print(fit(latency, out))
     if doc["baseline"]:
         base = Table(title="against the baseline run (95 % bootstrap interval)", title_justify="left")
         for column in ("", "difference ms", "interval", "verdict"):
@@ -62,6 +62,6 @@ def load_report(report: LoadReport) -> None:
         for name, row in doc["baseline"].items():
             base.add_row(name, f"{row['difference_ms']:+.2f}", f"[{row['ci_low_ms']:+.2f}, {row['ci_high_ms']:+.2f}]",
                          str(row["verdict"]))
-        out.print(base)
+        out.print(fit(base, out))
     for check, passed in doc["checks"].items():
         out.print(f"{'[green]pass[/]' if passed else '[bold red]FAIL[/]'}  {check}")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from volctl.render.console import out
+from volctl.render.console import fit, out
 
 if TYPE_CHECKING:  # training imports pandas and sklearn: keep them out of `model list`
     from volctl.core.models import ModelSummary
@@ -38,7 +38,7 @@ def model_table(models: list[ModelSummary]) -> None:
                 _metric(model.positive_rate) if first else "", data if first else "",
                 end_section=index == len(model.variants) - 1,
             )
-    out.print(table)
+    out.print(fit(table, out))
 
 
 def training_summary(result: TrainResult) -> None:
@@ -64,4 +64,4 @@ def training_summary(result: TrainResult) -> None:
         m = entry["metrics"]
         table.add_row(variant, _metric(m["pr_auc"]), _metric(m["f1"]), _metric(m["precision"]),
                       _metric(m["recall"]), _metric(m["positive_rate"]))
-    out.print(table)
+    out.print(fit(table, out))

@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from volctl.core.rollback import RollbackPlan, RollbackReport
-from volctl.render.console import out
+from volctl.render.console import fit, out
 
 
 def _model(described: dict[str, Any], with_sha: bool = True) -> str:
@@ -25,7 +25,7 @@ def plan_table(plan: RollbackPlan, dry_run: bool) -> None:
     target = _model(vars(plan.target))
     for switch in plan.switches:
         table.add_row(switch.service, _model(switch.before), target)
-    out.print(table)
+    out.print(fit(table, out))
     if not plan.target.sha:
         out.print("[yellow]the registry is not readable here: each service verifies the sha256 itself[/]")
     if dry_run:
@@ -37,13 +37,14 @@ def rollback_result(report: RollbackReport) -> None:
         return
     table = Table(title="rollback", title_justify="left")
     for column in ("service", "before", "after", "time", "verified", "note"):
-        table.add_column(column, justify="right" if column == "time" else "left")
+        table.add_column(column, justify="right" if column == "time" else "left",
+                         overflow="fold" if column == "note" else "ellipsis")
     for switch in report.plan.switches:
         verified = {True: "[green]yes[/]", False: "[red]NO[/]", None: "-"}[switch.verified]
         note = switch.error or ("switched back" if switch.reverted else "" if switch.changed else "already serving")
         table.add_row(switch.service, _model(switch.before), _model(switch.after) if switch.after else "-",
                       f"{switch.seconds * 1000:.0f} ms", verified, escape(note))
-    out.print(table)
+    out.print(fit(table, out))
     if report.ok:
         out.print(f"[bold green]both services serve {report.plan.target.describe()}[/] "
                   f"({report.seconds * 1000:.0f} ms; no restart)")
@@ -59,14 +60,14 @@ def history_table(entries: list[dict[str, Any]]) -> None:
         out.print("no model switches recorded yet")
         return
     table = Table(title="model switches (audit log)", title_justify="left")
-    for column in ("when (UTC)", "who", "service", "from", "to", "outcome", "reason", "change"):
-        table.add_column(column)
+    for column in ("UTC", "who", "service", "from", "to", "outcome", "reason", "change"):
+        table.add_column(column, overflow="fold" if column in ("who", "reason") else "ellipsis")
     for entry in entries:
         outcome = entry.get("outcome", "")
         colour = "green" if outcome == "switched" else "red"
-        when = str(entry.get("at", "?"))[:19].replace("T", " ")
+        when = str(entry.get("at", "?"))[5:19].replace("T", " ")  # 12-01 22:46:10: compact, whole
         table.add_row(when, escape(str(entry.get("actor", ""))), entry.get("service", ""),
                       _model(entry.get("from") or {}, False), _model(entry.get("to") or {}, False),
                       f"[{colour}]{outcome}[/]",
                       escape(str(entry.get("reason") or entry.get("detail") or "")), entry.get("change_id", ""))
-    out.print(table)
+    out.print(fit(table, out))

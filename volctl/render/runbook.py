@@ -8,18 +8,18 @@ from rich.table import Table
 
 from volctl.core.runbook_run import RunbookRun, StepResult
 from volctl.core.runbooks import Runbook, Step
-from volctl.render.console import err, out
+from volctl.render.console import err, fit, out
 
 
 def runbook_list(runbooks: list[Runbook]) -> None:
     table = Table(title="runbooks", title_justify="left")
     table.add_column("name")
-    table.add_column("title")
+    table.add_column("title", overflow="fold")
     table.add_column("steps", justify="right")
-    table.add_column("when to use")
+    table.add_column("when to use", overflow="fold")
     for runbook in runbooks:
         table.add_row(runbook.name, runbook.title, str(len(runbook.steps)), escape(runbook.summary))
-    out.print(table)
+    out.print(fit(table, out))
 
 
 def runbook_markdown(runbook: Runbook) -> None:
@@ -69,12 +69,13 @@ class QuietSteps(LiveSteps):
 def run_summary(run: RunbookRun) -> None:
     table = Table(title=f"runbook {run.runbook}: what ran", title_justify="left")
     for column in ("step", "command", "exit", "time", "decision"):
-        table.add_column(column, justify="right" if column in ("exit", "time") else "left")
+        table.add_column(column, justify="right" if column in ("exit", "time") else "left",
+                         overflow="fold" if column in ("command", "decision") else "ellipsis")
     for step in run.steps:
         table.add_row(f"{step.number}. {escape(step.title)}", escape(step.command),
                       "-" if step.exit_code is None else str(step.exit_code), f"{step.seconds:.1f} s",
                       escape(step.decision))
-    out.print(table)
+    out.print(fit(table, out))
     colour = "green" if run.resolved else "red"
     out.print(f"[bold {colour}]{run.outcome}[/]: {escape(run.message)}")
     out.print(f"incident record: {run.record}")

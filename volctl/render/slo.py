@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from volctl.render.console import out
+from volctl.render.console import fit, out
 
 if TYPE_CHECKING:
     from volctl.core.slo import SloReport, SloRow
 
 _VERDICT = {"met": "[green]met[/]", "breached": "[bold red]BREACHED[/]", "too little traffic": "[yellow]too little "
-            "traffic[/]", "no data": "[yellow]no data[/]", "info": "[dim]-[/]"}
+            "traffic[/]", "no data": "[yellow]no data[/]", "info": "[dim]-[/]",
+            "not judged (no offered load)": "[dim]not judged (no offered load)[/]"}
 
 
 def _budget(row: SloRow) -> str:
@@ -29,12 +30,13 @@ def slo_table(report: SloReport, explain: bool = False) -> None:
     table = Table(title=f"volctl slo check: window {report.window}, budgets over {report.period} "
                   f"({report.requests:,.0f} requests in the window)", title_justify="left")
     for column in ("SLO", "objective", "measured", "verdict", "error budget left", "burn 1h/6h/1d/3d"):
-        table.add_column(column, justify="right" if column == "measured" else "left")
+        table.add_column(column, justify="right" if column == "measured" else "left",
+                         overflow="fold" if column == "error budget left" else "ellipsis")
     for row in [*report.rows, *report.info]:
         burns = "/".join(f"{row.burn_rates[w]:.2f}" if w in row.burn_rates else "-" for w in ("1h", "6h", "1d", "3d"))
         table.add_row(row.name, row.objective, row.shown, _VERDICT.get(row.verdict, row.verdict), _budget(row),
                       burns if row.burn_rates else "-")
-    out.print(table)
+    out.print(fit(table, out))
     if explain:
         for row in [*report.rows, *report.info]:
             out.print(f"[bold]{row.name}[/]")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 
-from volctl.render.console import out
+from volctl.render.console import fit, out
 from volctl.render.health import checks_table
 
 if TYPE_CHECKING:
@@ -28,16 +28,17 @@ def _seconds(value: float | None) -> str:
     return f"{value / 60:.0f} min" if value < 7200 else f"{value / 3600:.1f} h"
 
 
-def components_table(title: str, components: list[ComponentState], timing: str) -> Table:
+def components_table(title: str, components: list[ComponentState], timing: str) -> RenderableType:
     table = Table(title=title, title_justify="left")
     for column in ("component", "state", "pid", "port", timing, "detail"):
-        table.add_column(column, justify="right" if column in ("pid", "port", timing) else "left")
+        table.add_column(column, justify="right" if column in ("pid", "port", timing) else "left",
+                         overflow="fold" if column == "detail" else "ellipsis")
     for c in components:
         style = _STYLE.get(c.action, "white")
         value = c.ready_s if timing == "ready in" else c.uptime_s
         table.add_row(c.name, f"[{style}]{c.action}[/]", str(c.pid or "-"), str(c.port or "-"), _seconds(value),
                       c.detail)
-    return table
+    return fit(table, out)
 
 
 def up_summary(report: UpReport) -> None:
@@ -59,7 +60,7 @@ def down_table(outcomes: list[StopOutcome], dry_run: bool) -> None:
     for o in outcomes:
         table.add_row(o.name, f"[{_STYLE.get(o.how, 'white')}]{o.how}[/]", str(o.pid or "-"),
                       "-" if o.how in ("not running", "would stop") else f"{o.seconds:.1f} s")
-    out.print(table)
+    out.print(fit(table, out))
 
 
 def watch_view(report: HealthReport, snapshot: Snapshot) -> Group:

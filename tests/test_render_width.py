@@ -1,0 +1,88 @@
+"""Reports at 80 columns (a narrow terminal, a CI log): identifiers, versions, times and verdicts
+are whole in every table, whatever has to fold or become records to fit."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+VERSION = "20261201-224610-synthetic-12"
+SHA = "c003e1f2a9b8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2"
+CHANGE = "c003e1f2a9b84d2e"
+
+
+@pytest.fixture
+def narrow(monkeypatch: pytest.MonkeyPatch):
+    """Every render module prints to one 80-column console; returns a reader of what it printed."""
+    import volctl.render as render_package
+    from volctl.render import console as console_module
+
+    console = Console(width=80, file=io.StringIO(), highlight=False, emoji=False, color_system=None)
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(render_package.__path__):
+        module = importlib.import_module(f"volctl.render.{info.name}")
+        if hasattr(module, "out"):
+            monkeypatch.setattr(module, "out", console)
+    monkeypatch.setattr(console_module, "out", console)
+    return lambda: console.file.getvalue()
+
+
+def _whole(text: str, *cells: str) -> None:
+    flat = re.sub(r"[ \t]+", " ", text)
+    for cell in cells:
+        assert cell in flat, f"{cell!r} is cut or missing in:\n{text}"
+    assert "…" not in text, text
+
+
+def test_rollback_history(narrow) -> None:
+    from volctl.render.rollback import history_table
+
+    entry = {"at": "2026-12-01T22:46:10.123Z", "actor": "oncall@very-long-hostname.example.internal",
+             "service": "consume", "from": {"variant": "ml", "version": VERSION, "sha": SHA},
+             "to": {"variant": "baseline", "version": VERSION, "sha": SHA}, "outcome": "switched",
+             "reason": "latency SLO breached for ten minutes, runbook high-latency step 5", "change_id": CHANGE}
+    history_table([entry, {**entry, "service": "predict", "outcome": "not_found"}])
+    _whole(narrow(), "12-01 22:46:10", VERSION, "switched", "not_found", CHANGE)
+
+
+def test_model_list(narrow) -> None:
+    from volctl.core.models import ModelSummary, VariantSummary
+    from volctl.render.models import model_table
+
+    variants = [VariantSummary("ml", 0.2391, 0.283, 0.2, 0.4, SHA),
+                VariantSummary("baseline", 0.124, 0.031, 0.1, 0.9, SHA)]
+    model_table([ModelSummary(VERSION, "2026-12-01T22:46:10Z", True, "2025-11-07T00:00:00Z", "2026-04-04T23:59:59Z",
+                              15895, 0.151, variants, "/x")])
+    _whole(narrow(), VERSION, "2025-11-07", "2026-04-04", "synthetic")
+
+
+def test_slo_check(narrow) -> None:
+    from volctl.core.slo import SloReport, SloRow
+    from volctl.render.slo import slo_table
+
+    report = SloReport("http://127.0.0.1:9090", "30d", "30d", 123456.0, rows=[
+        SloRow("latency p95", "<= 800 ms", 0.0031, "3.1 ms", "met"),
+        SloRow("error rate", "< 1.00%", 0.0, "0.000%", "met", burn_rates={"1h": 0.0, "6h": 0.0, "1d": 0.0, "3d": 0.0}),
+        SloRow("availability", ">= 99.90%", 1.0, "100.000%", "met", burn_rates={"1h": 0.0, "6h": 0.0, "1d": 0.12,
+                                                                              "3d": 0.5}),
+        SloRow("consumer lag (max)", "< 30 s", 1.0, "1.0 s (now 0.0 s)", "too little traffic"),
+    ])
+    slo_table(report)
+    _whole(narrow(), "availability", "consumer lag (max)", "too little traffic", "0.12", "0.50")
+
+
+def test_lag(narrow) -> None:
+    from volctl.core.lag import GroupLag, PartitionLag
+    from volctl.render.kafka import lag_report
+
+    lag = GroupLag("volctl-consumer-with-a-long-name", "ticks.raw", 5.0, 6, [
+        PartitionLag(0, 123456, 123500, 44, 10.0, 9.0, 4.4, "WARN",
+                     "not advancing with 44 behind; last commit 12 s ago (STOP after 30 s)"),
+        PartitionLag(1, None, None, None, 0.0, 0.0, None, "UNKNOWN", "lag unknown: its end could not be read")])
+    lag_report(lag)
+    _whole(narrow(), "UNKNOWN", "WARN", "123456", "volctl-consumer-with-a-long-name")

@@ -1,0 +1,58 @@
+"""`slo check` against an in-memory Prometheus: each expression asked once, every row computed from
+the same numbers (--explain shows them), and throughput judged only when there was offered load."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from volctl.core import queries
+from volctl.core.slo import BREACHED, MET, NOT_JUDGED, check_slos
+from volctl.domain.settings import SloSettings
+
+
+class FakePrometheus:
+    url = "http://fake:9090"
+
+    def __init__(self, requests: float, failed: float, p95: float, best_rate: float) -> None:
+        self.asked: Counter[str] = Counter()
+        self.requests, self.failed, self.p95, self.best_rate = requests, failed, p95, best_rate
+
+    def value(self, expr: str) -> float | None:
+        self.asked[expr] += 1
+        if expr.startswith("histogram_quantile(0.95"):
+            return self.p95
+        if expr.startswith("histogram_quantile"):
+            return self.p95 / 2
+        if expr.startswith("max_over_time((sum(rate("):
+            return self.best_rate
+        if "status=~\"5..\"" in expr:
+            return self.failed
+        if expr.startswith("sum(increase("):
+            return self.requests
+        if expr.startswith("avg(avg_over_time(up"):
+            return 1.0
+        return 0.5  # consumer lag
+
+
+def test_each_expression_is_asked_once_and_explained_with_the_numbers_used() -> None:
+    slo = SloSettings()
+    client = FakePrometheus(requests=10000, failed=2, p95=0.004, best_rate=50)
+    report = check_slos(client, slo, "5m")
+    total, distinct = sum(client.asked.values()), len(client.asked)
+    print(f"slo check: {total} instant queries, {distinct} distinct")  # before: 39 queries, 24 distinct
+    assert total == distinct == report.queries
+    assert distinct <= len(set(queries.slo_check_expressions(slo, "5m").values()))
+    assert set(client.asked) <= set(queries.slo_check_expressions(slo, "5m").values())  # one catalogue
+    rows = {row.name: row for row in report.rows}
+    assert rows["error rate"].measured == 0.0002 and rows["error rate"].verdict == MET
+    assert any("2 failed / 10000 requests over 5m" in line for line in rows["error rate"].explain)
+    assert report.verdict == MET
+
+
+def test_an_idle_service_is_not_breached_on_throughput() -> None:
+    slo = SloSettings(min_requests=10)
+    idle = check_slos(FakePrometheus(requests=360, failed=0, p95=0.003, best_rate=6.1), slo, "1h")
+    throughput = next(row for row in idle.info if row.name.startswith("throughput"))
+    assert throughput.verdict == NOT_JUDGED and idle.verdict == MET  # before: "BREACHED (6.1 req/s)"
+    slow = check_slos(FakePrometheus(requests=360, failed=0, p95=2.0, best_rate=6.1), slo, "1h")
+    assert {row.name: row.verdict for row in slow.rows}["throughput (best 1m)"] == BREACHED
