@@ -176,8 +176,8 @@ def _preflight(settings: Settings, supervisor: Supervisor, with_replay: bool) ->
     for name, (port, key) in ports.items():
         if supervisor.record(name) is None and _port_taken(port):
             raise ConfigError(f"port {port} for {name} is taken by a process volctl did not start",
-                              hint=f"stop that process, or choose another port: {key} in volctl.toml, "
-                                   f"{_env_name(key)} in the environment")
+                              hint=f"stop that process, or set {key} to another port (in volctl.toml, or "
+                                   f"{_env_name(key)} in the environment)")
 
 
 def _ensure_model(settings: Settings, progress: Progress) -> str | None:
