@@ -139,8 +139,8 @@ class Registry:
             actual, where = sha256_of(path), str(path)
         if actual != entry.get("sha256"):
             raise ModelIntegrityError(
-                f"refusing to load {where}: sha256 {actual[:12]}… does not match the manifest "
-                f"({str(entry.get('sha256'))[:12]}…)",
+                f"sha256 does not match the manifest ({actual[:12]}… vs {str(entry.get('sha256'))[:12]}…): "
+                f"refusing to load {where}",
                 hint="the file was changed after training; retrain or restore it",
             )
         return actual
