@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from volctl.cli._boundary import boundary
-from volctl.cli.options import JsonOption, settings_of
-from volctl.domain.errors import EXIT_CHECK_FAILED
+from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
 app = typer.Typer(help="Feature drift between the training data and the live stream (Evidently).",
@@ -51,9 +50,4 @@ def report(
             console.note(message)
 
         result = drift_report(settings, write_drift_outputs, reference, current, window, out, progress)
-    if as_json:
-        console.emit_json(result.as_document())
-    else:
-        drift_table(result)
-    if result.drift:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    finish(result, as_json, drift_table)

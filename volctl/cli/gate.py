@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from volctl.cli._boundary import boundary
-from volctl.cli.options import JsonOption, settings_of
-from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
 
@@ -26,7 +25,7 @@ def gate(
     Exit 0 pass, 1 a check failed (the JSON names the classes), 3 something could not be measured.
     Every result is kept in an evidence folder under <state>/gates.
     """
-    from volctl.core.gate import FAIL, PASS, EvidenceWriters, run_gate
+    from volctl.core.gate import EvidenceWriters, run_gate
     from volctl.core.slo import seconds_of
     from volctl.render.gate import gate_table
     from volctl.reports.drift_files import write_drift_outputs
@@ -39,11 +38,4 @@ def gate(
     with console.err.status("release gate") as status:
         report = run_gate(settings_of(ctx), EvidenceWriters(write_slo_html, write_drift_outputs), rps, seconds,
                           skip_load, progress=status.update)
-    if as_json:
-        console.emit_json(report.as_document())
-    else:
-        gate_table(report)
-    if report.verdict == FAIL:
-        raise typer.Exit(EXIT_CHECK_FAILED)
-    if report.verdict != PASS:
-        raise typer.Exit(EXIT_CANNOT_CHECK)
+    finish(report, as_json, gate_table)

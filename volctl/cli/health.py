@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from volctl.cli._boundary import boundary
-from volctl.cli.options import JsonOption, settings_of
-from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
-from volctl.render import console
+from volctl.cli.options import JsonOption, finish, settings_of
 
 if TYPE_CHECKING:
     from volctl.domain.settings import Settings
@@ -39,15 +37,7 @@ def health(
         client.close()
     if watch:
         _watch(settings, interval)
-    report = check_stack(settings)
-    if as_json:
-        console.emit_json({"healthy": report.healthy, **console.as_plain(report)})
-    else:
-        health_table(report)
-    if report.nothing_answered:
-        raise typer.Exit(EXIT_CANNOT_CHECK)
-    if not report.healthy:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    finish(check_stack(settings), as_json, health_table)
 
 
 def _watch(settings: Settings, interval: float) -> None:

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from volctl.cli._boundary import boundary
-from volctl.cli.options import JsonOption, settings_of
-from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ def lag(
 
     Exit 0 OK or WARN, 1 ERR, STALL or STOP, 3 no such group, lag unknown or the broker unreachable.
     """
-    from volctl.core.lag import UNKNOWN, lag_inputs, measure_lag
+    from volctl.core.lag import lag_inputs, measure_lag
     from volctl.render.kafka import lag_report
 
     settings = settings_of(ctx)
@@ -93,14 +92,7 @@ def lag(
             result = measure_lag(inputs, window, interval, stop_threshold)
     finally:
         inputs.reader.close()
-    if as_json:
-        console.emit_json(result.as_document())
-    elif not watch:
-        lag_report(result)
-    if result.status == UNKNOWN:
-        raise typer.Exit(EXIT_CANNOT_CHECK)
-    if not result.passing:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    finish(result, as_json, (lambda _r: None) if watch else lag_report)  # a watch showed it already
 
 
 def _watch(inputs: LagInputs, window: float, interval: float, stop_threshold: float,

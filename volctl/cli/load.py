@@ -9,9 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from volctl.cli._boundary import boundary
-from volctl.cli.options import JsonOption, settings_of
-from volctl.domain.errors import EXIT_CHECK_FAILED
-from volctl.render import console
+from volctl.cli.options import JsonOption, finish, settings_of
 
 Endpoint = Literal["predict", "health", "version"]
 
@@ -59,9 +57,4 @@ def load(
     document = report.as_document()
     if save:
         save.write_text(json.dumps(document))
-    if as_json:
-        console.emit_json(document)
-    else:
-        load_report(report)
-    if not report.passed:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    finish(report, as_json, load_report, document)

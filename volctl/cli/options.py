@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 import typer
 
 from volctl.domain.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
+from volctl.domain.verdict import Verdict
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.", metavar="")]
 
@@ -24,3 +26,25 @@ def settings_of(ctx: typer.Context, **overrides: object) -> Settings:
     """Settings from the root --config, environment, then this command's flags."""
     config_file = (ctx.find_root().params or {}).get("config")
     return load_settings(config_file, overrides=overrides)
+
+
+class Report(Protocol):
+    @property
+    def outcome(self) -> Verdict: ...
+
+    def as_document(self) -> dict[str, Any]: ...
+
+
+def finish(report: Report, as_json: bool, show: Callable[[Any], None],
+           document: dict[str, Any] | None = None) -> None:
+    """The end of every read command: one JSON document (the report's, or `document`) or the
+    human report, then the report's verdict as the exit code (0 ok, 1 the answer is no, 3 could
+    not measure)."""
+    from volctl.render import console
+
+    if as_json:
+        console.emit_json(report.as_document() if document is None else document)
+    else:
+        show(report)
+    if report.outcome.exit_code:
+        raise typer.Exit(report.outcome.exit_code)

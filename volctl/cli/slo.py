@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from volctl.cli._boundary import boundary
-from volctl.cli.options import JsonOption, settings_of
-from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
+from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
 app = typer.Typer(help="Service level objectives: measure them, with error budgets and burn rates.",
@@ -31,7 +30,7 @@ def check(
     Exit 0 all met, 1 an SLO is breached, 3 cannot measure (Prometheus down, no data, too little traffic).
     """
     from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.slo import BREACHED, MET, check_slos, seconds_of
+    from volctl.core.slo import check_slos, seconds_of
     from volctl.render.slo import slo_table
 
     try:
@@ -49,11 +48,4 @@ def check(
             console.note(f"HTML report written to {html}")
     finally:
         client.close()
-    if as_json:
-        console.emit_json(report.as_document(explain))
-    else:
-        slo_table(report, explain)
-    if report.verdict == BREACHED:
-        raise typer.Exit(EXIT_CHECK_FAILED)
-    if report.verdict != MET:
-        raise typer.Exit(EXIT_CANNOT_CHECK)
+    finish(report, as_json, lambda r: slo_table(r, explain), report.as_document(explain))

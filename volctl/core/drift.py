@@ -24,6 +24,7 @@ from volctl.domain.clock import utc_iso, utc_stamp
 from volctl.domain.errors import ConfigError, NotEnoughData
 from volctl.domain.features import FEATURES
 from volctl.domain.settings import Settings
+from volctl.domain.verdict import Verdict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +72,10 @@ class DriftReport:
     @property
     def drift(self) -> bool:
         return self.share > self.threshold
+
+    @property
+    def outcome(self) -> Verdict:
+        return Verdict.FAILED if self.drift else Verdict.OK
 
     def as_document(self) -> dict[str, Any]:
         return {"at": self.at, "at_epoch": self.at_epoch, "reference": self.reference, "current": self.current,

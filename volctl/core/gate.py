@@ -21,6 +21,7 @@ from volctl.core.drift import DriftWriter
 from volctl.domain.clock import utc_iso, utc_stamp
 from volctl.domain.errors import VolctlError
 from volctl.domain.settings import Settings
+from volctl.domain.verdict import Verdict
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "cannot measure"
 Progress = Callable[[str], None]
@@ -45,6 +46,11 @@ class GateReport:
     checks: list[GateCheck] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
     window_note: str = ""  # why the SLO window is longer than the load
+
+    @property
+    def outcome(self) -> Verdict:
+        return Verdict.combine({PASS: Verdict.OK, FAIL: Verdict.FAILED}.get(c.verdict, Verdict.UNKNOWN)
+                               for c in self.checks)
 
     @property
     def verdict(self) -> str:

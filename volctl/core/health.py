@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from volctl.clients.http import ServiceClient
 from volctl.clients.kafka import bootstrap_of, is_reachable, list_topics, topics_of
@@ -13,6 +14,7 @@ from volctl.domain.errors import Unreachable, VolctlError
 from volctl.domain.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG
 from volctl.domain.registry import Registry
 from volctl.domain.settings import Settings
+from volctl.domain.verdict import Verdict
 
 
 @dataclass
@@ -31,6 +33,16 @@ class HealthReport:
     @property
     def healthy(self) -> bool:
         return all(c.ok for c in self.checks) and not self.unreachable
+
+    @property
+    def outcome(self) -> Verdict:
+        if self.nothing_answered:
+            return Verdict.UNKNOWN
+        return Verdict.OK if self.healthy else Verdict.FAILED
+
+    def as_document(self) -> dict[str, Any]:
+        return {"healthy": self.healthy, "verdict": self.outcome.value, "checks": [asdict(c) for c in self.checks],
+                "unreachable": list(self.unreachable)}
 
     @property
     def nothing_answered(self) -> bool:

@@ -32,6 +32,7 @@ from typing import Any
 
 from volctl.clients.kafka import KafkaReader, committed_at
 from volctl.domain.errors import NotEnoughData
+from volctl.domain.verdict import Verdict
 
 OK, WARN, ERR, STALL, STOP, UNKNOWN = "OK", "WARN", "ERR", "STALL", "STOP", "UNKNOWN"
 SEVERITY = {OK: 0, WARN: 1, ERR: 2, STALL: 3, STOP: 4, UNKNOWN: 5}
@@ -93,6 +94,12 @@ class GroupLag:
     @property
     def passing(self) -> bool:
         return self.status in PASSING
+
+    @property
+    def outcome(self) -> Verdict:
+        if self.status == UNKNOWN:
+            return Verdict.UNKNOWN
+        return Verdict.OK if self.passing else Verdict.FAILED
 
     @property
     def time_lag_s(self) -> float | None:

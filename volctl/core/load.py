@@ -18,6 +18,7 @@ from pathlib import Path
 from volctl.core.histogram import Histogram
 from volctl.domain.errors import ConfigError, Unreachable
 from volctl.domain.settings import Settings, SloSettings
+from volctl.domain.verdict import Verdict
 
 LATE_AFTER_S = 0.005  # a send more than 5 ms after its intended time counts as late
 KEPT_UP_RATE = 0.99  # achieved / asked below this: the report says the generator fell behind
@@ -240,6 +241,10 @@ class LoadReport:
     @property
     def passed(self) -> bool:
         return all(o.passed for o in self.objectives)
+
+    @property
+    def outcome(self) -> Verdict:
+        return Verdict.OK if self.passed else Verdict.FAILED
 
     def as_document(self) -> dict:
         r = self.result

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from volctl.core import queries
 from volctl.domain.clock import seconds_of
 from volctl.domain.settings import SloSettings
+from volctl.domain.verdict import Verdict
 
 MET, BREACHED, LOW_TRAFFIC, NO_DATA = "met", "breached", "too little traffic", "no data"
 NOT_JUDGED = "not judged (no offered load)"
@@ -59,6 +60,10 @@ class SloReport:
         if BREACHED in verdicts:
             return BREACHED
         return MET if verdicts == {MET} else "cannot measure"
+
+    @property
+    def outcome(self) -> Verdict:
+        return {BREACHED: Verdict.FAILED, MET: Verdict.OK}.get(self.verdict, Verdict.UNKNOWN)
 
     def as_document(self, explain: bool = True) -> dict[str, Any]:
         document = {"verdict": self.verdict, **asdict(self)}
