@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,6 +12,7 @@ from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 
 if TYPE_CHECKING:
+    from volctl.core.health import StackClients
     from volctl.domain.settings import Settings
 
 
@@ -26,29 +29,38 @@ def health(
 
     Exit 0 healthy, 1 a check failed, 3 nothing could be reached (is the stack up?).
     """
-    from volctl.clients.http import ServiceClient
     from volctl.core.health import check_stack, wait_until_answering
     from volctl.render.health import health_table
 
     settings = settings_of(ctx)
-    if wait:
-        client = ServiceClient("predict", settings.predict.url)
-        wait_until_answering(client, "/health", wait)
-        client.close()
-    if watch:
-        _watch(settings, interval)
-    finish(check_stack(settings), as_json, health_table)
+    with _clients(settings) as clients:
+        if wait:
+            wait_until_answering(clients.predict, "/health", wait)
+        if watch:
+            _watch(clients, settings, interval)
+        report = check_stack(clients, settings)
+    finish(report, as_json, health_table)
 
 
-def _watch(settings: Settings, interval: float) -> None:
+@contextmanager
+def _clients(settings: Settings) -> Iterator[StackClients]:
+    from volctl.clients.http import ServiceClient
     from volctl.clients.prometheus import PrometheusClient
+    from volctl.core.health import StackClients
+
+    clients = StackClients(ServiceClient("predict", settings.predict.url),
+                           ServiceClient("consume", settings.consume.url), PrometheusClient(settings.prometheus.url))
+    try:
+        yield clients
+    finally:
+        for client in (clients.predict, clients.consume, clients.prometheus):
+            client.close()
+
+
+def _watch(clients: StackClients, settings: Settings, interval: float) -> None:
     from volctl.core.watch import observe_stack
     from volctl.render.live import show_live
     from volctl.render.stack import watch_view
 
-    prometheus = PrometheusClient(settings.prometheus.url)
-    try:
-        show_live(watch_view(report, snapshot) for report, snapshot in observe_stack(settings, prometheus, interval))
-    finally:
-        prometheus.close()
+    show_live(watch_view(report, snapshot) for report, snapshot in observe_stack(clients, settings, interval))
     raise typer.Exit(0)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
-from volctl.domain.errors import EXIT_CHECK_FAILED, EXIT_USAGE
+from volctl.domain.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ConfigError
 from volctl.render import console
+
+if TYPE_CHECKING:
+    from volctl.clients.http import ServiceClient
+    from volctl.domain.registry import Registry
+    from volctl.domain.settings import Settings
 
 
 @boundary
@@ -32,7 +37,9 @@ def rollback(
     Exit 0 switched (or already serving it); 1 a service refused or did not verify, and the other
     was switched back; 3 a service is unreachable or the target does not exist.
     """
+    from volctl.clients.http import ServiceClient
     from volctl.core import rollback as core
+    from volctl.domain.registry import Registry
     from volctl.render import rollback as render
 
     settings = settings_of(ctx)
@@ -43,7 +50,22 @@ def rollback(
     if not to:
         raise typer.BadParameter("say what to serve: --to baseline, --to ml or --to <version> (or --history)",
                                  param_hint="--to")
-    plan = core.plan_rollback(settings, to)
+    services = {name: ServiceClient(name, getattr(settings, name).url, timeout_s=10) for name in core.SERVICES}
+    registry = Registry(settings.registry_path) if settings.registry_path.is_dir() else None
+    try:
+        _switch(services, registry, settings, to, reason, yes, dry_run, as_json)
+    finally:
+        for client in services.values():
+            client.close()
+
+
+def _switch(services: dict[str, ServiceClient], registry: Registry | None, settings: Settings, to: str, reason: str,
+            yes: bool, dry_run: bool, as_json: bool) -> None:
+    from volctl.core import rollback as core
+    from volctl.domain.model_admin import read_admin_token
+    from volctl.render import rollback as render
+
+    plan = core.plan_rollback(services, registry, to)
     if not as_json:
         render.plan_table(plan, dry_run)
     if plan.nothing_to_do and not dry_run:
@@ -57,7 +79,11 @@ def rollback(
             console.error("refusing to switch models without confirmation", hint="pass --yes (or --dry-run)")
             raise typer.Exit(EXIT_USAGE)
         typer.confirm(f"Switch both services to {plan.target.describe()}?", abort=True)
-    report = core.execute_rollback(settings, plan, reason, dry_run)
+    token = read_admin_token(settings)
+    if not token:
+        raise ConfigError(f"no admin token in {settings.state_path / 'admin_token'} and none configured",
+                          hint="`volctl up` generates one; or set admin_token (VOLCTL_ADMIN_TOKEN)")
+    report = core.execute_rollback(services, plan, token, reason, dry_run)
     if as_json:
         console.emit_json({"ok": report.ok, "changed": not dry_run and report.ok, **console.as_plain(report)})
     else:

@@ -12,13 +12,17 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from volctl.clients.http import ServiceClient
 from volctl.domain.errors import ConfigError, VolctlError
 from volctl.domain.settings import Settings
 from volctl.domain.variants import VARIANTS
+
+if TYPE_CHECKING:
+    from volctl.domain.registry import Registry
 
 SERVICES = ("predict", "consume")
 
@@ -67,47 +71,43 @@ class RollbackReport:
     seconds: float = 0.0
 
 
-def plan_rollback(settings: Settings, to: str) -> RollbackPlan:
-    """Where each service is now and what `to` (baseline, ml or a version) means for it."""
+def plan_rollback(services: Mapping[str, ServiceClient], registry: Registry | None, to: str) -> RollbackPlan:
+    """Where each service is now and what `to` (baseline, ml or a version) means for it. The target
+    is verified in `registry` first (None: the services' registries are not reachable from here)."""
     switches = []
     for service in SERVICES:
-        url = getattr(settings, service).url
-        with ServiceClient(service, url, timeout_s=3) as client:
-            answer = client.get("/version")
+        client = services[service]
+        answer = client.get("/version")
         if answer.status != 200 or not isinstance(answer.body, dict):
-            raise ConfigError(f"{service} at {url} answered /version with {answer.status}: {answer.body}",
-                              hint="check it with `volctl health`")
-        switches.append(ServiceSwitch(service, url, _served(answer.body)))
+            raise ConfigError(f"{service} at {client.base_url} answered /version with {answer.status}: "
+                              f"{answer.body}", hint="check it with `volctl health`")
+        switches.append(ServiceSwitch(service, client.base_url, _served(answer.body)))
     current = switches[0].before  # predict decides what "the current version" is
     if to in VARIANTS:
         variant, version = to, current["version"]
     else:
         variant, version = current["variant"], to
-    return RollbackPlan(Target(variant, version, _expected_sha(settings, variant, version)), switches,
-                        uuid.uuid4().hex[:12])
+    # A wrong name or a tampered file stops here, before any service is asked.
+    sha = registry.verify(version, variant) if registry is not None else ""
+    return RollbackPlan(Target(variant, version, sha), switches, uuid.uuid4().hex[:12])
 
 
-def execute_rollback(settings: Settings, plan: RollbackPlan, reason: str, dry_run: bool = False) -> RollbackReport:
+def execute_rollback(services: Mapping[str, ServiceClient], plan: RollbackPlan, token: str, reason: str,
+                     dry_run: bool = False) -> RollbackReport:
     """Switch predict, then consume; on any failure switch back what was switched. Then verify."""
-    from volctl.domain.model_admin import read_admin_token
-
-    token = read_admin_token(settings)
-    if not token:
-        raise ConfigError(f"no admin token in {settings.state_path / 'admin_token'} and none configured",
-                          hint="`volctl up` generates one; or set admin_token (VOLCTL_ADMIN_TOKEN)")
     report = RollbackReport(plan, dry_run)
     started = time.perf_counter()
     request = {"variant": plan.target.variant, "version": plan.target.version, "expect_sha": plan.target.sha,
                "actor": local_actor(), "reason": reason, "change_id": plan.change_id, "dry_run": dry_run}
     for switch in plan.switches:
-        if not _call(switch, token, request):
+        if not _call(switch, services[switch.service], token, request):
             report.ok = False
             report.problem = f"{switch.service} refused the switch: {switch.error}"
-            _revert(plan.switches, token, request, report.problem)
+            _revert(plan.switches, services, token, request, report.problem)
             break
     if report.ok and not dry_run:
         for switch in plan.switches:
-            _verify(switch, plan.target)
+            _verify(switch, services[switch.service], plan.target)
         failed = [s.service for s in plan.switches if not s.verified]
         if failed:
             report.ok = False
@@ -146,11 +146,10 @@ def local_actor() -> str:
     return f"{user}@{os.uname().nodename}"
 
 
-def _call(switch: ServiceSwitch, token: str, request: dict[str, Any]) -> bool:
+def _call(switch: ServiceSwitch, client: ServiceClient, token: str, request: dict[str, Any]) -> bool:
     started = time.perf_counter()
     try:
-        with ServiceClient(switch.service, switch.url, timeout_s=10) as client:
-            answer = client.post("/admin/model", request, headers={"Authorization": f"Bearer {token}"})
+        answer = client.post("/admin/model", request, headers={"Authorization": f"Bearer {token}"})
     except VolctlError as exc:  # did not answer: not switched
         switch.error = exc.message
         return False
@@ -164,28 +163,28 @@ def _call(switch: ServiceSwitch, token: str, request: dict[str, Any]) -> bool:
     return True
 
 
-def _revert(switches: list[ServiceSwitch], token: str, request: dict[str, Any], why: str) -> None:
+def _revert(switches: list[ServiceSwitch], services: Mapping[str, ServiceClient], token: str,
+            request: dict[str, Any], why: str) -> None:
     for switch in switches:
         if not switch.changed:
             continue
         back = {**request, "variant": switch.before["variant"], "version": switch.before["version"],
                 "expect_sha": switch.before.get("sha") or "", "reason": f"automatic revert: {why}"}
         probe = ServiceSwitch(switch.service, switch.url, switch.after)
-        switch.reverted = _call(probe, token, back)
+        switch.reverted = _call(probe, services[switch.service], token, back)
         if not switch.reverted:
             switch.error = f"could not switch back: {probe.error}"
 
 
-def _verify(switch: ServiceSwitch, target: Target) -> None:
+def _verify(switch: ServiceSwitch, client: ServiceClient, target: Target) -> None:
     """The service says so on /version and in volatility_model_info on /metrics."""
     from prometheus_client.parser import text_string_to_metric_families
 
     from volctl.domain.metrics import MODEL_INFO
 
     try:
-        with ServiceClient(switch.service, switch.url, timeout_s=3) as client:
-            version = client.get("/version").body
-            metrics = client.get("/metrics").body
+        version = client.get("/version").body
+        metrics = client.get("/metrics").body
     except VolctlError as exc:
         switch.verified, switch.verify_detail = False, exc.message
         return
@@ -206,13 +205,3 @@ def _served(version_document: dict[str, Any]) -> dict[str, Any]:
 def _serves(served: dict[str, Any], target: Target) -> bool:
     return (served.get("variant") == target.variant and served.get("version") == target.version
             and (not target.sha or served.get("sha") == target.sha))
-
-
-def _expected_sha(settings: Settings, variant: str, version: str) -> str:
-    """Verify the target here first: a wrong name or a tampered file stops before any service is asked."""
-    from volctl.domain.registry import Registry
-
-    registry = Registry(settings.registry_path)
-    if not registry.root.is_dir():
-        return ""  # services with their own registry (compose): they verify against their manifests
-    return registry.verify(version, variant)

@@ -14,7 +14,7 @@ from volctl.domain.errors import Unreachable
 from volctl.domain.settings import Settings, SloSettings
 
 if TYPE_CHECKING:
-    from volctl.core.health import HealthReport
+    from volctl.core.health import HealthReport, StackClients
 
 
 @dataclass
@@ -57,11 +57,11 @@ def snapshot(client: PrometheusClient, slo: SloSettings) -> Snapshot:
     return result
 
 
-def observe_stack(settings: Settings, prometheus: PrometheusClient, interval_s: float
+def observe_stack(clients: StackClients, settings: Settings, interval_s: float
                   ) -> Iterator[tuple[HealthReport, Snapshot]]:
     """(deep checks, SLO snapshot) now, then every `interval_s`, until the caller stops."""
     from volctl.core.health import check_stack
 
     while True:
-        yield check_stack(settings), snapshot(prometheus, settings.slo)
+        yield check_stack(clients, settings), snapshot(clients.prometheus, settings.slo)
         time.sleep(interval_s)

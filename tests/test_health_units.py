@@ -1,0 +1,43 @@
+"""`volctl health` core against in-memory services and Prometheus (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+from volctl.clients.http import ServiceClient
+from volctl.clients.prometheus import PrometheusClient
+from volctl.core.health import StackClients, check_stack
+from volctl.domain.settings import load_settings
+from volctl.domain.verdict import Verdict
+
+
+def _transport(routes: dict[str, tuple[int, object]]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        status, body = routes.get(request.url.path, (404, {"detail": "no route"}))
+        return httpx.Response(status, text=body) if isinstance(body, str) else httpx.Response(status, json=body)
+
+    return httpx.MockTransport(handle)
+
+
+def test_a_member_still_joining_and_a_served_model_unknown_here_are_failed_checks(tmp_path: Path) -> None:
+    settings = load_settings(env={}, overrides={"state_dir": str(tmp_path),
+                                                "kafka.bootstrap": f"127.0.0.1:{free_port()}"})
+    predict = ServiceClient("predict", "http://predict", transport=_transport({
+        "/health": (200, {"status": "ok", "model_variant": "ml", "version": "v9"}),
+        "/version": (200, {"model": "ml", "version": "v9", "sha": "b" * 64})}))
+    consume = ServiceClient("consume", "http://consume", transport=_transport({
+        "/health": (503, {"status": "starting", "assigned_partitions": 0}),
+        "/metrics": (200, "volatility_consumer_lag_seconds 0.0\nvolatility_consumer_offset_lag 0.0\n")}))
+    prometheus = PrometheusClient("http://prometheus:9090", transport=_transport({
+        "/-/ready": (200, "ok"),
+        "/api/v1/targets": (200, {"status": "success", "data": {"activeTargets": [
+            {"labels": {"job": "predict"}, "health": "up"}, {"labels": {"job": "consume"}, "health": "up"}]}})}))
+    report = check_stack(StackClients(predict, consume, prometheus), settings)
+    checks = {c.name: c for c in report.checks}
+    assert checks["predict /health"].ok and checks["scrape targets up"].ok
+    assert not checks["consume /health"].ok and "starting" in checks["consume /health"].detail
+    assert not checks["model sha256"].ok and "not found" in checks["model sha256"].detail
+    assert report.unreachable == ["broker"] and report.outcome == Verdict.FAILED
