@@ -43,6 +43,7 @@ def ingest(
     """Publish ticks to ticks.raw, keyed by product. Ctrl-C or SIGTERM stops cleanly with a summary."""
     from volctl.clients.kafka import Publisher, bootstrap_of
     from volctl.core import ingest as core
+    from volctl.core.sources import open_source
     from volctl.render.ingest import ingest_progress, ingest_summary
 
     if [bool(replay), synthetic, live].count(True) != 1:
@@ -53,30 +54,13 @@ def ingest(
     if event_time not in core.EVENT_TIMES:
         raise typer.BadParameter(f"--event-time must be one of {', '.join(core.EVENT_TIMES)}")
     settings = settings_of(ctx)
+    source = open_source(settings, replay, synthetic, live, record, speed, loop, rate, seed)
     limits = core.Limits(limit, duration)
     interrupted = _stop_on_signals(limits.stop)
-    replayed = core.load_replay(replay, settings.data.naive_timezone) if replay else None  # bad file: before Kafka
     publisher = Publisher(bootstrap_of(settings.kafka), timeout_s=settings.kafka.timeout)
-    topic = settings.kafka.topic_raw
     try:
-        with ingest_progress(f"→ {topic}", enabled=not as_json) as progress:
-            if live:
-                summary = core.ingest_live(publisher, topic, settings.data.live_url, settings.data.products,
-                                           settings.data.naive_timezone, record, limits, progress, console.note)
-            else:
-                if replay:
-                    ticks, stats = replayed
-                    if loop and event_time == "original":
-                        console.note("looping with original event times repeats them; --event-time now looks live")
-                    stream, total, source = core.replay_stream(ticks, loop), None if loop else len(ticks), str(replay)
-                else:
-                    stream, total, source, stats = core.synthetic_stream(seed, None), None, "synthetic", None
-                wait = limits.stop.wait  # a stop signal ends a long pause at once
-                pacing = (core.at_rate(stream, rate, sleep=wait) if rate and synthetic
-                          else core.paced(stream, speed, sleep=wait))
-                summary = core.publish(pacing, publisher, topic, source, event_time, limits, total, progress)
-                if stats is not None:
-                    summary.skipped, summary.bad = stats.bad_total, dict(stats.bad)
+        with ingest_progress(f"→ {settings.kafka.topic_raw}", enabled=not as_json) as progress:
+            summary = source.publish(publisher, settings.kafka.topic_raw, event_time, limits, progress, console.note)
     finally:
         publisher.close()
     if as_json:
