@@ -25,7 +25,8 @@ def gate(
     Exit 0 pass, 1 a check failed (the JSON names the classes), 3 something could not be measured.
     Every result is kept in an evidence folder under <state>/gates.
     """
-    from volctl.core.gate import EvidenceWriters, run_gate
+    from volctl.cli.wiring import lag_inputs
+    from volctl.core.gate import GateParts, run_gate
     from volctl.core.slo import seconds_of
     from volctl.render.gate import gate_table
     from volctl.reports.drift_files import write_drift_outputs
@@ -36,6 +37,7 @@ def gate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--duration") from None
     with console.err.status("release gate") as status:
-        report = run_gate(settings_of(ctx), EvidenceWriters(write_slo_html, write_drift_outputs), rps, seconds,
-                          skip_load, progress=status.update)
+        settings = settings_of(ctx)
+        parts = GateParts(write_slo_html, write_drift_outputs, lambda: lag_inputs(settings))
+        report = run_gate(settings, parts, rps, seconds, skip_load, progress=status.update)
     finish(report, as_json, gate_table)

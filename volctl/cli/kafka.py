@@ -18,12 +18,18 @@ if TYPE_CHECKING:
 @boundary
 def topics(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Topics with partitions, high watermarks and message counts (embedded broker or your cluster)."""
+    from volctl.cli.wiring import kafka_reader
     from volctl.clients.kafka import bootstrap_of
     from volctl.core.topics import describe_topics
     from volctl.render.kafka import topics_table
 
-    bootstrap = bootstrap_of(settings_of(ctx).kafka)
-    found = describe_topics(bootstrap)
+    settings = settings_of(ctx)
+    bootstrap = bootstrap_of(settings.kafka)
+    reader = kafka_reader(settings)
+    try:
+        found = describe_topics(reader)
+    finally:
+        reader.close()
     if as_json:
         console.emit_json([{"name": t.name, "messages": t.messages, "partitions": t.partitions} for t in found])
     else:
@@ -43,15 +49,16 @@ def tail(
             metavar="")] = False,
 ) -> None:
     """The newest messages of a topic, in time order: partition, offset, timestamp, key, value."""
-    from volctl.clients.kafka import bootstrap_of
+    from volctl.cli.wiring import kafka_reader
     from volctl.core.topics import tail as core_tail
     from volctl.render.kafka import tailed_message
 
-    messages = core_tail(bootstrap_of(settings_of(ctx).kafka), topic, count, from_beginning, follow)
-    if as_json and not follow:
-        console.emit_json(list(messages))
-        return
+    reader = kafka_reader(settings_of(ctx))
     try:
+        messages = core_tail(reader, topic, count, from_beginning, follow)
+        if as_json and not follow:
+            console.emit_json(list(messages))
+            return
         for message in messages:
             if as_json:
                 console.emit_json_line(message)
@@ -59,6 +66,8 @@ def tail(
                 tailed_message(message)
     except KeyboardInterrupt:
         return
+    finally:
+        reader.close()
 
 
 @boundary
@@ -80,7 +89,8 @@ def lag(
 
     Exit 0 OK or WARN, 1 ERR, STALL or STOP, 3 no such group, lag unknown or the broker unreachable.
     """
-    from volctl.core.lag import lag_inputs, measure_lag
+    from volctl.cli.wiring import lag_inputs
+    from volctl.core.lag import measure_lag
     from volctl.render.kafka import lag_report
 
     settings = settings_of(ctx)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from volctl.core.drift import DriftWriter
+from volctl.core.lag import LagInputs
 from volctl.domain.clock import utc_iso, utc_stamp
 from volctl.domain.errors import VolctlError
 from volctl.domain.settings import Settings
@@ -73,15 +74,17 @@ class GateReport:
 
 
 @dataclass(frozen=True)
-class EvidenceWriters:
-    """How the bundle's pages are written (volctl.reports): the SLO page from a report and its
-    Prometheus client, and the drift files."""
+class GateParts:
+    """What the gate is given: how the bundle's pages are written (volctl.reports: the SLO page
+    from a report and its Prometheus client, the drift files), and how to reach the broker for the
+    lag check (a factory: an unreachable broker is a check that could not measure, not a crash)."""
 
     slo_html: Callable[[Any, Any, Any, Path], None]  # (client, SloReport, SloSettings, path)
     drift: DriftWriter
+    lag_inputs: Callable[[], LagInputs]
 
 
-def run_gate(settings: Settings, writers: EvidenceWriters, rps: float, duration_s: float, skip_load: bool = False,
+def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: float, skip_load: bool = False,
              progress: Progress = lambda _m: None) -> GateReport:
     now = time.time()
     bundle = settings.state_path / "gates" / utc_stamp(now)
@@ -103,7 +106,7 @@ def run_gate(settings: Settings, writers: EvidenceWriters, rps: float, duration_
     progress(f"SLOs over the last {window}")
     _slo_checks(settings, window, bundle, report, writers)
     progress("consumer lag")
-    _lag_check(settings, bundle, report)
+    _lag_check(writers.lag_inputs, bundle, report)
     # Drift looks at drift.window (1h), not the load window: a minute of features is too few rows
     # (drift.min_rows) for the per-feature tests to mean anything.
     progress(f"drift over the last {settings.drift.window} of the feature log")
@@ -125,7 +128,7 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
 
 
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
-                writers: EvidenceWriters) -> None:
+                writers: GateParts) -> None:
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core.slo import BREACHED, MET, check_slos
 
@@ -147,11 +150,11 @@ def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateRepor
         report.checks.append(GateCheck(f"slo: {row.name}", kind, row.shown, row.objective, verdict))
 
 
-def _lag_check(settings: Settings, bundle: Path, report: GateReport) -> None:
-    from volctl.core.lag import lag_inputs, measure_lag
+def _lag_check(lag_inputs: Callable[[], LagInputs], bundle: Path, report: GateReport) -> None:
+    from volctl.core.lag import measure_lag
 
     try:
-        inputs = lag_inputs(settings)
+        inputs = lag_inputs()
     except VolctlError as exc:
         report.checks.append(GateCheck("lag status", "lag", exc.message, "OK or WARN", UNKNOWN))
         return

@@ -246,11 +246,11 @@ def judge_history(history: list[dict[int, Observation]], group: str, topic: str,
     return result
 
 
-def newest_event_age(bootstrap: str, topic: str) -> float | None:
+def newest_event_age(reader: KafkaReader, topic: str) -> float | None:
     """Seconds since the event time (`time` field) of the newest message on `topic`."""
     from volctl.core.topics import tail
 
-    times = [t for t in (_event_time(m.value) for m in tail(bootstrap, topic, 5)) if t is not None]
+    times = [t for t in (_event_time(m.value) for m in tail(reader, topic, 5)) if t is not None]
     return max(time.time() - max(times), 0.0) if times else None
 
 
@@ -261,25 +261,3 @@ def _event_time(value: Any) -> float | None:
         return datetime.fromisoformat(value["time"].replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def lag_inputs(settings: Any, group: str | None = None, topic: str | None = None) -> LagInputs:
-    """Where to look. For volctl's own group the consume service tells its last commit time (tansu
-    drops commit metadata) and its output topic tells freshness."""
-    from volctl.clients.http import get_json
-    from volctl.clients.kafka import bootstrap_of
-
-    bootstrap = bootstrap_of(settings.kafka)
-    group = group or settings.kafka.group
-    topic = topic or settings.kafka.topic_raw
-    ours = group == settings.kafka.group
-
-    def commit_clock() -> float | None:
-        if not ours:
-            return None
-        return (get_json("consume", settings.consume.url, "/health", timeout_s=1) or {}).get("last_commit_at")
-
-    def freshness() -> float | None:
-        return newest_event_age(bootstrap, settings.kafka.topic_predictions) if ours else None
-
-    return LagInputs(KafkaReader(bootstrap), group, topic, commit_clock, freshness)

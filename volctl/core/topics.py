@@ -31,18 +31,14 @@ class TopicInfo:
         return sum(p.messages for p in self.partitions)
 
 
-def describe_topics(bootstrap: str) -> list[TopicInfo]:
-    reader = KafkaReader(bootstrap)
-    try:
-        found = []
-        for name in reader.topics():
-            partitions = reader.partitions(name)
-            highs, starts = reader.high_watermarks(partitions, exact=False), reader.beginnings(partitions)
-            found.append(TopicInfo(name, [PartitionInfo(tp.partition, starts.get(tp, 0), highs[tp])
-                                          for tp in partitions]))
-        return found
-    finally:
-        reader.close()
+def describe_topics(reader: KafkaReader) -> list[TopicInfo]:
+    found = []
+    for name in reader.topics():
+        partitions = reader.partitions(name)
+        highs, starts = reader.high_watermarks(partitions, exact=False), reader.beginnings(partitions)
+        found.append(TopicInfo(name, [PartitionInfo(tp.partition, starts.get(tp, 0), highs[tp])
+                                      for tp in partitions]))
+    return found
 
 
 @dataclass
@@ -64,36 +60,32 @@ class TailedMessage:
         return cls(message.partition, message.offset, message.timestamp_ms / 1000, key, value)
 
 
-def tail(bootstrap: str, topic: str, count: int = 10, from_beginning: bool = False,
+def tail(reader: KafkaReader, topic: str, count: int = 10, from_beginning: bool = False,
          follow: bool = False) -> Iterator[TailedMessage]:
     """The newest `count` messages in time order (or the first `count` with from_beginning); with
-    `follow`, then every new message until the caller stops iterating."""
-    reader = KafkaReader(bootstrap)
-    try:
-        partitions = reader.partitions(topic)
-        highs, starts = reader.high_watermarks(partitions, exact=False), reader.beginnings(partitions)
-        if from_beginning:
-            begin = dict(starts)
-            ends = {tp: min(highs[tp], starts.get(tp, 0) + count) for tp in partitions}
-        else:
-            begin = {tp: max(starts.get(tp, 0), highs[tp] - count) for tp in partitions}
-            ends = dict(highs)
-        initial: list[Message] = []
-        pending = {tp.partition: ends[tp] for tp in partitions if ends[tp] > begin[tp]}
-        if pending:
-            for message in reader.messages(partitions, begin, follow=False):
-                end = pending.get(message.partition)
-                if end is None or message.offset >= end:
-                    continue
-                initial.append(message)
-                if message.offset >= end - 1:
-                    del pending[message.partition]
-                if not pending:
-                    break
-        initial.sort(key=lambda m: (m.timestamp_ms, m.partition, m.offset))
-        chosen = initial[:count] if from_beginning else initial[-count:]
-        yield from (TailedMessage.of(m) for m in chosen)
-        if follow:
-            yield from (TailedMessage.of(m) for m in reader.messages(partitions, highs, follow=True))
-    finally:
-        reader.close()
+    `follow`, then every new message until the caller stops iterating. The caller owns the reader."""
+    partitions = reader.partitions(topic)
+    highs, starts = reader.high_watermarks(partitions, exact=False), reader.beginnings(partitions)
+    if from_beginning:
+        begin = dict(starts)
+        ends = {tp: min(highs[tp], starts.get(tp, 0) + count) for tp in partitions}
+    else:
+        begin = {tp: max(starts.get(tp, 0), highs[tp] - count) for tp in partitions}
+        ends = dict(highs)
+    initial: list[Message] = []
+    pending = {tp.partition: ends[tp] for tp in partitions if ends[tp] > begin[tp]}
+    if pending:
+        for message in reader.messages(partitions, begin, follow=False):
+            end = pending.get(message.partition)
+            if end is None or message.offset >= end:
+                continue
+            initial.append(message)
+            if message.offset >= end - 1:
+                del pending[message.partition]
+            if not pending:
+                break
+    initial.sort(key=lambda m: (m.timestamp_ms, m.partition, m.offset))
+    chosen = initial[:count] if from_beginning else initial[-count:]
+    yield from (TailedMessage.of(m) for m in chosen)
+    if follow:
+        yield from (TailedMessage.of(m) for m in reader.messages(partitions, highs, follow=True))
