@@ -26,6 +26,7 @@ def gate(
     Every result is kept in an evidence folder under <state>/gates.
     """
     from volctl.cli.wiring import lag_inputs
+    from volctl.clients.prometheus import PrometheusClient
     from volctl.core.gate import GateParts, run_gate
     from volctl.core.slo import seconds_of
     from volctl.render.gate import gate_table
@@ -38,6 +39,7 @@ def gate(
         raise typer.BadParameter(str(exc), param_hint="--duration") from None
     with console.err.status("release gate") as status:
         settings = settings_of(ctx)
-        parts = GateParts(write_slo_html, write_drift_outputs, lambda: lag_inputs(settings))
+        parts = GateParts(write_slo_html, write_drift_outputs, lambda: lag_inputs(settings),
+                          lambda: PrometheusClient(settings.prometheus.url))
         report = run_gate(settings, parts, rps, seconds, skip_load, progress=status.update)
     finish(report, as_json, gate_table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Literal
@@ -34,6 +35,7 @@ def load(
     Exit 0 when every objective passes, 1 when one fails (or the generator could not keep up),
     3 when the service does not answer (before the run or in its first second).
     """
+    from volctl.clients.prometheus import PrometheusClient
     from volctl.core import load as core
     from volctl.core.slo import seconds_of
     from volctl.render.load import load_progress, load_report
@@ -51,7 +53,8 @@ def load(
         result = core.run_load(url, bodies, rps, seconds, ramp_spec, progress)
     report = core.judge(result, source, settings.slo)
     if endpoint == "predict":  # the service's latency histogram covers /predict only
-        report.server_p95_s = core.server_p95(settings.prometheus.url, result.wall_s)
+        with contextlib.closing(PrometheusClient(settings.prometheus.url, timeout_s=2)) as prometheus:
+            report.server_p95_s = core.server_p95(prometheus, result.wall_s)
     if baseline:
         report.baseline = core.compare(report, json.loads(baseline.read_text()))
     document = report.as_document()

@@ -68,3 +68,16 @@ def get_json(name: str, base_url: str, path: str, timeout_s: float = 2.0) -> dic
         except Unreachable:
             return None
     return body if isinstance(body, dict) else None
+
+
+def status_of(url: str, timeout_s: float = 1.0) -> int | None:
+    """The HTTP status a GET of `url` answers with, or None when nothing answers (readiness polls)."""
+    try:
+        return httpx.get(url, timeout=timeout_s, verify=url.startswith("https")).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def answers(base_url: str, path: str = "/health", timeout_s: float = 2.0) -> bool:
+    """Whether anything answers HTTP at `base_url` (any status)."""
+    return status_of(f"{base_url}{path}", timeout_s) is not None

@@ -29,6 +29,13 @@ class PrometheusClient:
         except httpx.HTTPError:
             return False
 
+    def reload(self) -> None:
+        """Re-read the config and rules (needs --web.enable-lifecycle, which `volctl up` sets)."""
+        try:
+            self._client.post("/-/reload")
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"Prometheus at {self.url} did not reload: {exc}") from exc
+
     def targets(self) -> list[dict[str, Any]]:
         return self._api("/api/v1/targets", {"state": "active"})["activeTargets"]
 

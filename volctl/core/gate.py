@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from volctl.clients.prometheus import PrometheusClient
 from volctl.core.drift import DriftWriter
 from volctl.core.lag import LagInputs
 from volctl.domain.clock import utc_iso, utc_stamp
@@ -82,6 +83,7 @@ class GateParts:
     slo_html: Callable[[Any, Any, Any, Path], None]  # (client, SloReport, SloSettings, path)
     drift: DriftWriter
     lag_inputs: Callable[[], LagInputs]
+    prometheus: Callable[[], PrometheusClient]
 
 
 def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: float, skip_load: bool = False,
@@ -129,10 +131,9 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
 
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
                 writers: GateParts) -> None:
-    from volctl.clients.prometheus import PrometheusClient
     from volctl.core.slo import BREACHED, MET, check_slos
 
-    client = PrometheusClient(settings.prometheus.url)
+    client = writers.prometheus()
     try:
         slo = check_slos(client, settings.slo, window)
         writers.slo_html(client, slo, settings.slo, bundle / "slo.html")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from volctl.clients.prometheus import PrometheusClient
 from volctl.core.histogram import Histogram
 from volctl.domain.errors import ConfigError, Unreachable
 from volctl.domain.settings import Settings, SloSettings
@@ -193,13 +194,10 @@ def run_load(url: str, bodies: list[bytes] | None, rps: float, seconds: float, r
 
 def ensure_answering(base_url: str, timeout_s: float = 2.0) -> None:
     """Fail before a run (and before loading payload rows) when the service is not there."""
-    import httpx
+    from volctl.clients.http import answers
 
-    try:
-        httpx.get(f"{base_url}/health", timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        raise Unreachable(f"{base_url} does not answer ({type(exc).__name__})",
-                          hint="is the stack up? `volctl up`, then `volctl health`") from exc
+    if not answers(base_url, "/health", timeout_s):
+        raise Unreachable(f"{base_url} does not answer", hint="is the stack up? `volctl up`, then `volctl health`")
 
 
 def real_bodies(features: list[str], data_path: Path | None, count: int = 2000,
@@ -323,15 +321,11 @@ def payload_bodies(settings: Settings, payload: str) -> tuple[list[bytes], str]:
     return real_bodies(features, settings.data_path())
 
 
-def server_p95(prometheus_url: str, wall_s: float) -> float | None:
+def server_p95(prometheus: PrometheusClient, wall_s: float) -> float | None:
     """The predict service's own p95 over the run, from Prometheus (None when it is not up)."""
-    from volctl.clients.prometheus import PrometheusClient
     from volctl.core.queries import latency_quantile
 
-    client = PrometheusClient(prometheus_url, timeout_s=2)
     try:
-        return client.value(latency_quantile(0.95, f"{max(int(wall_s) + 5, 30)}s"))
+        return prometheus.value(latency_quantile(0.95, f"{max(int(wall_s) + 5, 30)}s"))
     except Unreachable:
         return None
-    finally:
-        client.close()

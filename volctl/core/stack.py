@@ -7,6 +7,7 @@ something volctl did not start is reported before anything is started.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import socket
@@ -17,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
+from volctl.clients.http import get_json, status_of
 from volctl.clients.kafka import bootstrap_of, is_reachable
 from volctl.clients.processes import ProcessRecord, StopOutcome, Supervisor
+from volctl.clients.prometheus import PrometheusClient
 from volctl.core.broker import BROKER, broker_binary, start_broker
 from volctl.domain.errors import ConfigError, Unreachable
 from volctl.domain.settings import Settings
@@ -202,7 +203,8 @@ def _start_prometheus(settings: Settings, supervisor: Supervisor, write_monitori
     url = settings.prometheus.url
     record = supervisor.record(PROMETHEUS)
     if record is not None:  # running: re-read the freshly rendered config and rules
-        httpx.post(f"{url}/-/reload", timeout=5)
+        with contextlib.closing(PrometheusClient(url, timeout_s=5)) as client:
+            client.reload()
         return ComponentState(PROMETHEUS, "running", record.pid, record.port, 0.0, record.uptime_s, url)
     argv = [shutil.which(settings.prometheus.bin) or settings.prometheus.bin,
             f"--config.file={files.prometheus_config.resolve()}",
@@ -261,11 +263,8 @@ def _await_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str) 
         if code is not None:
             raise Unreachable(f"{record.name} exited during start-up (code {code}): "
                               f"{_log_tail(supervisor, record.name)}", hint=f"see `volctl logs {record.name}`")
-        try:
-            if httpx.get(ready_url, timeout=1).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
+        if status_of(ready_url) == 200:
+            return time.monotonic() - started
         time.sleep(0.1)
     raise Unreachable(f"{record.name} did not become ready within {READY_TIMEOUT_S:.0f} s ({ready_url})",
                       hint=f"see `volctl logs {record.name}`")
@@ -274,11 +273,9 @@ def _await_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str) 
 def _describe_model(settings: Settings, predict: ComponentState) -> None:
     if predict.action != "running":
         return
-    try:
-        version = httpx.get(f"{settings.predict.url}/version", timeout=1).json()
-        predict.detail = f"model {version.get('model')} {version.get('version')}"
-    except (httpx.HTTPError, ValueError):
-        predict.detail = "not answering /version"
+    version = get_json("predict", settings.predict.url, "/version", timeout_s=1)
+    predict.detail = (f"model {version.get('model')} {version.get('version')}" if version
+                      else "not answering /version")
 
 
 def _port_taken(port: int) -> bool:
