@@ -106,8 +106,6 @@ def command_problem(argv: list[str], root: Any) -> str | None:
     """Why `volctl <argv>` is not a valid command line (unknown command or option, bad value), or None.
     Parsed by the real CLI's own command objects (`root`: the click command of the `volctl` app), so a
     runbook cannot name what volctl does not have."""
-    from typer._click.exceptions import UsageError  # typer vendors its click; its errors come from there
-
     command = root
     context = command.make_context("volctl", [], resilient_parsing=True)
     words, path = list(argv), ["volctl"]
@@ -121,8 +119,8 @@ def command_problem(argv: list[str], root: Any) -> str | None:
         return f"`{' '.join(path)}` needs a subcommand"
     try:
         command.make_context(" ".join(path), words)
-    except UsageError as exc:
-        return exc.format_message()
+    except typer.TyperException as exc:  # typer's usage errors (its vendored click's) all derive from it
+        return exc.format_message() if hasattr(exc, "format_message") else str(exc)
     return None
 
 
