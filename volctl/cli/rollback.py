@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from volctl.cli._boundary import boundary
-from volctl.cli.options import JsonOption, settings_of
-from volctl.domain.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ConfigError
+from volctl.cli.options import JsonOption, finish, settings_of
+from volctl.domain.errors import EXIT_USAGE, ConfigError
 from volctl.render import console
 
 if TYPE_CHECKING:
@@ -84,11 +84,4 @@ def _switch(services: dict[str, ServiceClient], registry: Registry | None, setti
         raise ConfigError(f"no admin token in {settings.state_path / 'admin_token'} and none configured",
                           hint="`volctl up` generates one; or set admin_token (VOLCTL_ADMIN_TOKEN)")
     report = core.execute_rollback(services, plan, token, reason, dry_run)
-    if as_json:
-        console.emit_json({"ok": report.ok, "changed": not dry_run and report.ok, **console.as_plain(report)})
-    else:
-        render.rollback_result(report)
-        if dry_run and not report.ok:
-            console.out.print(f"[bold red]dry run failed:[/] {report.problem}")
-    if not report.ok:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    finish(report, as_json, render.rollback_result)

@@ -13,13 +13,14 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from volctl.clients.http import ServiceClient
 from volctl.domain.errors import ConfigError, VolctlError
 from volctl.domain.settings import Settings
 from volctl.domain.variants import VARIANTS
+from volctl.domain.verdict import Verdict
 
 if TYPE_CHECKING:
     from volctl.domain.registry import Registry
@@ -69,6 +70,13 @@ class RollbackReport:
     ok: bool = True
     problem: str = ""
     seconds: float = 0.0
+
+    @property
+    def outcome(self) -> Verdict:
+        return Verdict.OK if self.ok else Verdict.FAILED
+
+    def as_document(self) -> dict[str, Any]:
+        return {"ok": self.ok, "changed": not self.dry_run and self.ok, **asdict(self)}
 
 
 def plan_rollback(services: Mapping[str, ServiceClient], registry: Registry | None, to: str) -> RollbackPlan:

@@ -34,6 +34,8 @@ def plan_table(plan: RollbackPlan, dry_run: bool) -> None:
 
 def rollback_result(report: RollbackReport) -> None:
     if report.dry_run:
+        if not report.ok:
+            out.print(f"[bold red]dry run failed:[/] {escape(report.problem)}")
         return
     table = Table(title="rollback", title_justify="left")
     for column in ("service", "before", "after", "time", "verified", "note"):

@@ -1,0 +1,45 @@
+"""What the operator reads (issue 13): help without misleading metavars, usage errors that say
+what is expected, and a --watch that prints frames when stdout is not a terminal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests.conftest import free_port
+from volctl.cli.app import app
+
+ENV = {"NO_COLOR": "1", "COLUMNS": "100"}
+
+
+def test_flags_show_no_bool_metavar() -> None:
+    for command in (["health", "--help"], ["lag", "--help"], ["slo", "check", "--help"], ["rollback", "--help"]):
+        result = CliRunner().invoke(app, command, env=ENV)
+        lines = [line for line in result.output.splitlines() if "--json" in line or "--watch" in line
+                 or "--dry-run" in line]
+        assert lines and not any("<bool>" in line for line in lines), result.output
+
+
+def test_a_bad_ramp_says_what_it_expects() -> None:
+    result = CliRunner().invoke(app, ["load", "--ramp", "10:x", "--duration", "1s"], env=ENV)
+    assert result.exit_code == 2 and "FROM:TO:DURATION" in " ".join(result.output.split())
+    assert "unpack" not in result.output
+
+
+def test_health_watch_prints_frames_off_a_terminal(tmp_path: Path) -> None:
+    env = {**os.environ, **ENV, "VOLCTL_STATE_DIR": str(tmp_path), "VOLCTL_PREDICT_PORT": str(free_port()),
+           "VOLCTL_CONSUME_PORT": str(free_port()), "VOLCTL_KAFKA_EMBEDDED_PORT": str(free_port()),
+           "VOLCTL_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}"}
+    watch = subprocess.Popen([str(Path(sys.executable).parent / "volctl"), "health", "--watch", "--interval", "0.5"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    watch.send_signal(signal.SIGINT)
+    stdout, stderr = watch.communicate(timeout=20)
+    assert watch.returncode == 0, stderr
+    assert stdout.count("predict /health") >= 2, stdout  # one plain frame per interval, not nothing
