@@ -139,3 +139,15 @@ def test_unreadable_sources_raise_clear_errors(tmp_path: Path) -> None:
 ])
 def test_parse_time(value: object, expected: float) -> None:
     assert math.isclose(parse_time(value), expected, abs_tol=1e-6)
+
+
+def test_a_message_inside_an_envelope_is_found_one_level_down() -> None:
+    from volctl.domain.ticks import normalise
+
+    ticker = {"type": "ticker", "product_id": "BTC-USD", "price": "90000.5", "best_bid": "90000",
+              "best_ask": "90001", "time": "2026-04-04T10:00:00.123Z"}
+    for envelope in ({"received": "2026-04-04T10:00:00.2Z", "msg": ticker},
+                     {"data": ticker, "seq": 7}, {"payload": json.dumps(ticker), "at": 1}):
+        ticks = normalise(envelope)
+        assert len(ticks) == 1 and ticks[0].product == "BTC-USD" and ticks[0].price == "90000.5"
+    assert normalise({"received": "x", "msg": {"type": "heartbeats"}}) == []  # a wrapped non-tick is still one

@@ -64,6 +64,9 @@ def normalise(message: Any, naive_tz: str = "UTC", product: str | None = None) -
     """
     if not isinstance(message, dict):
         raise BadTick("not_an_object", type(message).__name__)
+    inner = _enveloped(message)
+    if inner is not None:  # {"received": "...", "msg": {...}}: the exchange message inside a wrapper
+        return normalise(inner, naive_tz, product)
     if "events" in message and "channel" in message:
         return _from_live_message(message, naive_tz)
     raw = message.get("raw")
@@ -84,6 +87,32 @@ def normalise(message: Any, naive_tz: str = "UTC", product: str | None = None) -
         merged = {**raw, **{k: v for k, v in message.items() if k != "raw"}}
         return [_from_flat(merged, naive_tz, product)]
     return [_from_flat(message, naive_tz, product)]
+
+
+_MESSAGE_KEYS = ("type", "product_id", "price", "raw", "channel", "pair", "symbol")
+
+
+def _recognisable(value: Any) -> bool:
+    return isinstance(value, dict) and any(key in value for key in _MESSAGE_KEYS)
+
+
+def _enveloped(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The one exchange message a recorder's envelope wraps (one level, under any field name, as
+    an object or as a JSON string), when the line itself is not one; else None."""
+    if _recognisable(message):
+        return None
+    found = []
+    for value in message.values():
+        if isinstance(value, str) and value[:1] == "{":
+            import orjson
+
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                continue
+        if _recognisable(value):
+            found.append(value)
+    return found[0] if len(found) == 1 else None
 
 
 def _from_live_message(message: dict[str, Any], naive_tz: str) -> list[Tick]:
