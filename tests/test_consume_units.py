@@ -28,7 +28,7 @@ class FakeRecord:
 
 
 def _model() -> BaselineScorer:
-    return BaselineScorer(version="v1", features=tuple(reversed(FEATURES)), z_feature="vol_z_60s", z_threshold=2.0)
+    return BaselineScorer(version="v1", features=tuple(reversed(FEATURES)), feature="vol_z_60s", threshold=2.0)
 
 
 def _tick(second: int, price: float = 100.0) -> bytes:

@@ -73,8 +73,9 @@ def test_fast_path_scores_equal_sklearn(trained_registry: Path, shared_data: Pat
 def test_baseline_rule_is_transparent(trained_registry: Path) -> None:
     model = Registry(trained_registry).load(variant=BASELINE)
     matrix = np.zeros((3, len(FEATURES)))
-    z = FEATURES.index("vol_z_60s")
-    matrix[:, z] = [model.z_threshold - 1, model.z_threshold, model.z_threshold + 1]
+    column = FEATURES.index(model.feature)  # the strongest single feature on validation (issue 14)
+    step = model.scale if model.direction == "high" else -model.scale
+    matrix[:, column] = [model.threshold - step, model.threshold, model.threshold + step]
     scores = model.score(matrix)
     assert list(scores >= model.decision_threshold) == [False, True, True]
     np.testing.assert_allclose([model.score_row(row) for row in matrix.tolist()], scores, rtol=1e-15)
@@ -91,7 +92,7 @@ def test_tampered_model_file_is_refused(trained_registry: Path, tmp_path: Path) 
         registry.load(version, ML)
     manifest_path = root / version / MANIFEST
     manifest = json.loads(manifest_path.read_text())
-    manifest["variants"][BASELINE]["params"]["z_threshold"] = -99
+    manifest["variants"][BASELINE]["params"]["threshold"] = -99
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ModelIntegrityError):
         registry.load(version, BASELINE)
@@ -115,3 +116,32 @@ def test_extreme_rows_score_without_overflow(trained_registry: Path) -> None:
         for value in (-1e9, 1e9):
             score = model.score_row([value] * len(FEATURES))
             assert 0.0 <= score <= 1.0
+
+
+def test_the_baseline_is_the_feature_that_decides_spikes_with_its_direction() -> None:
+    """A constructed case: spikes follow a *low* value of one feature; every other feature is noise."""
+    import pandas as pd
+
+    from volctl.core.training import best_single_feature_rule
+
+    rng = np.random.default_rng(3)
+    rows = 4000
+    frame = pd.DataFrame(rng.normal(size=(rows, len(FEATURES))), columns=list(FEATURES))
+    frame["range_bps_60s"] = rng.uniform(0, 10, rows)
+    spikes = (frame["range_bps_60s"] < 1.0).to_numpy().astype(int)
+    frame.loc[rng.choice(rows, 50), "range_bps_60s"] = np.nan  # missing values never fire the rule
+    rule = best_single_feature_rule(frame, frame, spikes, "v")
+    assert (rule.feature, rule.direction) == ("range_bps_60s", "low")
+    assert 0.8 < rule.threshold < 1.2 and rule.describe().startswith("spike when range_bps_60s <= ")
+    scores = rule.score(frame[list(FEATURES)].to_numpy())
+    assert scores[frame["range_bps_60s"].isna().to_numpy()].max() == 0.0
+
+
+def test_the_baseline_loads_without_scikit_learn(trained_registry: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['sklearn'] = None; from volctl.domain.registry import Registry; "
+            f"m = Registry({str(trained_registry)!r}).load(variant='baseline'); print(m.describe())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("spike when "), result.stderr

@@ -22,7 +22,6 @@ SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # train, validation, test: by time, never shu
 LABEL_QUANTILE = 0.9
 MIN_SPLIT_ROWS = 200
 REFERENCE_ROWS = 20_000
-BASELINE_Z_RANGE = (1.0, 4.0)
 
 
 @dataclass
@@ -89,8 +88,8 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     draft = "draft"
     ml = MlScorer(pipeline, draft, FEATURES, 0.5)
     ml.decision_threshold = best_f1_threshold(y["validation"], ml.score(x["validation"]))
-    z_threshold = _baseline_threshold(split.validation, y["validation"])
-    baseline = BaselineScorer(draft, FEATURES, "vol_z_60s", z_threshold)
+    baseline = best_single_feature_rule(split.train, split.validation, y["validation"], draft)
+    say(f"baseline: the strongest single-feature rule on validation: {baseline.describe()}")
 
     say("evaluating ml and baseline on the test split")
     metrics = {v.variant: evaluate(y["test"], v.score(x["test"]), v.decision_threshold) for v in (ml, baseline)}
@@ -120,7 +119,8 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
                 "decision_threshold": ml.decision_threshold,
                 "metrics": metrics[ML],
             },
-            BASELINE: {"params": baseline.params(), "decision_threshold": 0.5, "metrics": metrics[BASELINE]},
+            BASELINE: {"params": baseline.params(), "rule": baseline.describe(), "decision_threshold": 0.5,
+                       "metrics": metrics[BASELINE]},
         },
     }
     reference = split.train[[*FEATURES, "product", "ts", "price"]]
@@ -157,10 +157,32 @@ def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1[:-1]))])
 
 
-def _baseline_threshold(validation: pd.DataFrame, y_true: np.ndarray) -> float:
-    """Best-F1 z threshold, kept within [1, 4]: a spike rule flags unusually *high* volatility."""
-    z = validation["vol_z_60s"].fillna(0.0).to_numpy()
-    return float(np.clip(best_f1_threshold(y_true, z), BASELINE_Z_RANGE[0], BASELINE_Z_RANGE[1]))
+def best_single_feature_rule(train: pd.DataFrame, validation: pd.DataFrame, y_validation: np.ndarray,
+                             version: str) -> BaselineScorer:
+    """The strongest transparent rule: of every feature and both directions, the one ranking the
+    validation spikes best (PR-AUC), with its threshold at the best F1 on validation. A missing
+    value never fires the rule."""
+    from sklearn.metrics import average_precision_score
+
+    best: tuple[float, str, str] | None = None
+    for feature in FEATURES:
+        values = validation[feature].to_numpy(dtype=float)
+        if np.isnan(values).all():
+            continue
+        for direction, sign in (("high", 1.0), ("low", -1.0)):
+            ranked = np.where(np.isnan(values), -np.inf, sign * values)
+            pr_auc = float(average_precision_score(y_validation, np.nan_to_num(ranked, neginf=-1e300)))
+            if best is None or pr_auc > best[0]:
+                best = (pr_auc, feature, direction)
+    if best is None:
+        raise NotEnoughData("no feature has values on the validation split", hint="give more recordings")
+    _, feature, direction = best
+    sign = 1.0 if direction == "high" else -1.0
+    values = validation[feature].to_numpy(dtype=float)
+    known = ~np.isnan(values)
+    threshold = sign * best_f1_threshold(y_validation[known], sign * values[known])
+    scale = float(np.nanstd(train[feature].to_numpy(dtype=float))) or 1.0
+    return BaselineScorer(version, FEATURES, feature, threshold, direction=direction, scale=scale)
 
 
 def _data_section(dataset: Dataset, split: Split, labelled: pd.DataFrame) -> dict[str, Any]:

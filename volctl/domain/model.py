@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.special import expit
 
 from volctl.domain.variants import BASELINE, ML, VARIANTS  # noqa: F401 - re-exported for the model's users
 
@@ -35,31 +34,54 @@ class Scorer(Protocol):
 
 @dataclass
 class BaselineScorer:
-    """Spike when the z-score of the 60 s realised volatility against its trailing history
-    exceeds `z_threshold`; score = logistic(z - z_threshold), so score >= 0.5 exactly then."""
+    """A transparent single-feature rule: spike when `feature` is at or above `threshold`
+    (direction "high") or at or below it ("low"). Score = logistic(signed distance / scale), so a
+    score >= 0.5 is exactly the rule firing; a missing value is no evidence of a spike (score 0).
+    Needs numpy only: a rollback to baseline works without scikit-learn."""
 
     version: str
     features: tuple[str, ...]
-    z_feature: str
-    z_threshold: float
+    feature: str
+    threshold: float
     sha256: str = ""
     variant: str = BASELINE
     decision_threshold: float = 0.5
+    direction: str = "high"
+    scale: float = 1.0
     _column: int = field(init=False, repr=False)
+    _sign: float = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._column = self.features.index(self.z_feature)
+        if self.direction not in ("high", "low"):
+            raise ValueError(f"rule direction must be high or low, got {self.direction!r}")
+        self._column = self.features.index(self.feature)
+        self._sign = 1.0 if self.direction == "high" else -1.0
+        self.scale = self.scale if self.scale > 0 else 1.0
 
     def score(self, matrix: np.ndarray, complete: bool = False) -> np.ndarray:
-        z = matrix[:, self._column]
-        z = np.where(np.isnan(z), 0.0, z)  # no history yet: no evidence of a spike
-        return 1.0 / (1.0 + np.exp(-(z - self.z_threshold)))
+        x = matrix[:, self._column]
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = 1.0 / (1.0 + np.exp(-self._sign * (x - self.threshold) / self.scale))
+        return np.where(np.isnan(x), 0.0, scores)
 
     def score_row(self, row: list[float]) -> float:
-        return logistic(row[self._column] - self.z_threshold)
+        value = row[self._column]
+        return 0.0 if value != value else logistic(self._sign * (value - self.threshold) / self.scale)
 
     def params(self) -> dict[str, Any]:
-        return {"z_feature": self.z_feature, "z_threshold": self.z_threshold}
+        return {"feature": self.feature, "direction": self.direction, "threshold": self.threshold,
+                "scale": self.scale}
+
+    def describe(self) -> str:
+        return f"spike when {self.feature} {'>=' if self.direction == 'high' else '<='} {self.threshold:.3g}"
+
+    @classmethod
+    def from_params(cls, version: str, features: tuple[str, ...], params: dict[str, Any], sha256: str
+                    ) -> BaselineScorer:
+        if "z_feature" in params:  # versions trained before the rule was chosen on validation
+            return cls(version, features, params["z_feature"], float(params["z_threshold"]), sha256)
+        return cls(version, features, params["feature"], float(params["threshold"]), sha256,
+                   direction=params["direction"], scale=float(params.get("scale", 1.0)))
 
 
 class MlScorer:
@@ -97,6 +119,8 @@ class MlScorer:
         return logistic(logit + self._bias)
 
     def score(self, matrix: np.ndarray, complete: bool = False) -> np.ndarray:
+        from scipy.special import expit
+
         filled = matrix if complete else np.where(np.isnan(matrix), self._medians, matrix)
         scaled = (filled - self._mean) / self._scale
         return expit(scaled @ self._coef_column + self._intercept).ravel()

@@ -157,7 +157,7 @@ class Registry:
         entry = manifest["variants"][variant]
         if variant == BASELINE:
             params = entry["params"]
-            return BaselineScorer(version, features, params["z_feature"], float(params["z_threshold"]), sha)
+            return BaselineScorer.from_params(version, features, params, sha)
         import joblib
 
         try:

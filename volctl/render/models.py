@@ -65,3 +65,10 @@ def training_summary(result: TrainResult) -> None:
         table.add_row(variant, _metric(m["pr_auc"]), _metric(m["f1"]), _metric(m["precision"]),
                       _metric(m["recall"]), _metric(m["positive_rate"]))
     out.print(fit(table, out))
+    rule = manifest["variants"].get("baseline", {}).get("rule")
+    if rule:
+        out.print(f"baseline rule (the strongest single feature on validation): {rule}")
+    ml, baseline = (manifest["variants"].get(v, {}).get("metrics", {}).get("pr_auc") for v in ("ml", "baseline"))
+    if ml is not None and baseline is not None and ml <= baseline:
+        out.print(f"[yellow]ml does not beat the baseline rule on the test split[/] (PR-AUC {ml:.3f} vs "
+                  f"{baseline:.3f}): serve baseline (`volctl rollback --to baseline`)")
