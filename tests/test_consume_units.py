@@ -95,3 +95,15 @@ def test_supervisor_starts_stops_and_ignores_stale_pids(tmp_path: Path) -> None:
     time.sleep(0.5)  # let it install its handler
     assert supervisor.stop("stubborn", timeout_s=0.5).how == "killed"
     assert "up" in supervisor.log_path("sleeper").read_text()
+
+
+def test_predictions_before_the_windows_are_covered_are_warming_up_and_never_spikes() -> None:
+    from volctl.domain.model import BaselineScorer
+
+    always = BaselineScorer("v1", FEATURES, "tick_rate_30s", -1.0)  # fires on every row
+    records = [FakeRecord(_tick(i), i) for i in range(400)]
+    batch = TickProcessor(always).process(records)
+    sent = [orjson.loads(value) for _, value in batch.predictions]
+    assert [p["warming_up"] for p in sent] == [True] * 300 + [False] * 100
+    assert all(p["label"] == 0 for p in sent[:300]) and all(p["label"] == 1 for p in sent[300:])
+    assert batch.warming_up == 300

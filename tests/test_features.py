@@ -107,3 +107,32 @@ def test_every_feature_is_scale_free(feature: str) -> None:
     scaled, _, _ = batch_features(product, ts, price * 1000, bid * 1000, ask * 1000)
     column = FEATURES.index(feature)
     np.testing.assert_allclose(scaled[:, column], base[:, column], rtol=1e-6, atol=1e-9, equal_nan=True)
+
+
+def test_the_warm_up_rule_is_the_same_in_batch_and_streaming_and_warm_rows_get_no_label(shared_data: Path) -> None:
+    """Issue 14: a tick is labelled only with 300 s of history in its segment; live, predictions
+    carry warming_up by the same rule, tick for tick."""
+    from volctl.core.dataset import load_dataset, series_frame
+    from volctl.domain.features import FeatureEngine
+    from volctl.domain.labels import HISTORY_S, history_covered
+    from volctl.domain.recordings import iter_series
+
+    path = shared_data / "btc_eth_2026-04-03_flat.ndjson"
+    ticks = list(iter_series(path))
+    nan = float("nan")
+    product = [t.product for t in ticks]
+    ts = np.array([t.ts for t in ticks])
+    price = np.array([float(t.price) for t in ticks])
+    bid = np.array([float(t.best_bid) if t.best_bid is not None else nan for t in ticks])
+    ask = np.array([float(t.best_ask) if t.best_ask is not None else nan for t in ticks])
+    covered = history_covered(product, ts, price, bid, ask)
+    engine = FeatureEngine()
+    warming = []
+    for t, p, b, a, name in zip(ts, price, bid, ask, product, strict=True):
+        engine.update(name, t, p, b, a)
+        warming.append(engine.warming_up(name))
+    assert list(~covered) == warming and 0 < sum(warming) < len(warming)
+    frame = series_frame(path.name, ticks)
+    assert frame.loc[~covered, "target"].isna().all() and frame.loc[covered, "target"].notna().any()
+    drops = load_dataset([path]).label_drops
+    assert drops[f"warm-up (< {HISTORY_S:g} s of history in the segment)"] == int((~covered & ~np.isnan(bid)).sum())

@@ -310,6 +310,8 @@ class ConsumeService:
 
     def _account(self, batch: Batch, records: list[Any]) -> None:
         self.metrics.processed.inc(batch.records)
+        if batch.warming_up:
+            self.metrics.warming_up.inc(batch.warming_up)
         for reason, count in batch.dead_reasons.items():
             self.metrics.errors.labels(reason).inc(count)
             log.warning("%d message(s) sent to %s: %s", count, self.kafka.topic_dlq, reason)

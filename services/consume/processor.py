@@ -40,6 +40,7 @@ class Batch:
     dead_reasons: Counter[str] = field(default_factory=Counter)
     feature_rows: list[tuple[float, str, list[float], float]] = field(default_factory=list)
     records: int = 0
+    warming_up: int = 0  # predictions made before their product's windows were covered
     last_event_ts: float | None = None
 
 
@@ -73,6 +74,7 @@ class TickProcessor:
         batch = Batch(records=len(records))
         ticks: list[tuple[Record, int, Tick]] = []
         rows: list[list[float]] = []
+        warming: list[bool] = []  # windows not covered yet: the score is shown, never counted as a spike
         latest = self.clock() + self.max_future_s
         for record in records:
             try:
@@ -89,6 +91,7 @@ class TickProcessor:
                     batch.dead.append((record.key, _dead_letter(record, exc, index)))
                     continue
                 rows.append(self._features(tick))
+                warming.append(self.engine.warming_up(tick.product))
                 ticks.append((record, index, tick))
         if not ticks:
             return batch
@@ -97,9 +100,11 @@ class TickProcessor:
         scores = model.score(matrix[:, columns])
         labels = labels_of(scores, model.decision_threshold)
         predicted_at = utc_iso(timespec="milliseconds")
-        for (record, index, tick), row, score, label in zip(ticks, matrix, scores, labels, strict=True):
+        for (record, index, tick), row, score, label, warm in zip(ticks, matrix, scores, labels, warming, strict=True):
+            batch.warming_up += warm
             batch.predictions.append((tick.product.encode(), orjson.dumps({
-                "product_id": tick.product, "time": tick.time_iso, "score": float(score), "label": int(label),
+                "product_id": tick.product, "time": tick.time_iso, "score": float(score),
+                "label": 0 if warm else int(label), "warming_up": warm,
                 "model_variant": model.variant, "model_version": model.version, "predicted_at": predicted_at,
                 "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset,
                            "index": index},

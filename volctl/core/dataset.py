@@ -11,7 +11,7 @@ import pandas as pd
 
 from volctl.domain.errors import ConfigError
 from volctl.domain.features import FEATURES, batch_features
-from volctl.domain.labels import TRAILING_FEATURE, forward_volatility, spike_target
+from volctl.domain.labels import HISTORY_S, TRAILING_FEATURE, forward_volatility, history_covered, spike_target
 from volctl.domain.recordings import ReadStats, RecordingError, discover_series, iter_series
 from volctl.domain.synthetic import SOURCE_NAME, synthetic_ticks
 from volctl.domain.ticks import Tick
@@ -27,6 +27,7 @@ class Dataset:
     sources: list[str]
     synthetic: bool
     stats: ReadStats = field(default_factory=ReadStats)
+    label_drops: dict[str, int] = field(default_factory=dict)  # ticks each labelling rule left out
 
 
 def load_dataset(
@@ -46,7 +47,7 @@ def load_dataset(
     if not paths:
         say(f"no recordings configured: using the seeded synthetic source ({synthetic_seconds / 3600:g} h)")
         frames.append(series_frame(SOURCE_NAME, synthetic_ticks(seed=seed, duration_s=synthetic_seconds)))
-        return Dataset(pd.concat(frames, ignore_index=True), [SOURCE_NAME], True, stats)
+        return Dataset(pd.concat(frames, ignore_index=True), [SOURCE_NAME], True, stats, _drops(frames))
     try:
         series = [s for path in paths for s in discover_series(path)]
     except RecordingError as exc:
@@ -61,7 +62,15 @@ def load_dataset(
     if frame.empty:
         raise ConfigError(stats.no_ticks(", ".join(map(str, paths))),
                           hint="a recording holds Coinbase ticker messages (ndjson) or csv/parquet ticks")
-    return Dataset(frame, [p.name for p in series], False, stats)
+    return Dataset(frame, [p.name for p in series], False, stats, _drops(frames))
+
+
+def _drops(frames: list[pd.DataFrame]) -> dict[str, int]:
+    drops: dict[str, int] = {}
+    for part in frames:
+        for rule, count in part.attrs.get("label_drops", {}).items():
+            drops[rule] = drops.get(rule, 0) + count
+    return drops
 
 
 def series_frame(source: str, ticks: Iterable[Tick]) -> pd.DataFrame:
@@ -83,5 +92,20 @@ def series_frame(source: str, ticks: Iterable[Tick]) -> pd.DataFrame:
     frame["source"] = source
     frame["fwd_vol"] = forward_volatility(product, ts, price, bid, ask)
     quoted = ~np.isnan(bid) & ~np.isnan(ask)
-    frame["target"] = spike_target(frame["fwd_vol"].to_numpy(), frame[TRAILING_FEATURE].to_numpy(), quoted)
+    covered = history_covered(product, ts, price, bid, ask)
+    target = spike_target(frame["fwd_vol"].to_numpy(), frame[TRAILING_FEATURE].to_numpy(), quoted)
+    frame["target"] = np.where(covered, target, np.nan)
+    frame.attrs["label_drops"] = label_drops(quoted, covered, frame["fwd_vol"].to_numpy(), target)
     return frame
+
+
+def label_drops(quoted: np.ndarray, covered: np.ndarray, fwd_vol: np.ndarray, target: np.ndarray) -> dict[str, int]:
+    """How many ticks each labelling rule left unlabelled (a tick counts under the first rule it fails)."""
+    no_quote = ~quoted
+    warm_up = quoted & ~covered
+    no_horizon = quoted & covered & np.isnan(fwd_vol)
+    no_trailing = quoted & covered & ~np.isnan(fwd_vol) & np.isnan(target)
+    return {"no quote (trades only)": int(no_quote.sum()),
+            f"warm-up (< {HISTORY_S:g} s of history in the segment)": int(warm_up.sum()),
+            "horizon not covered (a gap or the end)": int(no_horizon.sum()),
+            "no trailing volatility": int(no_trailing.sum())}

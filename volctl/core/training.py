@@ -200,6 +200,7 @@ def _data_section(dataset: Dataset, split: Split, labelled: pd.DataFrame) -> dic
         "range": {"start": iso(frame["ts"].min()), "end": iso(frame["ts"].max())},
         "ticks": len(frame),
         "labelled": len(labelled),
+        "unlabelled_by_rule": dataset.label_drops,
         "bad_lines": dict(dataset.stats.bad),
         "splits": {"train": span(split.train), "validation": span(split.validation), "test": span(split.test)},
     }

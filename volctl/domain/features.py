@@ -96,7 +96,7 @@ class _Window:
 class ProductFeatures:
     """Streaming state of one product."""
 
-    __slots__ = ("last_ref", "last_ts", "seq", "windows", "z_history", "z_n", "z_sum", "z_sum2")
+    __slots__ = ("last_ref", "last_ts", "segment_start", "seq", "windows", "z_history", "z_n", "z_sum", "z_sum2")
 
     def __init__(self) -> None:
         self.reset()
@@ -107,7 +107,14 @@ class ProductFeatures:
         self.z_n, self.z_sum, self.z_sum2 = 0, 0.0, 0.0
         self.last_ts: float | None = None
         self.last_ref: float | None = None
+        self.segment_start: float | None = None
         self.seq = 0
+
+    @property
+    def warming_up(self) -> bool:
+        """The newest tick has less than HORIZON_S of history in its segment: its trailing windows
+        are not covered yet (labels.history_covered is the same rule in batch)."""
+        return self.last_ts is None or self.segment_start is None or self.last_ts - self.segment_start < HORIZON_S
 
     def update(self, ts: float, price: float, bid: float = _NAN, ask: float = _NAN) -> list[float]:
         """Add one tick (NaN bid/ask when absent) and return its features in FEATURES order."""
@@ -117,6 +124,8 @@ class ProductFeatures:
             ts = self.last_ts
         ref = reference_price(price, bid, ask)
         ret = math.log(ref / self.last_ref) if self.last_ref is not None else None
+        if self.segment_start is None:
+            self.segment_start = ts
         self.last_ts, self.last_ref = ts, ref
         self.seq += 1
         row: list[float] = []
@@ -164,6 +173,10 @@ class FeatureEngine:
         if state is None or state.last_ts is None:
             return 0.0
         return state.last_ts - HORIZON_S - ts
+
+    def warming_up(self, product: str) -> bool:
+        state = self.products.get(product)
+        return state is None or state.warming_up
 
     def update(self, product: str, ts: float, price: float, bid: float = _NAN, ask: float = _NAN) -> list[float]:
         state = self.products.get(product)

@@ -6,8 +6,11 @@ spike is a target above a threshold chosen on the training split (its 90th perce
 Normalising by the current level is what makes "spike" mean the same thing in a quiet April
 night and on a crash day: with an absolute threshold the real recordings' later periods hold no
 spike at all. A tick is labelled only when it has a quote (mid-price), a trailing volatility
-above zero, and a segment that continues for the whole horizon (never across a recording gap).
-Features never see these future returns.
+above zero, a segment that continues for the whole horizon (never across a recording gap), and
+HISTORY_S of history inside its segment (before that the trailing windows, the label's
+denominator among them, rest on less than they claim: the warm-up). Live, the same warm-up rule
+marks predictions `warming_up` (features.ProductFeatures.warming_up). Features never see these
+future returns.
 """
 
 from __future__ import annotations
@@ -16,10 +19,24 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from volctl.domain.features import prefix_sums, product_returns
+from volctl.domain.features import HORIZON_S as HISTORY_S
+from volctl.domain.features import prefix_sums, product_returns, segment_starts
 
 HORIZON_S = 60.0
 TRAILING_FEATURE = "ret_std_300s"
+__all__ = ["HISTORY_S", "HORIZON_S", "TRAILING_FEATURE", "forward_volatility", "history_covered", "spike_target"]
+
+
+def history_covered(product: Iterable[str], ts: np.ndarray, price: np.ndarray, bid: np.ndarray,
+                    ask: np.ndarray) -> np.ndarray:
+    """Per tick: does its segment hold HISTORY_S seconds before it (the trailing windows covered)?"""
+    products = np.asarray(list(product), dtype=object)
+    out = np.zeros(len(products), dtype=bool)
+    for name in dict.fromkeys(products):
+        rows = np.flatnonzero(products == name)
+        t, segment, _, _, _ = product_returns(ts[rows], price[rows], bid[rows], ask[rows])
+        out[rows] = t - t[segment_starts(segment)] >= HISTORY_S
+    return out
 
 
 def forward_volatility(

@@ -19,6 +19,7 @@ CONSUMER_DLQ = "volatility_consumer_dlq_total"
 CONSUMER_LAG_SECONDS = "volatility_consumer_lag_seconds"
 CONSUMER_OFFSET_LAG = "volatility_consumer_offset_lag"
 CONSUMER_RATE = "volatility_consumer_processing_rate"
+CONSUMER_WARMING_UP = "volatility_consumer_warming_up_total"
 MODEL_SWITCHES = "volatility_model_switches_total"
 DRIFT_SHARE = "volatility_drift_share"
 DRIFT_THRESHOLD = "volatility_drift_share_threshold"
@@ -83,6 +84,9 @@ class ConsumeMetrics:
         self.offset_lag = Gauge(CONSUMER_OFFSET_LAG, "High watermark minus position, summed over partitions",
                                 registry=registry)
         self.rate = Gauge(CONSUMER_RATE, "Messages processed per second over the last interval", registry=registry)
+        self.warming_up = Counter(_counter_name(CONSUMER_WARMING_UP),
+                                  "Predictions made while their product's windows were not covered yet "
+                                  "(label forced to 0: never a spike)", registry=registry)
         self.model_info = Gauge(MODEL_INFO, "The model scoring the stream (value 1)", ["variant", "version"],
                                 registry=registry)
         self.model_switches = model_switches(registry)
