@@ -137,7 +137,7 @@ def test_config_values_are_checked_for_meaning(tmp_path) -> None:
              ("[slo]\nperiod = 'forever'\n", {}, "a duration"),
              ("[drift]\nshare_threshold = 0\n", {}, "greater than 0 and at most 1"),
              ("[kafka]\npartitions = 0\n", {}, "from 1 to 1000"),
-             ("[model]\nvariant = 'best'\n", {}, "ml or baseline")]
+             ("[model]\nvariant = 'best'\n", {}, "ml, baseline or auto")]
     for text, env, message in cases:
         config = tmp_path / "volctl.toml"
         config.write_text(text)

@@ -145,3 +145,16 @@ def test_the_baseline_loads_without_scikit_learn(trained_registry: Path) -> None
             f"m = Registry({str(trained_registry)!r}).load(variant='baseline'); print(m.describe())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("spike when "), result.stderr
+
+
+def test_auto_serves_the_recommended_variant_with_intervals_in_the_manifest(trained_registry: Path) -> None:
+    registry = Registry(trained_registry)
+    manifest = registry.manifest(registry.latest())
+    recommendation = manifest["recommendation"]
+    low, high = recommendation["pr_auc_difference_interval"]
+    assert manifest["recommended_variant"] == ("ml" if low > 0 else "baseline") == recommendation["variant"]
+    for variant in ("ml", "baseline"):
+        metrics = manifest["variants"][variant]["metrics"]
+        lo, hi = metrics["pr_auc_interval"]
+        assert lo <= metrics["pr_auc"] <= hi and metrics["episodes"] > 0 and 0 <= metrics["brier"] <= 1
+    assert registry.load(variant="auto").variant == manifest["recommended_variant"]

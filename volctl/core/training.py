@@ -15,7 +15,7 @@ from volctl.core.dataset import Dataset, Progress
 from volctl.domain.errors import NotEnoughData
 from volctl.domain.features import FEATURES, VOL_FEATURE
 from volctl.domain.labels import HORIZON_S, TRAILING_FEATURE
-from volctl.domain.model import BASELINE, ML, BaselineScorer, MlScorer, labels_of
+from volctl.domain.model import BASELINE, ML, BaselineScorer, MlScorer
 from volctl.domain.registry import Registry
 
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # train, validation, test: by time, never shuffled
@@ -92,7 +92,14 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     say(f"baseline: the strongest single-feature rule on validation: {baseline.describe()}")
 
     say("evaluating ml and baseline on the test split")
-    metrics = {v.variant: evaluate(y["test"], v.score(x["test"]), v.decision_threshold) for v in (ml, baseline)}
+    from volctl.core.evaluation import recommend, variant_metrics
+
+    ts, products = split.test["ts"].to_numpy(), split.test["product"].to_numpy()
+    scores = {v.variant: v.score(x["test"]) for v in (ml, baseline)}
+    metrics = {v.variant: variant_metrics(y["test"], scores[v.variant], v.decision_threshold, ts, products)
+               for v in (ml, baseline)}
+    recommendation = recommend(y["test"], scores[ML], scores[BASELINE], ts)
+    say(f"recommended variant: {recommendation['variant']} ({recommendation['reason']})")
     created = datetime.now(UTC)
     version = registry.free_version(f"{created:%Y%m%d-%H%M%S}-{'synthetic' if dataset.synthetic else 'real'}")
     manifest = {
@@ -113,6 +120,8 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
             "volatility_feature": VOL_FEATURE,
         },
         "data": _data_section(dataset, split, labelled),
+        "recommended_variant": recommendation["variant"],
+        "recommendation": recommendation,
         "variants": {
             ML: {
                 "estimator": "SimpleImputer(median) -> StandardScaler -> LogisticRegression(balanced)",
@@ -131,20 +140,6 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     say(f"writing model {version}")
     path = registry.save(manifest, pipeline, reference)
     return TrainResult(version, path, manifest)
-
-
-def evaluate(y_true: np.ndarray, scores: np.ndarray, decision_threshold: float) -> dict[str, float]:
-    from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
-
-    predicted = labels_of(scores, decision_threshold)
-    return {
-        "pr_auc": float(average_precision_score(y_true, scores)),
-        "f1": float(f1_score(y_true, predicted, zero_division=0)),
-        "precision": float(precision_score(y_true, predicted, zero_division=0)),
-        "recall": float(recall_score(y_true, predicted, zero_division=0)),
-        "positive_rate": float(y_true.mean()),
-        "rows": len(y_true),
-    }
 
 
 def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from volctl.domain.errors import ConfigError, ModelIntegrityError
 from volctl.domain.files import write_atomically
-from volctl.domain.variants import BASELINE, ML, VARIANTS
+from volctl.domain.variants import AUTO, BASELINE, ML, VARIANTS
 
 if TYPE_CHECKING:
     from volctl.domain.model import Scorer
@@ -146,8 +146,13 @@ class Registry:
         return actual
 
     def load(self, version: str | None = None, variant: str = ML) -> Scorer:
+        """A variant of a version (newest when None); "auto" is the manifest's recommended variant
+        (ml only when its lead over the baseline rule is clear; versions without one: ml)."""
+        if variant == AUTO:
+            version = version or self.latest()
+            variant = self.manifest(version).get("recommended_variant", ML)
         if variant not in VARIANTS:
-            raise ModelNotFound(f"unknown model variant {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}")
+            raise ModelNotFound(f"unknown model variant {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}, {AUTO}")
         from volctl.domain.model import BaselineScorer, MlScorer  # numpy and scipy: only when loading a model
 
         version = version or self.latest()

@@ -143,7 +143,7 @@ RULES: dict[str, _Rule] = {
     "drift.share_threshold": (lambda v: 0 < v <= 1, "greater than 0 and at most 1"),
     "drift.window": _DURATION_RULE, "drift.min_rows": _AT_LEAST_ONE,
     "data.max_clock_skew_s": (lambda v: v >= 0, "0 or more seconds"),
-    "model.variant": (lambda v: v in ("ml", "baseline"), "ml or baseline"),
+    "model.variant": (lambda v: v in ("ml", "baseline", "auto"), "ml, baseline or auto (the recommended one)"),
 }
 
 

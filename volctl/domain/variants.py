@@ -3,3 +3,4 @@
 BASELINE = "baseline"
 ML = "ml"
 VARIANTS = (BASELINE, ML)
+AUTO = "auto"  # the registry version's recommended variant

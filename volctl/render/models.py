@@ -72,3 +72,6 @@ def training_summary(result: TrainResult) -> None:
     if ml is not None and baseline is not None and ml <= baseline:
         out.print(f"[yellow]ml does not beat the baseline rule on the test split[/] (PR-AUC {ml:.3f} vs "
                   f"{baseline:.3f}): serve baseline (`volctl rollback --to baseline`)")
+    recommendation = manifest.get("recommendation")
+    if recommendation:
+        out.print(f"recommended variant: [bold]{recommendation['variant']}[/] ({recommendation['reason']})")
