@@ -158,3 +158,22 @@ def test_auto_serves_the_recommended_variant_with_intervals_in_the_manifest(trai
         lo, hi = metrics["pr_auc_interval"]
         assert lo <= metrics["pr_auc"] <= hi and metrics["episodes"] > 0 and 0 <= metrics["brier"] <= 1
     assert registry.load(variant="auto").variant == manifest["recommended_variant"]
+
+
+def test_model_show_gives_metrics_with_intervals_the_recommendation_and_reliability(trained_registry: Path) -> None:
+    from typer.testing import CliRunner
+
+    from volctl.cli.app import app
+
+    env = {"NO_COLOR": "1", "COLUMNS": "120", "VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry)}
+    shown = CliRunner().invoke(app, ["model", "show", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.stdout)
+    for variant in ("ml", "baseline"):
+        bins = document["variants"][variant]["metrics"]["reliability"]
+        assert len(bins) == 10 and sum(b["rows"] for b in bins) == document["data"]["splits"]["test"]["rows"]
+        assert [b["mean_score"] for b in bins] == sorted(b["mean_score"] for b in bins)
+    text = CliRunner().invoke(app, ["model", "show"], env=env).output
+    assert "recommended variant:" in text and "90 % interval" in text and "reliability of ml" in text
+    missing = CliRunner().invoke(app, ["model", "show", "no-such-version"], env=env)
+    assert missing.exit_code == 3 and "not found" in missing.output

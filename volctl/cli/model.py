@@ -1,4 +1,4 @@
-"""`volctl model train|list`: the model registry."""
+"""`volctl model train|list|show`: the model registry."""
 
 from __future__ import annotations
 
@@ -58,3 +58,22 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
         console.emit_json(models)
     else:
         model_table(models)
+
+
+@app.command()
+@boundary
+def show(
+    ctx: typer.Context,
+    version: Annotated[str | None, typer.Argument(help="Model version (default: the newest).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A version in full: label and splits, metrics of every variant with 90 % block-bootstrap
+    intervals, the recommended variant and why, and each variant's reliability table."""
+    from volctl.core.models import show_model
+    from volctl.render.models import model_details
+
+    document = show_model(settings_of(ctx).registry_path, version)
+    if as_json:
+        console.emit_json(document)
+    else:
+        model_details(document)

@@ -76,7 +76,20 @@ def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, ts: np.
         "recall": float(recall_score(y, predicted, zero_division=0)),
         "brier": float(brier_score_loss(y, np.clip(scores, 0, 1))), "brier_constant": base * (1 - base),
         "positive_rate": base, "episodes": episodes(y, ts, products), "rows": len(y),
+        "reliability": reliability(y, scores),
     }
+
+
+def reliability(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Mean score against the observed spike rate per score decile: a calibrated score sits on the
+    diagonal (issue 14 asks for it beside every variant)."""
+    order = np.argsort(scores, kind="stable")
+    rows = []
+    for part in np.array_split(order, bins):
+        if len(part):
+            rows.append({"rows": len(part), "mean_score": float(scores[part].mean()),
+                         "observed_rate": float(y[part].mean())})
+    return rows
 
 
 def recommend(y: np.ndarray, ml_scores: np.ndarray, baseline_scores: np.ndarray, ts: np.ndarray

@@ -62,3 +62,18 @@ def _summary(registry: Registry, version: str) -> ModelSummary:
         variants=variants,
         path=str(registry.root / version),
     )
+
+
+def show_model(registry_root: Path, version: str | None = None) -> dict[str, Any]:
+    """Everything a person needs to judge a version: label, splits, thresholds, metrics with
+    intervals, the recommendation and the reliability table of each variant."""
+    registry = Registry(registry_root)
+    version = version or registry.latest()
+    manifest = registry.manifest(version)
+    keep = ("version", "created_at", "label", "features", "recommended_variant", "recommendation")
+    document = {key: manifest.get(key) for key in keep}
+    document["data"] = {key: value for key, value in manifest.get("data", {}).items() if key != "bad_lines"}
+    document["variants"] = {name: {key: entry.get(key) for key in ("rule", "decision_threshold", "metrics", "sha256")}
+                            for name, entry in manifest.get("variants", {}).items()}
+    document["path"] = str(registry.folder(version))
+    return document

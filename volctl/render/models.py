@@ -75,3 +75,45 @@ def training_summary(result: TrainResult) -> None:
     recommendation = manifest.get("recommendation")
     if recommendation:
         out.print(f"recommended variant: [bold]{recommendation['variant']}[/] ({recommendation['reason']})")
+
+
+def model_details(document: dict) -> None:
+    """`volctl model show`: label, splits, metrics with intervals, recommendation, reliability."""
+    data, label = document["data"], document["label"] or {}
+    out.print(f"[bold]model {document['version']}[/] ({document['created_at']}) in {document['path']}")
+    out.print(f"label: {label.get('definition')} (threshold {label.get('threshold', float('nan')):.3f})")
+    splits = data.get("splits") or {}
+    for name in ("train", "validation", "test"):
+        if name in splits:
+            part = splits[name]
+            out.print(f"  {name:<10} {part['rows']:>7,} rows  {part['start']} → {part['end']}")
+    if data.get("unlabelled_by_rule"):
+        out.print("unlabelled: " + ", ".join(f"{rule} {count:,}" for rule, count in data["unlabelled_by_rule"].items()))
+    table = Table(title="test split", title_justify="left")
+    for column in ("variant", "PR-AUC", "90 % interval", "ROC-AUC", "F1", "precision", "recall", "Brier",
+                   "constant", "episodes"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for name, entry in document["variants"].items():
+        m = entry.get("metrics") or {}
+        low, high = m.get("pr_auc_interval") or (None, None)
+        table.add_row(name, _metric(m.get("pr_auc")), f"{_metric(low)}–{_metric(high)}", _metric(m.get("roc_auc")),
+                      _metric(m.get("f1")), _metric(m.get("precision")), _metric(m.get("recall")),
+                      _metric(m.get("brier")), _metric(m.get("brier_constant")), str(m.get("episodes", "-")))
+    out.print(fit(table, out))
+    for name, entry in document["variants"].items():
+        if entry.get("rule"):
+            out.print(f"{name}: {entry['rule']}")
+    recommendation = document.get("recommendation")
+    if recommendation:
+        out.print(f"recommended variant: [bold]{recommendation['variant']}[/] ({recommendation['reason']})")
+    for name, entry in document["variants"].items():
+        bins = (entry.get("metrics") or {}).get("reliability") or []
+        if not bins:
+            continue
+        reliability = Table(title=f"reliability of {name} (score deciles of the test split)", title_justify="left")
+        for column in ("decile", "rows", "mean score", "observed spike rate"):
+            reliability.add_column(column, justify="right")
+        for index, row in enumerate(bins, 1):
+            reliability.add_row(str(index), f"{row['rows']:,}", f"{row['mean_score']:.3f}",
+                                f"{row['observed_rate']:.3f}")
+        out.print(fit(reliability, out))
