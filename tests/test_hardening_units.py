@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from services.consume.processor import TickProcessor
 from tests.test_consume_units import FakeRecord, _model
-from volctl.domain.features import FEATURES, HORIZON_S, WINDOWS_S, Z_WINDOW_S
+from volctl.domain.features import FEATURES, HISTORY_S, WINDOWS_S, Z_WINDOW_S
 
 NOW = 1_800_000_000.0
 TICK_RATE_30S = FEATURES.index("tick_rate_30s")
@@ -38,7 +38,7 @@ def test_a_tick_from_the_future_is_a_dead_letter_and_does_not_corrupt_its_produc
 
 def test_a_tick_older_than_the_window_horizon_is_a_dead_letter() -> None:
     processor = TickProcessor(_model(), clock=lambda: NOW)
-    batch = processor.process([FakeRecord(_tick(NOW - 10), 0), FakeRecord(_tick(NOW - 10 - HORIZON_S - 1), 1),
+    batch = processor.process([FakeRecord(_tick(NOW - 10), 0), FakeRecord(_tick(NOW - 10 - HISTORY_S - 1), 1),
                                FakeRecord(_tick(NOW - 12), 2)])  # slightly late: kept (clamped), as before
     assert dict(batch.dead_reasons) == {"too_old": 1}
     assert [orjson.loads(v)["source"]["offset"] for _, v in batch.predictions] == [0, 2]

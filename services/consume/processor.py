@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from volctl.domain.clock import utc_iso
-from volctl.domain.features import FEATURES, HORIZON_S, FeatureEngine
+from volctl.domain.features import FEATURES, HISTORY_S, FeatureEngine
 from volctl.domain.model import Scorer, labels_of
 from volctl.domain.ticks import BadTick, Tick, normalise
 
@@ -137,8 +137,8 @@ class TickProcessor:
                                     f"consumer's clock (at most {self.max_future_s:g} s)")
         behind = self.engine.staleness(tick.product, tick.ts)
         if behind > 0:
-            raise BadTick("too_old", f"{tick.product} tick at {tick.time_iso} is {behind + HORIZON_S:.1f} s older "
-                                     f"than the product's newest tick (window horizon {HORIZON_S:g} s)")
+            raise BadTick("too_old", f"{tick.product} tick at {tick.time_iso} is {behind + HISTORY_S:.1f} s older "
+                                     f"than the product's newest tick (window horizon {HISTORY_S:g} s)")
 
     def _features(self, tick: Tick) -> list[float]:
         nan = float("nan")

@@ -156,7 +156,7 @@ class PredictService:
                     reply = await self._inject(reply)
                 await _send_reply(send_and_record, reply)
             else:
-                refusal = self._refusal(scope)
+                refusal = self._refusal(scope, endpoint)
                 if refusal is not None:
                     await _send_reply(send_and_record, refusal)
                 else:
@@ -164,7 +164,7 @@ class PredictService:
                     # length, and an exception inside the app would surface as a 500, not a 413.
                     body = await _read_body(receive, MAX_OTHER_BODY)
                     if len(body) > MAX_OTHER_BODY:
-                        await _send_reply(send_and_record, _too_large(MAX_OTHER_BODY))
+                        await _send_reply(send_and_record, self._too_large(endpoint))
                     else:
                         await self.api(scope, _replayed(body, receive), send_and_record)
         except Exception:
@@ -180,7 +180,7 @@ class PredictService:
             if status >= 500 and endpoint != PREDICT_PATH:  # /predict counts its own causes
                 self.metrics.errors.labels(endpoint, "internal").inc()
 
-    def _refusal(self, scope: dict[str, Any]) -> Reply | None:
+    def _refusal(self, scope: dict[str, Any], endpoint: str) -> Reply | None:
         """Answers decided from the headers alone, before any body is read: an admin call without
         a valid token (401/403), then a declared body over the cap (413)."""
         headers = dict(scope.get("headers") or [])
@@ -194,11 +194,13 @@ class PredictService:
             declared = int(headers.get(b"content-length", b"0"))
         except ValueError:
             declared = MAX_OTHER_BODY + 1
-        if declared > MAX_OTHER_BODY:
-            self.metrics.errors.labels(scope["path"] if scope["path"] in KNOWN_ENDPOINTS else "other",
-                                       "too_large").inc()
-            return _too_large(MAX_OTHER_BODY)
-        return None
+        return self._too_large(endpoint) if declared > MAX_OTHER_BODY else None
+
+    def _too_large(self, endpoint: str) -> Reply:
+        """413 for a body over the cap, declared or streamed, counted alike."""
+        self.metrics.errors.labels(endpoint, "too_large").inc()
+        return Reply(413, orjson.dumps({"detail": f"body larger than {MAX_OTHER_BODY} bytes (only /predict takes "
+                                                  "more)", "error_type": "too_large"}))
 
     async def _inject(self, reply: Reply) -> Reply:
         import asyncio
@@ -233,11 +235,6 @@ def _replayed(body: bytes, receive: Any) -> Any:
         return pending.pop() if pending else await receive()
 
     return replay
-
-
-def _too_large(limit: int) -> Reply:
-    return Reply(413, orjson.dumps({"detail": f"body larger than {limit} bytes (only /predict takes more)",
-                                    "error_type": "too_large"}))
 
 
 async def _send_reply(send: Any, reply: Reply) -> None:

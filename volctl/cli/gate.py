@@ -28,7 +28,7 @@ def gate(
     from volctl.cli.wiring import lag_inputs
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core.gate import GateParts, run_gate
-    from volctl.core.slo import seconds_of
+    from volctl.domain.clock import seconds_of
     from volctl.render.gate import gate_table
     from volctl.reports.drift_files import write_drift_outputs
     from volctl.reports.slo_html import write_slo_html

@@ -41,7 +41,7 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Publish ticks to ticks.raw, keyed by product. Ctrl-C or SIGTERM stops cleanly with a summary."""
-    from volctl.clients.kafka import Publisher, bootstrap_of
+    from volctl.clients.kafka import BROKER_GONE_HINT, Publisher, bootstrap_of
     from volctl.core import ingest as core
     from volctl.core.sources import open_source
     from volctl.render.ingest import ingest_progress, ingest_summary
@@ -70,8 +70,7 @@ def ingest(
     if interrupted.is_set():
         raise typer.Exit(EXIT_INTERRUPTED)
     if summary.problem:
-        console.error(summary.problem, "restart the broker (`volctl up`) and replay again; "
-                                       "consumers drop duplicates by source offset")
+        console.error(summary.problem, BROKER_GONE_HINT)
         raise typer.Exit(EXIT_CANNOT_CHECK)
     if summary.failed:
         console.error(f"{summary.failed} ticks were not delivered: {publisher.last_error}",

@@ -37,7 +37,7 @@ def load(
     """
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core import load as core
-    from volctl.core.slo import seconds_of
+    from volctl.domain.clock import seconds_of
     from volctl.render.load import load_progress, load_report
 
     try:

@@ -30,7 +30,8 @@ def check(
     Exit 0 all met, 1 an SLO is breached, 3 cannot measure (Prometheus down, no data, too little traffic).
     """
     from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.slo import check_slos, seconds_of
+    from volctl.core.slo import check_slos
+    from volctl.domain.clock import seconds_of
     from volctl.render.slo import slo_table
 
     try:

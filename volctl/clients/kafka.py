@@ -132,6 +132,7 @@ def committed_at(metadata: str | None) -> float | None:
 # -- publishing ---------------------------------------------------------------------------------
 
 REACHABILITY_CHECK_S = 1.0
+BROKER_GONE_HINT = "restart the broker (`volctl up`) and replay again; consumers drop duplicates by source offset"
 
 
 class Publisher:
@@ -176,7 +177,7 @@ class Publisher:
         return Unreachable(
             f"Kafka at {self.bootstrap} went away: {self.acked} ticks acknowledged before it did, "
             f"{self.failed} not delivered ({self.last_error})",
-            hint="restart the broker (`volctl up`) and replay again; consumers drop duplicates by source offset",
+            hint=BROKER_GONE_HINT,
         )
 
     def flush(self, timeout_s: float | None = None) -> None:
@@ -283,18 +284,11 @@ class KafkaReader:
 
     def groups(self) -> list[str] | None:
         """Consumer groups the cluster knows (ListGroups); None when it cannot say."""
-        from kafka import KafkaAdminClient
-
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="volctl-inspect")
-        except Exception:  # KafkaError or a broker without the API: unknown, not "none"
+            with _admin(self.bootstrap, 5.0) as admin:
+                return sorted(group["group_id"] for group in admin.list_groups())
+        except Unreachable:  # a broker that does not answer ListGroups: unknown, not "none"
             return None
-        try:
-            return sorted(group["group_id"] for group in admin.list_groups())
-        except Exception:
-            return None
-        finally:
-            admin.close()
 
     def beginnings(self, partitions: list[Any]) -> dict[Any, int]:
         return dict(self._consumer.beginning_offsets(partitions))

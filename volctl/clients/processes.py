@@ -89,12 +89,7 @@ class Supervisor:
 
     def abandon(self, record: ProcessRecord, timeout_s: float = 5.0) -> None:
         """Stop a process started here that never became ready (it has no pid file to find it by)."""
-        _signal(record.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while is_running(record.pid, record.argv[0]):
-            if time.monotonic() > deadline:
-                _signal(record.pid, signal.SIGKILL)
-            time.sleep(0.05)
+        _terminate(record, timeout_s)
         self.pid_file(record.name).unlink(missing_ok=True)
 
     @contextlib.contextmanager
@@ -145,13 +140,7 @@ class Supervisor:
         if record is None:
             return StopOutcome(name, None, "not running")
         started = time.monotonic()
-        how = "stopped"
-        _signal(record.pid, signal.SIGTERM)
-        while is_running(record.pid, record.argv[0]):
-            if time.monotonic() - started > timeout_s:
-                _signal(record.pid, signal.SIGKILL)
-                how = "killed"
-            time.sleep(0.05)
+        how = _terminate(record, timeout_s)
         self.pid_file(name).unlink(missing_ok=True)
         return StopOutcome(name, record.pid, how, time.monotonic() - started)
 
@@ -174,6 +163,19 @@ def is_running(pid: int, program: str) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z" and bool(cmdline) and Path(os.fsdecode(cmdline[0])).name == Path(program).name
+
+
+def _terminate(record: ProcessRecord, timeout_s: float) -> str:
+    """SIGTERM, wait up to `timeout_s`, then SIGKILL; "stopped" or "killed"."""
+    started = time.monotonic()
+    how = "stopped"
+    _signal(record.pid, signal.SIGTERM)
+    while is_running(record.pid, record.argv[0]):
+        if time.monotonic() - started > timeout_s:
+            _signal(record.pid, signal.SIGKILL)
+            how = "killed"
+        time.sleep(0.05)
+    return how
 
 
 def _reap(pid: int) -> None:

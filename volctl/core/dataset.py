@@ -12,13 +12,11 @@ import pandas as pd
 from volctl.domain.errors import ConfigError
 from volctl.domain.features import FEATURES, batch_features
 from volctl.domain.labels import HISTORY_S, TRAILING_FEATURE, forward_volatility, history_covered, spike_target
-from volctl.domain.recordings import ReadStats, RecordingError, discover_series, iter_series
+from volctl.domain.recordings import RECORDING_HINT, ReadStats, RecordingError, discover_series, iter_series
 from volctl.domain.synthetic import SOURCE_NAME, synthetic_ticks
 from volctl.domain.ticks import Tick
 
 Progress = Callable[[str], None]
-RECORDING_HINT = ("a recording is a file, or a folder of files, of ticker messages (ndjson) or ticks (csv, "
-                  "parquet), optionally .gz; a trade csv names its product in the file name")
 
 
 @dataclass
@@ -61,7 +59,7 @@ def load_dataset(
     frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if frames else pd.DataFrame()
     if frame.empty:
         raise ConfigError(stats.no_ticks(", ".join(map(str, paths))),
-                          hint="a recording holds Coinbase ticker messages (ndjson) or csv/parquet ticks")
+                          hint=RECORDING_HINT)
     return Dataset(frame, [p.name for p in series], False, stats, _drops(frames))
 
 

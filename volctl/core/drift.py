@@ -163,7 +163,7 @@ def _served_version(settings: Settings) -> str | None:
 def _feature_log(settings: Settings, window: str) -> Rows:
     import pandas as pd
 
-    from volctl.core.slo import seconds_of
+    from volctl.domain.clock import seconds_of
     from volctl.domain.feature_log import COLUMNS, read_rows
 
     try:

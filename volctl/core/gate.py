@@ -20,7 +20,7 @@ from typing import Any
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.drift import DriftWriter
 from volctl.core.lag import LagInputs
-from volctl.domain.clock import utc_iso, utc_stamp
+from volctl.domain.clock import seconds_of, utc_iso, utc_stamp
 from volctl.domain.errors import VolctlError
 from volctl.domain.settings import Settings
 from volctl.domain.verdict import Verdict
@@ -51,8 +51,7 @@ class GateReport:
 
     @property
     def outcome(self) -> Verdict:
-        return Verdict.combine({PASS: Verdict.OK, FAIL: Verdict.FAILED}.get(c.verdict, Verdict.UNKNOWN)
-                               for c in self.checks)
+        return {PASS: Verdict.OK, FAIL: Verdict.FAILED}.get(self.verdict, Verdict.UNKNOWN)
 
     @property
     def verdict(self) -> str:
@@ -100,7 +99,7 @@ def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: flo
         _load_checks(settings, rps, duration_s, bundle, report)
         time.sleep(_scrape_settle_s(settings))  # the last requests reach Prometheus after a scrape or two
         # The SLO window must hold the whole load run: from one scrape before it started until now.
-        scrape_s = _seconds(settings.prometheus.scrape_interval)
+        scrape_s = seconds_of(settings.prometheus.scrape_interval)
         report.window = f"{math.ceil(time.time() - started + scrape_s)}s"
         report.window_note = (f"the load's {duration_s:g} s, plus the wait for its last scrapes and one scrape "
                               f"interval ({settings.prometheus.scrape_interval}) before it")
@@ -169,7 +168,7 @@ def _lag_check(lag_inputs: Callable[[], LagInputs], bundle: Path, report: GateRe
     _save(bundle / "lag.json", lag.as_document())
     worst = next((p for p in lag.partitions if p.status == lag.status), None)
     behind = "unknown" if lag.offset_lag is None else str(lag.offset_lag)
-    verdict = UNKNOWN if lag.status == "UNKNOWN" else PASS if lag.passing else FAIL
+    verdict = {Verdict.OK: PASS, Verdict.FAILED: FAIL}.get(lag.outcome, UNKNOWN)
     report.checks.append(GateCheck("lag status (Burrow-style)", "lag",
                                    f"{lag.status}, {behind} behind" + (f": {worst.why}" if worst else ""),
                                    "OK or WARN", verdict))
@@ -194,14 +193,8 @@ def _served_models(settings: Settings) -> dict[str, Any]:
             or {"error": "not answering /version"} for service in ("predict", "consume")}
 
 
-def _seconds(duration: str) -> float:
-    from volctl.core.slo import seconds_of
-
-    return seconds_of(duration)
-
-
 def _scrape_settle_s(settings: Settings) -> float:
-    return 2 * _seconds(settings.prometheus.scrape_interval) + 0.5
+    return 2 * seconds_of(settings.prometheus.scrape_interval) + 0.5
 
 
 def _save(path: Path, document: Any) -> None:

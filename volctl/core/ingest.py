@@ -23,7 +23,7 @@ import orjson
 from volctl.clients.kafka import Publisher
 from volctl.domain.clock import utc_iso
 from volctl.domain.errors import ConfigError, Unreachable
-from volctl.domain.recordings import ReadStats, RecordingError, discover_series, iter_series
+from volctl.domain.recordings import RECORDING_HINT, ReadStats, RecordingError, discover_series, iter_series
 from volctl.domain.synthetic import synthetic_ticks
 from volctl.domain.ticks import BadTick, Tick, normalise
 
@@ -73,10 +73,9 @@ def load_replay(path: Path, naive_tz: str) -> tuple[list[Tick], ReadStats]:
     try:
         ticks = [tick for series in discover_series(path) for tick in iter_series(series, naive_tz, stats=stats)]
     except RecordingError as exc:
-        raise ConfigError(str(exc), hint="pass a recording file or folder (ndjson, csv, parquet, .gz)") from exc
+        raise ConfigError(str(exc), hint=RECORDING_HINT) from exc
     if not ticks:
-        raise ConfigError(stats.no_ticks(path), hint="a recording holds Coinbase ticker messages, one JSON object a "
-                          "line (ndjson), or csv/parquet ticks; see 'Data, label and models' in the README")
+        raise ConfigError(stats.no_ticks(path), hint=RECORDING_HINT)
     return ticks, stats
 
 

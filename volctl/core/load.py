@@ -25,6 +25,7 @@ LATE_AFTER_S = 0.005  # a send more than 5 ms after its intended time counts as 
 KEPT_UP_RATE = 0.99  # achieved / asked below this: the report says the generator fell behind
 MAX_LATE_SHARE = 0.05  # more late sends than this: the schedule was not kept either
 PERCENTILES = (50, 90, 95, 99, 99.9)
+STACK_DOWN_HINT = "is the stack up? `volctl up`, then `volctl health`"
 FAIL_FAST_S = 1.0  # nothing answered (not even an error status) this long into a run: the target is down
 Progress = Callable[["LoadProgress"], None]
 Observer = Callable[[float, int, bytes], None]
@@ -39,7 +40,7 @@ class Ramp:
     @classmethod
     def parse(cls, text: str) -> Ramp:
         """`10:200:30s`: from 10 to 200 requests/s in one-second steps over 30 s."""
-        from volctl.core.slo import seconds_of
+        from volctl.domain.clock import seconds_of
 
         parts = text.split(":")
         try:
@@ -159,7 +160,7 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
                 await asyncio.gather(*tasks, return_exceptions=True)
                 raise Unreachable(f"{url} did not answer any of the first {result.sent} requests "
                                   f"({', '.join(f'{k} x{v}' for k, v in errors.items())})",
-                                  hint="is the stack up? `volctl up`, then `volctl health`")
+                                  hint=STACK_DOWN_HINT)
             tasks.append(asyncio.create_task(one(index, due)))
             result.sent += 1
             if progress and offset >= next_report:
@@ -197,7 +198,7 @@ def ensure_answering(base_url: str, timeout_s: float = 2.0) -> None:
     from volctl.clients.http import answers
 
     if not answers(base_url, "/health", timeout_s):
-        raise Unreachable(f"{base_url} does not answer", hint="is the stack up? `volctl up`, then `volctl health`")
+        raise Unreachable(f"{base_url} does not answer", hint=STACK_DOWN_HINT)
 
 
 def real_bodies(features: list[str], data_path: Path | None, count: int = 2000,

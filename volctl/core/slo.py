@@ -21,7 +21,6 @@ from volctl.domain.verdict import Verdict
 
 MET, BREACHED, LOW_TRAFFIC, NO_DATA = "met", "breached", "too little traffic", "no data"
 NOT_JUDGED = "not judged (no offered load)"
-__all__ = ["check_slos", "seconds_of"]  # seconds_of: the duration parser, where callers have always found it
 
 
 @dataclass

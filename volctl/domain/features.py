@@ -112,9 +112,9 @@ class ProductFeatures:
 
     @property
     def warming_up(self) -> bool:
-        """The newest tick has less than HORIZON_S of history in its segment: its trailing windows
+        """The newest tick has less than HISTORY_S of history in its segment: its trailing windows
         are not covered yet (labels.history_covered is the same rule in batch)."""
-        return self.last_ts is None or self.segment_start is None or self.last_ts - self.segment_start < HORIZON_S
+        return self.segment_start is None or self.last_ts - self.segment_start < HISTORY_S  # type: ignore[operator]
 
     def update(self, ts: float, price: float, bid: float = _NAN, ask: float = _NAN) -> list[float]:
         """Add one tick (NaN bid/ask when absent) and return its features in FEATURES order."""
@@ -157,7 +157,8 @@ class ProductFeatures:
         return z
 
 
-HORIZON_S = float(max(WINDOWS_S))  # a tick older than this behind its product's newest has no window to join
+# The history a tick's windows need; a tick older than this behind its product's newest has no window to join.
+HISTORY_S = float(max(WINDOWS_S))
 
 
 class FeatureEngine:
@@ -172,7 +173,7 @@ class FeatureEngine:
         state = self.products.get(product)
         if state is None or state.last_ts is None:
             return 0.0
-        return state.last_ts - HORIZON_S - ts
+        return state.last_ts - HISTORY_S - ts
 
     def warming_up(self, product: str) -> bool:
         state = self.products.get(product)

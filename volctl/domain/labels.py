@@ -19,8 +19,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from volctl.domain.features import HORIZON_S as HISTORY_S
-from volctl.domain.features import prefix_sums, product_returns, segment_starts
+from volctl.domain.features import HISTORY_S, prefix_sums, product_returns, segment_starts
 
 HORIZON_S = 60.0
 TRAILING_FEATURE = "ret_std_300s"

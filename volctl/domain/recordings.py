@@ -30,6 +30,11 @@ _PARQUET_COLUMNS = (
 )
 
 
+RECORDING_HINT = ("a recording is a file, or a folder of files, of ticker messages (ndjson) or ticks (csv, "
+                  "parquet), optionally .gz; a trade csv names its product in the file name; see 'Data, label "
+                  "and models' in the README")
+
+
 class RecordingError(ValueError):
     """A recording that cannot be read at all (missing, unknown format, unknown product)."""
 

@@ -83,18 +83,21 @@ class Registry:
     def folder(self, version: str) -> Path:
         """The version's folder, proven to lie inside the registry (links resolved); ModelNotFound
         for a name that is not a version name or a folder that leads outside."""
-        known = ", ".join(self.versions()[-5:]) or "none"
         if not isinstance(version, str) or not valid_version(version):
             raise ModelNotFound(f"{version!r} is not a model version name (one name such as "
-                                f"20261201-224610-real, no path)", hint=f"known: {known}")
+                                f"20261201-224610-real, no path)", hint=self._known())
         root = self.root.resolve()
         folder = (root / version).resolve()
         if folder.parent != root:
             raise ModelNotFound(f"model version {version!r} leads outside the registry {root}",
                                 hint="versions are folders of the registry itself, not links elsewhere")
         if not (folder / MANIFEST).is_file():
-            raise ModelNotFound(f"model version {version!r} not found in {self.root}", hint=f"known: {known}")
+            raise ModelNotFound(f"model version {version!r} not found in {self.root}", hint=self._known())
         return folder
+
+    def _known(self) -> str:
+        """The hint of a refused name: the newest versions (listed only when a name is refused)."""
+        return f"known: {', '.join(self.versions()[-5:]) or 'none'}"
 
     def manifest(self, version: str) -> dict[str, Any]:
         path = self.folder(version) / MANIFEST
