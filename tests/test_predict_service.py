@@ -25,7 +25,18 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 @pytest.fixture
 def service(start_predict, trained_registry: Path):
-    return start_predict(trained_registry)
+    return start_predict(trained_registry, "--variant", "ml")
+
+
+def test_by_default_the_recommended_variant_is_served(start_predict, trained_registry: Path) -> None:
+    """model.variant = auto (the default): the version's recommended variant, ml only when it earned it."""
+    registry = Registry(trained_registry)
+    manifest = registry.manifest(registry.latest())
+    service = start_predict(trained_registry)
+    version = httpx.get(service.url + "/version").json()
+    assert version["model"] == manifest["recommended_variant"]
+    assert version["sha"] == manifest["variants"][manifest["recommended_variant"]]["sha256"]
+    assert "recommends" in service.log.read_text()
 
 
 @pytest.fixture

@@ -66,6 +66,16 @@ class Probe(threading.Thread):
         return {variant for sent, _, variant in self.seen if start <= sent < end}
 
 
+def test_the_stack_serves_the_recommended_variant_until_told_otherwise(stack: Stack) -> None:
+    from volctl.domain.registry import Registry
+
+    registry = Registry(Path(stack.config.read_text().split('registry_dir = "')[1].split('"')[0]))
+    recommended = registry.manifest(registry.latest())["recommended_variant"]
+    assert _served(stack) == {"predict": recommended, "consume": recommended}  # model.variant = auto
+    assert stack.run("rollback", "--to", "ml", "--yes", "--reason", "test: start from ml").returncode == 0
+    assert _served(stack) == {"predict": "ml", "consume": "ml"}
+
+
 def test_wrong_or_missing_token_is_refused_and_changes_nothing(stack: Stack) -> None:
     before = _served(stack)
     for service in ("predict", "consume"):

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, free_port
+from volctl.domain.registry import Registry
 
 pytestmark = pytest.mark.integration
 VOLCTL = str(Path(sys.executable).parent / "volctl")
@@ -92,7 +93,9 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
         status = {c["name"]: c for c in stack.json("status")}
         assert all(status[name]["action"] == "running" for name in ("broker", "prometheus", "predict", "consume"))
         assert "memory only" in status["broker"]["detail"]
-        assert status["predict"]["detail"].startswith("model ml ")
+        latest = Registry(trained_registry).latest()
+        recommended = Registry(trained_registry).manifest(latest)["recommended_variant"]
+        assert status["predict"]["detail"] == f"model {recommended} {latest}"  # model.variant = auto
 
         stopped = stack.json("down")
         assert {o["name"]: o["how"] for o in stopped} == {

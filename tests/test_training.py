@@ -33,6 +33,10 @@ def test_real_data_manifest_is_complete_and_time_ordered(trained_registry: Path)
         assert all(math.isfinite(metrics[k]) for k in ("pr_auc", "f1", "precision", "recall"))
     assert math.isfinite(manifest["label"]["threshold"]) and manifest["label"]["threshold"] > 0
     assert manifest["variants"][ML]["metrics"]["pr_auc"] > manifest["variants"][ML]["metrics"]["positive_rate"]
+    calibration = manifest["variants"][ML]["calibration"]
+    assert abs(calibration["validation_mean_score"] - calibration["validation_base_rate"]) < 0.05
+    ml_metrics = manifest["variants"][ML]["metrics"]
+    assert ml_metrics["brier"] < ml_metrics["brier_constant"]  # calibrated: better than a constant
     assert len(manifest["sample_rows"]) >= 1
 
 
@@ -50,8 +54,15 @@ def test_synthetic_training_is_labelled_synthetic(tmp_path: Path) -> None:
     assert result.manifest["data"]["sources"] == ["synthetic"]
     assert result.version.endswith("-synthetic")
     again = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path))
-    assert again.version != result.version  # same second, same data: still a new version
-    assert Registry(tmp_path).latest() == again.version
+    assert again.identical_to == result.version == again.version  # same rows, seed and code: no twin
+    assert Registry(tmp_path).versions() == [result.version]
+    forced = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path), force=True)
+    assert forced.identical_to is None and forced.version != result.version
+    assert Registry(tmp_path).versions() == [result.version, forced.version]
+    first, second = (Registry(tmp_path).load(v, ML) for v in (result.version, forced.version))
+    assert first.sha256 == second.sha256  # the same data and seed give the same model, byte for byte
+    other_seed = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path), seed=8)
+    assert other_seed.identical_to is None
 
 
 def test_too_little_data_is_a_clear_error(shared_data: Path, tmp_path: Path) -> None:
@@ -67,7 +78,7 @@ def test_fast_path_scores_equal_sklearn(trained_registry: Path, shared_data: Pat
     frame = load_dataset([shared_data / "btc_eth_2026-04-03_flat.ndjson"]).frame
     matrix = frame[list(FEATURES)].to_numpy()  # includes NaN (warm-up rows): imputed alike
     assert np.isnan(matrix).any()
-    np.testing.assert_array_equal(model.score(matrix), model.pipeline.predict_proba(matrix)[:, 1])
+    np.testing.assert_array_equal(model.score(matrix), model.estimator.predict_proba(matrix)[:, 1])
 
 
 def test_baseline_rule_is_transparent(trained_registry: Path) -> None:
@@ -103,9 +114,9 @@ def test_single_row_path_matches_sklearn_on_real_rows(trained_registry: Path, sh
     model = Registry(trained_registry).load(variant=ML)
     frame = load_dataset([shared_data / "btcusd_2025-11-30_to_12-06_advtrade"]).frame
     matrix = frame[list(FEATURES)].dropna().to_numpy()
-    expected = model.pipeline.predict_proba(matrix)[:, 1]
+    expected = model.estimator.predict_proba(matrix)[:, 1]
     actual = np.array([model.score_row(row) for row in matrix.tolist()])
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=2e-15)
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-14)
     threshold = model.decision_threshold
     np.testing.assert_array_equal(actual >= threshold, expected >= threshold)
 
@@ -135,6 +146,42 @@ def test_the_baseline_is_the_feature_that_decides_spikes_with_its_direction() ->
     assert 0.8 < rule.threshold < 1.2 and rule.describe().startswith("spike when range_bps_60s <= ")
     scores = rule.score(frame[list(FEATURES)].to_numpy())
     assert scores[frame["range_bps_60s"].isna().to_numpy()].max() == 0.0
+
+
+def test_ml_is_chosen_and_calibrated_on_validation() -> None:
+    """A constructed case: spikes follow a low value of one feature (rare, 10 %); the chosen model's
+    calibrated mean score is within 0.05 of the validation base rate, and every model path (the
+    linear fast path with and without the log step, predict_proba otherwise) scores like sklearn."""
+    import pandas as pd
+
+    from volctl.core.selection import candidates, choose_ml
+    from volctl.domain.model import MlScorer
+
+    rng = np.random.default_rng(5)
+    rows = 6000
+    frame = pd.DataFrame(np.abs(rng.normal(size=(rows, len(FEATURES)))), columns=list(FEATURES))
+    frame["ret_std_300s"] = rng.lognormal(0, 1, rows)
+    chance = 1 / (1 + np.exp(4 * (np.log(frame["ret_std_300s"]) + 1.3)))
+    spikes = (rng.random(rows) < chance).to_numpy().astype(int)
+    x = frame.to_numpy()
+    train, validation = slice(0, 4000), slice(4000, rows)
+    chosen = choose_ml(x[train], spikes[train], x[validation], spikes[validation])
+    assert {c["name"] for c in chosen.candidates} == set(candidates(7))
+    assert chosen.candidates[0]["validation_pr_auc"] >= chosen.candidates[-1]["validation_pr_auc"]
+    scorer = MlScorer(chosen.estimator, "v", FEATURES, chosen.decision_threshold)
+    assert abs(scorer.score(x[validation]).mean() - spikes[validation].mean()) < 0.05
+    for name, (_, estimator) in candidates(7).items():
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.frozen import FrozenEstimator
+
+        estimator.fit(x[train], spikes[train])
+        calibrated = CalibratedClassifierCV(FrozenEstimator(estimator)).fit(x[validation], spikes[validation])
+        model = MlScorer(calibrated, "v", FEATURES, 0.5)
+        assert (model._linear is None) == (name == "gradient-boosting")
+        expected = calibrated.predict_proba(x[validation])[:, 1]
+        np.testing.assert_allclose(model.score(x[validation]), expected, rtol=0, atol=1e-15)
+        rows_scored = np.array([model.score_row(row) for row in x[validation][:200].tolist()])
+        np.testing.assert_allclose(rows_scored, expected[:200], rtol=0, atol=1e-14)
 
 
 def test_the_baseline_loads_without_scikit_learn(trained_registry: Path) -> None:

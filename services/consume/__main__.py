@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the embedded broker)")
-    parser.add_argument("--variant", choices=("baseline", "ml"))
+    parser.add_argument("--variant", choices=("auto", "baseline", "ml"))
     parser.add_argument("--version", dest="model_version", help="model version (default: newest)")
     parser.add_argument("--registry", help="model registry folder")
     parser.add_argument("--state-dir", help="state directory (feature log)")

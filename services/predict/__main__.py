@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="volctl.toml path")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
-    parser.add_argument("--variant", choices=("baseline", "ml"))
+    parser.add_argument("--variant", choices=("auto", "baseline", "ml"))
     parser.add_argument("--version", dest="model_version", help="model version (default: newest)")
     parser.add_argument("--registry", help="model registry folder")
     args = parser.parse_args(argv)

@@ -7,14 +7,18 @@ episodes); `recommend` serves ml only when its lead over the baseline rule is cl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from volctl.domain.labels import HORIZON_S
 from volctl.domain.model import labels_of
 from volctl.domain.variants import BASELINE, ML
+
+if TYPE_CHECKING:
+    from volctl.domain.model import Scorer
 
 BLOCK_S = 300.0
 RESAMPLES = 400
@@ -78,6 +82,32 @@ def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, ts: np.
         "positive_rate": base, "episodes": episodes(y, ts, products), "rows": len(y),
         "reliability": reliability(y, scores),
     }
+
+
+@dataclass
+class Evaluated:
+    metrics: dict[str, dict[str, Any]]  # per variant
+    curves: dict[str, dict[str, Any]]  # per variant: the precision-recall curve, for plots
+    recommendation: dict[str, Any] | None  # None unless both ml and baseline were scored
+
+
+def evaluate_variants(scorers: Sequence[Scorer], x: np.ndarray, y: np.ndarray, ts: np.ndarray,
+                      products: np.ndarray) -> Evaluated:
+    """Every variant on the same labelled rows, and the recommendation between ml and baseline."""
+    scores = {s.variant: s.score(x) for s in scorers}
+    metrics = {s.variant: variant_metrics(y, scores[s.variant], s.decision_threshold, ts, products) for s in scorers}
+    curves = {variant: {"precision_recall": pr_curve(y, values)} for variant, values in scores.items()}
+    both = ML in scores and BASELINE in scores
+    return Evaluated(metrics, curves, recommend(y, scores[ML], scores[BASELINE], ts) if both else None)
+
+
+def pr_curve(y: np.ndarray, scores: np.ndarray, points: int = 60) -> list[list[float]]:
+    """[recall, precision] pairs along the precision-recall curve, thinned to about `points`."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y, scores)
+    keep = np.unique(np.linspace(0, len(recall) - 1, min(points, len(recall))).astype(int))
+    return [[round(float(recall[i]), 4), round(float(precision[i]), 4)] for i in keep]
 
 
 def reliability(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[str, float]]:

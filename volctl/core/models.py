@@ -31,6 +31,8 @@ class ModelSummary:
     positive_rate: float | None
     variants: list[VariantSummary]
     path: str
+    recommended_variant: str | None  # what model.variant = auto serves; None: trained before recommendations
+    recommendation: str  # why, in words
 
 
 def list_models(registry_root: Path) -> list[ModelSummary]:
@@ -61,6 +63,8 @@ def _summary(registry: Registry, version: str) -> ModelSummary:
         positive_rate=ml_metrics.get("positive_rate"),
         variants=variants,
         path=str(registry.root / version),
+        recommended_variant=manifest.get("recommended_variant"),
+        recommendation=(manifest.get("recommendation") or {}).get("reason", ""),
     )
 
 
@@ -73,7 +77,8 @@ def show_model(registry_root: Path, version: str | None = None) -> dict[str, Any
     keep = ("version", "created_at", "label", "features", "recommended_variant", "recommendation")
     document = {key: manifest.get(key) for key in keep}
     document["data"] = {key: value for key, value in manifest.get("data", {}).items() if key != "bad_lines"}
-    document["variants"] = {name: {key: entry.get(key) for key in ("rule", "decision_threshold", "metrics", "sha256")}
+    shown = ("rule", "estimator", "candidates", "calibration", "decision_threshold", "metrics", "curves", "sha256")
+    document["variants"] = {name: {key: entry.get(key) for key in shown if key in entry}
                             for name, entry in manifest.get("variants", {}).items()}
     document["path"] = str(registry.folder(version))
     return document

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +14,7 @@ import pandas as pd
 
 from volctl import __version__
 from volctl.core.dataset import Dataset, Progress
+from volctl.core.selection import best_f1_threshold, choose_ml
 from volctl.domain.errors import NotEnoughData
 from volctl.domain.features import FEATURES, VOL_FEATURE
 from volctl.domain.labels import HORIZON_S, TRAILING_FEATURE
@@ -37,6 +40,7 @@ class TrainResult:
     version: str
     path: Path
     manifest: dict[str, Any]
+    identical_to: str | None = None  # an existing version trained on the same rows, seed and code
 
 
 def split_by_time(labelled: pd.DataFrame, fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> Split:
@@ -62,13 +66,16 @@ def split_by_time(labelled: pd.DataFrame, fractions: tuple[float, float, float] 
     return Split(train, validation, test, (float(first), float(second)))
 
 
-def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: Progress | None = None) -> TrainResult:
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-
+def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: Progress | None = None,
+                force: bool = False) -> TrainResult:
+    """Train, evaluate and save a version; when a version was trained on the same rows with the
+    same seed and code, return it (`identical_to`) instead of adding a twin, unless `force`."""
     say = progress or (lambda _message: None)
+    fingerprint = training_fingerprint(dataset, seed)
+    twin = None if force else registry.find(lambda manifest: manifest.get("training_fingerprint") == fingerprint)
+    if twin is not None:
+        say(f"identical to {twin}: same rows, seed and code; no new version (--force adds one)")
+        return TrainResult(twin, registry.folder(twin), registry.manifest(twin), identical_to=twin)
     labelled = dataset.frame[dataset.frame["target"].notna()]
     split = split_by_time(labelled)
     threshold = float(np.quantile(split.train["target"], LABEL_QUANTILE))
@@ -78,27 +85,20 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
         raise NotEnoughData("a split has no volatility spikes to learn or score", hint="give more recordings")
     x = {name: getattr(split, name)[list(FEATURES)].to_numpy() for name in y}
 
-    say(f"fitting ml on {len(x['train']):,} rows ({int(y['train'].sum()):,} spikes)")
-    pipeline = Pipeline([
-        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-        ("scale", StandardScaler()),
-        ("classify", LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)),
-    ])
-    pipeline.fit(x["train"], y["train"])
+    say(f"fitting the ml candidates on {len(x['train']):,} rows ({int(y['train'].sum()):,} spikes)")
+    chosen = choose_ml(x["train"], y["train"], x["validation"], y["validation"], seed)
+    say(f"ml: {chosen.name} (best validation PR-AUC), calibrated on validation")
     draft = "draft"
-    ml = MlScorer(pipeline, draft, FEATURES, 0.5)
-    ml.decision_threshold = best_f1_threshold(y["validation"], ml.score(x["validation"]))
+    ml = MlScorer(chosen.estimator, draft, FEATURES, chosen.decision_threshold)
     baseline = best_single_feature_rule(split.train, split.validation, y["validation"], draft)
     say(f"baseline: the strongest single-feature rule on validation: {baseline.describe()}")
 
     say("evaluating ml and baseline on the test split")
-    from volctl.core.evaluation import recommend, variant_metrics
+    from volctl.core.evaluation import evaluate_variants
 
-    ts, products = split.test["ts"].to_numpy(), split.test["product"].to_numpy()
-    scores = {v.variant: v.score(x["test"]) for v in (ml, baseline)}
-    metrics = {v.variant: variant_metrics(y["test"], scores[v.variant], v.decision_threshold, ts, products)
-               for v in (ml, baseline)}
-    recommendation = recommend(y["test"], scores[ML], scores[BASELINE], ts)
+    evaluated = evaluate_variants([ml, baseline], x["test"], y["test"], split.test["ts"].to_numpy(),
+                                  split.test["product"].to_numpy())
+    recommendation = evaluated.recommendation
     say(f"recommended variant: {recommendation['variant']} ({recommendation['reason']})")
     created = datetime.now(UTC)
     version = registry.free_version(f"{created:%Y%m%d-%H%M%S}-{'synthetic' if dataset.synthetic else 'real'}")
@@ -107,6 +107,8 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
         "version": version,
         "created_at": created.isoformat(timespec="seconds"),
         "volctl_version": __version__,
+        "training_fingerprint": fingerprint,
+        "seed": seed,
         "features": list(FEATURES),
         "label": {
             "definition": (
@@ -124,12 +126,16 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
         "recommendation": recommendation,
         "variants": {
             ML: {
-                "estimator": "SimpleImputer(median) -> StandardScaler -> LogisticRegression(balanced)",
+                "estimator": chosen.description,
+                "candidate": chosen.name,
+                "candidates": chosen.candidates,
+                "calibration": chosen.calibration,
                 "decision_threshold": ml.decision_threshold,
-                "metrics": metrics[ML],
+                "metrics": evaluated.metrics[ML],
+                "curves": evaluated.curves[ML],
             },
             BASELINE: {"params": baseline.params(), "rule": baseline.describe(), "decision_threshold": 0.5,
-                       "metrics": metrics[BASELINE]},
+                       "metrics": evaluated.metrics[BASELINE], "curves": evaluated.curves[BASELINE]},
         },
     }
     reference = split.train[[*FEATURES, "product", "ts", "price"]]
@@ -138,18 +144,16 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     complete = split.test[list(FEATURES)].dropna()
     manifest["sample_rows"] = complete.iloc[:: max(1, len(complete) // 5)].head(5).to_dict("records")
     say(f"writing model {version}")
-    path = registry.save(manifest, pipeline, reference)
+    path = registry.save(manifest, chosen.estimator, reference)
     return TrainResult(version, path, manifest)
 
 
-def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """The score threshold with the best F1 on validation data."""
-    from sklearn.metrics import precision_recall_curve
-
-    precision, recall, thresholds = precision_recall_curve(y_true, scores)
-    total = precision + recall
-    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(precision), where=total > 0)
-    return float(thresholds[int(np.argmax(f1[:-1]))])
+def training_fingerprint(dataset: Dataset, seed: int) -> str:
+    """What decides the model: the rows (features, labels, sources), the seed and this build."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(dataset.frame, index=False).to_numpy().tobytes())
+    digest.update(json.dumps({"seed": seed, "volctl": __version__, "features": FEATURES,
+                              "quantile": LABEL_QUANTILE, "splits": SPLIT_FRACTIONS}).encode())
+    return digest.hexdigest()
 
 
 def best_single_feature_rule(train: pd.DataFrame, validation: pd.DataFrame, y_validation: np.ndarray,

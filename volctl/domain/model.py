@@ -85,45 +85,112 @@ class BaselineScorer:
 
 
 class MlScorer:
-    """A fitted SimpleImputer -> StandardScaler -> LogisticRegression pipeline, scored with the
-    same numpy operations sklearn uses but without its per-call input validation."""
+    """A fitted scikit-learn model, usually calibrated on validation (a sigmoid over the model's
+    decision function, `CalibratedClassifierCV` over the frozen fit). A linear pipeline
+    ([log ->] imputer -> scaler -> logistic regression) is scored with the numpy operations
+    scikit-learn uses, without its per-call input validation; any other model goes through
+    `predict_proba`."""
 
     variant = ML
 
     def __init__(
-        self, pipeline: Any, version: str, features: tuple[str, ...], decision_threshold: float, sha256: str = ""
+        self, estimator: Any, version: str, features: tuple[str, ...], decision_threshold: float, sha256: str = ""
     ) -> None:
-        imputer, scaler, classifier = (step for _, step in pipeline.steps)
-        self.pipeline = pipeline
+        self.estimator = estimator  # what predict_proba is asked: the calibrated model when there is one
         self.version = version
         self.features = features
         self.decision_threshold = decision_threshold
         self.sha256 = sha256
-        self._medians = np.asarray(imputer.statistics_, dtype=float)
-        self._mean = np.asarray(scaler.mean_, dtype=float)
-        self._scale = np.asarray(scaler.scale_, dtype=float)
-        self._coef_column = np.asarray(classifier.coef_, dtype=float).T
-        self._intercept = np.asarray(classifier.intercept_, dtype=float)
-        if self._coef_column.shape != (len(features), 1):
-            raise ValueError(f"model has {self._coef_column.shape[0]} coefficients for {len(features)} features")
-        self._terms = list(zip(self._mean.tolist(), self._scale.tolist(), self._coef_column.ravel().tolist(),
-                               strict=True))
-        self._bias = float(self._intercept[0])
+        self.pipeline, self._platt = _uncalibrated(estimator)
+        self._linear = _LinearParts.of(self.pipeline, len(features))
 
     def score_row(self, row: list[float]) -> float:
-        """One complete row in plain Python: a few numpy calls cost more than the arithmetic.
-        Equal to `score` within a few ulp (summation order differs from BLAS)."""
-        logit = 0.0
-        for value, (mean, scale, coef) in zip(row, self._terms, strict=True):
-            logit += (value - mean) / scale * coef
-        return logistic(logit + self._bias)
+        """One complete row; on the linear path in plain Python (a few numpy calls cost more than
+        the arithmetic), equal to `score` within a few ulp (summation order differs from BLAS)."""
+        if self._linear is None:
+            return float(self.estimator.predict_proba(np.asarray([row], dtype=float))[0, 1])
+        return logistic(self._calibrated(self._linear.logit_of_row(row)))
 
     def score(self, matrix: np.ndarray, complete: bool = False) -> np.ndarray:
+        if self._linear is None:
+            return self.estimator.predict_proba(matrix)[:, 1]
         from scipy.special import expit
 
-        filled = matrix if complete else np.where(np.isnan(matrix), self._medians, matrix)
-        scaled = (filled - self._mean) / self._scale
-        return expit(scaled @ self._coef_column + self._intercept).ravel()
+        return expit(self._calibrated(self._linear.logits(matrix, complete)))
+
+    def _calibrated(self, logit: Any) -> Any:
+        """The calibrated log-odds: scikit-learn's sigmoid calibration is expit(-(a * f + b))."""
+        if self._platt is None:
+            return logit
+        a, b = self._platt
+        return -(a * logit + b)
+
+
+def _uncalibrated(estimator: Any) -> tuple[Any, tuple[float, float] | None]:
+    """(the fitted model inside, the sigmoid calibration's (a, b) or None). Versions trained before
+    calibration stored the pipeline itself."""
+    calibrated = getattr(estimator, "calibrated_classifiers_", None)
+    if not calibrated:
+        return estimator, None
+    if len(calibrated) != 1 or getattr(calibrated[0], "method", "sigmoid") != "sigmoid":
+        return estimator, None  # not the shape the linear path knows: predict_proba handles it
+    inner = calibrated[0].estimator
+    calibrator = calibrated[0].calibrators[0]
+    return getattr(inner, "estimator", inner), (float(calibrator.a_), float(calibrator.b_))
+
+
+class _LinearParts:
+    """The numbers of a [log ->] imputer -> scaler -> logistic-regression pipeline."""
+
+    def __init__(self, log_columns: list[int], medians: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+                 coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.log_columns = log_columns
+        self._logged = [index in log_columns for index in range(len(mean))]
+        self.medians, self.mean, self.scale = medians, mean, scale
+        self.coef_column, self.intercept = coef, intercept
+        self._terms = list(zip(mean.tolist(), scale.tolist(), coef.ravel().tolist(), self._logged, strict=True))
+        self._bias = float(intercept[0])
+
+    @classmethod
+    def of(cls, pipeline: Any, width: int) -> _LinearParts | None:
+        steps = dict(getattr(pipeline, "steps", []))
+        if set(steps) - {"log"} != {"impute", "scale", "classify"} or not hasattr(steps["classify"], "coef_"):
+            return None
+        log = steps.get("log")
+        columns = list((log.kw_args or {}).get("columns", [])) if log is not None else []
+        if log is not None and getattr(log, "func", None) is not log_columns:
+            return None
+        coef = np.asarray(steps["classify"].coef_, dtype=float).T
+        if coef.shape != (width, 1):
+            raise ValueError(f"model has {coef.shape[0]} coefficients for {width} features")
+        return cls(columns, np.asarray(steps["impute"].statistics_, dtype=float),
+                   np.asarray(steps["scale"].mean_, dtype=float), np.asarray(steps["scale"].scale_, dtype=float),
+                   coef, np.asarray(steps["classify"].intercept_, dtype=float))
+
+    def logits(self, matrix: np.ndarray, complete: bool) -> np.ndarray:
+        filled = matrix if complete else np.where(np.isnan(matrix), self.medians, matrix)
+        if self.log_columns:
+            filled = log_columns(filled, self.log_columns)
+        return ((filled - self.mean) / self.scale @ self.coef_column + self.intercept).ravel()
+
+    def logit_of_row(self, row: list[float]) -> float:
+        logit = 0.0
+        for value, (mean, scale, coef, logged) in zip(row, self._terms, strict=True):
+            if logged:
+                value = math.log(max(value, 0.0) + LOG_FLOOR)
+            logit += (value - mean) / scale * coef
+        return logit + self._bias
+
+
+LOG_FLOOR = 1e-9  # below any non-zero volatility, rate or spread the features reach
+
+
+def log_columns(matrix: np.ndarray, columns: list[int]) -> np.ndarray:
+    """log(max(x, 0) + LOG_FLOOR) of the given columns (heavy-tailed, non-negative features); a
+    model step, so it lives where the services can unpickle it."""
+    logged = np.array(matrix, dtype=float, copy=True)
+    logged[:, columns] = np.log(np.maximum(logged[:, columns], 0.0) + LOG_FLOOR)
+    return logged
 
 
 def logistic(x: float) -> float:

@@ -26,7 +26,7 @@ from volctl.domain.files import write_atomically
 from volctl.domain.registry import Registry
 from volctl.domain.settings import Settings
 from volctl.domain.text import printable
-from volctl.domain.variants import VARIANTS
+from volctl.domain.variants import AUTO, VARIANTS
 
 if TYPE_CHECKING:
     from volctl.domain.model import Scorer
@@ -71,6 +71,8 @@ def initial_model(settings: Settings, service: str) -> tuple[Scorer, str]:
             log.error("the persisted model choice %s no longer loads (%s); using the configured one",
                       chosen, exc.message)
     model = registry.load(settings.model.version or None, settings.model.variant)
+    if settings.model.variant == AUTO:
+        return model, "configured auto: the variant the version's evaluation recommends"
     return model, "configured"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,16 @@ class Registry:
                 f"no trained model in {self.root}", hint="train one with `volctl model train`"
             )
         return versions[-1]
+
+    def find(self, matches: Callable[[dict[str, Any]], bool]) -> str | None:
+        """The newest version whose manifest matches (unreadable manifests never match)."""
+        for version in reversed(self.versions()):
+            try:
+                if matches(self.manifest(version)):
+                    return version
+            except ConfigError:
+                continue
+        return None
 
     def free_version(self, base: str) -> str:
         """`base`, or `base-2`, `base-3`... when a version of that name exists already."""

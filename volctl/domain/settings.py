@@ -89,7 +89,7 @@ class DriftSettings:
 
 @dataclass
 class ModelSettings:
-    variant: str = "ml"
+    variant: str = "auto"  # the registry version's recommended variant; ml or baseline pin one
     version: str = ""  # empty: the newest version in the registry
     registry_dir: str = ""  # empty: <state_dir>/models
 

@@ -10,6 +10,7 @@ from volctl.render.console import fit, out
 
 if TYPE_CHECKING:  # training imports pandas and sklearn: keep them out of `model list`
     from volctl.core.models import ModelSummary
+    from volctl.core.out_of_time import ModelEvaluation
     from volctl.core.training import TrainResult
 
 
@@ -26,6 +27,7 @@ def model_table(models: list[ModelSummary]) -> None:
     table.add_column("variant")
     for column in ("PR-AUC", "F1", "base rate"):
         table.add_column(column, justify="right")
+    table.add_column("auto serves")
     table.add_column("data")
     for model in models:
         data = f"{model.data_start[:10]} → {model.data_end[:10]}"
@@ -35,10 +37,14 @@ def model_table(models: list[ModelSummary]) -> None:
             first = index == 0
             table.add_row(
                 model.version if first else "", variant.variant, _metric(variant.pr_auc), _metric(variant.f1),
-                _metric(model.positive_rate) if first else "", data if first else "",
-                end_section=index == len(model.variants) - 1,
+                _metric(model.positive_rate) if first else "", (model.recommended_variant or "ml") if first else "",
+                data if first else "", end_section=index == len(model.variants) - 1,
             )
     out.print(fit(table, out))
+    newest = models[-1]
+    if newest.recommended_variant == "baseline":
+        out.print(f"[yellow]{newest.version}: ml does not beat the baseline rule[/] ({newest.recommendation}); "
+                  "model.variant = auto serves baseline")
 
 
 def training_summary(result: TrainResult) -> None:
@@ -49,7 +55,11 @@ def training_summary(result: TrainResult) -> None:
         source = "[yellow]SYNTHETIC ticks (no recordings found)[/]"
     else:
         source = f"{len(data['sources'])} real recordings"
-    out.print(f"[bold]model {result.version}[/] written to {result.path}")
+    if result.identical_to:
+        out.print(f"[bold]identical to {result.identical_to}[/]: trained on the same rows with the same seed and "
+                  f"code; no new version added (--force adds one). {result.path}")
+    else:
+        out.print(f"[bold]model {result.version}[/] written to {result.path}")
     products = ", ".join(data["products"])
     out.print(f"data: {source}, {data['ticks']:,} ticks, {data['labelled']:,} labelled, products {products}")
     for name in ("train", "validation", "test"):
@@ -68,12 +78,17 @@ def training_summary(result: TrainResult) -> None:
     rule = manifest["variants"].get("baseline", {}).get("rule")
     if rule:
         out.print(f"baseline rule (the strongest single feature on validation): {rule}")
-    ml, baseline = (manifest["variants"].get(v, {}).get("metrics", {}).get("pr_auc") for v in ("ml", "baseline"))
-    if ml is not None and baseline is not None and ml <= baseline:
-        out.print(f"[yellow]ml does not beat the baseline rule on the test split[/] (PR-AUC {ml:.3f} vs "
-                  f"{baseline:.3f}): serve baseline (`volctl rollback --to baseline`)")
+    ml = manifest["variants"].get("ml", {})
+    if ml.get("candidate"):
+        tried = ", ".join(f"{c['name']} {c['validation_pr_auc']:.3f}" for c in ml["candidates"])
+        mean, base = ml["calibration"]["validation_mean_score"], ml["calibration"]["validation_base_rate"]
+        out.print(f"ml: {ml['candidate']} (validation PR-AUC: {tried}); calibrated on validation: mean score "
+                  f"{mean:.3f} for a base rate of {base:.3f}")
     recommendation = manifest.get("recommendation")
     if recommendation:
+        if recommendation["variant"] != "ml":
+            out.print("[yellow]ml does not beat the baseline rule on the test split[/]: "
+                      "model.variant = auto serves baseline")
         out.print(f"recommended variant: [bold]{recommendation['variant']}[/] ({recommendation['reason']})")
 
 
@@ -117,3 +132,33 @@ def model_details(document: dict) -> None:
             reliability.add_row(str(index), f"{row['rows']:,}", f"{row['mean_score']:.3f}",
                                 f"{row['observed_rate']:.3f}")
         out.print(fit(reliability, out))
+
+
+def evaluation_report(evaluation: ModelEvaluation) -> None:
+    """`volctl model evaluate`: each recording, then all of them pooled, a small table each."""
+    out.print(f"[bold]model {evaluation.version}[/] scored out of time (label threshold "
+              f"{evaluation.label_threshold:.4g}; its own test split recommended {evaluation.recommended_variant})")
+    for part in (*evaluation.parts, evaluation.pooled):
+        episodes = max((m["episodes"] for m in part.metrics.values()), default=0)
+        out.print(f"\n[bold]{part.name}[/]: {part.start} → {part.end}, {part.labelled:,} labelled rows, "
+                  f"{part.spikes:,} spikes" + (f" in {episodes} episodes" if part.metrics else ""))
+        if part.overlaps_training:
+            out.print("[yellow]inside the version's training or validation period: not out of time[/]")
+        if not part.metrics:
+            out.print(f"[yellow]not scored[/]: {part.note}")
+            continue
+        table = Table()
+        for column in ("variant", "PR-AUC", "90 % interval", "ROC-AUC", "F1", "Brier", "constant"):
+            table.add_column(column, justify="left" if column == "variant" else "right")
+        for variant, m in part.metrics.items():
+            low, high = m["pr_auc_interval"]
+            table.add_row(variant, _metric(m["pr_auc"]), f"{_metric(low)}–{_metric(high)}", _metric(m["roc_auc"]),
+                          _metric(m["f1"]), _metric(m["brier"]), _metric(m["brier_constant"]))
+        out.print(fit(table, out))
+        if part.recommendation:
+            low, high = part.recommendation["pr_auc_difference_interval"]
+            out.print(f"ml − baseline PR-AUC {part.recommendation['pr_auc_difference']:+.3f} "
+                      f"[{low:+.3f}, {high:+.3f}]: [bold]{part.recommendation['variant']}[/]")
+    if not evaluation.pooled.metrics:
+        drops = ", ".join(f"{rule} {count:,}" for rule, count in evaluation.unlabelled_by_rule.items() if count)
+        out.print(f"[yellow]cannot evaluate[/]: {evaluation.pooled.note}" + (f"; unlabelled: {drops}" if drops else ""))

@@ -1,0 +1,110 @@
+"""`volctl model evaluate`: score recordings a version never saw with every variant, per file and
+pooled, with the same metrics and intervals as training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from volctl.core.dataset import Progress, load_dataset
+from volctl.domain.errors import ConfigError
+from volctl.domain.registry import Registry
+from volctl.domain.variants import BASELINE, ML
+from volctl.domain.verdict import Verdict
+
+
+@dataclass
+class Part:
+    """One recording (or all of them pooled): its rows and, when it can be scored, the metrics."""
+
+    name: str
+    ticks: int
+    labelled: int
+    spikes: int
+    start: str
+    end: str
+    overlaps_training: bool  # some rows fall inside the version's train or validation period
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # per variant; empty: not scored
+    curves: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recommendation: dict[str, Any] | None = None
+    note: str = ""  # why a part was not scored
+
+
+@dataclass
+class ModelEvaluation:
+    version: str
+    recommended_variant: str  # what the version's own test split recommended
+    label_threshold: float
+    parts: list[Part]
+    pooled: Part
+    unlabelled_by_rule: dict[str, int]
+    bad_lines: dict[str, int]
+
+    @property
+    def outcome(self) -> Verdict:
+        return Verdict.OK if self.pooled.metrics else Verdict.UNKNOWN
+
+    def as_document(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {**asdict(self), "outcome": self.outcome.value}
+
+
+def evaluate_version(registry_root: Path, version: str | None, paths: list[Path], naive_tz: str = "UTC",
+                     progress: Progress | None = None) -> ModelEvaluation:
+    from volctl.core.evaluation import evaluate_variants
+
+    if not paths:
+        raise ConfigError("no recordings to evaluate", hint="give one or more with --data PATH")
+    registry = Registry(registry_root)
+    version = version or registry.latest()
+    manifest = registry.manifest(version)
+    scorers = [registry.load(version, variant) for variant in (ML, BASELINE)]
+    dataset = load_dataset(paths, naive_tz, progress=progress)
+    frame = dataset.frame
+    missing = [f for f in manifest["features"] if f not in frame.columns]
+    if missing:
+        raise ConfigError(f"model {version} needs features this build does not compute: {', '.join(missing)}",
+                          hint="evaluate it with the volctl version that trained it")
+    threshold = float(manifest["label"]["threshold"])
+    seen = _seen_periods(manifest)
+
+    def part(name: str, rows: pd.DataFrame) -> Part:
+        labelled = rows[rows["target"].notna()]
+        y = (labelled["target"] > threshold).to_numpy().astype(int)
+        result = Part(name, len(rows), len(labelled), int(y.sum()), _iso(rows["ts"].min()), _iso(rows["ts"].max()),
+                      any(((rows["ts"] >= a) & (rows["ts"] <= b)).any() for a, b in seen))
+        if not len(labelled):
+            result.note = "no labelled rows (see the rules that left ticks unlabelled)"
+        elif 0 in (y.sum(), len(y) - y.sum()):
+            result.note = f"all {len(y):,} labelled rows are {'spikes' if y.sum() else 'calm'}: PR-AUC needs both"
+        else:
+            if progress:
+                progress(f"scoring {name}: {len(labelled):,} labelled rows, {int(y.sum()):,} spikes")
+            evaluated = evaluate_variants(scorers, labelled[manifest["features"]].to_numpy(dtype=float), y,
+                                          labelled["ts"].to_numpy(), labelled["product"].to_numpy())
+            result.metrics, result.curves = evaluated.metrics, evaluated.curves
+            result.recommendation = evaluated.recommendation
+        return result
+
+    parts = [part(source, rows) for source, rows in frame.groupby("source", sort=False)]
+    return ModelEvaluation(version, manifest.get("recommended_variant", ML), threshold, parts,
+                           part("pooled", frame), dataset.label_drops, dict(dataset.stats.bad))
+
+
+def _seen_periods(manifest: dict[str, Any]) -> list[tuple[float, float]]:
+    """The (start, end) epochs of the train and validation splits: evaluation there is not out of time."""
+    splits = manifest.get("data", {}).get("splits", {})
+    def epoch(text: str) -> float:
+        return datetime.fromisoformat(text).timestamp()
+
+    return [(epoch(splits[n]["start"]), epoch(splits[n]["end"])) for n in ("train", "validation") if n in splits]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(float(ts), UTC).isoformat(timespec="seconds") if np.isfinite(ts) else "unknown"

@@ -1,0 +1,117 @@
+"""Self-contained HTML pages of `volctl model show --html` and `volctl model evaluate --html`: the
+metrics tables, and per variant a precision-recall curve and a reliability plot (inline SVG, no
+external assets: the page opens offline)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from volctl import __version__
+from volctl.reports.templating import render
+
+if TYPE_CHECKING:
+    from volctl.core.out_of_time import ModelEvaluation, Part
+
+SIZE, PAD = 240, 34
+
+
+@dataclass
+class Plot:
+    title: str
+    points: str
+    x_label: str
+    y_label: str
+    caption: str
+    reference: str = ""  # a dashed line: the base rate (PR) or the diagonal (reliability)
+    dots: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    heading: str
+    lines: list[str] = field(default_factory=list)  # a leading "!" marks a warning
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plots: list[Plot] = field(default_factory=list)
+
+
+def _xy(x: float, y: float) -> tuple[float, float]:
+    return round(PAD + x * SIZE, 1), round(PAD + SIZE - y * SIZE, 1)
+
+
+def _polyline(pairs: list[tuple[float, float]]) -> str:
+    return " ".join("{},{}".format(*_xy(x, y)) for x, y in pairs)
+
+
+def plots_of(variant: str, metrics: dict[str, Any], curves: dict[str, Any]) -> list[Plot]:
+    plots = []
+    curve = sorted((recall, precision) for recall, precision in curves.get("precision_recall", []))
+    if curve:
+        base = metrics["positive_rate"]
+        plots.append(Plot(f"{variant}: precision-recall", _polyline(curve), "recall", "precision",
+                          f"PR-AUC {metrics['pr_auc']:.3f}; dashed: the base rate {base:.3f} (a coin's precision)",
+                          reference=_polyline([(0, base), (1, base)])))
+    bins = metrics.get("reliability") or []
+    if bins:
+        pairs = [(min(max(b["mean_score"], 0), 1), b["observed_rate"]) for b in bins]
+        plots.append(Plot(f"{variant}: reliability", _polyline(pairs), "mean score (decile)", "observed spike rate",
+                          f"Brier {metrics['brier']:.3f} vs constant {metrics['brier_constant']:.3f}; "
+                          "dashed: perfectly calibrated", reference=_polyline([(0, 0), (1, 1)]),
+                          dots=[_xy(x, y) for x, y in pairs]))
+    return plots
+
+
+def _page(title: str, lines: list[str], sections: list[Section]) -> str:
+    return render("reports/model.html.j2", title=title, lines=lines, sections=sections, size=SIZE, pad=PAD,
+                  level=0.9, volctl_version=__version__, generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+
+
+def model_page(document: dict[str, Any]) -> str:
+    """`model show --html`: the version's test split."""
+    label, data = document.get("label") or {}, document.get("data") or {}
+    lines = [f"label: {label.get('definition')} (threshold {label.get('threshold', float('nan')):.4g})"]
+    for name, part in (data.get("splits") or {}).items():
+        lines.append(f"{name}: {part['rows']:,} rows, {part['start']} → {part['end']}")
+    if data.get("synthetic"):
+        lines.append("!trained on the SYNTHETIC tick source, not market data")
+    recommendation = document.get("recommendation") or {}
+    if recommendation:
+        lines.append(f"recommended variant: {recommendation['variant']} ({recommendation['reason']})")
+    section = Section("test split (strictly after the training and validation data)")
+    for name, entry in document["variants"].items():
+        if entry.get("rule"):
+            section.lines.append(f"{name}: {entry['rule']}")
+        if entry.get("estimator"):
+            section.lines.append(f"{name}: {entry['estimator']}, threshold {entry['decision_threshold']:.3f}")
+        metrics = entry.get("metrics") or {}
+        if "pr_auc_interval" in metrics:
+            section.metrics[name] = metrics
+            section.plots += plots_of(name, metrics, entry.get("curves") or {})
+    return _page(f"volctl model {document['version']}", lines, [section])
+
+
+def evaluation_page(evaluation: ModelEvaluation) -> str:
+    """`model evaluate --html`: pooled first, then each recording."""
+    lines = [f"label threshold {evaluation.label_threshold:.4g} (the version's own); the version's test split "
+             f"recommended {evaluation.recommended_variant}"]
+    sections = [_part_section(part) for part in (evaluation.pooled, *evaluation.parts)]
+    return _page(f"volctl model evaluate {evaluation.version}: {evaluation.outcome.value}", lines, sections)
+
+
+def _part_section(part: Part) -> Section:
+    section = Section(part.name, [f"{part.start} → {part.end}: {part.ticks:,} ticks, {part.labelled:,} labelled, "
+                                  f"{part.spikes:,} spikes"])
+    if part.overlaps_training:
+        section.lines.append("!inside the version's training or validation period: not out of time")
+    if part.note:
+        section.lines.append(f"!not scored: {part.note}")
+    if part.recommendation:
+        section.lines.append(f"ml − baseline PR-AUC {part.recommendation['pr_auc_difference']:+.3f}, interval "
+                             "[{:+.3f}, {:+.3f}]: {}".format(*part.recommendation["pr_auc_difference_interval"],
+                                                             part.recommendation["variant"]))
+    section.metrics = part.metrics
+    if part.name == "pooled":
+        for variant, metrics in part.metrics.items():
+            section.plots += plots_of(variant, metrics, part.curves.get(variant, {}))
+    return section
