@@ -46,9 +46,10 @@ demo: install prometheus
 	$(VOLCTL) slo check --window 20s; echo "(slo check exit $$?: 0 met, 1 breached, 3 cannot measure)"
 	$(VOLCTL) drift report --window 10m --min-rows 100; \
 	  echo "(drift exit $$?: 0 no drift, 1 the live features drifted from the training split, 3 not enough data)"
-	$(VOLCTL) rollback --to baseline --yes --reason "make demo"; \
+	$(VOLCTL) model list; echo "(auto serves the variant the version's own test split recommends)"
+	$(VOLCTL) rollback --to ml --yes --reason "make demo: try the ml challenger"; \
 	  echo "(rollback exit $$?: 0 both services switched and verified, 1 refused and rolled back, 3 cannot reach)"
-	$(VOLCTL) rollback --to ml --yes --reason "make demo: roll forward"; echo "(rollback exit $$?)"
+	$(VOLCTL) rollback --to baseline --yes --reason "make demo: back to the baseline rule"; echo "(rollback exit $$?)"
 	$(VOLCTL) rollback --history -n 4
 	$(VOLCTL) down
 	@echo "== done: $(SOURCE_NOTE). 'volctl up --demo' keeps the stack running; 'volctl runbook list' shows the runbooks."
@@ -69,6 +70,7 @@ bench: install
 	$(PY) bench/consume_throughput.py
 	$(PY) bench/load_accuracy.py
 	$(PY) bench/rollback.py
+	$(PY) bench/model_quality.py
 
 clean:
 	rm -rf $(VENV) .volctl .pytest_cache .ruff_cache

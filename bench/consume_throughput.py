@@ -102,7 +102,7 @@ def main() -> int:
     kafka_port, consume_port = free_port(), free_port()
     config = state / "volctl.toml"
     config.write_text(f'state_dir = "{state}"\n[kafka]\nembedded_port = {kafka_port}\n'
-                      f'[consume]\nport = {consume_port}\n[model]\nregistry_dir = "{registry}"\n')
+                      f'[consume]\nport = {consume_port}\n[model]\nregistry_dir = "{registry}"\nvariant = "ml"\n')
     settings = load_settings(config)
     supervisor = Supervisor(state)
     broker = start_broker(settings, supervisor)

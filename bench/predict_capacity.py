@@ -77,7 +77,8 @@ def main() -> int:
 
     predict_port, bare_port = free_port(), free_port()
     servers = {
-        "predict": (start(["-m", "services.predict", "--port", str(predict_port), "--registry", str(registry)],
+        "predict": (start(["-m", "services.predict", "--port", str(predict_port), "--registry", str(registry),
+                           "--variant", "ml"],  # the heavier variant, whatever auto would serve
                           f"http://127.0.0.1:{predict_port}/health"), f"http://127.0.0.1:{predict_port}/predict"),
         "bare": (start(["-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "predict_capacity:bare_app",
                         "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],

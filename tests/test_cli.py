@@ -107,7 +107,7 @@ def test_health_with_nothing_running_exits_3(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_health_against_a_running_service(start_predict, trained_registry: Path, tmp_path: Path) -> None:
-    service = start_predict(trained_registry)
+    service = start_predict(trained_registry, "--variant", "ml")  # the file tampered with below
     port = service.url.rsplit(":", 1)[1]
     env = {**_nothing_listening(tmp_path), "VOLCTL_PREDICT_PORT": port,
            "VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry)}
@@ -122,7 +122,7 @@ def test_health_against_a_running_service(start_predict, trained_registry: Path,
     version = next(p for p in other.iterdir())
     (version / "ml.joblib").write_bytes((version / "ml.joblib").read_bytes() + b"\0")
     result = _run("health", env={**env, "VOLCTL_MODEL_REGISTRY_DIR": str(other)})
-    assert result.exit_code == 1 and "does not match" in result.stdout
+    assert result.exit_code == 1 and "does not match" in result.stdout, result.output
 
 
 def test_installed_console_script(trained_registry: Path) -> None:

@@ -57,8 +57,8 @@ def test_model_list(narrow) -> None:
     variants = [VariantSummary("ml", 0.2391, 0.283, 0.2, 0.4, SHA),
                 VariantSummary("baseline", 0.124, 0.031, 0.1, 0.9, SHA)]
     model_table([ModelSummary(VERSION, "2026-12-01T22:46:10Z", True, "2025-11-07T00:00:00Z", "2026-04-04T23:59:59Z",
-                              15895, 0.151, variants, "/x")])
-    _whole(narrow(), VERSION, "2025-11-07", "2026-04-04", "synthetic")
+                              15895, 0.151, variants, "/x", "baseline", "ml does not clearly beat the baseline rule")])
+    _whole(narrow(), VERSION, "2025-11-07", "2026-04-04", "synthetic", "auto serves baseline")
 
 
 def test_slo_check(narrow) -> None:

@@ -81,7 +81,8 @@ def test_high_latency_on_a_healthy_stack_stops_at_nothing_to_do(tmp_path: Path, 
 @needs_prometheus
 @pytest.mark.integration
 def test_high_latency_with_injected_slowness_reaches_the_rollback(tmp_path: Path, trained_registry: Path) -> None:
-    with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900") as stack:
+    # ml served and slow: the runbook's way out is the baseline rule
+    with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900", VOLCTL_MODEL_VARIANT="ml") as stack:
         declined = stack.run("runbook", "run", "high-latency", timeout=180)  # no TTY, no --yes: asks, so stops
         assert declined.returncode == 1 and "declined" in declined.stdout
         result = stack.run("runbook", "run", "high-latency", "--yes", timeout=240)
