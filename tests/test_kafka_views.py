@@ -16,6 +16,7 @@ from tests.conftest import ROOT, Broker
 from tests.test_slo_check import stack_up
 from tests.test_stack import VOLCTL, Stack
 from volctl.core.lag import ERR, OK, STALL, STOP, WARN, Observation, evaluate
+from volctl.domain.registry import Registry
 
 needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
 APR_3 = ROOT.parent / "shared" / "data" / "btc_eth_2026-04-03_flat.ndjson"
@@ -139,7 +140,9 @@ def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Pa
                      "drift/drift.html", "drift/drift.json", "drift/drift.md"):
             assert (bundle / part).is_file(), part
         assert json.loads((bundle / "load.json").read_text())["histograms"]["corrected"]
-        assert json.loads((bundle / "model.json").read_text())["predict"]["model"] == "ml"
+        registry = Registry(trained_registry)
+        recommended = registry.manifest(registry.latest())["recommended_variant"]  # model.variant = auto
+        assert json.loads((bundle / "model.json").read_text())["predict"]["model"] == recommended
 
         code, gate = _gate(stack, "--skip-load", "--duration", "15s")  # drift.share_threshold 0.5
         assert code == 1 and "drift" in gate["failed_classes"] and "lag" not in gate["failed_classes"], gate

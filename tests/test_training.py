@@ -189,9 +189,11 @@ def test_the_baseline_loads_without_scikit_learn(trained_registry: Path) -> None
     import sys
 
     code = ("import sys; sys.modules['sklearn'] = None; from volctl.domain.registry import Registry; "
-            f"m = Registry({str(trained_registry)!r}).load(variant='baseline'); print(m.describe())")
+            f"m = Registry({str(trained_registry)!r}).load(variant='baseline'); "
+            "print(m.describe(), m.score_row([1e-9] * len(m.features)) >= 0.5)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("spike when "), result.stderr
+    assert result.stdout.split()[-1] in ("True", "False")  # it scored a row
 
 
 def test_auto_serves_the_recommended_variant_with_intervals_in_the_manifest(trained_registry: Path) -> None:
@@ -222,5 +224,8 @@ def test_model_show_gives_metrics_with_intervals_the_recommendation_and_reliabil
         assert [b["mean_score"] for b in bins] == sorted(b["mean_score"] for b in bins)
     text = CliRunner().invoke(app, ["model", "show"], env=env).output
     assert "recommended variant:" in text and "90 % interval" in text and "reliability of ml" in text
+    listed = CliRunner().invoke(app, ["model", "list"], env=env).output
+    if document["recommended_variant"] == "baseline":  # said plainly, not left to a table
+        assert "ml does not beat the baseline rule" in listed and "auto serves baseline" in listed
     missing = CliRunner().invoke(app, ["model", "show", "no-such-version"], env=env)
     assert missing.exit_code == 3 and "not found" in missing.output
