@@ -44,3 +44,16 @@ def test_episodes_join_positive_ticks_within_the_horizon() -> None:
     ts = np.array([0, 10, 20, 200, 210, 1000], dtype=float)
     y = np.array([1, 1, 0, 1, 1, 1])
     assert episodes(y, ts, np.array(["BTC-USD"] * 6)) == 3
+
+
+def test_pr_auc_equals_scikit_learns_average_precision_with_ties() -> None:
+    from sklearn.metrics import average_precision_score
+
+    from volctl.core.evaluation import pr_auc
+
+    rng = np.random.default_rng(4)
+    for rows in (10, 300, 5000):
+        y = (rng.random(rows) < 0.2).astype(int)
+        y[0] = 1
+        for scores in (rng.random(rows), np.round(rng.random(rows), 1), np.zeros(rows)):  # ties, all tied
+            assert abs(pr_auc(y, scores) - average_precision_score(y, scores)) < 1e-12

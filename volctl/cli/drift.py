@@ -51,3 +51,38 @@ def report(
 
         result = drift_report(settings, write_drift_outputs, reference, current, window, out, progress)
     finish(result, as_json, drift_table)
+
+
+@app.command()
+@boundary
+def calibrate(
+    ctx: typer.Context,
+    version: Annotated[str | None, typer.Argument(help="Model version (default: the newest).")] = None,
+    window: Annotated[list[str] | None, typer.Option(
+        help="Window length to calibrate (repeatable, e.g. 10m, 1h); default: the ones training calibrates "
+        "(30s, 5m, 1h).")] = None,
+    quantile: Annotated[float, typer.Option(min=0.5, max=1.0, help="Threshold: this quantile of the reference "
+                                            "chunks' scores (the maximum with fewer than 100 chunks).")] = 0.99,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute a version's drift thresholds from its own reference: cut it into chunks as long as the
+    window, score each chunk against the rest, and alarm only outside that spread."""
+    from volctl.core.drift_calibration import WINDOWS_S, calibrate_version
+    from volctl.domain.clock import seconds_of
+    from volctl.domain.errors import ConfigError
+    from volctl.domain.registry import Registry
+    from volctl.render.drift import calibration_table
+
+    registry = Registry(settings_of(ctx).registry_path)
+    version = version or registry.latest()
+    try:
+        windows_s = [seconds_of(w) for w in window] if window else list(WINDOWS_S)
+    except ValueError as exc:
+        raise ConfigError(f"--window: {exc}", hint="a duration such as 30s, 10m or 1h") from None
+    with console.err.status("calibrating") as status:
+        document = calibrate_version(registry, version, windows_s, quantile, progress=status.update)
+    chosen = {key: value for key, value in document["windows"].items() if float(key) in windows_s}
+    if as_json:
+        console.emit_json({"version": version, "windows": chosen})
+    else:
+        calibration_table(version, chosen)

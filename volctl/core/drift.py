@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,8 @@ class FeatureDrift:
     score: float | None = None
     threshold: float | None = None
     drifted: bool = False
-    note: str = ""  # why a feature was not tested (empty on one side)
+    note: str = ""  # why a feature was not tested, or how its score sits against its calibration
+    false_alarm_rate: float | None = None  # of the calibrated threshold, on the reference's own chunks
 
 
 @dataclass
@@ -54,11 +55,15 @@ class DriftReport:
     current: str
     reference_rows: int
     current_rows: int
-    threshold: float
+    threshold: float  # drift when more than this share of the tested features drifted
     features: list[FeatureDrift] = field(default_factory=list)
     at: str = ""
     at_epoch: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
+    calibrated: bool = False  # thresholds from the reference's own chunks, else Evidently's defaults
+    calibration: str = ""  # which calibration, or why none applies
+    share_false_alarm_rate: float | None = None
+    predictions: list[FeatureDrift] = field(default_factory=list)  # prediction and label drift: shown, not voted
 
     @property
     def tested(self) -> list[FeatureDrift]:
@@ -81,8 +86,11 @@ class DriftReport:
         return {"at": self.at, "at_epoch": self.at_epoch, "reference": self.reference, "current": self.current,
                 "reference_rows": self.reference_rows, "current_rows": self.current_rows,
                 "threshold": self.threshold, "share": self.share, "drift": self.drift,
+                "calibrated": self.calibrated, "calibration": self.calibration,
+                "share_false_alarm_rate": self.share_false_alarm_rate,
                 "drifted": [f.name for f in self.features if f.drifted],
-                "features": [vars(f) for f in self.features], "outputs": self.outputs}
+                "features": [vars(f) for f in self.features], "predictions": [vars(f) for f in self.predictions],
+                "outputs": self.outputs}
 
 
 # (report, Evidently's evaluation, folder, settings): writes HTML + JSON + Markdown and the summary
@@ -93,10 +101,13 @@ DriftWriter = Callable[["DriftReport", Any, Path, Settings], None]
 def drift_report(settings: Settings, write: DriftWriter, reference: Path | None = None,
                  current: Path | None = None, window: str | None = None, out: Path | None = None,
                  progress: Progress = lambda _m: None) -> DriftReport:
-    """Load both sides, run Evidently, and hand the result to `write` (the files beside it)."""
+    """Load both sides, judge each feature against its threshold calibrated on the reference's own
+    chunks (Evidently computes the scores), add prediction and label drift, and hand the result
+    to `write` (the files beside it)."""
     window = window or settings.drift.window
     progress("reading the reference rows")
-    ref = _rows_from_file(reference, settings) if reference else _model_reference(settings)
+    model = None if reference else _served_model(settings)
+    ref = _rows_from_file(reference, settings) if reference else _model_reference(settings, model)
     progress("reading the current rows")
     cur = _rows_from_file(current, settings) if current else _feature_log(settings, window)
     hints = {  # what to do depends on where the rows came from
@@ -110,10 +121,13 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
             raise NotEnoughData(
                 f"not enough {side} data: {len(rows.frame)} rows in {rows.source}, "
                 f"need {settings.drift.min_rows} (drift.min_rows)", hint=hints[side])
+    calibration, why = _calibration(settings, model, window, current is not None, cur)
     now = time.time()
     report = DriftReport(ref.source, cur.source, len(ref.frame), len(cur.frame), settings.drift.share_threshold,
-                         at=utc_iso(now),
-                         at_epoch=now)
+                         at=utc_iso(now), at_epoch=now, calibrated=calibration is not None, calibration=why)
+    if calibration is not None:
+        report.threshold = float(calibration["share"]["threshold"])
+        report.share_false_alarm_rate = calibration["share"]["false_alarm_rate"]
     columns = [name for name in FEATURES if name in ref.frame and name in cur.frame]
     comparable = []
     for name in columns:
@@ -126,24 +140,70 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
         raise NotEnoughData("no feature has values on both sides", hint="check the two inputs")
     progress(f"running Evidently on {len(comparable)} features "
              f"({len(ref.frame)} reference rows, {len(cur.frame)} current rows)")
-    evaluation = _evidently(ref.frame[comparable], cur.frame[comparable], settings.drift.share_threshold)
-    report.features = _results(evaluation.dict(), comparable) + report.features
+    thresholds = None if calibration is None else {
+        name: float(calibration["features"][name]["threshold"]) for name in comparable
+        if name in calibration["features"]}
+    evaluation = _evidently(ref.frame[comparable], cur.frame[comparable], report.threshold, thresholds)
+    report.features = _results(evaluation.dict(), comparable, calibration) + report.features
+    if model is not None and calibration is not None and "score" in cur.frame:
+        report.predictions = _prediction_drift(settings, model, cur.frame, calibration)
     progress("writing the reports")
     write(report, evaluation, out or _default_out(settings, now), settings)
     return report
 
 
+def _calibration(settings: Settings, model: dict[str, Any] | None, window: str, from_file: bool,
+                 cur: Rows) -> tuple[dict[str, Any] | None, str]:
+    """The calibration that fits the current rows, and what it is (or why Evidently's defaults)."""
+    from volctl.core.drift_calibration import choose_window, load_calibration
+    from volctl.domain.clock import seconds_of
+    from volctl.domain.registry import Registry
+
+    fallback = "; Evidently's default thresholds, which flag normal session-to-session variation"
+    if model is None:
+        return None, "a --reference file has no calibration" + fallback
+    covered = None
+    if "ts" in cur.frame and len(cur.frame):
+        covered = float(cur.frame["ts"].max() - cur.frame["ts"].min())
+    nominal = covered if from_file and covered is not None else seconds_of(window)
+    document = load_calibration(Registry(settings.registry_path), model["version"])
+    calibration, why = choose_window(document, nominal, covered)
+    return calibration, why if calibration is not None else why + fallback
+
+
 # -- inputs --------------------------------------------------------------------------------------
 
 
-def _model_reference(settings: Settings) -> Rows:
+def _served_model(settings: Settings) -> dict[str, Any]:
+    """{version, variant, decision_threshold} the predict service serves (else the configured
+    version and variant, "auto" resolved through the manifest): the reference and calibration follow it."""
+    from volctl.clients.http import get_json
+    from volctl.domain.registry import Registry
+    from volctl.domain.variants import AUTO, ML
+
+    served = get_json("predict", settings.predict.url, "/version", timeout_s=1) or {}
+    if served.get("version"):
+        return {"version": served["version"], "variant": served.get("model", ML),
+                "decision_threshold": served.get("decision_threshold"), "served": True}
+    registry = Registry(settings.registry_path)
+    version = settings.model.version or registry.latest()
+    manifest = registry.manifest(version)
+    variant = settings.model.variant
+    if variant == AUTO:
+        variant = manifest.get("recommended_variant", ML)
+    entry = manifest.get("variants", {}).get(variant, {})
+    return {"version": version, "variant": variant, "decision_threshold": entry.get("decision_threshold"),
+            "served": False}
+
+
+def _model_reference(settings: Settings, model: dict[str, Any]) -> Rows:
     """reference.parquet of the version the predict service serves (else the configured/newest one)."""
     import pandas as pd
 
     from volctl.domain.registry import REFERENCE_FILE, Registry, sha256_of
 
     registry = Registry(settings.registry_path)
-    version = _served_version(settings) or settings.model.version or registry.latest()
+    version = model["version"]
     manifest = registry.manifest(version)
     path = registry.artifact(version, {"file": manifest.get("reference", {}).get("file", REFERENCE_FILE)})
     if not path.is_file():
@@ -154,10 +214,47 @@ def _model_reference(settings: Settings) -> Rows:
     return Rows(pd.read_parquet(path), f"training split of model {version}")
 
 
-def _served_version(settings: Settings) -> str | None:
-    from volctl.clients.http import get_json
+def _prediction_drift(settings: Settings, model: dict[str, Any], current: pd.DataFrame,
+                      calibration: dict[str, Any]) -> list[FeatureDrift]:
+    """The served variant's scores, and its share of positive labels, in the window against the
+    test split's, each against its calibrated threshold."""
+    import numpy as np
+    import pandas as pd
 
-    return (get_json("predict", settings.predict.url, "/version", timeout_s=1) or {}).get("version")
+    from volctl.core.drift_calibration import METHOD, TEST_SCORES_KEY, share_difference, wasserstein_norm
+    from volctl.domain.registry import Registry
+
+    variant, cut = model["variant"], model.get("decision_threshold")
+    calibrated = (calibration.get("outputs") or {}).get(variant)
+    path = Registry(settings.registry_path).attached(model["version"], TEST_SCORES_KEY)
+    scores = current["score"].dropna().to_numpy(dtype=float)
+    name = f"{variant} scores"
+    if calibrated is None or path is None or cut is None:
+        return [FeatureDrift(name, note="the model version stores no test-split scores for this variant")]
+    if not len(scores):
+        return [FeatureDrift(name, note="the current rows carry no scores")]
+    test = pd.read_parquet(path)[variant].to_numpy(dtype=float)
+    rows = []
+    for label, method, value, key in (
+            (name, METHOD, wasserstein_norm(test, scores), "score"),
+            (f"{variant} share of spikes", "share difference",
+             share_difference((test >= cut).astype(float), (scores >= cut).astype(float)), "label_share")):
+        threshold = float(calibrated[key]["threshold"])
+        drifted = bool(np.isfinite(threshold) and value > threshold)
+        rows.append(FeatureDrift(label, method, value, threshold, drifted, _against(value, threshold),
+                                 calibrated[key]["false_alarm_rate"]))
+    if not model.get("served"):
+        rows = [replace(row, note=row.note + f" (predict unreachable: compared with {variant}, "
+                                                  "the configured variant)") for row in rows]
+    return rows
+
+
+def _against(score: float, threshold: float) -> str:
+    if math.isnan(threshold):
+        return "no calibrated threshold"
+    if score > threshold:
+        return f"{score:.3g} vs calibrated {threshold:.3g}: beyond the reference's own variation"
+    return f"{score:.3g} vs calibrated {threshold:.3g}: within normal session-to-session variation"
 
 
 def _feature_log(settings: Settings, window: str) -> Rows:
@@ -213,12 +310,18 @@ def _rows_from_file(path: Path, settings: Settings) -> Rows:
 # -- Evidently -----------------------------------------------------------------------------------
 
 
-def _evidently(reference: pd.DataFrame, current: pd.DataFrame, threshold: float) -> Any:
+def _evidently(reference: pd.DataFrame, current: pd.DataFrame, threshold: float,
+               thresholds: dict[str, float] | None) -> Any:
+    """Evidently's DataDriftPreset; with calibrated `thresholds` the method is forced to the one
+    the calibration used (normed Wasserstein) whatever the row count, with each feature's own
+    threshold, so Evidently's HTML shows the same thresholds as the table."""
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's telemetry switch (and the general one)
     os.environ.setdefault("EVIDENTLY_DISABLE_TELEMETRY", "1")
     import numpy as np
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
+
+    from volctl.core.drift_calibration import METHOD
 
     definition = DataDefinition(numerical_columns=list(reference.columns))
 
@@ -226,24 +329,35 @@ def _evidently(reference: pd.DataFrame, current: pd.DataFrame, threshold: float)
         return Dataset.from_pandas(frame.replace([np.inf, -np.inf], np.nan).astype(float),
                                    data_definition=definition)
 
-    report = Report([DataDriftPreset(drift_share=threshold)], include_tests=True)
-    return report.run(dataset(current), dataset(reference))
+    if thresholds:
+        preset = DataDriftPreset(drift_share=threshold, num_method=METHOD, per_column_threshold=thresholds)
+    else:
+        preset = DataDriftPreset(drift_share=threshold)
+    return Report([preset], include_tests=True).run(dataset(current), dataset(reference))
 
 
-def _results(document: dict[str, Any], columns: list[str]) -> list[FeatureDrift]:
-    """Per-column method, score and threshold from the metrics; drifted from Evidently's own tests."""
+def _results(document: dict[str, Any], columns: list[str], calibration: dict[str, Any] | None
+             ) -> list[FeatureDrift]:
+    """Per-column method, score and threshold from the metrics; drifted from Evidently's own tests;
+    with a calibration, each feature's false-alarm rate and where its score sits."""
     failed = {test["metric_config"]["metric_id"] for test in document.get("tests", [])
               if test.get("status") == "FAIL"}
+    calibrated = (calibration or {}).get("features", {})
     found: dict[str, FeatureDrift] = {}
     for metric in document.get("metrics", []):
         config = metric.get("config", {})
         if not str(config.get("type", "")).endswith("ValueDrift"):
             continue
         score = metric.get("value")
-        found[config["column"]] = FeatureDrift(
-            config["column"], str(config.get("method", "")),
+        name = config["column"]
+        result = FeatureDrift(
+            name, str(config.get("method", "")),
             None if score is None or (isinstance(score, float) and math.isnan(score)) else float(score),
             config.get("threshold"), metric.get("id") in failed)
+        if name in calibrated and result.score is not None and result.threshold is not None:
+            result.false_alarm_rate = calibrated[name]["false_alarm_rate"]
+            result.note = _against(result.score, float(result.threshold))
+        found[name] = result
     return [found.get(name, FeatureDrift(name, note="no result from Evidently")) for name in columns]
 
 

@@ -47,6 +47,7 @@ TARGETS_UP = 'up{job=~"predict|consume"}'
 DRIFT_SHARE = f"max({m.DRIFT_SHARE})"  # from the newest `volctl drift report`, exported by the consume service
 DRIFT_THRESHOLD = f"max({m.DRIFT_THRESHOLD})"
 DRIFT_SCORES = f"max by (feature, method) ({m.DRIFT_SCORE})"
+DRIFT_SCORE_THRESHOLDS = f"max by (feature, calibrated) ({m.DRIFT_SCORE_THRESHOLD})"
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,10 @@ def dashboard_panels(slo: SloSettings) -> tuple[Panel, ...]:
         Panel("Model variant", (Series("{{job}} {{variant}} {{version}}", MODEL_INFO),), "short", kind="table"),
         Panel("Feature drift (newest drift report)", (
             Series("drifted share", DRIFT_SHARE), Series("threshold", DRIFT_THRESHOLD)), "percentunit"),
-        Panel("Drift score per feature", (Series("{{feature}} ({{method}})", DRIFT_SCORES),), "short", kind="table"),
+        Panel("Drift score per feature, beside its threshold (calibrated on the reference's own chunks)", (
+            Series("{{feature}} ({{method}})", DRIFT_SCORES),
+            Series("{{feature}} threshold (calibrated: {{calibrated}})", DRIFT_SCORE_THRESHOLDS)), "short",
+            kind="table"),
     )
 
 

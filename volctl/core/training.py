@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import pandas as pd
 
 from volctl import __version__
 from volctl.core.dataset import Dataset, Progress
+from volctl.core.drift_calibration import TEST_SCORES_FILE, TEST_SCORES_KEY, calibrate_version
 from volctl.core.selection import best_f1_threshold, choose_ml
 from volctl.domain.errors import NotEnoughData
 from volctl.domain.features import FEATURES, VOL_FEATURE
@@ -145,7 +147,13 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     manifest["sample_rows"] = complete.iloc[:: max(1, len(complete) // 5)].head(5).to_dict("records")
     say(f"writing model {version}")
     path = registry.save(manifest, chosen.estimator, reference)
-    return TrainResult(version, path, manifest)
+    scored = {v.variant: v.score(x["test"]) for v in (ml, baseline)}
+    test_scores = pd.DataFrame({"ts": split.test["ts"].to_numpy(), **scored})
+    buffer = io.BytesIO()
+    test_scores.to_parquet(buffer, index=False)
+    registry.attach(version, TEST_SCORES_KEY, TEST_SCORES_FILE, buffer.getvalue())
+    calibrate_version(registry, version, progress=say)  # drift thresholds from the reference's own chunks
+    return TrainResult(version, path, registry.manifest(version))
 
 
 def training_fingerprint(dataset: Dataset, seed: int) -> str:

@@ -41,12 +41,19 @@ class DriftCollector(Collector):
         yield GaugeMetricFamily(m.DRIFT_REPORT_TIME, "When the newest drift report ran (unix seconds)", value=at)
         score = GaugeMetricFamily(m.DRIFT_SCORE, "Per-feature drift score of the newest report (see method)",
                                   labels=["feature", "method"])
+        threshold_of = GaugeMetricFamily(
+            m.DRIFT_SCORE_THRESHOLD, "Per-feature drift threshold of the newest report: calibrated on the "
+            "reference's own chunks (calibrated=\"true\"), else Evidently's default", labels=["feature", "calibrated"])
         drifted = GaugeMetricFamily(m.DRIFT_FEATURE, "1 when the feature drifted in the newest report",
                                     labels=["feature"])
-        for feature in features:
+        calibrated = "true" if summary.get("calibrated") else "false"
+        for feature in [*features, *summary.get("predictions", [])]:
             if feature.get("score") is None:
                 continue
             score.add_metric([feature["name"], feature.get("method", "")], float(feature["score"]))
             drifted.add_metric([feature["name"]], 1.0 if feature.get("drifted") else 0.0)
+            if feature.get("threshold") is not None:
+                threshold_of.add_metric([feature["name"], calibrated], float(feature["threshold"]))
         yield score
+        yield threshold_of
         yield drifted

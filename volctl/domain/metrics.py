@@ -25,6 +25,7 @@ DRIFT_SHARE = "volatility_drift_share"
 DRIFT_THRESHOLD = "volatility_drift_share_threshold"
 DRIFT_REPORT_TIME = "volatility_drift_report_timestamp_seconds"
 DRIFT_SCORE = "volatility_drift_score"
+DRIFT_SCORE_THRESHOLD = "volatility_drift_score_threshold"  # per feature: calibrated, or Evidently's default
 DRIFT_FEATURE = "volatility_feature_drifted"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from volctl.domain.errors import ConfigError, ModelIntegrityError
-from volctl.domain.files import write_atomically
+from volctl.domain.files import write_atomically, write_bytes_atomically
 from volctl.domain.variants import AUTO, BASELINE, ML, VARIANTS
 
 if TYPE_CHECKING:
@@ -136,6 +136,29 @@ class Registry:
         baseline["sha256"] = canonical_sha256(baseline["params"])
         write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
         return folder
+
+    def attach(self, version: str, key: str, name: str, content: bytes) -> Path:
+        """Add (or replace) a file of a version, recorded as manifest[key] = {file, sha256}; the
+        file is written before the manifest names it."""
+        folder = self.folder(version)
+        if not valid_version(name):
+            raise ValueError(f"{name!r} is not a plain file name")
+        write_bytes_atomically(folder / name, content)
+        manifest = self.manifest(version)
+        manifest[key] = {"file": name, "sha256": hashlib.sha256(content).hexdigest()}
+        write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+        return folder / name
+
+    def attached(self, version: str, key: str) -> Path | None:
+        """The verified path of manifest[key]'s file; None when the version has none."""
+        entry = self.manifest(version).get(key)
+        if not isinstance(entry, dict):
+            return None
+        path = self.artifact(version, entry)
+        if not path.is_file() or sha256_of(path) != entry.get("sha256"):
+            raise ModelIntegrityError(f"{path} is missing or does not match its manifest's sha256",
+                                      hint="restore it, or recompute it (`volctl drift calibrate`, or retrain)")
+        return path
 
     def verify(self, version: str, variant: str = ML) -> str:
         """The verified sha256 of a variant's artifact; raises ModelIntegrityError on mismatch."""
