@@ -64,7 +64,8 @@ def test_a_period_against_itself_does_not_drift(tmp_path: Path, shared_data: Pat
 def test_too_little_current_data_is_cannot_check_with_the_counts(tmp_path: Path, shared_data: Path) -> None:
     result = _drift(_config(tmp_path), "--reference", str(shared_data / DEC_1), "--current", str(shared_data / NOV_8))
     assert result.returncode == 3
-    assert "223 rows" in result.stderr and "need 500" in result.stderr and "Traceback" not in result.stderr
+    assert "0 rows" in result.stderr and "need 500" in result.stderr and "Traceback" not in result.stderr
+    assert "223 warm-up or unquoted rows left out" in result.stderr  # 43 s of ticks: all in warm-up
 
 
 def test_feature_log_window_against_the_model_reference(tmp_path: Path, shared_data: Path,
@@ -87,12 +88,18 @@ def test_feature_log_window_against_the_model_reference(tmp_path: Path, shared_d
     assert "feature log, last 5m" in report["current"]
     assert 100 < report["current_rows"] < len(frame) * 0.6  # 5 of the recording's 10 minutes
     assert len(report["features"]) == len(FEATURES)
+    assert report["calibrated"] and "of 5 min" in report["calibration"]  # the window's own calibration
+    predictions = {row["name"]: row for row in report["predictions"]}  # every logged score is 0.5 here
+    scores = next(row for name, row in predictions.items() if name.endswith(" scores"))
+    assert scores["score"] > 0 and scores["threshold"] > 0 and scores["method"] == "wasserstein"
 
     registry = CollectorRegistry()
     registry.register(DriftCollector(latest_summary_path(tmp_path / "state")))
     text = generate_latest(registry).decode()
     assert f"volatility_drift_share {report['share']}" in text
     assert 'volatility_feature_drifted{feature="ret_std_60s"}' in text
+    threshold = next(f["threshold"] for f in report["features"] if f["name"] == "ret_std_60s")
+    assert f'volatility_drift_score_threshold{{calibrated="true",feature="ret_std_60s"}} {threshold}' in text
 
 
 def test_no_current_data_yet(tmp_path: Path, trained_registry: Path) -> None:

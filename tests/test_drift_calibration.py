@@ -92,6 +92,10 @@ def test_a_normal_session_passes_and_changed_microstructure_is_flagged(
     report = json.loads(normal.stdout)
     assert report["calibrated"] and "reference chunks" in report["calibration"] and not report["drifted"]
     assert all(f["false_alarm_rate"] is not None for f in report["features"] if f["score"] is not None)
+    html = Path(report["outputs"]["html"]).read_text()
+    assert "volctl: no drift" in html and "false alarms" in html  # the verdict above Evidently's page
+    markdown = Path(report["outputs"]["markdown"]).read_text()
+    assert "| false alarms |" in markdown and "within normal session-to-session variation" in markdown
 
     ticks = list(iter_series(shared_data / APR_3))
     for name, stream, moved in (("wider", wider_and_thinner(ticks), {"tick_rate_30s", "tick_rate_60s"}),
@@ -101,6 +105,7 @@ def test_a_normal_session_passes_and_changed_microstructure_is_flagged(
         changed = _volctl(config, "drift", "report", "--current", str(path))
         assert changed.returncode == 1, changed.stdout + changed.stderr
         assert "DRIFT" in changed.stdout
+        assert "false-alarm rate" in changed.stdout
         line = next(row for row in changed.stdout.splitlines() if row.startswith("moved: "))
         assert moved <= set(line.removeprefix("moved: ").split(", ")), line
 

@@ -22,14 +22,15 @@ def _tick(ts: float, price: float = 100.0) -> bytes:
 
 def test_a_tick_from_the_future_is_a_dead_letter_and_does_not_corrupt_its_product() -> None:
     processor = TickProcessor(_model(), max_future_s=5.0, clock=lambda: NOW)
-    ticks = [FakeRecord(_tick(NOW - 100 + i), i) for i in range(50)]
-    future = FakeRecord(_tick(NOW + 10 * 365 * 86400), 50)  # ten years ahead
-    later = [FakeRecord(_tick(NOW - 50 + i), 51 + i) for i in range(50)]
+    ticks = [FakeRecord(_tick(NOW - 400 + i), i) for i in range(350)]  # past the 300 s warm-up
+    future = FakeRecord(_tick(NOW + 10 * 365 * 86400), 350)  # ten years ahead
+    later = [FakeRecord(_tick(NOW - 50 + i), 351 + i) for i in range(50)]
     batch = processor.process([*ticks, future, *later])
     assert dict(batch.dead_reasons) == {"future": 1}
     letter = orjson.loads(batch.dead[0][1])
-    assert letter["reason"] == "future" and letter["source"]["offset"] == 50 and "ahead" in letter["detail"]
-    assert len(batch.predictions) == 100
+    assert letter["reason"] == "future" and letter["source"]["offset"] == 350 and "ahead" in letter["detail"]
+    assert len(batch.predictions) == 400
+    assert len(batch.feature_rows) == 400 - 300  # the drift log: only rows past their warm-up
     # The true rate: 30 ticks in the last 30 s (one a second), not every tick since the future one.
     assert batch.feature_rows[-1][2][TICK_RATE_30S] == 1.0
     state = processor.engine.products["BTC-USD"]

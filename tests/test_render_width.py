@@ -24,8 +24,11 @@ def narrow(monkeypatch: pytest.MonkeyPatch):
     import importlib
     import pkgutil
 
-    for info in pkgutil.iter_modules(render_package.__path__):
-        module = importlib.import_module(f"volctl.render.{info.name}")
+    # Import every module first: one imported after console.out is patched would bind the narrow
+    # console, and the restore would put it back, leaving later tests printing into this StringIO.
+    modules = [importlib.import_module(f"volctl.render.{info.name}")
+               for info in pkgutil.iter_modules(render_package.__path__)]
+    for module in modules:
         if hasattr(module, "out"):
             monkeypatch.setattr(module, "out", console)
     monkeypatch.setattr(console_module, "out", console)

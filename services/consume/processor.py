@@ -109,7 +109,9 @@ class TickProcessor:
                 "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset,
                            "index": index},
             })))
-            batch.feature_rows.append((tick.ts, tick.product, row.tolist(), float(score)))
+            if not warm and tick.best_bid is not None and tick.best_ask is not None:
+                # the drift log holds only rows the model's reference can hold: windows covered, quoted
+                batch.feature_rows.append((tick.ts, tick.product, row.tolist(), float(score)))
         batch.last_event_ts = max(tick.ts for _, _, tick in ticks)
         return batch
 

@@ -21,7 +21,7 @@ Progress = Callable[[str], None]
 
 @dataclass
 class Dataset:
-    frame: pd.DataFrame  # FEATURES + product, ts, price, source, fwd_vol, target (NaN: no label)
+    frame: pd.DataFrame  # FEATURES + product, ts, price, source, fwd_vol, target (NaN: no label), comparable
     sources: list[str]
     synthetic: bool
     stats: ReadStats = field(default_factory=ReadStats)
@@ -81,7 +81,7 @@ def series_frame(source: str, ticks: Iterable[Tick]) -> pd.DataFrame:
     bid = np.array([float(t.best_bid) if t.best_bid is not None else nan for t in rows])
     ask = np.array([float(t.best_ask) if t.best_ask is not None else nan for t in rows])
     if not rows:
-        return pd.DataFrame(columns=[*FEATURES, "product", "ts", "price", "source", "fwd_vol", "target"])
+        return pd.DataFrame(columns=[*FEATURES, "product", "ts", "price", "source", "fwd_vol", "target", "comparable"])
     features, times, _ = batch_features(product, ts, price, bid, ask)
     frame = pd.DataFrame(features, columns=list(FEATURES))
     frame["product"] = product
@@ -93,6 +93,7 @@ def series_frame(source: str, ticks: Iterable[Tick]) -> pd.DataFrame:
     covered = history_covered(product, ts, price, bid, ask)
     target = spike_target(frame["fwd_vol"].to_numpy(), frame[TRAILING_FEATURE].to_numpy(), quoted)
     frame["target"] = np.where(covered, target, np.nan)
+    frame["comparable"] = covered & quoted  # rows a training reference can hold (the drift report's rule)
     frame.attrs["label_drops"] = label_drops(quoted, covered, frame["fwd_vol"].to_numpy(), target)
     return frame
 

@@ -304,7 +304,10 @@ def _rows_from_file(path: Path, settings: Settings) -> Rows:
     from volctl.core.dataset import load_dataset
 
     dataset = load_dataset([path], settings.data.naive_timezone)
-    return Rows(dataset.frame, f"{path} (features computed from {len(dataset.sources)} recording(s))")
+    frame = dataset.frame[dataset.frame["comparable"].astype(bool)]
+    left_out = len(dataset.frame) - len(frame)
+    return Rows(frame.reset_index(drop=True), f"{path} (features computed from {len(dataset.sources)} recording(s); "
+                f"{left_out:,} warm-up or unquoted rows left out, as from the reference)")
 
 
 # -- Evidently -----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ MIN_CHUNK_ROWS = 30  # a shorter chunk's score is mostly noise
 MAX_CHUNKS = 240  # evenly spread over the reference: bounds the training time
 REST_ROWS = 5000  # "the rest of the reference", thinned evenly in time
 WINDOWS_S = (30.0, 300.0, 3600.0)  # calibrated at training time; `volctl drift calibrate` adds others
+SESSION_GAP_S = 600.0  # a chunk is scored against the *other* sessions of the reference
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 
@@ -70,6 +71,17 @@ def chunks_of(ts: np.ndarray, window_s: float) -> list[np.ndarray]:
     return found
 
 
+def sessions_of(ts: np.ndarray, gap_s: float = SESSION_GAP_S) -> np.ndarray:
+    """A session number per row: rows further apart in time than `gap_s` are different sessions
+    (recordings, reconnects), whose market and feed can differ for ordinary reasons."""
+    ts = np.asarray(ts, dtype=float)
+    order = np.argsort(ts, kind="stable")
+    breaks = np.r_[0, np.cumsum(np.diff(ts[order]) > gap_s)]
+    session = np.empty(len(ts), dtype=np.int64)
+    session[order] = breaks
+    return session
+
+
 def threshold_of(scores: np.ndarray, quantile: float = QUANTILE) -> float:
     """The alarm threshold of a null distribution: its quantile, or its maximum with few values."""
     scores = scores[~np.isnan(scores)]
@@ -88,8 +100,11 @@ def chunk_scores(frame: pd.DataFrame, columns: Iterable[str], window_s: float,
     values = frame[columns].to_numpy(dtype=float)
     scores = np.full((len(chunks), len(columns)), np.nan)
     everyone = np.arange(len(frame))
+    session = sessions_of(frame["ts"].to_numpy())
     for i, rows in enumerate(chunks):
-        rest = np.setdiff1d(everyone, rows, assume_unique=True)
+        rest = everyone[~np.isin(session, session[rows])]  # other sessions: how a new session compares
+        if len(rest) < MIN_CHUNK_ROWS:  # one session only: the rest of it
+            rest = np.setdiff1d(everyone, rows, assume_unique=True)
         if len(rest) > REST_ROWS:
             rest = rest[np.linspace(0, len(rest) - 1, REST_ROWS).astype(int)]
         for j in range(len(columns)):

@@ -21,6 +21,16 @@ def write_drift_outputs(report: DriftReport, evaluation: Any, out: Path, setting
                                 "markdown": str(out / "drift.md")}
     evaluation.save_html(outputs["html"])
     document = report.as_document()
+    _put_summary_first(Path(outputs["html"]), render("reports/drift_summary.html.j2", report=document))
     Path(outputs["json"]).write_text(json.dumps(document, indent=2))
     Path(outputs["markdown"]).write_text(render("reports/drift.md.j2", report=document))
     write_atomically(latest_summary_path(settings.state_path), json.dumps(document))  # the consume service's gauges
+
+
+def _put_summary_first(path: Path, summary: str) -> None:
+    """Evidently's page shows scores and thresholds, not the verdict, the calibration or its
+    false-alarm rates: volctl's summary goes at the top of its body."""
+    page = path.read_text()
+    body = page.find("<body")
+    at = page.find(">", body) + 1 if body >= 0 else 0
+    path.write_text(page[:at] + summary + page[at:])
