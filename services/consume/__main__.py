@@ -21,9 +21,11 @@ from services.consume.processor import TickProcessor
 from volctl.clients.kafka import bootstrap_of
 from volctl.domain.drift_metrics import DriftCollector, latest_summary_path
 from volctl.domain.errors import VolctlError
-from volctl.domain.feature_log import FeatureLog
+from volctl.domain.feature_log import FeatureLog, JsonLinesLog
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model
+from volctl.domain.outcomes import OUTCOMES_PREFIX, challengers_of, outcomes_folder
+from volctl.domain.registry import Registry
 from volctl.domain.settings import load_settings
 
 
@@ -59,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     service = ConsumeService(settings.kafka, bootstrap_of(settings.kafka),
                              TickProcessor(model, settings.data.naive_timezone,
                                            settings.data.max_clock_skew_s), metrics,
-                             FeatureLog(settings.state_path / "features"))
+                             FeatureLog(settings.state_path / "features"),
+                             JsonLinesLog(outcomes_folder(settings.state_path), OUTCOMES_PREFIX),
+                             lambda served: challengers_of(Registry(settings.registry_path), served))
     admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,
                        lambda outcome: metrics.model_switches.labels(outcome).inc())
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,8 @@ from volctl.clients.kafka import (
     topic_id,
     topics_of,
 )
-from volctl.domain.feature_log import FeatureLog
+from volctl.domain.errors import VolctlError
+from volctl.domain.feature_log import FeatureLog, JsonLinesLog
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model import Scorer, version_document
 from volctl.domain.settings import KafkaSettings
@@ -66,12 +68,15 @@ class HealthState:
 
 class ConsumeService:
     def __init__(self, kafka: KafkaSettings, bootstrap: str, processor: TickProcessor,
-                 metrics: ConsumeMetrics, feature_log: FeatureLog) -> None:
+                 metrics: ConsumeMetrics, feature_log: FeatureLog, outcomes_log: JsonLinesLog | None = None,
+                 challengers_of: Callable[[Scorer], tuple[list[Scorer], float | None]] | None = None) -> None:
         self.kafka = kafka
         self.bootstrap = bootstrap
         self.processor = processor
         self.metrics = metrics
         self.feature_log = feature_log
+        self.outcomes_log = outcomes_log
+        self.challengers_of = challengers_of
         self.health = HealthState()
         self.stopping = threading.Event()
         self._consumer: Any = None
@@ -92,8 +97,17 @@ class ConsumeService:
         self.install_model(processor.model)
 
     def install_model(self, model: Scorer) -> None:
-        """Score with `model` from the next batch on (ValueError when this build cannot)."""
-        self.processor.model = model
+        """Score with `model` from the next batch on (ValueError when this build cannot), with the
+        other variant of its version in shadow and its outcomes labelled by the version's rule."""
+        challengers: list[Scorer] = []
+        threshold = None
+        if self.challengers_of is not None:
+            try:
+                challengers, threshold = self.challengers_of(model)
+            except VolctlError as exc:  # the served model still scores; quality cannot be measured
+                log.error("no shadow challengers and no outcomes for %s %s: %s", model.variant, model.version,
+                          exc.message)
+        self.processor.install(model, challengers, threshold)
         self.metrics.model_info.clear()
         self.metrics.model_info.labels(model.variant, model.version).set(1)
 
@@ -220,6 +234,7 @@ class ConsumeService:
         """
         pending = [(self.kafka.topic_predictions, key, value) for key, value in batch.predictions]
         pending += [(self.kafka.topic_dlq, key, value) for key, value in batch.dead]
+        pending += [(self.kafka.topic_outcomes, key, value) for key, value in batch.outcomes]
         while True:
             futures: list[Any] = []
             error: Exception | None = None
@@ -318,6 +333,15 @@ class ConsumeService:
         if batch.dead:
             self.metrics.dlq.inc(len(batch.dead))
         self.feature_log.append(batch.feature_rows)
+        if self.outcomes_log is not None:
+            self.outcomes_log.write(batch.outcome_documents)
+        for (variant, kind), count in batch.outcome_kinds.items():
+            self.metrics.outcomes.labels(variant, kind).inc(count)
+        for variant, label, score in batch.outcome_scores:
+            self.metrics.outcome_score.labels(variant, str(label)).observe(score)
+        for reason, count in batch.unlabelled.items():
+            self.metrics.outcomes_unlabelled.labels(reason).inc(count)
+        self.metrics.outcomes_pending.set(self.processor.labels.pending)
         self.health.last_batch_at = time.time()
         if batch.last_event_ts is not None:
             self._last_event_ts = batch.last_event_ts

@@ -17,11 +17,14 @@ import orjson
 
 from volctl.domain.clock import utc_iso
 from volctl.domain.features import FEATURES, HISTORY_S, FeatureEngine
+from volctl.domain.labels import TRAILING_FEATURE, ForwardLabels, target_of
 from volctl.domain.model import Scorer, labels_of
+from volctl.domain.outcomes import Waiting, kind_of, outcome_document
 from volctl.domain.ticks import BadTick, Tick, normalise
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a ticker message is < 2 KiB; anything this big is not one
 DLQ_PAYLOAD_BYTES = 8 * 1024  # enough of a bad message to see what it was
+_TRAILING = FEATURES.index(TRAILING_FEATURE)  # the label's denominator, known at the tick
 DEFAULT_MAX_FUTURE_S = 5.0  # data.max_clock_skew_s: how far ahead of our clock an event time may be
 
 
@@ -42,6 +45,22 @@ class Batch:
     records: int = 0
     warming_up: int = 0  # predictions made before their product's windows were covered
     last_event_ts: float | None = None
+    outcomes: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) for ticks.outcomes
+    outcome_documents: list[dict[str, Any]] = field(default_factory=list)  # the same, for the outcomes log
+    outcome_kinds: Counter[tuple[str, str]] = field(default_factory=Counter)  # (variant, tp|fp|fn|tn)
+    outcome_scores: list[tuple[str, int, float]] = field(default_factory=list)  # (variant, true label, score)
+    unlabelled: Counter[str] = field(default_factory=Counter)  # ticks whose horizon closed without a label
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What a batch is scored with, swapped in one assignment: the served model, its challengers
+    (scored in shadow), each with its feature columns, and the label threshold of the version."""
+
+    model: Scorer
+    columns: list[int]
+    challengers: tuple[tuple[Scorer, list[int]], ...] = ()
+    label_threshold: float | None = None
 
 
 class TickProcessor:
@@ -51,30 +70,46 @@ class TickProcessor:
         self.naive_tz = naive_tz
         self.max_future_s = max_future_s
         self.clock = clock
+        self.labels = ForwardLabels()
         self.model = model
 
     def reset_streams(self) -> None:
         """Forget every product's windows (the stream starts again from the beginning)."""
         self.engine = FeatureEngine()
+        self.labels = ForwardLabels()
 
     @property
     def model(self) -> Scorer:
-        return self._scoring[0]
+        return self._scoring.model
 
     @model.setter
     def model(self, model: Scorer) -> None:
-        """Swap the model (an admin switch may come from another thread): the model and its column
-        selection change together in one assignment."""
-        missing = set(model.features) - set(FEATURES)
-        if missing:
-            raise ValueError(f"model {model.version} needs features this build does not compute: {sorted(missing)}")
-        self._scoring = (model, [FEATURES.index(name) for name in model.features])
+        """Swap the model alone (no challengers, no outcomes)."""
+        self.install(model)
+
+    def install(self, model: Scorer, challengers: list[Scorer] | None = None,
+                label_threshold: float | None = None) -> None:
+        """Swap the model, its challengers and the label threshold (an admin switch may come from
+        another thread): they change together in one assignment."""
+        for scorer in (model, *(challengers or [])):
+            missing = set(scorer.features) - set(FEATURES)
+            if missing:
+                raise ValueError(f"model {scorer.version} needs features this build does not compute: "
+                                 f"{sorted(missing)}")
+        shadow = tuple((c, [FEATURES.index(name) for name in c.features]) for c in challengers or []
+                       if c.variant != model.variant)
+        self._scoring = Scoring(model, [FEATURES.index(name) for name in model.features], shadow, label_threshold)
+
+    @property
+    def challengers(self) -> list[Scorer]:
+        return [challenger for challenger, _ in self._scoring.challengers]
 
     def process(self, records: list[Record]) -> Batch:
         batch = Batch(records=len(records))
         ticks: list[tuple[Record, int, Tick]] = []
         rows: list[list[float]] = []
         warming: list[bool] = []  # windows not covered yet: the score is shown, never counted as a spike
+        horizons: list[tuple[float, float | None]] = []  # each tick's effective time and return (labels)
         latest = self.clock() + self.max_future_s
         for record in records:
             try:
@@ -92,14 +127,19 @@ class TickProcessor:
                     continue
                 rows.append(self._features(tick))
                 warming.append(self.engine.warming_up(tick.product))
+                state = self.engine.products[tick.product]
+                horizons.append((state.last_ts, state.last_ret))
                 ticks.append((record, index, tick))
         if not ticks:
             return batch
         matrix = np.array(rows, dtype=float)
-        model, columns = self._scoring  # one model for the whole batch, even if it is swapped meanwhile
-        scores = model.score(matrix[:, columns])
+        scoring = self._scoring  # one model for the whole batch, even if it is swapped meanwhile
+        model = scoring.model
+        scores = model.score(matrix[:, scoring.columns])
         labels = labels_of(scores, model.decision_threshold)
         predicted_at = utc_iso(timespec="milliseconds")
+        if scoring.label_threshold is not None:
+            self._outcomes(batch, scoring, ticks, matrix, scores, labels, warming, horizons, predicted_at)
         for (record, index, tick), row, score, label, warm in zip(ticks, matrix, scores, labels, warming, strict=True):
             batch.warming_up += warm
             batch.predictions.append((tick.product.encode(), orjson.dumps({
@@ -114,6 +154,36 @@ class TickProcessor:
                 batch.feature_rows.append((tick.ts, tick.product, row.tolist(), float(score)))
         batch.last_event_ts = max(tick.ts for _, _, tick in ticks)
         return batch
+
+    def _outcomes(self, batch: Batch, scoring: Scoring, ticks: list[tuple[Record, int, Tick]], matrix: np.ndarray,
+                  scores: np.ndarray, labels: np.ndarray, warming: list[bool],
+                  horizons: list[tuple[float, float | None]], now: str) -> None:
+        """Every labelable tick waits for its horizon with the scores of the served model and its
+        challengers; the ticks this batch's ticks closed become outcomes (in tick order: the label
+        of a tick needs the returns after it)."""
+        model = scoring.model
+        shadow = [(c, c.score(matrix[:, columns])) for c, columns in scoring.challengers]
+        shadow_labels = [labels_of(values, c.decision_threshold) for c, values in shadow]
+        for i, ((record, index, tick), (ts, ret)) in enumerate(zip(ticks, horizons, strict=True)):
+            item = None
+            if not warming[i] and tick.best_bid is not None and tick.best_ask is not None:
+                item = Waiting((record.topic, record.partition, record.offset, index), tick.product, tick.ts,
+                               tick.time_iso, float(matrix[i, _TRAILING]),
+                               {model.variant: float(scores[i]), **{c.variant: float(v[i]) for c, v in shadow}},
+                               {model.variant: int(labels[i]),
+                                **{c.variant: int(v[i]) for (c, _), v in zip(shadow, shadow_labels, strict=True)}})
+            for waiting, fwd in self.labels.observe(tick.product, ts, ret, item):
+                target = None if fwd is None else target_of(fwd, waiting.trailing_vol, True)
+                if target is None:
+                    batch.unlabelled["horizon not covered" if fwd is None else "no trailing volatility"] += 1
+                    continue
+                actual = int(target > scoring.label_threshold)  # type: ignore[operator]
+                document = outcome_document(waiting, target, actual, model.variant, model.version, now)
+                batch.outcome_documents.append(document)
+                batch.outcomes.append((waiting.product.encode(), orjson.dumps(document)))
+                for variant, predicted in waiting.labels.items():
+                    batch.outcome_kinds[(variant, kind_of(predicted, actual))] += 1
+                    batch.outcome_scores.append((variant, actual, waiting.scores[variant]))
 
     def _ticks_of(self, record: Record) -> list[Tick]:
         value = record.value

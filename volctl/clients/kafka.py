@@ -36,8 +36,8 @@ def bootstrap_of(kafka: KafkaSettings) -> str:
     return kafka.bootstrap or f"127.0.0.1:{kafka.embedded_port}"
 
 
-def topics_of(kafka: KafkaSettings) -> tuple[str, str, str]:
-    return kafka.topic_raw, kafka.topic_predictions, kafka.topic_dlq
+def topics_of(kafka: KafkaSettings) -> tuple[str, ...]:
+    return kafka.topic_raw, kafka.topic_predictions, kafka.topic_dlq, kafka.topic_outcomes
 
 
 def is_reachable(bootstrap: str, timeout_s: float = 0.5) -> bool:

@@ -9,7 +9,7 @@ rows. Readers take every file in name order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,19 +20,22 @@ from volctl.domain.features import FEATURES
 COLUMNS = ("ts", "product", *FEATURES, "score")
 
 
-class FeatureLog:
-    def __init__(self, folder: Path, rows_per_file: int = 20_000, keep_files: int = 5) -> None:
+class JsonLinesLog:
+    """A bounded, rotating log of JSON documents, one per line, in `<prefix>-<n>.jsonl` files."""
+
+    def __init__(self, folder: Path, prefix: str, rows_per_file: int = 20_000, keep_files: int = 5) -> None:
         self.folder = folder
+        self.prefix = prefix
         self.rows_per_file = rows_per_file
         self.keep_files = keep_files
         self._handle: IO[bytes] | None = None
         self._rows = 0
 
-    def append(self, rows: Iterable[tuple[float, str, list[float], float]]) -> None:
-        for ts, product, features, score in rows:
+    def write(self, documents: Iterable[Any]) -> None:
+        for document in documents:
             if self._handle is None or self._rows >= self.rows_per_file:
                 self._rotate()
-            self._handle.write(orjson.dumps([ts, product, *features, score]) + b"\n")  # type: ignore[union-attr]
+            self._handle.write(orjson.dumps(document) + b"\n")  # type: ignore[union-attr]
             self._rows += 1
         if self._handle is not None:
             self._handle.flush()
@@ -45,16 +48,34 @@ class FeatureLog:
     def _rotate(self) -> None:
         self.close()
         self.folder.mkdir(parents=True, exist_ok=True)
-        existing = log_files(self.folder)
+        existing = log_files(self.folder, self.prefix)
         number = int(existing[-1].stem.split("-")[1]) + 1 if existing else 1
         for old in existing[: max(0, len(existing) - self.keep_files + 1)]:
             old.unlink(missing_ok=True)
-        self._handle = (self.folder / f"features-{number:08d}.jsonl").open("wb")
+        self._handle = (self.folder / f"{self.prefix}-{number:08d}.jsonl").open("wb")
         self._rows = 0
 
 
-def log_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("features-*.jsonl"))
+class FeatureLog(JsonLinesLog):
+    def __init__(self, folder: Path, rows_per_file: int = 20_000, keep_files: int = 5) -> None:
+        super().__init__(folder, "features", rows_per_file, keep_files)
+
+    def append(self, rows: Iterable[tuple[float, str, list[float], float]]) -> None:
+        self.write([ts, product, *features, score] for ts, product, features, score in rows)
+
+
+def log_files(folder: Path, prefix: str = "features") -> list[Path]:
+    return sorted(folder.glob(f"{prefix}-*.jsonl"))
+
+
+def read_documents(folder: Path, prefix: str) -> Iterator[Any]:
+    """Every document of a log, oldest first (a torn last line is skipped)."""
+    for path in log_files(folder, prefix):
+        for line in path.read_bytes().splitlines():
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
 
 
 def read_rows(folder: Path, limit: int | None = None) -> list[list[Any]]:

@@ -96,7 +96,8 @@ class _Window:
 class ProductFeatures:
     """Streaming state of one product."""
 
-    __slots__ = ("last_ref", "last_ts", "segment_start", "seq", "windows", "z_history", "z_n", "z_sum", "z_sum2")
+    __slots__ = ("last_ref", "last_ret", "last_ts", "segment_start", "seq", "windows", "z_history", "z_n", "z_sum",
+                 "z_sum2")
 
     def __init__(self) -> None:
         self.reset()
@@ -107,6 +108,7 @@ class ProductFeatures:
         self.z_n, self.z_sum, self.z_sum2 = 0, 0.0, 0.0
         self.last_ts: float | None = None
         self.last_ref: float | None = None
+        self.last_ret: float | None = None  # the newest tick's log return; None at a segment's first tick
         self.segment_start: float | None = None
         self.seq = 0
 
@@ -126,7 +128,7 @@ class ProductFeatures:
         ret = math.log(ref / self.last_ref) if self.last_ref is not None else None
         if self.segment_start is None:
             self.segment_start = ts
-        self.last_ts, self.last_ref = ts, ref
+        self.last_ts, self.last_ref, self.last_ret = ts, ref, ret
         self.seq += 1
         row: list[float] = []
         for window in self.windows:

@@ -15,7 +15,11 @@ future returns.
 
 from __future__ import annotations
 
+import bisect
+import math
+from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +27,8 @@ from volctl.domain.features import HISTORY_S, prefix_sums, product_returns, segm
 
 HORIZON_S = 60.0
 TRAILING_FEATURE = "ret_std_300s"
-__all__ = ["HISTORY_S", "HORIZON_S", "TRAILING_FEATURE", "forward_volatility", "history_covered", "spike_target"]
+__all__ = ["HISTORY_S", "HORIZON_S", "TRAILING_FEATURE", "ForwardLabels", "forward_volatility", "history_covered",
+           "spike_target", "target_of"]
 
 
 def history_covered(product: Iterable[str], ts: np.ndarray, price: np.ndarray, bid: np.ndarray,
@@ -69,3 +74,100 @@ def spike_target(fwd_vol: np.ndarray, trailing_vol: np.ndarray, quoted: np.ndarr
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = fwd_vol / trailing_vol
     return np.where(quoted & (trailing_vol > 0) & np.isfinite(ratio), ratio, np.nan)
+
+
+def target_of(fwd_vol: float, trailing_vol: float, quoted: bool) -> float | None:
+    """`spike_target` for one tick: None where the tick gets no label."""
+    if not quoted or not trailing_vol > 0:
+        return None
+    ratio = fwd_vol / trailing_vol
+    return ratio if math.isfinite(ratio) else None
+
+
+class _Horizon:
+    """One product's segment: cumulative return sums per tick, and the ticks waiting for their horizon."""
+
+    __slots__ = ("base", "c_n", "c_r", "c_r2", "pending", "times")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.c_n: list[float] = []
+        self.c_r: list[float] = []
+        self.c_r2: list[float] = []
+        self.base = 0  # the global index of times[0]
+        self.pending: deque[tuple[float, int, Any]] = deque()  # (time, global index, item)
+
+    def push(self, ts: float, ret: float | None) -> int:
+        has, r = (1.0, ret) if ret is not None else (0.0, 0.0)
+        n0, r0, r20 = (self.c_n[-1], self.c_r[-1], self.c_r2[-1]) if self.times else (0.0, 0.0, 0.0)
+        self.times.append(ts)
+        self.c_n.append(n0 + has)
+        self.c_r.append(r0 + r)
+        self.c_r2.append(r20 + r * r)
+        return self.base + len(self.times) - 1
+
+    def forward(self, ts: float, index: int) -> float:
+        """Std of the returns in (ts, ts + HORIZON_S], as `_product_forward` computes it."""
+        right = bisect.bisect_right(self.times, ts + HORIZON_S) - 1
+        i = index - self.base
+        k = self.c_n[right] - self.c_n[i]
+        if k < 2:
+            return 0.0
+        mean = (self.c_r[right] - self.c_r[i]) / k
+        return math.sqrt(max((self.c_r2[right] - self.c_r2[i]) / k - mean * mean, 0.0))
+
+    def trim(self) -> None:
+        """Forget ticks before the oldest pending one (its own sums are the base of its window)."""
+        keep_from = (self.pending[0][1] if self.pending else self.base + len(self.times) - 1) - self.base
+        if keep_from > 1024 and keep_from * 2 > len(self.times):
+            for values in (self.times, self.c_n, self.c_r, self.c_r2):
+                del values[:keep_from]
+            self.base += keep_from
+
+
+class ForwardLabels:
+    """The streaming form of `forward_volatility`: per product, ticks wait until their horizon is
+    closed by a later tick of the same segment, then their forward volatility is known. Equal to the
+    batch computation tick for tick (the same returns, the same window (t, t + HORIZON_S], never
+    across a segment gap). Memory is bounded: at most `max_pending` ticks wait per product (the
+    oldest are given up, counted in `overflow`)."""
+
+    def __init__(self, max_pending: int = 100_000) -> None:
+        self.products: dict[str, _Horizon] = {}
+        self.max_pending = max_pending
+        self.overflow = 0
+
+    @property
+    def pending(self) -> int:
+        return sum(len(state.pending) for state in self.products.values())
+
+    def observe(self, product: str, ts: float, ret: float | None, item: Any = None
+                ) -> list[tuple[Any, float | None]]:
+        """Add a product's newest tick: `ts` its effective (monotonic) time, `ret` its log return
+        (None at a segment's first tick), `item` what waits for its label (None: nothing waits).
+        Returns (item, forward volatility) of the ticks this one closed; None for ticks whose segment
+        ended before their horizon did."""
+        state = self.products.get(product)
+        closed: list[tuple[Any, float | None]] = []
+        if state is None or (ret is None and state.times):  # a new segment: the old one is over
+            if state is not None:
+                closed += self._close_segment(state)
+            state = self.products[product] = _Horizon()
+        while state.pending and state.pending[0][0] + HORIZON_S < ts:
+            waited, index, waiting = state.pending.popleft()
+            closed.append((waiting, state.forward(waited, index)))
+        index = state.push(ts, ret)
+        if item is not None:
+            state.pending.append((ts, index, item))
+            if len(state.pending) > self.max_pending:
+                self.overflow += 1
+                closed.append((state.pending.popleft()[2], None))
+        state.trim()
+        return closed
+
+    @staticmethod
+    def _close_segment(state: _Horizon) -> list[tuple[Any, float | None]]:
+        """The segment's last tick is its end: ticks whose horizon it covers get their label."""
+        last = state.times[-1]
+        return [(waiting, state.forward(waited, index) if waited + HORIZON_S <= last else None)
+                for waited, index, waiting in state.pending]

@@ -21,6 +21,10 @@ CONSUMER_OFFSET_LAG = "volatility_consumer_offset_lag"
 CONSUMER_RATE = "volatility_consumer_processing_rate"
 CONSUMER_WARMING_UP = "volatility_consumer_warming_up_total"
 MODEL_SWITCHES = "volatility_model_switches_total"
+OUTCOMES = "volatility_outcomes_total"  # {variant, outcome="tp|fp|fn|tn"}: predictions met by their label
+OUTCOME_SCORE = "volatility_outcome_score"  # histogram {variant, label}: scores per true label
+OUTCOMES_PENDING = "volatility_outcomes_pending"
+OUTCOMES_UNLABELLED = "volatility_outcomes_unlabelled_total"  # {reason}: horizons that closed without a label
 DRIFT_SHARE = "volatility_drift_share"
 DRIFT_THRESHOLD = "volatility_drift_share_threshold"
 DRIFT_REPORT_TIME = "volatility_drift_report_timestamp_seconds"
@@ -91,6 +95,14 @@ class ConsumeMetrics:
         self.model_info = Gauge(MODEL_INFO, "The model scoring the stream (value 1)", ["variant", "version"],
                                 registry=registry)
         self.model_switches = model_switches(registry)
+        self.outcomes = Counter(_counter_name(OUTCOMES), "Predictions met by their realised label 60 s later, per "
+                                "variant (served and shadow challengers)", ["variant", "outcome"], registry=registry)
+        self.outcome_score = Histogram(OUTCOME_SCORE, "Scores of labelled predictions per variant and true label",
+                                       ["variant", "label"], buckets=[i / 20 for i in range(1, 20)], registry=registry)
+        self.outcomes_pending = Gauge(OUTCOMES_PENDING, "Predictions waiting for their label's horizon",
+                                      registry=registry)
+        self.outcomes_unlabelled = Counter(_counter_name(OUTCOMES_UNLABELLED), "Predictions whose horizon closed "
+                                           "without a label", ["reason"], registry=registry)
 
 
 def model_switches(registry: CollectorRegistry) -> Counter:

@@ -43,6 +43,7 @@ class KafkaSettings:
     topic_raw: str = "ticks.raw"
     topic_predictions: str = "ticks.predictions"
     topic_dlq: str = "ticks.dlq"
+    topic_outcomes: str = "ticks.outcomes"  # every prediction with its realised label, 60 s later
     group: str = "volctl-consumer"
     timeout: float = 10.0  # seconds a producer waits for the broker before it counts a send as failed
 

@@ -1,0 +1,65 @@
+"""Outcomes: every prediction joined with its own label once the 60 s horizon has passed.
+
+The consume service keeps each labelable tick (windows covered, quoted) waiting in
+`labels.ForwardLabels` with the scores of the served model and of its challengers (scored in
+shadow: never written to ticks.predictions). When a later tick closes the horizon, the realised
+target and label are computed with the training label's own rule and one outcome is written to
+the `ticks.outcomes` topic and to the outcomes log beside the feature log. Delivery is
+at-least-once, so readers drop duplicates by the tick's source (partition, offset, index).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from volctl.domain.variants import BASELINE, ML
+
+if TYPE_CHECKING:
+    from volctl.domain.model import Scorer
+    from volctl.domain.registry import Registry
+
+OUTCOMES_FOLDER = "outcomes"
+OUTCOMES_PREFIX = "outcomes"
+KINDS = ("tp", "fp", "fn", "tn")
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A prediction waiting for its label."""
+
+    source: tuple[str, int, int, int]  # topic, partition, offset, index of the tick in its message
+    product: str
+    ts: float
+    time: str
+    trailing_vol: float
+    scores: dict[str, float]  # per variant: the served one first
+    labels: dict[str, int]
+
+
+def kind_of(predicted: int, actual: int) -> str:
+    return ("tn", "fp", "fn", "tp")[2 * actual + predicted]
+
+
+def outcome_document(waiting: Waiting, target: float, label: int, served: str, version: str,
+                     resolved_at: str) -> dict[str, Any]:
+    topic, partition, offset, index = waiting.source
+    return {"product_id": waiting.product, "time": waiting.time, "ts": waiting.ts,
+            "source": {"topic": topic, "partition": partition, "offset": offset, "index": index},
+            "target": target, "label": label, "served": served, "version": version,
+            "scores": waiting.scores, "labels": waiting.labels, "resolved_at": resolved_at}
+
+
+def challengers_of(registry: Registry, model: Scorer) -> tuple[list[Scorer], float | None]:
+    """The challengers scored in shadow beside `model` (the other variant of its version) and the
+    version's label threshold (None: the manifest has none, so no outcomes)."""
+    manifest = registry.manifest(model.version)
+    threshold = (manifest.get("label") or {}).get("threshold")
+    other = BASELINE if model.variant == ML else ML
+    challengers = [registry.load(model.version, other)] if other in manifest.get("variants", {}) else []
+    return challengers, float(threshold) if threshold is not None else None
+
+
+def outcomes_folder(state_dir: Path) -> Path:
+    return state_dir / OUTCOMES_FOLDER
