@@ -81,9 +81,26 @@ def test_feature_log_window_against_the_model_reference(tmp_path: Path, shared_d
     log.append((row.ts, row.product, [getattr(row, name) for name in FEATURES], 0.5)
                for row in frame.itertuples(index=False))
     log.close()
+    from volctl.domain.feature_log import JsonLinesLog
+    from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
+
+    version = json.loads((trained_registry / sorted(p.name for p in trained_registry.iterdir())[-1]
+                          / "manifest.json").read_text())["version"]
+    outcomes = JsonLinesLog(outcomes_folder(tmp_path / "state"), OUTCOMES_PREFIX)
+    newest = float(frame["ts"].max())
+    outcomes.write({"ts": newest - i, "product_id": "BTC-USD", "label": i % 4 == 0, "served": "ml",
+                    "version": version, "labels": {"ml": i % 2 == 0}, "scores": {"ml": 0.5},
+                    "source": {"topic": "ticks.raw", "partition": 0, "offset": i, "index": 0}} for i in range(100))
+    outcomes.write({"ts": newest - 3600, "product_id": "BTC-USD", "label": 1, "served": "ml", "version": version,
+                    "labels": {"ml": 1}, "scores": {"ml": 0.5},
+                    "source": {"topic": "ticks.raw", "partition": 0, "offset": 999, "index": 0}} for _ in range(1))
+    outcomes.close()
     result = _drift(_config(tmp_path, trained_registry), "--window", "5m", "--min-rows", "100", "--json")
     assert result.returncode in (0, 1), result.stderr
     report = json.loads(result.stdout)
+    quality = report["quality"]  # beside the verdict: the served model's realised quality in the window
+    assert quality["labelled"] == 100 and quality["precision"] == 0.5 and quality["recall"] == 1.0
+    assert "test_precision" in quality
     assert report["reference"].startswith("training split of model ")
     assert "feature log, last 5m" in report["current"]
     assert 100 < report["current_rows"] < len(frame) * 0.6  # 5 of the recording's 10 minutes

@@ -121,6 +121,33 @@ def _caught_up(stack: Stack, timeout_s: float = 60) -> None:
     raise AssertionError(f"the consume service did not catch up: {lag}")
 
 
+def _outcomes_match_the_batch_labels(stack: Stack, registry_root: Path) -> None:
+    """Every prediction of the replay met its label in the live stream: the same label as training's
+    batch rule for that tick, on ticks.outcomes and in the outcomes log; `volctl quality` judges them."""
+    from volctl.core.dataset import series_frame
+
+    registry = Registry(registry_root)
+    threshold = registry.manifest(registry.latest())["label"]["threshold"]
+    frame = series_frame(APR_3.name, list(iter_series(APR_3)))
+    frame = frame[frame["target"].notna()].drop_duplicates(["product", "ts"], keep=False)
+    expected = {(p, round(t, 6)): v for p, t, v in zip(frame["product"], frame["ts"], frame["target"], strict=True)}
+    documents = [json.loads(line) for path in sorted((stack.state / "outcomes").glob("outcomes-*.jsonl"))
+                 for line in path.read_text().splitlines()]
+    matched = [(d, expected[(d["product_id"], round(d["ts"], 6))]) for d in documents
+               if (d["product_id"], round(d["ts"], 6)) in expected]
+    assert len(matched) > 0.9 * len(documents) and len(documents) > 0.85 * len(frame), (len(documents), len(frame))
+    for document, target in matched:
+        assert abs(document["target"] - target) <= 1e-9 * target
+        assert document["label"] == int(target > threshold)
+        assert set(document["scores"]) == {"ml", "baseline"}
+    topics = {t["name"]: t for t in json.loads(stack.run("topics", "--json").stdout)}
+    assert topics["ticks.outcomes"]["messages"] == len(documents)  # one message per labelled tick
+    quality = stack.run("quality", "--window", "1h", "--json")
+    assert quality.returncode in (0, 3), quality.stdout + quality.stderr
+    report = json.loads(quality.stdout)
+    assert report["outcomes"] == len(documents) and report["duplicates"] == 0
+
+
 def _gate(stack: Stack, *args: str, **env: str) -> tuple[int, dict]:
     result = stack.run("gate", *args, "--json", timeout=240, **env)
     assert result.returncode in (0, 1, 3), result.stdout + result.stderr
@@ -149,6 +176,7 @@ def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Pa
 
         drift = json.loads((bundle / "drift" / "drift.json").read_text())
         assert drift["calibrated"] and not drift["drifted"], drift["calibration"]
+        _outcomes_match_the_batch_labels(stack, trained_registry)
 
         # The same session from a venue quoting 5x wider and updating 4x less often, two hours later
         changed = tmp_path / "wider-and-thinner.ndjson"

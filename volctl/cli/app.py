@@ -8,7 +8,21 @@ from typing import Annotated
 import typer
 
 from volctl import __version__
-from volctl.cli import _boundary, drift, gate, health, ingest, kafka, load, model, rollback, runbook, slo, stack
+from volctl.cli import (
+    _boundary,
+    drift,
+    gate,
+    health,
+    ingest,
+    kafka,
+    load,
+    model,
+    quality,
+    rollback,
+    runbook,
+    slo,
+    stack,
+)
 
 app = typer.Typer(
     name="volctl",
@@ -22,7 +36,7 @@ app.add_typer(slo.app, name="slo")
 app.add_typer(drift.app, name="drift")
 app.add_typer(runbook.app, name="runbook")
 for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, load.load,
-                rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, stack.render):
+                rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, quality.quality, stack.render):
     app.command()(command)
 
 

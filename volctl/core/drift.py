@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from volctl.domain.clock import utc_iso, utc_stamp
-from volctl.domain.errors import ConfigError, NotEnoughData
+from volctl.domain.errors import ConfigError, NotEnoughData, VolctlError
 from volctl.domain.features import FEATURES
 from volctl.domain.settings import Settings
 from volctl.domain.verdict import Verdict
@@ -64,6 +64,8 @@ class DriftReport:
     calibration: str = ""  # which calibration, or why none applies
     share_false_alarm_rate: float | None = None
     predictions: list[FeatureDrift] = field(default_factory=list)  # prediction and label drift: shown, not voted
+    quality: dict[str, Any] | None = None  # the served model's realised precision/recall in the window
+    live: bool = False  # the current rows are the live feature log (quality can be known)
 
     @property
     def tested(self) -> list[FeatureDrift]:
@@ -90,7 +92,7 @@ class DriftReport:
                 "share_false_alarm_rate": self.share_false_alarm_rate,
                 "drifted": [f.name for f in self.features if f.drifted],
                 "features": [vars(f) for f in self.features], "predictions": [vars(f) for f in self.predictions],
-                "outputs": self.outputs}
+                "quality": self.quality, "outputs": self.outputs}
 
 
 # (report, Evidently's evaluation, folder, settings): writes HTML + JSON + Markdown and the summary
@@ -147,6 +149,9 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
     report.features = _results(evaluation.dict(), comparable, calibration) + report.features
     if model is not None and calibration is not None and "score" in cur.frame:
         report.predictions = _prediction_drift(settings, model, cur.frame, calibration)
+    if not current and len(cur.frame):  # the live window: did quality move with the features?
+        report.live = True
+        report.quality = _quality_beside(settings, cur.frame)
     progress("writing the reports")
     write(report, evaluation, out or _default_out(settings, now), settings)
     return report
@@ -247,6 +252,26 @@ def _prediction_drift(settings: Settings, model: dict[str, Any], current: pd.Dat
         rows = [replace(row, note=row.note + f" (predict unreachable: compared with {variant}, "
                                                   "the configured variant)") for row in rows]
     return rows
+
+
+def _quality_beside(settings: Settings, current: pd.DataFrame
+                    ) -> dict[str, Any] | None:
+    """Realised precision and recall of the served model on the window's ticks, beside what its
+    version measured on the test split: "drifted, quality unchanged" reads differently from
+    "drifted and quality fell"."""
+    from volctl.core.quality import realised_between
+    from volctl.domain.registry import Registry
+
+    realised = realised_between(settings.state_path, float(current["ts"].min()), float(current["ts"].max()))
+    if realised is None:
+        return None
+    try:
+        manifest = Registry(settings.registry_path).manifest(realised["version"])
+        tested = manifest["variants"][realised["variant"]]["metrics"]
+        realised["test_precision"], realised["test_recall"] = tested["precision"], tested["recall"]
+    except (KeyError, VolctlError):
+        pass
+    return realised
 
 
 def _against(score: float, threshold: float) -> str:

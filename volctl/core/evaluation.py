@@ -131,12 +131,17 @@ def reliability(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[
     return rows
 
 
+def pr_auc_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, ts: np.ndarray
+                      ) -> tuple[float, float, float]:
+    """first - second PR-AUC on the same rows, with its paired block-bootstrap interval."""
+    stacked = np.column_stack([first, second])
+    return block_bootstrap(lambda yy, s: pr_auc(yy, s[:, 0]) - pr_auc(yy, s[:, 1]), y, stacked, block_ids(ts))
+
+
 def recommend(y: np.ndarray, ml_scores: np.ndarray, baseline_scores: np.ndarray, ts: np.ndarray
               ) -> dict[str, Any]:
     """ml - baseline PR-AUC with its paired block-bootstrap interval; ml only when it is clear of 0."""
-    stacked = np.column_stack([ml_scores, baseline_scores])
-    value, low, high = block_bootstrap(lambda yy, s: pr_auc(yy, s[:, 0]) - pr_auc(yy, s[:, 1]),
-                                       y, stacked, block_ids(ts))
+    value, low, high = pr_auc_difference(y, ml_scores, baseline_scores, ts)
     if low > 0:
         variant, reason = ML, f"ml leads the baseline rule by {value:.3f} PR-AUC, interval [{low:.3f}, {high:.3f}]"
     else:

@@ -48,6 +48,8 @@ def drift_table(report: DriftReport) -> None:
     moved = [f.name for f in report.tested if f.drifted]
     if moved:
         out.print(f"moved: {', '.join(moved)}")
+    if report.live:
+        out.print(quality_line(report.quality))
     for kind, path in report.outputs.items():
         out.print(f"  {kind:<9}{path}")
 
@@ -65,3 +67,19 @@ def calibration_table(version: str, windows: dict[str, dict]) -> None:
         out.print(fit(table, out))
         out.print(f"drift when more than {share['threshold']:.0%} of the features drift together "
                   f"(false-alarm rate {_rate(share['false_alarm_rate'])} on the reference's own chunks)")
+
+
+def _share(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2f}"
+
+
+def quality_line(quality: dict | None) -> str:
+    """The served model's realised quality in the window, beside its test split's."""
+    if quality is None:
+        return "quality in the window: unknown (no outcomes yet: labels come 60 s after each tick)"
+    line = (f"quality in the window: {quality['variant']} precision {_share(quality['precision'])}, recall "
+            f"{_share(quality['recall'])} on {quality['labelled']:,} labelled ticks ({quality['spikes']:,} spikes)")
+    if "test_precision" in quality:
+        line += (f"; on its test split {_share(quality['test_precision'])} and "
+                 f"{_share(quality['test_recall'])}")
+    return line

@@ -1,0 +1,164 @@
+"""`volctl quality`: is the detector detecting? Realised quality per variant over a window of the
+outcomes log (every prediction joined with its own label 60 s later), and the served model against
+each challenger scored in shadow on the very same ticks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from volctl.domain.clock import seconds_of
+from volctl.domain.errors import ConfigError
+from volctl.domain.feature_log import read_documents
+from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
+from volctl.domain.verdict import Verdict
+
+MIN_LABELLED = 200
+MIN_EPISODES = 3  # spike episodes: below this no PR-AUC interval means anything
+
+
+@dataclass
+class VariantQuality:
+    variant: str
+    served: bool
+    labelled: int
+    spikes: int
+    episodes: int
+    base_rate: float
+    precision: float
+    recall: float
+    f1: float
+    pr_auc: float
+    pr_auc_interval: list[float]
+    brier: float
+
+
+@dataclass
+class Comparison:
+    challenger: str
+    difference: float  # served - challenger PR-AUC
+    interval: list[float]
+    verdict: str  # better | no evidence of a difference | worse
+
+
+@dataclass
+class QualityReport:
+    window: str
+    start: str = ""
+    end: str = ""
+    outcomes: int = 0
+    duplicates: int = 0  # the same tick delivered twice (at-least-once): dropped
+    served: str = ""
+    version: str = ""
+    variants: list[VariantQuality] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+    problem: str = ""  # why there is no verdict, with the counts needed
+    rollback: str = ""  # the command that would serve the better variant
+
+    @property
+    def outcome(self) -> Verdict:
+        if self.problem:
+            return Verdict.UNKNOWN
+        return Verdict.FAILED if any(c.verdict == "worse" for c in self.comparisons) else Verdict.OK
+
+    def as_document(self) -> dict[str, Any]:
+        return {**asdict(self), "outcome": self.outcome.value}
+
+
+def quality_report(state_dir: Path, window: str) -> QualityReport:
+    """Outcomes of the newest `window` (event time, back from the newest outcome), deduplicated by
+    their tick's source; per variant metrics; the served variant against each challenger."""
+    from volctl.domain.clock import utc_iso
+
+    try:
+        span = seconds_of(window)
+    except ValueError as exc:
+        raise ConfigError(f"--window: {exc}") from None
+    report = QualityReport(window)
+    seen: dict[tuple, dict[str, Any]] = {}
+    for document in read_documents(outcomes_folder(state_dir), OUTCOMES_PREFIX):
+        source = document.get("source") or {}
+        key = (source.get("topic"), source.get("partition"), source.get("offset"), source.get("index"))
+        if key in seen:
+            report.duplicates += 1
+            continue
+        seen[key] = document
+    documents = list(seen.values())
+    if not documents:
+        report.problem = (f"no outcomes yet in {outcomes_folder(state_dir)}: predictions get their label 60 s "
+                          "after their tick, once their product's 5 min warm-up is over")
+        return report
+    newest = max(d["ts"] for d in documents)
+    documents = sorted((d for d in documents if d["ts"] >= newest - span), key=lambda d: d["ts"])
+    report.outcomes = len(documents)
+    report.start, report.end = utc_iso(documents[0]["ts"]), utc_iso(newest)
+    report.served, report.version = documents[-1]["served"], documents[-1]["version"]
+    documents = [d for d in documents if d["served"] == report.served and d["version"] == report.version]
+    y = np.array([d["label"] for d in documents], dtype=int)
+    ts = np.array([d["ts"] for d in documents], dtype=float)
+    products = np.array([d["product_id"] for d in documents], dtype=object)
+    variants = [report.served, *sorted({v for d in documents for v in d["scores"]} - {report.served})]
+    scores = {v: np.array([d["scores"].get(v, np.nan) for d in documents], dtype=float) for v in variants}
+    labels = {v: np.array([d["labels"].get(v, 0) for d in documents], dtype=int) for v in variants}
+    from volctl.core.evaluation import episodes
+
+    spikes, found = int(y.sum()), episodes(y, ts, products)
+    if len(y) < MIN_LABELLED or found < MIN_EPISODES or spikes == len(y):
+        report.problem = (f"too few labelled ticks to judge: {len(y):,} labelled, {found} spike episodes in the "
+                          f"window; need at least {MIN_LABELLED:,} and {MIN_EPISODES} (and some calm ticks): "
+                          "widen --window or let the stream run")
+        return report
+    report.variants = [_quality(v, v == report.served, y, scores[v], labels[v], ts, found) for v in variants]
+    from volctl.core.evaluation import pr_auc_difference
+
+    for challenger in variants[1:]:
+        known = ~np.isnan(scores[challenger])
+        value, low, high = pr_auc_difference(y[known], scores[report.served][known], scores[challenger][known],
+                                             ts[known])
+        verdict = "worse" if high < 0 else "better" if low > 0 else "no evidence of a difference"
+        report.comparisons.append(Comparison(challenger, value, [low, high], verdict))
+    worse = [c for c in report.comparisons if c.verdict == "worse"]
+    if worse:
+        best = min(worse, key=lambda c: c.difference)
+        report.rollback = f'volctl rollback --to {best.challenger} --reason "quality: {report.served} worse than ' \
+                          f'{best.challenger} over {window}"'
+    return report
+
+
+def _quality(variant: str, served: bool, y: np.ndarray, scores: np.ndarray, labels: np.ndarray, ts: np.ndarray,
+             found: int) -> VariantQuality:
+    from volctl.core.evaluation import block_bootstrap, block_ids, pr_auc
+
+    true_positives = int(((labels == 1) & (y == 1)).sum())
+    flagged, spikes = int(labels.sum()), int(y.sum())
+    precision = true_positives / flagged if flagged else 0.0
+    recall = true_positives / spikes if spikes else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    value, low, high = block_bootstrap(pr_auc, y, scores, block_ids(ts))
+    brier = float(np.mean((np.clip(scores, 0, 1) - y) ** 2))
+    return VariantQuality(variant, served, len(y), spikes, found, float(y.mean()), precision, recall, f1, value,
+                          [low, high], brier)
+
+
+def realised_between(state_dir: Path, start: float, end: float) -> dict[str, Any] | None:
+    """The served variant's realised precision and recall on the outcomes of ticks in [start, end]
+    (None when there are none): what a drift report shows beside its verdict."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for document in read_documents(outcomes_folder(state_dir), OUTCOMES_PREFIX):
+        source = document.get("source") or {}
+        if start <= document.get("ts", -1) <= end:
+            seen.setdefault((source.get("topic"), source.get("partition"), source.get("offset"),
+                             source.get("index")), document)
+    if not seen:
+        return None
+    served = list(seen.values())[-1]["served"]
+    rows = [d for d in seen.values() if d["served"] == served]
+    y = np.array([d["label"] for d in rows], dtype=int)
+    predicted = np.array([d["labels"][served] for d in rows], dtype=int)
+    hits = int(((y == 1) & (predicted == 1)).sum())
+    return {"variant": served, "version": rows[-1]["version"], "labelled": len(rows), "spikes": int(y.sum()),
+            "precision": hits / predicted.sum() if predicted.sum() else None,
+            "recall": hits / y.sum() if y.sum() else None}

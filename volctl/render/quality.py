@@ -1,0 +1,38 @@
+"""The quality table and verdict."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from volctl.core.quality import QualityReport
+from volctl.render.console import fit, out
+
+
+def quality_table(report: QualityReport) -> None:
+    if report.outcomes:
+        out.print(f"outcomes {report.start} → {report.end} (last {report.window} of event time): "
+                  f"{report.outcomes:,}, {report.duplicates:,} duplicate deliveries dropped; "
+                  f"served: {report.served} {report.version}")
+    if report.variants:
+        table = Table(title="realised quality (each prediction against its label 60 s later)", title_justify="left")
+        for column in ("variant", "labelled", "episodes", "base rate", "precision", "recall", "F1", "PR-AUC",
+                       "90 % interval", "Brier"):
+            table.add_column(column, justify="left" if column == "variant" else "right")
+        for row in report.variants:
+            low, high = row.pr_auc_interval
+            table.add_row(f"{row.variant} (served)" if row.served else f"{row.variant} (shadow)",
+                          f"{row.labelled:,}", str(row.episodes), f"{row.base_rate:.3f}", f"{row.precision:.3f}",
+                          f"{row.recall:.3f}", f"{row.f1:.3f}", f"{row.pr_auc:.3f}", f"{low:.3f}–{high:.3f}",
+                          f"{row.brier:.3f}")
+        out.print(fit(table, out))
+    for comparison in report.comparisons:
+        low, high = comparison.interval
+        out.print(f"{report.served} − {comparison.challenger} PR-AUC {comparison.difference:+.3f} "
+                  f"[{low:+.3f}, {high:+.3f}]: [bold]{comparison.verdict}[/]")
+    if report.problem:
+        out.print(f"[yellow]cannot judge[/]: {escape(report.problem)}")
+    elif report.rollback:
+        out.print(f"[bold red]the served model is worse[/]; to serve the better one:\n  {escape(report.rollback)}")
+    else:
+        out.print(f"[bold green]the served model ({report.served}) is not worse than its challengers[/]")
