@@ -142,3 +142,29 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
     few = CliRunner().invoke(app, ["quality", "--window", "1m"],
                              env={"VOLCTL_STATE_DIR": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "150"})
     assert few.exit_code == 3 and "too few labelled ticks" in few.output
+
+
+def test_the_guard_never_flaps_and_cannot_measure_is_not_a_failure(tmp_path: Path, shared_data: Path,
+                                                                  trained_registry: Path) -> None:
+    from volctl.core.guard import GuardPolicy, GuardState, evaluate
+    from volctl.domain.feature_log import JsonLinesLog
+    from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
+    from volctl.domain.settings import load_settings
+
+    settings = load_settings(None, env={"VOLCTL_STATE_DIR": str(tmp_path)})
+    policy = GuardPolicy(window="30d", failure_limit=1, dwell_s=600)
+    nothing = evaluate(settings, GuardState(failures=2), policy, {}, None, None, "token", now=lambda: 1e9)
+    assert nothing.verdict == "cannot measure" and nothing.failures == 2 and nothing.action == "none"
+
+    documents = _outcomes_of_a_replay(shared_data, trained_registry)
+    for document in documents:  # the served ml upside down: worse than baseline
+        document["scores"]["ml"] = 1 - document["scores"]["ml"]
+        document["labels"]["ml"] = 1 - document["labels"]["ml"]
+    log = JsonLinesLog(outcomes_folder(tmp_path), OUTCOMES_PREFIX)
+    log.write(documents)
+    log.close()
+    state = GuardState(last_switch_at=1e9 - 60)  # switched a minute ago
+    waiting = evaluate(settings, state, policy, {}, None, None, "token", now=lambda: 1e9)
+    assert waiting.verdict == "failing" and waiting.target == "baseline" and waiting.action == "waiting (dwell)"
+    dry = evaluate(settings, GuardState(), GuardPolicy("30d", 1, 600, dry_run=True), {}, None, None, "t")
+    assert dry.action == "would roll back" and "--to baseline" in dry.detail

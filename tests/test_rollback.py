@@ -167,3 +167,39 @@ def test_when_consume_cannot_switch_predict_is_switched_back(stack: Stack) -> No
     for service in ("predict", "consume"):
         assert httpx.get(stack.url(service) + "/version").json()["version"] == current["version"]
     assert stack.run("rollback", "--to", "ml", "--yes").returncode == 0
+
+
+def test_the_guard_rolls_back_when_the_served_model_is_worse(stack: Stack, shared_data: Path,
+                                                             trained_registry: Path) -> None:
+    """Outcomes of a real replay in which the served baseline's scores are upside down: `volctl
+    quality` finds it worse than ml, and `volctl guard` (limit 2) switches both services to ml on
+    its own, audited with its reason; the next evaluation starts counting afresh."""
+    from tests.test_outcomes import _outcomes_of_a_replay
+    from volctl.domain.feature_log import JsonLinesLog
+    from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
+
+    assert stack.run("rollback", "--to", "baseline", "--yes").returncode == 0
+    documents = _outcomes_of_a_replay(shared_data, trained_registry)
+    for document in documents:
+        document["served"] = "baseline"
+        document["scores"]["baseline"] = 1 - document["scores"]["ml"]
+        document["labels"]["baseline"] = 1 - document["labels"]["ml"]
+    log = JsonLinesLog(outcomes_folder(stack.state), OUTCOMES_PREFIX)
+    log.write(documents)
+    log.close()
+    quality = stack.run("quality", "--window", "30d")
+    assert quality.returncode == 1 and "volctl rollback --to ml" in quality.stdout, quality.stdout
+
+    dry = stack.run("guard", "--interval", "1s", "--failure-limit", "1", "--count", "1", "--window", "30d",
+                    "--dry-run", "--json")
+    assert json.loads(dry.stdout)["action"] == "would roll back" and _served(stack)["predict"] == "baseline"
+    guard = stack.run("guard", "--interval", "1s", "--failure-limit", "2", "--count", "3", "--window", "30d",
+                      "--json", timeout=120)
+    assert guard.returncode == 0, guard.stdout + guard.stderr
+    lines = [json.loads(line) for line in guard.stdout.splitlines()]
+    assert [(e["verdict"], e["failures"], e["action"]) for e in lines] == [
+        ("failing", 1, "none"), ("failing", 2, "rolled back"), ("failing", 1, "none")]  # then counts afresh
+    assert "baseline worse than ml" in lines[1]["why"]
+    assert _served(stack) == {"predict": "ml", "consume": "ml"}
+    entries = json.loads(stack.run("rollback", "--history", "--json").stdout)
+    assert entries[-1]["reason"].startswith("guard: baseline worse than ml") and entries[-1]["to"]["variant"] == "ml"

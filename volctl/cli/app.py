@@ -12,6 +12,7 @@ from volctl.cli import (
     _boundary,
     drift,
     gate,
+    guard,
     health,
     ingest,
     kafka,
@@ -36,7 +37,8 @@ app.add_typer(slo.app, name="slo")
 app.add_typer(drift.app, name="drift")
 app.add_typer(runbook.app, name="runbook")
 for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, load.load,
-                rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, quality.quality, stack.render):
+                rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, quality.quality, guard.guard,
+                stack.render):
     app.command()(command)
 
 

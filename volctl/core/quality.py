@@ -56,7 +56,8 @@ class QualityReport:
     variants: list[VariantQuality] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
     problem: str = ""  # why there is no verdict, with the counts needed
-    rollback: str = ""  # the command that would serve the better variant
+    better: str = ""  # the challenger to serve instead, when the served model is worse
+    rollback: str = ""  # the command that would serve it
 
     @property
     def outcome(self) -> Verdict:
@@ -123,6 +124,7 @@ def quality_report(state_dir: Path, window: str) -> QualityReport:
     worse = [c for c in report.comparisons if c.verdict == "worse"]
     if worse:
         best = min(worse, key=lambda c: c.difference)
+        report.better = best.challenger
         report.rollback = f'volctl rollback --to {best.challenger} --reason "quality: {report.served} worse than ' \
                           f'{best.challenger} over {window}"'
     return report
