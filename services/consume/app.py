@@ -32,6 +32,7 @@ from volctl.domain.errors import VolctlError
 from volctl.domain.feature_log import FeatureLog, JsonLinesLog
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model import Scorer, version_document
+from volctl.domain.outcomes import KINDS
 from volctl.domain.settings import KafkaSettings
 
 log = logging.getLogger("volctl.consume")
@@ -108,6 +109,10 @@ class ConsumeService:
                 log.error("no shadow challengers and no outcomes for %s %s: %s", model.variant, model.version,
                           exc.message)
         self.processor.install(model, challengers, threshold)
+        if threshold is not None:  # every variant's outcome series exist (at 0) before the first label
+            for variant in (model.variant, *(c.variant for c in challengers)):
+                for kind in KINDS:
+                    self.metrics.outcomes.labels(variant, kind)
         self.metrics.model_info.clear()
         self.metrics.model_info.labels(model.variant, model.version).set(1)
 

@@ -112,6 +112,8 @@ def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: flo
     # (drift.min_rows) for the per-feature tests to mean anything.
     progress(f"drift over the last {settings.drift.window} of the feature log")
     _drift_check(settings, settings.drift.window, bundle, report, writers.drift)
+    progress(f"realised quality over the last {settings.slo.quality_window} of outcomes")
+    _quality_check(settings, bundle, report)
     _save(bundle / "gate.json", report.as_document())
     return report
 
@@ -184,6 +186,24 @@ def _drift_check(settings: Settings, window: str, bundle: Path, report: GateRepo
         return
     report.checks.append(GateCheck("drift share", "drift", f"{drift.share:.0%} of {len(drift.tested)} features",
                                    f"<= {drift.threshold:.0%}", FAIL if drift.drift else PASS))
+
+
+def _quality_check(settings: Settings, bundle: Path, report: GateReport) -> None:
+    """Is the detector detecting: the served model against its shadow challengers on the same ticks."""
+    from volctl.core.quality import quality_report
+
+    quality = quality_report(settings.state_path, settings.slo.quality_window)
+    _save(bundle / "quality.json", quality.as_document())
+    if quality.problem:
+        report.checks.append(GateCheck("realised quality", "quality", quality.problem, "enough labelled ticks",
+                                       UNKNOWN))
+        return
+    for comparison in quality.comparisons:
+        low, high = comparison.interval
+        report.checks.append(GateCheck(
+            f"quality: {quality.served} vs {comparison.challenger}", "quality",
+            f"PR-AUC {comparison.difference:+.3f} [{low:+.3f}, {high:+.3f}]: {comparison.verdict}",
+            "not worse", FAIL if comparison.verdict == "worse" else PASS))
 
 
 def _served_models(settings: Settings) -> dict[str, Any]:

@@ -50,6 +50,30 @@ DRIFT_SCORES = f"max by (feature, method) ({m.DRIFT_SCORE})"
 DRIFT_SCORE_THRESHOLDS = f"max by (feature, calibrated) ({m.DRIFT_SCORE_THRESHOLD})"
 
 
+SERVED_VARIANT = f'max by (variant) ({m.MODEL_INFO}{{job="consume"}})'
+OUTCOMES_PENDING = f"sum({m.OUTCOMES_PENDING})"
+
+
+def realised_by_variant(measure: str, window: str) -> str:
+    """Realised precision or recall per variant (served and shadow) from the outcome counters."""
+    missed = "tp|fp" if measure == "precision" else "tp|fn"
+    return (f'sum by (variant) (increase({m.OUTCOMES}{{outcome="tp"}}[{window}])) / '
+            f'sum by (variant) (increase({m.OUTCOMES}{{outcome=~"{missed}"}}[{window}]))')
+
+
+def served_realised(measure: str, window: str) -> str:
+    return f"max({realised_by_variant(measure, window)} and on (variant) {SERVED_VARIANT})"
+
+
+def best_challenger_realised(measure: str, window: str) -> str:
+    return f"max({realised_by_variant(measure, window)} unless on (variant) {SERVED_VARIANT})"
+
+
+def labelled_in(window: str) -> str:
+    """Labelled ticks of the served variant in the window (every variant counts each tick once)."""
+    return f"max(sum by (variant) (increase({m.OUTCOMES}[{window}])) and on (variant) {SERVED_VARIANT})"
+
+
 @dataclass(frozen=True)
 class Series:
     legend: str
@@ -185,8 +209,24 @@ def alerts(slo: SloSettings) -> tuple[Alert, ...]:
         Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded",
               runbook="model-rollback"),
         Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service", runbook="startup"),
+        *quality_alerts(slo),
         *burn_alerts(slo),
     )
+
+
+def quality_alerts(slo: SloSettings) -> tuple[Alert, ...]:
+    """The served model realises less than its best shadow challenger, with enough labelled ticks."""
+    window = slo.quality_window
+    alerts = []
+    for measure in ("precision", "recall"):
+        gap = f"{best_challenger_realised(measure, window)} - {served_realised(measure, window)}"
+        alerts.append(Alert(
+            f"ModelQuality{measure.title()}BelowChallenger", gap, ">", slo.quality_tolerance, "10m",
+            f"the served model's realised {measure} is more than {slo.quality_tolerance:g} below its best "
+            f"shadow challenger's over {window}", "ticket",
+            f"({gap}) > {slo.quality_tolerance:g} and on () ({labelled_in(window)} >= {slo.min_outcomes})",
+            "model-quality"))
+    return tuple(alerts)
 
 
 def dashboard_panels(slo: SloSettings) -> tuple[Panel, ...]:
@@ -198,6 +238,13 @@ def dashboard_panels(slo: SloSettings) -> tuple[Panel, ...]:
         Panel("Error rate (5xx) and rejected inputs (4xx)", (
             Series("errors", error_ratio()), Series("rejected", rejected_ratio())), "percentunit", slo.error_rate),
         Panel("Consumer lag", (Series("seconds behind", CONSUMER_LAG),), "s", slo.consumer_lag_seconds),
+        Panel(f"Realised precision per variant ({slo.quality_window}: served and shadow)", (
+            Series("{{variant}}", realised_by_variant("precision", slo.quality_window)),), "percentunit",
+            slo.min_precision or None),
+        Panel(f"Realised recall per variant ({slo.quality_window})", (
+            Series("{{variant}}", realised_by_variant("recall", slo.quality_window)),), "percentunit",
+            slo.min_recall or None),
+        Panel("Predictions waiting for their label (60 s horizon)", (Series("pending", OUTCOMES_PENDING),), "short"),
         Panel("Consumer offset lag", (Series("messages behind", CONSUMER_OFFSET_LAG),), "short"),
         Panel("Processing rate", (Series("ticks/s", CONSUMER_RATE),), "short"),
         Panel("Model variant", (Series("{{job}} {{variant}} {{version}}", MODEL_INFO),), "short", kind="table"),
@@ -218,6 +265,16 @@ def slo_check_expressions(slo: SloSettings, window: str) -> dict[str, str]:
                   f"scrapes up {span}": scrapes_up(span)}
     found |= {"consumer lag now": CONSUMER_LAG, f"consumer lag max {window}": lag_max(window),
               f"best request rate {window}": best_request_rate(throughput_span(window), window)}
+    found |= quality_expressions(slo)
+    return found
+
+
+def quality_expressions(slo: SloSettings) -> dict[str, str]:
+    window = slo.quality_window
+    found = {f"labelled {window}": labelled_in(window)}
+    for measure in ("precision", "recall"):
+        found |= {f"served {measure} {window}": served_realised(measure, window),
+                  f"best challenger {measure} {window}": best_challenger_realised(measure, window)}
     return found
 
 

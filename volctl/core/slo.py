@@ -188,8 +188,10 @@ def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m") -> SloR
         report.info.append(row)
     else:
         report.rows.append(row)
+    for row in _quality_rows(measure, slo):  # too few labelled ticks: shown, not judged (`volctl quality` says 3)
+        (report.rows if row.verdict in (MET, BREACHED) else report.info).append(row)
     for row in report.rows:
-        if row.verdict == LOW_TRAFFIC:
+        if row.verdict == LOW_TRAFFIC and not row.name.startswith("realised"):
             row.explain.append(traffic_note)
     report.queries = measure.asked
     return report
@@ -223,6 +225,33 @@ def _ratio_row(name: str, objective: str, budget: float, availability: bool, now
             explain.append(f"burn rate over {long}: {counts.summary(availability)} / {budget:.4%} = "
                            f"{long_bad / budget:.2f}")
     return row
+
+
+def _quality_rows(measure: Measurements, slo: SloSettings) -> list[SloRow]:
+    """The served model's realised precision and recall (outcomes: labels 60 s after each
+    prediction) against its best shadow challenger and the floors."""
+    window = slo.quality_window
+    labelled = measure(queries.labelled_in(window))
+    enough = labelled is not None and labelled >= slo.min_outcomes
+    rows = []
+    for name, floor in (("precision", slo.min_precision), ("recall", slo.min_recall)):
+        served = measure(queries.served_realised(name, window))
+        best = measure(queries.best_challenger_realised(name, window))
+        needed = max(floor, (best - slo.quality_tolerance) if best is not None else floor)
+        row = SloRow(f"realised {name} ({window})", f">= best challenger - {slo.quality_tolerance:g}, >= {floor:g}",
+                     served, "no data" if served is None else
+                     f"{served:.3f} (best challenger {'none' if best is None else f'{best:.3f}'})",
+                     NO_DATA if served is None and enough else _verdict(served, served is not None and
+                                                                          served >= needed, enough),
+                     explain=[measure.line(queries.labelled_in(window)),
+                              measure.line(queries.served_realised(name, window)),
+                              measure.line(queries.best_challenger_realised(name, window))])
+        if not enough:
+            row.verdict = NOT_JUDGED
+            row.explain.append(f"not judged: {labelled or 0:.0f} labelled ticks in {window} (need "
+                               f"{slo.min_outcomes}: labels come 60 s after each prediction, past the 5 min warm-up)")
+        rows.append(row)
+    return rows
 
 
 def _verdict(value: float | None, ok: bool, enough: bool) -> str:

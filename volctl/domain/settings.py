@@ -70,6 +70,14 @@ class SloSettings:
     throughput_rps: float = 10.0
     period: str = "30d"  # the compliance period of the error budgets
     min_requests: int = 100  # below this many requests in the window: "too little traffic", no verdict
+    # Realised model quality (outcomes: each prediction against its label 60 s later), over quality_window:
+    # the served variant's precision and recall not below the best shadow challenger's by more than
+    # quality_tolerance, and not below the floors; fewer than min_outcomes labelled ticks: no verdict.
+    quality_window: str = "1h"
+    quality_tolerance: float = 0.05
+    min_precision: float = 0.0
+    min_recall: float = 0.0
+    min_outcomes: int = 200
 
 
 @dataclass
@@ -141,6 +149,10 @@ RULES: dict[str, _Rule] = {
     "slo.latency_p95_seconds": _POSITIVE, "slo.error_rate": _FRACTION, "slo.availability": _FRACTION,
     "slo.consumer_lag_seconds": _POSITIVE, "slo.throughput_rps": _POSITIVE, "slo.period": _DURATION_RULE,
     "slo.min_requests": _AT_LEAST_ONE,
+    "slo.quality_window": _DURATION_RULE, "slo.min_outcomes": _AT_LEAST_ONE,
+    "slo.quality_tolerance": (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    "slo.min_precision": (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    "slo.min_recall": (lambda v: 0 <= v <= 1, "between 0 and 1"),
     "drift.share_threshold": (lambda v: 0 < v <= 1, "greater than 0 and at most 1"),
     "drift.window": _DURATION_RULE, "drift.min_rows": _AT_LEAST_ONE,
     "data.max_clock_skew_s": (lambda v: v >= 0, "0 or more seconds"),
