@@ -1,10 +1,10 @@
 """`volctl gate`: one release verdict from a load run, the SLOs over exactly that window, the
-consumer lag status now, and the drift report over drift.window, with every result kept in an
-evidence bundle.
+consumer lag status now, the drift report over drift.window and the realised quality over
+slo.quality_window, with every result kept in an evidence bundle.
 
-Nothing here measures anything itself: it runs the engines of `load`, `slo check`, `lag` and
-`drift report` and maps their results onto one table of checks, each in a class (latency,
-errors, availability, lag, drift, load) so a failed gate says what kind of problem it found.
+Nothing here measures anything itself: it runs the engines of `load`, `slo check`, `lag`, `drift
+report` and `quality` and maps their results onto one table of checks, each in a class (latency,
+errors, availability, lag, drift, quality, load) so a failed gate says what kind of problem it found.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _SLO_CLASSES = {"latency p95": "latency", "error rate": "errors", "availability"
 @dataclass
 class GateCheck:
     name: str
-    kind: str  # latency | errors | availability | lag | drift | load
+    kind: str  # latency | errors | availability | lag | drift | quality | load
     measured: str
     threshold: str
     verdict: str
