@@ -203,3 +203,34 @@ def test_the_guard_rolls_back_when_the_served_model_is_worse(stack: Stack, share
     assert _served(stack) == {"predict": "ml", "consume": "ml"}
     entries = json.loads(stack.run("rollback", "--history", "--json").stdout)
     assert entries[-1]["reason"].startswith("guard: baseline worse than ml") and entries[-1]["to"]["variant"] == "ml"
+
+
+def test_a_challenger_added_in_shadow_is_verified_audited_and_kept_across_a_restart(stack: Stack) -> None:
+    registry = Path(stack.config.read_text().split('registry_dir = "')[1].split('"')[0])
+    served = httpx.get(stack.url("consume") + "/version").json()
+    challenger = registry / "0002-challenger"  # sorts first: never "the newest version"
+    shutil.copytree(registry / served["version"], challenger)
+    manifest = json.loads((challenger / "manifest.json").read_text())
+    manifest["version"] = challenger.name
+    (challenger / "manifest.json").write_text(json.dumps(manifest))
+
+    assert stack.run("shadow", "add", "nosuch:ml").returncode == 3
+    added = stack.run("shadow", "add", f"{challenger.name}:ml", "--reason", "test: a challenger")
+    assert added.returncode == 0, added.stdout + added.stderr
+    listed = json.loads(stack.run("shadow", "list", "--json").stdout)["shadow"]
+    names = {m["name"]: m for m in listed}
+    assert names[f"ml@{challenger.name}"]["added"] and len(names) == 2  # plus the served version's other variant
+    assert httpx.get(stack.url("predict") + "/version").json()["version"] == served["version"]  # served unchanged
+
+    Supervisor(stack.state).stop("consume", 10)
+    assert stack.run("up").returncode == 0
+    listed = json.loads(stack.run("shadow", "list", "--json").stdout)["shadow"]
+    assert f"ml@{challenger.name}" in {m["name"] for m in listed}  # kept across the restart
+
+    assert stack.run("shadow", "remove", f"{challenger.name}:ml").returncode == 0
+    assert stack.run("shadow", "remove", f"{challenger.name}:ml").returncode == 3  # nothing left to remove
+    entries = json.loads(stack.run("rollback", "--history", "--json").stdout)
+    outcomes = [e["outcome"] for e in entries if e["service"] == "consume"][-2:]
+    assert outcomes == ["shadow_added", "shadow_removed"]
+    assert httpx.post(stack.url("consume") + "/admin/model",
+                      json={"action": "shadow_add", "variant": "ml", "version": challenger.name}).status_code == 401

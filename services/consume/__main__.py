@@ -23,7 +23,7 @@ from volctl.domain.drift_metrics import DriftCollector, latest_summary_path
 from volctl.domain.errors import VolctlError
 from volctl.domain.feature_log import FeatureLog, JsonLinesLog
 from volctl.domain.metrics import ConsumeMetrics
-from volctl.domain.model_admin import ModelAdmin, initial_model
+from volctl.domain.model_admin import ModelAdmin, initial_model, initial_shadow
 from volctl.domain.outcomes import OUTCOMES_PREFIX, challengers_of, outcomes_folder
 from volctl.domain.registry import Registry
 from volctl.domain.settings import load_settings
@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                              FeatureLog(settings.state_path / "features"),
                              JsonLinesLog(outcomes_folder(settings.state_path), OUTCOMES_PREFIX),
                              lambda served: challengers_of(Registry(settings.registry_path), served))
+    service.extra_shadow = initial_shadow(settings, "consume")
+    service.install_model(service.processor.model)
     admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,
-                       lambda outcome: metrics.model_switches.labels(outcome).inc())
+                       lambda outcome: metrics.model_switches.labels(outcome).inc(), shadow=service)
     try:
         server = serve_http(settings.consume.host, settings.consume.port, registry, service.health_document,
                             service.version_document, admin)

@@ -34,6 +34,7 @@ from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model import Scorer, version_document
 from volctl.domain.outcomes import KINDS
 from volctl.domain.settings import KafkaSettings
+from volctl.domain.variants import model_name
 
 log = logging.getLogger("volctl.consume")
 POLL_TIMEOUT_MS = 250
@@ -78,6 +79,7 @@ class ConsumeService:
         self.feature_log = feature_log
         self.outcomes_log = outcomes_log
         self.challengers_of = challengers_of
+        self.extra_shadow: list[Scorer] = []  # challengers added with `volctl shadow add`
         self.health = HealthState()
         self.stopping = threading.Event()
         self._consumer: Any = None
@@ -108,13 +110,36 @@ class ConsumeService:
             except VolctlError as exc:  # the served model still scores; quality cannot be measured
                 log.error("no shadow challengers and no outcomes for %s %s: %s", model.variant, model.version,
                           exc.message)
+        challengers = [*challengers, *self.extra_shadow]
         self.processor.install(model, challengers, threshold)
-        if threshold is not None:  # every variant's outcome series exist (at 0) before the first label
-            for variant in (model.variant, *(c.variant for c in challengers)):
-                for kind in KINDS:
-                    self.metrics.outcomes.labels(variant, kind)
         self.metrics.model_info.clear()
         self.metrics.model_info.labels(model.variant, model.version).set(1)
+        if threshold is not None:  # every variant's outcome series exist (at 0) before the first label
+            for name in (model.variant, *(model_name(c.variant, c.version, model.version) for c in challengers)):
+                for kind in KINDS:
+                    self.metrics.outcomes.labels(name, kind)
+
+    # -- shadow models (volctl shadow add/remove, through the admin endpoint) ----------------------
+
+    def add_shadow(self, model: Scorer) -> None:
+        served = self.processor.model
+        if (model.variant, model.version) == (served.variant, served.version):
+            raise ValueError(f"{model.variant} {model.version} is the served model, not a challenger")
+        self.extra_shadow = [m for m in self.extra_shadow if (m.variant, m.version) != (model.variant, model.version)]
+        self.extra_shadow.append(model)
+        self.install_model(served)
+
+    def remove_shadow(self, version: str, variant: str) -> bool:
+        kept = [m for m in self.extra_shadow if (m.variant, m.version) != (variant, version)]
+        if len(kept) == len(self.extra_shadow):
+            return False
+        self.extra_shadow = kept
+        self.install_model(self.processor.model)
+        return True
+
+    def shadow_models(self) -> list[Scorer]:
+        """The challengers added by hand (the served version's other variant is always scored too)."""
+        return list(self.extra_shadow)
 
     def health_document(self) -> dict[str, Any]:
         model = self.processor.model
@@ -131,7 +156,11 @@ class ConsumeService:
         }
 
     def version_document(self) -> dict[str, Any]:
-        return version_document(self.processor.model, "consume")
+        served = self.processor.model
+        shadow = [{"name": model_name(c.variant, c.version, served.version), "variant": c.variant,
+                   "version": c.version, "sha": c.sha256, "added": c in self.extra_shadow}
+                  for c in self.processor.challengers]
+        return {**version_document(served, "consume"), "shadow": shadow}
 
     def run(self) -> None:
         """Consume until `stopping` is set; the batch in hand is finished and committed first."""

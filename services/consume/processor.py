@@ -21,6 +21,7 @@ from volctl.domain.labels import TRAILING_FEATURE, ForwardLabels, target_of
 from volctl.domain.model import Scorer, labels_of
 from volctl.domain.outcomes import Waiting, kind_of, outcome_document
 from volctl.domain.ticks import BadTick, Tick, normalise
+from volctl.domain.variants import model_name
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a ticker message is < 2 KiB; anything this big is not one
 DLQ_PAYLOAD_BYTES = 8 * 1024  # enough of a bad message to see what it was
@@ -96,8 +97,9 @@ class TickProcessor:
             if missing:
                 raise ValueError(f"model {scorer.version} needs features this build does not compute: "
                                  f"{sorted(missing)}")
-        shadow = tuple((c, [FEATURES.index(name) for name in c.features]) for c in challengers or []
-                       if c.variant != model.variant)
+        unique = {(c.variant, c.version): c for c in challengers or []}  # the last of twins wins
+        unique.pop((model.variant, model.version), None)
+        shadow = tuple((c, [FEATURES.index(name) for name in c.features]) for c in unique.values())
         self._scoring = Scoring(model, [FEATURES.index(name) for name in model.features], shadow, label_threshold)
 
     @property
@@ -162,16 +164,17 @@ class TickProcessor:
         challengers; the ticks this batch's ticks closed become outcomes (in tick order: the label
         of a tick needs the returns after it)."""
         model = scoring.model
-        shadow = [(c, c.score(matrix[:, columns])) for c, columns in scoring.challengers]
-        shadow_labels = [labels_of(values, c.decision_threshold) for c, values in shadow]
+        shadow = [(model_name(c.variant, c.version, model.version), c.score(matrix[:, columns]), c.decision_threshold)
+                  for c, columns in scoring.challengers]
+        shadow_labels = [labels_of(values, cut) for _, values, cut in shadow]
         for i, ((record, index, tick), (ts, ret)) in enumerate(zip(ticks, horizons, strict=True)):
             item = None
             if not warming[i] and tick.best_bid is not None and tick.best_ask is not None:
                 item = Waiting((record.topic, record.partition, record.offset, index), tick.product, tick.ts,
                                tick.time_iso, float(matrix[i, _TRAILING]),
-                               {model.variant: float(scores[i]), **{c.variant: float(v[i]) for c, v in shadow}},
+                               {model.variant: float(scores[i]), **{name: float(v[i]) for name, v, _ in shadow}},
                                {model.variant: int(labels[i]),
-                                **{c.variant: int(v[i]) for (c, _), v in zip(shadow, shadow_labels, strict=True)}})
+                                **{name: int(v[i]) for (name, _, _), v in zip(shadow, shadow_labels, strict=True)}})
             for waiting, fwd in self.labels.observe(tick.product, ts, ret, item):
                 target = None if fwd is None else target_of(fwd, waiting.trailing_vol, True)
                 if target is None:

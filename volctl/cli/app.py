@@ -21,6 +21,7 @@ from volctl.cli import (
     quality,
     rollback,
     runbook,
+    shadow,
     slo,
     stack,
 )
@@ -36,6 +37,7 @@ app.add_typer(model.app, name="model")
 app.add_typer(slo.app, name="slo")
 app.add_typer(drift.app, name="drift")
 app.add_typer(runbook.app, name="runbook")
+app.add_typer(shadow.app, name="shadow")
 for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, load.load,
                 rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, quality.quality, guard.guard,
                 stack.render):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from volctl.core.quality import quality_report
 from volctl.domain.clock import utc_iso
 from volctl.domain.errors import VolctlError
-from volctl.domain.variants import BASELINE, ML
+from volctl.domain.variants import BASELINE, ML, rollback_target
 from volctl.domain.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def evaluate(settings: Settings, state: GuardState, policy: GuardPolicy, service
     problems, target = [], ""
     if quality.outcome is Verdict.FAILED:
         problems.append(f"{quality.served} worse than {quality.better} over {policy.window}")
-        target = quality.better
+        target = rollback_target(quality.better)
     burns, measured = _burns(settings, prometheus)
     for name, burn in burns.items():
         if burn > FAST_BURN:

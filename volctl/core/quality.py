@@ -14,6 +14,7 @@ from volctl.domain.clock import seconds_of
 from volctl.domain.errors import ConfigError
 from volctl.domain.feature_log import read_documents
 from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
+from volctl.domain.variants import rollback_target
 from volctl.domain.verdict import Verdict
 
 MIN_LABELLED = 200
@@ -125,8 +126,8 @@ def quality_report(state_dir: Path, window: str) -> QualityReport:
     if worse:
         best = min(worse, key=lambda c: c.difference)
         report.better = best.challenger
-        report.rollback = f'volctl rollback --to {best.challenger} --reason "quality: {report.served} worse than ' \
-                          f'{best.challenger} over {window}"'
+        report.rollback = (f'volctl rollback --to {rollback_target(best.challenger)} --reason "quality: '
+                           f'{report.served} worse than {best.challenger} over {window}"')
     return report
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from volctl.clients.http import ServiceClient
 from volctl.domain.errors import ConfigError, VolctlError
 from volctl.domain.settings import Settings
-from volctl.domain.variants import VARIANTS
+from volctl.domain.variants import VARIANTS, split_target
 from volctl.domain.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class RollbackReport:
 
 
 def plan_rollback(services: Mapping[str, ServiceClient], registry: Registry | None, to: str) -> RollbackPlan:
-    """Where each service is now and what `to` (baseline, ml or a version) means for it. The target
+    """Where each service is now and what `to` (baseline, ml, a version, or VERSION:VARIANT) means for it. The target
     is verified in `registry` first (None: the services' registries are not reachable from here)."""
     switches = []
     for service in SERVICES:
@@ -93,8 +93,11 @@ def plan_rollback(services: Mapping[str, ServiceClient], registry: Registry | No
     current = switches[0].before  # predict decides what "the current version" is
     if to in VARIANTS:
         variant, version = to, current["version"]
-    else:
-        variant, version = current["variant"], to
+    else:  # VERSION (the served variant of another version) or VERSION:VARIANT
+        version, named = split_target(to)
+        variant = named or current["variant"]
+        if variant not in VARIANTS:
+            raise ConfigError(f"unknown variant {variant!r} in --to {to!r}", hint=f"use one of {', '.join(VARIANTS)}")
     # A wrong name or a tampered file stops here, before any service is asked.
     sha = registry.verify(version, variant) if registry is not None else ""
     return RollbackPlan(Target(variant, version, sha), switches, uuid.uuid4().hex[:12])

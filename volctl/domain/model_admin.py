@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from volctl.domain.clock import utc_iso
 from volctl.domain.errors import ConfigError, ModelIntegrityError, VolctlError
@@ -76,6 +76,34 @@ def initial_model(settings: Settings, service: str) -> tuple[Scorer, str]:
     return model, "configured"
 
 
+class ShadowHooks(Protocol):
+    """A service that scores challengers in shadow (the consume service)."""
+
+    def add_shadow(self, model: Scorer) -> None: ...  # ValueError when it cannot score it
+
+    def remove_shadow(self, version: str, variant: str) -> bool: ...
+
+    def shadow_models(self) -> list[Scorer]: ...
+
+
+def shadow_path(settings: Settings, service: str) -> Path:
+    return settings.state_path / f"shadow-{service}.json"
+
+
+def initial_shadow(settings: Settings, service: str) -> list[Scorer]:
+    """The challengers added with `volctl shadow add` before a restart (those that still load)."""
+    registry = Registry(settings.registry_path)
+    found = []
+    for entry in (_read_json(shadow_path(settings, service)) or {}).get("models", []):
+        try:
+            model = registry.load(entry.get("version"), entry.get("variant", ""))
+        except VolctlError as exc:
+            log.error("shadow model %s no longer loads (%s); not scored", entry, exc.message)
+            continue
+        found.append(model)
+    return found
+
+
 @dataclass(frozen=True)
 class AdminReply:
     status: int
@@ -88,9 +116,11 @@ class ModelAdmin:
     the service cannot serve it); `current` returns the model served now."""
 
     def __init__(self, service: str, settings: Settings, current: Callable[[], Scorer | None],
-                 install: Callable[[Scorer], None], count: Callable[[str], None]) -> None:
+                 install: Callable[[Scorer], None], count: Callable[[str], None],
+                 shadow: ShadowHooks | None = None) -> None:
         self.service = service
         self.settings = settings
+        self._shadow = shadow
         self._current = current
         self._install = install
         self._count = count
@@ -129,7 +159,43 @@ class ModelAdmin:
             return self._refuse(400, "bad_request", str(exc),
                                 '{"variant": "baseline"|"ml", "version": "...", "reason": "..."}')
         with self._lock:
+            if request["action"] != "serve":
+                return self._shadow_change(request)
             return self._switch(request)
+
+    def _shadow_change(self, request: dict[str, Any]) -> AdminReply:
+        """Add or remove a challenger scored in shadow: sha256-verified, audited, persisted."""
+        if self._shadow is None:
+            return self._refuse(404, "not_found", f"the {self.service} service scores no shadow models",
+                                "shadow models are scored by the consume service")
+        before = {"shadow": [_describe(m) for m in self._shadow.shadow_models()]}
+        version = request["version"] or (self._current().version if self._current() else "")
+        if request["action"] == "shadow_remove":
+            if not self._shadow.remove_shadow(version, request["variant"]):
+                return self._refuse(404, "not_found", f"{request['variant']} {version} is not scored in shadow",
+                                    "see `volctl shadow list`")
+            outcome = "shadow_removed"
+        else:
+            try:
+                model = Registry(self.settings.registry_path).load(version, request["variant"])
+            except ModelIntegrityError as exc:
+                return self._audited(request, before, 409, "integrity", exc.message)
+            except ConfigError as exc:
+                return self._audited(request, before, 404, "not_found", exc.message)
+            if request["expect_sha"] and request["expect_sha"] != model.sha256:
+                return self._audited(request, before, 409, "integrity", "the caller expected another sha256")
+            try:
+                self._shadow.add_shadow(model)
+            except ValueError as exc:
+                return self._audited(request, before, 409, "incompatible", str(exc))
+            outcome = "shadow_added"
+        after = {"shadow": [_describe(m) for m in self._shadow.shadow_models()]}
+        write_atomically(shadow_path(self.settings, self.service), json.dumps(
+            {"models": after["shadow"], "at": utc_iso(timespec="milliseconds"), "actor": request["actor"]},
+            indent=2, sort_keys=True))
+        self._audit(request, before, after, outcome, f"{request['variant']} {version}")
+        return AdminReply(200, {"service": self.service, "before": before, "after": after, "changed": True},
+                          outcome)
 
     def _switch(self, request: dict[str, Any]) -> AdminReply:
         before = _describe(self._current())
@@ -194,6 +260,9 @@ class ModelAdmin:
             handle.write(json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n")
 
 
+ACTIONS = ("serve", "shadow_add", "shadow_remove")
+
+
 def _parse_request(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_ADMIN_BODY:
         raise ValueError(f"body larger than {MAX_ADMIN_BODY} bytes")
@@ -212,11 +281,15 @@ def _parse_request(body: bytes) -> dict[str, Any]:
             raise ValueError(f"{key} must be a string")
     if not isinstance(document.get("dry_run", False), bool):
         raise ValueError("dry_run must be true or false")
+    action = document.get("action", "serve")
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
     return {"variant": variant, "version": printable(text["version"] or ""),
             "expect_sha": printable(text["expect_sha"] or "", 64),
             "actor": printable(text["actor"] or "unknown", _TEXT_LIMIT),
             "reason": printable(text["reason"] or "", _TEXT_LIMIT),
-            "change_id": printable(text["change_id"] or "", 64), "dry_run": document.get("dry_run", False)}
+            "change_id": printable(text["change_id"] or "", 64), "dry_run": document.get("dry_run", False),
+            "action": action}
 
 
 def _describe(model: Scorer | None) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from volctl.render.console import fit, out
 
 
 def _model(described: dict[str, Any], with_sha: bool = True) -> str:
+    if "shadow" in described:  # `volctl shadow add/remove`: the models scored in shadow
+        return "shadow: " + (", ".join(_model(m, False) for m in described["shadow"]) or "none")
     if not described:
         return "-"
     sha = described.get("sha") or "" if with_sha else ""
@@ -66,7 +68,7 @@ def history_table(entries: list[dict[str, Any]]) -> None:
         table.add_column(column, overflow="fold" if column in ("who", "reason") else "ellipsis")
     for entry in entries:
         outcome = entry.get("outcome", "")
-        colour = "green" if outcome == "switched" else "red"
+        colour = "green" if outcome in ("switched", "shadow_added", "shadow_removed") else "red"
         when = str(entry.get("at", "?"))[5:19].replace("T", " ")  # 12-01 22:46:10: compact, whole
         table.add_row(when, escape(str(entry.get("actor", ""))), entry.get("service", ""),
                       _model(entry.get("from") or {}, False), _model(entry.get("to") or {}, False),

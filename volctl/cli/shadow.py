@@ -1,0 +1,78 @@
+"""`volctl shadow add|list|remove`: challengers the consume service scores beside the served model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from volctl.cli._boundary import boundary
+from volctl.cli.options import JsonOption, settings_of
+from volctl.render import console
+
+app = typer.Typer(help="Challenger models scored in shadow (never written to ticks.predictions).",
+                  no_args_is_help=True)
+TargetArgument = Annotated[str, typer.Argument(help="VERSION[:VARIANT] (default variant: ml).",
+                                               metavar="VERSION[:VARIANT]")]
+
+
+@app.command()
+@boundary
+def add(ctx: typer.Context, target: TargetArgument, reason: Annotated[str, typer.Option(help="For the audit log.")]
+        = "", as_json: JsonOption = False) -> None:
+    """Score another model in shadow: loaded and sha256-verified by the consume service, audited,
+    kept across restarts. `volctl quality` then judges the served model against it."""
+    _change(ctx, "shadow_add", target, reason, as_json)
+
+
+@app.command()
+@boundary
+def remove(ctx: typer.Context, target: TargetArgument, reason: Annotated[str, typer.Option(help="For the audit log.")]
+           = "", as_json: JsonOption = False) -> None:
+    """Stop scoring a model added with `volctl shadow add`."""
+    _change(ctx, "shadow_remove", target, reason, as_json)
+
+
+@app.command("list")
+@boundary
+def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The models the consume service scores in shadow beside the served one."""
+    from volctl.clients.http import ServiceClient
+    from volctl.render.shadow import shadow_table
+
+    settings = settings_of(ctx)
+    with ServiceClient("consume", settings.consume.url, timeout_s=5) as client:
+        answer = client.get("/version")
+    document = answer.body if isinstance(answer.body, dict) else {}
+    if as_json:
+        console.emit_json({"served": {k: document.get(k) for k in ("model", "version", "sha")},
+                           "shadow": document.get("shadow", [])})
+    else:
+        shadow_table(document)
+
+
+def _change(ctx: typer.Context, action: str, target: str, reason: str, as_json: bool) -> None:
+    from volctl.clients.http import ServiceClient
+    from volctl.core.rollback import local_actor
+    from volctl.domain.errors import EXIT_CHECK_FAILED, ConfigError
+    from volctl.domain.model_admin import ADMIN_PATH, read_admin_token
+    from volctl.domain.variants import ML, split_target
+
+    settings = settings_of(ctx)
+    token = read_admin_token(settings)
+    if not token:
+        raise ConfigError("no admin token", hint="`volctl up` generates one; or set admin_token")
+    version, variant = split_target(target)
+    request = {"action": action, "version": version, "variant": variant or ML, "actor": local_actor(),
+               "reason": reason}
+    with ServiceClient("consume", settings.consume.url, timeout_s=30) as client:
+        answer = client.post(ADMIN_PATH, request, headers={"Authorization": f"Bearer {token}"})
+    body = answer.body if isinstance(answer.body, dict) else {"detail": str(answer.body)}
+    if as_json:
+        console.emit_json({"status": answer.status, **body})
+    elif answer.status == 200:
+        names = ", ".join(f"{m['variant']} {m['version']}" for m in body["after"]["shadow"]) or "none"
+        console.out.print(f"shadow models added by hand now: {names}")
+    if answer.status != 200:
+        console.error(str(body.get("detail")), body.get("hint"))
+        raise typer.Exit(3 if answer.status == 404 else EXIT_CHECK_FAILED)
