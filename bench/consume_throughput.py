@@ -2,9 +2,12 @@
 
 Preloads N real ticks into ticks.raw of a fresh embedded broker, then measures (a) a bare
 kafka-python consumer reading them (no parsing, no producing) and (b) the consume service end to
-end: ticks in, features, scoring, predictions produced and acknowledged, offsets committed.
-(b) is timed from its first processed batch to its last, read from its own counter, so the
-consumer-group join (~3 s) is not counted. Prints the ratio (target >= 50 %).
+end: ticks in, features, scoring, predictions produced and acknowledged, offsets committed, every
+labelable prediction joined with its label (outcomes produced) but no challenger in shadow, and
+(c) the same with two challengers scored in shadow (the served version's other variant and a
+second version added as `volctl shadow add` does). Each service run is timed from its first
+processed batch to its last, read from its own counter, so the consumer-group join (~3 s) is not
+counted. Prints the ratios (targets: b/a >= 50 %, c/b >= 80 %) and outcomes per second.
 
     python bench/consume_throughput.py [--ticks 100000] [--registry DIR]
 """
@@ -61,7 +64,13 @@ def processed(url: str) -> float:
     return 0.0
 
 
-def service_throughput(config: Path, port: int, count: int) -> float:
+def counter(url: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in httpx.get(url, timeout=5).text.splitlines()
+               if line.startswith(name + "{") or line.startswith(name + " "))
+
+
+def service_throughput(config: Path, port: int, count: int) -> tuple[float, float]:
+    """(ticks/s, outcomes/s) of one consume service run over the preloaded ticks."""
     url = f"http://127.0.0.1:{port}/metrics"
     process = subprocess.Popen([sys.executable, "-m", "services.consume", "--config", str(config)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -77,7 +86,8 @@ def service_throughput(config: Path, port: int, count: int) -> float:
             if done and first is None:
                 first = (now, done)
             if done >= count:
-                return (done - first[1]) / (now - first[0])
+                outcomes = counter(url, "volatility_outcomes_total") / max(1, len(_variants(url)))
+                return (done - first[1]) / (now - first[0]), outcomes / (now - first[0])
             if done != last_done:
                 last_change, last_done = now, done
             elif now - last_change > 30 or process.poll() is not None:
@@ -88,31 +98,66 @@ def service_throughput(config: Path, port: int, count: int) -> float:
         process.wait(15)
 
 
+def _variants(url: str) -> set[str]:
+    return {line.split('variant="')[1].split('"')[0] for line in httpx.get(url, timeout=5).text.splitlines()
+            if line.startswith("volatility_outcomes_total{")}
+
+
+def run_config(state: Path, name: str, kafka_port: int, registry: Path, shadow: bool,
+               added: list[str]) -> tuple[Path, int]:
+    """A consume service config of its own (state, port, consumer group): each run reads from the start."""
+    import json
+
+    folder = state / name
+    folder.mkdir()
+    port = free_port()
+    config = folder / "volctl.toml"
+    config.write_text(f'state_dir = "{folder}"\n[kafka]\nembedded_port = {kafka_port}\ngroup = "bench-{name}"\n'
+                      f'[consume]\nport = {port}\n[model]\nregistry_dir = "{registry}"\nvariant = "ml"\n'
+                      f"shadow = {'true' if shadow else 'false'}\n")
+    if added:
+        (folder / "shadow-consume.json").write_text(json.dumps({"models": [
+            {"variant": "ml", "version": version} for version in added]}))
+    return config, port
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ticks", type=int, default=100_000)
     parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
     args = parser.parse_args()
+    import shutil
+
     from volctl.clients.processes import Supervisor
     from volctl.core.broker import start_broker
+    from volctl.domain.registry import Registry
     from volctl.domain.settings import load_settings
 
     state = Path(tempfile.mkdtemp(prefix="volctl-bench-consume-"))
     registry = registry_with_model(args.registry)
-    kafka_port, consume_port = free_port(), free_port()
-    config = state / "volctl.toml"
-    config.write_text(f'state_dir = "{state}"\n[kafka]\nembedded_port = {kafka_port}\n'
-                      f'[consume]\nport = {consume_port}\n[model]\nregistry_dir = "{registry}"\nvariant = "ml"\n')
-    settings = load_settings(config)
+    newest = Registry(registry).latest()
+    second = "0000-bench-challenger"  # a second version, scored in shadow as `volctl shadow add` would
+    if not (registry / second).exists():
+        shutil.copytree(registry / newest, registry / second)
+        manifest = (registry / second / "manifest.json")
+        manifest.write_text(manifest.read_text().replace(f'"version": "{newest}"', f'"version": "{second}"'))
+    kafka_port = free_port()
+    plain, plain_port = run_config(state, "no-shadow", kafka_port, registry, False, [])
+    shadowed, shadowed_port = run_config(state, "two-challengers", kafka_port, registry, True, [second])
+    settings = load_settings(plain)
     supervisor = Supervisor(state)
     broker = start_broker(settings, supervisor)
     try:
         count = preload(broker.bootstrap, settings.kafka.topic_raw, args.ticks)
         raw = raw_consumption(broker.bootstrap, settings.kafka.topic_raw, count)
-        service = service_throughput(config, consume_port, count)
-        print(f"{'raw kafka-python consume':<36} {raw:>10,.0f} msgs/s")
-        print(f"{'consume service end to end':<36} {service:>10,.0f} ticks/s")
-        print(f"ratio {service / raw:.0%} (target >= 50%)")
+        alone, outcomes_alone = service_throughput(plain, plain_port, count)
+        both, outcomes_both = service_throughput(shadowed, shadowed_port, count)
+        print(f"{'raw kafka-python consume':<44} {raw:>10,.0f} msgs/s")
+        print(f"{'consume service, no shadow':<44} {alone:>10,.0f} ticks/s  {outcomes_alone:>8,.0f} outcomes/s")
+        print(f"{'consume service, two challengers in shadow':<44} {both:>10,.0f} ticks/s  "
+              f"{outcomes_both:>8,.0f} outcomes/s")
+        print(f"ratio service / raw {alone / raw:.0%} (target >= 50%); two challengers / none {both / alone:.0%} "
+              "(target >= 80%)")
     finally:
         supervisor.stop("broker")
     return 0

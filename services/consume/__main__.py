@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                                            settings.data.max_clock_skew_s), metrics,
                              FeatureLog(settings.state_path / "features"),
                              JsonLinesLog(outcomes_folder(settings.state_path), OUTCOMES_PREFIX),
-                             lambda served: challengers_of(Registry(settings.registry_path), served))
+                             lambda served: challengers_of(Registry(settings.registry_path), served,
+                                                           settings.model.shadow))
     service.extra_shadow = initial_shadow(settings, "consume")
     service.install_model(service.processor.model)
     admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,

@@ -371,8 +371,12 @@ class ConsumeService:
             self.outcomes_log.write(batch.outcome_documents)
         for (variant, kind), count in batch.outcome_kinds.items():
             self.metrics.outcomes.labels(variant, kind).inc(count)
+        children: dict[tuple[str, int], Any] = {}  # labels() is a dict lookup behind a lock: once per batch
         for variant, label, score in batch.outcome_scores:
-            self.metrics.outcome_score.labels(variant, str(label)).observe(score)
+            child = children.get((variant, label))
+            if child is None:
+                child = children[(variant, label)] = self.metrics.outcome_score.labels(variant, str(label))
+            child.observe(score)
         for reason, count in batch.unlabelled.items():
             self.metrics.outcomes_unlabelled.labels(reason).inc(count)
         self.metrics.outcomes_pending.set(self.processor.labels.pending)

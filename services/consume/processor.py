@@ -171,7 +171,7 @@ class TickProcessor:
             item = None
             if not warming[i] and tick.best_bid is not None and tick.best_ask is not None:
                 item = Waiting((record.topic, record.partition, record.offset, index), tick.product, tick.ts,
-                               tick.time_iso, float(matrix[i, _TRAILING]),
+                               float(matrix[i, _TRAILING]),
                                {model.variant: float(scores[i]), **{name: float(v[i]) for name, v, _ in shadow}},
                                {model.variant: int(labels[i]),
                                 **{name: int(v[i]) for (name, _, _), v in zip(shadow, shadow_labels, strict=True)}})

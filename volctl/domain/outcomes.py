@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from volctl.domain.clock import utc_iso
 from volctl.domain.variants import BASELINE, ML
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ class Waiting:
     source: tuple[str, int, int, int]  # topic, partition, offset, index of the tick in its message
     product: str
     ts: float
-    time: str
     trailing_vol: float
     scores: dict[str, float]  # per variant: the served one first
     labels: dict[str, int]
@@ -45,19 +45,20 @@ def kind_of(predicted: int, actual: int) -> str:
 def outcome_document(waiting: Waiting, target: float, label: int, served: str, version: str,
                      resolved_at: str) -> dict[str, Any]:
     topic, partition, offset, index = waiting.source
-    return {"product_id": waiting.product, "time": waiting.time, "ts": waiting.ts,
+    return {"product_id": waiting.product, "time": utc_iso(waiting.ts, "microseconds"), "ts": waiting.ts,
             "source": {"topic": topic, "partition": partition, "offset": offset, "index": index},
             "target": target, "label": label, "served": served, "version": version,
             "scores": waiting.scores, "labels": waiting.labels, "resolved_at": resolved_at}
 
 
-def challengers_of(registry: Registry, model: Scorer) -> tuple[list[Scorer], float | None]:
-    """The challengers scored in shadow beside `model` (the other variant of its version) and the
-    version's label threshold (None: the manifest has none, so no outcomes)."""
+def challengers_of(registry: Registry, model: Scorer, shadow: bool = True) -> tuple[list[Scorer], float | None]:
+    """The challengers scored in shadow beside `model` (the other variant of its version, unless
+    `shadow` is off) and the version's label threshold (None: the manifest has none, so no outcomes)."""
     manifest = registry.manifest(model.version)
     threshold = (manifest.get("label") or {}).get("threshold")
     other = BASELINE if model.variant == ML else ML
-    challengers = [registry.load(model.version, other)] if other in manifest.get("variants", {}) else []
+    wanted = shadow and other in manifest.get("variants", {})
+    challengers = [registry.load(model.version, other)] if wanted else []
     return challengers, float(threshold) if threshold is not None else None
 
 

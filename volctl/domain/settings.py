@@ -100,6 +100,7 @@ class DriftSettings:
 class ModelSettings:
     variant: str = "auto"  # the registry version's recommended variant; ml or baseline pin one
     version: str = ""  # empty: the newest version in the registry
+    shadow: bool = True  # the consume service also scores the served version's other variant (a challenger)
     registry_dir: str = ""  # empty: <state_dir>/models
 
 
