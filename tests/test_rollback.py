@@ -234,3 +234,15 @@ def test_a_challenger_added_in_shadow_is_verified_audited_and_kept_across_a_rest
     assert outcomes == ["shadow_added", "shadow_removed"]
     assert httpx.post(stack.url("consume") + "/admin/model",
                       json={"action": "shadow_add", "variant": "ml", "version": challenger.name}).status_code == 401
+
+
+def test_up_guard_keeps_the_guard_running_beside_the_stack(stack: Stack) -> None:
+    result = stack.json("up", "--guard")
+    components = {c["name"]: c["action"] for c in result["components"]}
+    assert components["guard"] == "started" and components["predict"] == "running"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "failures in a row" not in stack.run("logs", "guard").stdout:
+        time.sleep(0.5)
+    assert "failures in a row" in stack.run("logs", "guard").stdout  # its first evaluation, one line
+    status = {c["name"]: c["action"] for c in stack.json("status")}
+    assert status["guard"] == "running"

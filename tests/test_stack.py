@@ -99,8 +99,8 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
 
         stopped = stack.json("down")
         assert {o["name"]: o["how"] for o in stopped} == {
-            "replay": "not running", "consume": "stopped", "predict": "stopped", "prometheus": "stopped",
-            "broker": "stopped"}
+            "guard": "not running", "replay": "not running", "consume": "stopped", "predict": "stopped",
+            "prometheus": "stopped", "broker": "stopped"}
         assert not any(_listening(port) for port in stack.ports.values())
         assert not list((stack.state / "run").glob("*.pid"))
     assert stack.run("health").returncode == 3  # nothing answers: could not check

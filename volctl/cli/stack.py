@@ -12,7 +12,7 @@ from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, config_file_of, settings_of
 from volctl.render import console
 
-COMPONENTS = ("broker", "prometheus", "predict", "consume", "replay")
+COMPONENTS = ("broker", "prometheus", "predict", "consume", "replay", "guard")
 
 
 @boundary
@@ -21,9 +21,11 @@ def up(
     demo: Annotated[bool, typer.Option("--demo", help="Also replay real recordings in a loop "
                                        "(the synthetic source when there are none).", metavar="")] = False,
     replay: Annotated[Path | None, typer.Option("--replay", help="Also replay this recording in a loop.")] = None,
+    guard: Annotated[bool, typer.Option("--guard", help="Also run `volctl guard` in the background (rolls back "
+                                        "to the better variant on evidence).", metavar="")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Start broker, Prometheus, predict and consume services (and a replay), waiting for each."""
+    """Start broker, Prometheus, predict and consume services (and a replay, and the guard), waiting for each."""
     from volctl.core.stack import up as start_stack
     from volctl.render.stack import up_summary
     from volctl.reports.monitoring import render_monitoring
@@ -34,7 +36,7 @@ def up(
     with console.err.status("starting") as status:
         report = start_stack(settings, config_file_of(ctx), render_monitoring,
                              "demo" if demo else (str(replay) if replay else None),
-                             progress=status.update, on_wait=console.note)
+                             progress=status.update, on_wait=console.note, guard=guard)
     if as_json:
         console.emit_json(report)
     else:
@@ -55,7 +57,8 @@ def down(
 
     settings = settings_of(ctx)
     if not dry_run and not as_json:
-        console.note(f"stopping the stack in {settings.state_path} (replay, consume, predict, prometheus, broker)")
+        console.note(f"stopping the stack in {settings.state_path} "
+                     "(guard, replay, consume, predict, prometheus, broker)")
     outcomes = stop_stack(settings, dry_run, timeout)
     if as_json:
         console.emit_json(outcomes)

@@ -26,8 +26,8 @@ from volctl.core.broker import BROKER, broker_binary, start_broker
 from volctl.domain.errors import ConfigError, Unreachable
 from volctl.domain.settings import Settings
 
-PROMETHEUS, PREDICT, CONSUME, REPLAY = "prometheus", "predict", "consume", "replay"
-ORDER = (BROKER, PROMETHEUS, PREDICT, CONSUME, REPLAY)
+PROMETHEUS, PREDICT, CONSUME, REPLAY, GUARD = "prometheus", "predict", "consume", "replay", "guard"
+ORDER = (BROKER, PROMETHEUS, PREDICT, CONSUME, REPLAY, GUARD)
 READY_TIMEOUT_S = 30.0
 Progress = Callable[[str], None]
 
@@ -61,24 +61,25 @@ class UpReport:
 
 def up(settings: Settings, config_file: Path | None, write_monitoring: MonitoringWriter,
        replay: str | None = None, progress: Progress = lambda _m: None,
-       on_wait: Progress | None = None) -> UpReport:
+       on_wait: Progress | None = None, guard: bool = False) -> UpReport:
     """Start what is not running, in order, waiting for each to be ready.
 
     `replay`: None (no background ticks), a recording path, "synthetic", or "demo" (the
     configured recordings when there are some, else the synthetic source). Another `up` or `down`
     on the same state directory is waited for (`on_wait` says whom). `write_monitoring` renders
-    the Prometheus config and rules (volctl.reports.monitoring.render_monitoring).
+    the Prometheus config and rules (volctl.reports.monitoring.render_monitoring). `guard` also
+    starts `volctl guard` in the background (its log: `volctl logs guard`).
     """
     started = time.monotonic()
     supervisor = Supervisor(settings.state_path)
     with supervisor.exclusive("up", on_wait=on_wait or progress):  # concurrent `up`s would each start a Prometheus
-        report = _up(settings, supervisor, config_file, write_monitoring, replay, progress)
+        report = _up(settings, supervisor, config_file, write_monitoring, replay, progress, guard)
     report.seconds = time.monotonic() - started
     return report
 
 
 def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, write_monitoring: MonitoringWriter,
-        replay: str | None, progress: Progress) -> UpReport:
+        replay: str | None, progress: Progress, guard: bool = False) -> UpReport:
     report = UpReport()
     _preflight(settings, supervisor, replay is not None)
     report.token_created = ensure_admin_token(settings)
@@ -102,6 +103,10 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     if replay is not None:
         progress("starting the background replay")
         report.components.append(_start_replay(settings, supervisor, replay, env))
+    if guard:
+        progress("starting the guard")
+        report.components.append(_start_background(supervisor, GUARD, ["guard"], env,
+                                                    "volctl guard: rolls back on evidence, every minute"))
     return report
 
 
@@ -225,23 +230,29 @@ def _start_service(supervisor: Supervisor, name: str, argv: list[str], env: dict
 
 
 def _start_replay(settings: Settings, supervisor: Supervisor, replay: str, env: dict[str, str]) -> ComponentState:
-    record = supervisor.record(REPLAY)
-    if record is not None:
-        return ComponentState(REPLAY, "running", record.pid, None, 0.0, record.uptime_s)
     source = replay
     if replay == "demo":
         data = settings.data_path()
         source = str(data.resolve()) if data else "synthetic"
     args = (["--synthetic"] if source == "synthetic"
             else ["--replay", source, "--loop", "--speed", "1", "--event-time", "now"])
-    record = supervisor.start(REPLAY, [sys.executable, "-m", "volctl", "ingest", *args], env=env)
-    time.sleep(1.0)  # loading a recording takes a moment; an early exit means a bad file or broker
+    detail = "synthetic source" if source == "synthetic" else f"{source}, looping in real time"
+    return _start_background(supervisor, REPLAY, ["ingest", *args], env, detail)
+
+
+def _start_background(supervisor: Supervisor, name: str, args: list[str], env: dict[str, str],
+                      detail: str) -> ComponentState:
+    """A `volctl` command kept running by the stack (the replay, the guard)."""
+    record = supervisor.record(name)
+    if record is not None:
+        return ComponentState(name, "running", record.pid, None, 0.0, record.uptime_s)
+    record = supervisor.start(name, [sys.executable, "-m", "volctl", *args], env=env)
+    time.sleep(1.0)  # loading a recording takes a moment; an early exit means a bad file, broker or token
     code = supervisor.exited_early(record)
     if code is not None:
-        raise Unreachable(f"the replay exited at once (code {code}): {_log_tail(supervisor, REPLAY)}",
-                          hint="see `volctl logs replay`")
-    detail = "synthetic source" if source == "synthetic" else f"{source}, looping in real time"
-    return ComponentState(REPLAY, "started", record.pid, None, 1.0, detail=detail)
+        raise Unreachable(f"the {name} exited at once (code {code}): {_log_tail(supervisor, name)}",
+                          hint=f"see `volctl logs {name}`")
+    return ComponentState(name, "started", record.pid, None, 1.0, detail=detail)
 
 
 def _wait_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str, detail: str) -> ComponentState:
