@@ -176,14 +176,9 @@ class ModelAdmin:
                                     "see `volctl shadow list`")
             outcome = "shadow_removed"
         else:
-            try:
-                model = Registry(self.settings.registry_path).load(version, request["variant"])
-            except ModelIntegrityError as exc:
-                return self._audited(request, before, 409, "integrity", exc.message)
-            except ConfigError as exc:
-                return self._audited(request, before, 404, "not_found", exc.message)
-            if request["expect_sha"] and request["expect_sha"] != model.sha256:
-                return self._audited(request, before, 409, "integrity", "the caller expected another sha256")
+            model = self._load_verified(request, version, before)
+            if isinstance(model, AdminReply):
+                return model
             try:
                 self._shadow.add_shadow(model)
             except ValueError as exc:
@@ -201,17 +196,10 @@ class ModelAdmin:
         before = _describe(self._current())
         version = request["version"] or before.get("version") or None
         started = time.perf_counter()
-        try:
-            model = Registry(self.settings.registry_path).load(version, request["variant"])
-        except ModelIntegrityError as exc:
-            return self._audited(request, before, 409, "integrity", exc.message)
-        except ConfigError as exc:
-            return self._audited(request, before, 404, "not_found", exc.message)
+        model = self._load_verified(request, version, before)
+        if isinstance(model, AdminReply):
+            return model
         loaded_s = time.perf_counter() - started
-        if request["expect_sha"] and request["expect_sha"] != model.sha256:
-            return self._audited(request, before, 409, "integrity",
-                                 f"{model.variant} {model.version} here has sha256 {model.sha256[:12]}…, "
-                                 f"the caller expected {request['expect_sha'][:12]}… (registries differ)")
         after = _describe(model)
         if request["dry_run"]:
             return AdminReply(200, {"service": self.service, "dry_run": True, "before": before, "after": after,
@@ -232,6 +220,22 @@ class ModelAdmin:
         return AdminReply(200, {"service": self.service, "before": before, "after": after, "changed": True,
                                 "load_ms": round(loaded_s * 1000, 2), "swap_ms": round(swap_s * 1000, 3)},
                           "switched")
+
+    def _load_verified(self, request: dict[str, Any], version: str | None, before: dict[str, Any]
+                       ) -> Scorer | AdminReply:
+        """The requested model from this service's registry, its sha256 checked against what the
+        caller expects; else the (audited) refusal."""
+        try:
+            model = Registry(self.settings.registry_path).load(version, request["variant"])
+        except ModelIntegrityError as exc:
+            return self._audited(request, before, 409, "integrity", exc.message)
+        except ConfigError as exc:
+            return self._audited(request, before, 404, "not_found", exc.message)
+        if request["expect_sha"] and request["expect_sha"] != model.sha256:
+            return self._audited(request, before, 409, "integrity",
+                                 f"{model.variant} {model.version} here has sha256 {model.sha256[:12]}…, "
+                                 f"the caller expected {request['expect_sha'][:12]}… (registries differ)")
+        return model
 
     def _refuse(self, status: int, outcome: str, message: str, hint: str) -> AdminReply:
         log.warning("admin call refused (%s): %s", outcome, message)
