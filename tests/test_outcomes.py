@@ -139,6 +139,12 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
     assert bad.exit_code == 1, bad.output
     assert "is worse" in bad.output and "volctl rollback --to ml" in bad.output.replace("\n", " ")
 
+    page = tmp_path / "quality.html"
+    floor = CliRunner().invoke(app, ["quality", "--window", "30d", "--html", str(page)],
+                               env={"VOLCTL_STATE_DIR": str(tmp_path), "VOLCTL_SLO_MIN_RECALL": "0.999",
+                                    "NO_COLOR": "1", "COLUMNS": "150"})
+    assert floor.exit_code == 1 and "below its quality objective: recall" in floor.output  # a floor: exit 1
+    assert "ml (served)" in page.read_text() and page.read_text().count("<svg") == 3
     few = CliRunner().invoke(app, ["quality", "--window", "1m"],
                              env={"VOLCTL_STATE_DIR": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "150"})
     assert few.exit_code == 3 and "too few labelled ticks" in few.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,17 +14,43 @@ from volctl.cli.options import JsonOption, finish, settings_of
 @boundary
 def quality(
     ctx: typer.Context,
-    window: Annotated[str, typer.Option(help="The newest stretch of outcomes (event time) to judge.")] = "1h",
+    window: Annotated[str | None, typer.Option(help="The newest stretch of outcomes (event time) to judge "
+                                               "(default slo.quality_window, 1h).")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML page.",
+                                              metavar="FILE")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every prediction met by its own label 60 s later: per variant (served and challengers scored in
     shadow) labelled ticks, spike episodes, precision, recall, F1, PR-AUC with a 90 % block-bootstrap
     interval and Brier; the served model against each challenger on the same ticks.
 
-    Exit 0 the served model is not worse, 1 it is worse than a challenger beyond the interval (the
-    rollback that fixes it is printed), 3 too few labelled ticks or spike episodes to judge.
+    Exit 0 the served model is not worse and meets the floors (slo.min_precision, slo.min_recall), 1 it
+    is worse than a challenger beyond the interval or below a floor (the rollback that would fix it is
+    printed), 3 too few labelled ticks or spike episodes to judge.
     """
     from volctl.core.quality import quality_report
     from volctl.render.quality import quality_table
 
-    finish(quality_report(settings_of(ctx).state_path, window), as_json, quality_table)
+    settings = settings_of(ctx)
+    report = quality_report(settings.state_path, window or settings.slo.quality_window, settings.slo.min_precision,
+                            settings.slo.min_recall, pending=_pending(settings.consume.url))
+    if html:
+        from volctl.domain.files import write_atomically
+        from volctl.reports.quality_html import quality_page
+
+        write_atomically(html, quality_page(report))
+    finish(report, as_json, quality_table)
+
+
+def _pending(consume_url: str) -> float | None:
+    """The consume service's count of predictions waiting for their label (None: not reachable)."""
+    import httpx
+
+    from volctl.domain.metrics import OUTCOMES_PENDING
+
+    try:
+        text = httpx.get(f"{consume_url}/metrics", timeout=1.0).text
+    except httpx.HTTPError:
+        return None
+    return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(OUTCOMES_PENDING + " ")),
+                None)

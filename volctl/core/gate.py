@@ -192,12 +192,16 @@ def _quality_check(settings: Settings, bundle: Path, report: GateReport) -> None
     """Is the detector detecting: the served model against its shadow challengers on the same ticks."""
     from volctl.core.quality import quality_report
 
-    quality = quality_report(settings.state_path, settings.slo.quality_window)
+    slo = settings.slo
+    quality = quality_report(settings.state_path, slo.quality_window, slo.min_precision, slo.min_recall)
     _save(bundle / "quality.json", quality.as_document())
     if quality.problem:
         report.checks.append(GateCheck("realised quality", "quality", quality.problem, "enough labelled ticks",
                                        UNKNOWN))
         return
+    if quality.floors:
+        report.checks.append(GateCheck("quality: floors", "quality", "; ".join(quality.floors),
+                                       f"precision >= {slo.min_precision:g}, recall >= {slo.min_recall:g}", FAIL))
     for comparison in quality.comparisons:
         low, high = comparison.interval
         report.checks.append(GateCheck(

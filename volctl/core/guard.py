@@ -64,11 +64,12 @@ def evaluate(settings: Settings, state: GuardState, policy: GuardPolicy, service
              registry: Registry | None, prometheus: PrometheusClient | None, token: str,
              now: Callable[[], float] = time.time) -> Evaluation:
     """One evaluation, and the rollback when the evidence has lasted `failure_limit` evaluations."""
-    quality = quality_report(settings.state_path, policy.window)
+    quality = quality_report(settings.state_path, policy.window, settings.slo.min_precision, settings.slo.min_recall)
     problems, target = [], ""
-    if quality.outcome is Verdict.FAILED:
+    if quality.better:
         problems.append(f"{quality.served} worse than {quality.better} over {policy.window}")
         target = rollback_target(quality.better)
+    problems += [f"{quality.served} {floor}" for floor in quality.floors]  # no target: nothing better to serve
     burns, measured = _burns(settings, prometheus)
     for name, burn in burns.items():
         if burn > FAST_BURN:

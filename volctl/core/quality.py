@@ -59,27 +59,32 @@ class QualityReport:
     problem: str = ""  # why there is no verdict, with the counts needed
     better: str = ""  # the challenger to serve instead, when the served model is worse
     rollback: str = ""  # the command that would serve it
+    pending: float | None = None  # predictions waiting for their label now (the consume service's gauge)
+    floors: list[str] = field(default_factory=list)  # objectives the served model falls below
 
     @property
     def outcome(self) -> Verdict:
         if self.problem:
             return Verdict.UNKNOWN
-        return Verdict.FAILED if any(c.verdict == "worse" for c in self.comparisons) else Verdict.OK
+        worse = any(c.verdict == "worse" for c in self.comparisons)
+        return Verdict.FAILED if worse or self.floors else Verdict.OK
 
     def as_document(self) -> dict[str, Any]:
         return {**asdict(self), "outcome": self.outcome.value}
 
 
-def quality_report(state_dir: Path, window: str) -> QualityReport:
+def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min_recall: float = 0.0,
+                   pending: float | None = None) -> QualityReport:
     """Outcomes of the newest `window` (event time, back from the newest outcome), deduplicated by
-    their tick's source; per variant metrics; the served variant against each challenger."""
+    their tick's source; per variant metrics; the served variant against each challenger and
+    against the precision and recall floors."""
     from volctl.domain.clock import utc_iso
 
     try:
         span = seconds_of(window)
     except ValueError as exc:
         raise ConfigError(f"--window: {exc}") from None
-    report = QualityReport(window)
+    report = QualityReport(window, pending=pending)
     seen: dict[tuple, dict[str, Any]] = {}
     for document in read_documents(outcomes_folder(state_dir), OUTCOMES_PREFIX):
         source = document.get("source") or {}
@@ -122,6 +127,10 @@ def quality_report(state_dir: Path, window: str) -> QualityReport:
                                              ts[known])
         verdict = "worse" if high < 0 else "better" if low > 0 else "no evidence of a difference"
         report.comparisons.append(Comparison(challenger, value, [low, high], verdict))
+    served = report.variants[0]
+    report.floors = [f"{name} {value:.3f} < {floor:g}" for name, value, floor in
+                     (("precision", served.precision, min_precision), ("recall", served.recall, min_recall))
+                     if value < floor]
     worse = [c for c in report.comparisons if c.verdict == "worse"]
     if worse:
         best = min(worse, key=lambda c: c.difference)

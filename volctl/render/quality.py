@@ -13,7 +13,8 @@ def quality_table(report: QualityReport) -> None:
     if report.outcomes:
         out.print(f"outcomes {report.start} → {report.end} (last {report.window} of event time): "
                   f"{report.outcomes:,}, {report.duplicates:,} duplicate deliveries dropped; "
-                  f"served: {report.served} {report.version}")
+                  f"served: {report.served} {report.version}; waiting for their label now: "
+                  f"{'unknown (consume not reachable)' if report.pending is None else f'{report.pending:,.0f}'}")
     if report.variants:
         table = Table(title="realised quality (each prediction against its label 60 s later)", title_justify="left")
         for column in ("variant", "labelled", "episodes", "base rate", "precision", "recall", "F1", "PR-AUC",
@@ -32,7 +33,9 @@ def quality_table(report: QualityReport) -> None:
                   f"[{low:+.3f}, {high:+.3f}]: [bold]{comparison.verdict}[/]")
     if report.problem:
         out.print(f"[yellow]cannot judge[/]: {escape(report.problem)}")
-    elif report.rollback:
+    elif report.floors:
+        out.print(f"[bold red]the served model is below its quality objective[/]: {escape('; '.join(report.floors))}")
+    if report.rollback:
         out.print(f"[bold red]the served model is worse[/]; to serve the better one:\n  {escape(report.rollback)}")
-    else:
+    if not (report.problem or report.floors or report.rollback):
         out.print(f"[bold green]the served model ({report.served}) is not worse than its challengers[/]")
