@@ -205,3 +205,29 @@ def test_gate_fails_on_latency_with_injected_slowness(tmp_path: Path, trained_re
         code, gate = _gate(stack, "--rps", "20", "--duration", "10s")
         assert code == 1 and "latency" in gate["failed_classes"] and gate["answer"] == "do not ship", gate
         assert any(c["kind"] == "latency" and c["verdict"] == "fail" for c in gate["checks"])
+
+
+@needs_prometheus
+@pytest.mark.integration
+def test_outcomes_delivered_twice_are_counted_once(tmp_path: Path, trained_registry: Path) -> None:
+    """At-least-once delivery: a consume service that reads the raw topic again (a new consumer
+    group, as after lost commits) writes every outcome again; `volctl quality` counts each once."""
+    from volctl.clients.processes import Supervisor
+
+    with stack_up(tmp_path, trained_registry) as stack:
+        _ingest(stack, APR_3)
+        _caught_up(stack)
+        first = json.loads(stack.run("quality", "--window", "1h", "--json").stdout)
+        assert first["outcomes"] > 1000 and first["duplicates"] == 0
+        Supervisor(stack.state).stop("consume", 10)
+        assert stack.run("up", VOLCTL_KAFKA_GROUP="read-again").returncode == 0
+        log = stack.state / "outcomes"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            lines = sum(len(p.read_text().splitlines()) for p in log.glob("outcomes-*.jsonl"))
+            if lines >= 2 * first["outcomes"]:
+                break
+            time.sleep(1)
+        again = json.loads(stack.run("quality", "--window", "1h", "--json").stdout)
+        assert again["duplicates"] == first["outcomes"] and again["outcomes"] == first["outcomes"], again
+        assert [v["pr_auc"] for v in again["variants"]] == [v["pr_auc"] for v in first["variants"]]
