@@ -48,6 +48,7 @@ def outcome_document(waiting: Waiting, target: float, label: int, served: str, v
     return {"product_id": waiting.product, "time": utc_iso(waiting.ts, "microseconds"), "ts": waiting.ts,
             "source": {"topic": topic, "partition": partition, "offset": offset, "index": index},
             "target": target, "label": label, "served": served, "version": version,
+            "warming_up": False,  # a tick in its product's warm-up gets no label (training's rule): never here
             "scores": waiting.scores, "labels": waiting.labels, "resolved_at": resolved_at}
 
 
