@@ -98,13 +98,21 @@ class _Horizon:
         self.pending: deque[tuple[float, int, Any]] = deque()  # (time, global index, item)
 
     def push(self, ts: float, ret: float | None) -> int:
-        has, r = (1.0, ret) if ret is not None else (0.0, 0.0)
-        n0, r0, r20 = (self.c_n[-1], self.c_r[-1], self.c_r2[-1]) if self.times else (0.0, 0.0, 0.0)
-        self.times.append(ts)
-        self.c_n.append(n0 + has)
-        self.c_r.append(r0 + r)
-        self.c_r2.append(r20 + r * r)
-        return self.base + len(self.times) - 1
+        times = self.times
+        if times:
+            n0, r0, r20 = self.c_n[-1], self.c_r[-1], self.c_r2[-1]
+        else:
+            n0 = r0 = r20 = 0.0
+        times.append(ts)
+        if ret is None:
+            self.c_n.append(n0)
+            self.c_r.append(r0)
+            self.c_r2.append(r20)
+        else:
+            self.c_n.append(n0 + 1.0)
+            self.c_r.append(r0 + ret)
+            self.c_r2.append(r20 + ret * ret)
+        return self.base + len(times) - 1
 
     def forward(self, ts: float, index: int) -> float:
         """Std of the returns in (ts, ts + HORIZON_S], as `_product_forward` computes it."""
@@ -162,7 +170,8 @@ class ForwardLabels:
             if len(state.pending) > self.max_pending:
                 self.overflow += 1
                 closed.append((state.pending.popleft()[2], None))
-        state.trim()
+        if len(state.times) > 2048:  # trimming is a slice copy: only now and then
+            state.trim()
         return closed
 
     @staticmethod

@@ -26,7 +26,7 @@ OUTCOMES_PREFIX = "outcomes"
 KINDS = ("tp", "fp", "fn", "tn")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per labelable tick, on the consume hot path: no frozen-dataclass setattr cost
 class Waiting:
     """A prediction waiting for its label."""
 
