@@ -36,7 +36,9 @@ def preload(bootstrap: str, topic: str, count: int) -> int:
     else:
         print("no recordings at ../shared/data: preloading the synthetic source")
         stream = synthetic_stream(7, None)
-    publisher = Publisher(bootstrap)
+    from volctl.domain.settings import KafkaSettings
+
+    publisher = Publisher(bootstrap, products=KafkaSettings().products)
     summary = publish(stream, publisher, topic, "bench", limits=Limits(max_ticks=count))
     publisher.close()
     print(f"preloaded {summary.sent:,} ticks in {summary.seconds:.1f} s ({summary.rate:,.0f}/s)")

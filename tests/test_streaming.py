@@ -35,8 +35,9 @@ def test_replay_yields_exactly_one_prediction_per_tick(stream_env: StreamEnv, sh
     first = orjson.loads(predictions[0].value)
     assert first["model_variant"] == "ml" and 0 <= first["score"] <= 1 and first["label"] in (0, 1)
     assert predictions[0].key == first["product_id"].encode()
-    # A product's predictions land on the partition the producer's own key hashing picks (as its ticks did).
+    # A product's predictions land on its ticks' partition (domain/partitioning.py, for every producer).
     raw_partition = {r.key: r.partition for r in raw}
+    assert raw_partition == {b"BTC-USD": 0, b"ETH-USD": 1}  # known products round-robin: no two share one
     assert all(r.partition == raw_partition[r.key] for r in predictions)
     # Event time is preserved end to end.
     raw_by_key = {(r.partition, r.offset): orjson.loads(r.value) for r in raw}

@@ -33,6 +33,7 @@ from volctl.domain.feature_log import FeatureLog, JsonLinesLog
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model import Scorer, version_document
 from volctl.domain.outcomes import KINDS
+from volctl.domain.partitioning import ProductPartitioner
 from volctl.domain.settings import KafkaSettings
 from volctl.domain.variants import model_name
 
@@ -80,6 +81,7 @@ class ConsumeService:
         self.outcomes_log = outcomes_log
         self.challengers_of = challengers_of
         self.extra_shadow: list[Scorer] = []  # challengers added with `volctl shadow add`
+        self._partitioner = ProductPartitioner(kafka.products)
         self.health = HealthState()
         self.stopping = threading.Event()
         self._consumer: Any = None
@@ -237,13 +239,12 @@ class ConsumeService:
             self._from_beginning = True
 
     def _partition_of(self, topic: str, key: bytes) -> int:
-        """The default partitioner's choice, worked out once per product (it costs ~10 µs a message)."""
+        """The product's partition (the same rule as the producer of its ticks: domain/partitioning.py),
+        worked out once per product (it costs ~10 µs a message)."""
         partition = self._partitions.get(key)
         if partition is None:
-            from kafka.partitioner.default import murmur2
-
             partitions = sorted(self._producer.partitions_for(topic))
-            partition = self._partitions[key] = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+            partition = self._partitions[key] = self._partitioner(key, partitions)
         return partition
 
     def _new_producer(self) -> Any:

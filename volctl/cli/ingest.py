@@ -57,7 +57,8 @@ def ingest(
     source = open_source(settings, replay, synthetic, live, record, speed, loop, rate, seed)
     limits = core.Limits(limit, duration)
     interrupted = _stop_on_signals(limits.stop)
-    publisher = Publisher(bootstrap_of(settings.kafka), timeout_s=settings.kafka.timeout)
+    publisher = Publisher(bootstrap_of(settings.kafka), timeout_s=settings.kafka.timeout,
+                          products=settings.kafka.products)
     try:
         with ingest_progress(f"→ {settings.kafka.topic_raw}", enabled=not as_json) as progress:
             summary = source.publish(publisher, settings.kafka.topic_raw, event_time, limits, progress, console.note)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from volctl.domain.errors import ConfigError, Unreachable
+from volctl.domain.partitioning import ProductPartitioner
 from volctl.domain.settings import KafkaSettings
 
 # The embedded broker takes ~23 s to admit a consumer-group member with kafka-python's defaults,
@@ -135,9 +136,24 @@ REACHABILITY_CHECK_S = 1.0
 BROKER_GONE_HINT = "restart the broker (`volctl up`) and replay again; consumers drop duplicates by source offset"
 
 
+def _by_product(products: Sequence[str]) -> Any:
+    """domain/partitioning.py's rule as a kafka-python partitioner."""
+    from kafka.partitioner import Partitioner
+
+    class ByProduct(Partitioner):
+        def __init__(self) -> None:
+            self.choose = ProductPartitioner(products)
+
+        def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
+                      serialized_value: Any, cluster: Any) -> int:
+            return self.choose(serialized_key, cluster.partitions_for_topic(topic))
+
+    return ByProduct()
+
+
 class Publisher:
     def __init__(self, bootstrap: str, client_id: str = "volctl-ingest", timeout_s: float = 10.0,
-                 **tuning: Any) -> None:
+                 products: Sequence[str] = (), **tuning: Any) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
@@ -156,6 +172,7 @@ class Publisher:
                    "delivery_timeout_ms": wait_ms + PRODUCER_TUNING["linger_ms"]}
         try:
             self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id=client_id,
+                                           partitioner=_by_product(products),
                                            **{**PRODUCER_TUNING, **bounded, **tuning})
         except KafkaError as exc:
             raise Unreachable(f"Kafka at {bootstrap} does not answer ({type(exc).__name__})",

@@ -44,6 +44,8 @@ class KafkaSettings:
     topic_predictions: str = "ticks.predictions"
     topic_dlq: str = "ticks.dlq"
     topic_outcomes: str = "ticks.outcomes"  # every prediction with its realised label, 60 s later
+    # Spread round-robin over the partitions, in this order (others by key hash): see domain/partitioning.py
+    products: list[str] = field(default_factory=lambda: ["BTC-USD", "ETH-USD", "SOL-USD"])
     group: str = "volctl-consumer"
     timeout: float = 10.0  # seconds a producer waits for the broker before it counts a send as failed
 
