@@ -64,9 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                              FeatureLog(settings.state_path / "features"),
                              JsonLinesLog(outcomes_folder(settings.state_path), OUTCOMES_PREFIX),
                              lambda served: challengers_of(Registry(settings.registry_path), served,
-                                                           settings.model.shadow))
-    service.extra_shadow = initial_shadow(settings, "consume")
-    service.install_model(service.processor.model)
+                                                           settings.model.shadow),
+                             initial_shadow(settings, "consume"))
     admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,
                        lambda outcome: metrics.model_switches.labels(outcome).inc(), shadow=service)
     try:

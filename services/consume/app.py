@@ -72,7 +72,8 @@ class HealthState:
 class ConsumeService:
     def __init__(self, kafka: KafkaSettings, bootstrap: str, processor: TickProcessor,
                  metrics: ConsumeMetrics, feature_log: FeatureLog, outcomes_log: JsonLinesLog | None = None,
-                 challengers_of: Callable[[Scorer], tuple[list[Scorer], float | None]] | None = None) -> None:
+                 challengers_of: Callable[[Scorer], tuple[list[Scorer], float | None]] | None = None,
+                 extra_shadow: list[Scorer] | None = None) -> None:
         self.kafka = kafka
         self.bootstrap = bootstrap
         self.processor = processor
@@ -80,7 +81,7 @@ class ConsumeService:
         self.feature_log = feature_log
         self.outcomes_log = outcomes_log
         self.challengers_of = challengers_of
-        self.extra_shadow: list[Scorer] = []  # challengers added with `volctl shadow add`
+        self.extra_shadow = list(extra_shadow or [])  # challengers added with `volctl shadow add`
         self._partitioner = ProductPartitioner(kafka.products)
         self.health = HealthState()
         self.stopping = threading.Event()

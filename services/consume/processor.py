@@ -111,6 +111,7 @@ class TickProcessor:
         ticks: list[tuple[Record, int, Tick]] = []
         rows: list[list[float]] = []
         warming: list[bool] = []  # windows not covered yet: the score is shown, never counted as a spike
+        labelable: list[bool] = []  # windows covered and quoted: a row the training reference can hold
         horizons: list[tuple[float, float | None]] = []  # each tick's effective time and return (labels)
         latest = self.clock() + self.max_future_s
         for record in records:
@@ -128,7 +129,9 @@ class TickProcessor:
                     batch.dead.append((record.key, _dead_letter(record, exc, index)))
                     continue
                 rows.append(self._features(tick))
-                warming.append(self.engine.warming_up(tick.product))
+                warm = self.engine.warming_up(tick.product)
+                warming.append(warm)
+                labelable.append(not warm and tick.best_bid is not None and tick.best_ask is not None)
                 state = self.engine.products[tick.product]
                 horizons.append((state.last_ts, state.last_ret))
                 ticks.append((record, index, tick))
@@ -141,8 +144,9 @@ class TickProcessor:
         labels = labels_of(scores, model.decision_threshold)
         predicted_at = utc_iso(timespec="milliseconds")
         if scoring.label_threshold is not None:
-            self._outcomes(batch, scoring, ticks, matrix, scores, labels, warming, horizons, predicted_at)
-        for (record, index, tick), row, score, label, warm in zip(ticks, matrix, scores, labels, warming, strict=True):
+            self._outcomes(batch, scoring, ticks, matrix, scores, labels, labelable, horizons, predicted_at)
+        for (record, index, tick), row, score, label, warm, comparable in zip(
+                ticks, matrix, scores, labels, warming, labelable, strict=True):
             batch.warming_up += warm
             batch.predictions.append((tick.product.encode(), orjson.dumps({
                 "product_id": tick.product, "time": tick.time_iso, "score": float(score),
@@ -151,14 +155,13 @@ class TickProcessor:
                 "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset,
                            "index": index},
             })))
-            if not warm and tick.best_bid is not None and tick.best_ask is not None:
-                # the drift log holds only rows the model's reference can hold: windows covered, quoted
+            if comparable:  # the drift log holds only rows the model's reference can hold
                 batch.feature_rows.append((tick.ts, tick.product, row.tolist(), float(score)))
         batch.last_event_ts = max(tick.ts for _, _, tick in ticks)
         return batch
 
     def _outcomes(self, batch: Batch, scoring: Scoring, ticks: list[tuple[Record, int, Tick]], matrix: np.ndarray,
-                  scores: np.ndarray, labels: np.ndarray, warming: list[bool],
+                  scores: np.ndarray, labels: np.ndarray, labelable: list[bool],
                   horizons: list[tuple[float, float | None]], now: str) -> None:
         """Every labelable tick waits for its horizon with the scores of the served model and its
         challengers; the ticks this batch's ticks closed become outcomes (in tick order: the label
@@ -169,7 +172,7 @@ class TickProcessor:
         shadow_labels = [labels_of(values, cut) for _, values, cut in shadow]
         for i, ((record, index, tick), (ts, ret)) in enumerate(zip(ticks, horizons, strict=True)):
             item = None
-            if not warming[i] and tick.best_bid is not None and tick.best_ask is not None:
+            if labelable[i]:
                 item = Waiting((record.topic, record.partition, record.offset, index), tick.product, tick.ts,
                                float(matrix[i, _TRAILING]),
                                {model.variant: float(scores[i]), **{name: float(v[i]) for name, v, _ in shadow}},

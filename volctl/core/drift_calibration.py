@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from volctl.domain.errors import ModelIntegrityError
-from volctl.domain.registry import sha256_of
 
 if TYPE_CHECKING:
     from volctl.domain.registry import Registry
@@ -202,13 +201,12 @@ def calibrate_window(reference: pd.DataFrame, test_scores: pd.DataFrame | None,
 def calibrate_version(registry: Registry, version: str, windows_s: Iterable[float] = WINDOWS_S,
                       quantile: float = QUANTILE, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """(Re)compute the calibration of `windows_s` for a saved version, keeping its other windows."""
-    from volctl.domain.registry import REFERENCE_FILE
+    from volctl.domain.registry import REFERENCE_KEY
 
     manifest = registry.manifest(version)
-    reference_entry = manifest.get("reference") or {"file": REFERENCE_FILE}
-    reference_path = registry.artifact(version, reference_entry)
-    if not reference_path.is_file() or sha256_of(reference_path) != reference_entry.get("sha256"):
-        raise ModelIntegrityError(f"{reference_path} is missing or does not match its manifest",
+    reference_path = registry.attached(version, REFERENCE_KEY)  # sha256-checked
+    if reference_path is None:
+        raise ModelIntegrityError(f"model {version} has no reference rows in its manifest",
                                   hint="retrain with `volctl model train`")
     reference = pd.read_parquet(reference_path)
     scores_path = registry.attached(version, TEST_SCORES_KEY)

@@ -83,8 +83,11 @@ def evaluate(settings: Settings, state: GuardState, policy: GuardPolicy, service
         verdict, why = Verdict.UNKNOWN.value, quality.problem or "nothing to judge yet"
     else:
         state.failures = 0
-        verdict, why = "ok", f"{served} not worse than its challengers" + ("" if measured else
-                                                                           " (Prometheus not reachable)")
+        judged = [f"{served} not worse than its challengers" if quality.outcome is Verdict.OK
+                  else f"quality not judged ({quality.problem})",
+                  "error and latency budgets not burning fast" if measured
+                  else "budgets not judged (Prometheus not reachable or too little traffic)"]
+        verdict, why = "ok", "; ".join(judged)
     evaluation = Evaluation(utc_iso(now()), verdict, why, served, target, state.failures, "none")
     if verdict != "failing" or state.failures < policy.failure_limit or not target:
         return evaluation

@@ -12,8 +12,7 @@ import numpy as np
 
 from volctl.domain.clock import seconds_of
 from volctl.domain.errors import ConfigError
-from volctl.domain.feature_log import read_documents
-from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
+from volctl.domain.outcomes import outcomes_folder, unique_outcomes
 from volctl.domain.variants import rollback_target
 from volctl.domain.verdict import Verdict
 
@@ -85,15 +84,7 @@ def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min
     except ValueError as exc:
         raise ConfigError(f"--window: {exc}") from None
     report = QualityReport(window, pending=pending)
-    seen: dict[tuple, dict[str, Any]] = {}
-    for document in read_documents(outcomes_folder(state_dir), OUTCOMES_PREFIX):
-        source = document.get("source") or {}
-        key = (source.get("topic"), source.get("partition"), source.get("offset"), source.get("index"))
-        if key in seen:
-            report.duplicates += 1
-            continue
-        seen[key] = document
-    documents = list(seen.values())
+    documents, report.duplicates = unique_outcomes(state_dir)
     if not documents:
         report.problem = (f"no outcomes yet in {outcomes_folder(state_dir)}: predictions get their label 60 s "
                           "after their tick, once their product's 5 min warm-up is over")
@@ -144,10 +135,9 @@ def _quality(variant: str, served: bool, y: np.ndarray, scores: np.ndarray, labe
              found: int) -> VariantQuality:
     from volctl.core.evaluation import block_bootstrap, block_ids, pr_auc
 
-    true_positives = int(((labels == 1) & (y == 1)).sum())
-    flagged, spikes = int(labels.sum()), int(y.sum())
-    precision = true_positives / flagged if flagged else 0.0
-    recall = true_positives / spikes if spikes else 0.0
+    found_precision, found_recall = precision_recall(y, labels)
+    precision, recall = found_precision or 0.0, found_recall or 0.0
+    spikes = int(y.sum())
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     value, low, high = block_bootstrap(pr_auc, y, scores, block_ids(ts))
     brier = float(np.mean((np.clip(scores, 0, 1) - y) ** 2))
@@ -155,22 +145,23 @@ def _quality(variant: str, served: bool, y: np.ndarray, scores: np.ndarray, labe
                           [low, high], brier)
 
 
+def precision_recall(y: np.ndarray, predicted: np.ndarray) -> tuple[float | None, float | None]:
+    """Realised precision and recall of predicted labels; None where nothing was flagged or no spike came."""
+    hits = int(((y == 1) & (predicted == 1)).sum())
+    flagged, spikes = int(predicted.sum()), int(y.sum())
+    return (hits / flagged if flagged else None), (hits / spikes if spikes else None)
+
+
 def realised_between(state_dir: Path, start: float, end: float) -> dict[str, Any] | None:
     """The served variant's realised precision and recall on the outcomes of ticks in [start, end]
     (None when there are none): what a drift report shows beside its verdict."""
-    seen: dict[tuple, dict[str, Any]] = {}
-    for document in read_documents(outcomes_folder(state_dir), OUTCOMES_PREFIX):
-        source = document.get("source") or {}
-        if start <= document.get("ts", -1) <= end:
-            seen.setdefault((source.get("topic"), source.get("partition"), source.get("offset"),
-                             source.get("index")), document)
-    if not seen:
+    documents, _ = unique_outcomes(state_dir)
+    inside = [d for d in documents if start <= d.get("ts", -1) <= end]
+    if not inside:
         return None
-    served = list(seen.values())[-1]["served"]
-    rows = [d for d in seen.values() if d["served"] == served]
+    served = inside[-1]["served"]
+    rows = [d for d in inside if d["served"] == served]
     y = np.array([d["label"] for d in rows], dtype=int)
-    predicted = np.array([d["labels"][served] for d in rows], dtype=int)
-    hits = int(((y == 1) & (predicted == 1)).sum())
+    precision, recall = precision_recall(y, np.array([d["labels"][served] for d in rows], dtype=int))
     return {"variant": served, "version": rows[-1]["version"], "labelled": len(rows), "spikes": int(y.sum()),
-            "precision": hits / predicted.sum() if predicted.sum() else None,
-            "recall": hits / y.sum() if y.sum() else None}
+            "precision": precision, "recall": recall}

@@ -169,7 +169,8 @@ class ModelAdmin:
             return self._refuse(404, "not_found", f"the {self.service} service scores no shadow models",
                                 "shadow models are scored by the consume service")
         before = {"shadow": [_describe(m) for m in self._shadow.shadow_models()]}
-        version = request["version"] or (self._current().version if self._current() else "")
+        served = self._current()
+        version = request["version"] or (served.version if served else "")
         if request["action"] == "shadow_remove":
             if not self._shadow.remove_shadow(version, request["variant"]):
                 return self._refuse(404, "not_found", f"{request['variant']} {version} is not scored in shadow",

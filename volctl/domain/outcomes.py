@@ -65,3 +65,20 @@ def challengers_of(registry: Registry, model: Scorer, shadow: bool = True) -> tu
 
 def outcomes_folder(state_dir: Path) -> Path:
     return state_dir / OUTCOMES_FOLDER
+
+
+def unique_outcomes(state_dir: Path) -> tuple[list[dict[str, Any]], int]:
+    """(the outcomes log's documents, each tick once, oldest first; how many were duplicate
+    deliveries): at-least-once delivery repeats a tick's outcome with the same source."""
+    from volctl.domain.feature_log import read_documents
+
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    duplicates = 0
+    for document in read_documents(outcomes_folder(state_dir), OUTCOMES_PREFIX):
+        source = document.get("source") or {}
+        key = (source.get("topic"), source.get("partition"), source.get("offset"), source.get("index"))
+        if key in seen:
+            duplicates += 1
+        else:
+            seen[key] = document
+    return list(seen.values()), duplicates

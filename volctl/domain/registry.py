@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 ML_FILE = "ml.joblib"
 REFERENCE_FILE = "reference.parquet"
+REFERENCE_KEY = "reference"  # manifest[REFERENCE_KEY] = {file, sha256}, like every attached file
 
 
 # A version is a name, never a path: one segment of the registry's own alphabet (training names
@@ -131,7 +132,7 @@ class Registry:
         reference.to_parquet(folder / REFERENCE_FILE, index=False)
         manifest["variants"][ML]["file"] = ML_FILE
         manifest["variants"][ML]["sha256"] = sha256_of(folder / ML_FILE)
-        manifest["reference"] = {"file": REFERENCE_FILE, "sha256": sha256_of(folder / REFERENCE_FILE)}
+        manifest[REFERENCE_KEY] = {"file": REFERENCE_FILE, "sha256": sha256_of(folder / REFERENCE_FILE)}
         baseline = manifest["variants"][BASELINE]
         baseline["sha256"] = canonical_sha256(baseline["params"])
         write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
