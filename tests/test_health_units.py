@@ -35,7 +35,7 @@ def test_a_member_still_joining_and_a_served_model_unknown_here_are_failed_check
         "/-/ready": (200, "ok"),
         "/api/v1/targets": (200, {"status": "success", "data": {"activeTargets": [
             {"labels": {"job": "predict"}, "health": "up"}, {"labels": {"job": "consume"}, "health": "up"}]}})}))
-    report = check_stack(StackClients(predict, consume, prometheus), settings)
+    report = check_stack(StackClients(predict, (consume,), prometheus), settings)
     checks = {c.name: c for c in report.checks}
     assert checks["predict /health"].ok and checks["scrape targets up"].ok
     assert not checks["consume /health"].ok and "starting" in checks["consume /health"].detail

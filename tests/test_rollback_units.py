@@ -22,10 +22,12 @@ def _service(name: str, refuse: bool, calls: list[tuple[str, dict]]) -> ServiceC
             return httpx.Response(200, text=f'volatility_model_info{{variant="{served["model"]}",'
                                             f'version="{served["version"]}"}} 1.0\n')
         body = json.loads(request.content)
+        before = {"variant": served["model"], "version": served["version"], "sha": served["sha"]}
+        if body.get("dry_run"):  # loads and verifies; an incompatible model is refused only at the swap
+            return httpx.Response(200, json={"dry_run": True, "before": before, "after": before})
         calls.append((name, body))
         if refuse and not body["reason"].startswith("automatic revert"):
             return httpx.Response(409, json={"detail": "needs features this build does not compute"})
-        before = {"variant": served["model"], "version": served["version"], "sha": served["sha"]}
         served.update(model=body["variant"], version=body["version"])
         return httpx.Response(200, json={"before": before, "after": {"variant": body["variant"],
                                                                       "version": body["version"]}, "changed": True})

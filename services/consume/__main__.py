@@ -21,12 +21,13 @@ from services.consume.processor import TickProcessor
 from volctl.clients.kafka import bootstrap_of
 from volctl.domain.drift_metrics import DriftCollector, latest_summary_path
 from volctl.domain.errors import VolctlError
-from volctl.domain.feature_log import FeatureLog, JsonLinesLog
+from volctl.domain.feature_log import FeatureLog, JsonLinesLog, member_folder
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model, initial_shadow
 from volctl.domain.outcomes import OUTCOMES_PREFIX, challengers_of, outcomes_folder
 from volctl.domain.registry import Registry
 from volctl.domain.settings import load_settings
+from volctl.domain.topology import consume_members
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,11 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", dest="model_version", help="model version (default: newest)")
     parser.add_argument("--registry", help="model registry folder")
     parser.add_argument("--state-dir", help="state directory (feature log)")
+    parser.add_argument("--member", type=int, default=1,
+                        help="this member's number in the consumer group (1, 2, ...): port consume.port + n - 1, "
+                             "its own feature and outcome logs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # it retries noisily; we log the state changes
     log = logging.getLogger("volctl.consume")
+    if args.member < 1:
+        parser.error("--member must be 1 or more")
     try:
         settings = load_settings(args.config, overrides={
             "consume.host": args.host, "consume.port": args.port, "kafka.bootstrap": args.bootstrap,
@@ -54,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except VolctlError as exc:
         log.error("cannot start: %s (%s)", exc.message, exc.hint or "")
         return 3
+    member = consume_members(settings, args.member)[-1]
+    if args.port is None:  # member n listens on consume.port + n - 1
+        settings.consume.port = member.port
     disable_created_metrics()
     registry = CollectorRegistry()
     metrics = ConsumeMetrics(registry)
@@ -61,11 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     service = ConsumeService(settings.kafka, bootstrap_of(settings.kafka),
                              TickProcessor(model, settings.data.naive_timezone,
                                            settings.data.max_clock_skew_s), metrics,
-                             FeatureLog(settings.state_path / "features"),
-                             JsonLinesLog(outcomes_folder(settings.state_path), OUTCOMES_PREFIX),
+                             FeatureLog(member_folder(settings.state_path / "features", member.name)),
+                             JsonLinesLog(member_folder(outcomes_folder(settings.state_path), member.name),
+                                          OUTCOMES_PREFIX),
                              lambda served: challengers_of(Registry(settings.registry_path), served,
                                                            settings.model.shadow),
-                             initial_shadow(settings, "consume"))
+                             initial_shadow(settings, "consume"), member=member.name)
     admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,
                        lambda outcome: metrics.model_switches.labels(outcome).inc(), shadow=service)
     try:
@@ -76,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: service.stopping.set())
-    log.info("scoring with %s model %s (%s); metrics on %s/metrics", model.variant, model.version, why,
-             settings.consume.url)
+    log.info("member %s scoring with %s model %s (%s); metrics on %s/metrics", member.name, model.variant,
+             model.version, why, settings.consume.url)
     service.run()
     server.shutdown()
     log.info("stopped cleanly")

@@ -49,6 +49,7 @@ class HealthState:
     broker_reachable: bool = False
     last_error: str = ""
     assigned_partitions: int = 0
+    partitions: list[int] = field(default_factory=list)  # of the raw topic, owned by this member now
     last_batch_at: float | None = None
     last_commit_at: float | None = None  # `volctl lag` needs it: tansu drops commit metadata
     started_at: float = field(default_factory=time.time)
@@ -73,8 +74,9 @@ class ConsumeService:
     def __init__(self, kafka: KafkaSettings, bootstrap: str, processor: TickProcessor,
                  metrics: ConsumeMetrics, feature_log: FeatureLog, outcomes_log: JsonLinesLog | None = None,
                  challengers_of: Callable[[Scorer], tuple[list[Scorer], float | None]] | None = None,
-                 extra_shadow: list[Scorer] | None = None) -> None:
+                 extra_shadow: list[Scorer] | None = None, member: str = "consume") -> None:
         self.kafka = kafka
+        self.member = member  # its name in the group: client id, logs, `volctl lag`'s owner column
         self.bootstrap = bootstrap
         self.processor = processor
         self.metrics = metrics
@@ -149,8 +151,10 @@ class ConsumeService:
         state = self.health
         return {
             "status": state.status,
+            "member": self.member,
             "broker": {"bootstrap": self.bootstrap, "reachable": state.broker_reachable},
             "assigned_partitions": state.assigned_partitions,
+            "partitions": list(state.partitions),
             "last_error": state.last_error or None,
             "last_batch_age_s": round(time.time() - state.last_batch_at, 3) if state.last_batch_at else None,
             "last_commit_at": state.last_commit_at,
@@ -163,7 +167,7 @@ class ConsumeService:
         shadow = [{"name": model_name(c.variant, c.version, served.version), "variant": c.variant,
                    "version": c.version, "sha": c.sha256, "added": c in self.extra_shadow}
                   for c in self.processor.challengers]
-        return {**version_document(served, "consume"), "shadow": shadow}
+        return {**version_document(served, "consume"), "member": self.member, "shadow": shadow}
 
     def run(self) -> None:
         """Consume until `stopping` is set; the batch in hand is finished and committed first."""
@@ -210,7 +214,7 @@ class ConsumeService:
                                            enable_auto_commit=False, auto_offset_reset="earliest",
                                            # Topics are created with the configured partition count
                                            # (tansu ignores the flag and uses its own default).
-                                           allow_auto_create_topics=False, client_id="volctl-consume",
+                                           allow_auto_create_topics=False, client_id=f"volctl-{self.member}",
                                            **CONSUMER_TUNING)
             self._consumer.subscribe([self.kafka.topic_raw], listener=_Rewind(self))
         except Exception as exc:  # KafkaError or Unreachable: both mean "not now"
@@ -252,7 +256,7 @@ class ConsumeService:
         from kafka import KafkaProducer
 
         self._partitions: dict[bytes, int] = {}  # a new broker may have a new partition count
-        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id="volctl-consume",
+        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id=f"volctl-{self.member}",
                              allow_auto_create_topics=False, **PRODUCER_TUNING)
 
     def _replace_producer(self) -> None:
@@ -393,6 +397,7 @@ class ConsumeService:
     def _refresh_gauges(self) -> None:
         assignment = self._consumer.assignment() if self._consumer is not None else set()
         self.health.assigned_partitions = len(assignment)
+        self.health.partitions = sorted(tp.partition for tp in assignment)
         self.health.ever_assigned = self.health.ever_assigned or bool(assignment)
         offset_lag = 0
         for tp in assignment:

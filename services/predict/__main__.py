@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 
 from prometheus_client import CollectorRegistry, disable_created_metrics
@@ -19,6 +20,7 @@ from volctl.domain.errors import VolctlError
 from volctl.domain.metrics import PredictMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model
 from volctl.domain.settings import load_settings
+from volctl.domain.topology import predict_workers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", choices=("auto", "baseline", "ml"))
     parser.add_argument("--version", dest="model_version", help="model version (default: newest)")
     parser.add_argument("--registry", help="model registry folder")
+    parser.add_argument("--worker", type=int, default=0,
+                        help="this worker's number (1, 2, ...) when predict.workers > 1: it shares the port with "
+                             "the others and also listens alone on predict.worker_port + n - 1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -57,13 +62,41 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("FAULT INJECTION ON (test only): %s", faults)
     admin = ModelAdmin("predict", settings, lambda: holder.current, holder.swap,
                        lambda outcome: metrics.model_switches.labels(outcome).inc())
-    app = create_app(holder, registry, metrics, faults, admin)
+    # A worker number means several workers (at least 2): the shared port plus one of its own.
+    worker = (predict_workers(settings, max(settings.predict.workers, args.worker, 2))[args.worker - 1]
+              if args.worker > 0 else predict_workers(settings, 1)[0])
+    app = create_app(holder, registry, metrics, faults, admin, worker.name)
 
     import uvicorn
 
-    uvicorn.run(app, host=settings.predict.host, port=settings.predict.port,
-                log_level="warning", access_log=False)
+    if not args.worker:
+        uvicorn.run(app, host=settings.predict.host, port=settings.predict.port,
+                    log_level="warning", access_log=False)
+        return 0
+    try:
+        sockets = [listen(settings.predict.host, settings.predict.port, shared=True),
+                   listen(worker.host, worker.port, shared=False)]
+    except OSError as exc:
+        log.error("worker %s cannot listen on %s:%s and %s: %s", worker.name, settings.predict.host,
+                  settings.predict.port, worker.address, exc)
+        return 3
+    log.info("worker %s: /predict on the shared port %s, alone on %s", worker.name, settings.predict.port,
+             worker.address)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=sockets)
     return 0
+
+
+def listen(host: str, port: int, shared: bool) -> socket.socket:
+    """A listening socket; `shared`: SO_REUSEPORT, so every worker binds the same port and the kernel
+    spreads new connections over them."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 if __name__ == "__main__":

@@ -268,7 +268,8 @@ class SwitchRequest(BaseModel):
 
 
 def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: PredictMetrics,
-               faults: Faults | None = None, admin: ModelAdmin | None = None) -> PredictService:
+               faults: Faults | None = None, admin: ModelAdmin | None = None,
+               worker: str = "predict") -> PredictService:
     started = time.monotonic()
     handler = PredictHandler(holder, metrics)
     api = FastAPI(title="volctl predict", version="1", summary="Crypto volatility spike detector")
@@ -288,7 +289,7 @@ def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: Predic
             return Response(orjson.dumps(document), 503, media_type="application/json")
         return Response(orjson.dumps({
             "status": "ok", "model_variant": model.variant, "version": model.version,
-            "uptime_s": round(time.monotonic() - started, 3),
+            "uptime_s": round(time.monotonic() - started, 3), "worker": worker,
         }), media_type="application/json")
 
     @api.get("/version")
@@ -296,7 +297,8 @@ def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: Predic
         model = holder.current
         if model is None:
             return Response(orjson.dumps({"detail": "no model loaded"}), 503, media_type="application/json")
-        return Response(orjson.dumps(version_document(model, "predict")), media_type="application/json")
+        return Response(orjson.dumps({**version_document(model, "predict"), "worker": worker}),
+                        media_type="application/json")
 
     @api.post(ADMIN_PATH, openapi_extra={"requestBody": {"content": {"application/json": {
         "schema": SwitchRequest.model_json_schema()}}}})

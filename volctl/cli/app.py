@@ -40,7 +40,7 @@ app.add_typer(runbook.app, name="runbook")
 app.add_typer(shadow.app, name="shadow")
 for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, load.load,
                 rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, quality.quality, guard.guard,
-                stack.render):
+                stack.render, stack.scale):
     app.command()(command)
 
 

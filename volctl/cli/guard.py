@@ -32,10 +32,9 @@ def guard(
     """
     import time
 
-    from volctl.clients.http import ServiceClient
+    from volctl.cli.wiring import admin_clients
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core.guard import GuardPolicy, GuardState, evaluate
-    from volctl.core.rollback import SERVICES
     from volctl.domain.clock import seconds_of
     from volctl.domain.errors import ConfigError
     from volctl.domain.model_admin import read_admin_token
@@ -54,13 +53,17 @@ def guard(
                           hint="`volctl up` generates one; or set admin_token, or run with --dry-run")
     policy = GuardPolicy(window, failure_limit, dwell_s, dry_run)
     state = GuardState()
-    services = {name: ServiceClient(name, getattr(settings, name).url, timeout_s=10) for name in SERVICES}
     registry = Registry(settings.registry_path) if settings.registry_path.is_dir() else None
     prometheus = PrometheusClient(settings.prometheus.url)
     done = 0
     try:
         while True:
-            evaluation = evaluate(settings, state, policy, services, registry, prometheus, token)
+            services = admin_clients(settings)  # afresh each time: `volctl scale` may have changed the members
+            try:
+                evaluation = evaluate(settings, state, policy, services, registry, prometheus, token)
+            finally:
+                for client in services.values():
+                    client.close()
             if as_json:
                 console.emit_json_line(evaluation.as_document())
             else:
@@ -72,5 +75,4 @@ def guard(
     except KeyboardInterrupt:
         return
     finally:
-        for client in services.values():
-            client.close()
+        prometheus.close()

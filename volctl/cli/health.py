@@ -47,13 +47,17 @@ def _clients(settings: Settings) -> Iterator[StackClients]:
     from volctl.clients.http import ServiceClient
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core.health import StackClients
+    from volctl.domain.topology import consume_members, predict_workers
 
+    workers = predict_workers(settings)
     clients = StackClients(ServiceClient("predict", settings.predict.url),
-                           ServiceClient("consume", settings.consume.url), PrometheusClient(settings.prometheus.url))
+                           tuple(ServiceClient(m.name, m.url) for m in consume_members(settings)),
+                           PrometheusClient(settings.prometheus.url),
+                           tuple(ServiceClient(w.name, w.url) for w in workers) if len(workers) > 1 else ())
     try:
         yield clients
     finally:
-        for client in (clients.predict, clients.consume, clients.prometheus):
+        for client in clients.all():
             client.close()
 
 

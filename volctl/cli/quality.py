@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
+
+if TYPE_CHECKING:
+    from volctl.domain.settings import Settings
 
 
 @boundary
@@ -33,7 +36,7 @@ def quality(
 
     settings = settings_of(ctx)
     report = quality_report(settings.state_path, window or settings.slo.quality_window, settings.slo.min_precision,
-                            settings.slo.min_recall, pending=_pending(settings.consume.url))
+                            settings.slo.min_recall, pending=_pending(settings))
     if html:
         from volctl.domain.files import write_atomically
         from volctl.reports.quality_html import quality_page
@@ -42,15 +45,18 @@ def quality(
     finish(report, as_json, quality_table)
 
 
-def _pending(consume_url: str) -> float | None:
-    """The consume service's count of predictions waiting for their label (None: not reachable)."""
+def _pending(settings: Settings) -> float | None:
+    """Predictions waiting for their label, summed over the consume members (None: none reachable)."""
     import httpx
 
     from volctl.domain.metrics import OUTCOMES_PENDING
+    from volctl.domain.topology import consume_members
 
-    try:
-        text = httpx.get(f"{consume_url}/metrics", timeout=1.0).text
-    except httpx.HTTPError:
-        return None
-    return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(OUTCOMES_PENDING + " ")),
-                None)
+    counts = []
+    for member in consume_members(settings):
+        try:
+            text = httpx.get(f"{member.url}/metrics", timeout=1.0).text
+        except httpx.HTTPError:
+            continue
+        counts += [float(line.split()[-1]) for line in text.splitlines() if line.startswith(OUTCOMES_PENDING + " ")]
+    return sum(counts) if counts else None

@@ -37,7 +37,7 @@ def rollback(
     Exit 0 switched (or already serving it); 1 a service refused or did not verify, and the other
     was switched back; 3 a service is unreachable or the target does not exist.
     """
-    from volctl.clients.http import ServiceClient
+    from volctl.cli.wiring import admin_clients
     from volctl.core import rollback as core
     from volctl.domain.registry import Registry
     from volctl.render import rollback as render
@@ -50,7 +50,7 @@ def rollback(
     if not to:
         raise typer.BadParameter("say what to serve: --to baseline, --to ml or --to <version> (or --history)",
                                  param_hint="--to")
-    services = {name: ServiceClient(name, getattr(settings, name).url, timeout_s=10) for name in core.SERVICES}
+    services = admin_clients(settings)
     registry = Registry(settings.registry_path) if settings.registry_path.is_dir() else None
     try:
         _switch(services, registry, settings, to, reason, yes, dry_run, as_json)
@@ -72,7 +72,7 @@ def _switch(services: dict[str, ServiceClient], registry: Registry | None, setti
         if as_json:
             console.emit_json({"ok": True, "changed": False, "plan": plan})
         else:
-            console.out.print(f"[green]both services already serve {plan.target.describe()}[/]: nothing to do")
+            console.out.print(f"[green]every service already serves {plan.target.describe()}[/]: nothing to do")
         return
     if not (yes or dry_run):
         if not sys.stdin.isatty():

@@ -56,6 +56,7 @@ def _change(ctx: typer.Context, action: str, target: str, reason: str, as_json: 
     from volctl.core.rollback import local_actor
     from volctl.domain.errors import EXIT_CHECK_FAILED, ConfigError
     from volctl.domain.model_admin import ADMIN_PATH, read_admin_token
+    from volctl.domain.topology import consume_members
     from volctl.domain.variants import ML, split_target
 
     settings = settings_of(ctx)
@@ -65,14 +66,22 @@ def _change(ctx: typer.Context, action: str, target: str, reason: str, as_json: 
     version, variant = split_target(target)
     request = {"action": action, "version": version, "variant": variant or ML, "actor": local_actor(),
                "reason": reason}
-    with ServiceClient("consume", settings.consume.url, timeout_s=30) as client:
-        answer = client.post(ADMIN_PATH, request, headers={"Authorization": f"Bearer {token}"})
-    body = answer.body if isinstance(answer.body, dict) else {"detail": str(answer.body)}
+    answers = {}
+    for member in consume_members(settings):  # every member scores the same challengers
+        with ServiceClient(member.name, member.url, timeout_s=30) as client:
+            answer = client.post(ADMIN_PATH, request, headers={"Authorization": f"Bearer {token}"})
+        answers[member.name] = (answer.status, answer.body if isinstance(answer.body, dict)
+                                else {"detail": str(answer.body)})
+    failed = {name: body for name, (status, body) in answers.items() if status != 200}
+    status, body = next(iter(answers.values()))
     if as_json:
-        console.emit_json({"status": answer.status, **body})
-    elif answer.status == 200:
+        console.emit_json({"status": status, **body, "members": {name: {"status": s, **b}
+                                                                for name, (s, b) in answers.items()}})
+    elif not failed:
         names = ", ".join(f"{m['variant']} {m['version']}" for m in body["after"]["shadow"]) or "none"
-        console.out.print(f"shadow models added by hand now: {names}")
-    if answer.status != 200:
-        console.error(str(body.get("detail")), body.get("hint"))
-        raise typer.Exit(3 if answer.status == 404 else EXIT_CHECK_FAILED)
+        console.out.print(f"shadow models added by hand now: {names}"
+                          + (f" (on each of {len(answers)} consume members)" if len(answers) > 1 else ""))
+    for name, failure in failed.items():
+        console.error(f"{name}: {failure.get('detail')}", failure.get("hint"))
+    if failed:
+        raise typer.Exit(3 if all(s == 404 for s, _ in answers.values() if s != 200) else EXIT_CHECK_FAILED)

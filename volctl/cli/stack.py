@@ -23,9 +23,17 @@ def up(
     replay: Annotated[Path | None, typer.Option("--replay", help="Also replay this recording in a loop.")] = None,
     guard: Annotated[bool, typer.Option("--guard", help="Also run `volctl guard` in the background (rolls back "
                                         "to the better variant on evidence).", metavar="")] = False,
+    consumers: Annotated[int | None, typer.Option(
+        "--consumers", min=1, max=64, help="Consume members in the one consumer group (default: as many as run, "
+        "else consume.replicas); member n serves metrics on consume.port + n - 1.")] = None,
+    predict_workers: Annotated[int | None, typer.Option(
+        "--predict-workers", min=1, max=64, help="Predict processes sharing predict.port (default: as many as "
+        "run, else predict.workers); worker n also listens alone on predict.worker_port + n - 1.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Start broker, Prometheus, predict and consume services (and a replay, and the guard), waiting for each."""
+    """Start broker, Prometheus, predict and consume services (and a replay, and the guard), waiting for each.
+
+    Run it again to restore what died (a killed member comes back; the counts stay)."""
     from volctl.core.stack import up as start_stack
     from volctl.render.stack import up_summary
     from volctl.reports.monitoring import render_monitoring
@@ -36,11 +44,36 @@ def up(
     with console.err.status("starting") as status:
         report = start_stack(settings, config_file_of(ctx), render_monitoring,
                              "demo" if demo else (str(replay) if replay else None),
-                             progress=status.update, on_wait=console.note, guard=guard)
+                             progress=status.update, on_wait=console.note, guard=guard, consumers=consumers,
+                             predict_workers=predict_workers)
     if as_json:
         console.emit_json(report)
     else:
         up_summary(report)
+
+
+@boundary
+def scale(
+    ctx: typer.Context,
+    what: Annotated[str, typer.Argument(help="What to scale: consumers.", metavar="consumers")],
+    count: Annotated[int, typer.Argument(min=1, max=64, help="How many consume members should run.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Start or stop consume members of the running stack; the consumer group rebalances and
+    Prometheus discovers the new set by itself."""
+    from volctl.core.stack import scale_consumers
+    from volctl.render.stack import scale_summary
+
+    if what != "consumers":
+        raise typer.BadParameter(f"only consumers scale on a running stack, not {what!r} (predict workers: "
+                                 "`volctl down`, then `volctl up --predict-workers N`)", param_hint="WHAT")
+    settings = settings_of(ctx)
+    with console.err.status("scaling") as status:
+        states = scale_consumers(settings, count, config_file_of(ctx), progress=status.update)
+    if as_json:
+        console.emit_json(states)
+    else:
+        scale_summary(states, count)
 
 
 @boundary
@@ -82,7 +115,8 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @boundary
 def logs(
     ctx: typer.Context,
-    component: Annotated[str | None, typer.Argument(help=f"One of {', '.join(COMPONENTS)} (default: all).")] = None,
+    component: Annotated[str | None, typer.Argument(help=f"One of {', '.join(COMPONENTS)}, or a member such as "
+                                                         "consume-2 (default: all).")] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="Lines to show from the end.")] = 40,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines (Ctrl-C stops).",
             metavar="")] = False,
@@ -90,12 +124,19 @@ def logs(
     """Show the end of a component's log (all components when none is named)."""
     from volctl.clients.processes import Supervisor
     from volctl.core.stack import log_lines
+    from volctl.domain.topology import parse_member
 
-    if component is not None and component not in COMPONENTS:
-        raise typer.BadParameter(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
+    if component is not None and component not in COMPONENTS and parse_member(component) is None:
+        raise typer.BadParameter(f"unknown component {component!r}; one of {', '.join(COMPONENTS)} "
+                                 "(or a member: consume-2, predict-2, ...)")
     settings = settings_of(ctx)
-    names = [component] if component else [c for c in COMPONENTS
-                                           if Supervisor(settings.state_path).log_path(c).exists()]
+    supervisor = Supervisor(settings.state_path)
+    def place(name: str) -> tuple[int, int]:
+        service, index = parse_member(name) or (name, 1)
+        return COMPONENTS.index(service), index
+
+    names = [component] if component else sorted(
+        (p.stem for p in supervisor.log_dir.glob("*.log") if p.stem in COMPONENTS or parse_member(p.stem)), key=place)
     for name in names:
         if len(names) > 1:
             console.out.rule(name)

@@ -3,7 +3,7 @@ its own)."""
 
 from __future__ import annotations
 
-from volctl.clients.http import get_json
+from volctl.clients.http import ServiceClient, get_json
 from volctl.clients.kafka import KafkaReader, bootstrap_of
 from volctl.core.lag import LagInputs, newest_event_age
 from volctl.domain.settings import Settings
@@ -20,12 +20,34 @@ def lag_inputs(settings: Settings, group: str | None = None, topic: str | None =
     group = group or settings.kafka.group
     ours = group == settings.kafka.group
 
-    def commit_clock() -> float | None:
+    def owners() -> dict[int, tuple[str, float | None]]:
         if not ours:
-            return None
-        return (get_json("consume", settings.consume.url, "/health", timeout_s=1) or {}).get("last_commit_at")
+            return {}
+        return partition_owners(settings)
 
     def freshness() -> float | None:
         return newest_event_age(reader, settings.kafka.topic_predictions) if ours else None
 
-    return LagInputs(reader, group, topic or settings.kafka.topic_raw, commit_clock, freshness)
+    return LagInputs(reader, group, topic or settings.kafka.topic_raw, owners, freshness)
+
+
+def partition_owners(settings: Settings) -> dict[int, tuple[str, float | None]]:
+    """partition -> (the consume member that owns it, when that member last committed), from each
+    member's /health (a member that does not answer owns nothing)."""
+    from volctl.domain.topology import consume_members
+
+    found: dict[int, tuple[str, float | None]] = {}
+    for member in consume_members(settings):
+        health = get_json(member.name, member.url, "/health", timeout_s=1) or {}
+        for partition in health.get("partitions") or []:
+            found[partition] = (member.name, health.get("last_commit_at"))
+    return found
+
+
+def admin_clients(settings: Settings, timeout_s: float = 10.0) -> dict[str, ServiceClient]:
+    """Every process that serves a model, each at its own address: the predict workers, then the
+    consume members (a rollback switches and verifies each of them)."""
+    from volctl.domain.topology import consume_members, predict_workers
+
+    return {m.name: ServiceClient(m.name, m.url, timeout_s=timeout_s)
+            for m in [*predict_workers(settings), *consume_members(settings)]}

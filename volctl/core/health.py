@@ -29,6 +29,8 @@ class Check:
 class HealthReport:
     checks: list[Check] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    owned: dict[str, list[int]] = field(default_factory=dict)  # consume member -> partitions it owns
+    models: list[str] = field(default_factory=list)  # "variant version" each consume member scores with
 
     @property
     def healthy(self) -> bool:
@@ -42,67 +44,126 @@ class HealthReport:
 
     def as_document(self) -> dict[str, Any]:
         return {"healthy": self.healthy, "verdict": self.outcome.value, "checks": [asdict(c) for c in self.checks],
-                "unreachable": list(self.unreachable)}
+                "unreachable": list(self.unreachable), "partitions_by_member": dict(self.owned)}
 
     @property
     def nothing_answered(self) -> bool:
         """Every component was unreachable: nothing could be measured (exit 3, not 1)."""
-        return bool(self.unreachable) and len(self.unreachable) >= COMPONENTS
+        return bool(self.unreachable) and all(c.latency_ms is None for c in self.checks)
 
     def merge(self, other: HealthReport) -> None:
         self.checks += other.checks
         self.unreachable += other.unreachable
-
-
-COMPONENTS = 4  # predict, consume, broker, Prometheus
+        self.owned.update(other.owned)
 
 
 @dataclass(frozen=True)
 class StackClients:
-    """What the deep checks talk to; the CLI builds them, tests pass fakes."""
+    """What the deep checks talk to; the CLI builds them, tests pass fakes. `consume`: every member
+    of the group, member 1 first; `predict_workers`: each predict worker alone, when there are several
+    (`predict` is the shared address clients use)."""
 
     predict: ServiceClient
-    consume: ServiceClient
+    consume: tuple[ServiceClient, ...]
     prometheus: PrometheusClient
+    predict_workers: tuple[ServiceClient, ...] = ()
+
+    def all(self) -> list[ServiceClient | PrometheusClient]:
+        return [self.predict, *self.predict_workers, *self.consume, self.prometheus]
 
 
 def check_stack(clients: StackClients, settings: Settings) -> HealthReport:
-    """Every deep check of the running stack, one row each."""
+    """Every deep check of the running stack, one row each (one per member of a scaled service)."""
     report = HealthReport()
     report.merge(check_predict(clients.predict, settings.registry_path))
-    report.merge(check_consume(clients.consume, settings.slo.consumer_lag_seconds))
+    if clients.predict_workers:
+        report.merge(check_agreement("predict workers", [_served_by(w) for w in clients.predict_workers]))
+    members = [check_consume(client, settings.slo.consumer_lag_seconds) for client in clients.consume]
+    for member in members:
+        report.merge(member)
+    if len(clients.consume) > 1:
+        report.merge(check_group(members, settings.kafka.partitions))
     report.merge(check_broker(settings))
     report.merge(check_prometheus(clients.prometheus))
     return report
 
 
+def _served_by(client: ServiceClient) -> tuple[str, str | None]:
+    """(worker, the model it serves: "variant version", None when it does not answer)."""
+    try:
+        answer = client.get("/version")
+    except Unreachable:
+        return client.name, None
+    body = answer.body if isinstance(answer.body, dict) else {}
+    return client.name, f"{body.get('model')} {body.get('version')}" if answer.status == 200 else None
+
+
+def check_agreement(what: str, served: list[tuple[str, str | None]]) -> HealthReport:
+    """Every member serves the same model (a rollback that reached only some of them is a failure)."""
+    report = HealthReport()
+    down = [name for name, model in served if model is None]
+    models = {model for _, model in served if model is not None}
+    if down:
+        report.unreachable += down
+    ok = not down and len(models) == 1
+    detail = (f"{len(served)} serve {next(iter(models))}" if ok else
+              "; ".join(f"{name}: {model or 'not answering'}" for name, model in served))
+    report.checks.append(Check(what, ok, 0.0 if models else None, detail))
+    return report
+
+
+def check_group(members: list[HealthReport], partitions: int) -> HealthReport:
+    """The consumer group as a whole: who owns which partition, and that every member scores with the same model."""
+    owners = {p: name for member in members for name, owned in member.owned.items() for p in owned}
+    answered = [m for m in members if m.owned]
+    detail = ", ".join(f"{name}: {','.join(map(str, owned)) or 'none'}"
+                       for m in members for name, owned in m.owned.items())
+    models = {model for m in members for model in m.models}
+    unowned = [p for p in range(partitions) if p not in owners]
+    report = HealthReport()
+    ok = bool(answered) and not unowned and len(models) <= 1
+    problem = (f"partition(s) {', '.join(map(str, unowned))} owned by no member; " if unowned else "") + (
+        f"members score with different models: {', '.join(sorted(models))}; " if len(models) > 1 else "")
+    report.checks.append(Check("consumer group", ok, 0.0 if answered else None,
+                               f"{problem}partitions by member: {detail or 'no member answered'}"))
+    return report
+
+
 def check_consume(client: ServiceClient, lag_slo_s: float) -> HealthReport:
     report = HealthReport()
+    name = client.name
     try:
         health = client.get("/health")
     except Unreachable as exc:
-        report.unreachable.append("consume")
-        report.checks.append(Check("consume /health", False, None, exc.message))
+        report.unreachable.append(name)
+        report.checks.append(Check(f"{name} /health", False, None, exc.message))
+        report.owned[name] = []
         return report
     body = health.body if isinstance(health.body, dict) else {}
     ok = health.status == 200
+    report.owned[name] = [p for p in body.get("partitions") or [] if isinstance(p, int)]
+    if body.get("model_variant"):
+        report.models.append(f"{body.get('model_variant')} {body.get('model_version')}")
     if ok:
         model = f"{body.get('model_variant')} {body.get('model_version')}"
-        detail = f"{body.get('assigned_partitions')} partitions, {model}"
+        owned = report.owned[name]
+        detail = (f"partitions {', '.join(map(str, owned))}, {model}" if owned
+                  else f"{body.get('assigned_partitions')} partitions, {model}")
     elif body.get("status") in ("starting", "not assigned"):
         detail = (f"{body['status']}: 0 partitions assigned"
                   + (" (joining the consumer group)" if body["status"] == "starting" else
                      " (more members than partitions?)"))
     else:
         detail = f"{health.status}: {body.get('last_error') or body}"
-    report.checks.append(Check("consume /health", ok, health.latency_s * 1000, detail))
+    report.checks.append(Check(f"{name} /health", ok, health.latency_s * 1000, detail))
     metrics = client.get("/metrics")
     lag = _metric_value(metrics.body, CONSUMER_LAG_SECONDS)
     offset_lag = _metric_value(metrics.body, CONSUMER_OFFSET_LAG)
+    lag_check = "consumer lag" if name == "consume" else f"{name} lag"
     if lag is None:
-        report.checks.append(Check("consumer lag", False, metrics.latency_s * 1000, "no lag metric exported"))
+        report.checks.append(Check(lag_check, False, metrics.latency_s * 1000, "no lag metric exported"))
     else:
-        report.checks.append(Check("consumer lag", lag < lag_slo_s, metrics.latency_s * 1000,
+        report.checks.append(Check(lag_check, lag < lag_slo_s, metrics.latency_s * 1000,
                                    f"{lag:.1f} s behind, {offset_lag or 0:.0f} messages (SLO < {lag_slo_s:g} s)"))
     return report
 
@@ -121,7 +182,8 @@ def check_broker(settings: Settings) -> HealthReport:
         return report
     missing = [t for t in topics_of(settings.kafka) if t not in topics]
     kind = "external" if settings.kafka.bootstrap else "embedded, memory only"
-    detail = f"{bootstrap} ({kind}); " + (f"missing topics: {', '.join(missing)}" if missing else "3 topics present")
+    detail = f"{bootstrap} ({kind}); " + (f"missing topics: {', '.join(missing)}" if missing
+                                           else f"{len(topics_of(settings.kafka))} topics present")
     report.checks.append(Check("broker metadata", not missing, (time.perf_counter() - started) * 1000, detail))
     return report
 

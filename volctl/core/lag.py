@@ -45,6 +45,7 @@ class Observation:
     high: int | None  # None: the partition's end could not be read
     committed: int | None
     commit_time: float | None
+    owner: str | None = None  # the member of our consume service that owns the partition now
 
     @property
     def lag(self) -> int | None:
@@ -65,6 +66,7 @@ class PartitionLag:
     time_lag_s: float | None  # None: lag but nothing produced in the window (cannot estimate)
     status: str
     why: str
+    owner: str | None = None  # None: no member of our consume service says it owns it
 
 
 @dataclass
@@ -121,17 +123,22 @@ class GroupLag:
         return self.offset_lag / rate if rate > 0 else None
 
 
-def observe(reader: KafkaReader, group: str, topic: str, commit_clock: Callable[[], float | None]
-            ) -> dict[int, Observation]:
+Owners = Callable[[], "dict[int, tuple[str, float | None]] | None"]
+
+
+def observe(reader: KafkaReader, group: str, topic: str, owners: Owners) -> dict[int, Observation]:
+    """One observation per partition. `owners`: partition -> (member, its last commit time), as our
+    consume members say (tansu drops commit metadata; another group has no owners here)."""
     partitions = reader.partitions(topic)
     # Committed first: a commit made between the two reads then cannot pass the high watermark
     # (read the other way round, a fast consumer showed "-118 behind").
     committed = reader.committed(group, partitions)
-    service_commit = commit_clock()
+    owned = owners() or {}
     highs = reader.high_watermarks(partitions)
     now = time.time()
     return {tp.partition: Observation(now, highs.get(tp), committed[tp].offset,
-                                      committed_at(committed[tp].metadata) or service_commit)
+                                      committed_at(committed[tp].metadata) or owned.get(tp.partition, (None, None))[1],
+                                      owned.get(tp.partition, (None, None))[0])
             for tp in partitions}
 
 
@@ -152,7 +159,7 @@ def _judge(partition: int, series: list[Observation], stop_threshold_s: float, n
         why = ("its end could not be read" if last.high is None else
                f"the broker reports its end ({last.high}) below the committed offset ({last.committed})")
         return PartitionLag(partition, last.committed, last.high, None, 0.0, 0.0, None, UNKNOWN,
-                            f"lag unknown: {why}")
+                            f"lag unknown: {why}", last.owner)
     series = [o for o in series if o.lag is not None]  # rates from the readable observations only
     first = series[0]
     lags = [o.lag for o in series]
@@ -182,7 +189,8 @@ def _judge(partition: int, series: list[Observation], stop_threshold_s: float, n
     else:
         status, why = WARN, (f"not advancing with {lag} behind; last commit {commit_age:.0f} s ago "
                              f"(STOP after {stop_threshold_s:g} s)")
-    return PartitionLag(partition, last.committed, last.high, lag, produced, consumed, time_lag, status, why)
+    return PartitionLag(partition, last.committed, last.high, lag, produced, consumed, time_lag, status, why,
+                        last.owner)
 
 
 @dataclass
@@ -190,11 +198,11 @@ class LagInputs:
     reader: KafkaReader
     group: str
     topic: str
-    commit_clock: Callable[[], float | None]
+    owners: Owners
     freshness: Callable[[], float | None]
 
     def observe(self) -> dict[int, Observation]:
-        return observe(self.reader, self.group, self.topic, self.commit_clock)
+        return observe(self.reader, self.group, self.topic, self.owners)
 
     def judge(self, history: list[dict[int, Observation]], stop_threshold_s: float,
               freshness_s: float | None) -> GroupLag:

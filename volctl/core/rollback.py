@@ -1,8 +1,10 @@
 """`volctl rollback`: switch the model of the predict and the consume service together, or not at all.
 
-Each service loads and verifies the target itself (POST /admin/model), then swaps with no restart.
-The predict service goes first; when the consume service then fails, predict is switched back, so
-the two never score with different models for longer than one failed call.
+Each process that serves a model (every predict worker and every consume member, each at its own
+address) loads and verifies the target itself (POST /admin/model), then swaps with no restart.
+The predict workers go first, then the consume members; when any of them fails, every one already
+switched is switched back, so they never score with different models for longer than the calls
+take. Afterwards each one is verified on its own /version and /metrics.
 """
 
 from __future__ import annotations
@@ -24,9 +26,6 @@ from volctl.domain.verdict import Verdict
 
 if TYPE_CHECKING:
     from volctl.domain.registry import Registry
-
-SERVICES = ("predict", "consume")
-
 
 @dataclass
 class Target:
@@ -81,10 +80,12 @@ class RollbackReport:
 
 def plan_rollback(services: Mapping[str, ServiceClient], registry: Registry | None, to: str) -> RollbackPlan:
     """Where each service is now and what `to` (baseline, ml, a version, or VERSION:VARIANT) means for it. The target
-    is verified in `registry` first (None: the services' registries are not reachable from here)."""
+    is verified in `registry` first (None: the services' registries are not reachable from here).
+
+    `services`: every process that serves a model (each predict worker, each consume member) by
+    name, predict first; the first one decides what "the current version" is."""
     switches = []
-    for service in SERVICES:
-        client = services[service]
+    for service, client in services.items():
         answer = client.get("/version")
         if answer.status != 200 or not isinstance(answer.body, dict):
             raise ConfigError(f"{service} at {client.base_url} answered /version with {answer.status}: "
@@ -110,6 +111,18 @@ def execute_rollback(services: Mapping[str, ServiceClient], plan: RollbackPlan, 
     started = time.perf_counter()
     request = {"variant": plan.target.variant, "version": plan.target.version, "expect_sha": plan.target.sha,
                "actor": local_actor(), "reason": reason, "change_id": plan.change_id, "dry_run": dry_run}
+    if not dry_run:
+        # Each one first loads and verifies the target without serving it (the slow
+        # part: reading, hashing, the first import of scikit-learn), so that the swaps that follow
+        # take milliseconds each, and a member that cannot load it stops the change before any swap.
+        for switch in plan.switches:
+            probe = ServiceSwitch(switch.service, switch.url, switch.before)
+            if not _call(probe, services[switch.service], token, {**request, "dry_run": True}):
+                report.ok = False
+                report.problem = f"{switch.service} cannot load the target, nothing was switched: {probe.error}"
+                switch.error = probe.error
+                report.seconds = time.perf_counter() - started
+                return report
     for switch in plan.switches:
         if not _call(switch, services[switch.service], token, request):
             report.ok = False

@@ -8,6 +8,7 @@ something volctl did not start is reported before anything is started.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import shutil
 import socket
@@ -24,10 +25,25 @@ from volctl.clients.processes import ProcessRecord, StopOutcome, Supervisor
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.broker import BROKER, broker_binary, start_broker
 from volctl.domain.errors import ConfigError, Unreachable
+from volctl.domain.files import write_atomically
 from volctl.domain.settings import Settings
+from volctl.domain.topology import (
+    CONSUME,
+    PREDICT,
+    Member,
+    Scale,
+    consume_members,
+    forget_scale,
+    members,
+    parse_member,
+    predict_workers,
+    running_scale,
+    scrape_targets_path,
+    write_scale,
+)
 
-PROMETHEUS, PREDICT, CONSUME, REPLAY, GUARD = "prometheus", "predict", "consume", "replay", "guard"
-ORDER = (BROKER, PROMETHEUS, PREDICT, CONSUME, REPLAY, GUARD)
+PROMETHEUS, REPLAY, GUARD = "prometheus", "replay", "guard"
+ORDER = (BROKER, PROMETHEUS, PREDICT, CONSUME, REPLAY, GUARD)  # each service: its members, 1 first
 READY_TIMEOUT_S = 30.0
 Progress = Callable[[str], None]
 
@@ -61,30 +77,35 @@ class UpReport:
 
 def up(settings: Settings, config_file: Path | None, write_monitoring: MonitoringWriter,
        replay: str | None = None, progress: Progress = lambda _m: None,
-       on_wait: Progress | None = None, guard: bool = False) -> UpReport:
+       on_wait: Progress | None = None, guard: bool = False, consumers: int | None = None,
+       predict_workers: int | None = None) -> UpReport:
     """Start what is not running, in order, waiting for each to be ready.
 
     `replay`: None (no background ticks), a recording path, "synthetic", or "demo" (the
     configured recordings when there are some, else the synthetic source). Another `up` or `down`
     on the same state directory is waited for (`on_wait` says whom). `write_monitoring` renders
     the Prometheus config and rules (volctl.reports.monitoring.render_monitoring). `guard` also
-    starts `volctl guard` in the background (its log: `volctl logs guard`).
+    starts `volctl guard` in the background (its log: `volctl logs guard`). `consumers` and
+    `predict_workers`: how many of each (None: as many as run now, else the configured number).
     """
     started = time.monotonic()
     supervisor = Supervisor(settings.state_path)
     with supervisor.exclusive("up", on_wait=on_wait or progress):  # concurrent `up`s would each start a Prometheus
-        report = _up(settings, supervisor, config_file, write_monitoring, replay, progress, guard)
+        scale = _wanted_scale(settings, supervisor, consumers, predict_workers)
+        report = _up(settings, supervisor, config_file, write_monitoring, replay, progress, guard, scale)
     report.seconds = time.monotonic() - started
     return report
 
 
 def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, write_monitoring: MonitoringWriter,
-        replay: str | None, progress: Progress, guard: bool = False) -> UpReport:
+        replay: str | None, progress: Progress, guard: bool, scale: Scale) -> UpReport:
     report = UpReport()
-    _preflight(settings, supervisor, replay is not None)
+    _preflight(settings, supervisor, scale)
     report.token_created = ensure_admin_token(settings)
     report.trained = _ensure_model(settings, progress)
     env = {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
+    write_scale(settings, scale)
+    write_scrape_targets(settings, scale)  # before Prometheus starts: it discovers the members from them
 
     progress("starting the broker")
     broker = start_broker(settings, supervisor)
@@ -95,11 +116,8 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     if settings.prometheus.embedded:
         progress("starting Prometheus")
         report.components.append(_start_prometheus(settings, supervisor, write_monitoring))
-    python = [sys.executable, "-m"]
-    for name, endpoint in ((PREDICT, settings.predict), (CONSUME, settings.consume)):
-        progress(f"starting the {name} service")
-        report.components.append(_start_service(
-            supervisor, name, [*python, f"services.{name}"], env, endpoint.port, f"{endpoint.url}/health"))
+    report.components += _start_members(settings, supervisor, PREDICT, scale.predict_workers, env, progress)
+    report.components += _reconcile_consumers(settings, supervisor, scale.consumers, env, progress)
     if replay is not None:
         progress("starting the background replay")
         report.components.append(_start_replay(settings, supervisor, replay, env))
@@ -110,18 +128,56 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     return report
 
 
+def scale_consumers(settings: Settings, count: int, config_file: Path | None,
+                    progress: Progress = lambda _m: None) -> list[ComponentState]:
+    """Start or stop consume members until `count` run (the group rebalances); Prometheus follows
+    through its target file. One row per member, the stopped ones included."""
+    supervisor = Supervisor(settings.state_path)
+    with supervisor.exclusive("scale", on_wait=progress):
+        if not any(supervisor.record(m.name) for m in consume_members(settings)):
+            raise Unreachable("no consume service runs in this stack", hint="start it with `volctl up --consumers N`")
+        scale = Scale(count, running_scale(settings).predict_workers)
+        _preflight(settings, supervisor, scale)
+        env = {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
+        write_scale(settings, scale)
+        write_scrape_targets(settings, scale)
+        return _reconcile_consumers(settings, supervisor, count, env, progress)
+
+
 def down(settings: Settings, dry_run: bool = False, timeout_s: float = 10.0) -> list[StopOutcome]:
     """Stop every component volctl started, newest first: SIGTERM, then SIGKILL after `timeout_s`."""
     supervisor = Supervisor(settings.state_path)
     if dry_run:
         return _stop_all(supervisor, dry_run, timeout_s)
     with supervisor.exclusive("down"):
-        return _stop_all(supervisor, dry_run, timeout_s)
+        outcomes = _stop_all(supervisor, dry_run, timeout_s)
+        forget_scale(settings)
+        return outcomes
+
+
+def component_names(settings: Settings, supervisor: Supervisor) -> list[str]:
+    """Every component in start order, each service's members expanded: those the running scale
+    wants and any other member that still has a pid file."""
+    names = []
+    for name in ORDER:
+        if name in (PREDICT, CONSUME):
+            wanted = [m.name for m in members(settings, name)]
+            names += wanted + [n for n in _member_names_on_disk(supervisor, name) if n not in wanted]
+        else:
+            names.append(name)
+    return names
+
+
+def _member_names_on_disk(supervisor: Supervisor, service: str) -> list[str]:
+    found = [(parse_member(p.stem), p.stem) for p in supervisor.run_dir.glob(f"{service}*.pid")]
+    return [name for parsed, name in sorted((f for f in found if f[0]), key=lambda f: f[0][1])]  # type: ignore[index]
 
 
 def _stop_all(supervisor: Supervisor, dry_run: bool, timeout_s: float) -> list[StopOutcome]:
     outcomes = []
-    for name in reversed(ORDER):
+    names = [n for service in ORDER for n in ((_member_names_on_disk(supervisor, service) or [service])
+                                              if service in (PREDICT, CONSUME) else [service])]
+    for name in reversed(names):
         record = supervisor.record(name)
         if dry_run:
             outcomes.append(StopOutcome(name, record.pid if record else None,
@@ -134,7 +190,7 @@ def _stop_all(supervisor: Supervisor, dry_run: bool, timeout_s: float) -> list[S
 def status(settings: Settings) -> list[ComponentState]:
     supervisor = Supervisor(settings.state_path)
     states = []
-    for name in ORDER:
+    for name in component_names(settings, supervisor):
         record = supervisor.record(name)
         state = ComponentState(name, "running" if record else "down")
         if record:
@@ -149,7 +205,11 @@ def status(settings: Settings) -> list[ComponentState]:
         broker.detail = f"embedded tansu {bootstrap_of(settings.kafka)}: memory only, data is lost when it stops"
     if not settings.prometheus.embedded:
         states[1].action, states[1].detail = "external", settings.prometheus.url
-    _describe_model(settings, states[2])
+    for state in states:
+        parsed = parse_member(state.name)
+        if parsed and parsed[0] == PREDICT:
+            _describe_model(predict_workers(settings)[parsed[1] - 1] if parsed[1] <= len(predict_workers(settings))
+                            else None, state)
     return states
 
 
@@ -167,20 +227,38 @@ def ensure_admin_token(settings: Settings) -> bool:
 # -- steps ---------------------------------------------------------------------------------------
 
 
-def _preflight(settings: Settings, supervisor: Supervisor, with_replay: bool) -> None:
+def _wanted_scale(settings: Settings, supervisor: Supervisor, consumers: int | None,
+                  workers: int | None) -> Scale:
+    """The flags, else what runs now, else the config; a running predict keeps its worker count."""
+    running = [n for service in (PREDICT, CONSUME) for n in _member_names_on_disk(supervisor, service)
+               if supervisor.record(n)]
+    base = running_scale(settings) if running else Scale(settings.consume.replicas, settings.predict.workers)
+    wanted = Scale(consumers or base.consumers, workers or base.predict_workers)
+    live = [n for n in _member_names_on_disk(supervisor, PREDICT) if supervisor.record(n)]
+    if live and wanted.predict_workers != running_scale(settings).predict_workers:
+        raise ConfigError(f"predict runs with {running_scale(settings).predict_workers} worker(s); "
+                          f"{wanted.predict_workers} needs a restart of the predict service",
+                          hint=f"`volctl down`, then `volctl up --predict-workers {wanted.predict_workers}`")
+    return wanted
+
+
+def _preflight(settings: Settings, supervisor: Supervisor, scale: Scale) -> None:
     """Fail before starting anything: missing binaries, ports taken by other programs."""
     if not settings.kafka.bootstrap:
         broker_binary(settings)
     if settings.prometheus.embedded and not shutil.which(settings.prometheus.bin):
         raise ConfigError(f"the Prometheus binary {settings.prometheus.bin!r} was not found",
                           hint="apt-get install prometheus, set prometheus.bin, or set prometheus.embedded = false")
-    ports = {PREDICT: (settings.predict.port, "predict.port"), CONSUME: (settings.consume.port, "consume.port")}
+    ports = {m.name: (m.port, _port_key(settings, m)) for service in (PREDICT, CONSUME)
+             for m in members(settings, service, scale.predict_workers if service == PREDICT else scale.consumers)}
+    if scale.predict_workers > 1 and not any(supervisor.record(m.name) for m in predict_workers(settings, 1)):
+        ports["predict (shared)"] = (settings.predict.port, "predict.port")
     if settings.prometheus.embedded:
         ports[PROMETHEUS] = (settings.prometheus.port, "prometheus.url")
     if not settings.kafka.bootstrap:
         ports[BROKER] = (settings.kafka.embedded_port, "kafka.embedded_port")
     for name, (port, key) in ports.items():
-        if supervisor.record(name) is None and _port_taken(port):
+        if supervisor.record(name.split()[0]) is None and _port_taken(port):
             raise ConfigError(f"port {port} for {name} is taken by a process volctl did not start",
                               hint=f"stop that process, or set {key} to another port (in volctl.toml, or "
                                    f"{_env_name(key)} in the environment)")
@@ -218,6 +296,49 @@ def _start_prometheus(settings: Settings, supervisor: Supervisor, write_monitori
             f"--web.listen-address=127.0.0.1:{settings.prometheus.port}", "--web.enable-lifecycle"]
     record = supervisor.start(PROMETHEUS, argv, port=settings.prometheus.port)
     return _wait_ready(supervisor, record, f"{url}/-/ready", url)
+
+
+def _port_key(settings: Settings, member: Member) -> str:
+    """The config key that moves a member's port."""
+    if member.service == CONSUME:
+        return "consume.port"
+    return "predict.port" if member.port == settings.predict.port else "predict.worker_port"
+
+
+def _start_members(settings: Settings, supervisor: Supervisor, service: str, count: int, env: dict[str, str],
+                   progress: Progress) -> list[ComponentState]:
+    """Start members 1..count of a service that do not run, each waited for on its own port."""
+    states = []
+    for member in members(settings, service, count):
+        progress(f"starting the {service} service" + (f" ({member.name})" if count > 1 else ""))
+        flag = {CONSUME: "--member", PREDICT: "--worker"}[service]
+        argv = [sys.executable, "-m", f"services.{service}"]
+        if count > 1:
+            argv += [flag, str(member.index)]
+        states.append(_start_service(supervisor, member.name, argv, env, member.port, f"{member.url}/health"))
+    return states
+
+
+def _reconcile_consumers(settings: Settings, supervisor: Supervisor, count: int, env: dict[str, str],
+                         progress: Progress) -> list[ComponentState]:
+    """Members 1..count running, the ones above stopped (highest first)."""
+    states = _start_members(settings, supervisor, CONSUME, count, env, progress)
+    wanted = {m.name for m in consume_members(settings, count)}
+    for name in reversed(_member_names_on_disk(supervisor, CONSUME)):
+        if name not in wanted:
+            progress(f"stopping {name}")
+            outcome = supervisor.stop(name)
+            states.append(ComponentState(name, "stopped" if outcome.how != "not running" else "down", outcome.pid,
+                                         detail=f"{outcome.how} in {outcome.seconds:.1f} s; the group rebalances"))
+    return states
+
+
+def write_scrape_targets(settings: Settings, scale: Scale) -> None:
+    """Prometheus's file-based discovery: one file per job listing every member (Prometheus
+    re-reads it when it changes, so `scale` needs no reload)."""
+    for service, count in ((PREDICT, scale.predict_workers), (CONSUME, scale.consumers)):
+        groups = [{"targets": [m.address], "labels": {"member": m.name}} for m in members(settings, service, count)]
+        write_atomically(scrape_targets_path(settings, service), json.dumps(groups, indent=2))
 
 
 def _start_service(supervisor: Supervisor, name: str, argv: list[str], env: dict[str, str], port: int,
@@ -281,10 +402,10 @@ def _await_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str) 
                       hint=f"see `volctl logs {record.name}`")
 
 
-def _describe_model(settings: Settings, predict: ComponentState) -> None:
-    if predict.action != "running":
+def _describe_model(worker: Member | None, predict: ComponentState) -> None:
+    if predict.action != "running" or worker is None:
         return
-    version = get_json("predict", settings.predict.url, "/version", timeout_s=1)
+    version = get_json(worker.name, worker.url, "/version", timeout_s=1)
     predict.detail = (f"model {version.get('model')} {version.get('version')}" if version
                       else "not answering /version")
 

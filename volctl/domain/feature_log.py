@@ -5,6 +5,9 @@ JSON-lines files `features-<n>.jsonl` in one folder; each line is one array in C
 ~20 µs, which matters on the consume hot path. A file is closed after `rows_per_file` rows and
 only the newest `keep_files` are kept, so the log never grows past rows_per_file × keep_files
 rows. Readers take every file in name order.
+
+Each member of the consumer group writes its own files: member 1 in the folder itself, member i
+in its subfolder `consume-i/` (member_folder); readers take every member's files, oldest first.
 """
 
 from __future__ import annotations
@@ -64,14 +67,37 @@ class FeatureLog(JsonLinesLog):
         self.write([ts, product, *features, score] for ts, product, features, score in rows)
 
 
+def member_folder(folder: Path, member: str) -> Path:
+    """Where a member of the consumer group writes its log (member 1, `consume`: the folder itself)."""
+    return folder if member == "consume" else folder / member
+
+
 def log_files(folder: Path, prefix: str = "features") -> list[Path]:
+    """One writer's files, in name order."""
     return sorted(folder.glob(f"{prefix}-*.jsonl"))
+
+
+def all_log_files(folder: Path, prefix: str = "features") -> list[Path]:
+    """Every member's files, oldest first by modification time (members write side by side)."""
+    found = [*folder.glob(f"{prefix}-*.jsonl"), *folder.glob(f"consume-*/{prefix}-*.jsonl")]
+    return sorted(found, key=_modified)
+
+
+def _modified(path: Path) -> tuple[float, str]:
+    try:
+        return path.stat().st_mtime, str(path)
+    except OSError:  # rotated away while we looked
+        return 0.0, str(path)
 
 
 def read_documents(folder: Path, prefix: str) -> Iterator[Any]:
     """Every document of a log, oldest first (a torn last line is skipped)."""
-    for path in log_files(folder, prefix):
-        for line in path.read_bytes().splitlines():
+    for path in all_log_files(folder, prefix):
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:  # rotated away by its writer
+            continue
+        for line in lines:
             try:
                 yield orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -81,8 +107,11 @@ def read_documents(folder: Path, prefix: str) -> Iterator[Any]:
 def read_rows(folder: Path, limit: int | None = None) -> list[list[Any]]:
     """The newest `limit` rows (all when None), oldest first; NaN for missing values."""
     rows: list[list[Any]] = []
-    for path in reversed(log_files(folder)):
-        lines = path.read_bytes().splitlines()
+    for path in reversed(all_log_files(folder)):
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:  # rotated away by its writer
+            continue
         rows[:0] = [[float("nan") if v is None else v for v in orjson.loads(line)] for line in lines if line]
         if limit is not None and len(rows) >= limit:
             return rows[-limit:]

@@ -35,6 +35,20 @@ class Endpoint:
 
 
 @dataclass
+class PredictSettings(Endpoint):
+    # More than 1: that many processes share `port` (SO_REUSEPORT; the kernel spreads connections), and
+    # worker i also listens alone on worker_port + i - 1, where Prometheus scrapes it and rollback switches it.
+    workers: int = 1
+    worker_port: int = 8010
+
+
+@dataclass
+class ConsumeSettings(Endpoint):
+    # Members of one consumer group; member i serves metrics and admin on port + i - 1 (8001, 8002, ...).
+    replicas: int = 1
+
+
+@dataclass
 class KafkaSettings:
     bootstrap: str = ""  # empty: start and use the embedded tansu broker
     embedded_port: int = 9092
@@ -110,8 +124,8 @@ class ModelSettings:
 class Settings:
     state_dir: str = ".volctl"
     admin_token: str = ""
-    predict: Endpoint = field(default_factory=Endpoint)
-    consume: Endpoint = field(default_factory=lambda: Endpoint(port=8001))
+    predict: PredictSettings = field(default_factory=PredictSettings)
+    consume: ConsumeSettings = field(default_factory=lambda: ConsumeSettings(port=8001))
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
     slo: SloSettings = field(default_factory=SloSettings)
@@ -144,7 +158,9 @@ _AT_LEAST_ONE: _Rule = (lambda v: v >= 1, "at least 1")
 _FRACTION: _Rule = (lambda v: 0 < v < 1, "between 0 and 1 (exclusive), e.g. 0.01 for 1 %")
 _DURATION_RULE: _Rule = (lambda v: bool(_DURATION.fullmatch(v)), "a duration such as 15s, 5m, 1h or 30d")
 RULES: dict[str, _Rule] = {
-    "predict.port": _PORT, "consume.port": _PORT, "kafka.embedded_port": _PORT,
+    "predict.port": _PORT, "consume.port": _PORT, "predict.worker_port": _PORT,
+    "predict.workers": (lambda v: 1 <= v <= 64, "from 1 to 64"),
+    "consume.replicas": (lambda v: 1 <= v <= 64, "from 1 to 64"), "kafka.embedded_port": _PORT,
     "kafka.partitions": (lambda v: 1 <= v <= 1000, "from 1 to 1000"), "kafka.timeout": _POSITIVE,
     "prometheus.url": (lambda v: bool(re.fullmatch(r"https?://[^/:]+:[0-9]{1,5}(/.*)?", v)),
                        "a URL with a port, e.g. http://127.0.0.1:9090"),

@@ -48,14 +48,14 @@ def _count(value: int | None) -> str:
 def lag_table(lag: GroupLag) -> RenderableType:
     table = Table(title=f"group {lag.group} on {lag.topic} ({lag.observations} observations over "
                         f"{lag.window_s:.0f} s)", title_justify="left")
-    for column in ("part", "committed", "high", "lag", "in/s", "out/s", "time lag", "status", "why"):
-        table.add_column(column, justify="left" if column in ("status", "why") else "right",
-                         overflow="fold" if column == "why" else "ellipsis")
+    for column in ("part", "owner", "committed", "high", "lag", "in/s", "out/s", "time lag", "status", "why"):
+        table.add_column(column, justify="left" if column in ("owner", "status", "why") else "right",
+                         overflow="fold" if column in ("owner", "why") else "ellipsis")
     for p in lag.partitions:
         colour = STATUS_COLOUR[p.status]
-        table.add_row(str(p.partition), "-" if p.committed is None else str(p.committed), _count(p.high_watermark),
-                      _count(p.offset_lag), f"{p.production_rate:.1f}", f"{p.consumption_rate:.1f}",
-                      _seconds(p.time_lag_s), f"[{colour}]{p.status}[/]", escape(p.why))
+        table.add_row(str(p.partition), p.owner or "-", "-" if p.committed is None else str(p.committed),
+                      _count(p.high_watermark), _count(p.offset_lag), f"{p.production_rate:.1f}",
+                      f"{p.consumption_rate:.1f}", _seconds(p.time_lag_s), f"[{colour}]{p.status}[/]", escape(p.why))
     return fit(table, out)
 
 

@@ -50,13 +50,13 @@ def rollback_result(report: RollbackReport) -> None:
                       f"{switch.seconds * 1000:.0f} ms", verified, escape(note))
     out.print(fit(table, out))
     if report.ok:
-        out.print(f"[bold green]both services serve {report.plan.target.describe()}[/] "
+        out.print(f"[bold green]every service serves {report.plan.target.describe()}[/] "
                   f"({report.seconds * 1000:.0f} ms; no restart)")
     else:
         out.print(f"[bold red]rollback failed:[/] {escape(report.problem)}")
         reverted = [s.service for s in report.plan.switches if s.reverted]
         if reverted:
-            out.print(f"switched back: {', '.join(reverted)}, so both services still serve the same model")
+            out.print(f"switched back: {', '.join(reverted)}, so every service still serves the same model")
 
 
 def history_table(entries: list[dict[str, Any]]) -> None:

@@ -53,6 +53,12 @@ def status_table(components: list[ComponentState]) -> None:
     out.print(components_table("volctl status", components, "uptime"))
 
 
+def scale_summary(states: list[ComponentState], count: int) -> None:
+    out.print(components_table(f"volctl scale consumers {count}", states, "ready in"))
+    out.print(f"[bold green]{count} consume member(s) wanted[/]; the group rebalances in a few seconds: "
+              "`volctl lag` shows who owns each partition, `volctl health` checks every member")
+
+
 def down_table(outcomes: list[StopOutcome], dry_run: bool) -> None:
     table = Table(title="volctl down" + (" --dry-run (nothing stopped)" if dry_run else ""), title_justify="left")
     for column in ("component", "result", "pid", "took"):

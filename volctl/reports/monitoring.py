@@ -12,6 +12,7 @@ import yaml
 from volctl.core import queries
 from volctl.domain.errors import ConfigError
 from volctl.domain.settings import Settings
+from volctl.domain.topology import CONSUME, PREDICT, scrape_targets_path
 from volctl.reports.templating import render
 
 FLAVOURS = ("embedded", "compose")
@@ -41,13 +42,14 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
         out_dir / "grafana" / "provisioning" / "dashboards" / "volctl.yml",
     )
     embedded = flavour == "embedded"
-    targets = ({"predict": f"{settings.predict.host}:{settings.predict.port}",
-                "consume": f"{settings.consume.host}:{settings.consume.port}"} if embedded
-               else {"predict": "predict:8000", "consume": "consume:8001"})
+    jobs = ([{"name": service, "file": str(scrape_targets_path(settings, service).resolve())}
+             for service in (PREDICT, CONSUME)] if embedded
+            else [{"name": PREDICT, "dns_name": "predict", "port": 8000},
+                  {"name": CONSUME, "dns_name": "consume", "port": 8001}])
     texts = {
         files.prometheus_config: render(
             "prometheus/prometheus.yml.j2", flavour=flavour, scrape_interval=settings.prometheus.scrape_interval,
-            rules_file=str(files.rules.resolve()) if embedded else COMPOSE_RULES, targets=targets),
+            rules_file=str(files.rules.resolve()) if embedded else COMPOSE_RULES, jobs=jobs),
         files.rules: render("prometheus/rules.yml.j2", recordings=queries.recordings(settings.slo),
                             alerts=queries.alerts(settings.slo)),
         files.dashboard: render("grafana/dashboard.json.j2", panels=queries.dashboard_panels(settings.slo)),
