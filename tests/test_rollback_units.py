@@ -54,3 +54,20 @@ def test_both_switch_and_verify() -> None:
     services = {name: _service(name, False, calls) for name in ("predict", "consume")}
     report = execute_rollback(services, plan_rollback(services, None, "baseline"), "token", "test")
     assert report.ok and all(s.verified for s in report.plan.switches)
+
+
+def test_a_member_that_cannot_load_the_target_stops_the_change_before_any_swap() -> None:
+    calls: list[tuple[str, dict]] = []
+    services = {name: _service(name, False, calls) for name in ("predict", "predict-2", "consume", "consume-2")}
+
+    def refuse_to_load(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/version":
+            return httpx.Response(200, json=ML)
+        return httpx.Response(409, json={"detail": "ml v1 here has another sha256"})
+
+    services["consume-2"] = ServiceClient("consume-2", "http://consume-2",
+                                          transport=httpx.MockTransport(refuse_to_load))
+    report = execute_rollback(services, plan_rollback(services, None, "baseline"), "token", "test")
+    assert not report.ok and "consume-2 cannot load the target, nothing was switched" in report.problem
+    assert calls == [] and all(not s.changed for s in report.plan.switches)
+    assert all(services[name].get("/version").body["model"] == "ml" for name in ("predict", "predict-2", "consume"))

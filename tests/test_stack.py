@@ -29,14 +29,15 @@ needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason
 class Stack:
     def __init__(self, state: Path, registry: Path) -> None:
         self.state = state
-        self.ports = {name: free_port() for name in ("kafka", "prometheus", "predict", "consume")}
+        self.ports = {name: free_port() for name in ("kafka", "prometheus", "predict", "consume", "workers")}
         state.mkdir(parents=True, exist_ok=True)
         self.config = state / "volctl.toml"
         self.config.write_text(
             f'state_dir = "{state}"\n'
             f"[kafka]\nembedded_port = {self.ports['kafka']}\n"
             f'[prometheus]\nurl = "http://127.0.0.1:{self.ports["prometheus"]}"\nscrape_interval = "1s"\n'
-            f"[predict]\nport = {self.ports['predict']}\n[consume]\nport = {self.ports['consume']}\n"
+            f"[predict]\nport = {self.ports['predict']}\nworker_port = {self.ports['workers']}\n"
+            f"[consume]\nport = {self.ports['consume']}\n"
             f'[model]\nregistry_dir = "{registry}"\n'
         )
 
@@ -206,6 +207,16 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     config = yaml.safe_load(result.stdout)
     assert set(config["services"]) == {"kafka", "model-init", "predict", "consume", "prometheus", "grafana"}
     assert all("healthcheck" in config["services"][s] for s in ("kafka", "predict", "consume", "prometheus"))
+    # consume replicas each take a free host port of a range (a fixed port would stop `--scale consume=3`)
+    assert "8001-8009:8001" in str(config["services"]["consume"]["ports"][0])
     prometheus = yaml.safe_load((tmp_path / "compose" / "prometheus" / "prometheus.yml").read_text())
-    targets = {c["job_name"]: c["static_configs"][0]["targets"] for c in prometheus["scrape_configs"]}
-    assert targets == {"predict": ["predict:8000"], "consume": ["consume:8001"]}
+    # Every replica of a scaled service is found by DNS, so `--scale consume=3` needs no edit
+    discovered = {c["job_name"]: (c["dns_sd_configs"][0]["names"], c["dns_sd_configs"][0]["port"])
+                  for c in prometheus["scrape_configs"]}
+    assert discovered == {"predict": (["predict"], 8000), "consume": (["consume"], 8001)}
+    promtool = shutil.which("promtool")
+    if promtool:
+        check = subprocess.run([promtool, "check", "config", "--syntax-only",
+                                str(tmp_path / "compose" / "prometheus" / "prometheus.yml")],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr

@@ -205,11 +205,10 @@ def status(settings: Settings) -> list[ComponentState]:
         broker.detail = f"embedded tansu {bootstrap_of(settings.kafka)}: memory only, data is lost when it stops"
     if not settings.prometheus.embedded:
         states[1].action, states[1].detail = "external", settings.prometheus.url
+    addresses = {m.name: m for service in (PREDICT, CONSUME) for m in members(settings, service)}
     for state in states:
-        parsed = parse_member(state.name)
-        if parsed and parsed[0] == PREDICT:
-            _describe_model(predict_workers(settings)[parsed[1] - 1] if parsed[1] <= len(predict_workers(settings))
-                            else None, state)
+        if state.name in addresses:
+            _describe_member(addresses[state.name], state)
     return states
 
 
@@ -402,12 +401,22 @@ def _await_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str) 
                       hint=f"see `volctl logs {record.name}`")
 
 
-def _describe_model(worker: Member | None, predict: ComponentState) -> None:
-    if predict.action != "running" or worker is None:
+def _describe_member(member: Member, state: ComponentState) -> None:
+    """The model a running member serves (and, for a consume member, the partitions it owns)."""
+    if state.action != "running":
         return
-    version = get_json(worker.name, worker.url, "/version", timeout_s=1)
-    predict.detail = (f"model {version.get('model')} {version.get('version')}" if version
-                      else "not answering /version")
+    if member.service == PREDICT:
+        version = get_json(member.name, member.url, "/version", timeout_s=1)
+        state.detail = (f"model {version.get('model')} {version.get('version')}" if version
+                        else "not answering /version")
+        return
+    health = get_json(member.name, member.url, "/health", timeout_s=1)
+    if not health:
+        state.detail = "not answering /health"
+        return
+    owned = ", ".join(map(str, health.get("partitions") or [])) or "none"
+    state.detail = (f"model {health.get('model_variant')} {health.get('model_version')}; partitions {owned} "
+                    f"({health.get('status')})")
 
 
 def _port_taken(port: int) -> bool:

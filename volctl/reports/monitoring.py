@@ -44,8 +44,8 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
     embedded = flavour == "embedded"
     jobs = ([{"name": service, "file": str(scrape_targets_path(settings, service).resolve())}
              for service in (PREDICT, CONSUME)] if embedded
-            else [{"name": PREDICT, "dns_name": "predict", "port": 8000},
-                  {"name": CONSUME, "dns_name": "consume", "port": 8001}])
+            else [{"name": PREDICT, "file": None, "dns_name": "predict", "port": 8000},
+                  {"name": CONSUME, "file": None, "dns_name": "consume", "port": 8001}])
     texts = {
         files.prometheus_config: render(
             "prometheus/prometheus.yml.j2", flavour=flavour, scrape_interval=settings.prometheus.scrape_interval,
