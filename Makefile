@@ -76,6 +76,7 @@ bench: install
 	$(PY) bench/rollback.py
 	$(PY) bench/model_quality.py
 	$(PY) bench/drift_calibration.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) .volctl .pytest_cache .ruff_cache

@@ -93,7 +93,7 @@ def test_high_latency_with_injected_slowness_reaches_the_rollback(tmp_path: Path
         assert len(records) == 2
         run = json.loads(records[-1].read_text())
         rollback = next(s for s in run["steps"] if s["number"] == 5)
-        assert rollback["exit_code"] == 0 and "both services serve baseline" in rollback["output"]
+        assert rollback["exit_code"] == 0 and "every service serves baseline" in rollback["output"]
         assert run["outcome"] == "stop"
         assert "## Step 5. Roll back to the baseline rule" in records[-1].with_suffix(".md").read_text()
 

@@ -180,3 +180,12 @@ def test_rollback_under_load_switches_both_predict_workers(scaled_stack: Stack) 
                      if k.startswith("volatility_api_requests_total") and 'endpoint="/predict"' in k)
         assert served > 0, f"worker {index} served no request"
         assert httpx.get(_worker_url(stack, index) + "/version", timeout=2).json()["model"] == target
+
+
+def test_scale_dry_run_says_what_would_stop_and_changes_nothing(scaled_stack: Stack) -> None:
+    result = scaled_stack.run("scale", "consumers", "2", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "consume-3" in result.stdout and "would stop" in result.stdout
+    assert set(_owned(scaled_stack)) == set(MEMBERS)  # all three still answer
+    refused = scaled_stack.run("scale", "predict", "2")
+    assert refused.returncode == 2 and "only consumers scale" in refused.stderr + refused.stdout

@@ -25,8 +25,8 @@ def rollback(
                                            "version (keeps the served variant).")] = None,
     reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.", metavar="")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Have both services load and verify the target, "
-                                          "switch nothing.", metavar="")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Have every service (each worker and member) load "
+                                          "and verify the target, switch nothing.", metavar="")] = False,
     history: Annotated[bool, typer.Option("--history", help="Show the audit log of model switches.",
             metavar="")] = False,
     limit: Annotated[int, typer.Option("-n", min=1, help="How many audit entries --history shows.")] = 20,
@@ -78,7 +78,7 @@ def _switch(services: dict[str, ServiceClient], registry: Registry | None, setti
         if not sys.stdin.isatty():
             console.error("refusing to switch models without confirmation", hint="pass --yes (or --dry-run)")
             raise typer.Exit(EXIT_USAGE)
-        typer.confirm(f"Switch both services to {plan.target.describe()}?", abort=True)
+        typer.confirm(f"Switch every service ({len(plan.switches)} processes) to {plan.target.describe()}?", abort=True)
     token = read_admin_token(settings)
     if not token:
         raise ConfigError(f"no admin token in {settings.state_path / 'admin_token'} and none configured",

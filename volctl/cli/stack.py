@@ -57,6 +57,10 @@ def scale(
     ctx: typer.Context,
     what: Annotated[str, typer.Argument(help="What to scale: consumers.", metavar="consumers")],
     count: Annotated[int, typer.Argument(min=1, max=64, help="How many consume members should run.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print which members would start or stop; change "
+                                          "nothing.", metavar="")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask (it never asks: for runbooks and scripts).",
+                                      metavar="")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Start or stop consume members of the running stack; the consumer group rebalances and
@@ -69,11 +73,11 @@ def scale(
                                  "`volctl down`, then `volctl up --predict-workers N`)", param_hint="WHAT")
     settings = settings_of(ctx)
     with console.err.status("scaling") as status:
-        states = scale_consumers(settings, count, config_file_of(ctx), progress=status.update)
+        states = scale_consumers(settings, count, config_file_of(ctx), progress=status.update, dry_run=dry_run)
     if as_json:
         console.emit_json(states)
     else:
-        scale_summary(states, count)
+        scale_summary(states, count, dry_run)
 
 
 @boundary

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from volctl.domain.errors import ConfigError
 
-MUTATING = {"rollback", "down"}  # asked before, unless --yes; runbook steps never pass --yes themselves
+MUTATING = {"rollback", "down", "scale"}  # asked before, unless --yes; runbook steps never pass --yes themselves
 _STEP = re.compile(r"^##\s+(\d+)\.\s+(.+?)\s*$")
 _FENCE = re.compile(r"^```volctl\s*$")
 _DECISION = re.compile(r"^[-*]\s+exit\s+([\d,\s]+?)\s*(?:->|→)\s*(.+?)\s*$", re.IGNORECASE)

@@ -129,13 +129,20 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
 
 
 def scale_consumers(settings: Settings, count: int, config_file: Path | None,
-                    progress: Progress = lambda _m: None) -> list[ComponentState]:
+                    progress: Progress = lambda _m: None, dry_run: bool = False) -> list[ComponentState]:
     """Start or stop consume members until `count` run (the group rebalances); Prometheus follows
-    through its target file. One row per member, the stopped ones included."""
+    through its target file. One row per member, the stopped ones included (`dry_run`: what
+    would start or stop, nothing changed)."""
     supervisor = Supervisor(settings.state_path)
+    if not any(supervisor.record(m.name) for m in consume_members(settings)):
+        raise Unreachable("no consume service runs in this stack", hint="start it with `volctl up --consumers N`")
+    if dry_run:
+        wanted = {m.name for m in consume_members(settings, count)}
+        names = sorted(wanted | set(_member_names_on_disk(supervisor, CONSUME)),
+                       key=lambda n: parse_member(n) or ("", 0))
+        return [ComponentState(n, ("running" if supervisor.record(n) else "would start") if n in wanted
+                               else ("would stop" if supervisor.record(n) else "down")) for n in names]
     with supervisor.exclusive("scale", on_wait=progress):
-        if not any(supervisor.record(m.name) for m in consume_members(settings)):
-            raise Unreachable("no consume service runs in this stack", hint="start it with `volctl up --consumers N`")
         scale = Scale(count, running_scale(settings).predict_workers)
         _preflight(settings, supervisor, scale)
         env = {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}

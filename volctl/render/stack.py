@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from volctl.core.watch import Snapshot
 
 _STYLE = {"started": "green", "running": "green", "external": "cyan", "down": "red", "stopped": "yellow",
-          "killed": "red", "not running": "dim", "would stop": "yellow"}
+          "killed": "red", "not running": "dim", "would stop": "yellow",
+          "would start": "yellow"}
 
 
 def _seconds(value: float | None) -> str:
@@ -53,8 +54,11 @@ def status_table(components: list[ComponentState]) -> None:
     out.print(components_table("volctl status", components, "uptime"))
 
 
-def scale_summary(states: list[ComponentState], count: int) -> None:
-    out.print(components_table(f"volctl scale consumers {count}", states, "ready in"))
+def scale_summary(states: list[ComponentState], count: int, dry_run: bool = False) -> None:
+    out.print(components_table(f"volctl scale consumers {count}" + (" --dry-run (nothing changed)" if dry_run else ""),
+                               states, "ready in"))
+    if dry_run:
+        return
     out.print(f"[bold green]{count} consume member(s) wanted[/]; the group rebalances in a few seconds: "
               "`volctl lag` shows who owns each partition, `volctl health` checks every member")
 

@@ -1,0 +1,158 @@
+"""Scaling out, side by side in one run: consume throughput with 1, 2 and 3 members of one consumer
+group, and predict capacity with 1 and 2 workers sharing a port, each as a ratio to one process.
+
+Consume: N synthetic ticks of three products (the recordings hold two: BTC-USD and ETH-USD, so a
+third member would idle) are preloaded into a topic of three partitions, one product each. For
+each member count a fresh group reads them; throughput is the group's processed count over a
+window that starts once every member owns its partitions (the join is not counted) and ends
+before the smallest partition drains. Predict: `hey` at increasing concurrency against one
+process, then two workers (`--worker 1|2`, SO_REUSEPORT), the ml variant; the best rate counts.
+
+    python bench/scale.py [--ticks 200000] [--window 4] [--seconds 4] [--registry DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from _common import ROOT, free_port, registry_with_model
+from consume_throughput import processed
+from predict_capacity import hey
+
+CONCURRENCY = (10, 25, 50)
+
+
+def preload(bootstrap: str, topic: str, count: int) -> int:
+    from volctl.clients.kafka import Publisher
+    from volctl.core.ingest import Limits, publish, synthetic_stream
+    from volctl.domain.settings import KafkaSettings
+
+    publisher = Publisher(bootstrap, products=KafkaSettings().products)
+    summary = publish(synthetic_stream(7, None), publisher, topic, "bench", limits=Limits(max_ticks=count))
+    publisher.close()
+    print(f"preloaded {summary.sent:,} synthetic ticks of 3 products in {summary.seconds:.1f} s")
+    return summary.sent
+
+
+def group_throughput(state: Path, kafka_port: int, registry: Path, members: int, window_s: float) -> float:
+    """Ticks per second of `members` consume processes in a fresh group, once all of them own partitions."""
+    folder = state / f"members-{members}"
+    folder.mkdir()
+    base = free_port()
+    while any(_taken(base + i) for i in range(members)):
+        base = free_port()
+    config = folder / "volctl.toml"
+    config.write_text(f'state_dir = "{folder}"\n[kafka]\nembedded_port = {kafka_port}\ngroup = "bench-{members}"\n'
+                      f'[consume]\nport = {base}\n[model]\nregistry_dir = "{registry}"\nvariant = "ml"\n'
+                      "shadow = false\n")
+    urls = [f"http://127.0.0.1:{base + i}" for i in range(members)]
+    processes = [subprocess.Popen([sys.executable, "-m", "services.consume", "--config", str(config),
+                                   "--member", str(i + 1)], cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(members)]
+    try:
+        deadline = time.monotonic() + 60
+        while not all(_partitions(url) for url in urls):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{members} members did not all get partitions within 60 s")
+            time.sleep(0.05)
+        started, first = time.perf_counter(), sum(processed(url + "/metrics") for url in urls)
+        time.sleep(window_s)
+        done = sum(processed(url + "/metrics") for url in urls)
+        return (done - first) / (time.perf_counter() - started)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(15)
+
+
+def _partitions(url: str) -> list[int]:
+    try:
+        return httpx.get(url + "/health", timeout=1).json().get("partitions") or []
+    except (httpx.HTTPError, ValueError):
+        return []
+
+
+def _taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def predict_capacity(registry: Path, workers: int, body: Path, seconds: float) -> float:
+    port, worker_port = free_port(), free_port()
+    config = Path(tempfile.mkdtemp()) / "volctl.toml"
+    config.write_text(f'[predict]\nport = {port}\nworkers = {workers}\nworker_port = {worker_port}\n'
+                      f'[model]\nregistry_dir = "{registry}"\nvariant = "ml"\n')
+    argv = [[sys.executable, "-m", "services.predict", "--config", str(config)]]
+    if workers > 1:
+        argv = [[*argv[0], "--worker", str(i + 1)] for i in range(workers)]
+    processes = [subprocess.Popen(a, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for a in argv]
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        time.sleep(1.0 if workers > 1 else 0.0)  # the other workers bind a moment later
+        return max(hey(f"http://127.0.0.1:{port}/predict", body, seconds, c)["rps"] for c in CONCURRENCY)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ticks", type=int, default=200_000)
+    parser.add_argument("--window", type=float, default=4.0, help="seconds of consumption measured per run")
+    parser.add_argument("--seconds", type=float, default=4.0, help="seconds per hey run")
+    parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
+    args = parser.parse_args()
+    if not shutil.which("hey"):
+        raise SystemExit("hey is not installed: apt-get install hey")
+    import os
+
+    from volctl.clients.processes import Supervisor
+    from volctl.core.broker import start_broker
+    from volctl.domain.registry import Registry
+    from volctl.domain.settings import load_settings
+
+    registry = registry_with_model(args.registry)
+    state = Path(tempfile.mkdtemp(prefix="volctl-bench-scale-"))
+    kafka_port = free_port()
+    settings = load_settings(env={}, overrides={"state_dir": str(state), "kafka.embedded_port": kafka_port})
+    supervisor = Supervisor(state)
+    broker = start_broker(settings, supervisor)
+    try:
+        preload(broker.bootstrap, settings.kafka.topic_raw, args.ticks)
+        consume = {n: group_throughput(state, kafka_port, registry, n, args.window) for n in (1, 2, 3)}
+    finally:
+        supervisor.stop("broker")
+    manifest = Registry(registry).manifest(Registry(registry).latest())
+    body = Path(tempfile.mkstemp(suffix=".json")[1])
+    body.write_text(json.dumps({"rows": manifest["sample_rows"][:1]}))
+    predict = {n: predict_capacity(registry, n, body, args.seconds) for n in (1, 2)}
+
+    print(f"this machine: {os.cpu_count()} cores, shared by the broker, the members and the load generator")
+    print(f"{'consume members':<16} {'ticks/s':>10} {'vs one':>7}")
+    for n, rate in consume.items():
+        print(f"{n:<16} {rate:>10,.0f} {rate / consume[1]:>6.2f}x")
+    print(f"{'predict workers':<16} {'req/s':>10} {'vs one':>7}")
+    for n, rate in predict.items():
+        print(f"{n:<16} {rate:>10,.0f} {rate / predict[1]:>6.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
