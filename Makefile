@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Real recordings: DATA=DIR, else ../shared/data when it exists, else the synthetic source.
 DATA ?= $(wildcard ../shared/data)
 
-.PHONY: install prometheus compose-tools demo test lint bench clean
+.PHONY: install prometheus compose-tools browser demo test lint bench clean
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ compose-tools:
 	@command -v docker-compose >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; } || \
 	  echo "docker-compose is missing: the compose.yaml test will be skipped"
+
+# Debian's chromium: the report tests open every HTML page in it (driven by playwright from PyPI).
+browser:
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is missing and apt-get is not usable: the report tests will be skipped"
 
 # The whole story in about a minute: real ticks flowing, health, load, SLOs, drift, a rollback and
 # back, then everything stopped. Each check prints what its exit code means and the demo goes on.
@@ -58,7 +64,7 @@ demo: install prometheus
 	$(VOLCTL) down
 	@echo "== done: $(SOURCE_NOTE). 'volctl up --demo' keeps the stack running; 'volctl runbook list' shows the runbooks."
 
-test: install prometheus compose-tools
+test: install prometheus compose-tools browser
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2 --dist loadfile  # two workers, a test module per worker: 7 min instead of 12 here
 

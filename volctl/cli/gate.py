@@ -31,6 +31,9 @@ def gate(
     from volctl.domain.clock import seconds_of
     from volctl.render.gate import gate_table
     from volctl.reports.drift_files import write_drift_outputs
+    from volctl.reports.gate_html import write_gate_index
+    from volctl.reports.load_html import load_page
+    from volctl.reports.quality_html import quality_page
     from volctl.reports.slo_html import write_slo_html
 
     try:
@@ -40,6 +43,10 @@ def gate(
     with console.err.status("release gate") as status:
         settings = settings_of(ctx)
         parts = GateParts(write_slo_html, write_drift_outputs, lambda: lag_inputs(settings),
-                          lambda: PrometheusClient(settings.prometheus.url))
+                          lambda: PrometheusClient(settings.prometheus.url),
+                          load_html=lambda judged, path: path.write_text(
+                              load_page(judged, None, settings.slo.latency_p95_seconds)),
+                          quality_html=lambda quality, path: path.write_text(quality_page(quality)),
+                          index_html=write_gate_index)
         report = run_gate(settings, parts, rps, seconds, skip_load, progress=status.update)
     finish(report, as_json, gate_table)

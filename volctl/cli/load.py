@@ -28,6 +28,8 @@ def load(
                                          '{"rows": [...]} whose rows are sent one per request.')] = "real",
     save: Annotated[Path | None, typer.Option(help="Keep this run (JSON) for a later --baseline.")] = None,
     baseline: Annotated[Path | None, typer.Option(help="Compare with a run saved by --save.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML page: the latency "
+                                              "distribution by percentile, the rate over the run, errors.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Open-model load on POST /predict; latency from the intended send time (no coordinated omission).
@@ -55,9 +57,27 @@ def load(
     if endpoint == "predict":  # the service's latency histogram covers /predict only
         with contextlib.closing(PrometheusClient(settings.prometheus.url, timeout_s=2)) as prometheus:
             report.server_p95_s = core.server_p95(prometheus, result.wall_s)
-    if baseline:
-        report.baseline = core.compare(report, json.loads(baseline.read_text()))
+    saved = _saved_run(baseline) if baseline else None
+    if saved is not None:
+        report.baseline = core.compare(report, saved)
     document = report.as_document()
     if save:
         save.write_text(json.dumps(document))
+    if html:
+        from volctl.domain.files import write_atomically
+        from volctl.reports.load_html import load_page
+
+        write_atomically(html, load_page(report, saved, settings.slo.latency_p95_seconds))
     finish(report, as_json, load_report, document)
+
+
+def _saved_run(path: Path) -> dict:
+    from volctl.domain.errors import ConfigError
+
+    try:
+        document = json.loads(path.read_text())
+        document["histograms"]["corrected"]["counts"]  # what a comparison needs: KeyError when missing
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"--baseline {path} is not a run saved by `volctl load --save`: {exc}",
+                          hint="save one with `volctl load ... --save FILE`") from None
+    return document

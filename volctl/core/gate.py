@@ -83,6 +83,9 @@ class GateParts:
     drift: DriftWriter
     lag_inputs: Callable[[], LagInputs]
     prometheus: Callable[[], PrometheusClient]
+    load_html: Callable[[Any, Path], None] | None = None  # (LoadReport, path)
+    quality_html: Callable[[Any, Path], None] | None = None  # (QualityReport, path)
+    index_html: Callable[[GateReport, Path], None] | None = None  # the page a release ticket links to
 
 
 def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: float, skip_load: bool = False,
@@ -96,7 +99,7 @@ def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: flo
     if not skip_load:
         progress(f"load: {rps:g} req/s for {report.window}")
         started = time.time()
-        _load_checks(settings, rps, duration_s, bundle, report)
+        _load_checks(settings, rps, duration_s, bundle, report, writers)
         time.sleep(_scrape_settle_s(settings))  # the last requests reach Prometheus after a scrape or two
         # The SLO window must hold the whole load run: from one scrape before it started until now.
         scrape_s = seconds_of(settings.prometheus.scrape_interval)
@@ -113,18 +116,23 @@ def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: flo
     progress(f"drift over the last {settings.drift.window} of the feature log")
     _drift_check(settings, settings.drift.window, bundle, report, writers.drift)
     progress(f"realised quality over the last {settings.slo.quality_window} of outcomes")
-    _quality_check(settings, bundle, report)
+    _quality_check(settings, bundle, report, writers)
     _save(bundle / "gate.json", report.as_document())
+    if writers.index_html is not None:
+        writers.index_html(report, bundle / "index.html")
     return report
 
 
-def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path, report: GateReport) -> None:
+def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path, report: GateReport,
+                 writers: GateParts) -> None:
     from volctl.core import load
 
     bodies, source = load.payload_bodies(settings, "real")
     result = load.run_load(f"{settings.predict.url}/predict", bodies, rps, duration_s)
     judged = load.judge(result, source, settings.slo)
     _save(bundle / "load.json", judged.as_document())
+    if writers.load_html is not None:
+        writers.load_html(judged, bundle / "load.html")
     for objective in judged.objectives:
         report.checks.append(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
                                        PASS if objective.passed else FAIL))
@@ -188,13 +196,15 @@ def _drift_check(settings: Settings, window: str, bundle: Path, report: GateRepo
                                    f"<= {drift.threshold:.0%}", FAIL if drift.drift else PASS))
 
 
-def _quality_check(settings: Settings, bundle: Path, report: GateReport) -> None:
+def _quality_check(settings: Settings, bundle: Path, report: GateReport, writers: GateParts) -> None:
     """Is the detector detecting: the served model against its shadow challengers on the same ticks."""
     from volctl.core.quality import quality_report
 
     slo = settings.slo
     quality = quality_report(settings.state_path, slo.quality_window, slo.min_precision, slo.min_recall)
     _save(bundle / "quality.json", quality.as_document())
+    if writers.quality_html is not None:
+        writers.quality_html(quality, bundle / "quality.html")
     if quality.problem:
         report.checks.append(GateCheck("realised quality", "quality", quality.problem, "enough labelled ticks",
                                        UNKNOWN))

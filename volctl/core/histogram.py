@@ -57,6 +57,20 @@ class Histogram:
                    document["max_s"])
 
 
+def percentile_distribution(histogram: Histogram, step: float = 0.05) -> list[tuple[float, float]]:
+    """(percentile, seconds) from p0 to the highest percentile the sample can tell apart from the
+    maximum (1 - 1/n), evenly spaced on a nines axis (90, 99, 99.9 ... equally far apart), then p100."""
+    if not histogram.total:
+        return []
+    top = math.log10(max(histogram.total, 1))
+    points = []
+    for i in range(int(top / step) + 1):
+        q = 100 * (1 - 10 ** -(i * step))
+        points.append((q, histogram.percentile(q) or 0.0))
+    points.append((100.0, histogram.max_s))
+    return points
+
+
 def bootstrap_difference(new: Histogram, old: Histogram, q: float, rounds: int = 1000,
                          seed: int = 7) -> tuple[float, float, float]:
     """(difference, 95 % CI low, high) of the q-th percentile, new minus old, in seconds, by

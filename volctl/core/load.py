@@ -25,6 +25,7 @@ LATE_AFTER_S = 0.005  # a send more than 5 ms after its intended time counts as 
 KEPT_UP_RATE = 0.99  # achieved / asked below this: the report says the generator fell behind
 MAX_LATE_SHARE = 0.05  # more late sends than this: the schedule was not kept either
 PERCENTILES = (50, 90, 95, 99, 99.9)
+TIMELINE = ("asked", "sent", "ok", "failed")
 STACK_DOWN_HINT = "is the stack up? `volctl up`, then `volctl health`"
 FAIL_FAST_S = 1.0  # nothing answered (not even an error status) this long into a run: the target is down
 Progress = Callable[["LoadProgress"], None]
@@ -96,6 +97,8 @@ class LoadResult:
     wall_s: float = 0.0
     send_span_s: float = 0.0  # from the start to the last actual send, plus one interval
     answered: int = 0  # any HTTP status: the target was there
+    # Per second of the run: requests due (asked), actually sent, answered 200, failed.
+    timeline: dict[str, Counter[int]] = field(default_factory=lambda: {k: Counter() for k in TIMELINE})
 
     @property
     def achieved_rps(self) -> float:
@@ -122,6 +125,8 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
 
         async def one(index: int, due: float) -> None:
             sent_at = time.perf_counter()
+            result.timeline["sent"][int(sent_at - started)] += 1
+            succeeded = False
             try:
                 request = (session.post(url, data=bodies[index % len(bodies)], headers=headers) if bodies
                            else session.get(url))
@@ -136,9 +141,11 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
             else:
                 if status == 200:
                     result.ok += 1
+                    succeeded = True
                 else:
                     errors[f"HTTP {status}"] += 1
             done = time.perf_counter()
+            result.timeline["ok" if succeeded else "failed"][int(done - started)] += 1
             result.corrected.record(done - due)
             result.uncorrected.record(done - sent_at)
 
@@ -146,6 +153,7 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
         tasks = []
         next_report = 0.5
         for index, offset in enumerate(times):
+            result.timeline["asked"][int(offset)] += 1
             due = started + offset
             wait = due - time.perf_counter()
             if wait > 0:
@@ -256,6 +264,8 @@ class LoadReport:
             "server_p95_ms": _ms(self.server_p95_s), "checks": self.checks, "passed": self.passed,
             "baseline": self.baseline,
             "histograms": {"corrected": r.corrected.to_dict(), "uncorrected": r.uncorrected.to_dict()},
+            "timeline": {kind: [r.timeline[kind][second] for second in range(_seconds_covered(r))]
+                         for kind in TIMELINE},
         }
 
 
@@ -291,6 +301,10 @@ def compare(report: LoadReport, saved: dict) -> dict[str, dict[str, float | str]
         verdicts[f"p{q}"] = {"difference_ms": diff * 1000, "ci_low_ms": low * 1000, "ci_high_ms": high * 1000,
                              "verdict": verdict}
     return verdicts
+
+
+def _seconds_covered(result: LoadResult) -> int:
+    return max((max(c, default=-1) for c in result.timeline.values()), default=-1) + 1
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -289,4 +289,20 @@ def every_expression(slo: SloSettings) -> dict[str, str]:
     found |= {f"slo check {name}": expr for name, expr in slo_check_expressions(slo, "5m").items()}
     found |= {f"alert {a.name}": a.expr for a in alerts(slo)}
     found |= {f"panel {p.title} / {s.legend}": s.expr for p in dashboard_panels(slo) for s in p.series}
+    found |= {f"slo chart {name}": expr for name, expr in slo_history_expressions(slo).items()}
     return found
+
+
+def slo_history_expressions(slo: SloSettings) -> dict[str, str]:
+    """One series per objective, for the charts of `slo check --html` (1-minute rates, so a chart
+    moves within an hour), and each ratio SLO's error budget left over the period at each instant."""
+    period = slo.period
+    return {
+        "latency p95": latency_quantile(0.95, "1m"),
+        "error rate": error_ratio("1m"),
+        "availability": f"1 - ({unavailability('1m')})",
+        "consumer lag (max)": CONSUMER_LAG,
+        "throughput": request_rate("1m"),
+        "budget error rate": f"1 - (({failed_in(period)}) / clamp_min({requests_in(period)}, 1)) / {slo.error_rate:g}",
+        "budget availability": f"1 - ({unavailability(period)}) / {1 - slo.availability:g}",
+    }

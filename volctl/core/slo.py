@@ -227,6 +227,46 @@ def _ratio_row(name: str, objective: str, budget: float, availability: bool, now
     return row
 
 
+class RangeClient(Protocol):
+    url: str
+
+    def range(self, expr: str, seconds: float, step_s: float) -> list[tuple[float, float]]: ...
+
+
+@dataclass
+class SloHistory:
+    """Each objective's series over the charted span (the window, and at least the last hour)."""
+
+    start: float
+    end: float
+    window_start: float
+    step_s: float
+    series: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
+
+
+def slo_history(client: RangeClient, slo: SloSettings, window: str) -> SloHistory:
+    """Range queries of queries.slo_history_expressions; a missing stretch is a gap (None), not a line."""
+    import time
+
+    window_s = seconds_of(window)
+    span = max(window_s, 3600.0)
+    step = max(5.0, span / 240)
+    end = time.time()
+    history = SloHistory(end - span, end, end - window_s, step)
+    for name, expr in queries.slo_history_expressions(slo).items():
+        history.series[name] = _with_gaps(client.range(expr, seconds=span, step_s=step), step)
+    return history
+
+
+def _with_gaps(points: list[tuple[float, float]], step: float) -> list[tuple[float, float | None]]:
+    gapped: list[tuple[float, float | None]] = []
+    for t, v in points:
+        if gapped and t - gapped[-1][0] > 1.5 * step:
+            gapped.append((gapped[-1][0] + step, None))
+        gapped.append((t, v))
+    return gapped
+
+
 def _quality_rows(measure: Measurements, slo: SloSettings) -> list[SloRow]:
     """The served model's realised precision and recall (outcomes: labels 60 s after each
     prediction) against its best shadow challenger and the floors."""

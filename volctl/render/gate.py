@@ -25,4 +25,4 @@ def gate_table(report: GateReport) -> None:
     colour = "green" if report.verdict == PASS else "red"
     failed = f" (failed: {', '.join(report.failed_classes)})" if report.failed_classes else ""
     out.print(f"[bold {colour}]{report.answer}[/]{failed}")
-    out.print(f"evidence: {report.bundle}")
+    out.print(f"evidence: {report.bundle}/index.html")

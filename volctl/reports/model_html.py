@@ -4,28 +4,14 @@ external assets: the page opens offline)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from volctl import __version__
-from volctl.reports.templating import render
+from volctl.reports.charts import Axis, Chart, Series, line_chart, page
 
 if TYPE_CHECKING:
     from volctl.core.out_of_time import ModelEvaluation, Part
 
-SIZE, PAD = 240, 34
-
-
-@dataclass
-class Plot:
-    title: str
-    points: str
-    x_label: str
-    y_label: str
-    caption: str
-    reference: str = ""  # a dashed line: the base rate (PR) or the diagonal (reliability)
-    dots: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -33,38 +19,35 @@ class Section:
     heading: str
     lines: list[str] = field(default_factory=list)  # a leading "!" marks a warning
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    plots: list[Plot] = field(default_factory=list)
+    plots: list[Chart] = field(default_factory=list)
 
 
-def _xy(x: float, y: float) -> tuple[float, float]:
-    return round(PAD + x * SIZE, 1), round(PAD + SIZE - y * SIZE, 1)
-
-
-def _polyline(pairs: list[tuple[float, float]]) -> str:
-    return " ".join("{},{}".format(*_xy(x, y)) for x, y in pairs)
-
-
-def plots_of(variant: str, metrics: dict[str, Any], curves: dict[str, Any]) -> list[Plot]:
+def plots_of(variant: str, metrics: dict[str, Any], curves: dict[str, Any]) -> list[Chart]:
     plots = []
     curve = sorted((recall, precision) for recall, precision in curves.get("precision_recall", []))
     if curve:
         base = metrics["positive_rate"]
-        plots.append(Plot(f"{variant}: precision-recall", _polyline(curve), "recall", "precision",
-                          f"PR-AUC {metrics['pr_auc']:.3f}; dashed: the base rate {base:.3f} (a coin's precision)",
-                          reference=_polyline([(0, base), (1, base)])))
+        plots.append(line_chart(
+            f"{variant}: precision-recall", Axis("recall", low=0.0, high=1.0), Axis("precision", low=0.0, high=1.0),
+            [Series("precision-recall", curve), Series(f"base rate {base:.3f}", [(0, base), (1, base)], dashed=True,
+                                                       colour="#999999")],
+            width=340, height=330, caption=f"PR-AUC {metrics['pr_auc']:.3f}; dashed: the base rate (a coin's "
+                                           "precision)"))
     bins = metrics.get("reliability") or []
     if bins:
         pairs = [(min(max(b["mean_score"], 0), 1), b["observed_rate"]) for b in bins]
-        plots.append(Plot(f"{variant}: reliability", _polyline(pairs), "mean score (decile)", "observed spike rate",
-                          f"Brier {metrics['brier']:.3f} vs constant {metrics['brier_constant']:.3f}; "
-                          "dashed: perfectly calibrated", reference=_polyline([(0, 0), (1, 1)]),
-                          dots=[_xy(x, y) for x, y in pairs]))
+        plots.append(line_chart(
+            f"{variant}: reliability", Axis("mean score (decile)", low=0.0, high=1.0),
+            Axis("observed spike rate", low=0.0, high=1.0),
+            [Series("observed", pairs, dots=True), Series("calibrated", [(0, 0), (1, 1)], dashed=True,
+                                                          colour="#999999")],
+            width=340, height=330, caption=f"Brier {metrics['brier']:.3f} vs constant {metrics['brier_constant']:.3f}; "
+                                           "dashed: perfectly calibrated"))
     return plots
 
 
 def _page(title: str, lines: list[str], sections: list[Section]) -> str:
-    return render("reports/model.html.j2", title=title, lines=lines, sections=sections, size=SIZE, pad=PAD,
-                  level=0.9, volctl_version=__version__, generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    return page("reports/model.html.j2", title=title, lines=lines, sections=sections, level=0.9)
 
 
 def model_page(document: dict[str, Any]) -> str:

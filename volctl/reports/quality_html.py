@@ -1,12 +1,11 @@
-"""The self-contained HTML page of `volctl quality --html`."""
+"""The self-contained HTML page of `volctl quality --html`: per variant realised quality on the same
+ticks, PR-AUC with its interval drawn side by side, and the verdict against each challenger."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
-from volctl import __version__
-from volctl.reports.templating import render
+from volctl.reports.charts import interval_chart, page
 
 if TYPE_CHECKING:
     from volctl.core.quality import QualityReport
@@ -14,6 +13,9 @@ if TYPE_CHECKING:
 
 def quality_page(report: QualityReport) -> str:
     verdict = report.outcome.value
-    css = {"ok": "ok", "failed": "failed"}.get(verdict, "unknown")
-    return render("reports/quality.html.j2", report=report, verdict=verdict, css=css, volctl_version=__version__,
-                  generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    css = {"ok": "ok", "failed": "fail"}.get(verdict, "unknown")
+    rows = [(f"{row.variant} ({'served' if row.served else 'shadow'})", row.pr_auc, *row.pr_auc_interval)
+            for row in report.variants]
+    caption = "Dots: PR-AUC over the window; bars: its 90 % block-bootstrap interval."
+    charts = [interval_chart("realised PR-AUC by variant", rows, "PR-AUC", "variant", caption)] if rows else []
+    return page("reports/quality.html.j2", report=report, verdict=verdict, css=css, charts=charts)

@@ -1,56 +1,70 @@
-"""The self-contained HTML page of `volctl slo check --html`."""
+"""The self-contained HTML page of `volctl slo check --html`: the verdict table, one chart per
+objective over the window and the last hour (the evaluated window shaded, the objective drawn and
+labelled apart from the data), the error budget left over time, the burn rates, and the numbers
+each table cell was computed from."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from volctl.reports.templating import render
+from volctl.reports.charts import Axis, Band, Chart, Rule, Series, line_chart, page, time_axis
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.slo import SloReport
+    from volctl.core.slo import RangeClient, SloHistory, SloReport
     from volctl.domain.settings import SloSettings
 
-WIDTH, HEIGHT = 720, 200
+LOG_WHEN_FAR = 20.0  # the objective this many times above every value: a log scale shows both
 
 
-@dataclass
-class Chart:
-    points: str
-    max_ms: float
-    slo_ms: float
-    slo_y: float
-    span: str
-    width: int = WIDTH
-    height: int = HEIGHT
+def objective_charts(history: SloHistory, slo: SloSettings, window: str) -> list[Chart]:
+    band = [Band(history.window_start, history.end, f"evaluated window ({window})")]
+    x = time_axis(history.start, history.end)
+    latency = history.series["latency p95"]
+    lag = history.series["consumer lag (max)"]
+    return [
+        line_chart("p95 latency", x, _value_axis("p95 latency", "ms", 1000, latency, slo.latency_p95_seconds),
+                   [Series("p95 latency, 1 min", latency)],
+                   [Rule(slo.latency_p95_seconds, f"objective {slo.latency_p95_seconds * 1000:g} ms")], band),
+        line_chart("error rate (5xx / requests)", x, Axis("error rate", unit="%", scale=100),
+                   [Series("error rate, 1 min", history.series["error rate"])],
+                   [Rule(slo.error_rate, f"objective < {slo.error_rate:.2%}")], band),
+        line_chart("availability", x, Axis("availability", unit="%", scale=100, high=100.0),
+                   [Series("availability, 1 min", history.series["availability"])],
+                   [Rule(slo.availability, f"objective >= {slo.availability:.2%}")], band,
+                   caption="Failed requests or failed scrapes of the predict service, whichever is worse."),
+        line_chart("consumer lag (max over members)", x,
+                   _value_axis("consumer lag", "s", 1, lag, slo.consumer_lag_seconds),
+                   [Series("lag", lag)],
+                   [Rule(slo.consumer_lag_seconds, f"objective < {slo.consumer_lag_seconds:g} s")], band),
+        line_chart("throughput", x, Axis("requests per second", unit="req/s"),
+                   [Series("/predict requests, 1 min", history.series["throughput"])],
+                   [Rule(slo.throughput_rps, f"objective >= {slo.throughput_rps:g} req/s")], band,
+                   caption="Judged only under offered load (`volctl load`, `volctl gate`)."),
+        line_chart(f"error budget left over {slo.period}", x, Axis("budget left", unit="%", scale=100),
+                   [Series("error-rate budget", history.series["budget error rate"]),
+                    Series("availability budget", history.series["budget availability"])],
+                   [Rule(0.0, "budget spent")], band),
+    ]
 
 
-def chart_of(series: list[tuple[float, float]], slo_s: float, span: str) -> Chart:
-    """An SVG polyline of (time, seconds) points, scaled so that the SLO line is visible."""
-    top = max([v for _, v in series] + [slo_s]) * 1.1 or 1.0
-    if not series:
-        return Chart("", 0.0, slo_s * 1000, HEIGHT, span)
-    start, end = series[0][0], series[-1][0]
-    width = (end - start) or 1.0
-    points = " ".join(f"{(t - start) / width * WIDTH:.1f},{HEIGHT - v / top * HEIGHT:.1f}" for t, v in series)
-    return Chart(points, max(v for _, v in series) * 1000, slo_s * 1000, HEIGHT - slo_s / top * HEIGHT, span)
+def _value_axis(name: str, unit: str, scale: float, points: list[tuple[float, float | None]],
+                objective: float) -> Axis:
+    values = [v for _, v in points if v is not None and v > 0]
+    far = bool(values) and objective > LOG_WHEN_FAR * max(values)
+    return Axis(f"{name} ({unit}{', log scale' if far else ''})", "log" if far else "linear", unit, scale)
 
 
-def slo_html(report: SloReport, chart: Chart) -> str:
+def slo_html(report: SloReport, charts: list[Chart]) -> str:
     def css(verdict: str) -> str:
         return verdict if verdict in ("met", "breached") else "other"
 
-    return render("reports/slo.html.j2", report=report, verdict=report.verdict, chart=chart, css=css,
-                  generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    return page("reports/slo.html.j2", report=report, verdict=report.verdict, charts=charts, css=css)
 
 
-def write_slo_html(client: PrometheusClient, report: SloReport, slo: SloSettings, path: Path) -> None:
-    """The page with the last hour of p95 from a range query."""
-    from volctl.core.queries import latency_quantile
+def write_slo_html(client: RangeClient, report: SloReport, slo: SloSettings, path: Path) -> None:
+    from volctl.core.slo import slo_history
 
-    series = client.range(latency_quantile(0.95, "1m"), seconds=3600, step_s=15)
-    path.write_text(slo_html(report, chart_of(series, slo.latency_p95_seconds, "hour")))
+    history = slo_history(client, slo, report.window)
+    path.write_text(slo_html(report, objective_charts(history, slo, report.window)))

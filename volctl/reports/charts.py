@@ -1,0 +1,333 @@
+"""The charts of every HTML page, in one place: axes with ticks and units, series, objectives drawn
+as labelled lines, shaded windows, legends. Geometry is worked out here; templates/reports/
+_chart.html.j2 draws it as inline SVG (no external asset: a page opens offline).
+
+Labels never sit on each other: tick labels live outside the plot (left, below), objective labels in
+the right margin (nudged apart when two are close), the legend under the x axis (wrapping), window
+labels inside their band. Axis kinds: linear, log (decades, for a latency far below its objective),
+time (UTC clock labels) and nines (percentiles 0 %, 90 %, 99 %, 99.9 %, ... as wrk2/HdrHistogram
+users read them).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+COLOURS = ("#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#57606a")
+OBJECTIVE = "#cf222e"
+CHAR_W = 6.6  # px per character at the 11 px labels: enough to keep estimated boxes apart
+LINE_H = 15
+_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+               172800, 604800)
+
+
+@dataclass(frozen=True)
+class Axis:
+    label: str  # with its unit: "p95 latency (ms)"
+    kind: str = "linear"  # linear | log | time | nines
+    unit: str = ""  # after each tick label: "ms", "%", "s"
+    scale: float = 1.0  # values are multiplied by it before drawing (seconds -> ms: 1000)
+    low: float | None = None  # fixed ends of the domain (after scaling)
+    high: float | None = None
+    ticks: tuple[tuple[float, str], ...] = ()  # named places instead of computed ones (categories)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    points: Sequence[tuple[float, float | None]]  # (x, y); None breaks the line
+    dashed: bool = False
+    dots: bool = False
+    colour: str = ""
+    line: bool = True  # False: dots only
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A horizontal line across the plot, such as an objective, labelled in the right margin."""
+
+    value: float  # in the axis's unscaled unit, like the points
+    label: str
+    colour: str = OBJECTIVE
+
+
+@dataclass(frozen=True)
+class Band:
+    """A shaded stretch of the x axis, such as the evaluated window."""
+
+    start: float
+    end: float
+    label: str
+
+
+@dataclass
+class Text:
+    x: float
+    y: float
+    text: str
+    cls: str = "tick"
+    anchor: str = "middle"
+    rotate: bool = False
+    colour: str = "#333"
+    size: int = 11
+
+
+@dataclass
+class Line:
+    points: str
+    colour: str
+    cls: str = "data"
+    dashed: bool = False
+    width: float = 2.0
+
+
+@dataclass
+class Box:
+    x: float
+    y: float
+    w: float
+    h: float
+    cls: str
+    colour: str = "#fff"
+
+
+@dataclass
+class Chart:
+    title: str
+    width: int
+    height: int
+    plot: Box
+    caption: str = ""
+    grid: list[tuple[float, float, float, float]] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    dots: list[tuple[float, float, str]] = field(default_factory=list)
+    texts: list[Text] = field(default_factory=list)
+    empty: bool = False  # no data point at all: the page says so instead of drawing an empty box
+
+
+def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Sequence[Rule] = (),
+               bands: Sequence[Band] = (), width: int = 720, height: int = 280, caption: str = "") -> Chart:
+    """A chart of `series` over two axes, with objectives (`rules`) and shaded windows (`bands`)."""
+    coloured = [s if s.colour else Series(s.name, s.points, s.dashed, s.dots, COLOURS[i % len(COLOURS)], s.line)
+                for i, s in enumerate(series)]
+    xs = [_x_value(x, p[0]) for s in coloured for p in s.points if p[1] is not None]
+    ys = [p[1] * y.scale for s in coloured for p in s.points if p[1] is not None]
+    ys = [v for v in ys if math.isfinite(v) and (y.kind != "log" or v > 0)]
+    if not xs or not ys:
+        return Chart(title, width, height, Box(0, 0, 0, 0, "plot"), caption, empty=True)
+    legend_rows = _legend_rows([s.name for s in coloured], width - 80) if len(coloured) > 1 else []
+    right = max([len(r.label) * CHAR_W + 14 for r in rules], default=16)
+    top, bottom = 30, 50 + LINE_H * len(legend_rows)
+    x_low, x_high = _domain(x, xs + [_x_value(x, v) for b in bands for v in (b.start, b.end)])
+    y_low, y_high = _domain(y, ys + [r.value * y.scale for r in rules if y.kind != "log" or r.value > 0])
+    y_ticks = _ticks(y, y_low, y_high, height - top - bottom)
+    left = 34 + max(len(label) for _, label in y_ticks) * CHAR_W  # the rotated axis label, then the ticks
+    plot = Box(left, top, width - left - right, height - top - bottom, "plot")
+    to_x = _scaler(x, x_low, x_high, plot.x, plot.x + plot.w)
+    to_y = _scaler(y, y_low, y_high, plot.y + plot.h, plot.y)
+    chart = Chart(title, width, height, plot, caption)
+    chart.texts.append(Text(plot.x, 18, title, "title", "start", size=13))
+
+    for value, label in _ticks(x, x_low, x_high, plot.w):
+        px = to_x(value)
+        chart.grid.append((px, plot.y, px, plot.y + plot.h))
+        chart.texts.append(Text(px, plot.y + plot.h + 18, label))
+    for value, label in y_ticks:
+        py = to_y(value)
+        chart.grid.append((plot.x, py, plot.x + plot.w, py))
+        chart.texts.append(Text(plot.x - 6, py + 4, label, anchor="end"))
+    chart.texts.append(Text(plot.x + plot.w / 2, plot.y + plot.h + 36, x.label, "axis-label"))
+    chart.texts.append(Text(16, plot.y + plot.h / 2, y.label, "axis-label", rotate=True))
+
+    title_end = plot.x + len(title) * CHAR_W * 1.25
+    for band in bands:
+        start, end = (max(plot.x, to_x(_x_value(x, v))) for v in (band.start, band.end))
+        chart.boxes.append(Box(start, plot.y, max(end - start, 1.0), plot.h, "band", "#ddf4ff"))
+        # Above the plot, right-aligned on the band (clear of the data and the objective lines);
+        # inside the band's top when the title is in the way.
+        text_w = len(band.label) * CHAR_W
+        above = end - text_w > title_end + 8
+        chart.texts.append(Text(max(end, plot.x + text_w) if above else max(end - 4, plot.x + text_w + 4),
+                                plot.y - 5 if above else plot.y + plot.h - 6, band.label, "band-label", "end",
+                                colour="#0550ae"))
+    label_ys: list[float] = []
+    for rule in rules:
+        py = to_y(rule.value * y.scale)
+        chart.lines.append(Line(f"{plot.x},{py:.1f} {plot.x + plot.w},{py:.1f}", rule.colour, "objective",
+                                dashed=True, width=1.5))
+        label_y = _apart(py + 4, label_ys)
+        label_ys.append(label_y)
+        chart.texts.append(Text(plot.x + plot.w + 6, label_y, rule.label, "objective-label", "start",
+                                colour=rule.colour))
+    for s in coloured:
+        for run in _runs(s.points):
+            points = [(to_x(_x_value(x, px)), to_y(py * y.scale)) for px, py in run
+                      if y.kind != "log" or py * y.scale > 0]
+            if len(points) > 1 and s.line:
+                chart.lines.append(Line(" ".join(f"{a:.1f},{b:.1f}" for a, b in points), s.colour, dashed=s.dashed))
+            if s.dots or len(points) == 1 or not s.line:
+                chart.dots += [(a, b, s.colour) for a, b in points]
+    for row, names in enumerate(legend_rows):
+        at = plot.x
+        for name in names:
+            colour = next(s.colour for s in coloured if s.name == name)
+            py = plot.y + plot.h + 56 + row * LINE_H
+            chart.lines.append(Line(f"{at},{py - 4} {at + 18},{py - 4}", colour, "legend-swatch"))
+            chart.texts.append(Text(at + 22, py, name, "legend", "start"))
+            at += 22 + len(name) * CHAR_W + 18
+    return chart
+
+
+def interval_chart(title: str, rows: Sequence[tuple[str, float, float, float]], value_label: str,
+                   category_label: str, caption: str = "") -> Chart:
+    """One value per named thing with its interval: (name, value, low, high) rows, side by side."""
+    ticks = tuple((i + 1.0, name) for i, (name, *_rest) in enumerate(rows))
+    spans: list[tuple[float, float | None]] = []
+    for i, (_name, _value, low, high) in enumerate(rows):
+        spans += [(i + 1.0, low), (i + 1.0, high), (i + 1.0, None)]
+    widest = max(len(name) for name, *_rest in rows) * CHAR_W + 24  # names never run into each other
+    width = int(max(360, 110 + len(rows) * max(widest, 120)))
+    return line_chart(title, Axis(category_label, low=0.4, high=len(rows) + 0.6, ticks=ticks),
+                      Axis(value_label, low=0.0, high=1.0),
+                      [Series(value_label, [(i + 1.0, v) for i, (_n, v, _l, _h) in enumerate(rows)], line=False),
+                       Series("90 % interval", spans)], width=width, height=260, caption=caption)
+
+
+def time_axis(start: float | None = None, end: float | None = None, label: str = "time (UTC)") -> Axis:
+    """Clock time in UTC; `start`/`end` fix the span (every chart of a page then shares it)."""
+    return Axis(label, "time", low=start, high=end)
+
+
+def nines(percentile: float) -> float:
+    """A percentile (0..100) as its place on a nines axis: 90 -> 1, 99 -> 2, 99.9 -> 3."""
+    return -math.log10(max(1 - percentile / 100, 1e-9))
+
+
+def percentile_of_nines(value: float) -> float:
+    return 100 * (1 - 10 ** -value)
+
+
+# -- geometry ------------------------------------------------------------------------------------
+
+
+def _x_value(axis: Axis, value: float) -> float:
+    return value * axis.scale if axis.kind in ("linear", "log") else value
+
+
+def _domain(axis: Axis, values: list[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    if axis.kind == "log":
+        low = 10 ** math.floor(math.log10(low))
+        high = 10 ** math.ceil(math.log10(high))
+        if high <= low:
+            high = low * 10
+    elif axis.kind == "linear":
+        span = high - low or abs(high) or 1.0
+        low = min(low, 0.0) if low >= 0 and low < span else low - span * 0.05
+        high = high + span * 0.08
+    elif axis.kind == "nines":
+        low, high = 0.0, max(math.ceil(high - 1e-9), 1)
+    elif high <= low:  # time: one point
+        low, high = low - 30, high + 30
+    if axis.low is not None:
+        low = axis.low
+    if axis.high is not None:
+        high = axis.high
+    return low, high
+
+
+def _scaler(axis: Axis, low: float, high: float, start: float, end: float):  # type: ignore[no-untyped-def]
+    if axis.kind == "log":
+        low_log, span = math.log10(low), math.log10(high) - math.log10(low)
+        return lambda v: start + (math.log10(max(v, low)) - low_log) / span * (end - start)
+    span = (high - low) or 1.0
+    return lambda v: start + (v - low) / span * (end - start)
+
+
+def _ticks(axis: Axis, low: float, high: float, length: float) -> list[tuple[float, str]]:
+    if axis.ticks:
+        return list(axis.ticks)
+    if axis.kind == "time":
+        return _time_ticks(low, high, length)
+    if axis.kind == "nines":
+        return [(float(n), f"{percentile_of_nines(n):.{max(n - 2, 0)}f}%") for n in range(int(high) + 1)]
+    if axis.kind == "log":
+        first, last = round(math.log10(low)), round(math.log10(high))
+        step = max(1, math.ceil((last - first + 1) * LINE_H * 1.5 / length))
+        values = [10.0 ** k for k in range(first, last + 1, step)]
+        if last - first <= 1:
+            values = sorted({v * m for v in values for m in (1, 2, 5) if v * m <= high})
+        return [(v, _label(v, axis.unit)) for v in values]
+    step = _nice_step((high - low) / max(2, min(6, int(length / 45))))
+    first = math.ceil(low / step - 1e-9) * step
+    count = int((high - first) / step + 1e-9) + 1
+    return [(first + i * step, _label(first + i * step, axis.unit)) for i in range(count)]
+
+
+def _time_ticks(low: float, high: float, length: float) -> list[tuple[float, str]]:
+    fits = max(2, int(length / 80))
+    step = next((s for s in _TIME_STEPS if (high - low) / s <= fits), _TIME_STEPS[-1])
+    pattern = "%H:%M:%S" if step < 60 else ("%m-%d %H:%M" if high - low > 86400 else "%H:%M")
+    first = math.ceil(low / step) * step
+    return [(t, time.strftime(pattern, time.gmtime(t))) for t in _frange(first, high, step)]
+
+
+def _frange(start: float, stop: float, step: float) -> list[float]:
+    return [start + i * step for i in range(int((stop - start) / step + 1e-9) + 1)]
+
+
+def _nice_step(raw: float) -> float:
+    if raw <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+
+
+def _label(value: float, unit: str) -> str:
+    text = f"{value:.3g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    if "e" in text:
+        text = f"{value:.10f}".rstrip("0").rstrip(".")
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}".rstrip()
+
+
+def _apart(y: float, taken: list[float]) -> float:
+    while any(abs(y - other) < LINE_H for other in taken):
+        y += LINE_H
+    return y
+
+
+def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
+    runs: list[list[tuple[float, float]]] = [[]]
+    for px, py in points:
+        if py is None or not math.isfinite(py):
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((px, py))
+    return [r for r in runs if r]
+
+
+def _legend_rows(names: list[str], width: float) -> list[list[str]]:
+    rows: list[list[str]] = [[]]
+    used = 0.0
+    for name in names:
+        need = 22 + len(name) * CHAR_W + 18
+        if rows[-1] and used + need > width:
+            rows.append([])
+            used = 0.0
+        rows[-1].append(name)
+        used += need
+    return rows
+
+
+def page(template: str, **context: object) -> str:
+    """A page of templates/reports/ (they extend _base.html.j2), stamped with the build and the time."""
+    from volctl import __version__
+    from volctl.reports.templating import render
+
+    return render(template, volctl_version=__version__, generated=time.strftime("%Y-%m-%d %H:%M:%S UTC",
+                                                                                 time.gmtime()), **context)

@@ -1,0 +1,38 @@
+"""The evidence page of `volctl gate` (`<state>/gates/<time>/index.html`): the verdict and the failed
+classes on top, one row per check with what was measured against what threshold, and links to the
+pages and files of the bundle. It is the page a release ticket links to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from volctl.reports.charts import page
+
+if TYPE_CHECKING:
+    from volctl.core.gate import GateCheck, GateReport
+
+# Where the evidence of a check lives in the bundle, by the check's name.
+_PARTS = (("load:", "load.html"), ("slo", "slo.html"), ("lag", "lag.json"), ("drift", "drift/summary.html"),
+          ("quality", "quality.html"))
+_PAGES = (("load", "load.html", "the load run: latency by percentile, rate over time, errors"),
+          ("SLOs", "slo.html", "every objective over the window, error budgets, burn rates"),
+          ("drift", "drift/summary.html", "calibrated drift per feature (and Evidently's report beside it)"),
+          ("quality", "quality.html", "realised precision, recall and PR-AUC per variant"),
+          ("lag", "lag.json", "the consumer group per partition (JSON)"),
+          ("served models", "model.json", "what predict and consume served during the gate (JSON)"),
+          ("all results", "gate.json", "this page's data (JSON)"))
+
+
+def write_gate_index(report: GateReport, path: Path) -> None:
+    bundle = path.parent
+    pages = [(name, target, what) for name, target, what in _PAGES if (bundle / target).exists()]
+    links = {id(check): _part_of(check, bundle) for check in report.checks}
+    path.write_text(page("reports/gate.html.j2", report=report, pages=pages,
+                         link=lambda check: links.get(id(check))))
+
+
+def _part_of(check: GateCheck, bundle: Path) -> str | None:
+    name = check.name.lower()
+    target = next((target for prefix, target in _PARTS if name.startswith(prefix)), None)
+    return target if target and (bundle / target).exists() else None

@@ -1,0 +1,45 @@
+"""The self-contained HTML page of `volctl load --html`: the latency distribution on a nines axis
+(corrected and uncorrected, as wrk2 and HdrHistogram users read it), the asked and achieved rate
+over the run, errors by kind, and with --baseline both runs overlaid and the difference with its
+interval."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from volctl.core.histogram import Histogram, percentile_distribution
+from volctl.reports.charts import Axis, Chart, Rule, Series, line_chart, nines, page
+
+if TYPE_CHECKING:
+    from volctl.core.load import LoadReport
+
+
+def load_charts(document: dict[str, Any], baseline: dict[str, Any] | None, objective_s: float) -> list[Chart]:
+    runs = [("this run", document)] + ([("baseline", baseline)] if baseline else [])
+    series = []
+    for name, run in runs:
+        for kind in ("corrected", "uncorrected"):
+            curve = percentile_distribution(Histogram.from_dict(run["histograms"][kind]))
+            label = f"{name}, {kind}" + (" (from the intended send time)" if kind == "corrected" else "")
+            series.append(Series(label, [(nines(q), s) for q, s in curve], dashed=name == "baseline"))
+    distribution = line_chart(
+        "latency by percentile", Axis("percentile (nines scale)", "nines"),
+        Axis("latency (ms, log scale)", "log", "ms", 1000), series,
+        [Rule(objective_s, f"p95 objective {objective_s * 1000:g} ms")],
+        caption="Corrected latency counts from when each request was due, so a stalled service is not hidden "
+                "by a generator that waited for it (no coordinated omission).")
+    timeline = document.get("timeline") or {}
+    seconds = range(len(timeline.get("asked", [])))
+    rate = line_chart(
+        "asked and achieved rate", Axis("seconds since the start"), Axis("requests per second", unit="/s"),
+        [Series("asked (due)", [(t + 0.5, v) for t, v in zip(seconds, timeline.get("asked", []), strict=False)]),
+         Series("sent", [(t + 0.5, v) for t, v in zip(seconds, timeline.get("sent", []), strict=False)]),
+         Series("answered 200", [(t + 0.5, v) for t, v in zip(seconds, timeline.get("ok", []), strict=False)]),
+         Series("failed", [(t + 0.5, v) for t, v in zip(seconds, timeline.get("failed", []), strict=False)])])
+    return [distribution, rate]
+
+
+def load_page(report: LoadReport, baseline: dict[str, Any] | None, objective_s: float) -> str:
+    document = report.as_document()
+    return page("reports/load.html.j2", report=report, document=document, baseline=baseline,
+                charts=load_charts(document, baseline, objective_s))
