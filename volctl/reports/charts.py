@@ -33,6 +33,7 @@ class Axis:
     low: float | None = None  # fixed ends of the domain (after scaling)
     high: float | None = None
     ticks: tuple[tuple[float, str], ...] = ()  # named places instead of computed ones (categories)
+    upright: bool = False  # x tick labels turned upright: many long category names side by side
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,10 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
         return Chart(title, width, height, Box(0, 0, 0, 0, "plot"), caption, empty=True)
     legend_rows = _legend_rows([s.name for s in coloured], width - 80) if len(coloured) > 1 else []
     right = max([len(r.label) * CHAR_W + 14 for r in rules], default=16)
-    top, bottom = 30, 50 + LINE_H * len(legend_rows)
     x_low, x_high = _domain(x, xs + [_x_value(x, v) for b in bands for v in (b.start, b.end)])
+    x_ticks = _ticks(x, x_low, x_high, width - 140)
+    tick_room = max(len(label) for _, label in x_ticks) * CHAR_W - 10 if x.upright and x_ticks else 0
+    top, bottom = 30, 50 + tick_room + LINE_H * len(legend_rows)
     y_low, y_high = _domain(y, ys + [r.value * y.scale for r in rules if y.kind != "log" or r.value > 0])
     y_ticks = _ticks(y, y_low, y_high, height - top - bottom)
     left = 34 + max(len(label) for _, label in y_ticks) * CHAR_W  # the rotated axis label, then the ticks
@@ -132,15 +135,16 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
     chart = Chart(title, width, height, plot, caption)
     chart.texts.append(Text(plot.x, 18, title, "title", "start", size=13))
 
-    for value, label in _ticks(x, x_low, x_high, plot.w):
+    for value, label in (x_ticks if x.ticks else _ticks(x, x_low, x_high, plot.w)):
         px = to_x(value)
         chart.grid.append((px, plot.y, px, plot.y + plot.h))
-        chart.texts.append(Text(px, plot.y + plot.h + 18, label))
+        chart.texts.append(Text(px + 4, plot.y + plot.h + 8, label, anchor="end", rotate=True) if x.upright
+                           else Text(px, plot.y + plot.h + 18, label))
     for value, label in y_ticks:
         py = to_y(value)
         chart.grid.append((plot.x, py, plot.x + plot.w, py))
         chart.texts.append(Text(plot.x - 6, py + 4, label, anchor="end"))
-    chart.texts.append(Text(plot.x + plot.w / 2, plot.y + plot.h + 36, x.label, "axis-label"))
+    chart.texts.append(Text(plot.x + plot.w / 2, plot.y + plot.h + 36 + tick_room, x.label, "axis-label"))
     chart.texts.append(Text(16, plot.y + plot.h / 2, y.label, "axis-label", rotate=True))
 
     title_end = plot.x + len(title) * CHAR_W * 1.25
@@ -175,7 +179,7 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
         at = plot.x
         for name in names:
             colour = next(s.colour for s in coloured if s.name == name)
-            py = plot.y + plot.h + 56 + row * LINE_H
+            py = plot.y + plot.h + 56 + tick_room + row * LINE_H
             chart.lines.append(Line(f"{at},{py - 4} {at + 18},{py - 4}", colour, "legend-swatch"))
             chart.texts.append(Text(at + 22, py, name, "legend", "start"))
             at += 22 + len(name) * CHAR_W + 18
@@ -193,8 +197,9 @@ def interval_chart(title: str, rows: Sequence[tuple[str, float, float, float]], 
     width = int(max(360, 110 + len(rows) * max(widest, 120)))
     return line_chart(title, Axis(category_label, low=0.4, high=len(rows) + 0.6, ticks=ticks),
                       Axis(value_label, low=0.0, high=1.0),
-                      [Series(value_label, [(i + 1.0, v) for i, (_n, v, _l, _h) in enumerate(rows)], line=False),
-                       Series("90 % interval", spans)], width=width, height=260, caption=caption)
+                      [Series("90 % interval", spans, colour="#8c959f"),  # under the dots: drawn first
+                       Series(value_label, [(i + 1.0, v) for i, (_n, v, _l, _h) in enumerate(rows)], line=False,
+                              colour=COLOURS[0])], width=width, height=260, caption=caption)
 
 
 def time_axis(start: float | None = None, end: float | None = None, label: str = "time (UTC)") -> Axis:

@@ -11,7 +11,7 @@ from volctl.core.drift import DriftReport
 from volctl.domain.drift_metrics import latest_summary_path
 from volctl.domain.files import write_atomically
 from volctl.domain.settings import Settings
-from volctl.reports.charts import page
+from volctl.reports.charts import Axis, Chart, Rule, Series, line_chart, page
 from volctl.reports.templating import render
 
 
@@ -22,11 +22,28 @@ def write_drift_outputs(report: DriftReport, evaluation: Any, out: Path, setting
                                 "json": str(out / "drift.json"), "markdown": str(out / "drift.md")}
     evaluation.save_html(outputs["html"])
     document = report.as_document()
-    _put_summary_first(Path(outputs["html"]), render("reports/drift_summary.html.j2", report=document))
-    Path(outputs["summary"]).write_text(page("reports/drift_page.html.j2", report=document, evidently="drift.html"))
+    _put_summary_first(Path(outputs["html"]), render("reports/drift_summary.html.j2", report=document,
+                                                            standalone=False))
+    Path(outputs["summary"]).write_text(page("reports/drift_page.html.j2", report=document, evidently="drift.html",
+                                             charts=drift_charts(document)))
     Path(outputs["json"]).write_text(json.dumps(document, indent=2))
     Path(outputs["markdown"]).write_text(render("reports/drift.md.j2", report=document))
     write_atomically(latest_summary_path(settings.state_path), json.dumps(document))  # the consume service's gauges
+
+
+def drift_charts(document: dict[str, Any]) -> list[Chart]:
+    """Each tested feature's score over its calibrated threshold: above 1 it drifted."""
+    tested = [f for f in document["features"] if f.get("score") is not None and f.get("threshold")]
+    if not tested:
+        return []
+    ticks = tuple((i + 1.0, f["name"]) for i, f in enumerate(tested))
+    ratios = [(i + 1.0, f["score"] / f["threshold"]) for i, f in enumerate(tested)]
+    width = max(480, 120 + 34 * len(tested))
+    return [line_chart("each feature against its threshold", Axis("feature", low=0.4, high=len(tested) + 0.6,
+                                                                   ticks=ticks, upright=True),
+                       Axis("score ÷ threshold"), [Series("score ÷ threshold", ratios, line=False)],
+                       [Rule(1.0, "threshold" + ("" if document.get("calibrated") else " (not calibrated)"))],
+                       width=width, height=360, caption="A dot above the line is a feature that drifted.")]
 
 
 def _put_summary_first(path: Path, summary: str) -> None:
