@@ -59,7 +59,8 @@ class Histogram:
 
 def percentile_distribution(histogram: Histogram, step: float = 0.05) -> list[tuple[float, float]]:
     """(percentile, seconds) from p0 to the highest percentile the sample can tell apart from the
-    maximum (1 - 1/n), evenly spaced on a nines axis (90, 99, 99.9 ... equally far apart), then p100."""
+    maximum (1 - 1/n), evenly spaced on a nines axis (90, 99, 99.9 ... equally far apart), ending on
+    the maximum there (a nines axis has no place for p100 itself)."""
     if not histogram.total:
         return []
     top = math.log10(max(histogram.total, 1))
@@ -67,7 +68,7 @@ def percentile_distribution(histogram: Histogram, step: float = 0.05) -> list[tu
     for i in range(int(top / step) + 1):
         q = 100 * (1 - 10 ** -(i * step))
         points.append((q, histogram.percentile(q) or 0.0))
-    points.append((100.0, histogram.max_s))
+    points.append((100 * (1 - 10 ** -top), histogram.max_s))  # the maximum, where the sample's resolution ends
     return points
 
 

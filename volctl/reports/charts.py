@@ -44,6 +44,7 @@ class Series:
     dots: bool = False
     colour: str = ""
     line: bool = True  # False: dots only
+    width: float = 2.0  # a wide pale line under others shows where they coincide
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ class Chart:
 def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Sequence[Rule] = (),
                bands: Sequence[Band] = (), width: int = 720, height: int = 280, caption: str = "") -> Chart:
     """A chart of `series` over two axes, with objectives (`rules`) and shaded windows (`bands`)."""
-    coloured = [s if s.colour else Series(s.name, s.points, s.dashed, s.dots, COLOURS[i % len(COLOURS)], s.line)
-                for i, s in enumerate(series)]
+    coloured = [s if s.colour else Series(s.name, s.points, s.dashed, s.dots, COLOURS[i % len(COLOURS)], s.line,
+                                          s.width) for i, s in enumerate(series)]
     xs = [_x_value(x, p[0]) for s in coloured for p in s.points if p[1] is not None]
     ys = [p[1] * y.scale for s in coloured for p in s.points if p[1] is not None]
     ys = [v for v in ys if math.isfinite(v) and (y.kind != "log" or v > 0)]
@@ -172,7 +173,8 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
             points = [(to_x(_x_value(x, px)), to_y(py * y.scale)) for px, py in run
                       if y.kind != "log" or py * y.scale > 0]
             if len(points) > 1 and s.line:
-                chart.lines.append(Line(" ".join(f"{a:.1f},{b:.1f}" for a, b in points), s.colour, dashed=s.dashed))
+                chart.lines.append(Line(" ".join(f"{a:.1f},{b:.1f}" for a, b in points), s.colour, dashed=s.dashed,
+                                        width=s.width))
             if s.dots or len(points) == 1 or not s.line:
                 chart.dots += [(a, b, s.colour) for a, b in points]
     for row, names in enumerate(legend_rows):
@@ -270,7 +272,8 @@ def _ticks(axis: Axis, low: float, high: float, length: float) -> list[tuple[flo
     step = _nice_step((high - low) / max(2, min(6, int(length / 45))))
     first = math.ceil(low / step - 1e-9) * step
     count = int((high - first) / step + 1e-9) + 1
-    return [(first + i * step, _label(first + i * step, axis.unit)) for i in range(count)]
+    decimals = len(f"{step:.10f}".rstrip("0").partition(".")[2])  # 0.025 -> 3, 0.5 -> 1, 10 -> 0
+    return [(first + i * step, _label(first + i * step, axis.unit, decimals)) for i in range(count)]
 
 
 def _time_ticks(low: float, high: float, length: float) -> list[tuple[float, str]]:
@@ -292,10 +295,14 @@ def _nice_step(raw: float) -> float:
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
 
 
-def _label(value: float, unit: str) -> str:
-    text = f"{value:.3g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    if "e" in text:
-        text = f"{value:.10f}".rstrip("0").rstrip(".")
+def _label(value: float, unit: str, decimals: int | None = None) -> str:
+    """A tick label; `decimals`: as many as the tick step needs, so that neighbours never read alike."""
+    if decimals is not None:
+        text = f"{value:,.{min(decimals, 10)}f}"
+    else:
+        text = f"{value:.3g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        if "e" in text:
+            text = f"{value:.10f}".rstrip("0").rstrip(".")
     return f"{text}{unit}" if unit == "%" else f"{text} {unit}".rstrip()
 
 

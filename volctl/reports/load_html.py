@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from volctl.core.histogram import Histogram, percentile_distribution
-from volctl.reports.charts import Axis, Chart, Rule, Series, line_chart, nines, page
+from volctl.reports.charts import COLOURS, Axis, Chart, Rule, Series, line_chart, nines, page
 
 if TYPE_CHECKING:
     from volctl.core.load import LoadReport
@@ -17,11 +17,11 @@ if TYPE_CHECKING:
 def load_charts(document: dict[str, Any], baseline: dict[str, Any] | None, objective_s: float) -> list[Chart]:
     runs = [("this run", document)] + ([("baseline", baseline)] if baseline else [])
     series = []
-    for name, run in runs:
-        for kind in ("corrected", "uncorrected"):
+    for name, run in runs:  # one colour per kind; the baseline dashed
+        for kind, colour in (("corrected", COLOURS[0]), ("uncorrected", COLOURS[1])):
             curve = percentile_distribution(Histogram.from_dict(run["histograms"][kind]))
             label = f"{name}, {kind}" + (" (from the intended send time)" if kind == "corrected" else "")
-            series.append(Series(label, [(nines(q), s) for q, s in curve], dashed=name == "baseline"))
+            series.append(Series(label, [(nines(q), s) for q, s in curve], dashed=name == "baseline", colour=colour))
     distribution = line_chart(
         "latency by percentile", Axis("percentile (nines scale)", "nines"),
         Axis("latency (ms, log scale)", "log", "ms", 1000), series,
@@ -29,13 +29,18 @@ def load_charts(document: dict[str, Any], baseline: dict[str, Any] | None, objec
         caption="Corrected latency counts from when each request was due, so a stalled service is not hidden "
                 "by a generator that waited for it (no coordinated omission).")
     timeline = document.get("timeline") or {}
-    seconds = range(len(timeline.get("asked", [])))
+
+    def per_second(kind: str) -> list[tuple[float, float | None]]:
+        return [(second + 0.5, count) for second, count in enumerate(timeline.get(kind, []))]
+
     rate = line_chart(
         "asked and achieved rate", Axis("seconds since the start"), Axis("requests per second", unit="/s"),
-        [Series("asked (due)", [(t + 0.5, v) for t, v in zip(seconds, timeline.get("asked", []), strict=False)]),
-         Series("sent", [(t + 0.5, v) for t, v in zip(seconds, timeline.get("sent", []), strict=False)]),
-         Series("answered 200", [(t + 0.5, v) for t, v in zip(seconds, timeline.get("ok", []), strict=False)]),
-         Series("failed", [(t + 0.5, v) for t, v in zip(seconds, timeline.get("failed", []), strict=False)])])
+        [Series("asked (due)", per_second("asked"), colour="#b6e3ff", width=7),  # wide and pale: the others on it
+         Series("sent", per_second("sent"), colour=COLOURS[1], dashed=True),
+         Series("answered 200", per_second("ok"), colour=COLOURS[3]),
+         Series("failed", per_second("failed"), colour=COLOURS[4])],
+        caption="Per second of the run. When the generator keeps up, sent lies on asked; when the service "
+                "keeps up, answered lies on sent.")
     return [distribution, rate]
 
 

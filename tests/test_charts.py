@@ -1,0 +1,53 @@
+"""The chart module's arithmetic, without a browser: ticks that read apart, the nines axis, log
+scales that hold the objective, time labels in UTC, and an empty chart said plainly."""
+
+from __future__ import annotations
+
+import calendar
+from itertools import pairwise
+
+import pytest
+
+from volctl.core.histogram import Histogram, percentile_distribution
+from volctl.reports.charts import Axis, Rule, Series, _ticks, line_chart, nines, percentile_of_nines, time_axis
+
+
+@pytest.mark.parametrize(("low", "high"), [(99.9, 100.0), (0.0, 1.08), (0.0, 35.0), (0.0, 0.25), (-3.0, 7.0)])
+def test_neighbouring_tick_labels_never_read_alike(low: float, high: float) -> None:
+    labels = [label for _, label in _ticks(Axis("a", unit="%"), low, high, 200)]
+    assert len(labels) >= 2 and len(set(labels)) == len(labels), labels
+
+
+def test_the_nines_axis_puts_90_99_and_99_9_equally_apart() -> None:
+    assert [round(nines(p), 6) for p in (0, 90, 99, 99.9)] == [0, 1, 2, 3]
+    assert percentile_of_nines(3) == pytest.approx(99.9)
+    labels = [label for _, label in _ticks(Axis("p", "nines"), 0, 4, 400)]
+    assert labels == ["0%", "90%", "99%", "99.9%", "99.99%"]
+
+
+def test_the_distribution_ends_where_the_sample_can_still_tell_percentiles_apart() -> None:
+    histogram = Histogram()
+    for i in range(1, 1001):
+        histogram.record(i / 1000)
+    curve = percentile_distribution(histogram)
+    assert curve[0][0] == 0 and nines(curve[-1][0]) == pytest.approx(3.0)  # 1000 samples: three nines
+    assert curve[-1][1] == histogram.max_s and all(a[1] <= b[1] for a, b in pairwise(curve))
+
+
+def test_a_log_axis_holds_the_objective_far_above_the_values_and_labels_it_apart() -> None:
+    chart = line_chart("p95", time_axis(0, 3600), Axis("latency (ms, log scale)", "log", "ms", 1000),
+                       [Series("p95", [(t, 0.0008) for t in range(0, 3600, 60)])], [Rule(0.8, "objective 800 ms")])
+    ticks = [t.text for t in chart.texts if t.cls == "tick"]
+    assert "0.1 ms" in ticks and "1000 ms" in ticks  # four decades: the values and the objective
+    objective = next(t for t in chart.texts if t.cls == "objective-label")
+    assert objective.x > chart.plot.x + chart.plot.w  # in the margin, not over the data
+
+
+def test_time_ticks_are_utc_clock_labels() -> None:
+    start = calendar.timegm((2026, 12, 2, 6, 0, 0))
+    labels = [label for _, label in _ticks(time_axis(), start, start + 3600, 600)]
+    assert labels[0] == "06:00" and labels[-1] == "07:00"
+
+
+def test_a_chart_without_data_is_marked_empty_not_drawn_blank() -> None:
+    assert line_chart("nothing", Axis("x"), Axis("y"), [Series("s", [(0, None), (1, None)])]).empty
