@@ -255,9 +255,10 @@ def slo_history(client: RangeClient, slo: SloSettings, window: str) -> SloHistor
     history = SloHistory(end - span, end, end - window_s, step)
     for name, expr in queries.slo_history_expressions(slo).items():
         history.series[name] = _with_gaps(client.range(expr, seconds=span, step_s=step), step)
-    # A young stack has no hour behind it: the charts start where its data starts, not in an empty hour.
-    first = min((points[0][0] for points in history.series.values() if points), default=history.start)
-    history.start = min(max(history.start, first - step), history.window_start)
+    # A young stack has no hour behind it: the charts start at its first scrape (availability has a
+    # point only where the service was scraped; the rates read 0, "or vector(0)", from the start).
+    scraped = history.series.get("availability") or [(history.start, None)]
+    history.start = min(max(history.start, scraped[0][0] - step), history.window_start)
     return history
 
 
