@@ -55,8 +55,8 @@ class PageCheck:
         assert not self.overlaps(), self.overlaps()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+@pytest.fixture(scope="module")  # playwright's sync API holds an event loop: closed with the module, so a
+def browser() -> Iterator[object]:  # later test in this worker can still call asyncio.run
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (make test installs Debian's chromium where apt works)")
     playwright_api = pytest.importorskip("playwright.sync_api")

@@ -58,7 +58,7 @@ def test_slo_check_meets_objectives_under_load(tmp_path: Path, trained_registry:
         page = tmp_path / "slo.html"
         assert stack.run("slo", "check", "--window", "15s", "--html", str(page)).returncode == 0
         text = page.read_text()
-        assert "Verdict: met" in text and "<polyline" in text and "<script" not in text  # self-contained
+        assert 'class="met">met<' in text and "<polyline" in text and "<script" not in text  # self-contained
         health = stack.run("load", "--endpoint", "health", "--rps", "50", "--duration", "1s", "--json")
         probe = json.loads(health.stdout)
         assert probe["sent"] == 50 and probe["ok"] == 50 and probe["server_p95_ms"] is None
