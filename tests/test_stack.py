@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, free_ports_in_a_row
 from volctl.domain.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,9 @@ needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason
 class Stack:
     def __init__(self, state: Path, registry: Path) -> None:
         self.state = state
-        self.ports = {name: free_port() for name in ("kafka", "prometheus", "predict", "consume", "workers")}
+        self.ports = {name: free_port() for name in ("kafka", "prometheus", "predict")}
+        # Scaled stacks put members on port + i: three consume members and two predict workers fit.
+        self.ports |= {"consume": free_ports_in_a_row(3), "workers": free_ports_in_a_row(2)}
         state.mkdir(parents=True, exist_ok=True)
         self.config = state / "volctl.toml"
         self.config.write_text(
