@@ -176,8 +176,13 @@ def component_names(settings: Settings, supervisor: Supervisor) -> list[str]:
 
 
 def _member_names_on_disk(supervisor: Supervisor, service: str) -> list[str]:
-    found = [(parse_member(p.stem), p.stem) for p in supervisor.run_dir.glob(f"{service}*.pid")]
-    return [name for parsed, name in sorted((f for f in found if f[0]), key=lambda f: f[0][1])]  # type: ignore[index]
+    """The members of `service` that have a pid file, member 1 first."""
+    found = {}
+    for path in supervisor.run_dir.glob(f"{service}*.pid"):
+        parsed = parse_member(path.stem)
+        if parsed is not None and parsed[0] == service:
+            found[parsed[1]] = path.stem
+    return [found[index] for index in sorted(found)]
 
 
 def _stop_all(supervisor: Supervisor, dry_run: bool, timeout_s: float) -> list[StopOutcome]:
