@@ -58,7 +58,7 @@ demo: install prometheus
 	       "the live log starts after each stream's 5 min warm-up)"
 	$(VOLCTL) model list; echo "(auto serves the variant the version's own test split recommends)"
 	$(VOLCTL) rollback --to ml --yes --reason "make demo: try the ml challenger"; \
-	  echo "(rollback exit $$?: 0 both services switched and verified, 1 refused and rolled back, 3 cannot reach)"
+	  echo "(rollback exit $$?: 0 every predict worker and consume member switched and verified, 1 refused and rolled back, 3 cannot reach)"
 	$(VOLCTL) rollback --to baseline --yes --reason "make demo: back to the baseline rule"; echo "(rollback exit $$?)"
 	$(VOLCTL) rollback --history -n 4
 	$(VOLCTL) down
