@@ -49,14 +49,15 @@ def _pending(settings: Settings) -> float | None:
     """Predictions waiting for their label, summed over the consume members (None: none reachable)."""
     import httpx
 
-    from volctl.domain.metrics import OUTCOMES_PENDING
+    from volctl.domain.metrics import OUTCOMES_PENDING, sample_value
     from volctl.domain.topology import consume_members
 
     counts = []
     for member in consume_members(settings):
         try:
-            text = httpx.get(f"{member.url}/metrics", timeout=1.0).text
+            count = sample_value(httpx.get(f"{member.url}/metrics", timeout=1.0).text, OUTCOMES_PENDING)
         except httpx.HTTPError:
             continue
-        counts += [float(line.split()[-1]) for line in text.splitlines() if line.startswith(OUTCOMES_PENDING + " ")]
+        if count is not None:
+            counts.append(count)
     return sum(counts) if counts else None

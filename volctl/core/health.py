@@ -11,7 +11,7 @@ from volctl.clients.http import ServiceClient
 from volctl.clients.kafka import bootstrap_of, is_reachable, list_topics, topics_of
 from volctl.clients.prometheus import PrometheusClient
 from volctl.domain.errors import Unreachable, VolctlError
-from volctl.domain.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG
+from volctl.domain.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG, sample_value
 from volctl.domain.registry import Registry
 from volctl.domain.settings import Settings
 from volctl.domain.verdict import Verdict
@@ -157,8 +157,8 @@ def check_consume(client: ServiceClient, lag_slo_s: float) -> HealthReport:
         detail = f"{health.status}: {body.get('last_error') or body}"
     report.checks.append(Check(f"{name} /health", ok, health.latency_s * 1000, detail))
     metrics = client.get("/metrics")
-    lag = _metric_value(metrics.body, CONSUMER_LAG_SECONDS)
-    offset_lag = _metric_value(metrics.body, CONSUMER_OFFSET_LAG)
+    lag = sample_value(metrics.body, CONSUMER_LAG_SECONDS)
+    offset_lag = sample_value(metrics.body, CONSUMER_OFFSET_LAG)
     lag_check = "consumer lag" if name == "consume" else f"{name} lag"
     if lag is None:
         report.checks.append(Check(lag_check, False, metrics.latency_s * 1000, "no lag metric exported"))
@@ -204,13 +204,6 @@ def check_prometheus(client: PrometheusClient) -> HealthReport:
     report.checks.append(Check("scrape targets up", bool(targets) and not down, (time.perf_counter() - started) * 1000,
                                f"down: {', '.join(down)}" if down else f"{', '.join(jobs)} up"))
     return report
-
-
-def _metric_value(text: object, name: str) -> float | None:
-    for line in str(text).splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 def check_predict(client: ServiceClient, registry_root: Path) -> HealthReport:

@@ -108,3 +108,11 @@ class ConsumeMetrics:
 def model_switches(registry: CollectorRegistry) -> Counter:
     return Counter(_counter_name(MODEL_SWITCHES), "Calls of POST /admin/model by outcome (switched, forbidden, ...)",
                    ["outcome"], registry=registry)
+
+
+def sample_value(text: object, name: str) -> float | None:
+    """The value of an unlabelled sample `name` in a service's /metrics text (None when absent)."""
+    for line in str(text).splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
