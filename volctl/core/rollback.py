@@ -27,6 +27,7 @@ from volctl.domain.verdict import Verdict
 if TYPE_CHECKING:
     from volctl.domain.registry import Registry
 
+
 @dataclass
 class Target:
     variant: str
@@ -106,30 +107,32 @@ def plan_rollback(services: Mapping[str, ServiceClient], registry: Registry | No
 
 def execute_rollback(services: Mapping[str, ServiceClient], plan: RollbackPlan, token: str, reason: str,
                      dry_run: bool = False) -> RollbackReport:
-    """Switch predict, then consume; on any failure switch back what was switched. Then verify."""
+    """Every process loads and verifies the target first (a dry run stops there); then predict
+    workers, then consume members, swap; on any failure what was switched is switched back. Then verify."""
     report = RollbackReport(plan, dry_run)
     started = time.perf_counter()
     request = {"variant": plan.target.variant, "version": plan.target.version, "expect_sha": plan.target.sha,
                "actor": local_actor(), "reason": reason, "change_id": plan.change_id, "dry_run": dry_run}
-    if not dry_run:
-        # Each one first loads and verifies the target without serving it (the slow
-        # part: reading, hashing, the first import of scikit-learn), so that the swaps that follow
-        # take milliseconds each, and a member that cannot load it stops the change before any swap.
-        for switch in plan.switches:
-            probe = ServiceSwitch(switch.service, switch.url, switch.before)
-            if not _call(probe, services[switch.service], token, {**request, "dry_run": True}):
-                report.ok = False
-                report.problem = f"{switch.service} cannot load the target, nothing was switched: {probe.error}"
-                switch.error = probe.error
-                report.seconds = time.perf_counter() - started
-                return report
+    # The load is the slow part (reading, hashing, the first import of scikit-learn): done by every
+    # process before any swaps, the swaps take milliseconds each, and one that cannot load the
+    # target stops the change before anything is switched.
+    for switch in plan.switches:
+        probe = switch if dry_run else ServiceSwitch(switch.service, switch.url, switch.before)
+        if not _call(probe, services[switch.service], token, {**request, "dry_run": True}):
+            report.ok = False
+            report.problem = f"{switch.service} cannot load the target, nothing was switched: {probe.error}"
+            switch.error = probe.error
+            break
+    if not report.ok or dry_run:
+        report.seconds = time.perf_counter() - started
+        return report
     for switch in plan.switches:
         if not _call(switch, services[switch.service], token, request):
             report.ok = False
             report.problem = f"{switch.service} refused the switch: {switch.error}"
             _revert(plan.switches, services, token, request, report.problem)
             break
-    if report.ok and not dry_run:
+    if report.ok:
         for switch in plan.switches:
             _verify(switch, services[switch.service], plan.target)
         failed = [s.service for s in plan.switches if not s.verified]
