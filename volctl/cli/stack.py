@@ -135,6 +135,7 @@ def logs(
                                  "(or a member: consume-2, predict-2, ...)")
     settings = settings_of(ctx)
     supervisor = Supervisor(settings.state_path)
+
     def place(name: str) -> tuple[int, int]:
         service, index = parse_member(name) or (name, 1)
         return COMPONENTS.index(service), index

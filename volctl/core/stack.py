@@ -32,11 +32,11 @@ from volctl.domain.topology import (
     PREDICT,
     Member,
     Scale,
+    configured_scale,
     consume_members,
     forget_scale,
     members,
     parse_member,
-    predict_workers,
     running_scale,
     scrape_targets_path,
     write_scale,
@@ -103,9 +103,8 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     _preflight(settings, supervisor, scale)
     report.token_created = ensure_admin_token(settings)
     report.trained = _ensure_model(settings, progress)
-    env = {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
-    write_scale(settings, scale)
-    write_scrape_targets(settings, scale)  # before Prometheus starts: it discovers the members from them
+    env = _child_env(config_file)
+    _record_scale(settings, scale)  # before Prometheus starts: it discovers the members from the target files
 
     progress("starting the broker")
     broker = start_broker(settings, supervisor)
@@ -145,10 +144,8 @@ def scale_consumers(settings: Settings, count: int, config_file: Path | None,
     with supervisor.exclusive("scale", on_wait=progress):
         scale = Scale(count, running_scale(settings).predict_workers)
         _preflight(settings, supervisor, scale)
-        env = {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
-        write_scale(settings, scale)
-        write_scrape_targets(settings, scale)
-        return _reconcile_consumers(settings, supervisor, count, env, progress)
+        _record_scale(settings, scale)
+        return _reconcile_consumers(settings, supervisor, count, _child_env(config_file), progress)
 
 
 def down(settings: Settings, dry_run: bool = False, timeout_s: float = 10.0) -> list[StopOutcome]:
@@ -241,13 +238,13 @@ def ensure_admin_token(settings: Settings) -> bool:
 def _wanted_scale(settings: Settings, supervisor: Supervisor, consumers: int | None,
                   workers: int | None) -> Scale:
     """The flags, else what runs now, else the config; a running predict keeps its worker count."""
-    running = [n for service in (PREDICT, CONSUME) for n in _member_names_on_disk(supervisor, service)
-               if supervisor.record(n)]
-    base = running_scale(settings) if running else Scale(settings.consume.replicas, settings.predict.workers)
+    live = {service: any(supervisor.record(n) for n in _member_names_on_disk(supervisor, service))
+            for service in (PREDICT, CONSUME)}
+    running = running_scale(settings)
+    base = running if any(live.values()) else configured_scale(settings)
     wanted = Scale(consumers or base.consumers, workers or base.predict_workers)
-    live = [n for n in _member_names_on_disk(supervisor, PREDICT) if supervisor.record(n)]
-    if live and wanted.predict_workers != running_scale(settings).predict_workers:
-        raise ConfigError(f"predict runs with {running_scale(settings).predict_workers} worker(s); "
+    if live[PREDICT] and wanted.predict_workers != running.predict_workers:
+        raise ConfigError(f"predict runs with {running.predict_workers} worker(s); "
                           f"{wanted.predict_workers} needs a restart of the predict service",
                           hint=f"`volctl down`, then `volctl up --predict-workers {wanted.predict_workers}`")
     return wanted
@@ -260,16 +257,17 @@ def _preflight(settings: Settings, supervisor: Supervisor, scale: Scale) -> None
     if settings.prometheus.embedded and not shutil.which(settings.prometheus.bin):
         raise ConfigError(f"the Prometheus binary {settings.prometheus.bin!r} was not found",
                           hint="apt-get install prometheus, set prometheus.bin, or set prometheus.embedded = false")
-    ports = {m.name: (m.port, _port_key(settings, m)) for service in (PREDICT, CONSUME)
-             for m in members(settings, service, scale.predict_workers if service == PREDICT else scale.consumers)}
-    if scale.predict_workers > 1 and not any(supervisor.record(m.name) for m in predict_workers(settings, 1)):
-        ports["predict (shared)"] = (settings.predict.port, "predict.port")
+    # (what needs the port, the component whose own process may already hold it, port, config key)
+    ports = [(m.name, m.name, m.port, _port_key(settings, m)) for service in (PREDICT, CONSUME)
+             for m in members(settings, service, scale.predict_workers if service == PREDICT else scale.consumers)]
+    if scale.predict_workers > 1:  # the port the workers share, held by worker 1 once it runs
+        ports.append(("predict (shared)", PREDICT, settings.predict.port, "predict.port"))
     if settings.prometheus.embedded:
-        ports[PROMETHEUS] = (settings.prometheus.port, "prometheus.url")
+        ports.append((PROMETHEUS, PROMETHEUS, settings.prometheus.port, "prometheus.url"))
     if not settings.kafka.bootstrap:
-        ports[BROKER] = (settings.kafka.embedded_port, "kafka.embedded_port")
-    for name, (port, key) in ports.items():
-        if supervisor.record(name.split()[0]) is None and _port_taken(port):
+        ports.append((BROKER, BROKER, settings.kafka.embedded_port, "kafka.embedded_port"))
+    for name, holder, port, key in ports:
+        if supervisor.record(holder) is None and _port_taken(port):
             raise ConfigError(f"port {port} for {name} is taken by a process volctl did not start",
                               hint=f"stop that process, or set {key} to another port (in volctl.toml, or "
                                    f"{_env_name(key)} in the environment)")
@@ -344,9 +342,16 @@ def _reconcile_consumers(settings: Settings, supervisor: Supervisor, count: int,
     return states
 
 
-def write_scrape_targets(settings: Settings, scale: Scale) -> None:
-    """Prometheus's file-based discovery: one file per job listing every member (Prometheus
-    re-reads it when it changes, so `scale` needs no reload)."""
+def _child_env(config_file: Path | None) -> dict[str, str]:
+    """What the stack's own processes are started with: the config file they must read too."""
+    return {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
+
+
+def _record_scale(settings: Settings, scale: Scale) -> None:
+    """The counts every command addresses members by, and Prometheus's file-based discovery: one
+    file per job listing every member (Prometheus re-reads it when it changes, so `scale` needs no
+    reload)."""
+    write_scale(settings, scale)
     for service, count in ((PREDICT, scale.predict_workers), (CONSUME, scale.consumers)):
         groups = [{"targets": [m.address], "labels": {"member": m.name}} for m in members(settings, service, count)]
         write_atomically(scrape_targets_path(settings, service), json.dumps(groups, indent=2))

@@ -82,9 +82,13 @@ def scale_path(settings: Settings) -> Path:
     return settings.state_path / "run" / "scale.json"
 
 
+def configured_scale(settings: Settings) -> Scale:
+    return Scale(settings.consume.replicas, settings.predict.workers)
+
+
 def running_scale(settings: Settings) -> Scale:
     """The counts `up`/`scale` last started, else the configured ones."""
-    configured = Scale(settings.consume.replicas, settings.predict.workers)
+    configured = configured_scale(settings)
     try:
         document = json.loads(scale_path(settings).read_text())
         found = Scale(int(document["consumers"]), int(document["predict_workers"]))
