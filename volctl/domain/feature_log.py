@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from volctl.domain.features import FEATURES
+from volctl.domain.topology import CONSUME
 
 COLUMNS = ("ts", "product", *FEATURES, "score")
 
@@ -69,7 +70,7 @@ class FeatureLog(JsonLinesLog):
 
 def member_folder(folder: Path, member: str) -> Path:
     """Where a member of the consumer group writes its log (member 1, `consume`: the folder itself)."""
-    return folder if member == "consume" else folder / member
+    return folder if member == CONSUME else folder / member
 
 
 def log_files(folder: Path, prefix: str = "features") -> list[Path]:
@@ -79,7 +80,7 @@ def log_files(folder: Path, prefix: str = "features") -> list[Path]:
 
 def all_log_files(folder: Path, prefix: str = "features") -> list[Path]:
     """Every member's files, oldest first by modification time (members write side by side)."""
-    found = [*folder.glob(f"{prefix}-*.jsonl"), *folder.glob(f"consume-*/{prefix}-*.jsonl")]
+    found = [*folder.glob(f"{prefix}-*.jsonl"), *folder.glob(f"{CONSUME}-*/{prefix}-*.jsonl")]
     return sorted(found, key=_modified)
 
 

@@ -3,10 +3,10 @@ as labelled lines, shaded windows, legends. Geometry is worked out here; templat
 _chart.html.j2 draws it as inline SVG (no external asset: a page opens offline).
 
 Labels never sit on each other: tick labels live outside the plot (left, below), objective labels in
-the right margin (nudged apart when two are close), the legend under the x axis (wrapping), window
-labels inside their band. Axis kinds: linear, log (decades, for a latency far below its objective),
-time (UTC clock labels) and nines (percentiles 0 %, 90 %, 99 %, 99.9 %, ... as wrk2/HdrHistogram
-users read them).
+the right margin (nudged apart when two are close), the legend under the x axis (wrapping), a window's
+label above the plot at the window's end (inside the band when the title is in the way). Axis kinds:
+linear, log (decades, for a latency far below its objective), time (UTC clock labels) and nines
+(percentiles 0 %, 90 %, 99 %, 99.9 %, ... as wrk2/HdrHistogram users read them).
 """
 
 from __future__ import annotations
