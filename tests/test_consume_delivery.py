@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from kafka import TopicPartition
 from kafka.errors import KafkaTimeoutError
 from kafka.future import Future
 from prometheus_client import CollectorRegistry
@@ -155,3 +156,40 @@ def test_a_batch_is_committed_after_delivery(service: app.ConsumeService, monkey
 
     [offsets] = consumer.commits
     assert [(tp.partition, meta.offset) for tp, meta in offsets.items()] == [(2, 42)]
+
+
+class BehindConsumer:
+    """Read up to offset 20,441 of a fetch whose high watermark was 20,441; 50,000 are on the broker,
+    and ListOffsets says 49,989 (tansu leaves out the last batch)."""
+
+    def __init__(self, listed: dict[Any, int] | Exception) -> None:
+        self.tp = TopicPartition("raw", 0)
+        self.listed = listed
+
+    def assignment(self) -> set[Any]:
+        return {self.tp}
+
+    def highwater(self, tp: Any) -> int:
+        return 20_441
+
+    def position(self, tp: Any, timeout_ms: int) -> int:
+        return 20_441
+
+    def end_offsets(self, partitions: list[Any], timeout_ms: int) -> dict[Any, int]:
+        if isinstance(self.listed, Exception):
+            raise self.listed
+        return self.listed
+
+
+def test_the_lag_counts_ticks_produced_after_the_last_fetch(service: app.ConsumeService) -> None:
+    consumer = BehindConsumer({})
+    consumer.listed = {consumer.tp: 49_989}
+    service._consumer = consumer
+    service._refresh_gauges()
+    assert service.metrics.offset_lag._value.get() == 49_989 - 20_441  # the fetch's figure alone said 0
+
+
+def test_the_lag_falls_back_on_the_fetch_when_the_ends_cannot_be_listed(service: app.ConsumeService) -> None:
+    service._consumer = BehindConsumer(KafkaTimeoutError("no answer"))
+    service._refresh_gauges()
+    assert service.metrics.offset_lag._value.get() == 0  # a lower bound: the fetch response is all there is

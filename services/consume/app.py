@@ -41,6 +41,9 @@ log = logging.getLogger("volctl.consume")
 POLL_TIMEOUT_MS = 250
 MAX_POLL_RECORDS = 5000
 BROKER_CHECK_S = 2.0
+# How often the partitions' ends are listed for the lag gauge (a ListOffsets round trip in the loop).
+LIST_ENDS_S = 1.0
+LIST_ENDS_TIMEOUT_MS = 200
 RETRY_PAUSE_S = 1.0
 
 
@@ -92,6 +95,8 @@ class ConsumeService:
         self._positions: dict[Any, int] = {}
         self._rate_window = (time.monotonic(), 0)
         self._last_broker_check = 0.0
+        self._listed_ends: dict[Any, int] = {}
+        self._last_listed = 0.0
         self._last_event_ts: float | None = None
         self._raw_topic_id: str | None = None
         self._from_beginning = False  # after the raw topic was re-created: old positions mean nothing
@@ -233,6 +238,7 @@ class ConsumeService:
                     self.kafka.topic_raw)
         self._topic_generation += 1
         self._positions.clear()
+        self._listed_ends = {}  # the old topic's ends
         self._uncommitted.clear()
         self._resumed.clear()
         self.processor.reset_streams()  # the topic is read again from its start: windows start afresh
@@ -400,8 +406,9 @@ class ConsumeService:
         self.health.partitions = sorted(tp.partition for tp in assignment)
         self.health.ever_assigned = self.health.ever_assigned or bool(assignment)
         offset_lag = 0
+        listed = self._list_ends(assignment)
         for tp in assignment:
-            high = self._consumer.highwater(tp)  # ListOffsets under-reports on tansu (DESIGN.md §8)
+            high = _known_max(self._consumer.highwater(tp), listed.get(tp))
             position = self._positions.get(tp)
             if position is None:
                 try:
@@ -420,6 +427,29 @@ class ConsumeService:
         if elapsed >= 1.0:
             self.metrics.rate.set(count / elapsed)
             self._rate_window = (time.monotonic(), 0)
+
+
+    def _list_ends(self, assignment: set[Any]) -> dict[Any, int]:
+        """The partitions' ends as ListOffsets gave them at most LIST_ENDS_S ago.
+
+        The fetch responses' high watermark is only as fresh as the last fetch: behind a 20,000-record
+        fetch it stays put while the producer goes on, so alone it showed a lag of 0 with 47,000 ticks
+        unread. ListOffsets is current but under-reports the end by up to a batch on tansu (DESIGN.md
+        §8), so the lag uses the larger of the two."""
+        now = time.monotonic()
+        if assignment and now - self._last_listed >= LIST_ENDS_S:
+            self._last_listed = now
+            try:
+                self._listed_ends = dict(self._consumer.end_offsets(list(assignment),
+                                                                    timeout_ms=LIST_ENDS_TIMEOUT_MS))
+            except Exception:  # broker away or slow: the fetch responses' figure is all there is
+                self._listed_ends = {}
+        return self._listed_ends
+
+
+def _known_max(*values: int | None) -> int | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
 
 
 class _Rewind(ConsumerRebalanceListener):
