@@ -193,3 +193,52 @@ def test_the_lag_falls_back_on_the_fetch_when_the_ends_cannot_be_listed(service:
     service._consumer = BehindConsumer(KafkaTimeoutError("no answer"))
     service._refresh_gauges()
     assert service.metrics.offset_lag._value.get() == 0  # a lower bound: the fetch response is all there is
+
+
+class JoiningConsumer:
+    """A consumer whose group join never finishes (tansu lost its SyncGroup answer)."""
+
+    def __init__(self) -> None:
+        self.closed_with: dict[str, Any] | None = None
+
+    def close(self, **kwargs: Any) -> None:
+        self.closed_with = kwargs
+
+
+def test_a_join_that_hangs_with_the_broker_up_is_replaced_by_a_new_consumer(service: app.ConsumeService) -> None:
+    import time
+
+    stuck = JoiningConsumer()
+    service._consumer, service._producer = stuck, None
+    service.health.broker_reachable = True
+    service._joining_since = time.monotonic() - app.JOIN_STUCK_S + 5
+    service._check_join()
+    assert service._consumer is stuck  # a slow join is left alone
+
+    service._joining_since = time.monotonic() - app.JOIN_STUCK_S - 1
+    service._check_join()
+    assert service._consumer is None and stuck.closed_with == {"autocommit": False, "timeout_ms": 2000}
+    assert service.metrics.errors.labels("join")._value.get() == 1
+    assert "join of group" in service.health.last_error
+
+
+def test_time_without_a_broker_does_not_count_toward_a_stuck_join(service: app.ConsumeService) -> None:
+    import time
+
+    stuck = JoiningConsumer()
+    service._consumer = stuck
+    service.health.broker_reachable = False
+    service._joining_since = time.monotonic() - app.JOIN_STUCK_S - 60
+    service._check_join()
+    service.health.broker_reachable = True
+    service._check_join()
+    assert service._consumer is stuck and stuck.closed_with is None
+
+
+def test_any_assignment_ends_the_join_even_an_empty_one(service: app.ConsumeService) -> None:
+    service._consumer = JoiningConsumer()
+    listener = app._Rewind(service)
+    listener.on_partitions_revoked(set())
+    assert service._joining_since is not None
+    listener.on_partitions_assigned(set())  # more members than partitions: idle, but joined
+    assert service._joining_since is None

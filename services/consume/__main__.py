@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # it retries noisily; we log the state changes
+    # kafka-python retries noisily and we log the state changes; VOLCTL_KAFKA_LOG=INFO shows its own.
+    kafka_level = os.environ.get("VOLCTL_KAFKA_LOG", "CRITICAL").upper()
+    logging.getLogger("kafka").setLevel(kafka_level if kafka_level in logging.getLevelNamesMapping() else "CRITICAL")
     log = logging.getLogger("volctl.consume")
     if args.member < 1:
         parser.error("--member must be 1 or more")

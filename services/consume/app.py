@@ -45,6 +45,10 @@ BROKER_CHECK_S = 2.0
 LIST_ENDS_S = 1.0
 LIST_ENDS_TIMEOUT_MS = 200
 RETRY_PAUSE_S = 1.0
+# A group join (JoinGroup then SyncGroup) takes ~3 s on tansu and a session timeout or so on Kafka.
+# Past this, with the broker answering, the join is taken as lost and a new consumer joins instead:
+# tansu sometimes never answers a SyncGroup after it restarts, and kafka-python waits on it for good.
+JOIN_STUCK_S = 30.0
 
 
 @dataclass
@@ -100,12 +104,13 @@ class ConsumeService:
         self._last_event_ts: float | None = None
         self._raw_topic_id: str | None = None
         self._from_beginning = False  # after the raw topic was re-created: old positions mean nothing
+        self._joining_since: float | None = None  # monotonic time a group join began; None once assigned
         self._topic_generation = 0  # bumped when the raw topic is re-created
         # Delivered but not committed (the commit failed: a broker restart forgot this member). The
         # rejoin resumes these partitions from here instead of re-reading the whole batch.
         self._uncommitted: dict[Any, int] = {}
         self._resumed: dict[Any, int] = {}  # sought to on the rejoin; committed with the next batch
-        for error_type in ("connect", "produce", "commit"):  # series exist (at 0) before the first failure
+        for error_type in ("connect", "produce", "commit", "join"):  # series exist (at 0) before the first failure
             metrics.errors.labels(error_type)
         self.install_model(processor.model)
 
@@ -196,6 +201,7 @@ class ConsumeService:
                                     "are not committed")
                     self._account(batch, records)
             self._refresh_gauges()
+            self._check_join()
         self.close()
 
     def close(self) -> None:
@@ -222,6 +228,7 @@ class ConsumeService:
                                            allow_auto_create_topics=False, client_id=f"volctl-{self.member}",
                                            **CONSUMER_TUNING)
             self._consumer.subscribe([self.kafka.topic_raw], listener=_Rewind(self))
+            self._joining_since = time.monotonic()
         except Exception as exc:  # KafkaError or Unreachable: both mean "not now"
             self._fail("connect", f"cannot connect to Kafka at {self.bootstrap}: {exc}")
             if self._producer is not None:
@@ -232,6 +239,28 @@ class ConsumeService:
                  self.kafka.group)
         self.health.last_error = ""
         return True
+
+    def _check_join(self) -> None:
+        """Replace the consumer when its group join has hung (see JOIN_STUCK_S); the time the broker
+        was away does not count."""
+        if self._joining_since is None or self._consumer is None:
+            return
+        now = time.monotonic()
+        if not self.health.broker_reachable:
+            self._joining_since = now
+            return
+        if now - self._joining_since < JOIN_STUCK_S:
+            return
+        self._fail("join", f"the join of group {self.kafka.group} has not finished in {JOIN_STUCK_S:.0f} s "
+                           "with the broker answering; a new consumer joins in its place")
+        self._joining_since = None
+        try:
+            self._consumer.close(autocommit=False, timeout_ms=2000)
+        except Exception as exc:  # it is being dropped: a failed goodbye changes nothing
+            log.warning("closing the stuck consumer: %s", exc)
+        if self._producer is not None:
+            self._producer.close(timeout=1)
+        self._consumer = self._producer = None  # the loop connects afresh
 
     def _rewind_raw_topic(self) -> None:
         log.warning("%s was re-created (a memory broker restarted): reading it again from the beginning",
@@ -459,10 +488,11 @@ class _Rewind(ConsumerRebalanceListener):
         self.service = service
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        pass
+        self.service._joining_since = time.monotonic()  # kafka-python calls this as a (re)join begins
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         service = self.service
+        service._joining_since = None
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
         if service._from_beginning and assigned:
             service._consumer.seek_to_beginning(*assigned)
