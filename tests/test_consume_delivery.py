@@ -84,7 +84,7 @@ class OneBatchConsumer:
     def assignment(self) -> set[Any]:
         return set()
 
-    def close(self, autocommit: bool = False) -> None:
+    def close(self, autocommit: bool = False, timeout_ms: int | None = None) -> None:
         pass
 
 

@@ -48,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # kafka-python retries noisily and we log the state changes; VOLCTL_KAFKA_LOG=INFO shows its own.
     kafka_level = os.environ.get("VOLCTL_KAFKA_LOG", "CRITICAL").upper()
-    logging.getLogger("kafka").setLevel(kafka_level if kafka_level in logging.getLevelNamesMapping() else "CRITICAL")
+    known_level = kafka_level in logging.getLevelNamesMapping()
+    logging.getLogger("kafka").setLevel(kafka_level if known_level else "CRITICAL")
     log = logging.getLogger("volctl.consume")
+    if not known_level:
+        log.warning("VOLCTL_KAFKA_LOG=%s is not a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL): "
+                    "kafka-python's log stays off", kafka_level)
     if args.member < 1:
         parser.error("--member must be 1 or more")
     try:

@@ -205,11 +205,18 @@ class ConsumeService:
         self.close()
 
     def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close(autocommit=False)
-        if self._producer is not None:
-            self._producer.close(timeout=5)
+        self._drop_clients(consumer_timeout_ms=None, producer_timeout_s=5)
         self.feature_log.close()
+
+    def _drop_clients(self, consumer_timeout_ms: int | None, producer_timeout_s: float) -> None:
+        """Close the consumer (leaving the group, committing nothing) and the producer."""
+        if self._consumer is not None:
+            try:
+                self._consumer.close(autocommit=False, timeout_ms=consumer_timeout_ms)
+            except Exception as exc:  # it is being dropped: a failed goodbye changes nothing
+                log.warning("closing the consumer: %s", exc)
+        if self._producer is not None:
+            self._producer.close(timeout=producer_timeout_s)
         self._consumer = self._producer = None
 
     # -- broker I/O ----------------------------------------------------------------------------
@@ -254,13 +261,7 @@ class ConsumeService:
         self._fail("join", f"the join of group {self.kafka.group} has not finished in {JOIN_STUCK_S:.0f} s "
                            "with the broker answering; a new consumer joins in its place")
         self._joining_since = None
-        try:
-            self._consumer.close(autocommit=False, timeout_ms=2000)
-        except Exception as exc:  # it is being dropped: a failed goodbye changes nothing
-            log.warning("closing the stuck consumer: %s", exc)
-        if self._producer is not None:
-            self._producer.close(timeout=1)
-        self._consumer = self._producer = None  # the loop connects afresh
+        self._drop_clients(consumer_timeout_ms=2000, producer_timeout_s=1)  # the loop connects afresh
 
     def _rewind_raw_topic(self) -> None:
         log.warning("%s was re-created (a memory broker restarted): reading it again from the beginning",
@@ -437,7 +438,8 @@ class ConsumeService:
         offset_lag = 0
         listed = self._list_ends(assignment)
         for tp in assignment:
-            high = _known_max(self._consumer.highwater(tp), listed.get(tp))
+            ends = (self._consumer.highwater(tp), listed.get(tp))
+            high = max((end for end in ends if end is not None), default=None)
             position = self._positions.get(tp)
             if position is None:
                 try:
@@ -457,7 +459,6 @@ class ConsumeService:
             self.metrics.rate.set(count / elapsed)
             self._rate_window = (time.monotonic(), 0)
 
-
     def _list_ends(self, assignment: set[Any]) -> dict[Any, int]:
         """The partitions' ends as ListOffsets gave them at most LIST_ENDS_S ago.
 
@@ -476,13 +477,10 @@ class ConsumeService:
         return self._listed_ends
 
 
-def _known_max(*values: int | None) -> int | None:
-    known = [v for v in values if v is not None]
-    return max(known) if known else None
-
-
 class _Rewind(ConsumerRebalanceListener):
-    """Seeks newly assigned partitions to their beginning once, after the topic was re-created."""
+    """The group's rebalance callbacks: they time the join (see JOIN_STUCK_S), seek newly assigned
+    partitions to their beginning once after the topic was re-created, and resume after offsets that
+    were delivered but not committed."""
 
     def __init__(self, service: ConsumeService) -> None:
         self.service = service
