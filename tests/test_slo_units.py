@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from volctl.core import queries
-from volctl.core.slo import BREACHED, MET, NOT_JUDGED, check_slos
+from volctl.core.slo import BREACHED, MET, NOT_JUDGED, TOO_FEW_LABELS, check_slos
 from volctl.domain.settings import SloSettings
 
 
@@ -56,3 +56,10 @@ def test_an_idle_service_is_not_breached_on_throughput() -> None:
     assert throughput.verdict == NOT_JUDGED and idle.verdict == MET  # before: "BREACHED (6.1 req/s)"
     slow = check_slos(FakePrometheus(requests=360, failed=0, p95=2.0, best_rate=6.1), slo, "1h")
     assert {row.name: row.verdict for row in slow.rows}["throughput (best 1m)"] == BREACHED
+
+
+def test_realised_quality_without_enough_labels_says_so() -> None:
+    report = check_slos(FakePrometheus(requests=10000, failed=0, p95=0.004, best_rate=50), SloSettings(), "5m")
+    quality = [row for row in report.info if row.name.startswith("realised")]
+    assert [row.verdict for row in quality] == [TOO_FEW_LABELS] * 2  # before: "not judged (no offered load)"
+    assert report.verdict == MET  # shown, not judged: `volctl quality` is the command that says 3

@@ -21,6 +21,7 @@ from volctl.domain.verdict import Verdict
 
 MET, BREACHED, LOW_TRAFFIC, NO_DATA = "met", "breached", "too little traffic", "no data"
 NOT_JUDGED = "not judged (no offered load)"
+TOO_FEW_LABELS = "not judged (too few labels)"
 
 
 @dataclass
@@ -291,7 +292,7 @@ def _quality_rows(measure: Measurements, slo: SloSettings) -> list[SloRow]:
                               measure.line(queries.served_realised(name, window)),
                               measure.line(queries.best_challenger_realised(name, window))])
         if not enough:
-            row.verdict = NOT_JUDGED
+            row.verdict = TOO_FEW_LABELS
             row.explain.append(f"not judged: {labelled or 0:.0f} labelled ticks in {window} (need "
                                f"{slo.min_outcomes}: labels come 60 s after each prediction, past the 5 min warm-up)")
         rows.append(row)

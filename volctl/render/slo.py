@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 _VERDICT = {"met": "[green]met[/]", "breached": "[bold red]BREACHED[/]", "too little traffic": "[yellow]too little "
             "traffic[/]", "no data": "[yellow]no data[/]", "info": "[dim]-[/]",
-            "not judged (no offered load)": "[dim]not judged (no offered load)[/]"}
+            "not judged (no offered load)": "[dim]not judged (no offered load)[/]",
+            "not judged (too few labels)": "[dim]not judged (too few labels)[/]"}
 
 
 def _budget(row: SloRow) -> str:
