@@ -1,10 +1,11 @@
 """One internal tick record, and the normaliser that builds it from every known message shape.
 
 Shapes are recognised by their field names, never by file name (see shared PROVENANCE.md):
-live Advanced Trade messages (`channel` + `events`), the exchange recorder wrapper (`ts` + `raw`
-string), the advtrade recorder (`timestamp` + `raw` object), legacy exchange `ticker` objects,
-flat records (`product_id`, `price` and a time field, our own wire format included) and trade
-CSV rows (`timestamp`, `price`, `volume`).
+live Advanced Trade messages (`channel` + `events`), recorder envelopes around any of them
+(`{"ingest_time", "product_id", "payload": {...}}`: the payload's own time, the envelope's as a
+fallback), the exchange recorder wrapper (`ts` + `raw` string), the advtrade recorder (`timestamp`
++ `raw` object), legacy exchange `ticker` objects, flat records (`product_id`, `price` and a time
+field, our own wire format included) and trade CSV rows (`timestamp`, `price`, `volume`).
 """
 
 from __future__ import annotations
@@ -57,18 +58,22 @@ class Tick:
         return record
 
 
-def normalise(message: Any, naive_tz: str = "UTC", product: str | None = None) -> list[Tick]:
+def normalise(message: Any, naive_tz: str = "UTC", product: str | None = None,
+              fallback_time: Any = None) -> list[Tick]:
     """Turn one decoded message into ticks ([] for known non-tick messages such as subscriptions).
+    `fallback_time` is a wrapper's time, used where the message itself carries none.
 
     Raises BadTick for anything that claims to be a tick but is not a valid one.
     """
     if not isinstance(message, dict):
         raise BadTick("not_an_object", type(message).__name__)
     inner = _enveloped(message)
-    if inner is not None:  # {"received": "...", "msg": {...}}: the exchange message inside a wrapper
-        return normalise(inner, naive_tz, product)
+    if inner is not None:  # {"ingest_time": "...", "payload": {...}}: the exchange message inside a wrapper
+        wrapper_product = message.get("product_id")
+        return normalise(inner, naive_tz, product or (wrapper_product if isinstance(wrapper_product, str) else None),
+                         _time_of(message) or fallback_time)
     if "events" in message and "channel" in message:
-        return _from_live_message(message, naive_tz)
+        return _from_live_message(message, naive_tz, fallback_time)
     raw = message.get("raw")
     if isinstance(raw, str):  # exchange recorder wrapper: the original WebSocket JSON as a string
         import orjson
@@ -85,21 +90,29 @@ def normalise(message: Any, naive_tz: str = "UTC", product: str | None = None) -
         raise BadTick("not_a_ticker", f"type {kind!r}")
     if isinstance(raw, dict):  # advtrade recorder: flat fields plus the Advanced Trade ticker
         merged = {**raw, **{k: v for k, v in message.items() if k != "raw"}}
-        return [_from_flat(merged, naive_tz, product)]
-    return [_from_flat(message, naive_tz, product)]
+        return [_from_flat(merged, naive_tz, product, fallback_time)]
+    return [_from_flat(message, naive_tz, product, fallback_time)]
 
 
 _MESSAGE_KEYS = ("type", "product_id", "price", "raw", "channel", "pair", "symbol")
+_OWN_CONTENT = ("price", "events", "raw", "type", "channel")  # a line with one of these is a message itself
+_WRAPPER_TIME_FIELDS = ("ingest_time", *_FLAT_TIME_FIELDS, "received")
 
 
 def _recognisable(value: Any) -> bool:
     return isinstance(value, dict) and any(key in value for key in _MESSAGE_KEYS)
 
 
+def _time_of(message: dict[str, Any]) -> Any:
+    return next((message[f] for f in _WRAPPER_TIME_FIELDS if message.get(f) not in (None, "")), None)
+
+
 def _enveloped(message: dict[str, Any]) -> dict[str, Any] | None:
     """The one exchange message a recorder's envelope wraps (one level, under any field name, as
-    an object or as a JSON string), when the line itself is not one; else None."""
-    if _recognisable(message):
+    an object or as a JSON string), when the line itself is not one; else None. An envelope may
+    name the product (`{"ingest_time", "product_id", "payload": {live message}}`): a line is a
+    message itself only when it carries a price, events, a raw message or a type."""
+    if any(key in message for key in _OWN_CONTENT):
         return None
     found = []
     for value in message.values():
@@ -115,7 +128,7 @@ def _enveloped(message: dict[str, Any]) -> dict[str, Any] | None:
     return found[0] if len(found) == 1 else None
 
 
-def _from_live_message(message: dict[str, Any], naive_tz: str) -> list[Tick]:
+def _from_live_message(message: dict[str, Any], naive_tz: str, fallback_time: Any = None) -> list[Tick]:
     if message.get("channel") != "ticker":
         return []
     events = message.get("events")
@@ -126,15 +139,15 @@ def _from_live_message(message: dict[str, Any], naive_tz: str) -> list[Tick]:
         for ticker in (event or {}).get("tickers") or []:
             if not isinstance(ticker, dict):
                 raise BadTick("bad_events", "ticker is not an object")
-            ticks.append(_from_flat({**ticker, "timestamp": message.get("timestamp")}, naive_tz))
+            ticks.append(_from_flat({**ticker, "timestamp": message.get("timestamp") or fallback_time}, naive_tz))
     return ticks
 
 
-def _from_flat(record: dict[str, Any], naive_tz: str, product: str | None = None) -> Tick:
+def _from_flat(record: dict[str, Any], naive_tz: str, product: str | None = None, fallback_time: Any = None) -> Tick:
     product_id = record.get("product_id") or record.get("pair") or product
     if not isinstance(product_id, str) or not product_id:
         raise BadTick("missing_product")
-    when = next((record[f] for f in _FLAT_TIME_FIELDS if record.get(f) not in (None, "")), None)
+    when = next((record[f] for f in _FLAT_TIME_FIELDS if record.get(f) not in (None, "")), fallback_time)
     if when is None:
         raise BadTick("missing_time")
     price = _decimal(record.get("price"), "price", required=True)
