@@ -26,6 +26,7 @@ from volctl.domain.settings import Settings
 from volctl.domain.verdict import Verdict
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "cannot measure"
+NOT_JUDGED = "not judged"  # measured, but too little evidence in the window to judge: shown, never blocking
 Progress = Callable[[str], None]
 _SLO_CLASSES = {"latency p95": "latency", "error rate": "errors", "availability": "availability",
                 "consumer lag (max)": "lag"}
@@ -55,7 +56,7 @@ class GateReport:
 
     @property
     def verdict(self) -> str:
-        verdicts = {c.verdict for c in self.checks}
+        verdicts = {c.verdict for c in self.checks} - {NOT_JUDGED}
         return FAIL if FAIL in verdicts else PASS if verdicts == {PASS} else UNKNOWN
 
     @property
@@ -205,9 +206,9 @@ def _quality_check(settings: Settings, bundle: Path, report: GateReport, writers
     _save(bundle / "quality.json", quality.as_document())
     if writers.quality_html is not None:
         writers.quality_html(quality, bundle / "quality.html")
-    if quality.problem:
+    if quality.problem:  # outcomes, but too few spike episodes (a calm hour): as `slo check`, not judged
         report.checks.append(GateCheck("realised quality", "quality", quality.problem, "enough labelled ticks",
-                                       UNKNOWN))
+                                       NOT_JUDGED if quality.outcomes else UNKNOWN))
         return
     if quality.floors:
         report.checks.append(GateCheck("quality: floors", "quality", "; ".join(quality.floors),
