@@ -9,6 +9,7 @@ import pytest
 
 from volctl.domain.features import FEATURES, SEGMENT_GAP_S, FeatureEngine, batch_features
 from volctl.domain.labels import HORIZON_S, forward_volatility
+from volctl.domain.level import Seed
 from volctl.domain.recordings import discover_series, iter_series
 from volctl.domain.synthetic import PRODUCTS, synthetic_ticks
 
@@ -24,16 +25,20 @@ def _arrays(ticks: list) -> tuple:
     )
 
 
-def _streaming(product, ts, price, bid, ask) -> np.ndarray:
-    engine = FeatureEngine()
+def _streaming(product, ts, price, bid, ask, seeds=None) -> np.ndarray:
+    engine = FeatureEngine(seeds)
     return np.array([engine.update(*row) for row in zip(product, ts, price, bid, ask, strict=True)])
 
 
-def test_streaming_equals_batch_on_every_real_series(shared_data: Path) -> None:
+SEEDS = {"BTC-USD": Seed(2.4e-9, 4.4, 15000.0)}  # a training level for one product, none for the others
+
+
+@pytest.mark.parametrize("seeds", [None, SEEDS], ids=["own level", "seeded"])
+def test_streaming_equals_batch_on_every_real_series(shared_data: Path, seeds) -> None:
     for series in discover_series(shared_data):
         arrays = _arrays(list(iter_series(series)))
-        batch, _, _ = batch_features(*arrays)
-        stream = _streaming(*arrays)
+        batch, _, _ = batch_features(*arrays, seeds=seeds)
+        stream = _streaming(*arrays, seeds=seeds)
         assert np.array_equal(np.isnan(batch), np.isnan(stream)), series.name
         # running sums vs prefix sums differ only by float rounding: return-scale features are
         # ~1e-5, the z-score ~1 (its variance comes from a difference of sums, so looser)

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, Broker
@@ -122,23 +123,28 @@ def _caught_up(stack: Stack, timeout_s: float = 60) -> None:
 
 
 def _outcomes_match_the_batch_labels(stack: Stack, registry_root: Path) -> None:
-    """Every prediction of the replay met its label in the live stream: the same label as training's
-    batch rule for that tick, on ticks.outcomes and in the outcomes log; `volctl quality` judges them."""
+    """Every prediction of the replay met its label in the live stream: the same label, future
+    volatility and level as training's batch rule (seeded as the version is) for that tick, on
+    ticks.outcomes and in the outcomes log; `volctl quality`'s alert lift is the batch figure."""
     from volctl.core.dataset import series_frame
+    from volctl.core.evaluation import Rows, alert_lift
+    from volctl.domain.labels import label_rule_of
 
     registry = Registry(registry_root)
-    threshold = registry.manifest(registry.latest())["label"]["threshold"]
-    frame = series_frame(APR_3.name, list(iter_series(APR_3)))
+    rule = label_rule_of(registry.manifest(registry.latest()))
+    frame = series_frame(APR_3.name, list(iter_series(APR_3)), rule.seeds)
     frame = frame[frame["target"].notna()].drop_duplicates(["product", "ts"], keep=False)
-    expected = {(p, round(t, 6)): v for p, t, v in zip(frame["product"], frame["ts"], frame["target"], strict=True)}
+    expected = {(p, round(t, 6)): (v, f) for p, t, v, f in
+                zip(frame["product"], frame["ts"], frame["target"], frame["fwd_vol"], strict=True)}
     documents = [json.loads(line) for path in sorted((stack.state / "outcomes").glob("outcomes-*.jsonl"))
                  for line in path.read_text().splitlines()]
     matched = [(d, expected[(d["product_id"], round(d["ts"], 6))]) for d in documents
                if (d["product_id"], round(d["ts"], 6)) in expected]
     assert len(matched) > 0.9 * len(documents) and len(documents) > 0.85 * len(frame), (len(documents), len(frame))
-    for document, target in matched:
+    for document, (target, future_vol) in matched:
         assert abs(document["target"] - target) <= 1e-9 * target
-        assert document["label"] == int(target > threshold)
+        assert abs(document["future_vol"] - future_vol) <= 1e-9 * future_vol + 1e-15
+        assert document["label"] == int(target > rule.threshold)
         assert set(document["scores"]) == {"ml", "baseline"}
     topics = {t["name"]: t for t in json.loads(stack.run("topics", "--json").stdout)}
     assert topics["ticks.outcomes"]["messages"] == len(documents)  # one message per labelled tick
@@ -146,6 +152,16 @@ def _outcomes_match_the_batch_labels(stack: Stack, registry_root: Path) -> None:
     assert quality.returncode in (0, 3), quality.stdout + quality.stderr
     report = json.loads(quality.stdout)
     assert report["outcomes"] == len(documents) and report["duplicates"] == 0
+    # each variant's alert lift (judged or not: it needs no label) is the batch figure for the same ticks;
+    # the future volatility of every matched tick was just checked against the batch's
+    rows = Rows(np.array([d["label"] for d in documents]), np.array([d["ts"] for d in documents]),
+                np.array([d["product_id"] for d in documents], dtype=object),
+                np.array([d["future_vol"] for d in documents]))
+    assert set(report["lifts"]) == {"ml", "baseline"}
+    for variant, lift in report["lifts"].items():
+        batch = alert_lift(np.array([d["labels"][variant] for d in documents], dtype=bool), rows, with_intervals=False)
+        for name in ("median_ratio", "decile_lift"):
+            assert lift[name] == pytest.approx(batch[name], rel=1e-9, nan_ok=True), (variant, name)
 
 
 def _gate(stack: Stack, *args: str, **env: str) -> tuple[int, dict]:

@@ -4,6 +4,7 @@ of time."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -45,18 +46,24 @@ def test_later_recordings_are_scored_with_every_variant_per_file_and_pooled(
     pooled = document["pooled"]
     assert pooled["labelled"] == sum(part["labelled"] for part in document["parts"]) > 0
     for part in (*document["parts"], pooled):
-        assert set(part["metrics"]) == {"ml", "baseline"}
+        assert set(part["metrics"]) == {"ml", "baseline"} and set(part["lifts"]) == {"ml", "baseline"}
         for metrics in part["metrics"].values():
             low, high = metrics["pr_auc_interval"]
-            assert low <= metrics["pr_auc"] <= high and metrics["rows"] == part["labelled"]
+            assert metrics["rows"] == part["labelled"] and metrics["episodes"] == part["episodes"]
+            if part["episodes"] < 3:  # a file with one or two episodes: no interval, and it says why
+                assert metrics["interval_note"].startswith("too few episodes") and low != low
+            else:
+                assert low <= metrics["pr_auc"] <= high and not metrics["interval_note"]
+            assert metrics["brier_worse_than_constant"] == (metrics["brier"] > metrics["brier_constant"])
+            assert "median_ratio" in metrics["alert_lift"] and "decile_lift" in metrics["alert_lift"]
     assert pooled["recommendation"]["variant"] in ("ml", "baseline")
+    assert document["answer"].startswith("scored out of time, serving ")
 
     text = _run(week_registry, "evaluate", *data).output
-    assert "90 % interval" in text and "ml − baseline PR-AUC" in text
-    assert re.search(r"│ ml +│ +0\.\d{3} │ +0\.\d{3}–\d\.\d{3} │", text)
-    assert re.search(r"│ baseline +│ +0\.\d{3} │ +0\.\d{3}–\d\.\d{3} │", text)
+    assert text.startswith("scored out of time, serving ")  # the answer first
+    assert "90 % interval" in text and "ml − baseline PR-AUC" in text and "alert lift" in text
     html = page.read_text()
-    assert html.count("<svg") == 4 and "ml: precision-recall" in html and "baseline: reliability" in html
+    assert html.count("<svg") == 3 and "precision-recall" in html and "baseline: reliability" in html
     assert "http://" not in html.replace("http://www.w3.org", "") and "<script" not in html  # opens offline
 
 
@@ -78,7 +85,52 @@ def test_model_show_html_draws_both_variants(week_registry: Path, tmp_path: Path
     result = _run(week_registry, "show", "--html", str(page))
     assert result.exit_code == 0, result.output
     html = page.read_text()
+    assert html.count(">precision-recall<") == 1  # one chart, every variant's curve over the base rate
     for variant in ("ml", "baseline"):
-        assert f"{variant}: precision-recall" in html and f"{variant}: reliability" in html
+        assert f"{variant}: reliability" in html
+    assert "base rate" in html and 'class="answer"' in html and "alert lift" in html
     points = [float(v) for pair in re.findall(r'points="([^"]+)"', html) for xy in pair.split() for v in xy.split(",")]
-    assert points and all(0 <= v <= 340 for v in points)  # every point inside the 340 x 330 drawing
+    assert points and all(0 <= v <= 420 for v in points)  # every point inside the widest (420 x 340) drawing
+    steps = [pair.split() for pair in re.findall(r'class="data"[^>]*points="([^"]+)"', html)
+             + re.findall(r'points="([^"]+)"[^>]*class="data"', html)]
+    corners = [[tuple(map(float, xy.split(","))) for xy in line] for line in steps if len(line) > 4]
+    # precision-recall curves are steps: every segment is horizontal or vertical
+    assert any(all(a[0] == b[0] or a[1] == b[1] for a, b in itertools.pairwise(line)) for line in corners)
+
+
+def _wrapped(source: Path, target: Path) -> Path:
+    """A recording whose lines wrap live Advanced Trade messages, as a later recorder writes them."""
+    with source.open() as lines, target.open("w") as out:
+        for line in lines:
+            message = json.loads(line)
+            out.write(json.dumps({"ingest_time": message["timestamp"], "product_id": "BTC-USD",
+                                  "payload": message}) + "\n")
+    return target
+
+
+def test_a_wrapped_recording_is_read_with_the_payloads_time(week_registry: Path, shared_data: Path,
+                                                             tmp_path: Path) -> None:
+    live = shared_data / "btcusd_2026-04-04_advtrade_live_messages.ndjson"
+    wrapped = _wrapped(live, tmp_path / "btcusd_wrapped.ndjson")
+    plain = json.loads(_run(week_registry, "evaluate", "--data", str(live), "--json").stdout)
+    result = _run(week_registry, "evaluate", "--data", str(wrapped), "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["bad_lines"] == {} and document["pooled"]["labelled"] == plain["pooled"]["labelled"] > 0
+    assert document["pooled"]["start"] == plain["pooled"]["start"]
+
+
+def test_a_file_that_gives_no_tick_is_exit_3_and_named(week_registry: Path, shared_data: Path,
+                                                        tmp_path: Path) -> None:
+    junk = tmp_path / "btcusd_junk.ndjson"
+    junk.write_text('{"product_id": "BTC-USD", "note": "no price, no time"}\nnot json\n')
+    alone = _run(week_registry, "evaluate", "--data", str(junk))
+    assert alone.exit_code == 3 and "Traceback" not in alone.output, alone.output
+    assert "btcusd_junk.ndjson" in alone.output and "bad_json x1" in alone.output
+    later = shared_data / LATER[0]
+    pooled = _run(week_registry, "evaluate", "--data", str(later), "--data", str(junk))
+    assert pooled.exit_code == 0, pooled.output
+    assert "btcusd_junk.ndjson gave no rows" in pooled.output.replace("\n", " ")
+    train = CliRunner().invoke(app, ["model", "train", "--data", str(junk)],
+                               env={"NO_COLOR": "1", "VOLCTL_MODEL_REGISTRY_DIR": str(tmp_path / "r")})
+    assert train.exit_code == 3 and "Traceback" not in train.output

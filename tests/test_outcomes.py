@@ -15,11 +15,13 @@ from services.consume.processor import TickProcessor
 from tests.test_consume_units import FakeRecord
 from volctl.core.dataset import series_frame
 from volctl.domain.features import FeatureEngine
-from volctl.domain.labels import ForwardLabels, forward_volatility
+from volctl.domain.labels import ForwardLabels, forward_volatility, label_rule_of
 from volctl.domain.recordings import iter_series
 from volctl.domain.registry import Registry
 
 RECORDINGS = ("btc_eth_2026-04-03_flat.ndjson", "btcusd_2025-11-12_to_14_exchange_ticker.ndjson")
+REPLAYED = ("btc_eth_2026-04-03_flat.ndjson", "btcusd_2026-04-04_advtrade_live_messages.ndjson",
+            "btcusd_2025-12-01_advtrade_ticker_10min.ndjson")  # enough spike episodes to judge
 
 
 @pytest.mark.parametrize("name", RECORDINGS)
@@ -57,39 +59,42 @@ def test_the_processor_joins_served_and_shadow_predictions_with_their_labels(sha
     registry = Registry(trained_registry)
     version = registry.latest()
     ml, baseline = registry.load(version, "ml"), registry.load(version, "baseline")
-    threshold = registry.manifest(version)["label"]["threshold"]
+    rule = label_rule_of(registry.manifest(version))
+    threshold = rule.threshold
     path = shared_data / RECORDINGS[0]
     ticks = list(iter_series(path))
     processor = TickProcessor(ml, clock=lambda: ticks[-1].ts)
-    processor.install(ml, [baseline], threshold)
+    processor.install(ml, [baseline], rule)
     records = [FakeRecord(orjson.dumps(t.to_wire()), offset) for offset, t in enumerate(ticks)]
     documents = []
     for start in range(0, len(records), 500):
         batch = processor.process(records[start:start + 500])
         assert all(orjson.loads(value) in batch.outcome_documents for _, value in batch.outcomes[:3])
         documents += batch.outcome_documents
-    expected = series_frame(path.name, ticks)
+    expected = series_frame(path.name, ticks, rule.seeds)  # the features and label the version's seeds give
     labelled = expected["target"].notna().to_numpy()
     by_offset = {d["source"]["offset"]: d for d in documents}
     assert len(by_offset) == len(documents) >= labelled.sum() - 400  # all but the last minute's ticks
     for offset, document in by_offset.items():
         assert labelled[offset], offset  # never a tick the batch leaves unlabelled (warm-up, no quote)
         assert math.isclose(document["target"], expected["target"].iloc[offset], rel_tol=1e-9)
+        assert math.isclose(document["future_vol"], expected["fwd_vol"].iloc[offset], rel_tol=1e-9, abs_tol=1e-15)
+        assert math.isclose(document["level"], expected["vol_level_60s"].iloc[offset], rel_tol=1e-9)
         assert document["label"] == int(expected["target"].iloc[offset] > threshold)
         assert set(document["scores"]) == {"ml", "baseline"} and document["served"] == "ml"
     kinds = sum(batch.outcome_kinds.values())  # the last batch alone: every variant counted once per outcome
     assert kinds == 2 * len(batch.outcome_documents)
 
 
-def _outcomes_of_a_replay(shared_data: Path, trained_registry: Path) -> list[dict]:
+def _outcomes_of_a_replay(shared_data: Path, trained_registry: Path, names: tuple[str, ...] = REPLAYED) -> list[dict]:
     registry = Registry(trained_registry)
     version = registry.latest()
     served, shadow = registry.load(version, "ml"), registry.load(version, "baseline")
     documents = []
-    for name in RECORDINGS:
+    for name in names:
         ticks = list(iter_series(shared_data / name))
         processor = TickProcessor(served, clock=lambda ticks=ticks: ticks[-1].ts)
-        processor.install(served, [shadow], registry.manifest(version)["label"]["threshold"])
+        processor.install(served, [shadow], label_rule_of(registry.manifest(version)))
         records = [FakeRecord(orjson.dumps(t.to_wire()), offset, topic=name) for offset, t in enumerate(ticks)]
         for start in range(0, len(records), 1000):
             documents += processor.process(records[start:start + 1000]).outcome_documents
@@ -116,7 +121,7 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
     log.close()
 
     def run(*args: str):
-        return CliRunner().invoke(app, ["quality", "--window", "30d", *args],
+        return CliRunner().invoke(app, ["quality", "--window", "365d", *args],
                                   env={"VOLCTL_STATE_DIR": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "150"})
 
     result = run("--json")
@@ -134,13 +139,13 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
     log = JsonLinesLog(outcomes_folder(tmp_path / "bad"), OUTCOMES_PREFIX)
     log.write(documents)
     log.close()
-    bad = CliRunner().invoke(app, ["quality", "--window", "30d"],
+    bad = CliRunner().invoke(app, ["quality", "--window", "365d"],
                              env={"VOLCTL_STATE_DIR": str(tmp_path / "bad"), "NO_COLOR": "1", "COLUMNS": "150"})
     assert bad.exit_code == 1, bad.output
     assert "is worse" in bad.output and "volctl rollback --to ml" in bad.output.replace("\n", " ")
 
     page = tmp_path / "quality.html"
-    floor = CliRunner().invoke(app, ["quality", "--window", "30d", "--html", str(page)],
+    floor = CliRunner().invoke(app, ["quality", "--window", "365d", "--html", str(page)],
                                env={"VOLCTL_STATE_DIR": str(tmp_path), "VOLCTL_SLO_MIN_RECALL": "0.999",
                                     "NO_COLOR": "1", "COLUMNS": "150"})
     assert floor.exit_code == 1 and "below its quality objective: recall" in floor.output  # a floor: exit 1
@@ -158,19 +163,19 @@ def test_the_guard_never_flaps_and_cannot_measure_is_not_a_failure(tmp_path: Pat
     from volctl.domain.settings import load_settings
 
     settings = load_settings(None, env={"VOLCTL_STATE_DIR": str(tmp_path)})
-    policy = GuardPolicy(window="30d", failure_limit=1, dwell_s=600)
+    policy = GuardPolicy(window="365d", failure_limit=1, dwell_s=600)
     nothing = evaluate(settings, GuardState(failures=2), policy, {}, None, None, "token", now=lambda: 1e9)
     assert nothing.verdict == "cannot measure" and nothing.failures == 2 and nothing.action == "none"
 
     documents = _outcomes_of_a_replay(shared_data, trained_registry)
-    for document in documents:  # the served ml upside down: worse than baseline
-        document["scores"]["ml"] = 1 - document["scores"]["ml"]
-        document["labels"]["ml"] = 1 - document["labels"]["ml"]
+    for document in documents:  # a shadow baseline that knows the label: the served ml is clearly worse
+        document["scores"]["baseline"] = float(document["label"])
+        document["labels"]["baseline"] = document["label"]
     log = JsonLinesLog(outcomes_folder(tmp_path), OUTCOMES_PREFIX)
     log.write(documents)
     log.close()
     state = GuardState(last_switch_at=1e9 - 60)  # switched a minute ago
     waiting = evaluate(settings, state, policy, {}, None, None, "token", now=lambda: 1e9)
     assert waiting.verdict == "failing" and waiting.target == "baseline" and waiting.action == "waiting (dwell)"
-    dry = evaluate(settings, GuardState(), GuardPolicy("30d", 1, 600, dry_run=True), {}, None, None, "t")
+    dry = evaluate(settings, GuardState(), GuardPolicy("365d", 1, 600, dry_run=True), {}, None, None, "t")
     assert dry.action == "would roll back" and "--to baseline" in dry.detail

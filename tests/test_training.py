@@ -129,23 +129,62 @@ def test_extreme_rows_score_without_overflow(trained_registry: Path) -> None:
             assert 0.0 <= score <= 1.0
 
 
-def test_the_baseline_is_the_feature_that_decides_spikes_with_its_direction() -> None:
-    """A constructed case: spikes follow a *low* value of one feature; every other feature is noise."""
+def _rule_case(seed: int, rows: int = 4000):
+    """Spikes follow a *low* value of range_bps_60s, and so do the volatile minutes; every other
+    feature, persistence's included, is noise."""
     import pandas as pd
 
-    from volctl.core.training import best_single_feature_rule
-
-    rng = np.random.default_rng(3)
-    rows = 4000
+    rng = np.random.default_rng(seed)
     frame = pd.DataFrame(rng.normal(size=(rows, len(FEATURES))), columns=list(FEATURES))
     frame["range_bps_60s"] = rng.uniform(0, 10, rows)
     spikes = (frame["range_bps_60s"] < 1.0).to_numpy().astype(int)
+    frame["fwd_vol"] = np.where(spikes == 1, 3.0, 1.0) * rng.uniform(0.9, 1.1, rows)
+    frame["ts"] = np.arange(rows) * 5.0
+    frame["product"] = "BTC-USD"
     frame.loc[rng.choice(rows, 50), "range_bps_60s"] = np.nan  # missing values never fire the rule
-    rule = best_single_feature_rule(frame, frame, spikes, "v")
-    assert (rule.feature, rule.direction) == ("range_bps_60s", "low")
+    return frame, spikes
+
+
+def test_a_rule_replaces_persistence_only_with_clear_evidence_and_a_lift() -> None:
+    from volctl.core.rules import choose_baseline
+    from volctl.core.training import rows_of
+
+    frame, spikes = _rule_case(3)
+    frame["session"] = "s"
+    rule, selection = choose_baseline(frame, frame, spikes, rows_of(frame, spikes), "v")
+    assert (rule.feature, rule.direction, rule.kind) == ("range_bps_60s", "low", "rule")
     assert 0.8 < rule.threshold < 1.2 and rule.describe().startswith("spike when range_bps_60s <= ")
+    assert "leads persistence on validation" in selection["reason"]
     scores = rule.score(frame[list(FEATURES)].to_numpy())
     assert scores[frame["range_bps_60s"].isna().to_numpy()].max() == 0.0
+
+    calm_after = frame.copy()  # the same rule, but on the training split its alerts come before calm minutes
+    calm_after["fwd_vol"] = np.where(spikes == 1, 0.3, 1.0) * np.random.default_rng(4).uniform(0.9, 1.1, len(frame))
+    rule, selection = choose_baseline(calm_after, frame, spikes, rows_of(frame, spikes), "v")
+    assert rule.kind == "persistence" and rule.feature.startswith(("ret_std_", "vol_ratio_"))
+    assert rule.describe().startswith("persistence: spike when ") and "range_bps_60s low" in selection["reason"]
+
+
+def test_the_label_is_decided_by_the_future_on_the_real_test_split(trained_registry: Path) -> None:
+    """Issue 23: a scorer that knows the next 60 s volatility ranks the spikes; the level alone does
+    not (the label divided by the trailing 300 s had 1/ret_std_300s at 0.60 against 0.31)."""
+    manifest = Registry(trained_registry).manifest(Registry(trained_registry).latest())
+    properties = manifest["label"]["test_properties"]
+    assert properties["future_pr_auc"] >= 0.8
+    assert properties["level_pr_auc"] < 2 * properties["base_rate"] < properties["future_pr_auc"]
+    assert manifest["label"]["level"]["seeds"]["BTC-USD"]["observed_s"] >= 1800  # seeded per product
+    assert "ETH-USD" not in manifest["label"]["level"]["seeds"]  # 42 s of ETH in training: no seed
+
+
+def test_the_served_variant_alerts_before_volatile_minutes_on_the_test_split(trained_registry: Path) -> None:
+    """Issue 23's target: median next-60 s volatility >= 1.5x when alerting, top-decile lift >= 2."""
+    manifest = Registry(trained_registry).manifest(Registry(trained_registry).latest())
+    served = manifest["variants"][manifest["recommended_variant"]]
+    lift = served["metrics"]["alert_lift"]
+    assert lift["median_ratio"] >= 1.5 and lift["decile_lift"] >= 2.0, lift
+    assert lift["median_ratio_interval"][0] > 1.0  # and the interval says so
+    if manifest["recommended_variant"] == "baseline":
+        assert manifest["variants"]["baseline"]["rule"].startswith("persistence: ")
 
 
 def test_ml_is_chosen_and_calibrated_on_validation() -> None:
@@ -192,7 +231,7 @@ def test_the_baseline_loads_without_scikit_learn(trained_registry: Path) -> None
             f"m = Registry({str(trained_registry)!r}).load(variant='baseline'); "
             "print(m.describe(), m.score_row([1e-9] * len(m.features)) >= 0.5)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and result.stdout.startswith("spike when "), result.stderr
+    assert result.returncode == 0 and result.stdout.startswith(("spike when ", "persistence: ")), result.stderr
     assert result.stdout.split()[-1] in ("True", "False")  # it scored a row
 
 
@@ -206,6 +245,7 @@ def test_auto_serves_the_recommended_variant_with_intervals_in_the_manifest(trai
         metrics = manifest["variants"][variant]["metrics"]
         lo, hi = metrics["pr_auc_interval"]
         assert lo <= metrics["pr_auc"] <= hi and metrics["episodes"] > 0 and 0 <= metrics["brier"] <= 1
+        assert metrics["resampling"].endswith(("sessions", "5-minute blocks"))
     assert registry.load(variant="auto").variant == manifest["recommended_variant"]
 
 
@@ -224,6 +264,9 @@ def test_model_show_gives_metrics_with_intervals_the_recommendation_and_reliabil
         assert [b["mean_score"] for b in bins] == sorted(b["mean_score"] for b in bins)
     text = CliRunner().invoke(app, ["model", "show"], env=env).output
     assert "recommended variant:" in text and "90 % interval" in text and "reliability of ml" in text
+    assert text.startswith(f"serving {document['recommended_variant']}")  # the answer first
+    answer = text[:text.index("\nmodel ")].replace("\n", " ")
+    assert "ml - baseline PR-AUC" in answer and "alert lift" in answer and "decided by the future" in text
     listed = CliRunner().invoke(app, ["model", "list"], env=env).output
     if document["recommended_variant"] == "baseline":  # said plainly, not left to a table
         assert "ml does not beat the baseline rule" in listed and "auto serves baseline" in listed

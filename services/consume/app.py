@@ -30,6 +30,7 @@ from volctl.clients.kafka import (
 )
 from volctl.domain.errors import VolctlError
 from volctl.domain.feature_log import FeatureLog, JsonLinesLog
+from volctl.domain.labels import LabelRule
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model import Scorer, version_document
 from volctl.domain.outcomes import KINDS
@@ -80,7 +81,7 @@ class HealthState:
 class ConsumeService:
     def __init__(self, kafka: KafkaSettings, bootstrap: str, processor: TickProcessor,
                  metrics: ConsumeMetrics, feature_log: FeatureLog, outcomes_log: JsonLinesLog | None = None,
-                 challengers_of: Callable[[Scorer], tuple[list[Scorer], float | None]] | None = None,
+                 challengers_of: Callable[[Scorer], tuple[list[Scorer], LabelRule | None]] | None = None,
                  extra_shadow: list[Scorer] | None = None, member: str = "consume") -> None:
         self.kafka = kafka
         self.member = member  # its name in the group: client id, logs, `volctl lag`'s owner column
@@ -118,18 +119,18 @@ class ConsumeService:
         """Score with `model` from the next batch on (ValueError when this build cannot), with the
         other variant of its version in shadow and its outcomes labelled by the version's rule."""
         challengers: list[Scorer] = []
-        threshold = None
+        label = None
         if self.challengers_of is not None:
             try:
-                challengers, threshold = self.challengers_of(model)
+                challengers, label = self.challengers_of(model)
             except VolctlError as exc:  # the served model still scores; quality cannot be measured
                 log.error("no shadow challengers and no outcomes for %s %s: %s", model.variant, model.version,
                           exc.message)
         challengers = [*challengers, *self.extra_shadow]
-        self.processor.install(model, challengers, threshold)
+        self.processor.install(model, challengers, label)
         self.metrics.model_info.clear()
         self.metrics.model_info.labels(model.variant, model.version).set(1)
-        if threshold is not None:  # every variant's outcome series exist (at 0) before the first label
+        if label is not None:  # every variant's outcome series exist (at 0) before the first label
             for name in (model.variant, *(model_name(c.variant, c.version, model.version) for c in challengers)):
                 for kind in KINDS:
                     self.metrics.outcomes.labels(name, kind)

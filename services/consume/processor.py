@@ -17,7 +17,7 @@ import orjson
 
 from volctl.domain.clock import utc_iso
 from volctl.domain.features import FEATURES, HISTORY_S, FeatureEngine
-from volctl.domain.labels import TRAILING_FEATURE, ForwardLabels, target_of
+from volctl.domain.labels import LEVEL_FEATURE, ForwardLabels, LabelRule, target_of
 from volctl.domain.model import Scorer, labels_of
 from volctl.domain.outcomes import Waiting, kind_of, outcome_document
 from volctl.domain.ticks import BadTick, Tick, normalise
@@ -25,7 +25,7 @@ from volctl.domain.variants import model_name
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a ticker message is < 2 KiB; anything this big is not one
 DLQ_PAYLOAD_BYTES = 8 * 1024  # enough of a bad message to see what it was
-_TRAILING = FEATURES.index(TRAILING_FEATURE)  # the label's denominator, known at the tick
+_LEVEL = FEATURES.index(LEVEL_FEATURE)  # the label's denominator, known at the tick
 DEFAULT_MAX_FUTURE_S = 5.0  # data.max_clock_skew_s: how far ahead of our clock an event time may be
 
 
@@ -56,7 +56,8 @@ class Batch:
 @dataclass(frozen=True)
 class Scoring:
     """What a batch is scored with, swapped in one assignment: the served model, its challengers
-    (scored in shadow), each with its feature columns, and the label threshold of the version."""
+    (scored in shadow), each with its feature columns, and the label threshold of the version (its
+    level seeds go to the feature engine at the same moment)."""
 
     model: Scorer
     columns: list[int]
@@ -68,6 +69,7 @@ class TickProcessor:
     def __init__(self, model: Scorer, naive_tz: str = "UTC", max_future_s: float = DEFAULT_MAX_FUTURE_S,
                  clock: Callable[[], float] = time.time) -> None:
         self.engine = FeatureEngine()
+        self.seeds: dict = {}
         self.naive_tz = naive_tz
         self.max_future_s = max_future_s
         self.clock = clock
@@ -76,7 +78,7 @@ class TickProcessor:
 
     def reset_streams(self) -> None:
         """Forget every product's windows (the stream starts again from the beginning)."""
-        self.engine = FeatureEngine()
+        self.engine = FeatureEngine(self.seeds)
         self.labels = ForwardLabels()
 
     @property
@@ -89,9 +91,10 @@ class TickProcessor:
         self.install(model)
 
     def install(self, model: Scorer, challengers: list[Scorer] | None = None,
-                label_threshold: float | None = None) -> None:
-        """Swap the model, its challengers and the label threshold (an admin switch may come from
-        another thread): they change together in one assignment."""
+                label: LabelRule | None = None) -> None:
+        """Swap the model, its challengers and the label rule (an admin switch may come from
+        another thread): they change together in one assignment. The version's level seeds apply
+        from the next tick on; the levels themselves carry on."""
         for scorer in (model, *(challengers or [])):
             missing = set(scorer.features) - set(FEATURES)
             if missing:
@@ -100,7 +103,10 @@ class TickProcessor:
         unique = {(c.variant, c.version): c for c in challengers or []}  # the last of twins wins
         unique.pop((model.variant, model.version), None)
         shadow = tuple((c, [FEATURES.index(name) for name in c.features]) for c in unique.values())
-        self._scoring = Scoring(model, [FEATURES.index(name) for name in model.features], shadow, label_threshold)
+        self.seeds = dict(label.seeds) if label is not None else {}
+        self.engine.set_seeds(self.seeds)
+        self._scoring = Scoring(model, [FEATURES.index(name) for name in model.features], shadow,
+                                label.threshold if label is not None else None)
 
     @property
     def challengers(self) -> list[Scorer]:
@@ -174,17 +180,17 @@ class TickProcessor:
             item = None
             if labelable[i]:
                 item = Waiting((record.topic, record.partition, record.offset, index), tick.product, tick.ts,
-                               float(matrix[i, _TRAILING]),
+                               float(matrix[i, _LEVEL]),
                                {model.variant: float(scores[i]), **{name: float(v[i]) for name, v, _ in shadow}},
                                {model.variant: int(labels[i]),
                                 **{name: int(v[i]) for (name, _, _), v in zip(shadow, shadow_labels, strict=True)}})
             for waiting, fwd in self.labels.observe(tick.product, ts, ret, item):
-                target = None if fwd is None else target_of(fwd, waiting.trailing_vol, True)
+                target = None if fwd is None else target_of(fwd, waiting.level, True)
                 if target is None:
-                    batch.unlabelled["horizon not covered" if fwd is None else "no trailing volatility"] += 1
+                    batch.unlabelled["horizon not covered" if fwd is None else "no volatility level"] += 1
                     continue
                 actual = int(target > scoring.label_threshold)  # type: ignore[operator]
-                document = outcome_document(waiting, target, actual, model.variant, model.version, now)
+                document = outcome_document(waiting, fwd, target, actual, model.variant, model.version, now)
                 batch.outcome_documents.append(document)
                 batch.outcomes.append((waiting.product.encode(), orjson.dumps(document)))
                 for variant, predicted in waiting.labels.items():

@@ -29,6 +29,8 @@ from volctl.domain.verdict import Verdict
 if TYPE_CHECKING:
     import pandas as pd
 
+    from volctl.domain.level import Seeds
+
 Progress = Callable[[str], None]
 
 
@@ -111,7 +113,7 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
     model = None if reference else _served_model(settings)
     ref = _rows_from_file(reference, settings) if reference else _model_reference(settings, model)
     progress("reading the current rows")
-    cur = _rows_from_file(current, settings) if current else _feature_log(settings, window)
+    cur = _rows_from_file(current, settings, _seeds_of(settings, model)) if current else _feature_log(settings, window)
     hints = {  # what to do depends on where the rows came from
         "current": (f"pass a --current file with at least {settings.drift.min_rows} rows, or lower --min-rows"
                     if current else "let the stream run longer, widen --window, or pass --current FILE"),
@@ -302,7 +304,22 @@ def _feature_log(settings: Settings, window: str) -> Rows:
     return Rows(frame, f"feature log, last {window} of the stream (newest row {_age(age)} old)")
 
 
-def _rows_from_file(path: Path, settings: Settings) -> Rows:
+def _seeds_of(settings: Settings, model: dict[str, Any] | None) -> Seeds | None:
+    """The served version's level seeds: a recording's features then start from the level the
+    stream (and the reference) started from."""
+    if model is None:
+        return None
+    from volctl.domain.labels import label_rule_of
+    from volctl.domain.registry import Registry
+
+    try:
+        rule = label_rule_of(Registry(settings.registry_path).manifest(model["version"]))
+    except (VolctlError, OSError):  # served from a registry this machine has not got: each stream's own level
+        return None
+    return rule.seeds if rule else None
+
+
+def _rows_from_file(path: Path, settings: Settings, seeds: Seeds | None = None) -> Rows:
     """Feature rows when the file has the feature columns, else a recording."""
     import pandas as pd
 
@@ -328,7 +345,7 @@ def _rows_from_file(path: Path, settings: Settings) -> Rows:
         return Rows(frame, str(path))
     from volctl.core.dataset import load_dataset
 
-    dataset = load_dataset([path], settings.data.naive_timezone)
+    dataset = load_dataset([path], settings.data.naive_timezone, seeds=seeds)
     frame = dataset.frame[dataset.frame["comparable"].astype(bool)]
     left_out = len(dataset.frame) - len(frame)
     return Rows(frame.reset_index(drop=True), f"{path} (features computed from {len(dataset.sources)} recording(s); "

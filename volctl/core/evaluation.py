@@ -1,14 +1,21 @@
-"""How good a variant is on held-out rows, with intervals that respect time: the rows of one spike
-episode are not independent, so intervals come from a block bootstrap over 5-minute blocks.
+"""How good a variant is on held-out rows, with intervals that say how much the rows know.
 
-PR-AUC differences smaller than their interval are noise (a test split holds a few dozen spike
-episodes); `recommend` serves ml only when its lead over the baseline rule is clear of zero.
+Rows of one spike episode, or of one recording session, are not independent: intervals come from a
+bootstrap over whole sessions (contiguous recording segments) when there are at least MIN_SESSIONS
+of them, else over 5-minute blocks, and every result says which. Below MIN_EPISODES spike episodes
+an interval means nothing and none is given ("too few episodes"); below RECOMMEND_EPISODES no
+recommendation is made ("not enough evidence: serving baseline").
+
+Alert lift is the figure everyone reads: for a variant at its served threshold, the median absolute
+next-60 s volatility when it alerts divided by that when it is silent, and P(the next 60 s is in the
+top decile of absolute volatility | alert) / P(... | silent). A variant can score well on its own
+label and still alert before calm minutes; this says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,9 +28,48 @@ if TYPE_CHECKING:
     from volctl.domain.model import Scorer
 
 BLOCK_S = 300.0
+MIN_SESSIONS = 5  # fewer sessions than this: resample 5-minute blocks instead
+MIN_EPISODES = 3  # fewer spike episodes: no interval ("too few episodes")
+RECOMMEND_EPISODES = 10  # fewer: no recommendation of ml ("not enough evidence: serving baseline")
 RESAMPLES = 400
 LEVEL = 0.9
+TOP_DECILE = 0.9
 Metric = Callable[[np.ndarray, np.ndarray], float]
+NAN = float("nan")
+
+
+@dataclass
+class Rows:
+    """Labelled rows a variant is judged on, with what the intervals resample."""
+
+    y: np.ndarray
+    ts: np.ndarray
+    products: np.ndarray
+    fwd_vol: np.ndarray  # absolute realised volatility of each row's next 60 s (alert lift)
+    units: np.ndarray = field(init=False)  # the resampling unit of each row
+    resampling: str = field(init=False)  # "N sessions" or "N 5-minute blocks"
+    sessions: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.units, self.resampling = resampling_units(self.ts, self.sessions)
+
+    @property
+    def episodes(self) -> int:
+        return episodes(self.y, self.ts, self.products)
+
+    def subset(self, keep: np.ndarray) -> Rows:
+        return Rows(self.y[keep], self.ts[keep], self.products[keep], self.fwd_vol[keep],
+                    None if self.sessions is None else self.sessions[keep])
+
+
+def resampling_units(ts: np.ndarray, sessions: np.ndarray | None) -> tuple[np.ndarray, str]:
+    """Whole sessions when there are at least MIN_SESSIONS, else 5-minute blocks; and which."""
+    if sessions is not None:
+        count = len(set(sessions.tolist()))
+        if count >= MIN_SESSIONS:
+            return np.unique(sessions, return_inverse=True)[1], f"{count} sessions"
+    blocks = block_ids(ts)
+    return blocks, f"{len(np.unique(blocks))} 5-minute blocks"
 
 
 def block_ids(ts: np.ndarray, block_s: float = BLOCK_S) -> np.ndarray:
@@ -31,9 +77,10 @@ def block_ids(ts: np.ndarray, block_s: float = BLOCK_S) -> np.ndarray:
 
 
 def block_bootstrap(metric: Metric, y: np.ndarray, scores: np.ndarray, blocks: np.ndarray,
-                    resamples: int = RESAMPLES, level: float = LEVEL, seed: int = 7) -> tuple[float, float, float]:
+                    resamples: int = RESAMPLES, level: float = LEVEL, seed: int = 7,
+                    both_classes: bool = True) -> tuple[float, float, float]:
     """(point value, low, high): the metric on all rows, and the central `level` interval of the
-    metric over resamples of whole blocks (drawn with replacement)."""
+    metric over resamples of whole units (sessions or blocks, drawn with replacement)."""
     point = metric(y, scores)
     unique, inverse = np.unique(blocks, return_inverse=True)
     members = [np.flatnonzero(inverse == b) for b in range(len(unique))]
@@ -41,10 +88,12 @@ def block_bootstrap(metric: Metric, y: np.ndarray, scores: np.ndarray, blocks: n
     values = []
     for _ in range(resamples):
         rows = np.concatenate([members[b] for b in rng.integers(0, len(members), len(members))])
-        if 0 < y[rows].sum() < len(rows):  # a metric needs both classes
-            values.append(metric(y[rows], scores[rows]))
+        if not both_classes or 0 < y[rows].sum() < len(rows):  # PR-AUC needs both classes
+            value = metric(y[rows], scores[rows])
+            if value == value:
+                values.append(value)
     if not values:
-        return point, float("nan"), float("nan")
+        return point, NAN, NAN
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return point, float(low), float(high)
@@ -74,22 +123,72 @@ def episodes(y: np.ndarray, ts: np.ndarray, products: np.ndarray) -> int:
     return count
 
 
-def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, ts: np.ndarray,
-                    products: np.ndarray) -> dict[str, Any]:
+# ----------------------------------------------------------------------------- alert lift
+
+
+def median_ratio(alerts: np.ndarray, fwd_vol: np.ndarray) -> float:
+    """Median next-60 s volatility when alerting / when silent; NaN when either side is empty or calm."""
+    alerts = alerts.astype(bool)
+    if alerts.all() or not alerts.any():
+        return NAN
+    silent = float(np.median(fwd_vol[~alerts]))
+    return float(np.median(fwd_vol[alerts])) / silent if silent > 0 else NAN
+
+
+def decile_lift(alerts: np.ndarray, top: np.ndarray) -> float:
+    """P(next 60 s in the top decile | alert) / P(... | silent); NaN without both alerts and silences.
+    A zero count adds a half to every count (Haldane's correction): every top-decile minute after an
+    alert is a large finite lift, not an unknown one."""
+    alerts = alerts.astype(bool)
+    if alerts.all() or not alerts.any():
+        return NAN
+    counts = np.array([top[alerts].sum(), alerts.sum(), top[~alerts].sum(), (~alerts).sum()], dtype=float)
+    if counts[0] == 0 or counts[2] == 0:
+        counts += [0.5, 1.0, 0.5, 1.0]
+    return float((counts[0] / counts[1]) / (counts[2] / counts[3]))
+
+
+def alert_lift(alerts: np.ndarray, rows: Rows, with_intervals: bool = True) -> dict[str, Any]:
+    """Both lifts of these alerts on these rows, with bootstrap intervals over the rows' units."""
+    fwd = rows.fwd_vol
+    top = fwd > np.quantile(fwd, TOP_DECILE) if len(fwd) else np.zeros(0, dtype=bool)
+    pair = np.column_stack([alerts.astype(float), fwd, top.astype(float)])
+    found: dict[str, Any] = {"alerts": int(alerts.sum()), "alert_rate": float(alerts.mean()) if len(alerts) else NAN}
+    for name, metric in (("median_ratio", lambda _y, p: median_ratio(p[:, 0], p[:, 1])),
+                         ("decile_lift", lambda _y, p: decile_lift(p[:, 0], p[:, 2].astype(bool)))):
+        if with_intervals:
+            value, low, high = block_bootstrap(metric, rows.y, pair, rows.units, both_classes=False)
+        else:
+            value, low, high = metric(rows.y, pair), NAN, NAN
+        found[name], found[f"{name}_interval"] = value, [low, high]
+    return found
+
+
+# ----------------------------------------------------------------------------- variants
+
+
+def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, rows: Rows) -> dict[str, Any]:
     from sklearn.metrics import brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
 
     predicted = labels_of(scores, threshold)
-    value, low, high = block_bootstrap(pr_auc, y, scores, block_ids(ts))
+    found = rows.episodes
+    if found >= MIN_EPISODES:
+        value, low, high = block_bootstrap(pr_auc, y, scores, rows.units)
+    else:
+        value, low, high = pr_auc(y, scores), NAN, NAN
     base = float(y.mean())
+    brier, constant = float(brier_score_loss(y, np.clip(scores, 0, 1))), base * (1 - base)
     return {
-        "pr_auc": value, "pr_auc_interval": [low, high], "interval_level": LEVEL,
+        "pr_auc": value, "pr_auc_interval": [low, high], "interval_level": LEVEL, "resampling": rows.resampling,
+        "interval_note": "" if found >= MIN_EPISODES else f"too few episodes ({found} < {MIN_EPISODES})",
         "roc_auc": float(roc_auc_score(y, scores)),
         "f1": float(f1_score(y, predicted, zero_division=0)),
         "precision": float(precision_score(y, predicted, zero_division=0)),
         "recall": float(recall_score(y, predicted, zero_division=0)),
-        "brier": float(brier_score_loss(y, np.clip(scores, 0, 1))), "brier_constant": base * (1 - base),
-        "positive_rate": base, "episodes": episodes(y, ts, products), "rows": len(y),
+        "brier": brier, "brier_constant": constant, "brier_worse_than_constant": brier > constant,
+        "positive_rate": base, "episodes": found, "rows": len(y),
         "reliability": reliability(y, scores),
+        "alert_lift": alert_lift(predicted, rows),
     }
 
 
@@ -100,28 +199,29 @@ class Evaluated:
     recommendation: dict[str, Any] | None  # None unless both ml and baseline were scored
 
 
-def evaluate_variants(scorers: Sequence[Scorer], x: np.ndarray, y: np.ndarray, ts: np.ndarray,
-                      products: np.ndarray) -> Evaluated:
+def evaluate_variants(scorers: Sequence[Scorer], x: np.ndarray, rows: Rows) -> Evaluated:
     """Every variant on the same labelled rows, and the recommendation between ml and baseline."""
     scores = {s.variant: s.score(x) for s in scorers}
-    metrics = {s.variant: variant_metrics(y, scores[s.variant], s.decision_threshold, ts, products) for s in scorers}
-    curves = {variant: {"precision_recall": pr_curve(y, values)} for variant, values in scores.items()}
+    metrics = {s.variant: variant_metrics(rows.y, scores[s.variant], s.decision_threshold, rows) for s in scorers}
+    curves = {variant: {"precision_recall": pr_curve(rows.y, values)} for variant, values in scores.items()}
     both = ML in scores and BASELINE in scores
-    return Evaluated(metrics, curves, recommend(y, scores[ML], scores[BASELINE], ts) if both else None)
+    return Evaluated(metrics, curves, recommend(rows, scores[ML], scores[BASELINE], metrics[ML]) if both else None)
 
 
-def pr_curve(y: np.ndarray, scores: np.ndarray, points: int = 60) -> list[list[float]]:
-    """[recall, precision] pairs along the precision-recall curve, thinned to about `points`."""
+def pr_curve(y: np.ndarray, scores: np.ndarray, points: int = 80) -> list[list[float]]:
+    """[recall, precision] corners of the precision-recall step curve (the curve average precision
+    integrates: precision holds until recall moves on), thinned to about `points` steps."""
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, _ = precision_recall_curve(y, scores)
+    precision, recall = precision[::-1], recall[::-1]  # recall rising
     keep = np.unique(np.linspace(0, len(recall) - 1, min(points, len(recall))).astype(int))
     return [[round(float(recall[i]), 4), round(float(precision[i]), 4)] for i in keep]
 
 
 def reliability(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
     """Mean score against the observed spike rate per score decile: a calibrated score sits on the
-    diagonal (issue 14 asks for it beside every variant)."""
+    diagonal."""
     order = np.argsort(scores, kind="stable")
     rows = []
     for part in np.array_split(order, bins):
@@ -131,21 +231,53 @@ def reliability(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[
     return rows
 
 
-def pr_auc_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, ts: np.ndarray
+def pr_auc_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, units: np.ndarray
                       ) -> tuple[float, float, float]:
-    """first - second PR-AUC on the same rows, with its paired block-bootstrap interval."""
+    """first - second PR-AUC on the same rows, with its paired bootstrap interval."""
     stacked = np.column_stack([first, second])
-    return block_bootstrap(lambda yy, s: pr_auc(yy, s[:, 0]) - pr_auc(yy, s[:, 1]), y, stacked, block_ids(ts))
+    return block_bootstrap(lambda yy, s: pr_auc(yy, s[:, 0]) - pr_auc(yy, s[:, 1]), y, stacked, units)
 
 
-def recommend(y: np.ndarray, ml_scores: np.ndarray, baseline_scores: np.ndarray, ts: np.ndarray
-              ) -> dict[str, Any]:
-    """ml - baseline PR-AUC with its paired block-bootstrap interval; ml only when it is clear of 0."""
-    value, low, high = pr_auc_difference(y, ml_scores, baseline_scores, ts)
-    if low > 0:
-        variant, reason = ML, f"ml leads the baseline rule by {value:.3f} PR-AUC, interval [{low:.3f}, {high:.3f}]"
+def recommend(rows: Rows, ml_scores: np.ndarray, baseline_scores: np.ndarray,
+              ml_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ml - baseline PR-AUC with its paired interval; ml only with enough episodes, when the
+    interval is clear of 0, and when ml does not alert before calmer minutes than its silences."""
+    value, low, high = pr_auc_difference(rows.y, ml_scores, baseline_scores, rows.units)
+    found = rows.episodes
+    lift = ((ml_metrics or {}).get("alert_lift") or {}).get("median_ratio", NAN)
+    interval = f"{LEVEL:.0%} interval [{low:+.3f}, {high:+.3f}] over {rows.resampling}"
+    verdict = {BASELINE: "no evidence that ml is better", ML: "ml is better"}
+    if found < RECOMMEND_EPISODES:
+        verdict[BASELINE] = "not enough evidence: serving baseline"
+        variant, reason = BASELINE, (f"not enough evidence: serving baseline ({found} spike episodes, fewer than "
+                                     f"{RECOMMEND_EPISODES}; ml - baseline PR-AUC {value:+.3f})")
+    elif not low > 0:
+        variant, reason = BASELINE, (f"no evidence that ml is better: ml - baseline PR-AUC {value:+.3f}, "
+                                     f"{interval} includes or lies below 0")
+    elif lift == lift and lift < 1:
+        verdict[BASELINE] = "ml alerts before calmer minutes"
+        variant, reason = BASELINE, (f"ml leads on its label by {value:+.3f} PR-AUC but alerts before calmer "
+                                     f"minutes than its silences (alert lift {lift:.2f}x)")
     else:
-        variant, reason = BASELINE, (f"ml does not clearly beat the baseline rule: PR-AUC difference {value:+.3f}, "
-                                     f"{LEVEL:.0%} interval [{low:+.3f}, {high:+.3f}] includes or lies below 0")
-    return {"variant": variant, "reason": reason, "pr_auc_difference": value,
-            "pr_auc_difference_interval": [low, high]}
+        variant, reason = ML, f"ml leads the baseline rule by {value:+.3f} PR-AUC, {interval}"
+    return {"variant": variant, "reason": reason, "verdict": verdict[variant], "pr_auc_difference": value,
+            "pr_auc_difference_interval": [low, high], "resampling": rows.resampling, "episodes": found}
+
+
+def answer_line(served: str, about: str, compared: str, difference: float | None, interval: list[float] | None,
+                verdict: str, lift: dict[str, Any] | None) -> str:
+    """The one comparative line a page or table opens with: what is served, how `compared` ("ml -
+    baseline") came out, and the served variant's alert lift."""
+    text = f"serving {served}" + (f" ({about})" if about else "")
+    if difference is not None and difference == difference:
+        low, high = interval or (NAN, NAN)
+        text += f": {compared} PR-AUC {difference:+.2f} [{low:+.2f}, {high:+.2f}], {verdict}"
+    elif verdict:
+        text += f": {verdict}"
+    ratio = (lift or {}).get("median_ratio", NAN)
+    decile = (lift or {}).get("decile_lift", NAN)
+    if ratio == ratio:
+        text += f"; alert lift {ratio:.2f}x" + (f" (top-decile {decile:.1f}x)" if decile == decile else "")
+    else:
+        text += "; alert lift unknown"
+    return text

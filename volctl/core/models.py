@@ -81,4 +81,22 @@ def show_model(registry_root: Path, version: str | None = None) -> dict[str, Any
     document["variants"] = {name: {key: entry.get(key) for key in shown if key in entry}
                             for name, entry in manifest.get("variants", {}).items()}
     document["path"] = str(registry.folder(version))
+    document["answer"] = version_answer(manifest)
     return document
+
+
+def version_answer(manifest: dict[str, Any], metrics_of: dict[str, dict[str, Any]] | None = None,
+                   recommendation: dict[str, Any] | None = None) -> str:
+    """The line a version's report opens with: what `auto` serves, ml against baseline, alert lift.
+    `metrics_of` and `recommendation` replace the test split's (model evaluate: the scored files)."""
+    from volctl.core.evaluation import answer_line
+
+    variants = manifest.get("variants", {})
+    served = manifest.get("recommended_variant") or "ml"
+    entry = variants.get(served, {})
+    about = entry.get("rule") or entry.get("candidate") or ""
+    recommendation = recommendation if recommendation is not None else manifest.get("recommendation") or {}
+    metrics = (metrics_of or {}).get(served) if metrics_of is not None else entry.get("metrics")
+    verdict = recommendation.get("verdict") or recommendation.get("reason", "")
+    return answer_line(served, about, "ml - baseline", recommendation.get("pr_auc_difference"),
+                       recommendation.get("pr_auc_difference_interval"), verdict, (metrics or {}).get("alert_lift"))

@@ -29,8 +29,10 @@ class Part:
     start: str
     end: str
     overlaps_training: bool  # some rows fall inside the version's train or validation period
+    episodes: int = 0
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # per variant; empty: not scored
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lifts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per variant: alert lift (needs no label)
     recommendation: dict[str, Any] | None = None
     note: str = ""  # why a part was not scored
 
@@ -44,6 +46,9 @@ class ModelEvaluation:
     pooled: Part
     unlabelled_by_rule: dict[str, int]
     bad_lines: dict[str, int]
+    empty_sources: dict[str, str] = field(default_factory=dict)  # files that gave no tick: why
+    label_properties: dict[str, Any] = field(default_factory=dict)  # pooled: is the label decided by the future?
+    answer: str = ""  # the line the report opens with
 
     @property
     def outcome(self) -> Verdict:
@@ -57,7 +62,10 @@ class ModelEvaluation:
 
 def evaluate_version(registry_root: Path, version: str | None, paths: list[Path], naive_tz: str = "UTC",
                      progress: Progress | None = None) -> ModelEvaluation:
-    from volctl.core.evaluation import evaluate_variants
+    from volctl.core.evaluation import Rows, alert_lift, evaluate_variants
+    from volctl.core.training import label_properties
+    from volctl.domain.level import seeds_from_document
+    from volctl.domain.model import labels_of
 
     if not paths:
         raise ConfigError("no recordings to evaluate", hint="give one or more with --data PATH")
@@ -65,20 +73,28 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
     version = version or registry.latest()
     manifest = registry.manifest(version)
     scorers = [registry.load(version, variant) for variant in (ML, BASELINE)]
-    dataset = load_dataset(paths, naive_tz, progress=progress)
+    label = manifest["label"]
+    seeds = seeds_from_document((label.get("level") or {}).get("seeds"))
+    dataset = load_dataset(paths, naive_tz, progress=progress, seeds=seeds)
     frame = dataset.frame
     missing = [f for f in manifest["features"] if f not in frame.columns]
     if missing:
         raise ConfigError(f"model {version} needs features this build does not compute: {', '.join(missing)}",
                           hint="evaluate it with the volctl version that trained it")
-    threshold = float(manifest["label"]["threshold"])
+    threshold = float(label["threshold"])
     seen = _seen_periods(manifest)
 
     def part(name: str, rows: pd.DataFrame) -> Part:
         labelled = rows[rows["target"].notna()]
         y = (labelled["target"] > threshold).to_numpy().astype(int)
+        judged = Rows(y, labelled["ts"].to_numpy(dtype=float), labelled["product"].to_numpy(),
+                      labelled["fwd_vol"].to_numpy(dtype=float), labelled["session"].to_numpy())
         result = Part(name, len(rows), len(labelled), int(y.sum()), _iso(rows["ts"].min()), _iso(rows["ts"].max()),
-                      any(((rows["ts"] >= a) & (rows["ts"] <= b)).any() for a, b in seen))
+                      any(((rows["ts"] >= a) & (rows["ts"] <= b)).any() for a, b in seen), judged.episodes)
+        x = labelled[manifest["features"]].to_numpy(dtype=float)
+        if len(labelled):
+            result.lifts = {s.variant: alert_lift(labels_of(s.score(x), s.decision_threshold), judged)
+                            for s in scorers}
         if not len(labelled):
             result.note = "no labelled rows (see the rules that left ticks unlabelled)"
         elif 0 in (y.sum(), len(y) - y.sum()):
@@ -86,15 +102,24 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
         else:
             if progress:
                 progress(f"scoring {name}: {len(labelled):,} labelled rows, {int(y.sum()):,} spikes")
-            evaluated = evaluate_variants(scorers, labelled[manifest["features"]].to_numpy(dtype=float), y,
-                                          labelled["ts"].to_numpy(), labelled["product"].to_numpy())
+            evaluated = evaluate_variants(scorers, x, judged)
             result.metrics, result.curves = evaluated.metrics, evaluated.curves
             result.recommendation = evaluated.recommendation
         return result
 
     parts = [part(source, rows) for source, rows in frame.groupby("source", sort=False)]
-    return ModelEvaluation(version, manifest.get("recommended_variant", ML), threshold, parts,
-                           part("pooled", frame), dataset.label_drops, dict(dataset.stats.bad))
+    pooled = part("pooled", frame)
+    labelled = frame[frame["target"].notna()]
+    properties = {}
+    if pooled.metrics:
+        properties = label_properties(labelled, (labelled["target"] > threshold).to_numpy().astype(int))
+    from volctl.core.models import version_answer
+
+    answer = version_answer(manifest, {v: {"alert_lift": lift} for v, lift in pooled.lifts.items()},
+                            pooled.recommendation or {})
+    return ModelEvaluation(version, manifest.get("recommended_variant", ML), threshold, parts, pooled,
+                           dataset.label_drops, dict(dataset.stats.bad), dataset.empty_sources, properties,
+                           f"scored out of time, {answer}")
 
 
 def _seen_periods(manifest: dict[str, Any]) -> list[tuple[float, float]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from volctl.domain.errors import ConfigError
 from volctl.domain.outcomes import outcomes_folder, unique_outcomes
 from volctl.domain.variants import rollback_target
 from volctl.domain.verdict import Verdict
+
+if TYPE_CHECKING:
+    from volctl.core.evaluation import Rows
 
 MIN_LABELLED = 200
 MIN_EPISODES = 3  # spike episodes: below this no PR-AUC interval means anything
@@ -34,6 +37,7 @@ class VariantQuality:
     pr_auc: float
     pr_auc_interval: list[float]
     brier: float
+    alert_lift: dict[str, Any] = field(default_factory=dict)  # next-60 s volatility when alerting vs silent
 
 
 @dataclass
@@ -60,6 +64,9 @@ class QualityReport:
     rollback: str = ""  # the command that would serve it
     pending: float | None = None  # predictions waiting for their label now (the consume service's gauge)
     floors: list[str] = field(default_factory=list)  # objectives the served model falls below
+    answer: str = ""  # the comparative line the report opens with
+    lifts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per variant; needs no label: known when
+    # too few spike episodes leave PR-AUC unjudged
 
     @property
     def outcome(self) -> Verdict:
@@ -101,24 +108,28 @@ def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min
     variants = [report.served, *sorted({v for d in documents for v in d["scores"]} - {report.served})]
     scores = {v: np.array([d["scores"].get(v, np.nan) for d in documents], dtype=float) for v in variants}
     labels = {v: np.array([d["labels"].get(v, 0) for d in documents], dtype=int) for v in variants}
-    from volctl.core.evaluation import episodes
+    from volctl.core.evaluation import Rows, episodes
 
+    rows = Rows(y, ts, products, np.array([d.get("future_vol", np.nan) for d in documents], dtype=float))
+    report.lifts = {v: _lift(labels[v], rows) for v in variants}
     spikes, found = int(y.sum()), episodes(y, ts, products)
     if len(y) < MIN_LABELLED or found < MIN_EPISODES or spikes == len(y):
         report.problem = (f"too few labelled ticks to judge: {len(y):,} labelled, {found} spike episodes in the "
                           f"window; need at least {MIN_LABELLED:,} and {MIN_EPISODES} (and some calm ticks): "
                           "widen --window or let the stream run")
         return report
-    report.variants = [_quality(v, v == report.served, y, scores[v], labels[v], ts, found) for v in variants]
+    report.variants = [_quality(v, v == report.served, scores[v], labels[v], rows, report.lifts[v])
+                       for v in variants]
     from volctl.core.evaluation import pr_auc_difference
 
     for challenger in variants[1:]:
         known = ~np.isnan(scores[challenger])
         value, low, high = pr_auc_difference(y[known], scores[report.served][known], scores[challenger][known],
-                                             ts[known])
+                                             rows.units[known])
         verdict = "worse" if high < 0 else "better" if low > 0 else "no evidence of a difference"
         report.comparisons.append(Comparison(challenger, value, [low, high], verdict))
     served = report.variants[0]
+    report.answer = _answer(report, served)
     report.floors = [f"{name} {value:.3f} < {floor:g}" for name, value, floor in
                      (("precision", served.precision, min_precision), ("recall", served.recall, min_recall))
                      if value < floor]
@@ -131,18 +142,44 @@ def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min
     return report
 
 
-def _quality(variant: str, served: bool, y: np.ndarray, scores: np.ndarray, labels: np.ndarray, ts: np.ndarray,
-             found: int) -> VariantQuality:
-    from volctl.core.evaluation import block_bootstrap, block_ids, pr_auc
+def _quality(variant: str, served: bool, scores: np.ndarray, labels: np.ndarray, rows: Rows,
+             lift: dict[str, Any]) -> VariantQuality:
+    from volctl.core.evaluation import block_bootstrap, pr_auc
 
+    y = rows.y
     found_precision, found_recall = precision_recall(y, labels)
     precision, recall = found_precision or 0.0, found_recall or 0.0
     spikes = int(y.sum())
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    value, low, high = block_bootstrap(pr_auc, y, scores, block_ids(ts))
+    value, low, high = block_bootstrap(pr_auc, y, scores, rows.units)
     brier = float(np.mean((np.clip(scores, 0, 1) - y) ** 2))
-    return VariantQuality(variant, served, len(y), spikes, found, float(y.mean()), precision, recall, f1, value,
-                          [low, high], brier)
+    return VariantQuality(variant, served, len(y), spikes, rows.episodes, float(y.mean()), precision, recall, f1, value,
+                          [low, high], brier, lift)
+
+
+def _lift(labels: np.ndarray, rows: Rows) -> dict[str, Any]:
+    """The alert lift of one variant's labels (unknown while some outcome lacks its volatility)."""
+    from volctl.core.evaluation import NAN, alert_lift
+
+    known = ~np.isnan(rows.fwd_vol)  # outcomes written before they carried their volatility: unknown
+    if len(labels) and known.all():
+        return alert_lift(labels.astype(bool), rows)
+    return {"median_ratio": NAN, "decile_lift": NAN, "median_ratio_interval": [NAN, NAN],
+            "decile_lift_interval": [NAN, NAN], "alerts": int(labels.sum()),
+            "alert_rate": float(labels.mean()) if len(labels) else NAN,
+            "note": f"{int((~known).sum()):,} outcomes carry no next-60 s volatility (older consume service)"}
+
+
+def _answer(report: QualityReport, served: VariantQuality) -> str:
+    from volctl.core.evaluation import answer_line
+
+    if not report.comparisons:
+        return answer_line(report.served, "", "", None, None, "no challenger scored in shadow", served.alert_lift)
+    first = report.comparisons[0]
+    verdict = {"better": f"{report.served} is better", "worse": f"{report.served} is worse"}.get(
+        first.verdict, "no evidence of a difference")
+    return answer_line(report.served, "", f"{report.served} - {first.challenger}", first.difference, first.interval,
+                       verdict, served.alert_lift)
 
 
 def precision_recall(y: np.ndarray, predicted: np.ndarray) -> tuple[float | None, float | None]:

@@ -15,7 +15,11 @@ from volctl.domain.features import FEATURES
 from volctl.domain.model import log_columns
 
 # Non-negative, heavy-tailed features: their logarithm is closer to what a linear model can use.
-LOG_FEATURES = tuple(f for f in FEATURES if f.startswith(("ret_std_", "tick_rate_", "range_bps_", "spread_bps")))
+LOG_FEATURES = tuple(f for f in FEATURES if f.startswith(("ret_std_", "tick_rate_", "range_bps_", "spread_bps",
+                                                           "vol_ratio_", "rate_ratio_", "vol_level_")))
+# An alert on most minutes tells nobody anything: a decision threshold alerts on at most this share of
+# the validation ticks (twice the label's base rate on the training split).
+MAX_ALERT_RATE = 0.2
 
 
 @dataclass
@@ -77,14 +81,21 @@ def choose_ml(x_train: np.ndarray, y_train: np.ndarray, x_validation: np.ndarray
                    "validation_mean_score": float(scores.mean()), "validation_base_rate": float(y_validation.mean())}
     return Chosen(calibrated, name, description,
                   [{"name": n, "description": d, "validation_pr_auc": v} for v, n, d, _ in scored],
-                  calibration, best_f1_threshold(y_validation, scores))
+                  calibration, decision_threshold(y_validation, scores))
 
 
-def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """The score threshold with the best F1 on validation data."""
+def decision_threshold(y_true: np.ndarray, scores: np.ndarray, max_alert_rate: float = MAX_ALERT_RATE) -> float:
+    """The score threshold with the best F1 on validation data among those that alert on at most
+    `max_alert_rate` of the rows (with a weak signal the unconstrained best F1 alerts on nearly
+    every tick: here 80-95 % of them)."""
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, thresholds = precision_recall_curve(y_true, scores)
     total = precision + recall
-    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(precision), where=total > 0)
-    return float(thresholds[int(np.argmax(f1[:-1]))])
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(precision), where=total > 0)[:-1]
+    ranked = np.sort(np.asarray(scores, dtype=float))
+    alert_rate = 1.0 - np.searchsorted(ranked, thresholds, side="left") / len(ranked)
+    allowed = np.flatnonzero(alert_rate <= max_alert_rate)
+    if not len(allowed):  # even the highest score alerts too often (ties): alert on it alone
+        return float(thresholds[-1])
+    return float(thresholds[allowed[int(np.argmax(f1[allowed]))]])

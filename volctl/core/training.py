@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +15,16 @@ import numpy as np
 import pandas as pd
 
 from volctl import __version__
-from volctl.core.dataset import Dataset, Progress
+from volctl.core.dataset import Dataset, Progress, measure_seeds
 from volctl.core.drift_calibration import TEST_SCORES_FILE, TEST_SCORES_KEY, calibrate_version
-from volctl.core.selection import best_f1_threshold, choose_ml
+from volctl.core.evaluation import Rows, evaluate_variants, pr_auc
+from volctl.core.rules import choose_baseline
+from volctl.core.selection import choose_ml
 from volctl.domain.errors import NotEnoughData
-from volctl.domain.features import FEATURES, VOL_FEATURE
-from volctl.domain.labels import HORIZON_S, TRAILING_FEATURE
-from volctl.domain.model import BASELINE, ML, BaselineScorer, MlScorer
+from volctl.domain.features import FEATURES
+from volctl.domain.labels import HORIZON_S, LEVEL_FEATURE
+from volctl.domain.level import LEVEL_HALF_LIFE_S, SEED_WEIGHT_S
+from volctl.domain.model import BASELINE, ML, MlScorer
 from volctl.domain.registry import Registry
 
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # train, validation, test: by time, never shuffled
@@ -45,16 +49,20 @@ class TrainResult:
     identical_to: str | None = None  # an existing version trained on the same rows, seed and code
 
 
-def split_by_time(labelled: pd.DataFrame, fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> Split:
-    """Cut at time quantiles; drop rows whose label horizon reaches into the next split (embargo)."""
+def time_cuts(labelled: pd.DataFrame, fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> tuple[float, float]:
+    """The two cut times between train, validation and test: time quantiles of the labelled rows."""
     if len(labelled) < 3 * MIN_SPLIT_ROWS:
         raise NotEnoughData(
             f"only {len(labelled)} labelled rows; training needs at least {3 * MIN_SPLIT_ROWS}",
             hint="give more recordings with --data (a row needs a quote and 60 s of data after it)",
         )
     times = np.sort(labelled["ts"].to_numpy())
-    first = times[int(len(times) * fractions[0])]
-    second = times[int(len(times) * (fractions[0] + fractions[1]))]
+    return float(times[int(len(times) * fractions[0])]), float(times[int(len(times) * (fractions[0] + fractions[1]))])
+
+
+def split_by_time(labelled: pd.DataFrame, cuts: tuple[float, float] | None = None) -> Split:
+    """Cut at time quantiles; drop rows whose label horizon reaches into the next split (embargo)."""
+    first, second = cuts or time_cuts(labelled)
     ts = labelled["ts"]
     train = labelled[ts + HORIZON_S < first]
     validation = labelled[(ts >= first) & (ts + HORIZON_S < second)]
@@ -65,7 +73,33 @@ def split_by_time(labelled: pd.DataFrame, fractions: tuple[float, float, float] 
                 f"the {name} split has {len(part)} labelled rows, fewer than {MIN_SPLIT_ROWS}",
                 hint="give more recordings with --data (each needs > 60 s of continuous ticks)",
             )
-    return Split(train, validation, test, (float(first), float(second)))
+    return Split(train, validation, test, (first, second))
+
+
+def seeded(dataset: Dataset) -> tuple[Dataset, tuple[float, float]]:
+    """The dataset with its level features seeded from its own training period, and the cuts.
+    Which rows can be labelled does not depend on the level, so the cuts come first."""
+    frame = dataset.frame
+    labelable = frame[frame["covered"] & frame["quoted"] & frame["fwd_vol"].notna()]
+    cuts = time_cuts(labelable)
+    return dataset.with_seeds(measure_seeds(frame[frame["ts"] + HORIZON_S < cuts[0]])), cuts
+
+
+def rows_of(part: pd.DataFrame, y: np.ndarray) -> Rows:
+    """What the intervals and the alert lift of a split are computed from."""
+    return Rows(y, part["ts"].to_numpy(dtype=float), part["product"].to_numpy(), part["fwd_vol"].to_numpy(dtype=float),
+                part["session"].to_numpy())
+
+
+def label_properties(test: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+    """Is the label decided by the future? On the test split: the PR-AUC of a scorer that knows the
+    next 60 s volatility (high: the future decides), and of the level alone (near the base rate: the
+    regime does not), in its better direction."""
+    level = test[LEVEL_FEATURE].to_numpy(dtype=float)
+    high, low = pr_auc(y, level), pr_auc(y, -level)
+    return {"future_pr_auc": pr_auc(y, test["fwd_vol"].to_numpy(dtype=float)),
+            "level_pr_auc": max(high, low), "level_direction": "high" if high >= low else "low",
+            "base_rate": float(y.mean()), "rows": len(y)}
 
 
 def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: Progress | None = None,
@@ -78,8 +112,12 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     if twin is not None:
         say(f"identical to {twin}: same rows, seed and code; no new version (--force adds one)")
         return TrainResult(twin, registry.folder(twin), registry.manifest(twin), identical_to=twin)
+    dataset, cuts = seeded(dataset)
+    say("levels seeded from the training split: " + (", ".join(
+        f"{p} {math.sqrt(s.variance_rate * 60) * 1e4:.2f} bps/min" for p, s in sorted(dataset.seeds.items()))
+        or "none (no product observed for 30 min): each stream's own level"))
     labelled = dataset.frame[dataset.frame["target"].notna()]
-    split = split_by_time(labelled)
+    split = split_by_time(labelled, cuts)
     threshold = float(np.quantile(split.train["target"], LABEL_QUANTILE))
     y = {name: (getattr(split, name)["target"] > threshold).to_numpy().astype(int)
          for name in ("train", "validation", "test")}
@@ -92,20 +130,19 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     say(f"ml: {chosen.name} (best validation PR-AUC), calibrated on validation")
     draft = "draft"
     ml = MlScorer(chosen.estimator, draft, FEATURES, chosen.decision_threshold)
-    baseline = best_single_feature_rule(split.train, split.validation, y["validation"], draft)
-    say(f"baseline: the strongest single-feature rule on validation: {baseline.describe()}")
+    baseline, selection = choose_baseline(split.train, split.validation, y["validation"],
+                                          rows_of(split.validation, y["validation"]), draft)
+    say(f"baseline: {baseline.describe()}")
 
     say("evaluating ml and baseline on the test split")
-    from volctl.core.evaluation import evaluate_variants
-
-    evaluated = evaluate_variants([ml, baseline], x["test"], y["test"], split.test["ts"].to_numpy(),
-                                  split.test["product"].to_numpy())
+    test_rows = rows_of(split.test, y["test"])
+    evaluated = evaluate_variants([ml, baseline], x["test"], test_rows)
     recommendation = evaluated.recommendation
     say(f"recommended variant: {recommendation['variant']} ({recommendation['reason']})")
     created = datetime.now(UTC)
     version = registry.free_version(f"{created:%Y%m%d-%H%M%S}-{'synthetic' if dataset.synthetic else 'real'}")
     manifest = {
-        "schema": 1,
+        "schema": 2,
         "version": version,
         "created_at": created.isoformat(timespec="seconds"),
         "volctl_version": __version__,
@@ -114,14 +151,17 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
         "features": list(FEATURES),
         "label": {
             "definition": (
-                f"std of mid-price log returns over the next {HORIZON_S:g} s divided by "
-                f"{TRAILING_FEATURE} at the tick, above threshold"
+                f"realised volatility of mid-price log returns over the next {HORIZON_S:g} s divided by the "
+                f"product's slow volatility level ({LEVEL_HALF_LIFE_S / 60:g} min half-life, seeded from the "
+                "training split), above threshold"
             ),
             "horizon_s": HORIZON_S,
-            "normaliser": TRAILING_FEATURE,
+            "normaliser": LEVEL_FEATURE,
             "quantile": LABEL_QUANTILE,
             "threshold": threshold,
-            "volatility_feature": VOL_FEATURE,
+            "level": {"half_life_s": LEVEL_HALF_LIFE_S, "seed_weight_s": SEED_WEIGHT_S,
+                      "seeds": {p: s.as_document() for p, s in sorted(dataset.seeds.items())}},
+            "test_properties": label_properties(split.test, y["test"]),
         },
         "data": _data_section(dataset, split, labelled),
         "recommended_variant": recommendation["variant"],
@@ -137,7 +177,8 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
                 "curves": evaluated.curves[ML],
             },
             BASELINE: {"params": baseline.params(), "rule": baseline.describe(), "decision_threshold": 0.5,
-                       "metrics": evaluated.metrics[BASELINE], "curves": evaluated.curves[BASELINE]},
+                       "selection": selection, "metrics": evaluated.metrics[BASELINE],
+                       "curves": evaluated.curves[BASELINE]},
         },
     }
     reference = split.train[[*FEATURES, "product", "ts", "price"]]
@@ -160,36 +201,9 @@ def training_fingerprint(dataset: Dataset, seed: int) -> str:
     """What decides the model: the rows (features, labels, sources), the seed and this build."""
     digest = hashlib.sha256(pd.util.hash_pandas_object(dataset.frame, index=False).to_numpy().tobytes())
     digest.update(json.dumps({"seed": seed, "volctl": __version__, "features": FEATURES,
-                              "quantile": LABEL_QUANTILE, "splits": SPLIT_FRACTIONS}).encode())
+                              "quantile": LABEL_QUANTILE, "splits": SPLIT_FRACTIONS,
+                              "level": [LEVEL_HALF_LIFE_S, SEED_WEIGHT_S]}).encode())
     return digest.hexdigest()
-
-
-def best_single_feature_rule(train: pd.DataFrame, validation: pd.DataFrame, y_validation: np.ndarray,
-                             version: str) -> BaselineScorer:
-    """The strongest transparent rule: of every feature and both directions, the one ranking the
-    validation spikes best (PR-AUC), with its threshold at the best F1 on validation. A missing
-    value never fires the rule."""
-    from sklearn.metrics import average_precision_score
-
-    best: tuple[float, str, str] | None = None
-    for feature in FEATURES:
-        values = validation[feature].to_numpy(dtype=float)
-        if np.isnan(values).all():
-            continue
-        for direction, sign in (("high", 1.0), ("low", -1.0)):
-            ranked = np.where(np.isnan(values), -np.inf, sign * values)
-            pr_auc = float(average_precision_score(y_validation, np.nan_to_num(ranked, neginf=-1e300)))
-            if best is None or pr_auc > best[0]:
-                best = (pr_auc, feature, direction)
-    if best is None:
-        raise NotEnoughData("no feature has values on the validation split", hint="give more recordings")
-    _, feature, direction = best
-    sign = 1.0 if direction == "high" else -1.0
-    values = validation[feature].to_numpy(dtype=float)
-    known = ~np.isnan(values)
-    threshold = sign * best_f1_threshold(y_validation[known], sign * values[known])
-    scale = float(np.nanstd(train[feature].to_numpy(dtype=float))) or 1.0
-    return BaselineScorer(version, FEATURES, feature, threshold, direction=direction, scale=scale)
 
 
 def _data_section(dataset: Dataset, split: Split, labelled: pd.DataFrame) -> dict[str, Any]:
@@ -202,6 +216,9 @@ def _data_section(dataset: Dataset, split: Split, labelled: pd.DataFrame) -> dic
     frame = dataset.frame
     return {
         "synthetic": dataset.synthetic,
+        "sessions": {"train": int(split.train["session"].nunique()),
+                     "validation": int(split.validation["session"].nunique()),
+                     "test": int(split.test["session"].nunique())},
         "sources": dataset.sources,
         "products": sorted(frame["product"].unique().tolist()),
         "range": {"start": iso(frame["ts"].min()), "end": iso(frame["ts"].max())},

@@ -7,7 +7,10 @@ recordings). A window of w seconds ending at a tick at time t holds the ticks wi
 SEGMENT_GAP_S seconds (recordings are never bridged). Event times are made monotonic per product
 (a late tick takes the time of the latest tick before it). Features are scale-free (returns,
 basis points, rates) so that a model trained at one price level still means something at another.
-A feature that cannot be computed is NaN (missing), never zero.
+The regime-relative features divide the realised volatility of each window (scaled to 60 s) and the
+60 s tick rate by the product's slow levels (`level.py`, seeded per product from the model's
+training split): "this minute is busy for this product's regime" means the same thing in a quiet
+April night and on a crash day. A feature that cannot be computed is NaN (missing), never zero.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from collections import deque
 from collections.abc import Iterable
 
 import numpy as np
+
+from volctl.domain.level import HORIZON_S as LEVEL_HORIZON_S
+from volctl.domain.level import ProductLevel, Seed, Seeds
 
 WINDOWS_S = (30, 60, 300)
 SEGMENT_GAP_S = 15.0
@@ -34,8 +40,13 @@ FEATURES: tuple[str, ...] = (
     ),
     "spread_bps",
     "vol_z_60s",
+    *(f"vol_ratio_{w}s" for w in WINDOWS_S),
+    "rate_ratio_60s",
+    "vol_level_60s",
 )
+LEVEL_FEATURES = FEATURES[FEATURES.index("vol_ratio_30s"):]  # those that depend on the seeded level
 _VOL_INDEX = FEATURES.index(VOL_FEATURE)
+_RATE_60 = FEATURES.index("tick_rate_60s")
 
 
 def reference_price(price: float, bid: float, ask: float) -> float:
@@ -46,7 +57,7 @@ def reference_price(price: float, bid: float, ask: float) -> float:
 class _Window:
     """Ticks of one trailing window with running sums and monotonic min/max queues."""
 
-    __slots__ = ("count", "maxq", "minq", "n_ret", "span", "sum_r", "sum_r2", "ticks")
+    __slots__ = ("count", "maxq", "minq", "n_moves", "n_ret", "span", "sum_r", "sum_r2", "ticks")
 
     def __init__(self, span: float) -> None:
         self.span = span
@@ -54,6 +65,7 @@ class _Window:
         self.maxq: deque[tuple[int, float]] = deque()
         self.minq: deque[tuple[int, float]] = deque()
         self.n_ret = 0
+        self.n_moves = 0  # returns that are not zero (most ticks of a calm book do not move the mid)
         self.sum_r = 0.0
         self.sum_r2 = 0.0
 
@@ -61,6 +73,7 @@ class _Window:
         self.ticks.append((ts, ret, seq))
         if ret is not None:
             self.n_ret += 1
+            self.n_moves += ret != 0.0
             self.sum_r += ret
             self.sum_r2 += ret * ret
         while self.maxq and self.maxq[-1][1] <= ref:
@@ -75,9 +88,10 @@ class _Window:
             _, old, _ = ticks.popleft()
             if old is not None:
                 self.n_ret -= 1
+                self.n_moves -= old != 0.0
                 self.sum_r -= old
                 self.sum_r2 -= old * old
-        if self.n_ret == 0:  # drop float residue so an empty window is exactly empty
+        if self.n_moves == 0:  # drop float residue: a window without a move sums to exactly zero
             self.sum_r = self.sum_r2 = 0.0
         first = ticks[0][2]
         while self.maxq[0][0] < first:
@@ -92,14 +106,19 @@ class _Window:
         spread = (self.maxq[0][1] - self.minq[0][1]) / ref * _BPS
         return std, mean, len(self.ticks) / self.span, spread
 
+    def realised_volatility(self) -> float:
+        """sqrt(sum of squared returns) in the window, scaled to 60 s; NaN without a return."""
+        return math.sqrt(max(self.sum_r2, 0.0) * LEVEL_HORIZON_S / self.span) if self.n_ret else _NAN
+
 
 class ProductFeatures:
     """Streaming state of one product."""
 
-    __slots__ = ("last_ref", "last_ret", "last_ts", "segment_start", "seq", "windows", "z_history", "z_n", "z_sum",
-                 "z_sum2")
+    __slots__ = ("last_ref", "last_ret", "last_ts", "level", "segment_start", "seq", "windows", "z_history", "z_n",
+                 "z_sum", "z_sum2")
 
-    def __init__(self) -> None:
+    def __init__(self, seed: Seed | None = None) -> None:
+        self.level = ProductLevel(seed)  # runs across segments: a gap is not a new regime
         self.reset()
 
     def reset(self) -> None:
@@ -130,12 +149,17 @@ class ProductFeatures:
             self.segment_start = ts
         self.last_ts, self.last_ref, self.last_ret = ts, ref, ret
         self.seq += 1
+        self.level.update(ts, ret)
         row: list[float] = []
         for window in self.windows:
             window.push(ts, ret, ref, self.seq)
             row.extend(window.features(ref))
         row.append((ask - bid) / ((bid + ask) / 2) * _BPS if bid == bid and ask == ask else _NAN)
         row.append(self._vol_z(ts, row[_VOL_INDEX]))
+        level = self.level.volatility()
+        row.extend(window.realised_volatility() / level for window in self.windows)
+        row.append(row[_RATE_60] / self.level.tick_rate())
+        row.append(level)
         return row
 
     def _vol_z(self, ts: float, vol: float) -> float:
@@ -164,10 +188,17 @@ HISTORY_S = float(max(WINDOWS_S))
 
 
 class FeatureEngine:
-    """Streaming features for any number of products."""
+    """Streaming features for any number of products; `seeds` are the served model's training levels."""
 
-    def __init__(self) -> None:
+    def __init__(self, seeds: Seeds | None = None) -> None:
         self.products: dict[str, ProductFeatures] = {}
+        self.seeds: Seeds = dict(seeds or {})
+
+    def set_seeds(self, seeds: Seeds) -> None:
+        """Blend with another model's training levels from the next tick on (a model switch)."""
+        self.seeds = dict(seeds)
+        for product, state in self.products.items():
+            state.level.seed = self.seeds.get(product)
 
     def staleness(self, product: str, ts: float) -> float:
         """How far (s) a tick lies behind its product's window horizon; > 0 means it cannot be
@@ -184,7 +215,7 @@ class FeatureEngine:
     def update(self, product: str, ts: float, price: float, bid: float = _NAN, ask: float = _NAN) -> list[float]:
         state = self.products.get(product)
         if state is None:
-            state = self.products[product] = ProductFeatures()
+            state = self.products[product] = ProductFeatures(self.seeds.get(product))
         return state.update(ts, price, bid, ask)
 
 
@@ -192,13 +223,15 @@ class FeatureEngine:
 
 
 def batch_features(
-    product: Iterable[str], ts: np.ndarray, price: np.ndarray, bid: np.ndarray, ask: np.ndarray
+    product: Iterable[str], ts: np.ndarray, price: np.ndarray, bid: np.ndarray, ask: np.ndarray,
+    seeds: Seeds | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features of a whole series in arrival order, as the streaming path would compute them.
 
     Returns (features [n, len(FEATURES)], effective times, segment ids); segment ids are unique
     across products, so (segment, time) orders each product's ticks.
     """
+    seeds = seeds or {}
     products = np.asarray(list(product), dtype=object)
     n = len(products)
     out = np.full((n, len(FEATURES)), np.nan)
@@ -207,14 +240,14 @@ def batch_features(
     next_segment = 0
     for name in dict.fromkeys(products):
         rows = np.flatnonzero(products == name)
-        f, t, seg = _product_batch(ts[rows], price[rows], bid[rows], ask[rows])
+        f, t, seg = _product_batch(ts[rows], price[rows], bid[rows], ask[rows], seeds.get(name))
         out[rows], times[rows], segments[rows] = f, t, seg + next_segment
         next_segment += int(seg.max()) + 1
     return out, times, segments
 
 
 def _product_batch(
-    ts: np.ndarray, price: np.ndarray, bid: np.ndarray, ask: np.ndarray
+    ts: np.ndarray, price: np.ndarray, bid: np.ndarray, ask: np.ndarray, seed: Seed | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(ts)
     t, segment, ref, ret, has_ret = product_returns(ts, price, bid, ask)
@@ -236,7 +269,39 @@ def _product_batch(
         columns += [std, mean, (index - left + 1) / w, (hi - lo) / ref * _BPS]
     spread = np.where(quoted, (ask - bid) / ((bid + ask) / 2) * _BPS, np.nan)
     columns += [spread, _batch_vol_z(t, seg_start, columns[FEATURES.index(VOL_FEATURE)])]
-    return np.column_stack(columns), t, segment
+    levels = level_features(t, ret, has_ret, realised_volatility(t, segment, ret, has_ret), columns[_RATE_60], seed)
+    return np.column_stack([*columns, levels]), t, segment
+
+
+def realised_volatility(t: np.ndarray, segment: np.ndarray, ret: np.ndarray, has_ret: np.ndarray) -> np.ndarray:
+    """Per tick and window (columns in WINDOWS_S order): sqrt(sum of squared returns) scaled to 60 s,
+    NaN without a return in the window; the numerators of the vol_ratio features."""
+    index = np.arange(len(t))
+    seg_start = segment_starts(segment)
+    c_n, c_r2 = prefix_sums(has_ret.astype(float)), prefix_sums(ret * ret)
+    out = []
+    for w in WINDOWS_S:
+        left = np.maximum(np.searchsorted(t, t - w, side="right"), seg_start)
+        k = c_n[index + 1] - c_n[left]
+        s2 = c_r2[index + 1] - c_r2[left]
+        out.append(np.where(k >= 1, np.sqrt(np.maximum(s2, 0.0) * LEVEL_HORIZON_S / w), np.nan))
+    return np.column_stack(out)
+
+
+def level_features(t: np.ndarray, ret: np.ndarray, has_ret: np.ndarray, realised: np.ndarray,
+                   rate_60: np.ndarray, seed: Seed | None) -> np.ndarray:
+    """The LEVEL_FEATURES columns of one product's ticks: `ProductLevel` run tick by tick, as the
+    streaming path runs it (the level is a recursion; a loop is the honest way to share it)."""
+    level = ProductLevel(seed)
+    n = len(t)
+    vol, rate = np.empty(n), np.empty(n)
+    update = level.update
+    for i, (when, value, known) in enumerate(zip(t.tolist(), ret.tolist(), has_ret.tolist(), strict=True)):
+        update(when, value if known else None)
+        vol[i] = level.volatility()
+        rate[i] = level.tick_rate()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.column_stack([realised / vol[:, None], rate_60 / rate, vol])
 
 
 def product_returns(
@@ -257,8 +322,8 @@ def product_returns(
 
 def segment_starts(segment: np.ndarray) -> np.ndarray:
     """For each tick, the index of the first tick of its segment."""
-    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
-    return starts[segment]
+    change = np.r_[True, segment[1:] != segment[:-1]]
+    return np.flatnonzero(change)[np.cumsum(change) - 1]
 
 
 def _batch_vol_z(t: np.ndarray, seg_start: np.ndarray, vol: np.ndarray) -> np.ndarray:

@@ -1,16 +1,17 @@
 """The training label: a volatility spike in the next 60 s.
 
-The target of a tick is the realised volatility (std of mid-price log returns) over the next
-HORIZON_S seconds divided by the trailing volatility known at the tick (TRAILING_FEATURE); a
-spike is a target above a threshold chosen on the training split (its 90th percentile).
-Normalising by the current level is what makes "spike" mean the same thing in a quiet April
-night and on a crash day: with an absolute threshold the real recordings' later periods hold no
-spike at all. A tick is labelled only when it has a quote (mid-price), a trailing volatility
-above zero, a segment that continues for the whole horizon (never across a recording gap), and
-HISTORY_S of history inside its segment (before that the trailing windows, the label's
-denominator among them, rest on less than they claim: the warm-up). Live, the same warm-up rule
-marks predictions `warming_up` (features.ProductFeatures.warming_up). Features never see these
-future returns.
+The forward volatility of a tick is the realised volatility of mid-price log returns over the next
+HORIZON_S seconds, sqrt(sum of squared returns) (the textbook realised volatility: a minute of
+many trades at one quote is calm, however many ticks it holds). Its target is that volatility
+divided by the product's prevailing level at the tick (LEVEL_FEATURE, `level.py`: a slow,
+30-minute half-life level seeded from the training split); a spike is a target above a threshold
+chosen on the training split (its 90th percentile). The label is decided by the future: on the
+test split a scorer that knows the forward volatility ranks the spikes almost perfectly, while the
+level alone stays near the base rate (`model train` prints both). A tick is labelled only when it
+has a quote (mid-price), a level, a segment that continues for the whole horizon (never across a
+recording gap), and HISTORY_S of history inside its segment (before that the trailing windows rest
+on less than they claim: the warm-up). Live, the same warm-up rule marks predictions `warming_up`
+(features.ProductFeatures.warming_up). Features never see these future returns.
 """
 
 from __future__ import annotations
@@ -19,16 +20,35 @@ import bisect
 import math
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from volctl.domain.features import HISTORY_S, prefix_sums, product_returns, segment_starts
+from volctl.domain.level import Seed, seeds_from_document
 
 HORIZON_S = 60.0
-TRAILING_FEATURE = "ret_std_300s"
-__all__ = ["HISTORY_S", "HORIZON_S", "TRAILING_FEATURE", "ForwardLabels", "forward_volatility", "history_covered",
-           "spike_target", "target_of"]
+LEVEL_FEATURE = "vol_level_60s"  # the label's denominator, known at the tick
+__all__ = ["HISTORY_S", "HORIZON_S", "LEVEL_FEATURE", "ForwardLabels", "LabelRule", "forward_volatility",
+           "history_covered", "label_rule_of", "spike_target", "target_of"]
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """A version's label, as the live outcome join needs it: its threshold and the level seeds the
+    features and the label's denominator are computed with."""
+
+    threshold: float
+    seeds: dict[str, Seed] = field(default_factory=dict)
+
+
+def label_rule_of(manifest: dict[str, Any]) -> LabelRule | None:
+    """The label rule of a manifest; None when it has no threshold (no outcomes can be labelled)."""
+    label = manifest.get("label") or {}
+    if label.get("threshold") is None:
+        return None
+    return LabelRule(float(label["threshold"]), seeds_from_document((label.get("level") or {}).get("seeds")))
 
 
 def history_covered(product: Iterable[str], ts: np.ndarray, price: np.ndarray, bid: np.ndarray,
@@ -46,7 +66,8 @@ def history_covered(product: Iterable[str], ts: np.ndarray, price: np.ndarray, b
 def forward_volatility(
     product: Iterable[str], ts: np.ndarray, price: np.ndarray, bid: np.ndarray, ask: np.ndarray
 ) -> np.ndarray:
-    """Std of the log returns in (t, t + HORIZON_S] per tick, NaN where the horizon is not covered."""
+    """Realised volatility of the log returns in (t, t + HORIZON_S] per tick, NaN where the horizon
+    is not covered (0 when the mid-price did not move)."""
     products = np.asarray(list(product), dtype=object)
     out = np.full(len(products), np.nan)
     for name in dict.fromkeys(products):
@@ -56,43 +77,41 @@ def forward_volatility(
 
 
 def _product_forward(ts: np.ndarray, price: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> np.ndarray:
-    t, segment, _, ret, has_ret = product_returns(ts, price, bid, ask)
+    t, segment, _, ret, _ = product_returns(ts, price, bid, ask)
     index = np.arange(len(t))
     last_in_segment = np.r_[np.flatnonzero(segment[1:] != segment[:-1]), len(t) - 1][segment]
     covered = t[last_in_segment] >= t + HORIZON_S
     right = np.minimum(np.searchsorted(t, t + HORIZON_S, side="right") - 1, last_in_segment)
-    c_n, c_r, c_r2 = (prefix_sums(a) for a in (has_ret.astype(float), ret, ret * ret))
-    k = c_n[right + 1] - c_n[index + 1]
+    moves = ret != 0.0
+    c_moves, c_r2 = prefix_sums(moves.astype(float)), prefix_sums(ret * ret)
+    k = c_moves[right + 1] - c_moves[index + 1]
+    realised = np.sqrt(np.maximum(c_r2[right + 1] - c_r2[index + 1], 0.0))
+    return np.where(covered, np.where(k >= 1, realised, 0.0), np.nan)
+
+
+def spike_target(fwd_vol: np.ndarray, level: np.ndarray, quoted: np.ndarray) -> np.ndarray:
+    """Forward volatility relative to the product's level; NaN where a tick gets no label."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (c_r[right + 1] - c_r[index + 1]) / k
-        std = np.sqrt(np.maximum((c_r2[right + 1] - c_r2[index + 1]) / k - mean * mean, 0.0))
-    return np.where(covered, np.where(k >= 2, std, 0.0), np.nan)
+        ratio = fwd_vol / level
+    return np.where(quoted & (level > 0) & np.isfinite(ratio), ratio, np.nan)
 
 
-def spike_target(fwd_vol: np.ndarray, trailing_vol: np.ndarray, quoted: np.ndarray) -> np.ndarray:
-    """Forward volatility relative to the trailing level; NaN where a tick gets no label."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = fwd_vol / trailing_vol
-    return np.where(quoted & (trailing_vol > 0) & np.isfinite(ratio), ratio, np.nan)
-
-
-def target_of(fwd_vol: float, trailing_vol: float, quoted: bool) -> float | None:
+def target_of(fwd_vol: float, level: float, quoted: bool) -> float | None:
     """`spike_target` for one tick: None where the tick gets no label."""
-    if not quoted or not trailing_vol > 0:
+    if not quoted or not level > 0:
         return None
-    ratio = fwd_vol / trailing_vol
+    ratio = fwd_vol / level
     return ratio if math.isfinite(ratio) else None
 
 
 class _Horizon:
-    """One product's segment: cumulative return sums per tick, and the ticks waiting for their horizon."""
+    """One product's segment: cumulative sums per tick, and the ticks waiting for their horizon."""
 
-    __slots__ = ("base", "c_n", "c_r", "c_r2", "pending", "times")
+    __slots__ = ("base", "c_moves", "c_r2", "pending", "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []
-        self.c_n: list[float] = []
-        self.c_r: list[float] = []
+        self.c_moves: list[float] = []  # returns that moved the mid (0 when none did: exactly calm)
         self.c_r2: list[float] = []
         self.base = 0  # the global index of times[0]
         self.pending: deque[tuple[float, int, Any]] = deque()  # (time, global index, item)
@@ -100,35 +119,31 @@ class _Horizon:
     def push(self, ts: float, ret: float | None) -> int:
         times = self.times
         if times:
-            n0, r0, r20 = self.c_n[-1], self.c_r[-1], self.c_r2[-1]
+            m0, r20 = self.c_moves[-1], self.c_r2[-1]
         else:
-            n0 = r0 = r20 = 0.0
+            m0 = r20 = 0.0
         times.append(ts)
         if ret is None:
-            self.c_n.append(n0)
-            self.c_r.append(r0)
+            self.c_moves.append(m0)
             self.c_r2.append(r20)
         else:
-            self.c_n.append(n0 + 1.0)
-            self.c_r.append(r0 + ret)
+            self.c_moves.append(m0 + (ret != 0.0))
             self.c_r2.append(r20 + ret * ret)
         return self.base + len(times) - 1
 
     def forward(self, ts: float, index: int) -> float:
-        """Std of the returns in (ts, ts + HORIZON_S], as `_product_forward` computes it."""
+        """Realised volatility of the returns in (ts, ts + HORIZON_S], as `_product_forward` computes it."""
         right = bisect.bisect_right(self.times, ts + HORIZON_S) - 1
         i = index - self.base
-        k = self.c_n[right] - self.c_n[i]
-        if k < 2:
+        if self.c_moves[right] - self.c_moves[i] < 1:
             return 0.0
-        mean = (self.c_r[right] - self.c_r[i]) / k
-        return math.sqrt(max((self.c_r2[right] - self.c_r2[i]) / k - mean * mean, 0.0))
+        return math.sqrt(max(self.c_r2[right] - self.c_r2[i], 0.0))
 
     def trim(self) -> None:
         """Forget ticks before the oldest pending one (its own sums are the base of its window)."""
         keep_from = (self.pending[0][1] if self.pending else self.base + len(self.times) - 1) - self.base
         if keep_from > 1024 and keep_from * 2 > len(self.times):
-            for values in (self.times, self.c_n, self.c_r, self.c_r2):
+            for values in (self.times, self.c_moves, self.c_r2):
                 del values[:keep_from]
             self.base += keep_from
 

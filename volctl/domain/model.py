@@ -48,6 +48,7 @@ class BaselineScorer:
     decision_threshold: float = 0.5
     direction: str = "high"
     scale: float = 1.0
+    kind: str = "rule"  # "persistence": the feature is a trailing volatility, the rule says it is high
     _column: int = field(init=False, repr=False)
     _sign: float = field(init=False, repr=False)
 
@@ -70,10 +71,13 @@ class BaselineScorer:
 
     def params(self) -> dict[str, Any]:
         return {"feature": self.feature, "direction": self.direction, "threshold": self.threshold,
-                "scale": self.scale}
+                "scale": self.scale, "kind": self.kind}
 
     def describe(self) -> str:
-        return f"spike when {self.feature} {'>=' if self.direction == 'high' else '<='} {self.threshold:.3g}"
+        rule = f"spike when {self.feature} {'>=' if self.direction == 'high' else '<='} {self.threshold:.3g}"
+        if self.kind == "persistence":
+            return f"persistence: {rule} (the recent minutes were volatile)"
+        return rule
 
     @classmethod
     def from_params(cls, version: str, features: tuple[str, ...], params: dict[str, Any], sha256: str
@@ -81,7 +85,8 @@ class BaselineScorer:
         if "z_feature" in params:  # versions trained before the rule was chosen on validation
             return cls(version, features, params["z_feature"], float(params["z_threshold"]), sha256)
         return cls(version, features, params["feature"], float(params["threshold"]), sha256,
-                   direction=params["direction"], scale=float(params.get("scale", 1.0)))
+                   direction=params["direction"], scale=float(params.get("scale", 1.0)),
+                   kind=str(params.get("kind", "rule")))
 
 
 class MlScorer:

@@ -18,6 +18,7 @@ from volctl.domain.clock import utc_iso
 from volctl.domain.variants import BASELINE, ML
 
 if TYPE_CHECKING:
+    from volctl.domain.labels import LabelRule
     from volctl.domain.model import Scorer
     from volctl.domain.registry import Registry
 
@@ -33,7 +34,7 @@ class Waiting:
     source: tuple[str, int, int, int]  # topic, partition, offset, index of the tick in its message
     product: str
     ts: float
-    trailing_vol: float
+    level: float  # the product's volatility level at the tick: the label's denominator
     scores: dict[str, float]  # per variant: the served one first
     labels: dict[str, int]
 
@@ -42,25 +43,27 @@ def kind_of(predicted: int, actual: int) -> str:
     return ("tn", "fp", "fn", "tp")[2 * actual + predicted]
 
 
-def outcome_document(waiting: Waiting, target: float, label: int, served: str, version: str,
+def outcome_document(waiting: Waiting, future_vol: float, target: float, label: int, served: str, version: str,
                      resolved_at: str) -> dict[str, Any]:
     topic, partition, offset, index = waiting.source
     return {"product_id": waiting.product, "time": utc_iso(waiting.ts, "microseconds"), "ts": waiting.ts,
             "source": {"topic": topic, "partition": partition, "offset": offset, "index": index},
-            "target": target, "label": label, "served": served, "version": version,
+            "future_vol": future_vol, "level": waiting.level, "target": target, "label": label,
+            "served": served, "version": version,
             "warming_up": False,  # a tick in its product's warm-up gets no label (training's rule): never here
             "scores": waiting.scores, "labels": waiting.labels, "resolved_at": resolved_at}
 
 
-def challengers_of(registry: Registry, model: Scorer, shadow: bool = True) -> tuple[list[Scorer], float | None]:
+def challengers_of(registry: Registry, model: Scorer, shadow: bool = True) -> tuple[list[Scorer], LabelRule | None]:
     """The challengers scored in shadow beside `model` (the other variant of its version, unless
-    `shadow` is off) and the version's label threshold (None: the manifest has none, so no outcomes)."""
+    `shadow` is off) and the version's label rule (None: the manifest has none, so no outcomes)."""
+    from volctl.domain.labels import label_rule_of
+
     manifest = registry.manifest(model.version)
-    threshold = (manifest.get("label") or {}).get("threshold")
     other = BASELINE if model.variant == ML else ML
     wanted = shadow and other in manifest.get("variants", {})
     challengers = [registry.load(model.version, other)] if wanted else []
-    return challengers, float(threshold) if threshold is not None else None
+    return challengers, label_rule_of(manifest)
 
 
 def outcomes_folder(state_dir: Path) -> Path:

@@ -56,6 +56,14 @@ class ReadStats:
         if self.first_bad is None:
             self.first_bad = f"{where}: {reason}: {str(text)[:160]}"
 
+    def merge(self, other: ReadStats) -> None:
+        """Add another file's counts (one ReadStats per series, one for the whole read)."""
+        self.lines += other.lines
+        self.ticks += other.ticks
+        self.skipped += other.skipped
+        self.bad.update(other.bad)
+        self.first_bad = self.first_bad or other.first_bad
+
     def no_ticks(self, source: object) -> str:
         """Why `source` gave no tick: an empty file, or the counts per reason and the first bad line."""
         if not self.lines:

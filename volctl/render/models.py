@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
+from volctl.domain.figures import lift_text
 from volctl.render.console import fit, out
 
 if TYPE_CHECKING:  # training imports pandas and sklearn: keep them out of `model list`
@@ -67,17 +69,13 @@ def training_summary(result: TrainResult) -> None:
         out.print(f"  {name:<10} {part['rows']:>7,} rows  {part['start']} → {part['end']}")
     percentile = f"p{label['quantile'] * 100:g}"
     out.print(f"label: {label['definition']} ({label['threshold']:.3f}, the train split's {percentile})")
-    table = Table(title="Test split (strictly after training data)", title_justify="left")
-    for column in ("variant", "PR-AUC", "F1", "precision", "recall", "base rate"):
-        table.add_column(column, justify="left" if column == "variant" else "right")
-    for variant, entry in manifest["variants"].items():
-        m = entry["metrics"]
-        table.add_row(variant, _metric(m["pr_auc"]), _metric(m["f1"]), _metric(m["precision"]),
-                      _metric(m["recall"]), _metric(m["positive_rate"]))
-    out.print(fit(table, out))
-    rule = manifest["variants"].get("baseline", {}).get("rule")
-    if rule:
-        out.print(f"baseline rule (the strongest single feature on validation): {rule}")
+    _label_properties(label)
+    _test_table(manifest["variants"], "Test split (strictly after training data)")
+    baseline = manifest["variants"].get("baseline", {})
+    if baseline.get("rule"):
+        out.print(f"baseline: {baseline['rule']}")
+        if baseline.get("selection"):
+            out.print(f"  why: {escape(baseline['selection']['reason'])}")
     ml = manifest["variants"].get("ml", {})
     if ml.get("candidate"):
         tried = ", ".join(f"{c['name']} {c['validation_pr_auc']:.3f}" for c in ml["candidates"])
@@ -92,11 +90,44 @@ def training_summary(result: TrainResult) -> None:
         out.print(f"recommended variant: [bold]{recommendation['variant']}[/] ({recommendation['reason']})")
 
 
+def _label_properties(label: dict) -> None:
+    properties = label.get("test_properties")
+    if properties:
+        out.print(f"is the label decided by the future? On the test split a scorer that knows the next 60 s "
+                  f"volatility has PR-AUC {properties['future_pr_auc']:.3f}; the volatility level alone "
+                  f"({properties['level_direction']}) {properties['level_pr_auc']:.3f}; base rate "
+                  f"{properties['base_rate']:.3f}")
+
+
+def _test_table(variants: dict, title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("variant", "PR-AUC", "90 % interval", "ROC-AUC", "F1", "precision", "recall", "Brier",
+                   "constant", "episodes", "alert lift"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    resampling = ""
+    for name, entry in variants.items():
+        m = entry.get("metrics") or {}
+        low, high = m.get("pr_auc_interval") or (None, None)
+        interval = m.get("interval_note") or f"{_metric(low)}–{_metric(high)}"
+        brier = _metric(m.get("brier")) + (" (worse)" if m.get("brier_worse_than_constant") else "")
+        table.add_row(name, _metric(m.get("pr_auc")), interval, _metric(m.get("roc_auc")),
+                      _metric(m.get("f1")), _metric(m.get("precision")), _metric(m.get("recall")),
+                      brier, _metric(m.get("brier_constant")), str(m.get("episodes", "-")),
+                      lift_text(m.get("alert_lift")))
+        resampling = m.get("resampling", resampling)
+    out.print(fit(table, out))
+    if resampling:
+        out.print(f"intervals: bootstrap over {resampling}")
+
+
 def model_details(document: dict) -> None:
     """`volctl model show`: label, splits, metrics with intervals, recommendation, reliability."""
     data, label = document["data"], document["label"] or {}
+    if document.get("answer"):
+        out.print(f"[bold]{escape(document['answer'])}[/]")
     out.print(f"[bold]model {document['version']}[/] ({document['created_at']}) in {document['path']}")
     out.print(f"label: {label.get('definition')} (threshold {label.get('threshold', float('nan')):.3f})")
+    _label_properties(label)
     splits = data.get("splits") or {}
     for name in ("train", "validation", "test"):
         if name in splits:
@@ -104,17 +135,7 @@ def model_details(document: dict) -> None:
             out.print(f"  {name:<10} {part['rows']:>7,} rows  {part['start']} → {part['end']}")
     if data.get("unlabelled_by_rule"):
         out.print("unlabelled: " + ", ".join(f"{rule} {count:,}" for rule, count in data["unlabelled_by_rule"].items()))
-    table = Table(title="test split", title_justify="left")
-    for column in ("variant", "PR-AUC", "90 % interval", "ROC-AUC", "F1", "precision", "recall", "Brier",
-                   "constant", "episodes"):
-        table.add_column(column, justify="left" if column == "variant" else "right")
-    for name, entry in document["variants"].items():
-        m = entry.get("metrics") or {}
-        low, high = m.get("pr_auc_interval") or (None, None)
-        table.add_row(name, _metric(m.get("pr_auc")), f"{_metric(low)}–{_metric(high)}", _metric(m.get("roc_auc")),
-                      _metric(m.get("f1")), _metric(m.get("precision")), _metric(m.get("recall")),
-                      _metric(m.get("brier")), _metric(m.get("brier_constant")), str(m.get("episodes", "-")))
-    out.print(fit(table, out))
+    _test_table(document["variants"], "test split")
     for name, entry in document["variants"].items():
         if entry.get("rule"):
             out.print(f"{name}: {entry['rule']}")
@@ -135,30 +156,47 @@ def model_details(document: dict) -> None:
 
 
 def evaluation_report(evaluation: ModelEvaluation) -> None:
-    """`volctl model evaluate`: each recording, then all of them pooled, a small table each."""
-    out.print(f"[bold]model {evaluation.version}[/] scored out of time (label threshold "
-              f"{evaluation.label_threshold:.4g}; its own test split recommended {evaluation.recommended_variant})")
+    """`volctl model evaluate`: the answer, each recording, then all of them pooled, a small table each."""
+    if evaluation.answer:
+        out.print(f"[bold]{escape(evaluation.answer)}[/]")
+    out.print(f"[bold]model {evaluation.version}[/] (label threshold {evaluation.label_threshold:.4g}; its own test "
+              f"split recommended {evaluation.recommended_variant})")
+    properties = evaluation.label_properties
+    if properties:
+        out.print(f"pooled: a scorer that knows the next 60 s volatility has PR-AUC "
+                  f"{properties['future_pr_auc']:.3f}, the volatility level alone {properties['level_pr_auc']:.3f}, "
+                  f"base rate {properties['base_rate']:.3f}")
+    for name, why in evaluation.empty_sources.items():
+        out.print(f"[yellow]{escape(name)} gave no rows[/]: {escape(why)}")
     for part in (*evaluation.parts, evaluation.pooled):
-        episodes = max((m["episodes"] for m in part.metrics.values()), default=0)
-        out.print(f"\n[bold]{part.name}[/]: {part.start} → {part.end}, {part.labelled:,} labelled rows, "
-                  f"{part.spikes:,} spikes" + (f" in {episodes} episodes" if part.metrics else ""))
+        out.print(f"\n[bold]{escape(part.name)}[/]: {part.start} → {part.end}, {part.labelled:,} labelled rows, "
+                  f"{part.spikes:,} spikes in {part.episodes} episodes")
         if part.overlaps_training:
             out.print("[yellow]inside the version's training or validation period: not out of time[/]")
         if not part.metrics:
-            out.print(f"[yellow]not scored[/]: {part.note}")
+            out.print(f"[yellow]not scored[/]: {escape(part.note)}")
+            for variant, lift in part.lifts.items():
+                out.print(f"  {variant} alert lift {lift_text(lift)}")
             continue
         table = Table()
-        for column in ("variant", "PR-AUC", "90 % interval", "ROC-AUC", "F1", "Brier", "constant"):
+        for column in ("variant", "PR-AUC", "90 % interval", "ROC-AUC", "F1", "Brier", "constant", "alert lift"):
             table.add_column(column, justify="left" if column == "variant" else "right")
         for variant, m in part.metrics.items():
             low, high = m["pr_auc_interval"]
-            table.add_row(variant, _metric(m["pr_auc"]), f"{_metric(low)}–{_metric(high)}", _metric(m["roc_auc"]),
-                          _metric(m["f1"]), _metric(m["brier"]), _metric(m["brier_constant"]))
+            table.add_row(variant, _metric(m["pr_auc"]), m.get("interval_note") or f"{_metric(low)}–{_metric(high)}",
+                          _metric(m["roc_auc"]), _metric(m["f1"]),
+                          _metric(m["brier"]) + (" [yellow](worse)[/]" if m.get("brier_worse_than_constant") else ""),
+                          _metric(m["brier_constant"]), lift_text(m.get("alert_lift")))
         out.print(fit(table, out))
+        for variant, m in part.metrics.items():
+            if m.get("brier_worse_than_constant"):
+                out.print(f"[yellow]{variant}: Brier worse than the constant rate: not calibrated here[/]")
         if part.recommendation:
             low, high = part.recommendation["pr_auc_difference_interval"]
             out.print(f"ml − baseline PR-AUC {part.recommendation['pr_auc_difference']:+.3f} "
-                      f"[{low:+.3f}, {high:+.3f}]: [bold]{part.recommendation['variant']}[/]")
+                      f"[{low:+.3f}, {high:+.3f}] over {part.recommendation.get('resampling', '')}: "
+                      f"[bold]{part.recommendation.get('verdict', part.recommendation['variant'])}[/]")
     if not evaluation.pooled.metrics:
         drops = ", ".join(f"{rule} {count:,}" for rule, count in evaluation.unlabelled_by_rule.items() if count)
-        out.print(f"[yellow]cannot evaluate[/]: {evaluation.pooled.note}" + (f"; unlabelled: {drops}" if drops else ""))
+        out.print(f"[yellow]cannot evaluate[/]: {escape(evaluation.pooled.note)}"
+                  + (f"; unlabelled: {drops}" if drops else ""))

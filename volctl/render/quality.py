@@ -6,10 +6,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from volctl.core.quality import QualityReport
+from volctl.domain.figures import lift_text
 from volctl.render.console import fit, out
 
 
 def quality_table(report: QualityReport) -> None:
+    if report.answer:
+        out.print(f"[bold]{escape(report.answer)}[/]")
     if report.outcomes:
         out.print(f"outcomes {report.start} → {report.end} (last {report.window} of event time): "
                   f"{report.outcomes:,}, {report.duplicates:,} duplicate deliveries dropped; "
@@ -18,14 +21,14 @@ def quality_table(report: QualityReport) -> None:
     if report.variants:
         table = Table(title="realised quality (each prediction against its label 60 s later)", title_justify="left")
         for column in ("variant", "labelled", "episodes", "base rate", "precision", "recall", "F1", "PR-AUC",
-                       "90 % interval", "Brier"):
+                       "90 % interval", "Brier", "alert lift"):
             table.add_column(column, justify="left" if column == "variant" else "right")
         for row in report.variants:
             low, high = row.pr_auc_interval
             table.add_row(f"{row.variant} (served)" if row.served else f"{row.variant} (shadow)",
                           f"{row.labelled:,}", str(row.episodes), f"{row.base_rate:.3f}", f"{row.precision:.3f}",
                           f"{row.recall:.3f}", f"{row.f1:.3f}", f"{row.pr_auc:.3f}", f"{low:.3f}–{high:.3f}",
-                          f"{row.brier:.3f}")
+                          f"{row.brier:.3f}", lift_text(row.alert_lift))
         out.print(fit(table, out))
     for comparison in report.comparisons:
         low, high = comparison.interval
@@ -33,6 +36,9 @@ def quality_table(report: QualityReport) -> None:
                   f"[{low:+.3f}, {high:+.3f}]: [bold]{comparison.verdict}[/]")
     if report.problem:
         out.print(f"[yellow]cannot judge[/]: {escape(report.problem)}")
+        if report.lifts and not report.variants:  # the alert lift needs no label: shown meanwhile
+            out.print("alert lift (next-60 s volatility after an alert / after silence): " + "; ".join(
+                f"{variant} {lift_text(lift)}" for variant, lift in report.lifts.items()))
     elif report.floors:
         out.print(f"[bold red]the served model is below its quality objective[/]: {escape('; '.join(report.floors))}")
     if report.rollback:

@@ -11,6 +11,7 @@ linear, log (decades, for a latency far below its objective), time (UTC clock la
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ class Series:
     colour: str = ""
     line: bool = True  # False: dots only
     width: float = 2.0  # a wide pale line under others shows where they coincide
+    step: bool = False  # a step curve: each y holds back to the previous x (a precision-recall curve)
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
                bands: Sequence[Band] = (), width: int = 720, height: int = 280, caption: str = "") -> Chart:
     """A chart of `series` over two axes, with objectives (`rules`) and shaded windows (`bands`)."""
     coloured = [s if s.colour else Series(s.name, s.points, s.dashed, s.dots, COLOURS[i % len(COLOURS)], s.line,
-                                          s.width) for i, s in enumerate(series)]
+                                          s.width, s.step) for i, s in enumerate(series)]
     xs = [_x_value(x, p[0]) for s in coloured for p in s.points if p[1] is not None]
     ys = [p[1] * y.scale for s in coloured for p in s.points if p[1] is not None]
     ys = [v for v in ys if math.isfinite(v) and (y.kind != "log" or v > 0)]
@@ -170,6 +172,8 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
                                 colour=rule.colour))
     for s in coloured:
         for run in _runs(s.points):
+            if s.step:
+                run = _steps(run)
             points = [(to_x(_x_value(x, px)), to_y(py * y.scale)) for px, py in run
                       if y.kind != "log" or py * y.scale > 0]
             if len(points) > 1 and s.line:
@@ -321,6 +325,14 @@ def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float
         else:
             runs[-1].append((px, py))
     return [r for r in runs if r]
+
+
+def _steps(run: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Corners of a step curve: from each point straight up or down to the next y, then across."""
+    out = run[:1]
+    for (x0, _), (x1, y1) in itertools.pairwise(run):
+        out += [(x0, y1), (x1, y1)]
+    return out
 
 
 def _legend_rows(names: list[str], width: float) -> list[list[str]]:

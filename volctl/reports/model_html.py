@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from volctl.domain.figures import lift_text
 from volctl.reports.charts import Axis, Chart, Series, line_chart, page
 
 if TYPE_CHECKING:
@@ -22,38 +23,45 @@ class Section:
     plots: list[Chart] = field(default_factory=list)
 
 
-def plots_of(variant: str, metrics: dict[str, Any], curves: dict[str, Any]) -> list[Chart]:
+def plots_of(metrics: dict[str, dict[str, Any]], curves: dict[str, dict[str, Any]]) -> list[Chart]:
+    """One precision-recall chart with every variant's step curve over the base-rate line, then a
+    reliability plot per variant."""
     plots = []
-    curve = sorted((recall, precision) for recall, precision in curves.get("precision_recall", []))
-    if curve:
-        base = metrics["positive_rate"]
+    series = [Series(variant, curve, step=True)
+              for variant in metrics if (curve := (curves.get(variant) or {}).get("precision_recall"))]
+    if series:
+        base = next(iter(metrics.values()))["positive_rate"]
+        aucs = "; ".join(f"{v} {m['pr_auc']:.3f}" for v, m in metrics.items())
         plots.append(line_chart(
-            f"{variant}: precision-recall", Axis("recall", low=0.0, high=1.0), Axis("precision", low=0.0, high=1.0),
-            [Series("precision-recall", curve), Series(f"base rate {base:.3f}", [(0, base), (1, base)], dashed=True,
-                                                       colour="#999999")],
-            width=340, height=330, caption=f"PR-AUC {metrics['pr_auc']:.3f}; dashed: the base rate (a coin's "
-                                           "precision)"))
-    bins = metrics.get("reliability") or []
-    if bins:
+            "precision-recall", Axis("recall", low=0.0, high=1.0), Axis("precision", low=0.0, high=1.0),
+            [*series, Series(f"base rate {base:.3f}", [(0, base), (1, base)], dashed=True, colour="#999999")],
+            width=420, height=340, caption=f"PR-AUC {aucs}; dashed: the base rate (a coin's precision)"))
+    for variant, m in metrics.items():
+        bins = m.get("reliability") or []
+        if not bins:
+            continue
         pairs = [(min(max(b["mean_score"], 0), 1), b["observed_rate"]) for b in bins]
         plots.append(line_chart(
             f"{variant}: reliability", Axis("mean score (decile)", low=0.0, high=1.0),
             Axis("observed spike rate", low=0.0, high=1.0),
             [Series("observed", pairs, dots=True), Series("calibrated", [(0, 0), (1, 1)], dashed=True,
                                                           colour="#999999")],
-            width=340, height=330, caption=f"Brier {metrics['brier']:.3f} vs constant {metrics['brier_constant']:.3f}; "
+            width=340, height=330, caption=f"Brier {m['brier']:.3f} vs constant {m['brier_constant']:.3f}; "
                                            "dashed: perfectly calibrated"))
     return plots
 
 
-def _page(title: str, lines: list[str], sections: list[Section]) -> str:
-    return page("reports/model.html.j2", title=title, lines=lines, sections=sections, level=0.9)
+def _page(title: str, answer: str, lines: list[str], sections: list[Section]) -> str:
+    return page("reports/model.html.j2", title=title, answer=answer, lines=lines, sections=sections, level=0.9)
 
 
 def model_page(document: dict[str, Any]) -> str:
     """`model show --html`: the version's test split."""
     label, data = document.get("label") or {}, document.get("data") or {}
     lines = [f"label: {label.get('definition')} (threshold {label.get('threshold', float('nan')):.4g})"]
+    properties = label.get("test_properties")
+    if properties:
+        lines.append(label_properties_text(properties))
     for name, part in (data.get("splits") or {}).items():
         lines.append(f"{name}: {part['rows']:,} rows, {part['start']} → {part['end']}")
     if data.get("synthetic"):
@@ -62,6 +70,7 @@ def model_page(document: dict[str, Any]) -> str:
     if recommendation:
         lines.append(f"recommended variant: {recommendation['variant']} ({recommendation['reason']})")
     section = Section("test split (strictly after the training and validation data)")
+    curves = {}
     for name, entry in document["variants"].items():
         if entry.get("rule"):
             section.lines.append(f"{name}: {entry['rule']}")
@@ -70,21 +79,26 @@ def model_page(document: dict[str, Any]) -> str:
         metrics = entry.get("metrics") or {}
         if "pr_auc_interval" in metrics:
             section.metrics[name] = metrics
-            section.plots += plots_of(name, metrics, entry.get("curves") or {})
-    return _page(f"volctl model {document['version']}", lines, [section])
+            curves[name] = entry.get("curves") or {}
+    section.plots = plots_of(section.metrics, curves)
+    return _page(f"volctl model {document['version']}", document.get("answer", ""), lines, [section])
 
 
 def evaluation_page(evaluation: ModelEvaluation) -> str:
     """`model evaluate --html`: pooled first, then each recording."""
     lines = [f"label threshold {evaluation.label_threshold:.4g} (the version's own); the version's test split "
              f"recommended {evaluation.recommended_variant}"]
+    if evaluation.label_properties:
+        lines.append(label_properties_text(evaluation.label_properties))
+    lines += [f"!{name} gave no tick: {why}" for name, why in evaluation.empty_sources.items()]
     sections = [_part_section(part) for part in (evaluation.pooled, *evaluation.parts)]
-    return _page(f"volctl model evaluate {evaluation.version}: {evaluation.outcome.value}", lines, sections)
+    return _page(f"volctl model evaluate {evaluation.version}: {evaluation.outcome.value}", evaluation.answer, lines,
+                 sections)
 
 
 def _part_section(part: Part) -> Section:
     section = Section(part.name, [f"{part.start} → {part.end}: {part.ticks:,} ticks, {part.labelled:,} labelled, "
-                                  f"{part.spikes:,} spikes"])
+                                  f"{part.spikes:,} spikes in {part.episodes} episodes"])
     if part.overlaps_training:
         section.lines.append("!inside the version's training or validation period: not out of time")
     if part.note:
@@ -92,9 +106,20 @@ def _part_section(part: Part) -> Section:
     if part.recommendation:
         section.lines.append(f"ml − baseline PR-AUC {part.recommendation['pr_auc_difference']:+.3f}, interval "
                              "[{:+.3f}, {:+.3f}]: {}".format(*part.recommendation["pr_auc_difference_interval"],
-                                                             part.recommendation["variant"]))
+                                                             part.recommendation["verdict"]))
+    for variant, metrics in part.metrics.items():
+        if metrics.get("brier_worse_than_constant"):
+            section.lines.append(f"!{variant}: Brier {metrics['brier']:.3f} worse than the constant rate's "
+                                 f"{metrics['brier_constant']:.3f}: its scores are not calibrated here")
+    if not part.metrics:
+        section.lines += [f"{variant}: alert lift {lift_text(lift)}" for variant, lift in part.lifts.items()]
     section.metrics = part.metrics
     if part.name == "pooled":
-        for variant, metrics in part.metrics.items():
-            section.plots += plots_of(variant, metrics, part.curves.get(variant, {}))
+        section.plots = plots_of(part.metrics, part.curves)
     return section
+
+
+def label_properties_text(properties: dict[str, Any]) -> str:
+    return (f"is the label decided by the future? A scorer that knows the next 60 s volatility: PR-AUC "
+            f"{properties['future_pr_auc']:.3f}; the volatility level alone ({properties['level_direction']}): "
+            f"{properties['level_pr_auc']:.3f}; base rate {properties['base_rate']:.3f}")

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 import volctl
+from volctl.domain.figures import interval_text, lift_text
 
 
 def templates_dir() -> Path:
@@ -25,6 +26,8 @@ def environment() -> jinja2.Environment:
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              autoescape=jinja2.select_autoescape(["html.j2"]))
     env.filters["tojson"] = lambda value, indent=None: json.dumps(value, indent=indent)
+    env.filters["lift"] = lift_text
+    env.filters["interval"] = interval_text
     return env
 
 
