@@ -280,9 +280,10 @@ class KafkaReader:
         return [TopicPartition(topic, p) for p in sorted(found)]
 
     def high_watermarks(self, partitions: list[Any], exact: bool = True) -> dict[Any, int]:
-        """The true end of each partition, from one fetch at the (possibly under-reported) end.
-        A partition whose fetch did not answer is empty when ListOffsets says 0; otherwise, with
-        `exact`, it is left out (unknown, not guessed), else ListOffsets' figure stands in."""
+        """The end of each partition: the larger of a fetch's high watermark and ListOffsets (the
+        consume service measures the same way; either alone can be stale). A partition whose fetch
+        did not answer is empty when ListOffsets says 0; otherwise, with `exact`, it is left out
+        (unknown, not guessed), else ListOffsets' figure stands in."""
         self._consumer.assign(partitions)
         self._consumer.seek_to_end(*partitions)
         marks: dict[Any, int] = {}
@@ -295,7 +296,9 @@ class KafkaReader:
                     marks[tp] = high
         for tp in partitions:
             listed = self._consumer.position(tp) or 0
-            if tp not in marks and (listed == 0 or not exact):
+            if tp in marks:  # a fetch answer can be older than ListOffsets': the larger is the end
+                marks[tp] = max(marks[tp], listed)
+            elif listed == 0 or not exact:
                 marks[tp] = listed
         return marks
 

@@ -37,6 +37,7 @@ from volctl.domain.verdict import Verdict
 OK, WARN, ERR, STALL, STOP, UNKNOWN = "OK", "WARN", "ERR", "STALL", "STOP", "UNKNOWN"
 SEVERITY = {OK: 0, WARN: 1, ERR: 2, STALL: 3, STOP: 4, UNKNOWN: 5}
 PASSING = {OK, WARN}
+END_REFRESHES = 5  # reads of an end found below the committed offset before that offset stands in
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Observation:
     committed: int | None
     commit_time: float | None
     owner: str | None = None  # the member of our consume service that owns the partition now
+    end_from_commit: bool = False  # the broker's end stayed below the committed offset: that bound stands in
 
     @property
     def lag(self) -> int | None:
@@ -135,11 +137,26 @@ def observe(reader: KafkaReader, group: str, topic: str, owners: Owners) -> dict
     committed = reader.committed(group, partitions)
     owned = owners() or {}
     highs = reader.high_watermarks(partitions)
+    for _ in range(END_REFRESHES):  # an end below a committed offset is stale: read it again
+        stale = [tp for tp in partitions if _below(highs.get(tp), committed[tp].offset)]
+        if not stale:
+            break
+        time.sleep(0.2)
+        highs.update({tp: high for tp, high in reader.high_watermarks(stale).items()
+                      if high >= (highs.get(tp) or 0)})
     now = time.time()
-    return {tp.partition: Observation(now, highs.get(tp), committed[tp].offset,
-                                      committed_at(committed[tp].metadata) or owned.get(tp.partition, (None, None))[1],
-                                      owned.get(tp.partition, (None, None))[0])
-            for tp in partitions}
+    found = {}
+    for tp in partitions:
+        offset, high = committed[tp].offset, highs.get(tp)
+        member, commit_time = owned.get(tp.partition, (None, None))
+        clamped = _below(high, offset)  # still below: the committed offset is a lower bound of the end
+        found[tp.partition] = Observation(now, offset if clamped else high, offset,
+                                          committed_at(committed[tp].metadata) or commit_time, member, clamped)
+    return found
+
+
+def _below(high: int | None, committed: int | None) -> bool:
+    return high is not None and committed is not None and high < committed
 
 
 def evaluate(history: list[dict[int, Observation]], stop_threshold_s: float, now: float | None = None
@@ -174,7 +191,8 @@ def _judge(partition: int, series: list[Observation], stop_threshold_s: float, n
     committed_in_window = last.commit_time is not None and last.commit_time >= first.at
 
     if lag == 0:
-        status, why = OK, "caught up"
+        status, why = OK, ("caught up (the broker's end read below the committed offset, which bounds it)"
+                           if last.end_from_commit else "caught up")
     elif commit_age is not None and commit_age > stop_threshold_s and not advanced:
         status, why = STOP, f"no commit for {commit_age:.0f} s (limit {stop_threshold_s:g} s) with {lag} behind"
     elif advanced:
