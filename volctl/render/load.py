@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from volctl.render.console import err, fit, out
@@ -44,8 +45,9 @@ def load_report(report: LoadReport) -> None:
     head.add_row("errors", ", ".join(f"{k} {v}" for k, v in doc["errors"].items()) or "none")
     head.add_row("late sends", f"{doc['late_sends']:,} (max {doc['max_late_ms']:.1f} ms late)")
     head.add_row("payload", doc["payload"])
-    if not doc["kept_up"]:
-        head.add_row("[red]generator[/]", "[red]could not keep up: fewer requests left on time than asked[/]")
+    generator = next(o for o in report.objectives if o.name == "generator kept up")
+    head.add_row("[red]generator[/]" if not generator.passed else "generator",
+                 f"[red]{escape(generator.measured)}[/]" if not generator.passed else escape(generator.measured))
     out.print(fit(head, out))
     latency = Table(title="latency (ms): corrected = from the intended send time", title_justify="left")
     latency.add_column("")
