@@ -33,11 +33,12 @@ DRIFT_SCORE_THRESHOLD = "volatility_drift_score_threshold"  # per feature: calib
 DRIFT_FEATURE = "volatility_feature_drifted"
 
 
-def latency_buckets(low: float = 0.0005, high: float = 2.0, ratio: float = 1.25) -> tuple[float, ...]:
-    """Geometric buckets 0.5 ms .. 2 s, 25 % apart: a quantile read from them is within ~12 %."""
+def latency_buckets(low: float = 0.00005, high: float = 2.0, ratio: float = 1.25) -> tuple[float, ...]:
+    """Geometric buckets 50 µs .. 2 s, 25 % apart: a quantile read from them is within ~12 %. (From
+    0.5 ms, 97 % of requests fell in the first bucket and p50 and p95 read its edge.)"""
     buckets, edge = [], low
     while edge < high * ratio:
-        buckets.append(round(edge, 6))
+        buckets.append(float(f"{edge:.4g}"))
         edge *= ratio
     return tuple(buckets)
 
