@@ -167,3 +167,65 @@ def test_files_that_are_not_what_they_claim_exit_3(tmp_path) -> None:
         assert result.exit_code == 3, (args, result.output)
         assert message in " ".join(result.output.split()) and "bug" not in result.output, result.output
         assert "model train" not in result.output
+
+
+def test_an_end_below_the_committed_offset_is_read_again_then_bounded_by_it() -> None:
+    """Issue 24: `lag` exited 3 in 2 of 6 checks on a healthy stack ("the broker reports its end (579)
+    below the committed offset (607)"). A committed offset is a lower bound of the end: a stale end
+    is read again, and one that stays below is replaced by that bound, never reported as unknown."""
+    from kafka import TopicPartition
+
+    from volctl.clients.kafka import Committed
+    from volctl.core.lag import OK, judge_history, observe
+
+    class Reader:
+        def __init__(self, ends: list[int]) -> None:
+            self.ends, self.reads = ends, 0
+
+        def partitions(self, topic: str) -> list:
+            return [TopicPartition(topic, 0)]
+
+        def committed(self, group: str, partitions: list) -> dict:
+            return {tp: Committed(607, None) for tp in partitions}
+
+        def high_watermarks(self, partitions: list) -> dict:
+            self.reads += 1
+            return {tp: self.ends[min(self.reads, len(self.ends)) - 1] for tp in partitions}
+
+    refreshed = Reader([579, 579, 612])
+    seen = observe(refreshed, "g", "ticks.raw", lambda: {0: ("consume", 1000.0)})[0]
+    assert (seen.high, seen.lag, seen.end_from_commit, refreshed.reads) == (612, 5, False, 3)
+
+    stuck = Reader([579])
+    seen = observe(stuck, "g", "ticks.raw", lambda: {0: ("consume", 1000.0)})[0]
+    assert (seen.high, seen.lag, seen.end_from_commit) == (607, 0, True)
+    result = judge_history([{0: seen}], "g", "ticks.raw", 30.0, None)
+    assert result.status == OK and result.offset_lag == 0 and "bounds it" in result.partitions[0].why
+
+
+def test_a_generator_a_few_ms_late_is_information_not_a_failed_release() -> None:
+    """Issue 24: at 20 req/s, 12 sends up to 10.9 ms late failed `load` and the gate. Lateness fails
+    the run only when the asked rate was missed by more than 2 % or its p95 is a material share of
+    the latency objective; the corrected latency counts it either way."""
+    from volctl.core.load import LoadResult, judge
+    from volctl.domain.settings import SloSettings
+
+    def run(late_ms: list[float], sent: int = 300, span_s: float = 15.0) -> LoadResult:
+        result = LoadResult("u", 20.0, 15.0, sent=sent, ok=sent, send_span_s=span_s, answered=sent)
+        for i in range(sent):
+            result.corrected.record(0.002)
+            late = late_ms[i] / 1000 if i < len(late_ms) else 0.0
+            result.lateness.record(late)
+            if late > 0.005:
+                result.late, result.max_late_s = result.late + 1, max(result.max_late_s, late)
+        return result
+
+    def generator(result: LoadResult):
+        return next(o for o in judge(result, "rows", SloSettings()).objectives if o.name == "generator kept up")
+
+    busy = generator(run([10.9] * 12))
+    assert busy.passed and "12 late (max 10.9 ms" in busy.measured and "under 10% of the 800 ms" in busy.measured
+    stalled = generator(run([120.0] * 40))  # p95 lateness 120 ms: over 80 ms, the answer is distorted
+    assert not stalled.passed and "over 10% of the 800 ms objective" in stalled.measured
+    short = generator(run([], sent=280))  # 280 sends in 15 s: 18.7 req/s, 6.7 % short
+    assert not short.passed and "short of the asked rate" in short.measured

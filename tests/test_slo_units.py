@@ -15,10 +15,12 @@ class FakePrometheus:
 
     def __init__(self, requests: float, failed: float, p95: float, best_rate: float) -> None:
         self.asked: Counter[str] = Counter()
+        self.instants: set[float | None] = set()
         self.requests, self.failed, self.p95, self.best_rate = requests, failed, p95, best_rate
 
-    def value(self, expr: str) -> float | None:
+    def value(self, expr: str, at: float | None = None) -> float | None:
         self.asked[expr] += 1
+        self.instants.add(at)
         if expr.startswith("histogram_quantile(0.95"):
             return self.p95
         if expr.startswith("histogram_quantile"):
@@ -45,8 +47,21 @@ def test_each_expression_is_asked_once_and_explained_with_the_numbers_used() -> 
     assert set(client.asked) <= set(queries.slo_check_expressions(slo, "5m").values())  # one catalogue
     rows = {row.name: row for row in report.rows}
     assert rows["error rate"].measured == 0.0002 and rows["error rate"].verdict == MET
-    assert any("2 failed / 10000 requests over 5m" in line for line in rows["error rate"].explain)
+    assert any("≈2 failed / ≈10000 requests over 5m (increase() estimates)" in line
+               for line in rows["error rate"].explain)
     assert report.verdict == MET
+    assert len(client.instants) == 1 and None not in client.instants  # every window at one instant
+
+
+def test_a_shorter_window_never_counts_more_requests_than_a_longer_one() -> None:
+    """Issue 24: 439 requests in the 5 m window, 446 in 1 m: increase() extrapolates each window."""
+    from volctl.core.slo import WindowCounts, at_most_the_longer
+
+    counts = {"5m": WindowCounts("5m", 439.0, 1.0, 1.0, ()), "1m": WindowCounts("1m", 446.0, 3.0, 1.0, ()),
+              "1h": WindowCounts("1h", 441.0, 1.0, 1.0, ())}
+    fixed = at_most_the_longer(counts)
+    assert [fixed[w].requests for w in ("1m", "5m", "1h")] == [439.0, 439.0, 441.0]
+    assert fixed["1m"].failed == 1.0 and "capped at the 5m window" in fixed["1m"].explain[-1]
 
 
 def test_an_idle_service_is_not_breached_on_throughput() -> None:

@@ -39,9 +39,10 @@ class PrometheusClient:
     def targets(self) -> list[dict[str, Any]]:
         return self._api("/api/v1/targets", {"state": "active"})["activeTargets"]
 
-    def query(self, expr: str) -> list[Sample]:
-        """An instant query (GET /api/v1/query) at this moment."""
-        data = self._api("/api/v1/query", {"query": expr, "time": f"{time.time():.3f}"})
+    def query(self, expr: str, at: float | None = None) -> list[Sample]:
+        """An instant query (GET /api/v1/query) at `at` (epoch s; now when None): a report that asks
+        several windows asks them all at one instant, so a shorter window never counts more."""
+        data = self._api("/api/v1/query", {"query": expr, "time": f"{time.time() if at is None else at:.3f}"})
         result = data.get("result") or []
         if data.get("resultType") == "scalar":  # [time, value]
             return [Sample({}, float(result[1]))]
@@ -56,9 +57,9 @@ class PrometheusClient:
         points = [(float(t), float(v)) for t, v in result[0]["values"]] if result else []
         return [(t, v) for t, v in points if v == v]
 
-    def value(self, expr: str) -> float | None:
+    def value(self, expr: str, at: float | None = None) -> float | None:
         """The single value of an expression that aggregates to one series; None when it has no data."""
-        samples = self.query(expr)
+        samples = self.query(expr, at)
         return samples[0].value if samples else None
 
     def close(self) -> None:

@@ -11,7 +11,8 @@ and the sum that produced it (`--explain`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from volctl.core import queries
@@ -76,21 +77,23 @@ class SloReport:
 class Prometheus(Protocol):
     url: str
 
-    def value(self, expr: str) -> float | None: ...
+    def value(self, expr: str, at: float | None = None) -> float | None: ...
 
 
 class Measurements:
-    """Each expression asked once: every row, the table and --explain use the same numbers."""
+    """Each expression asked once, all at one instant: every row, the table and --explain use the
+    same numbers, and windows of different length describe the same moment."""
 
-    def __init__(self, client: Prometheus) -> None:
+    def __init__(self, client: Prometheus, at: float | None = None) -> None:
         self.client = client
+        self.at = time.time() if at is None else at
         self.values: dict[str, float | None] = {}
         self.asked = 0
 
     def __call__(self, expr: str) -> float | None:
         if expr not in self.values:
             self.asked += 1
-            value = self.client.value(expr)
+            value = self.client.value(expr, self.at)
             self.values[expr] = None if value is not None and value != value else value  # NaN: no data
         return self.values[expr]
 
@@ -126,10 +129,28 @@ class WindowCounts:
 
     def summary(self, availability: bool) -> str:
         ratio = self.bad_fraction(availability)
-        text = f"{self.failed:.0f} failed / {self.requests:.0f} requests over {self.window}"
+        text = f"≈{self.failed:.0f} failed / ≈{self.requests:.0f} requests over {self.window} (increase() estimates)"
         if availability and self.up is not None:
             text += f"; scrapes failed {1 - self.up:.4%}"
         return text + ("" if ratio is None else f" -> {ratio:.4%}")
+
+
+def at_most_the_longer(counts: dict[str, WindowCounts]) -> dict[str, WindowCounts]:
+    """increase() extrapolates each window to its edges, so at one instant a short window can
+    estimate a few more requests than a longer one holding the same samples; no shorter window
+    counts more than a longer one (the longer one's figure is the better estimate)."""
+    ordered = sorted(counts, key=seconds_of, reverse=True)
+    fixed: dict[str, WindowCounts] = {}
+    ceiling: WindowCounts | None = None
+    for span in ordered:
+        found = counts[span]
+        if ceiling is not None and (found.requests > ceiling.requests or found.failed > ceiling.failed):
+            found = replace(found, requests=min(found.requests, ceiling.requests),
+                            failed=min(found.failed, ceiling.failed),
+                            explain=(*found.explain, f"capped at the {ceiling.window} window's counts: "
+                                     "increase() extrapolated this shorter window above it"))
+        fixed[span] = ceiling = found
+    return fixed
 
 
 def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m") -> SloReport:
@@ -138,10 +159,11 @@ def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m") -> SloR
     counts: dict[str, WindowCounts] = {}
 
     def counts_of(span: str) -> WindowCounts:
-        if span not in counts:
-            counts[span] = WindowCounts.fetch(measure, span)
         return counts[span]
 
+    for span in (window, slo.period, *(long for long, _, _, _ in queries.BURN_WINDOWS)):
+        counts.setdefault(span, WindowCounts.fetch(measure, span))
+    counts = at_most_the_longer(counts)
     now = counts_of(window)
     report = SloReport(client.url, window, slo.period, now.requests)
     enough = now.requests >= slo.min_requests

@@ -29,7 +29,7 @@ def _budget(row: SloRow) -> str:
 
 def slo_table(report: SloReport, explain: bool = False) -> None:
     table = Table(title=f"volctl slo check: window {report.window}, budgets over {report.period} "
-                  f"({report.requests:,.0f} requests in the window)", title_justify="left")
+                  f"(≈{report.requests:,.0f} requests in the window)", title_justify="left")
     for column in ("SLO", "objective", "measured", "verdict", "error budget left", "burn 1h/6h/1d/3d"):
         table.add_column(column, justify="right" if column == "measured" else "left",
                          overflow="fold" if column == "error budget left" else "ellipsis")
