@@ -95,6 +95,43 @@ def test_ingest_says_how_far_it_got_when_the_broker_dies(tmp_path: Path, trained
     assert summary["sent"] > 0 and summary["stopped_early"]
 
 
+def test_ingest_carries_on_through_a_broker_restart_and_loses_nothing(tmp_path: Path, trained_registry: Path) -> None:
+    """Issue 24: after `kill -9` of the broker and a restart, the replay stayed "running" with 0
+    messages delivered for minutes (InitProducerId UnknownError for good). Now sending pauses while
+    the broker is away, a new producer resends what was refused, and the run ends with nothing lost."""
+    import os
+    import signal
+
+    from tests.conftest import start_test_broker
+    from volctl.clients.kafka import ensure_topics, list_topics
+    from volctl.core.broker import start_broker
+
+    broker = start_test_broker(tmp_path / "broker")
+    env = StreamEnv(broker.bootstrap, broker.port, "restart", tmp_path / "state", trained_registry)
+    ingest = subprocess.Popen([str(Path(sys.executable).parent / "volctl"), "ingest", "--synthetic", "--rate", "100",
+                               "--duration", "25", "--json"], env=env.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while env.topics["raw"] not in list_topics(broker.bootstrap) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)
+        os.kill(broker.supervisor.record("broker").pid, signal.SIGKILL)
+        time.sleep(4)
+        start_broker(broker.settings, broker.supervisor)  # memory only: it comes back empty
+        ensure_topics(broker.bootstrap, env.topics.values(), 3)
+        stdout, stderr = ingest.communicate(timeout=120)
+        assert ingest.returncode == 0, stderr
+        summary = json.loads(stdout)
+        assert summary["failed"] == 0 and summary["resent"] > 0 and summary["sent"] >= 2500, summary
+        after = read_topic(broker.bootstrap, env.topics["raw"])  # the restarted broker's messages only
+        assert len(after) > 0.2 * summary["sent"], (len(after), summary)
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+        broker.supervisor.stop("broker")
+
+
 def test_consume_is_ok_only_once_it_owns_partitions(stream_env: StreamEnv) -> None:
     stream_env.start_consume()
     seen = []

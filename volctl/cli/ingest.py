@@ -38,6 +38,9 @@ def ingest(
     limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many ticks.")] = None,
     duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic source.")] = 7,
+    outage: Annotated[float, typer.Option(
+        min=1.0, help="Seconds the broker may be away (or refuse every send) before giving up; meanwhile "
+        "sending pauses and what was refused is sent again.")] = 30.0,
     as_json: JsonOption = False,
 ) -> None:
     """Publish ticks to ticks.raw, keyed by product. Ctrl-C or SIGTERM stops cleanly with a summary."""
@@ -58,7 +61,7 @@ def ingest(
     limits = core.Limits(limit, duration)
     interrupted = _stop_on_signals(limits.stop)
     publisher = Publisher(bootstrap_of(settings.kafka), timeout_s=settings.kafka.timeout,
-                          products=settings.kafka.products)
+                          products=settings.kafka.products, outage_s=outage)
     try:
         with ingest_progress(f"→ {settings.kafka.topic_raw}", enabled=not as_json) as progress:
             summary = source.publish(publisher, settings.kafka.topic_raw, event_time, limits, progress, console.note)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -133,6 +134,7 @@ def committed_at(metadata: str | None) -> float | None:
 # -- publishing ---------------------------------------------------------------------------------
 
 REACHABILITY_CHECK_S = 1.0
+OUTAGE_S = 30.0  # a broker away (or refusing every send) this long: the publisher gives up and says so
 BROKER_GONE_HINT = "restart the broker (`volctl up`) and replay again; consumers drop duplicates by source offset"
 
 
@@ -151,44 +153,53 @@ def _by_product(products: Sequence[str]) -> Any:
     return ByProduct()
 
 
+Outgoing = tuple[str, "bytes | None", bytes]  # topic, key, value
+
+
 class Publisher:
+    """At-least-once publishing through broker restarts. A send that fails is kept; at the next
+    send (at most once a second) a new producer is made and resends them all: after a broker
+    restart kafka-python's producer can stay broken for good (InitProducerId UnknownError), so it is
+    replaced, not retried. While the broker refuses connections, sending waits (the replay pauses);
+    after `outage_s` without an acknowledgement it gives up with the counts (`went_away`)."""
+
     def __init__(self, bootstrap: str, client_id: str = "volctl-ingest", timeout_s: float = 10.0,
-                 products: Sequence[str] = (), **tuning: Any) -> None:
+                 products: Sequence[str] = (), outage_s: float = OUTAGE_S, **tuning: Any) -> None:
         from kafka import KafkaProducer
-        from kafka.errors import KafkaError
 
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
+        self.outage_s = outage_s
         if not is_reachable(bootstrap):  # fail in milliseconds, not after the client's 30 s of retries
             raise Unreachable(f"Kafka at {bootstrap} does not answer",
                               hint="start the stack with `volctl up`, or check kafka.bootstrap")
         self.acked = 0
-        self.failed = 0
+        self.resent = 0  # sends repeated through a new producer (a consumer may see them twice)
+        self.replaced = 0  # producers replaced after failed sends
         self.last_error = ""
+        self._unsent: list[Outgoing] = []  # failed, waiting for a new producer
+        self._lock = threading.Lock()  # the callbacks run on the producer's I/O thread
         self._checked_at = 0.0
+        self._failing_since: float | None = None  # the first failure since the last acknowledgement
         wait_ms = int(timeout_s * 1000)
         bounded = {"max_block_ms": min(PRODUCER_TUNING["max_block_ms"], wait_ms),
                    "request_timeout_ms": min(PRODUCER_TUNING["request_timeout_ms"], wait_ms),
                    "delivery_timeout_ms": wait_ms + PRODUCER_TUNING["linger_ms"]}
-        try:
-            self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id=client_id,
-                                           partitioner=_by_product(products),
-                                           **{**PRODUCER_TUNING, **bounded, **tuning})
-        except KafkaError as exc:
-            raise Unreachable(f"Kafka at {bootstrap} does not answer ({type(exc).__name__})",
-                              hint="start the stack with `volctl up`, or check kafka.bootstrap") from exc
+        options = {**PRODUCER_TUNING, **bounded, **tuning}
+        self._new_producer = lambda: KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id=client_id,
+                                                   partitioner=_by_product(products), **options)
+        self._producer = self._open()
+
+    @property
+    def failed(self) -> int:
+        """Sends not (yet) delivered: after `flush`, those the broker never acknowledged."""
+        with self._lock:
+            return len(self._unsent)
 
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        from kafka.errors import KafkaError
-
-        self._check_broker()
-        try:
-            future = self._producer.send(topic, key=key, value=value)
-        except KafkaError as exc:  # metadata or buffer timeout: the broker is away
-            self._failed(exc)
-            return
-        future.add_callback(self._acked)
-        future.add_errback(self._failed)
+        if self._unsent:
+            self._recover()
+        self._send((topic, key, value))
 
     def went_away(self) -> Unreachable:
         return Unreachable(
@@ -198,34 +209,88 @@ class Publisher:
         )
 
     def flush(self, timeout_s: float | None = None) -> None:
-        try:
-            self._producer.flush(timeout=self.timeout_s if timeout_s is None else timeout_s)
-        except Exception as exc:  # KafkaTimeoutError and friends: what was not acknowledged stays failed
-            self.last_error = f"{type(exc).__name__}: {exc}"
+        """Wait for every acknowledgement; failed sends are resent through a new producer until
+        they are delivered or the time (or the outage allowance) is up."""
+        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+        while True:
+            try:
+                self._producer.flush(timeout=max(deadline - time.monotonic(), 0.1))
+            except Exception as exc:  # KafkaTimeoutError and friends: what was not acknowledged stays failed
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            if not self._unsent or time.monotonic() >= deadline:
+                return
+            try:
+                self._recover(wait=True)
+            except Unreachable:
+                return
 
     def close(self) -> None:
         self.flush()
+        self._close(self._producer, min(self.timeout_s, 5.0))
+
+    def _open(self) -> Any:
+        from kafka.errors import KafkaError
+
         try:
-            self._producer.close(timeout=min(self.timeout_s, 5.0))
+            return self._new_producer()
+        except KafkaError as exc:
+            raise Unreachable(f"Kafka at {self.bootstrap} does not answer ({type(exc).__name__})",
+                              hint="start the stack with `volctl up`, or check kafka.bootstrap") from exc
+
+    def _close(self, producer: Any, timeout_s: float) -> None:
+        try:
+            producer.close(timeout=timeout_s)
         except Exception as exc:
             self.last_error = self.last_error or f"{type(exc).__name__}: {exc}"
 
-    def _check_broker(self) -> None:
-        """Once sends fail, look (at most once a second) whether the broker still accepts connections."""
-        if not self.failed:
+    def _send(self, message: Outgoing) -> None:
+        from kafka.errors import KafkaError
+
+        topic, key, value = message
+        try:
+            future = self._producer.send(topic, key=key, value=value)
+        except KafkaError as exc:  # metadata or buffer timeout: the broker is away
+            self._failed(message, exc)
             return
+        future.add_callback(self._acked)
+        future.add_errback(lambda exc: self._failed(message, exc))
+
+    def _recover(self, wait: bool = False) -> None:
+        """Resend the failed sends through a new producer once the broker accepts connections
+        (waiting for it, up to the outage allowance); give up after `outage_s` without an ack."""
         now = time.monotonic()
-        if now - self._checked_at < REACHABILITY_CHECK_S:
+        if not wait and now - self._checked_at < REACHABILITY_CHECK_S:
             return
-        self._checked_at = now
-        if not is_reachable(self.bootstrap):
+        while not is_reachable(self.bootstrap):
+            self._give_up_after_outage()
+            time.sleep(REACHABILITY_CHECK_S)
+        self._give_up_after_outage()
+        self._checked_at = time.monotonic()
+        with self._lock:
+            unsent, self._unsent = self._unsent, []
+        if not unsent:
+            return
+        self._close(self._producer, 0.0)
+        self._producer = self._open()
+        self.replaced += 1
+        self.resent += len(unsent)
+        for message in unsent:
+            self._send(message)
+
+    def _give_up_after_outage(self) -> None:
+        since = self._failing_since
+        if since is not None and time.monotonic() - since > self.outage_s:
             raise self.went_away()
 
     def _acked(self, _metadata: Any) -> None:
-        self.acked += 1
+        with self._lock:
+            self.acked += 1
+            self._failing_since = None
 
-    def _failed(self, exc: BaseException) -> None:
-        self.failed += 1
+    def _failed(self, message: Outgoing, exc: BaseException) -> None:
+        with self._lock:
+            self._unsent.append(message)
+            self._failing_since = self._failing_since or time.monotonic()
         self.last_error = f"{type(exc).__name__}: {exc}"
 
 

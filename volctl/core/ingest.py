@@ -39,6 +39,7 @@ class IngestSummary:
     topic: str
     sent: int = 0
     failed: int = 0
+    resent: int = 0  # sent again through a new producer after the broker refused them (at-least-once)
     skipped: int = 0  # bad lines or frames, by reason in `bad`
     bad: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -164,7 +165,7 @@ def publish(stream: Iterable[tuple[int, Tick]], publisher: Publisher, topic: str
         progress(attempted, total)
     summary.seconds = time.monotonic() - started
     summary.products = dict(products)
-    summary.sent, summary.failed = publisher.acked, publisher.failed
+    summary.sent, summary.failed, summary.resent = publisher.acked, publisher.failed, publisher.resent
     if summary.problem:  # the counts after the last flush, not those at the moment it stopped
         summary.problem = publisher.went_away().message
     return summary
@@ -225,6 +226,7 @@ def ingest_live(publisher: Publisher, topic: str, url: str, products: list[str],
     summary.seconds = time.monotonic() - started
     summary.products, summary.bad, summary.skipped = dict(counts), dict(bad), sum(bad.values())
     summary.sent, summary.failed, summary.passes = publisher.acked, publisher.failed, 1
+    summary.resent = publisher.resent
     return summary
 
 

@@ -43,6 +43,7 @@ from volctl.domain.topology import (
 )
 
 PROMETHEUS, REPLAY, GUARD = "prometheus", "replay", "guard"
+REPLAY_OUTAGE_S = 900  # the background replay waits this long for a broker that went away
 ORDER = (BROKER, PROMETHEUS, PREDICT, CONSUME, REPLAY, GUARD)  # each service: its members, 1 first
 READY_TIMEOUT_S = 30.0
 Progress = Callable[[str], None]
@@ -373,6 +374,7 @@ def _start_replay(settings: Settings, supervisor: Supervisor, replay: str, env: 
         source = str(data.resolve()) if data else "synthetic"
     args = (["--synthetic"] if source == "synthetic"
             else ["--replay", source, "--loop", "--speed", "1", "--event-time", "now"])
+    args += ["--outage", str(REPLAY_OUTAGE_S)]  # a broker restart (`volctl up` after a crash) is waited for
     detail = "synthetic source" if source == "synthetic" else f"{source}, looping in real time"
     return _start_background(supervisor, REPLAY, ["ingest", *args], env, detail)
 

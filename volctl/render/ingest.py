@@ -38,6 +38,8 @@ def ingest_summary(summary: IngestSummary) -> None:
     table.add_row("sent (acknowledged)", f"{summary.sent:,}")
     if summary.failed:
         table.add_row("[red]not delivered[/]", f"[red]{summary.failed:,}[/]")
+    if summary.resent:
+        table.add_row("resent", f"{summary.resent:,} (refused by a restarting broker, then sent again)")
     skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(summary.bad.items()))
     table.add_row("skipped bad lines", f"{summary.skipped:,}" + (f" ({skipped})" if skipped else ""))
     table.add_row("rate", f"{summary.rate:,.0f} ticks/s over {summary.seconds:.1f} s")
