@@ -60,6 +60,8 @@ class HealthState:
     partitions: list[int] = field(default_factory=list)  # of the raw topic, owned by this member now
     last_batch_at: float | None = None
     last_commit_at: float | None = None  # `volctl lag` needs it: tansu drops commit metadata
+    last_tick_at: float | None = None  # freshness: when a raw tick was last read
+    last_prediction_at: float | None = None  # and when a prediction was last acknowledged
     started_at: float = field(default_factory=time.time)
     ever_assigned: bool = False
 
@@ -169,6 +171,8 @@ class ConsumeService:
             "last_error": state.last_error or None,
             "last_batch_age_s": round(time.time() - state.last_batch_at, 3) if state.last_batch_at else None,
             "last_commit_at": state.last_commit_at,
+            "last_tick_at": state.last_tick_at,
+            "last_prediction_at": state.last_prediction_at,
             "model_variant": model.variant, "model_version": model.version,
             "uptime_s": round(time.time() - state.started_at, 1),
         }
@@ -324,6 +328,9 @@ class ConsumeService:
             unacknowledged = [message for i, message in enumerate(pending)
                               if i >= len(futures) or not futures[i].succeeded()]
             if not unacknowledged:
+                if batch.predictions:
+                    self.health.last_prediction_at = time.time()
+                    self.metrics.last_prediction.set(self.health.last_prediction_at)
                 if self.health.last_error.startswith("produce"):
                     log.info("producing again after a failure; the batch was delivered")
                     self.health.last_error = ""
@@ -402,6 +409,9 @@ class ConsumeService:
 
     def _account(self, batch: Batch, records: list[Any]) -> None:
         self.metrics.processed.inc(batch.records)
+        if batch.records:
+            self.health.last_tick_at = time.time()
+            self.metrics.last_tick.set(self.health.last_tick_at)
         if batch.warming_up:
             self.metrics.warming_up.inc(batch.warming_up)
         for reason, count in batch.dead_reasons.items():

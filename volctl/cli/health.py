@@ -29,6 +29,7 @@ def health(
 
     Exit 0 healthy, 1 a check failed, 3 nothing could be reached (is the stack up?).
     """
+    from volctl.core.freshness import expectation
     from volctl.core.health import check_stack, wait_until_answering
     from volctl.render.health import health_table
 
@@ -38,7 +39,7 @@ def health(
             wait_until_answering(clients.predict, "/health", wait)
         if watch:
             _watch(clients, settings, interval)
-        report = check_stack(clients, settings)
+        report = check_stack(clients, settings, expectation(settings))
     finish(report, as_json, health_table)
 
 

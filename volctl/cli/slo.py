@@ -41,7 +41,9 @@ def check(
     settings = settings_of(ctx)
     client = PrometheusClient(settings.prometheus.url)
     try:
-        report = check_slos(client, settings.slo, window)
+        from volctl.core.freshness import expectation
+
+        report = check_slos(client, settings.slo, window, expectation(settings))
         if html:
             from volctl.reports.slo_html import write_slo_html
 

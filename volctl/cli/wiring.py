@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from volctl.clients.http import ServiceClient, get_json
 from volctl.clients.kafka import KafkaReader, bootstrap_of
-from volctl.core.lag import LagInputs, newest_event_age
+from volctl.core.lag import LagInputs, newest_message_age
 from volctl.domain.settings import Settings
 
 
@@ -26,9 +26,12 @@ def lag_inputs(settings: Settings, group: str | None = None, topic: str | None =
         return partition_owners(settings)
 
     def freshness() -> float | None:
-        return newest_event_age(reader, settings.kafka.topic_predictions) if ours else None
+        return newest_message_age(reader, settings.kafka.topic_predictions) if ours else None
 
-    return LagInputs(reader, group, topic or settings.kafka.topic_raw, owners, freshness)
+    from volctl.core.freshness import Expectation, expectation
+
+    return LagInputs(reader, group, topic or settings.kafka.topic_raw, owners, freshness,
+                     expectation(settings) if ours else Expectation(), settings.slo.freshness_seconds)
 
 
 def partition_owners(settings: Settings) -> dict[int, tuple[str, float | None]]:

@@ -29,13 +29,13 @@ PASS, FAIL, UNKNOWN = "pass", "fail", "cannot measure"
 NOT_JUDGED = "not judged"  # measured, but too little evidence in the window to judge: shown, never blocking
 Progress = Callable[[str], None]
 _SLO_CLASSES = {"latency p95": "latency", "error rate": "errors", "availability": "availability",
-                "consumer lag (max)": "lag"}
+                "consumer lag (max)": "lag", "freshness": "freshness"}
 
 
 @dataclass
 class GateCheck:
     name: str
-    kind: str  # latency | errors | availability | lag | drift | quality | load
+    kind: str  # latency | errors | availability | lag | freshness | drift | quality | load
     measured: str
     threshold: str
     verdict: str
@@ -141,11 +141,12 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
 
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
                 writers: GateParts) -> None:
+    from volctl.core.freshness import expectation
     from volctl.core.slo import BREACHED, MET, check_slos
 
     client = writers.prometheus()
     try:
-        slo = check_slos(client, settings.slo, window)
+        slo = check_slos(client, settings.slo, window, expectation(settings))
         writers.slo_html(client, slo, settings.slo, bundle / "slo.html")
     except VolctlError as exc:
         report.checks.append(GateCheck("SLOs", "availability", exc.message, "Prometheus answers", UNKNOWN))

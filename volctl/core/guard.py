@@ -70,6 +70,7 @@ def evaluate(settings: Settings, state: GuardState, policy: GuardPolicy, service
         problems.append(f"{quality.served} worse than {quality.better} over {policy.window}")
         target = rollback_target(quality.better)
     problems += [f"{quality.served} {floor}" for floor in quality.floors]  # no target: nothing better to serve
+    problems += _stalled(settings, services, now())  # no target: another model would not make ticks flow
     burns, measured = _burns(settings, prometheus)
     for name, burn in burns.items():
         if burn > FAST_BURN:
@@ -97,6 +98,20 @@ def evaluate(settings: Settings, state: GuardState, policy: GuardPolicy, service
                             f"{policy.dwell_s:.0f} s"
         return evaluation
     return _roll_back(evaluation, state, policy, services, registry, token, now)
+
+
+def _stalled(settings: Settings, services: Mapping[str, ServiceClient], now: float) -> list[str]:
+    """A stream that should flow and does not, as the consume members see it."""
+    from volctl.clients.http import get_json
+    from volctl.core.freshness import expectation, from_members
+
+    expected = expectation(settings)
+    members = [client for name, client in services.items() if name.startswith("consume")]
+    if not expected.reason or not members:
+        return []
+    bodies = [get_json(c.name, c.base_url, "/health", timeout_s=1) or {} for c in members]
+    found = from_members(bodies, settings.slo.freshness_seconds, expected, now)
+    return [f"stream stalled: {'; '.join(found.problems)}"] if found.problems else []
 
 
 def _roll_back(evaluation: Evaluation, state: GuardState, policy: GuardPolicy,

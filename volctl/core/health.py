@@ -10,6 +10,8 @@ from typing import Any
 from volctl.clients.http import ServiceClient
 from volctl.clients.kafka import bootstrap_of, is_reachable, list_topics, topics_of
 from volctl.clients.prometheus import PrometheusClient
+from volctl.core.freshness import Expectation
+from volctl.core.freshness import from_members as freshness_from_members
 from volctl.domain.errors import Unreachable, VolctlError
 from volctl.domain.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG, sample_value
 from volctl.domain.registry import Registry
@@ -31,6 +33,8 @@ class HealthReport:
     unreachable: list[str] = field(default_factory=list)
     owned: dict[str, list[int]] = field(default_factory=dict)  # consume member -> partitions it owns
     models: list[str] = field(default_factory=list)  # "variant version" each consume member scores with
+    member_health: list[dict[str, Any]] = field(default_factory=list)  # each consume member's /health body
+    freshness: dict[str, Any] | None = None  # is the stream flowing (core.freshness)
 
     @property
     def healthy(self) -> bool:
@@ -44,7 +48,8 @@ class HealthReport:
 
     def as_document(self) -> dict[str, Any]:
         return {"healthy": self.healthy, "verdict": self.outcome.value, "checks": [asdict(c) for c in self.checks],
-                "unreachable": list(self.unreachable), "partitions_by_member": dict(self.owned)}
+                "unreachable": list(self.unreachable), "partitions_by_member": dict(self.owned),
+                "freshness": self.freshness}
 
     @property
     def nothing_answered(self) -> bool:
@@ -55,6 +60,8 @@ class HealthReport:
         self.checks += other.checks
         self.unreachable += other.unreachable
         self.owned.update(other.owned)
+        self.member_health += other.member_health
+        self.freshness = other.freshness or self.freshness
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,9 @@ class StackClients:
         return [self.predict, *self.predict_workers, *self.consume, self.prometheus]
 
 
-def check_stack(clients: StackClients, settings: Settings) -> HealthReport:
-    """Every deep check of the running stack, one row each (one per member of a scaled service)."""
+def check_stack(clients: StackClients, settings: Settings, expected: Expectation | None = None) -> HealthReport:
+    """Every deep check of the running stack, one row each (one per member of a scaled service);
+    with `expected` (a stream should flow), whether it does."""
     report = HealthReport()
     report.merge(check_predict(clients.predict, settings.registry_path))
     if clients.predict_workers:
@@ -85,6 +93,16 @@ def check_stack(clients: StackClients, settings: Settings) -> HealthReport:
         report.merge(check_group(members, settings.kafka.partitions))
     report.merge(check_broker(settings))
     report.merge(check_prometheus(clients.prometheus))
+    if expected is not None and report.member_health:
+        report.merge(check_freshness(report.member_health, settings.slo.freshness_seconds, expected))
+    return report
+
+
+def check_freshness(bodies: list[dict[str, Any]], limit_s: float, expected: Expectation) -> HealthReport:
+    """The stream flows: a stalled source reads healthy on every other check."""
+    found = freshness_from_members(bodies, limit_s, expected, time.time())
+    report = HealthReport(freshness=found.as_document())
+    report.checks.append(Check("stream freshness", found.outcome != Verdict.FAILED, 0.0, found.detail()))
     return report
 
 
@@ -140,6 +158,7 @@ def check_consume(client: ServiceClient, lag_slo_s: float) -> HealthReport:
         report.owned[name] = []
         return report
     body = health.body if isinstance(health.body, dict) else {}
+    report.member_health.append(body)
     ok = health.status == 200
     report.owned[name] = [p for p in body.get("partitions") or [] if isinstance(p, int)]
     if body.get("model_variant"):

@@ -26,11 +26,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 from volctl.clients.kafka import KafkaReader, committed_at
+from volctl.core.freshness import Expectation, Freshness
 from volctl.domain.errors import NotEnoughData
 from volctl.domain.verdict import Verdict
 
@@ -80,6 +80,7 @@ class GroupLag:
     partitions: list[PartitionLag] = field(default_factory=list)
     freshness_s: float | None = None
     last_commit_age_s: float | None = None
+    stream_problem: str = ""  # a stream that should flow does not (core.freshness): never "OK"
 
     @property
     def offset_lag(self) -> int | None:
@@ -93,7 +94,8 @@ class GroupLag:
 
     @property
     def status(self) -> str:
-        return max((p.status for p in self.partitions), key=SEVERITY.__getitem__, default=OK)
+        found = max((p.status for p in self.partitions), key=SEVERITY.__getitem__, default=OK)
+        return max(found, ERR, key=SEVERITY.__getitem__) if self.stream_problem else found
 
     @property
     def passing(self) -> bool:
@@ -218,13 +220,19 @@ class LagInputs:
     topic: str
     owners: Owners
     freshness: Callable[[], float | None]
+    expected: Expectation = field(default_factory=Expectation)  # a stream should flow: freshness is judged
+    freshness_limit_s: float = 30.0
 
     def observe(self) -> dict[int, Observation]:
         return observe(self.reader, self.group, self.topic, self.owners)
 
     def judge(self, history: list[dict[int, Observation]], stop_threshold_s: float,
-              freshness_s: float | None) -> GroupLag:
+              freshness_s: float | None, freshness_measured: bool = True) -> GroupLag:
         result = judge_history(history, self.group, self.topic, stop_threshold_s, freshness_s)
+        if freshness_measured:
+            stale = Freshness(self.freshness_limit_s, self.expected, freshness_s, freshness_s)  # predictions only
+            if self.expected.reason and (freshness_s is not None or not stale.starting) and stale.problems:
+                result.stream_problem = f"{stale.problems[-1]} while {self.expected.reason}"
         if result.never_committed and result.offset_lag:
             known = self.reader.groups()  # tansu lists a group once it has committed
             if known is not None and self.group not in known:
@@ -255,7 +263,7 @@ def watch_lag(inputs: LagInputs, window_s: float, interval_s: float, stop_thresh
     keep = max(2, int(window_s / interval_s) + 1)
     deadline = None if for_s is None else time.monotonic() + for_s
     history = [inputs.observe()]
-    yield inputs.judge(history, stop_threshold_s, None)
+    yield inputs.judge(history, stop_threshold_s, None, freshness_measured=False)
     while deadline is None or time.monotonic() < deadline:
         time.sleep(interval_s if deadline is None else max(min(interval_s, deadline - time.monotonic()), 0))
         history = [*history, inputs.observe()][-keep:]
@@ -272,18 +280,10 @@ def judge_history(history: list[dict[int, Observation]], group: str, topic: str,
     return result
 
 
-def newest_event_age(reader: KafkaReader, topic: str) -> float | None:
-    """Seconds since the event time (`time` field) of the newest message on `topic`."""
+def newest_message_age(reader: KafkaReader, topic: str) -> float | None:
+    """Seconds since the newest message on `topic` was produced (its record timestamp: a replay of
+    old recordings keeps old event times, but is fresh while it sends)."""
     from volctl.core.topics import tail
 
-    times = [t for t in (_event_time(m.value) for m in tail(reader, topic, 5)) if t is not None]
+    times = [m.timestamp for m in tail(reader, topic, 5) if m.timestamp > 0]
     return max(time.time() - max(times), 0.0) if times else None
-
-
-def _event_time(value: Any) -> float | None:
-    if not isinstance(value, dict) or not isinstance(value.get("time"), str):
-        return None
-    try:
-        return datetime.fromisoformat(value["time"].replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

@@ -136,6 +136,14 @@ def scrapes_up(window: str) -> str:
     return f'avg(avg_over_time(up{{job="predict"}}[{window}]))'
 
 
+def newest_age(stamp_metric: str) -> str:
+    """Seconds since the freshest consume member last saw a tick / a prediction (0: never, left out)."""
+    return f"time() - max({stamp_metric} > 0)"
+
+
+TICK_AGE, PREDICTION_AGE = newest_age(m.CONSUMER_LAST_TICK), newest_age(m.CONSUMER_LAST_PREDICTION)
+
+
 def lag_max(window: str) -> str:
     return f"max_over_time(({CONSUMER_LAG})[{window}:5s])"
 
@@ -206,6 +214,9 @@ def alerts(slo: SloSettings) -> tuple[Alert, ...]:
               f"more than {slo.error_rate:.1%} of /predict requests fail", runbook="error-spike"),
         Alert("ConsumerLagHigh", CONSUMER_LAG, ">", slo.consumer_lag_seconds, "2m",
               f"consumer more than {slo.consumer_lag_seconds:g} s behind", runbook="consumer-lag"),
+        Alert("StreamStale", TICK_AGE, ">", slo.freshness_seconds, "1m",
+              f"no new tick for more than {slo.freshness_seconds:g} s: the source or the broker stopped",
+              severity="ticket", runbook="broker-outage"),
         Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded",
               runbook="model-rollback"),
         Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service", runbook="startup"),
@@ -264,6 +275,7 @@ def slo_check_expressions(slo: SloSettings, window: str) -> dict[str, str]:
         found |= {f"requests {span}": requests_in(span), f"failed {span}": failed_in(span),
                   f"scrapes up {span}": scrapes_up(span)}
     found |= {"consumer lag now": CONSUMER_LAG, f"consumer lag max {window}": lag_max(window),
+              "newest tick age": TICK_AGE, "newest prediction age": PREDICTION_AGE,
               f"best request rate {window}": best_request_rate(throughput_span(window), window)}
     found |= quality_expressions(slo)
     return found

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from volctl.core import queries
+from volctl.core.freshness import Expectation, Freshness
 from volctl.domain.clock import seconds_of
 from volctl.domain.settings import SloSettings
 from volctl.domain.verdict import Verdict
@@ -23,6 +24,7 @@ from volctl.domain.verdict import Verdict
 MET, BREACHED, LOW_TRAFFIC, NO_DATA = "met", "breached", "too little traffic", "no data"
 NOT_JUDGED = "not judged (no offered load)"
 TOO_FEW_LABELS = "not judged (too few labels)"
+NO_SOURCE = "not judged (no source running)"
 
 
 @dataclass
@@ -153,7 +155,8 @@ def at_most_the_longer(counts: dict[str, WindowCounts]) -> dict[str, WindowCount
     return fixed
 
 
-def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m") -> SloReport:
+def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m",
+               expected: Expectation | None = None) -> SloReport:
     measure = Measurements(client)
     period_s = seconds_of(slo.period)
     counts: dict[str, WindowCounts] = {}
@@ -192,6 +195,9 @@ def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m") -> SloR
                               "no data" if lag_max is None else f"{lag_max:.1f} s (now {lag_now or 0:.1f} s)",
                               NO_DATA if lag_max is None else (MET if ok else BREACHED),
                               explain=[measure.line(queries.CONSUMER_LAG), measure.line(queries.lag_max(window))]))
+
+    row = _freshness_row(measure, slo, expected or Expectation())
+    (report.rows if row.verdict in (MET, BREACHED) else report.info).append(row)
 
     span = queries.throughput_span(window)
     expr = queries.best_request_rate(span, window)
@@ -292,6 +298,24 @@ def _with_gaps(points: list[tuple[float, float]], step: float) -> list[tuple[flo
             gapped.append((gapped[-1][0] + step, None))
         gapped.append((t, v))
     return gapped
+
+
+def _freshness_row(measure: Measurements, slo: SloSettings, expected: Expectation) -> SloRow:
+    """The stream flows while it should: the newest tick and prediction, as the consume members
+    last saw them (judged only while a source runs or slo.stream_expected is set)."""
+    tick, prediction = measure(queries.TICK_AGE), measure(queries.PREDICTION_AGE)
+    found = Freshness(slo.freshness_seconds, expected, tick, prediction)
+    shown = f"tick {_seconds(tick)}, prediction {_seconds(prediction)}"
+    verdict = (NO_SOURCE if not expected.reason else BREACHED if found.problems else MET)
+    row = SloRow("freshness", f"< {slo.freshness_seconds:g} s", max((a for a in (tick, prediction) if a is not None),
+                 default=None), shown, verdict, explain=[measure.line(queries.TICK_AGE),
+                                                         measure.line(queries.PREDICTION_AGE)])
+    row.explain.append(found.detail())
+    return row
+
+
+def _seconds(age: float | None) -> str:
+    return "never" if age is None else f"{age:.1f} s"
 
 
 def _quality_rows(measure: Measurements, slo: SloSettings) -> list[SloRow]:

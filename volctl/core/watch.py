@@ -60,8 +60,9 @@ def snapshot(client: PrometheusClient, slo: SloSettings) -> Snapshot:
 def observe_stack(clients: StackClients, settings: Settings, interval_s: float
                   ) -> Iterator[tuple[HealthReport, Snapshot]]:
     """(deep checks, SLO snapshot) now, then every `interval_s`, until the caller stops."""
+    from volctl.core.freshness import expectation
     from volctl.core.health import check_stack
 
     while True:
-        yield check_stack(clients, settings), snapshot(clients.prometheus, settings.slo)
+        yield check_stack(clients, settings, expectation(settings)), snapshot(clients.prometheus, settings.slo)
         time.sleep(interval_s)

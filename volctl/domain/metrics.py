@@ -20,6 +20,10 @@ CONSUMER_LAG_SECONDS = "volatility_consumer_lag_seconds"
 CONSUMER_OFFSET_LAG = "volatility_consumer_offset_lag"
 CONSUMER_RATE = "volatility_consumer_processing_rate"
 CONSUMER_WARMING_UP = "volatility_consumer_warming_up_total"
+# Freshness (wall clock, epoch s): when this member last read a raw tick / had a prediction acknowledged.
+# `time() - max(...)` is the age of the stream; a source that stops shows as a growing age.
+CONSUMER_LAST_TICK = "volatility_consumer_last_tick_timestamp_seconds"
+CONSUMER_LAST_PREDICTION = "volatility_consumer_last_prediction_timestamp_seconds"
 MODEL_SWITCHES = "volatility_model_switches_total"
 OUTCOMES = "volatility_outcomes_total"  # {variant, outcome="tp|fp|fn|tn"}: predictions met by their label
 OUTCOME_SCORE = "volatility_outcome_score"  # histogram {variant, label}: scores per true label
@@ -90,6 +94,10 @@ class ConsumeMetrics:
         self.offset_lag = Gauge(CONSUMER_OFFSET_LAG, "High watermark minus position, summed over partitions",
                                 registry=registry)
         self.rate = Gauge(CONSUMER_RATE, "Messages processed per second over the last interval", registry=registry)
+        self.last_tick = Gauge(CONSUMER_LAST_TICK, "When this member last read a raw tick (epoch s)",
+                               registry=registry)
+        self.last_prediction = Gauge(CONSUMER_LAST_PREDICTION, "When this member last had a prediction "
+                                     "acknowledged by the broker (epoch s)", registry=registry)
         self.warming_up = Counter(_counter_name(CONSUMER_WARMING_UP),
                                   "Predictions made while their product's windows were not covered yet "
                                   "(label forced to 0: never a spike)", registry=registry)

@@ -83,6 +83,10 @@ class SloSettings:
     error_rate: float = 0.01
     availability: float = 0.999
     consumer_lag_seconds: float = 30.0
+    # Freshness: the newest tick and prediction younger than this while a stream should flow (the
+    # stack's replay runs, or stream_expected: a live ingest run elsewhere).
+    freshness_seconds: float = 30.0
+    stream_expected: bool = False
     throughput_rps: float = 10.0
     period: str = "30d"  # the compliance period of the error budgets
     min_requests: int = 100  # below this many requests in the window: "too little traffic", no verdict
@@ -166,7 +170,8 @@ RULES: dict[str, _Rule] = {
                        "a URL with a port, e.g. http://127.0.0.1:9090"),
     "prometheus.scrape_interval": _DURATION_RULE, "prometheus.retention": _DURATION_RULE,
     "slo.latency_p95_seconds": _POSITIVE, "slo.error_rate": _FRACTION, "slo.availability": _FRACTION,
-    "slo.consumer_lag_seconds": _POSITIVE, "slo.throughput_rps": _POSITIVE, "slo.period": _DURATION_RULE,
+    "slo.consumer_lag_seconds": _POSITIVE, "slo.freshness_seconds": _POSITIVE, "slo.throughput_rps": _POSITIVE,
+    "slo.period": _DURATION_RULE,
     "slo.min_requests": _AT_LEAST_ONE,
     "slo.quality_window": _DURATION_RULE, "slo.min_outcomes": _AT_LEAST_ONE,
     "slo.quality_tolerance": (lambda v: 0 <= v <= 1, "between 0 and 1"),

@@ -64,7 +64,8 @@ def lag_summary(lag: GroupLag) -> str:
     return (f"[{colour}]{lag.status}[/]  offset lag {_count(lag.offset_lag)}  freshness {_seconds(lag.freshness_s)}  "
             f"time lag {_seconds(lag.time_lag_s)}  time to drain "
             f"{_drain(lag)}  last commit "
-            f"{_seconds(lag.last_commit_age_s)} ago")
+            f"{_seconds(lag.last_commit_age_s)} ago"
+            + (f"\n[red]stream stalled[/]: {escape(lag.stream_problem)}" if lag.stream_problem else ""))
 
 
 def _drain(lag: GroupLag) -> str:
