@@ -41,3 +41,20 @@ def test_a_member_still_joining_and_a_served_model_unknown_here_are_failed_check
     assert not checks["consume /health"].ok and "starting" in checks["consume /health"].detail
     assert not checks["model sha256"].ok and "not found" in checks["model sha256"].detail
     assert report.unreachable == ["broker"] and report.outcome == Verdict.FAILED
+
+
+def test_a_target_not_scraped_yet_is_starting_not_down() -> None:
+    """Issue 24: straight after `up` or `scale`, health failed "scrape targets up" for a few seconds."""
+    from volctl.core.health import check_prometheus
+
+    def targets(*health: str) -> PrometheusClient:
+        members = [{"labels": {"job": "consume", "member": f"consume-{i + 1}"}, "health": h}
+                   for i, h in enumerate(health)]
+        return PrometheusClient("http://prometheus:9090", transport=_transport({
+            "/-/ready": (200, "ok"),
+            "/api/v1/targets": (200, {"status": "success", "data": {"activeTargets": members}})}))
+
+    starting = check_prometheus(targets("up", "unknown")).checks[-1]
+    assert starting.ok and "starting (not scraped yet): consume-2" in starting.detail
+    down = check_prometheus(targets("up", "down")).checks[-1]
+    assert not down.ok and "down: consume-2" in down.detail

@@ -228,6 +228,7 @@ class ConsumeService:
 
     def _connect(self) -> bool:
         from kafka import KafkaConsumer
+        from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
         try:
             ensure_topics(self.bootstrap, topics_of(self.kafka), self.kafka.partitions)
@@ -238,6 +239,10 @@ class ConsumeService:
                                            # Topics are created with the configured partition count
                                            # (tansu ignores the flag and uses its own default).
                                            allow_auto_create_topics=False, client_id=f"volctl-{self.member}",
+                                           # Round-robin over the sorted partitions: products live on
+                                           # partitions 0, 1, ... (domain/partitioning), and the range
+                                           # assignor gave both of them to one of two members.
+                                           partition_assignment_strategy=(RoundRobinPartitionAssignor,),
                                            **CONSUMER_TUNING)
             self._consumer.subscribe([self.kafka.topic_raw], listener=_Rewind(self))
             self._joining_since = time.monotonic()

@@ -14,6 +14,7 @@ from volctl.core.freshness import Expectation
 from volctl.core.freshness import from_members as freshness_from_members
 from volctl.domain.errors import Unreachable, VolctlError
 from volctl.domain.metrics import CONSUMER_LAG_SECONDS, CONSUMER_OFFSET_LAG, sample_value
+from volctl.domain.partitioning import products_by_partition
 from volctl.domain.registry import Registry
 from volctl.domain.settings import Settings
 from volctl.domain.verdict import Verdict
@@ -86,7 +87,8 @@ def check_stack(clients: StackClients, settings: Settings, expected: Expectation
     report.merge(check_predict(clients.predict, settings.registry_path))
     if clients.predict_workers:
         report.merge(check_agreement("predict workers", [_served_by(w) for w in clients.predict_workers]))
-    members = [check_consume(client, settings.slo.consumer_lag_seconds) for client in clients.consume]
+    carried = products_by_partition(settings.kafka.products, settings.kafka.partitions)
+    members = [check_consume(client, settings.slo.consumer_lag_seconds, carried) for client in clients.consume]
     for member in members:
         report.merge(member)
     if len(clients.consume) > 1:
@@ -147,7 +149,10 @@ def check_group(members: list[HealthReport], partitions: int) -> HealthReport:
     return report
 
 
-def check_consume(client: ServiceClient, lag_slo_s: float) -> HealthReport:
+def check_consume(client: ServiceClient, lag_slo_s: float, carried: dict[int, list[str]] | None = None
+                  ) -> HealthReport:
+    """One consume member: its /health, the partitions it owns and the products on them (which
+    members own work), and its lag."""
     report = HealthReport()
     name = client.name
     try:
@@ -166,7 +171,8 @@ def check_consume(client: ServiceClient, lag_slo_s: float) -> HealthReport:
     if ok:
         model = f"{body.get('model_variant')} {body.get('model_version')}"
         owned = report.owned[name]
-        detail = (f"partitions {', '.join(map(str, owned))}, {model}" if owned
+        work = [f"{p} ({', '.join(carried.get(p) or []) or 'idle'})" if carried else str(p) for p in owned]
+        detail = (f"partitions {', '.join(work)}, {model}" if owned
                   else f"{body.get('assigned_partitions')} partitions, {model}")
     elif body.get("status") in ("starting", "not assigned"):
         detail = (f"{body['status']}: 0 partitions assigned"
@@ -217,11 +223,18 @@ def check_prometheus(client: PrometheusClient) -> HealthReport:
     report.checks.append(Check("prometheus ready", True, (time.perf_counter() - started) * 1000, client.url))
     started = time.perf_counter()
     targets = client.targets()
-    down = [f"{t['labels'].get('job')} ({t.get('lastError') or 'not scraped yet'})"
-            for t in targets if t.get("health") != "up"]
-    jobs = sorted(t["labels"].get("job", "?") for t in targets)
+    def name(target: dict[str, Any]) -> str:
+        labels = target.get("labels", {})
+        return labels.get("member") or labels.get("job", "?")
+
+    down = [f"{name(t)} ({t.get('lastError') or 'down'})" for t in targets if t.get("health") == "down"]
+    starting = [name(t) for t in targets if t.get("health") not in ("up", "down")]  # "unknown": not scraped yet
+    up = sorted(name(t) for t in targets if t.get("health") == "up")
+    detail = f"down: {', '.join(down)}" if down else f"{', '.join(up)} up"
+    if starting:
+        detail += f"; starting (not scraped yet): {', '.join(starting)}"
     report.checks.append(Check("scrape targets up", bool(targets) and not down, (time.perf_counter() - started) * 1000,
-                               f"down: {', '.join(down)}" if down else f"{', '.join(jobs)} up"))
+                               detail))
     return report
 
 

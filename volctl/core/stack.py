@@ -125,7 +125,28 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
         progress("starting the guard")
         report.components.append(_start_background(supervisor, GUARD, ["guard"], env,
                                                     "volctl guard: rolls back on evidence, every minute"))
+    if settings.prometheus.embedded:
+        _wait_scraped(settings, progress)
     return report
+
+
+def _wait_scraped(settings: Settings, progress: Progress) -> None:
+    """Return once Prometheus has scraped every target it knows (at most three scrape intervals):
+    `health` straight after `up` or `scale` then sees each member, not "not scraped yet"."""
+    from volctl.domain.clock import seconds_of
+
+    client = PrometheusClient(settings.prometheus.url)
+    deadline = time.monotonic() + 3 * seconds_of(settings.prometheus.scrape_interval) + 2
+    progress("waiting for Prometheus's first scrape of every member")
+    try:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Unreachable):
+                targets = client.targets()
+                if targets and all(t.get("health") != "unknown" for t in targets):
+                    return
+            time.sleep(0.5)
+    finally:
+        client.close()
 
 
 def scale_consumers(settings: Settings, count: int, config_file: Path | None,
@@ -146,7 +167,9 @@ def scale_consumers(settings: Settings, count: int, config_file: Path | None,
         scale = Scale(count, running_scale(settings).predict_workers)
         _preflight(settings, supervisor, scale)
         _record_scale(settings, scale)
-        return _reconcile_consumers(settings, supervisor, count, _child_env(config_file), progress)
+        states = _reconcile_consumers(settings, supervisor, count, _child_env(config_file), progress)
+        _wait_scraped(settings, progress)
+        return states
 
 
 def down(settings: Settings, dry_run: bool = False, timeout_s: float = 10.0) -> list[StopOutcome]:

@@ -28,3 +28,12 @@ class ProductPartitioner:
         from kafka.partitioner import murmur2  # Kafka's own hash: the default partitioner's choice
 
         return ordered[(murmur2(key or b"") & 0x7FFFFFFF) % len(ordered)]
+
+
+def products_by_partition(products: Sequence[str], partitions: int) -> dict[int, list[str]]:
+    """Which of the known products each partition carries (a partition with none is idle)."""
+    choose = ProductPartitioner(products)
+    found: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    for product in dict.fromkeys(products):
+        found[choose(product.encode(), range(partitions))].append(product)
+    return found
