@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import socket
 import subprocess
@@ -19,19 +20,25 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _port_block() -> range:
+    """This test process's own ports: each xdist worker draws from a disjoint block below Linux's
+    ephemeral range (32768+), so neither another worker's `bind(0)` nor an outgoing connection can
+    take a port between the moment it is chosen and the moment a service binds it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    start = 20000 + (index % 6) * 2000
+    return range(start, start + 2000)
+
+
+_next_port = [random.randrange(2000)]  # consecutive runs start at different ports
 
 
 def free_ports_in_a_row(count: int) -> int:
-    """The first of `count` consecutive free ports (members of a scaled service use port + i).
-    Taken below Linux's ephemeral range (32768+), where outgoing connections never land on them."""
-    import random
-
-    for _ in range(200):
-        base = random.randrange(20000, 32768 - count)
+    """The first of `count` consecutive free ports (members of a scaled service use port + i)."""
+    block = _port_block()
+    for _ in range(len(block)):
+        base = block.start + _next_port[0] % (len(block) - count)
+        _next_port[0] += count
         try:
             for port in range(base, base + count):
                 with socket.socket() as sock:
@@ -39,7 +46,11 @@ def free_ports_in_a_row(count: int) -> int:
         except OSError:
             continue
         return base
-    raise RuntimeError(f"no {count} free ports in a row")
+    raise RuntimeError(f"no {count} free ports in a row in {block}")
+
+
+def free_port() -> int:
+    return free_ports_in_a_row(1)
 
 
 def wait_for_http(url: str, timeout_s: float = 20.0, process: subprocess.Popen | None = None) -> None:

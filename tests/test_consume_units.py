@@ -89,10 +89,12 @@ def test_supervisor_starts_stops_and_ignores_stale_pids(tmp_path: Path) -> None:
         {"name": "ghost", "pid": 1, "argv": ["/no/such/program"], "started_at": 0}).decode())
     assert supervisor.record("ghost") is None and not supervisor.pid_file("ghost").exists()
     stubborn = supervisor.start("stubborn", [sys.executable, "-c", "import signal, time; "
-                                             "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"])
+                                             "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                             "print('handler', 'set', flush=True); time.sleep(60)"])
     assert stubborn.pid
     import time
-    time.sleep(0.5)  # let it install its handler
+    while "handler set" not in supervisor.log_path("stubborn").read_text():  # (the log opens with argv)
+        time.sleep(0.05)
     assert supervisor.stop("stubborn", timeout_s=0.5).how == "killed"
     assert "up" in supervisor.log_path("sleeper").read_text()
 

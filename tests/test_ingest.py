@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tests.streaming import StreamEnv, read_topic
-from volctl.core.ingest import load_replay, paced
+from volctl.core.ingest import at_rate, load_replay, paced
 from volctl.domain.ticks import Tick
 
 LIVE = "btcusd_2026-04-04_advtrade_live_messages.ndjson"
@@ -58,6 +58,19 @@ def test_slightly_out_of_order_ticks_go_at_once() -> None:
     list(paced(_ticks([10.0, 10.5, 10.3, 11.0, 10.9, 12.0]), 1.0, max_gap_s=20.0, sleep=clock.sleep,
                clock=lambda: clock.now))
     assert clock.now == pytest.approx(2.0)
+
+
+def test_at_rate_releases_tick_n_at_n_over_the_rate() -> None:
+    """The synthetic source's schedule: 200/s over 3 s is 600 ticks, and a slow send is caught up
+    at once (no sleep while behind) rather than shifting every later tick."""
+    clock = FakeClock()
+    released: list[float] = []
+    for _ in at_rate(_ticks([0.0] * 600), 200.0, sleep=clock.sleep, clock=lambda: clock.now):
+        released.append(clock.now)
+        if len(released) == 100:
+            clock.now += 0.25  # the producer stalled for 50 ticks' worth
+    assert released[1] == pytest.approx(1 / 200) and released[-1] == pytest.approx(599 / 200)
+    assert released[100:150] == [pytest.approx(99 / 200 + 0.25)] * 50  # behind: no waiting
 
 
 def _serve_frames(frames: list[str], drop_after: int, port_box: list[int], subscriptions: list[dict],

@@ -7,12 +7,11 @@ import random
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_http
 from volctl.core.histogram import Histogram, bootstrap_difference
 from volctl.core.load import Ramp, intended_times, run_load
 
@@ -87,7 +86,7 @@ def test_open_model_against_a_50_ms_server_does_not_wait_for_answers() -> None:
     port, stop, in_flight = free_port(), threading.Event(), [0, 0]
     thread = threading.Thread(target=_slow_server, args=(port, 0.05, stop, in_flight), daemon=True)
     thread.start()
-    time.sleep(1.0)
+    wait_for_http(f"http://127.0.0.1:{port}/")
     try:
         result = run_load(f"http://127.0.0.1:{port}/predict", [b'{"rows": [{}]}'], rps=100, seconds=5)
     finally:

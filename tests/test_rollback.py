@@ -108,6 +108,7 @@ def test_rollback_and_roll_forward_under_load_lose_no_request(stack: Stack) -> N
         back = stack.run("rollback", "--to", "baseline", "--yes", "--reason", "test: spike storm", "--json")
         switched_back = time.monotonic()
         time.sleep(2)
+        forwarding = time.monotonic()
         forward = stack.run("rollback", "--to", "ml", "--yes", "--reason", "test: fixed", "--json")
         switched_forward = time.monotonic()
         time.sleep(1)
@@ -122,7 +123,8 @@ def test_rollback_and_roll_forward_under_load_lose_no_request(stack: Stack) -> N
     sent = json.loads(out)
     assert sent["sent"] == 800 and sent["ok"] == 800 and not sent["errors"], err
     assert {status for _, status, _ in probe.seen} == {200}
-    assert probe.variants_between(switched_back, switched_forward - 1.0) == {"baseline"}
+    # Sent after the rollback returned (verified) and before the roll-forward began: baseline, no margin.
+    assert probe.variants_between(switched_back, forwarding) == {"baseline"}
     assert probe.variants_between(switched_forward, float("inf")) == {"ml"}
 
     entries = json.loads(stack.run("rollback", "--history", "--json").stdout)
