@@ -98,6 +98,34 @@ def test_open_model_against_a_50_ms_server_does_not_wait_for_answers() -> None:
 
 
 @pytest.mark.integration
+def test_a_schedule_dealt_over_two_processes_sends_it_whole() -> None:
+    """Two processes share one schedule (request n to process n mod 2, one shared start): the run
+    adds up to the one asked, every second of it, and nothing is sent twice."""
+    port, stop = free_port(), threading.Event()
+    threading.Thread(target=_slow_server, args=(port, 0.01, stop), daemon=True).start()
+    wait_for_http(f"http://127.0.0.1:{port}/")
+    seen = []
+    try:
+        result = run_load(f"http://127.0.0.1:{port}/predict", [b'{"rows": [{}]}'], rps=200, seconds=3,
+                          processes=2, progress=seen.append)
+    finally:
+        stop.set()
+    assert result.processes == 2 and result.sent == result.ok == 600 and not result.errors
+    assert [result.timeline["asked"][s] for s in range(3)] == [200, 200, 200]
+    assert result.corrected.total == result.uncorrected.total == result.lateness.total == 600
+    assert result.corrected.percentile(50) >= 0.0099
+    assert seen and max(p.sent for p in seen) <= 600
+
+
+@pytest.mark.integration
+def test_spread_load_against_nothing_is_unreachable() -> None:
+    from volctl.domain.errors import Unreachable
+
+    with pytest.raises(Unreachable, match="did not answer any"):
+        run_load(f"http://127.0.0.1:{free_port()}/predict", [b"{}"], rps=100, seconds=30, processes=2)
+
+
+@pytest.mark.integration
 def test_load_against_nothing_fails_fast_and_says_so(tmp_path: Path) -> None:
     """Nothing listens: exit 3 (could not measure) with a hint, never a judged run whose latency
     objective 'passed' on instant refusals (issue 12; before: exit 1 after the whole duration)."""

@@ -30,6 +30,8 @@ def load(
     baseline: Annotated[Path | None, typer.Option(help="Compare with a run saved by --save.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML page: the latency "
                                               "distribution by percentile, the rate over the run, errors.")] = None,
+    processes: Annotated[int | None, typer.Option(min=1, help="Processes sharing the schedule (default: one "
+                                                  "per 1,500 req/s of the peak rate, at most one per CPU).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Open-model load on POST /predict; latency from the intended send time (no coordinated omission).
@@ -52,7 +54,7 @@ def load(
     url = f"{settings.predict.url}/{endpoint}"
     bodies, source = core.payload_bodies(settings, payload) if endpoint == "predict" else (None, f"GET /{endpoint}")
     with load_progress(enabled=not as_json) as progress:
-        result = core.run_load(url, bodies, rps, seconds, ramp_spec, progress)
+        result = core.run_load(url, bodies, rps, seconds, ramp_spec, progress, processes=processes)
     report = core.judge(result, source, settings.slo)
     if endpoint == "predict":  # the service's latency histogram covers /predict only
         with contextlib.closing(PrometheusClient(settings.prometheus.url, timeout_s=2)) as prometheus:

@@ -47,6 +47,12 @@ class Histogram:
                 return min(_upper(bucket), self.max_s)
         return self.max_s
 
+    def merge(self, other: Histogram) -> None:
+        """Add another histogram's samples (one run measured by several processes)."""
+        self.counts.update(other.counts)
+        self.total += other.total
+        self.max_s = max(self.max_s, other.max_s)
+
     def to_dict(self) -> dict:
         return {"counts": {str(k): v for k, v in sorted(self.counts.items())}, "total": self.total,
                 "max_s": self.max_s}

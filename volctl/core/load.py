@@ -9,6 +9,8 @@ own lateness and says so when it could not keep up, rather than silently sending
 from __future__ import annotations
 
 import asyncio
+import math
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ MATERIAL_LATENESS = 0.1  # p95 lateness above this share of the latency objectiv
 PERCENTILES = (50, 90, 95, 99, 99.9)
 TIMELINE = ("asked", "sent", "ok", "failed")
 STACK_DOWN_HINT = "is the stack up? `volctl up`, then `volctl health`"
+PER_PROCESS_RPS = 1500.0  # one asyncio process keeps its schedule to about here (bench/load_accuracy.py)
 FAIL_FAST_S = 1.0  # nothing answered (not even an error status) this long into a run: the target is down
 Progress = Callable[["LoadProgress"], None]
 Observer = Callable[[float, int, bytes], None]
@@ -97,6 +100,8 @@ class LoadResult:
     uncorrected: Histogram = field(default_factory=Histogram)
     wall_s: float = 0.0
     send_span_s: float = 0.0  # from the start to the last actual send, plus one interval
+    last_send_s: float = 0.0  # from the start
+    processes: int = 1  # that shared the schedule
     answered: int = 0  # any HTTP status: the target was there
     # Per second of the run: requests due (asked), actually sent, answered 200, failed.
     timeline: dict[str, Counter[int]] = field(default_factory=lambda: {k: Counter() for k in TIMELINE})
@@ -131,9 +136,27 @@ class LoadResult:
     def error_count(self) -> int:
         return sum(self.errors.values())
 
+    def merge(self, other: LoadResult) -> None:
+        """Add the sends of another process that ran its share of the same schedule."""
+        self.sent += other.sent
+        self.ok += other.ok
+        self.answered += other.answered
+        self.late += other.late
+        self.max_late_s = max(self.max_late_s, other.max_late_s)
+        self.errors = dict(Counter(self.errors) + Counter(other.errors))
+        for mine, theirs in ((self.lateness, other.lateness), (self.corrected, other.corrected),
+                             (self.uncorrected, other.uncorrected)):
+            mine.merge(theirs)
+        for kind in TIMELINE:
+            self.timeline[kind].update(other.timeline[kind])
+        self.wall_s = max(self.wall_s, other.wall_s)
+        self.last_send_s = max(self.last_send_s, other.last_send_s)
 
-async def _run(url: str, bodies: list[bytes] | None, times: list[float], progress: Progress | None,
-               timeout_s: float, result: LoadResult, observe: Observer | None) -> None:
+
+async def send_on_schedule(url: str, bodies: list[bytes] | None, times: list[float], progress: Progress | None,
+               timeout_s: float, result: LoadResult, observe: Observer | None, start: float | None = None) -> None:
+    """Send at `start` + each offset (`start` on the perf_counter clock, which is CLOCK_MONOTONIC and
+    so shared by the processes of one run; now when None)."""
     import aiohttp
 
     errors: Counter[str] = Counter()
@@ -167,8 +190,10 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
             result.corrected.record(done - due)
             result.uncorrected.record(done - sent_at)
 
-        started = time.perf_counter()
-        tasks = []
+        started = start if start is not None else time.perf_counter()
+        if started > time.perf_counter():
+            await asyncio.sleep(started - time.perf_counter())
+        tasks: set[asyncio.Task] = set()  # only those in flight: memory does not grow with the run
         next_report = 0.5
         for index, offset in enumerate(times):
             result.timeline["asked"][int(offset)] += 1
@@ -188,15 +213,16 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
                 raise Unreachable(f"{url} did not answer any of the first {result.sent} requests "
                                   f"({', '.join(f'{k} x{v}' for k, v in errors.items())})",
                                   hint=STACK_DOWN_HINT)
-            tasks.append(asyncio.create_task(one(index, due)))
+            task = asyncio.create_task(one(index, due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
             result.sent += 1
             if progress and offset >= next_report:
                 next_report += 0.5
                 result.errors = dict(errors)
                 progress(LoadProgress(offset, result.sent, result.ok, sum(errors.values()),
                                       result.corrected.percentile(95)))
-        if result.sent:
-            result.send_span_s = time.perf_counter() - started + result.seconds / result.sent
+        result.last_send_s = time.perf_counter() - started
         await asyncio.gather(*tasks)
         result.wall_s = time.perf_counter() - started
     result.errors = dict(errors)
@@ -204,20 +230,40 @@ async def _run(url: str, bodies: list[bytes] | None, times: list[float], progres
 
 def run_load(url: str, bodies: list[bytes] | None, rps: float, seconds: float, ramp: Ramp | None = None,
              progress: Progress | None = None, timeout_s: float = 10.0,
-             observe: Observer | None = None) -> LoadResult:
+             observe: Observer | None = None, processes: int | None = None) -> LoadResult:
     """POSTs the bodies in turn, or GETs the url when there are none. `observe(intended perf_counter
-    time, status, body)` sees every answer (the rollback benchmark reads the variant from it)."""
+    time, status, body)` sees every answer (the rollback benchmark reads the variant from it).
+    Above what one process can keep to, the schedule is dealt over `processes` (default: enough for
+    the peak rate, at most one per CPU); an observer needs the answers here, so it keeps one."""
     times = list(intended_times(rps, seconds, ramp))
     duration = ramp.seconds if ramp else seconds
-    asked = len(times) / duration if duration else 0.0
-    result = LoadResult(url, asked, duration)
+    peak = max(ramp.start_rps, ramp.end_rps) if ramp else rps
+    count = 1 if observe is not None else max(1, processes or processes_for(peak))
+    if count > 1 and len(times) > count:
+        from volctl.core.load_spread import spread
+
+        result = spread(url, bodies, times, count, progress, timeout_s)
+        result.processes = count
+    else:
+        result = LoadResult(url, 0.0, 0.0)
+        run_until_done(send_on_schedule(url, bodies, times, progress, timeout_s, result, observe))
+    result.asked_rps, result.seconds = (len(times) / duration if duration else 0.0), duration
+    if result.sent:
+        result.send_span_s = result.last_send_s + duration / result.sent
+    return result
+
+
+def processes_for(peak_rps: float) -> int:
+    return max(1, min(os.cpu_count() or 1, math.ceil(peak_rps / PER_PROCESS_RPS)))
+
+
+def run_until_done(coroutine) -> None:
     try:  # uvloop (installed with uvicorn[standard]) keeps the schedule tighter at thousands of req/s
         import uvloop
-
-        uvloop.run(_run(url, bodies, times, progress, timeout_s, result, observe))
     except ImportError:
-        asyncio.run(_run(url, bodies, times, progress, timeout_s, result, observe))
-    return result
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
 
 
 def ensure_answering(base_url: str, timeout_s: float = 2.0) -> None:
@@ -276,7 +322,8 @@ class LoadReport:
         r = self.result
         return {
             "url": r.url, "asked_rps": r.asked_rps, "achieved_rps": r.achieved_rps, "seconds": r.seconds,
-            "wall_s": r.wall_s, "sent": r.sent, "ok": r.ok, "errors": r.errors, "late_sends": r.late,
+            "wall_s": r.wall_s, "processes": r.processes, "sent": r.sent, "ok": r.ok, "errors": r.errors,
+            "late_sends": r.late,
             "max_late_ms": r.max_late_s * 1000, "kept_up": r.kept_up, "payload": self.payload,
             "latency_ms": {kind: {**{f"p{q:g}": _ms(h.percentile(q)) for q in PERCENTILES}, "max": h.max_s * 1000}
                            for kind, h in (("corrected", r.corrected), ("uncorrected", r.uncorrected))},

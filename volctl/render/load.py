@@ -39,8 +39,9 @@ def load_report(report: LoadReport) -> None:
     head = Table(title=f"volctl load → {doc['url']}", title_justify="left", show_header=False)
     head.add_column(style="bold")
     head.add_column(overflow="fold")
+    spread = f", from {doc['processes']} processes" if doc["processes"] > 1 else ""
     head.add_row("rate", f"asked {doc['asked_rps']:.1f}/s, achieved {doc['achieved_rps']:.1f}/s "
-                 f"over {doc['seconds']:g} s")
+                 f"over {doc['seconds']:g} s{spread}")
     head.add_row("sent / ok", f"{doc['sent']:,} / {doc['ok']:,}")
     head.add_row("errors", ", ".join(f"{k} {v}" for k, v in doc["errors"].items()) or "none")
     head.add_row("late sends", f"{doc['late_sends']:,} (max {doc['max_late_ms']:.1f} ms late)")
