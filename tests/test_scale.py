@@ -47,8 +47,8 @@ def _pid(stack: Stack, name: str) -> int:
     return json.loads((stack.state / "run" / f"{name}.pid").read_text())["pid"]
 
 
-def _owned(stack: Stack) -> dict[str, list[int]]:
-    return {name: httpx.get(_member_url(stack, name) + "/health", timeout=2).json()["partitions"] for name in MEMBERS}
+def _owned(stack: Stack, members: tuple[str, ...] = MEMBERS) -> dict[str, list[int]]:
+    return {name: httpx.get(_member_url(stack, name) + "/health", timeout=2).json()["partitions"] for name in members}
 
 
 def _wait(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
@@ -68,8 +68,9 @@ def _wait(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-de
 def test_three_members_share_the_work_and_a_killed_one_loses_no_tick(scaled_stack: Stack) -> None:
     stack = scaled_stack
     # Three products over three partitions: every member owns one partition with work.
-    owned = _wait(lambda: (o := _owned(stack)) and all(len(p) == 1 for p in o.values()) and o, 60,
-                  "each of the three members owning one partition")
+    # (During a rebalance a member that has not rejoined yet still reports its old partition.)
+    owned = _wait(lambda: (o := _owned(stack)) and sorted(p for parts in o.values() for p in parts) == [0, 1, 2]
+                  and all(len(p) == 1 for p in o.values()) and o, 60, "each of the three members owning one partition")
     assert sorted(p for parts in owned.values() for p in parts) == [0, 1, 2]
     ingest = subprocess.Popen([VOLCTL, "ingest", "--synthetic", "--rate", "200", "--duration", "20"], cwd=ROOT,
                               env={**os.environ, "VOLCTL_CONFIG": str(stack.config)},
@@ -189,3 +190,22 @@ def test_scale_dry_run_says_what_would_stop_and_changes_nothing(scaled_stack: St
     assert set(_owned(scaled_stack)) == set(MEMBERS)  # all three still answer
     refused = scaled_stack.run("scale", "predict", "2")
     assert refused.returncode == 2 and "only consumers scale" in refused.stderr + refused.stdout
+
+
+def test_scaled_to_two_the_recorded_products_go_to_different_members(scaled_stack: Stack) -> None:
+    """Issue 24: `scale consumers 2` on the demo gave one member both recorded products (range
+    assignment) and the other the idle partition 2. Round-robin spreads them; `scale` returns once
+    Prometheus has scraped what remains, so health passes straight after and names each member's work."""
+    stack = scaled_stack
+    result = stack.run("scale", "consumers", "2", "--yes", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    health = stack.run("health")
+    assert health.returncode == 0, health.stdout
+    members = ("consume", "consume-2")
+    owned = _wait(lambda: (o := _owned(stack, members))
+                  and sorted(p for parts in o.values() for p in parts) == [0, 1, 2] and o,
+                  60, "the two members owning all three partitions")
+    owner = {partition: member for member, parts in owned.items() for partition in parts}
+    assert owner[0] != owner[1], owned  # BTC-USD (0) and ETH-USD (1): the recordings' two products
+    named = stack.run("health").stdout
+    assert "0 (BTC-USD)" in named and "1 (ETH-USD)" in named, named

@@ -125,9 +125,24 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
         progress("starting the guard")
         report.components.append(_start_background(supervisor, GUARD, ["guard"], env,
                                                     "volctl guard: rolls back on evidence, every minute"))
+    _wait_group_settled(settings, scale.consumers, progress)
     if settings.prometheus.embedded:
         _wait_scraped(settings, progress)
     return report
+
+
+def _wait_group_settled(settings: Settings, count: int, progress: Progress, timeout_s: float = 30.0) -> None:
+    """Return once the consumer group has rebalanced: every partition owned by exactly one member
+    (30 s at most, the consume service's own limit for a join). Straight after a change a member
+    that has not rejoined yet still reports its old partitions and the new owner has none."""
+    progress("waiting for the consumer group to rebalance")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        owned = [p for member in consume_members(settings, count)
+                 for p in ((get_json(member.name, member.url, "/health", timeout_s=1) or {}).get("partitions") or [])]
+        if sorted(owned) == list(range(settings.kafka.partitions)):
+            return
+        time.sleep(0.3)
 
 
 def _wait_scraped(settings: Settings, progress: Progress) -> None:
@@ -168,6 +183,7 @@ def scale_consumers(settings: Settings, count: int, config_file: Path | None,
         _preflight(settings, supervisor, scale)
         _record_scale(settings, scale)
         states = _reconcile_consumers(settings, supervisor, count, _child_env(config_file), progress)
+        _wait_group_settled(settings, count, progress)
         _wait_scraped(settings, progress)
         return states
 
