@@ -8,7 +8,12 @@ window that starts once every member owns its partitions (the join is not counte
 before the smallest partition drains. Predict: `hey` at increasing concurrency against one
 process, then two workers (`--worker 1|2`, SO_REUSEPORT), the ml variant; the best rate counts.
 
-    python bench/scale.py [--ticks 200000] [--window 4] [--seconds 4] [--registry DIR]
+`--source real` preloads the recordings in ../shared/data instead (twice over): two products, and
+nearly all ticks are BTC-USD, so the group's rate is the time to drain every tick, and a member per
+product cannot go faster than the member that holds BTC-USD. That is the figure a team with one
+busy product should read before adding consumers.
+
+    python bench/scale.py [--source synthetic|real] [--ticks 200000] [--window 4] [--seconds 4] [--registry DIR]
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import ROOT, free_port, registry_with_model
+from _common import ROOT, SHARED_DATA, free_port, registry_with_model
 from consume_throughput import processed
 from predict_capacity import hey
 
@@ -42,8 +47,26 @@ def preload(bootstrap: str, topic: str, count: int) -> int:
     return summary.sent
 
 
-def group_throughput(state: Path, kafka_port: int, registry: Path, members: int, window_s: float) -> float:
-    """Ticks per second of `members` consume processes in a fresh group, once all of them own partitions."""
+def preload_real(bootstrap: str, topic: str, passes: int = 2) -> int:
+    from collections import Counter
+
+    from volctl.clients.kafka import Publisher
+    from volctl.core.ingest import load_replay, publish
+    from volctl.domain.settings import KafkaSettings
+
+    ticks, _ = load_replay(SHARED_DATA, "UTC")
+    publisher = Publisher(bootstrap, products=KafkaSettings().products)
+    summary = publish(((n, t) for n in range(1, passes + 1) for t in ticks), publisher, topic, "bench")
+    publisher.close()
+    mix = ", ".join(f"{p} {c / len(ticks):.1%}" for p, c in Counter(t.product for t in ticks).most_common())
+    print(f"preloaded {summary.sent:,} recorded ticks ({passes} passes; {mix}) in {summary.seconds:.1f} s")
+    return summary.sent
+
+
+def group_throughput(state: Path, kafka_port: int, registry: Path, members: int, window_s: float,
+                     drain: int | None = None) -> float:
+    """Ticks per second of `members` consume processes in a fresh group, once all of them own
+    partitions: over `window_s`, or (`drain`) until that many ticks are processed."""
     folder = state / f"members-{members}"
     folder.mkdir()
     base = free_port()
@@ -64,7 +87,12 @@ def group_throughput(state: Path, kafka_port: int, registry: Path, members: int,
                 raise SystemExit(f"{members} members did not all get partitions within 60 s")
             time.sleep(0.05)
         started, first = time.perf_counter(), sum(processed(url + "/metrics") for url in urls)
-        time.sleep(window_s)
+        if drain is None:
+            time.sleep(window_s)
+        while drain is not None and sum(processed(url + "/metrics") for url in urls) < drain:
+            if time.perf_counter() - started > 600:
+                raise SystemExit(f"{members} members did not drain {drain:,} ticks within 600 s")
+            time.sleep(0.05)
         done = sum(processed(url + "/metrics") for url in urls)
         return (done - first) / (time.perf_counter() - started)
     finally:
@@ -114,7 +142,8 @@ def predict_capacity(registry: Path, workers: int, body: Path, seconds: float) -
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ticks", type=int, default=200_000)
+    parser.add_argument("--source", choices=("synthetic", "real"), default="synthetic")
+    parser.add_argument("--ticks", type=int, default=200_000, help="synthetic ticks preloaded")
     parser.add_argument("--window", type=float, default=4.0, help="seconds of consumption measured per run")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds per hey run")
     parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
@@ -135,8 +164,14 @@ def main() -> int:
     supervisor = Supervisor(state)
     broker = start_broker(settings, supervisor)
     try:
-        preload(broker.bootstrap, settings.kafka.topic_raw, args.ticks)
-        consume = {n: group_throughput(state, kafka_port, registry, n, args.window) for n in (1, 2, 3)}
+        if args.source == "real":
+            if not SHARED_DATA.is_dir():
+                raise SystemExit(f"--source real reads the recordings in {SHARED_DATA}: there are none")
+            total = preload_real(broker.bootstrap, settings.kafka.topic_raw)
+            consume = {n: group_throughput(state, kafka_port, registry, n, args.window, drain=total) for n in (1, 2, 3)}
+        else:
+            preload(broker.bootstrap, settings.kafka.topic_raw, args.ticks)
+            consume = {n: group_throughput(state, kafka_port, registry, n, args.window) for n in (1, 2, 3)}
     finally:
         supervisor.stop("broker")
     manifest = Registry(registry).manifest(Registry(registry).latest())

@@ -48,7 +48,8 @@ def load(
         seconds = seconds_of(duration)
         ramp_spec = core.Ramp.parse(ramp) if ramp else None
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc), param_hint="--ramp" if ramp and "--ramp" in str(exc) else "--duration") \
+            from None
     settings = settings_of(ctx)
     core.ensure_answering(settings.predict.url)
     url = f"{settings.predict.url}/{endpoint}"

@@ -35,9 +35,9 @@ def check(
     from volctl.render.slo import slo_table
 
     try:
-        seconds_of(window)
+        seconds_of(window, whole=True)  # it goes into PromQL as written
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc), param_hint="--window") from None
     settings = settings_of(ctx)
     client = PrometheusClient(settings.prometheus.url)
     try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Prometheus's units (y is 365 d there too): a config value or window goes into PromQL as written.
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 
 
 def utc_iso(epoch: float | None = None, timespec: str = "seconds") -> str:
@@ -20,9 +22,23 @@ def utc_stamp(epoch: float | None = None) -> str:
     return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
-def seconds_of(duration: str) -> float:
-    """`30s`, `5m`, `1h`, `30d`, `2w` in seconds; ValueError for anything else."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", duration.strip())
-    if not match:
-        raise ValueError(f"{duration!r} is not a duration like 30s, 5m, 1h, 30d")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+def seconds_of(duration: str, whole: bool = False) -> float:
+    """`500ms`, `30s`, `5m`, `1h`, `30d`, `2w`, `1y` in seconds, above 0; ValueError for anything else.
+    `whole`: a whole number of units, as PromQL writes a range (a window or config value that goes
+    into a query). The one duration parser: config validation and every command use it."""
+    match = _DURATION.fullmatch(duration.strip()) if isinstance(duration, str) else None
+    if not match or (whole and "." in match.group(1)):
+        kind = "a whole number and a unit" if whole else "a number and a unit"
+        raise ValueError(f"{duration!r} is not a duration like 30s, 5m, 1h or 30d ({kind}: ms, s, m, h, d, w, y)")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{duration!r}: a duration must be longer than 0")
+    return seconds
+
+
+def is_duration(value: object, whole: bool = False) -> bool:
+    try:
+        seconds_of(value, whole)  # type: ignore[arg-type]
+    except ValueError:
+        return False
+    return True

@@ -2,9 +2,10 @@
 
 JSON-lines files `features-<n>.jsonl` in one folder; each line is one array in COLUMNS order
 (missing values are null). JSON because orjson writes a row in ~1 µs where the csv module needs
-~20 µs, which matters on the consume hot path. A file is closed after `rows_per_file` rows and
-only the newest `keep_files` are kept, so the log never grows past rows_per_file × keep_files
-rows. Readers take every file in name order.
+~20 µs, which matters on the consume hot path. A file is closed after `rows_per_file` rows or
+`bytes_per_file` bytes, whichever comes first, and only the newest `keep_files` are kept, so the
+log never grows past keep_files files of either size. Readers take every file in name order and
+skip a line a writer is still writing.
 
 Each member of the consumer group writes its own files: member 1 in the folder itself, member i
 in its subfolder `consume-i/` (member_folder); readers take every member's files, oldest first.
@@ -27,20 +28,26 @@ COLUMNS = ("ts", "product", *FEATURES, "score")
 class JsonLinesLog:
     """A bounded, rotating log of JSON documents, one per line, in `<prefix>-<n>.jsonl` files."""
 
-    def __init__(self, folder: Path, prefix: str, rows_per_file: int = 20_000, keep_files: int = 5) -> None:
+    def __init__(self, folder: Path, prefix: str, rows_per_file: int = 20_000, keep_files: int = 5,
+                 bytes_per_file: int = 4_000_000) -> None:
         self.folder = folder
         self.prefix = prefix
         self.rows_per_file = rows_per_file
+        self.bytes_per_file = bytes_per_file
         self.keep_files = keep_files
         self._handle: IO[bytes] | None = None
         self._rows = 0
+        self._bytes = 0
 
     def write(self, documents: Iterable[Any]) -> None:
         for document in documents:
-            if self._handle is None or self._rows >= self.rows_per_file:
+            line = orjson.dumps(document) + b"\n"
+            if (self._handle is None or self._rows >= self.rows_per_file
+                    or (self._rows and self._bytes + len(line) > self.bytes_per_file)):
                 self._rotate()
-            self._handle.write(orjson.dumps(document) + b"\n")  # type: ignore[union-attr]
+            self._handle.write(line)  # type: ignore[union-attr]
             self._rows += 1
+            self._bytes += len(line)
         if self._handle is not None:
             self._handle.flush()
 
@@ -57,7 +64,7 @@ class JsonLinesLog:
         for old in existing[: max(0, len(existing) - self.keep_files + 1)]:
             old.unlink(missing_ok=True)
         self._handle = (self.folder / f"{self.prefix}-{number:08d}.jsonl").open("wb")
-        self._rows = 0
+        self._rows = self._bytes = 0
 
 
 class FeatureLog(JsonLinesLog):
@@ -82,6 +89,17 @@ def all_log_files(folder: Path, prefix: str = "features") -> list[Path]:
     """Every member's files, oldest first by modification time (members write side by side)."""
     found = [*folder.glob(f"{prefix}-*.jsonl"), *folder.glob(f"{CONSUME}-*/{prefix}-*.jsonl")]
     return sorted(found, key=_modified)
+
+
+def _row(line: bytes) -> list[Any] | None:
+    """A feature row, or None for a line its writer is still writing (or any line not a row)."""
+    try:
+        values = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(values, list) or len(values) != len(COLUMNS):
+        return None
+    return [float("nan") if v is None else v for v in values]
 
 
 def _modified(path: Path) -> tuple[float, str]:
@@ -113,7 +131,7 @@ def read_rows(folder: Path, limit: int | None = None) -> list[list[Any]]:
             lines = path.read_bytes().splitlines()
         except FileNotFoundError:  # rotated away by its writer
             continue
-        rows[:0] = [[float("nan") if v is None else v for v in orjson.loads(line)] for line in lines if line]
+        rows[:0] = [row for row in map(_row, lines) if row is not None]
         if limit is not None and len(rows) >= limit:
             return rows[-limit:]
     return rows

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from volctl.domain.clock import is_duration
 from volctl.domain.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "volctl.toml"
@@ -154,13 +155,13 @@ class Settings:
 
 # Values are checked for meaning, not only type: a negative latency objective or port 0 is
 # refused with its key and source instead of being shown as "<= -1000 ms" later.
-_DURATION = re.compile(r"[1-9][0-9]*(ms|s|m|h|d|w|y)")
 _Rule = tuple[typing.Callable[[Any], bool], str]
 _PORT: _Rule = (lambda v: 1 <= v <= 65535, "a port from 1 to 65535")
 _POSITIVE: _Rule = (lambda v: v > 0, "greater than 0")
 _AT_LEAST_ONE: _Rule = (lambda v: v >= 1, "at least 1")
 _FRACTION: _Rule = (lambda v: 0 < v < 1, "between 0 and 1 (exclusive), e.g. 0.01 for 1 %")
-_DURATION_RULE: _Rule = (lambda v: bool(_DURATION.fullmatch(v)), "a duration such as 15s, 5m, 1h or 30d")
+_DURATION_RULE: _Rule = (lambda v: is_duration(v, whole=True),
+                         "a duration such as 15s, 5m, 1h or 30d (a whole number and one of ms, s, m, h, d, w, y)")
 RULES: dict[str, _Rule] = {
     "predict.port": _PORT, "consume.port": _PORT, "predict.worker_port": _PORT,
     "predict.workers": (lambda v: 1 <= v <= 64, "from 1 to 64"),

@@ -11,6 +11,7 @@ field, our own wire format included) and trade CSV rows (`timestamp`, `price`, `
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,9 @@ from volctl.domain.clock import utc_iso
 # Fields that name the event time, best first: exchange time beats receive time.
 _FLAT_TIME_FIELDS = ("time", "ws_timestamp", "ts", "timestamp", "event_time", "received_at")
 _NOT_TICKS = {"subscriptions", "heartbeat", "heartbeats", "error", "status"}
+# A product id has a shape (BTC-USD, ETH-USDC, 1INCH-USD): anything else is a dead letter, never a key
+# in every log and metric (10,000-character ids were accepted and grew the logs by megabytes).
+PRODUCT_SHAPE = re.compile(r"[A-Za-z0-9]{1,16}-[A-Za-z0-9]{1,16}")
 
 
 class BadTick(ValueError):
@@ -147,6 +151,9 @@ def _from_flat(record: dict[str, Any], naive_tz: str, product: str | None = None
     product_id = record.get("product_id") or record.get("pair") or product
     if not isinstance(product_id, str) or not product_id:
         raise BadTick("missing_product")
+    if not PRODUCT_SHAPE.fullmatch(product_id):
+        raise BadTick("bad_product", f"{len(product_id)} characters, expected letters and digits "
+                      f"with one dash: {product_id[:24]!r}")
     when = next((record[f] for f in _FLAT_TIME_FIELDS if record.get(f) not in (None, "")), fallback_time)
     if when is None:
         raise BadTick("missing_time")
