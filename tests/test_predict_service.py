@@ -88,7 +88,8 @@ def _bad_bodies(row: dict[str, float]) -> list[tuple[bytes, str, str]]:
         (b"[]", "bad_body", "rows"),
         (b"not json", "bad_json", "JSON"),
         (b"", "bad_json", "JSON"),
-        (b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}", "too_large", "bytes"),
+        (json.dumps({"rows": [{**row, "ret_std_300s": -1.0}]}).encode(), "out_of_range", "rows[0].ret_std_300s"),
+        (json.dumps({"rows": [row, {**row, "spread_bps": -0.5}]}).encode(), "out_of_range", "rows[1].spread_bps"),
     ]
 
 
@@ -99,8 +100,12 @@ def test_bad_bodies_get_422_naming_the_field_and_are_counted(service, rows) -> N
         assert reply.status_code == 422, (error_type, reply.text)
         assert reply.json()["error_type"] == error_type
         assert mention in reply.json()["detail"]
+    # A body over the cap is 413, as on the admin endpoints (it was a 422).
+    large = httpx.post(service.url + "/predict", content=b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}")
+    assert large.status_code == 413 and large.json()["error_type"] == "too_large", large.text
     metrics = httpx.get(service.url + "/metrics").text
-    assert _metric(metrics, "volatility_api_errors_total", endpoint="/predict") == len(cases)
+    assert _metric(metrics, "volatility_api_errors_total", endpoint="/predict") == len(cases) + 1
+    assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="413") == 1
     assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="422") == len(cases)
     assert _metric(metrics, "volatility_api_requests_total", status="500") == 0
     assert httpx.post(service.url + "/predict", json={"rows": rows}).status_code == 200

@@ -15,10 +15,11 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS, InputError, parse_rows
 from volctl.domain.clock import utc_iso
+from volctl.domain.features import FEATURE_RANGES
 from volctl.domain.metrics import PredictMetrics
 from volctl.domain.model import Scorer, version_document
 from volctl.domain.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
@@ -75,8 +76,9 @@ class PredictHandler:
             return self._error(503, "no_model", "no model loaded; train one with `volctl model train`")
         try:
             rows = parse_rows(body, model.features, feature_set)
-        except InputError as exc:
-            return self._error(422, exc.error_type, exc.message, model.variant)
+        except InputError as exc:  # too large is 413, as on every endpoint; the rest is unprocessable
+            status = 413 if exc.error_type == "too_large" else 422
+            return self._error(status, exc.error_type, exc.message, model.variant)
         try:
             if len(rows) == 1:
                 scores = [model.score_row(rows[0])]
@@ -242,8 +244,14 @@ async def _send_reply(send: Any, reply: Reply) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
+# One row as the schema states it, from the domain's feature ranges (a fuzzer reads them from here).
+FeatureRow = create_model(
+    "FeatureRow", __config__=ConfigDict(extra="forbid"),
+    **{name: (float, Field(ge=low, le=high)) for name, (low, high) in FEATURE_RANGES.items()})
+
+
 class PredictRequest(BaseModel):
-    rows: list[dict[str, float]] = Field(
+    rows: list[FeatureRow] = Field(  # type: ignore[valid-type]
         min_length=1, max_length=MAX_ROWS,
         description="Feature rows; keys are exactly the active model's features (GET /version).",
     )
@@ -275,7 +283,9 @@ def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: Predic
     api = FastAPI(title="volctl predict", version="1", summary="Crypto volatility spike detector")
 
     @api.post(PREDICT_PATH, response_model=PredictResponse,
-              responses={422: {"description": "a row is missing a feature, has an unknown one, or a non-finite value"}})
+              responses={413: {"description": f"body larger than {MAX_BODY_BYTES} bytes"},
+                         422: {"description": "a row is missing a feature, has an unknown one, or a value that "
+                                              "is not finite or out of the feature's range"}})
     async def predict(request: Request, body: PredictRequest) -> Response:
         """Score feature rows with the active model (served by the fast path in production)."""
         reply = handler.predict(await request.body())

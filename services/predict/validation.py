@@ -8,9 +8,12 @@ from typing import Any
 
 import orjson
 
+from volctl.domain.features import FEATURE_RANGES, MAX_FEATURE_VALUE
+
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
-MAX_ABS_VALUE = 1e9  # features are returns, bps, rates and z-scores: larger is not a feature value
+
+_ANY = (-MAX_FEATURE_VALUE, MAX_FEATURE_VALUE)  # a feature this code does not know (an older model's)
 
 
 class InputError(ValueError):
@@ -40,6 +43,7 @@ def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[st
         raise InputError("bad_body", "'rows' must be a non-empty list of objects")
     if len(rows) > MAX_ROWS:
         raise InputError("too_many_rows", f"{len(rows)} rows; at most {MAX_ROWS} per request")
+    bounds = [FEATURE_RANGES.get(name, _ANY) for name in features]
     matrix = []
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -47,11 +51,11 @@ def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[st
         if row.keys() != feature_set:
             raise InputError("bad_features", _key_mismatch(index, row, feature_set))
         values = [row[name] for name in features]
-        for value in values:
+        for value, (low, high) in zip(values, bounds, strict=True):
             kind = type(value)
             if kind is not float and kind is not int:
                 raise InputError("bad_value", _bad_value(index, row, features))
-            if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:  # also false for NaN
+            if not low <= value <= high:  # also false for NaN
                 error_type = "not_finite" if kind is float and value - value != 0.0 else "out_of_range"
                 raise InputError(error_type, _bad_value(index, row, features))
         matrix.append(values)
@@ -83,6 +87,9 @@ def _bad_value(index: int, row: dict[str, Any], features: tuple[str, ...]) -> st
             return f"rows[{index}].{name}: expected a number, got {type(value).__name__} {str(value)[:30]!r}"
         if type(value) is float and not math.isfinite(value):
             return f"rows[{index}].{name}: {value} is not a finite number"
-        if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
-            return f"rows[{index}].{name}: {str(value)[:30]} is out of range (|value| <= {MAX_ABS_VALUE:g})"
+        low, high = FEATURE_RANGES.get(name, _ANY)
+        if not low <= value <= high:
+            valid = (f"|value| <= {high:g}" if low < 0 else
+                     f"0 <= value <= {high:g}: a volatility, rate, range or spread is never negative")
+            return f"rows[{index}].{name}: {str(value)[:30]} is out of range ({valid})"
     return f"rows[{index}]: invalid value"

@@ -45,6 +45,12 @@ FEATURES: tuple[str, ...] = (
     "vol_level_60s",
 )
 LEVEL_FEATURES = FEATURES[FEATURES.index("vol_ratio_30s"):]  # those that depend on the seeded level
+# Each feature's valid range: volatilities, rates, ranges, spreads and their ratios are never negative;
+# mean returns and z-scores take either sign. Larger than MAX_FEATURE_VALUE is not a feature value.
+MAX_FEATURE_VALUE = 1e9
+SIGNED_FEATURES = frozenset(name for name in FEATURES if name.startswith(("ret_mean_", "vol_z_")))
+FEATURE_RANGES: dict[str, tuple[float, float]] = {
+    name: (-MAX_FEATURE_VALUE if name in SIGNED_FEATURES else 0.0, MAX_FEATURE_VALUE) for name in FEATURES}
 _VOL_INDEX = FEATURES.index(VOL_FEATURE)
 _RATE_60 = FEATURES.index("tick_rate_60s")
 
