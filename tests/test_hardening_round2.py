@@ -76,3 +76,25 @@ def test_a_product_id_without_the_shape_of_one_is_a_dead_letter() -> None:
     long = orjson.dumps({"product_id": "X" * 10_000, "time": 1_700_000_000, "price": "1"})
     batch = TickProcessor(_model()).process([FakeRecord(long, 0, key=b"X" * 10_000)])
     assert batch.dead_reasons == {"bad_product": 1} and not batch.predictions
+
+
+def test_a_reused_pid_running_the_same_program_is_never_taken_for_ours(tmp_path: Path) -> None:
+    """Stopping checked only argv[0]'s basename: any python3 that reused a stale pid could be signalled."""
+    import json
+    import os
+    import sys
+
+    from volctl.clients.processes import Supervisor, kernel_start
+
+    supervisor = Supervisor(tmp_path)
+    supervisor.run_dir.mkdir(parents=True)
+    me = {"name": "consume", "pid": os.getpid(), "argv": [sys.executable, "-m", "services.consume"],
+          "started_at": 0.0, "kernel_start": kernel_start(os.getpid())}
+    supervisor.pid_file("consume").write_text(json.dumps(me))
+    assert supervisor.record("consume") is not None  # the process that was recorded
+    supervisor.pid_file("consume").write_text(json.dumps({**me, "kernel_start": me["kernel_start"] - 1}))
+    assert supervisor.record("consume") is None  # same pid, same program, another process: stale
+    assert supervisor.stop("consume").how == "not running"  # and never signalled (we are still here)
+    record = supervisor.start("sleeper", [sys.executable, "-c", "import time; time.sleep(30)"])
+    assert record.kernel_start == kernel_start(record.pid) and supervisor.record("sleeper") is not None
+    supervisor.stop("sleeper", timeout_s=5)

@@ -1,8 +1,9 @@
 """Detached processes with pid files and logs in the state directory.
 
-A pid file is JSON (pid, argv, port, start time). A process counts as running only while its pid
-is alive, not a zombie, and still runs the recorded program: a stale pid reused by something
-else is never signalled. A process with a port gets its pid file only once it listens (`track`);
+A pid file is JSON (pid, argv, port, start time, and the kernel's start time of the process). A
+process counts as running only while its pid is alive, not a zombie, still runs the recorded
+program and started when recorded: a stale pid reused by something else (even another python3)
+is never signalled. A process with a port gets its pid file only once it listens (`track`);
 one that never does is stopped (`abandon`), so no untracked process keeps a port. `exclusive`
 serialises whole operations (`up`, `down`) on one state directory.
 """
@@ -30,6 +31,10 @@ class ProcessRecord:
     argv: list[str]
     started_at: float
     port: int | None = None
+    kernel_start: int | None = None  # /proc/<pid>/stat's starttime (clock ticks after boot): a pid's identity
+
+    def alive(self) -> bool:
+        return is_running(self.pid, self.argv[0], self.kernel_start)
 
     @property
     def uptime_s(self) -> float:
@@ -62,7 +67,7 @@ class Supervisor:
             record = ProcessRecord(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             return None
-        if is_running(record.pid, record.argv[0]):
+        if record.alive():
             return record
         path.unlink(missing_ok=True)
         return None
@@ -78,7 +83,7 @@ class Supervisor:
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                                        start_new_session=True)
-        record = ProcessRecord(name, process.pid, argv, time.time(), port)
+        record = ProcessRecord(name, process.pid, argv, time.time(), port, kernel_start(process.pid))
         if port is None:  # nothing to wait for: tracked at once
             self.track(record)
         return record
@@ -131,7 +136,7 @@ class Supervisor:
         try:
             pid, status = os.waitpid(record.pid, os.WNOHANG)
         except ChildProcessError:  # not our child: fall back to the liveness probe
-            return None if is_running(record.pid, record.argv[0]) else -1
+            return None if record.alive() else -1
         return os.waitstatus_to_exitcode(status) if pid else None
 
     def stop(self, name: str, timeout_s: float = 10.0) -> StopOutcome:
@@ -145,8 +150,17 @@ class Supervisor:
         return StopOutcome(name, record.pid, how, time.monotonic() - started)
 
 
-def is_running(pid: int, program: str) -> bool:
-    """Alive, not a zombie, and running `program` (checked through /proc where it exists)."""
+def kernel_start(pid: int) -> int | None:
+    """When the kernel started `pid` (clock ticks after boot), or None without /proc."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_running(pid: int, program: str, started: int | None = None) -> bool:
+    """Alive, not a zombie, running `program` and, when `started` is known, the same process that
+    started then (checked through /proc where it exists)."""
     _reap(pid)
     try:
         os.kill(pid, 0)
@@ -162,7 +176,9 @@ def is_running(pid: int, program: str) -> bool:
         cmdline = (proc / "cmdline").read_bytes().split(b"\0")
     except (OSError, IndexError):
         return False
-    return state != "Z" and bool(cmdline) and Path(os.fsdecode(cmdline[0])).name == Path(program).name
+    same_start = started is None or kernel_start(pid) in (started, None)
+    return (state != "Z" and bool(cmdline) and Path(os.fsdecode(cmdline[0])).name == Path(program).name
+            and same_start)
 
 
 def _terminate(record: ProcessRecord, timeout_s: float) -> str:
@@ -170,7 +186,7 @@ def _terminate(record: ProcessRecord, timeout_s: float) -> str:
     started = time.monotonic()
     how = "stopped"
     _signal(record.pid, signal.SIGTERM)
-    while is_running(record.pid, record.argv[0]):
+    while record.alive():
         if time.monotonic() - started > timeout_s:
             _signal(record.pid, signal.SIGKILL)
             how = "killed"
