@@ -98,3 +98,92 @@ def test_a_reused_pid_running_the_same_program_is_never_taken_for_ours(tmp_path:
     record = supervisor.start("sleeper", [sys.executable, "-c", "import time; time.sleep(30)"])
     assert record.kernel_start == kernel_start(record.pid) and supervisor.record("sleeper") is not None
     supervisor.stop("sleeper", timeout_s=5)
+
+
+def test_a_log_record_is_one_visible_line_and_a_burst_is_summarised() -> None:
+    import logging
+
+    from volctl.domain.service_log import FORMAT, RepeatSummary, VisibleFormatter
+
+    record = logging.makeLogRecord({"msg": "model switched by %s (%s)", "args": ("eve", "ok\x1b[2J\nFORGED [red]x[/]"),
+                                    "levelname": "WARNING", "name": "volctl"})
+    line = VisibleFormatter(FORMAT).format(record)
+    assert "\n" not in line and "\x1b" not in line and "\\x1b[2J\\nFORGED [red]x[/]" in line
+
+    now = [0.0]
+    written: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            written.append(record.getMessage())
+
+    handler = Collect()
+    repeats = RepeatSummary(clock=lambda: now[0])
+    repeats.handler = handler
+    handler.addFilter(repeats)
+    refused = {"msg": "admin call refused (%s): %s", "args": ("unauthorized", "401 from 127.0.0.1"),
+               "levelno": logging.WARNING, "name": "volctl"}
+    for i in range(10_000):
+        now[0] = i / 1000  # 10,000 calls in 10 s
+        handler.handle(logging.makeLogRecord(refused))
+    now[0] = 10.5
+    handler.handle(logging.makeLogRecord({"msg": "something else", "name": "volctl"}))
+    assert written == ["admin call refused (unauthorized): 401 from 127.0.0.1",
+                       "admin call refused (unauthorized): 401 from 127.0.0.1 [x 9,999 more in the last 10 s]",
+                       "something else"]
+
+
+def test_a_service_log_rotates_by_size_and_stray_output_follows_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "predict.log"
+    program = ("import logging; from volctl.domain import service_log as s; s.MAX_LOG_BYTES = 200_000; "
+               "s.configure_service_logging(); log = logging.getLogger('t'); "
+               "[log.warning('line %d %s', i, 'x' * 100) for i in range(20_000)]; print('stray', flush=True)")
+    subprocess.run([sys.executable, "-c", program], env={"VOLCTL_LOG_FILE": str(path), "PATH": "/usr/bin"},
+                   check=True, cwd=Path(__file__).parents[1])
+    files = sorted(tmp_path.glob("predict.log*"))
+    assert [f.name for f in files] == ["predict.log", "predict.log.1", "predict.log.2", "predict.log.3"]
+    assert all(f.stat().st_size <= 200_000 + 200 for f in files)  # 20,000 lines (2.5 MB) wrote at most 4 x 200 kB
+    assert path.read_text().rstrip().endswith("stray")
+
+
+@pytest.mark.integration
+def test_ten_thousand_refused_admin_calls_write_a_few_lines_and_a_forged_reason_stays_one_line(
+        trained_registry: Path, tmp_path: Path) -> None:
+    """10,000 unauthenticated POST /admin/model grew predict.log by 1 MB; an authenticated reason
+    holding ESC and a newline forged a line of its own."""
+    import os
+    import shutil
+
+    import httpx
+
+    from tests.conftest import ServiceProcess, free_port, wait_for_http
+
+    registry = tmp_path / "registry"
+    shutil.copytree(trained_registry, registry)
+    port, log, token = free_port(), tmp_path / "predict.log", "a-long-enough-test-token"
+    os.environ.update(VOLCTL_STATE_DIR=str(tmp_path / "state"), VOLCTL_ADMIN_TOKEN=token,
+                      VOLCTL_LOG_FILE=str(log))
+    try:
+        service = ServiceProcess(["-m", "services.predict", "--port", str(port), "--registry", str(registry)],
+                                 f"http://127.0.0.1:{port}", tmp_path / "stdout.log")
+    finally:
+        for name in ("VOLCTL_STATE_DIR", "VOLCTL_ADMIN_TOKEN", "VOLCTL_LOG_FILE"):
+            del os.environ[name]
+    try:
+        wait_for_http(service.url + "/health", process=service.process)
+        before = log.stat().st_size
+        with httpx.Client(timeout=60) as client:
+            for _ in range(2000):
+                assert client.post(service.url + "/admin/model", json={"variant": "baseline"}).status_code == 401
+            forged = client.post(service.url + "/admin/model", headers={"Authorization": f"Bearer {token}"},
+                                 json={"variant": "ml", "reason": "ok\x1b[2J\n2026-12-06 INFO forged line"})
+            assert forged.status_code == 200, forged.text
+    finally:
+        service.stop()
+    grown = log.read_bytes()[before:].decode()
+    assert grown.count("refused") == 2 and "[x 1,999 more in the last" in grown, grown[:2000]
+    assert "\x1b" not in grown and "\n2026-12-06 INFO forged line" not in grown
+    assert "\\x1b[2J\\n2026-12-06 INFO forged line" in grown

@@ -26,6 +26,7 @@ from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model, initial_shadow
 from volctl.domain.outcomes import OUTCOMES_PREFIX, challengers_of, outcomes_folder
 from volctl.domain.registry import Registry
+from volctl.domain.service_log import configure_service_logging
 from volctl.domain.settings import load_settings
 from volctl.domain.topology import consume_members
 
@@ -44,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="this member's number in the consumer group (1, 2, ...): port consume.port + n - 1, "
                              "its own feature and outcome logs")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_service_logging()
     # kafka-python retries noisily and we log the state changes; VOLCTL_KAFKA_LOG=INFO shows its own.
     kafka_level = os.environ.get("VOLCTL_KAFKA_LOG", "CRITICAL").upper()
     known_level = kafka_level in logging.getLevelNamesMapping()

@@ -19,6 +19,7 @@ from services.predict.app import Faults, ModelHolder, create_app
 from volctl.domain.errors import VolctlError
 from volctl.domain.metrics import PredictMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model
+from volctl.domain.service_log import configure_service_logging
 from volctl.domain.settings import load_settings
 from volctl.domain.topology import predict_workers
 
@@ -35,8 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="this worker's number (1, 2, ...) when predict.workers > 1: it shares the port with "
                              "the others and also listens alone on predict.worker_port + n - 1")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_service_logging()
     log = logging.getLogger("volctl.predict")
     try:
         settings = load_settings(args.config, overrides={

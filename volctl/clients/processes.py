@@ -81,7 +81,8 @@ class Supervisor:
             log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} start {' '.join(argv)}\n".encode())
             log.flush()
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                                       env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}),
+                                            "VOLCTL_LOG_FILE": str(self.log_path(name))},  # services rotate it
                                        start_new_session=True)
         record = ProcessRecord(name, process.pid, argv, time.time(), port, kernel_start(process.pid))
         if port is None:  # nothing to wait for: tracked at once

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+
+_SHOWN_AS_IS = {"\t"}
 
 
 def printable(text: str, limit: int | None = None) -> str:
@@ -25,3 +28,18 @@ def printable_document(value: Any) -> Any:
     if isinstance(value, list):
         return [printable_document(v) for v in value]
     return value
+
+
+def visible(text: str) -> str:
+    """`text` with every control and format character (ESC, newline, DEL, C1, bidi overrides, line
+    separators) written as its escape (`\\x1b`, `\\n`, `\\u202e`), so that what a caller sent can
+    neither start a line of its own in a log nor drive a terminal. Tabs stay."""
+    if text.isprintable():
+        return printable(text)
+    out = []
+    for char in text:
+        if char in _SHOWN_AS_IS or char.isprintable() or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(char)
+        else:
+            out.append(char.encode("unicode_escape").decode("ascii"))
+    return printable("".join(out))

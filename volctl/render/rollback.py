@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from volctl.core.rollback import RollbackPlan, RollbackReport
+from volctl.domain.text import visible
 from volctl.render.console import fit, out
 
 
@@ -70,8 +71,13 @@ def history_table(entries: list[dict[str, Any]]) -> None:
         outcome = entry.get("outcome", "")
         colour = "green" if outcome in ("switched", "shadow_added", "shadow_removed") else "red"
         when = str(entry.get("at", "?"))[5:19].replace("T", " ")  # 12-01 22:46:10: compact, whole
-        table.add_row(when, escape(str(entry.get("actor", ""))), entry.get("service", ""),
+        table.add_row(when, _caller(entry.get("actor")), _caller(entry.get("service")),
                       _model(entry.get("from") or {}, False), _model(entry.get("to") or {}, False),
                       f"[{colour}]{outcome}[/]",
-                      escape(str(entry.get("reason") or entry.get("detail") or "")), entry.get("change_id", ""))
+                      _caller(entry.get("reason") or entry.get("detail")), _caller(entry.get("change_id")))
     out.print(fit(table, out))
+
+
+def _caller(value: object) -> str:
+    """A string a caller sent (audit log), shown as sent: no markup read, no control character acted on."""
+    return escape(visible(str(value or "")))
