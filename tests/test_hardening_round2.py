@@ -187,3 +187,32 @@ def test_ten_thousand_refused_admin_calls_write_a_few_lines_and_a_forged_reason_
     assert grown.count("refused") == 2 and "[x 1,999 more in the last" in grown, grown[:2000]
     assert "\x1b" not in grown and "\n2026-12-06 INFO forged line" not in grown
     assert "\\x1b[2J\\n2026-12-06 INFO forged line" in grown
+
+
+@pytest.mark.parametrize("argv", [["up"], ["status"], ["model", "list"], ["health"]])
+def test_an_unusable_state_dir_is_a_config_error_naming_the_key(argv: list[str]) -> None:
+    """`state_dir = "/proc/x"`: `up` exited 4 (FileNotFoundError, "this is a bug") while `status`
+    and `model list` exited 0."""
+    result = CliRunner().invoke(app, argv, env={**ENV, "VOLCTL_STATE_DIR": "/proc/x"})
+    assert result.exit_code == 3, result.output
+    assert "state_dir '/proc/x' is not a folder volctl can write" in " ".join(result.output.split())
+
+
+def test_weak_secrets_and_exposed_services_are_refused_or_warned(tmp_path: Path) -> None:
+    from volctl.domain.settings import exposure_warnings
+
+    with pytest.raises(ConfigError, match="at least 16 characters") as refused:
+        load_settings(None, env={"VOLCTL_ADMIN_TOKEN": "a"})
+    assert "'a'" not in str(refused.value)  # a secret is never echoed
+    token = tmp_path / "admin_token"
+    token.write_text("x" * 40)
+    token.chmod(0o600)
+    quiet = load_settings(None, env={"VOLCTL_STATE_DIR": str(tmp_path)})
+    assert exposure_warnings(quiet) == []
+    token.chmod(0o644)
+    loud = load_settings(None, env={"VOLCTL_STATE_DIR": str(tmp_path), "VOLCTL_PREDICT_HOST": "0.0.0.0"})
+    warnings = exposure_warnings(loud)
+    assert len(warnings) == 2 and "mode 0644" in warnings[0] and "predict.host = '0.0.0.0'" in warnings[1]
+    result = CliRunner().invoke(app, ["status"], env={**ENV, "VOLCTL_STATE_DIR": str(tmp_path),
+                                                      "VOLCTL_PREDICT_HOST": "0.0.0.0"})
+    assert "warning:" in result.output and "chmod 600" in " ".join(result.output.split())

@@ -27,7 +27,7 @@ from volctl.domain.model_admin import ModelAdmin, initial_model, initial_shadow
 from volctl.domain.outcomes import OUTCOMES_PREFIX, challengers_of, outcomes_folder
 from volctl.domain.registry import Registry
 from volctl.domain.service_log import configure_service_logging
-from volctl.domain.settings import load_settings
+from volctl.domain.settings import exposure_warnings, load_settings
 from volctl.domain.topology import consume_members
 
 
@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except VolctlError as exc:
         log.error("cannot start: %s (%s)", exc.message, exc.hint or "")
         return 3
+    for warning in exposure_warnings(settings):
+        log.warning(warning)
     member = consume_members(settings, args.member)[-1]
     if args.port is None:  # member n listens on consume.port + n - 1
         settings.consume.port = member.port

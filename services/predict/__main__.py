@@ -20,7 +20,7 @@ from volctl.domain.errors import VolctlError
 from volctl.domain.metrics import PredictMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model
 from volctl.domain.service_log import configure_service_logging
-from volctl.domain.settings import load_settings
+from volctl.domain.settings import exposure_warnings, load_settings
 from volctl.domain.topology import predict_workers
 
 
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     except VolctlError as exc:
         log.error("bad configuration: %s", exc.message)
         return 3
+    for warning in exposure_warnings(settings):
+        log.warning(warning)
     disable_created_metrics()  # *_created series only add scrape weight here
     registry = CollectorRegistry()
     metrics = PredictMetrics(registry)

@@ -24,8 +24,15 @@ def config_file_of(ctx: typer.Context) -> Path | None:
 
 def settings_of(ctx: typer.Context, **overrides: object) -> Settings:
     """Settings from the root --config, environment, then this command's flags."""
+    from volctl.domain.settings import check_state_dir, exposure_warnings
+    from volctl.render.console import warn
+
     config_file = (ctx.find_root().params or {}).get("config")
-    return load_settings(config_file, overrides=overrides)
+    settings = load_settings(config_file, overrides=overrides)
+    check_state_dir(settings)
+    for warning in exposure_warnings(settings):
+        warn(warning)
+    return settings
 
 
 class Report(Protocol):

@@ -156,6 +156,7 @@ class Settings:
 # Values are checked for meaning, not only type: a negative latency objective or port 0 is
 # refused with its key and source instead of being shown as "<= -1000 ms" later.
 _Rule = tuple[typing.Callable[[Any], bool], str]
+MIN_TOKEN_LENGTH = 16
 _PORT: _Rule = (lambda v: 1 <= v <= 65535, "a port from 1 to 65535")
 _POSITIVE: _Rule = (lambda v: v > 0, "greater than 0")
 _AT_LEAST_ONE: _Rule = (lambda v: v >= 1, "at least 1")
@@ -182,7 +183,11 @@ RULES: dict[str, _Rule] = {
     "drift.window": _DURATION_RULE, "drift.min_rows": _AT_LEAST_ONE,
     "data.max_clock_skew_s": (lambda v: v >= 0, "0 or more seconds"),
     "model.variant": (lambda v: v in ("ml", "baseline", "auto"), "ml, baseline or auto (the recommended one)"),
+    "admin_token": (lambda v: v == "" or len(v) >= MIN_TOKEN_LENGTH,
+                    f"at least {MIN_TOKEN_LENGTH} characters (or unset: `volctl up` generates one)"),
 }
+SECRET_KEYS = {"admin_token"}  # never echoed in an error
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def load_settings(
@@ -246,7 +251,8 @@ def _assign(settings: Settings, keys: list[str], value: Any, source: str) -> Non
     coerced = _coerce(hints[name], value, dotted, source)
     rule = RULES.get(dotted)
     if rule is not None and not rule[0](coerced):
-        raise ConfigError(f"config key '{dotted}' from {source} must be {rule[1]}, got {value!r}",
+        shown = f"{len(str(value))} characters" if dotted in SECRET_KEYS else repr(value)
+        raise ConfigError(f"config key '{dotted}' from {source} must be {rule[1]}, got {shown}",
                           hint=f"fix {dotted} where it is set ({source})")
     setattr(target, name, coerced)
 
@@ -272,3 +278,44 @@ def _coerce(kind: Any, value: Any, key: str, source: str) -> Any:
         raise ConfigError(
             f"config key '{key}' from {source} must be {kind.__name__}, got {value!r}"
         ) from exc
+
+
+def check_state_dir(settings: Settings) -> None:
+    """ConfigError (exit 3, naming the key) unless state_dir is, or can become, a folder volctl can
+    write: `/proc/x` made `up` fail with a traceback while `status` said all was well. Probed by
+    making and removing a temporary folder in it (or in its nearest existing parent)."""
+    import tempfile
+
+    path = settings.state_path.expanduser()
+    probe_in = path
+    while not probe_in.exists() and probe_in != probe_in.parent:
+        probe_in = probe_in.parent
+    try:
+        if not probe_in.is_dir():
+            raise NotADirectoryError(f"{probe_in} is not a folder")
+        Path(tempfile.mkdtemp(prefix=".volctl-probe-", dir=probe_in)).rmdir()
+    except OSError as exc:
+        raise ConfigError(f"state_dir {settings.state_dir!r} is not a folder volctl can write ({exc})",
+                          hint="set state_dir (config file or VOLCTL_STATE_DIR) to a writable folder, "
+                               "e.g. ~/.volctl") from None
+
+
+def exposure_warnings(settings: Settings) -> list[str]:
+    """What is legal but unsafe, said as ssh says it: a token file others can read, a service
+    listening beyond this machine."""
+    import stat
+
+    warnings = []
+    token_file = settings.state_path / "admin_token"
+    try:
+        mode = stat.S_IMODE(token_file.stat().st_mode)
+    except OSError:
+        mode = 0
+    if mode & 0o077:
+        warnings.append(f"{token_file} is readable by others (mode {mode:04o}): anyone who can read it can roll "
+                        f"models back; run `chmod 600 {token_file}`")
+    for service, host in (("predict", settings.predict.host), ("consume", settings.consume.host)):
+        if host not in LOOPBACK_HOSTS:
+            warnings.append(f"{service}.host = {host!r}: the {service} service (admin endpoint included) listens "
+                            "beyond this machine; keep it behind a firewall or set it to 127.0.0.1")
+    return warnings
