@@ -62,6 +62,12 @@ def test_drift_summary_page(browser, shared_data: Path, trained_registry: Path, 
     check = open_report(browser, page, tmp_path / "screenshots")
     check.assert_readable(min_charts=1)  # each feature against its calibrated threshold
     print(f"\nscreenshot: {check.screenshot}")
+    # Evidently's own page had no Content-Security-Policy (5 inline scripts): it has one now, and
+    # its scripts still run under it (a refused script is a console error) with nothing fetched.
+    evidently = out / "drift.html"
+    assert '<meta http-equiv="Content-Security-Policy"' in evidently.read_text()[:3000]
+    shown = open_report(browser, evidently, tmp_path / "screenshots")
+    assert not shown.console_errors and not shown.outside_requests, (shown.console_errors, shown.outside_requests)
 
 
 @pytest.fixture(scope="module")

@@ -46,10 +46,21 @@ def drift_charts(document: dict[str, Any]) -> list[Chart]:
                        width=width, height=360, caption="A dot above the line is a feature that drifted.")]
 
 
+# Evidently's page runs its bundled scripts inline (and its charting evaluates code): those may run,
+# nothing may be fetched or sent, so the page works offline and cannot call out.
+EVIDENTLY_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+                 "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'")
+
+
 def _put_summary_first(path: Path, summary: str) -> None:
     """Evidently's page shows scores and thresholds, not the verdict, the calibration or its
-    false-alarm rates: volctl's summary goes at the top of its body."""
+    false-alarm rates: volctl's summary goes at the top of its body. Its head gets the policy
+    every other page has (Evidently's has none)."""
     page = path.read_text()
+    head = page.find("<head")
+    if head >= 0:
+        at = page.find(">", head) + 1
+        page = page[:at] + f'<meta http-equiv="Content-Security-Policy" content="{EVIDENTLY_CSP}">' + page[at:]
     body = page.find("<body")
     at = page.find(">", body) + 1 if body >= 0 else 0
     path.write_text(page[:at] + summary + page[at:])
