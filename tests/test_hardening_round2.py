@@ -216,3 +216,45 @@ def test_weak_secrets_and_exposed_services_are_refused_or_warned(tmp_path: Path)
     result = CliRunner().invoke(app, ["status"], env={**ENV, "VOLCTL_STATE_DIR": str(tmp_path),
                                                       "VOLCTL_PREDICT_HOST": "0.0.0.0"})
     assert "warning:" in result.output and "chmod 600" in " ".join(result.output.split())
+
+
+def test_an_empty_feature_log_during_the_warm_up_says_so(tmp_path: Path) -> None:
+    """`drift report` on a fresh stack said "0 rows … is the consume service running?" while it ran:
+    the cause is the 5-minute warm-up, with the streams warming and when rows come."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import orjson
+
+    from tests.conftest import free_port
+    from volctl.domain.features import FeatureEngine
+
+    engine = FeatureEngine()
+    for second in range(100):
+        engine.update("BTC-USD", 1_700_000_000 + second, 100.0, 99.99, 100.01)
+    assert engine.warm_up_left() == {"BTC-USD": 201.0}  # 300 s of history needed, 99 s seen
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = orjson.dumps({"status": "ok", "warming_up": engine.warm_up_left()})
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    port = free_port()
+    server = HTTPServer(("127.0.0.1", port), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        from volctl.core.drift import _feature_log
+        from volctl.domain.settings import load_settings
+
+        settings = load_settings(None, env={"VOLCTL_STATE_DIR": str(tmp_path), "VOLCTL_CONSUME_PORT": str(port)})
+        rows = _feature_log(settings, "1h")
+    finally:
+        server.shutdown()
+    assert rows.frame.empty
+    assert "1 stream is in the 5 min warm-up" in rows.source and "BTC-USD in 3 min" in rows.source, rows.source

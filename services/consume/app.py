@@ -173,6 +173,7 @@ class ConsumeService:
             "last_commit_at": state.last_commit_at,
             "last_tick_at": state.last_tick_at,
             "last_prediction_at": state.last_prediction_at,
+            "warming_up": self.processor.engine.warm_up_left(),  # product: stream seconds still to go
             "model_variant": model.variant, "model_version": model.version,
             "uptime_s": round(time.time() - state.started_at, 1),
         }

@@ -297,11 +297,30 @@ def _feature_log(settings: Settings, window: str) -> Rows:
     folder = settings.state_path / "features"
     frame = pd.DataFrame(read_rows(folder), columns=list(COLUMNS))
     if frame.empty:
-        return Rows(frame, f"the feature log in {folder} (empty: is the consume service running?)")
+        return Rows(frame, f"the feature log in {folder} (empty: {_why_no_rows(settings)})")
     newest = frame["ts"].max()
     frame = frame[frame["ts"] >= newest - span].reset_index(drop=True)
     age = time.time() - newest
     return Rows(frame, f"feature log, last {window} of the stream (newest row {_age(age)} old)")
+
+
+def _why_no_rows(settings: Settings) -> str:
+    """An empty feature log while consume runs is the warm-up, not a fault: say which streams warm
+    and when their rows come."""
+    from volctl.clients.http import get_json
+    from volctl.domain.topology import consume_members
+
+    answers = [get_json(m.name, m.url, "/health", timeout_s=1) for m in consume_members(settings)]
+    running = [a for a in answers if a is not None]
+    if not running:
+        return "is the consume service running? `volctl status`"
+    warming = {p: left for a in running for p, left in (a.get("warming_up") or {}).items()}
+    if not warming:
+        return "the consume service runs but has no ticks yet; is a source running? `volctl status`"
+    streams = ", ".join(f"{p} in {_age(left)}" for p, left in sorted(warming.items()))
+    count = "1 stream is" if len(warming) == 1 else f"{len(warming)} streams are"
+    return (f"the consume service runs; {count} in the 5 min warm-up and rows arrive once it is over: "
+            f"{streams} of stream time")
 
 
 def _seeds_of(settings: Settings, model: dict[str, Any] | None) -> Seeds | None:

@@ -218,6 +218,12 @@ class FeatureEngine:
         state = self.products.get(product)
         return state is None or state.warming_up
 
+    def warm_up_left(self) -> dict[str, float]:
+        """Seconds of stream time each warming product still needs before its rows are complete."""
+        return {product: round(HISTORY_S - (state.last_ts - state.segment_start), 1)
+                for product, state in self.products.items()
+                if state.warming_up and state.segment_start is not None and state.last_ts is not None}
+
     def update(self, product: str, ts: float, price: float, bid: float = _NAN, ask: float = _NAN) -> list[float]:
         state = self.products.get(product)
         if state is None:
