@@ -26,12 +26,28 @@ from volctl.cli import (
     stack,
 )
 
+
+def _flags_take_no_value() -> None:
+    """Typer's help shows every flag with a value type (`--help <bool>`): a flag takes none, so
+    its type column stays empty, for --help and every --json, --yes and --dry-run alike."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag and not self.metavar else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
 app = typer.Typer(
     name="volctl",
     help="Operate the crypto volatility spike detector: train, serve, check, roll back.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode="markdown",  # a docstring's paragraphs reflow to the terminal (rich mode kept its line breaks)
 )
 app.add_typer(model.app, name="model")
 app.add_typer(slo.app, name="slo")

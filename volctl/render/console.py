@@ -43,6 +43,8 @@ def fit(table: Table, console: Console) -> RenderableType:
         lines = []
         for header, column in zip(headers, table.columns, strict=True):
             cell = list(column.cells)[row]
+            if isinstance(cell, str | Text) and not str(cell).strip():
+                continue  # a blank cell ("as above" in a grouped table) is no field of the record
             label = Text(f"{header or '·'}: ", style="dim")
             lines.append(Text.assemble(label, _renderable(cell)))
         blocks.append(Group(*lines, Text("")))

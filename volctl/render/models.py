@@ -37,16 +37,16 @@ def model_table(models: list[ModelSummary]) -> None:
             data += " [yellow]synthetic[/]"
         for index, variant in enumerate(model.variants):
             first = index == 0
-            table.add_row(
-                model.version if first else "", variant.variant, _metric(variant.pr_auc), _metric(variant.f1),
+            table.add_row(  # the version on every row: each names its model whole, in a record view too
+                model.version, variant.variant, _metric(variant.pr_auc), _metric(variant.f1),
                 _metric(model.positive_rate) if first else "", (model.recommended_variant or "ml") if first else "",
                 data if first else "", end_section=index == len(model.variants) - 1,
             )
     out.print(fit(table, out))
     newest = models[-1]
     if newest.recommended_variant == "baseline":
-        out.print(f"[yellow]{newest.version}: ml does not beat the baseline rule[/] ({newest.recommendation}); "
-                  "model.variant = auto serves baseline")
+        out.print(f"[yellow]{newest.version}: model.variant = auto serves baseline[/]: "
+                  f"{escape(newest.recommendation) or 'ml does not beat the baseline rule'}")
 
 
 def training_summary(result: TrainResult) -> None:
