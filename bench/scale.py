@@ -77,9 +77,10 @@ def group_throughput(state: Path, kafka_port: int, registry: Path, members: int,
                       f'[consume]\nport = {base}\n[model]\nregistry_dir = "{registry}"\nvariant = "ml"\n'
                       "shadow = false\n")
     urls = [f"http://127.0.0.1:{base + i}" for i in range(members)]
+    logs = [(folder / f"member-{i + 1}.log").open("wb") for i in range(members)]  # read when one fails
     processes = [subprocess.Popen([sys.executable, "-m", "services.consume", "--config", str(config),
                                    "--member", str(i + 1)], cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(members)]
+                                  stdout=logs[i], stderr=subprocess.STDOUT) for i in range(members)]
     try:
         deadline = time.monotonic() + 60
         while not all(_partitions(url) for url in urls):
@@ -89,10 +90,14 @@ def group_throughput(state: Path, kafka_port: int, registry: Path, members: int,
         started, first = time.perf_counter(), sum(processed(url + "/metrics") for url in urls)
         if drain is None:
             time.sleep(window_s)
-        while drain is not None and sum(processed(url + "/metrics") for url in urls) < drain:
+        while drain is not None and _processed_by(urls) < drain:
             if time.perf_counter() - started > 600:
                 raise SystemExit(f"{members} members did not drain {drain:,} ticks within 600 s")
-            time.sleep(0.05)
+            for process in processes:
+                if process.poll() is not None:
+                    raise SystemExit(f"a consume member exited with {process.returncode} during the drain "
+                                     f"(its log: {folder})")
+            time.sleep(0.2)
         done = sum(processed(url + "/metrics") for url in urls)
         return (done - first) / (time.perf_counter() - started)
     finally:
@@ -100,6 +105,14 @@ def group_throughput(state: Path, kafka_port: int, registry: Path, members: int,
             process.terminate()
         for process in processes:
             process.wait(15)
+
+
+def _processed_by(urls: list[str]) -> float:
+    """The group's processed count; a scrape cut short (a member busy) counts as not there yet."""
+    try:
+        return sum(processed(url + "/metrics") for url in urls)
+    except httpx.HTTPError:
+        return 0.0
 
 
 def _partitions(url: str) -> list[int]:

@@ -258,3 +258,28 @@ def test_an_empty_feature_log_during_the_warm_up_says_so(tmp_path: Path) -> None
         server.shutdown()
     assert rows.frame.empty
     assert "1 stream is in the 5 min warm-up" in rows.source and "BTC-USD in 3 min" in rows.source, rows.source
+
+
+def test_summaries_of_several_bursts_do_not_trip_over_each_other() -> None:
+    """Writing a summary passes through the filter again: with two bursts over at once, the
+    second flush found the first already gone (KeyError) and the exception took the consume
+    service down (found by bench/scale.py, dead letters of two kinds)."""
+    import logging
+
+    from volctl.domain.service_log import RepeatSummary
+
+    now, written = [0.0], []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            written.append(record.getMessage())
+
+    handler = Collect()
+    repeats = RepeatSummary(clock=lambda: now[0])
+    repeats.handler = handler
+    handler.addFilter(repeats)
+    for message in ("a", "a", "b", "b", "b"):
+        handler.handle(logging.makeLogRecord({"msg": message, "name": "volctl"}))
+    now[0] = 11.0
+    handler.handle(logging.makeLogRecord({"msg": "c", "name": "volctl"}))
+    assert written == ["a", "b", "a [x 1 more in the last 10 s]", "b [x 2 more in the last 10 s]", "c"]

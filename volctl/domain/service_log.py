@@ -42,8 +42,11 @@ class RepeatSummary(logging.Filter):
         self.window_s, self.clock = window_s, clock
         self.bursts: dict[tuple, list] = {}  # key -> [window start, suppressed count, a record]
         self.handler: logging.Handler | None = None
+        self._summarising = False
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self._summarising:  # a summary line of ours on its way out
+            return True
         now = self.clock()
         self._flush(now)
         key = (record.name, record.levelno, record.getMessage())
@@ -57,15 +60,22 @@ class RepeatSummary(logging.Filter):
         return True
 
     def _flush(self, now: float) -> None:
-        for key, (started, count, record) in list(self.bursts.items()):
-            if now - started < self.window_s:
-                continue
+        """Say each burst whose window is over; the bursts are taken out before a line is written,
+        since writing one passes through this filter again."""
+        over = [(key, burst) for key, burst in self.bursts.items() if now - burst[0] >= self.window_s]
+        for key, _ in over:
             del self.bursts[key]
-            if count and self.handler is not None:
-                summary = logging.makeLogRecord({**record.__dict__, "args": None, "exc_info": None, "exc_text": None,
-                                                 "msg": f"{record.getMessage()} [x {count:,} more in the last "
-                                                        f"{min(now - started, self.window_s):.0f} s]"})
+        for _, (started, count, record) in over:
+            if not count or self.handler is None:
+                continue
+            summary = logging.makeLogRecord({**record.__dict__, "args": None, "exc_info": None, "exc_text": None,
+                                             "msg": f"{record.getMessage()} [x {count:,} more in the last "
+                                                    f"{min(now - started, self.window_s):.0f} s]"})
+            self._summarising = True
+            try:
                 self.handler.handle(summary)
+            finally:
+                self._summarising = False
 
     def flush_all(self) -> None:
         self._flush(float("inf"))
