@@ -283,3 +283,46 @@ def test_summaries_of_several_bursts_do_not_trip_over_each_other() -> None:
     now[0] = 11.0
     handler.handle(logging.makeLogRecord({"msg": "c", "name": "volctl"}))
     assert written == ["a", "b", "a [x 1 more in the last 10 s]", "b [x 2 more in the last 10 s]", "c"]
+
+
+def test_ingest_with_event_time_now_reports_the_times_it_sent() -> None:
+    """`ingest --event-time now` reported the recorded times as the "event time"."""
+    import time
+
+    from volctl.core.ingest import publish
+    from volctl.domain.clock import utc_iso
+    from volctl.domain.ticks import Tick
+
+    class Sink:
+        acked = failed = resent = 0
+
+        def send(self, topic: str, key: bytes, value: bytes) -> None:
+            self.acked += 1
+
+        def flush(self) -> None:
+            pass
+
+    ticks = [(1, Tick("BTC-USD", 1_700_000_000.0 + i, "100")) for i in range(3)]
+    summary = publish(ticks, Sink(), "ticks.raw", "test", event_time="now")  # type: ignore[arg-type]
+    assert summary.first_event[:16] == utc_iso(time.time(), "microseconds")[:16]  # stamped now
+    assert summary.recorded_span == (ticks[0][1].time_iso, ticks[-1][1].time_iso)
+    kept = publish(ticks, Sink(), "ticks.raw", "test", event_time="original")  # type: ignore[arg-type]
+    assert kept.first_event == ticks[0][1].time_iso and kept.recorded_span is None
+
+
+def test_a_narrow_record_view_shows_no_blank_fields() -> None:
+    """Off a terminal at 80 columns `model list` printed blank `version:` and `data:` fields for the
+    ml row, and `rollback` an empty `note:`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from volctl.render.console import fit
+
+    table = Table(title="switches")
+    for column in ("service", "before", "after", "time", "verified", "note"):
+        table.add_column(column)
+    table.add_row("predict", "ml 20261206-030647-real " * 2, "baseline 20261206-030647-real " * 2, "12 ms", "yes", "")
+    console = Console(width=60, record=True, no_color=True)
+    console.print(fit(table, console))
+    text = console.export_text()
+    assert "service: predict" in text and "verified: yes" in text and "note:" not in text, text

@@ -45,8 +45,9 @@ class IngestSummary:
     seconds: float = 0.0
     passes: int = 0
     products: dict[str, int] = field(default_factory=dict)
-    first_event: str | None = None
+    first_event: str | None = None  # the event times sent (now, with --event-time now)
     last_event: str | None = None
+    recorded_span: tuple[str, str] | None = None  # with --event-time now: the recorded times they replace
     recorded: int = 0
     record_path: str | None = None
     stopped_early: bool = False
@@ -150,12 +151,14 @@ def publish(stream: Iterable[tuple[int, Tick]], publisher: Publisher, topic: str
             if limits.reached(attempted, started):
                 summary.stopped_early = True
                 break
-            _send_tick(publisher, topic, tick, event_time)
+            sent_as = _send_tick(publisher, topic, tick, event_time)
             attempted += 1
             products[tick.product] += 1
             summary.passes = number
-            summary.first_event = summary.first_event or tick.time_iso
-            summary.last_event = tick.time_iso
+            summary.first_event = summary.first_event or sent_as
+            summary.last_event = sent_as
+            if event_time == "now":
+                summary.recorded_span = ((summary.recorded_span or (tick.time_iso,))[0], tick.time_iso)
             if progress and attempted % PROGRESS_EVERY == 0:
                 progress(attempted, total)
     except Unreachable as exc:  # the broker went away: stop, and say how far we got
@@ -230,9 +233,11 @@ def ingest_live(publisher: Publisher, topic: str, url: str, products: list[str],
     return summary
 
 
-def _send_tick(publisher: Publisher, topic: str, tick: Tick, event_time: str) -> None:
+def _send_tick(publisher: Publisher, topic: str, tick: Tick, event_time: str) -> str:
+    """Sends the tick; returns the event time it carries."""
     wire: dict[str, Any] = tick.to_wire()
     if event_time == "now":
         wire["recorded_time"] = wire["time"]
         wire["time"] = utc_iso(timespec="microseconds")
     publisher.send(topic, tick.product.encode(), orjson.dumps(wire))
+    return wire["time"]

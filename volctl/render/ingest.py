@@ -44,7 +44,10 @@ def ingest_summary(summary: IngestSummary) -> None:
     table.add_row("skipped bad lines", f"{summary.skipped:,}" + (f" ({skipped})" if skipped else ""))
     table.add_row("rate", f"{summary.rate:,.0f} ticks/s over {summary.seconds:.1f} s")
     table.add_row("products", ", ".join(f"{p} {n:,}" for p, n in sorted(summary.products.items())) or "-")
-    table.add_row("event time", f"{summary.first_event or '-'} → {summary.last_event or '-'}")
+    table.add_row("event time", f"{summary.first_event or '-'} → {summary.last_event or '-'}"
+                  + (" (stamped now)" if summary.recorded_span else ""))
+    if summary.recorded_span:
+        table.add_row("recorded time", " → ".join(summary.recorded_span))
     if summary.passes > 1:
         table.add_row("passes", str(summary.passes))
     if summary.record_path:
