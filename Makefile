@@ -66,7 +66,7 @@ demo: install prometheus
 
 test: install prometheus compose-tools browser
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n 2 --dist loadfile  # two workers, a test module per worker: 7 min instead of 12 here
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15  # two workers, a test module each; the slowest 15 listed
 
 lint: install
 	$(VENV)/bin/ruff check .
