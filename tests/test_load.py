@@ -93,6 +93,8 @@ def test_open_model_against_a_50_ms_server_does_not_wait_for_answers() -> None:
         stop.set()
     assert result.sent == 500 and result.ok == 500 and not result.errors
     assert in_flight[1] > 1, in_flight
+    # Memory follows what is in flight (about 5 here), not the run: every task was kept until the end.
+    assert result.most_held < 250, result.most_held
     assert result.corrected.percentile(50) >= 0.049 and result.lateness.total == 500
     assert result.corrected.percentile(50) >= result.uncorrected.percentile(50)
 

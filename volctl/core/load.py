@@ -102,6 +102,7 @@ class LoadResult:
     send_span_s: float = 0.0  # from the start to the last actual send, plus one interval
     last_send_s: float = 0.0  # from the start
     processes: int = 1  # that shared the schedule
+    most_held: int = 0  # request tasks held at once: those in flight, never the whole run
     answered: int = 0  # any HTTP status: the target was there
     # Per second of the run: requests due (asked), actually sent, answered 200, failed.
     timeline: dict[str, Counter[int]] = field(default_factory=lambda: {k: Counter() for k in TIMELINE})
@@ -151,6 +152,7 @@ class LoadResult:
             self.timeline[kind].update(other.timeline[kind])
         self.wall_s = max(self.wall_s, other.wall_s)
         self.last_send_s = max(self.last_send_s, other.last_send_s)
+        self.most_held += other.most_held
 
 
 async def send_on_schedule(url: str, bodies: list[bytes] | None, times: list[float], progress: Progress | None,
@@ -216,6 +218,7 @@ async def send_on_schedule(url: str, bodies: list[bytes] | None, times: list[flo
             task = asyncio.create_task(one(index, due))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+            result.most_held = max(result.most_held, len(tasks))
             result.sent += 1
             if progress and offset >= next_report:
                 next_report += 0.5
