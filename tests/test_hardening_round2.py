@@ -326,3 +326,24 @@ def test_a_narrow_record_view_shows_no_blank_fields() -> None:
     console.print(fit(table, console))
     text = console.export_text()
     assert "service: predict" in text and "verified: yes" in text and "note:" not in text, text
+
+
+def test_any_product_id_is_either_shaped_or_a_bad_product_dead_letter() -> None:
+    """The property behind the product shape: whatever a producer puts in product_id, normalise
+    accepts exactly the ids with the shape and refuses the rest as bad_product, never crashing."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from volctl.domain.ticks import PRODUCT_SHAPE, BadTick, normalise
+
+    @given(st.one_of(st.text(max_size=40), st.from_regex(PRODUCT_SHAPE, fullmatch=True)))
+    @settings(max_examples=300, derandomize=True, database=None)
+    def check(product: str) -> None:
+        try:
+            ticks = normalise({"product_id": product, "time": 1_700_000_000, "price": "1"})
+        except BadTick as refused:
+            assert refused.reason in ("bad_product", "missing_product") and not PRODUCT_SHAPE.fullmatch(product)
+        else:
+            assert ticks[0].product == product and PRODUCT_SHAPE.fullmatch(product)
+
+    check()
