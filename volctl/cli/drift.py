@@ -27,7 +27,7 @@ def report(
     reference: Annotated[Path | None, typer.Option(help="Reference from a file instead of the served model's "
                                                    "training split.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for drift.html, drift.json and drift.md "
-                                             "(default: a timestamped folder in <state>/drift).")] = None,
+                                             "(default: a timestamped folder in `STATE_DIR/drift`).")] = None,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Drift when more than this share "
                                                     "of the features drifted (default drift.share_threshold).")
                          ] = None,

@@ -23,7 +23,7 @@ def gate(
     """Load, then SLOs, consumer lag status and drift over exactly that window: ship or do not ship.
 
     Exit 0 pass, 1 a check failed (the JSON names the classes), 3 something could not be measured.
-    Every result is kept in an evidence folder under <state>/gates.
+    Every result is kept in an evidence folder under `STATE_DIR/gates`.
     """
     from volctl.cli.wiring import lag_inputs
     from volctl.clients.prometheus import PrometheusClient

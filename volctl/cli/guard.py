@@ -26,7 +26,7 @@ def guard(
 ) -> None:
     """Every interval: the served model's realised quality against its shadow challengers and the fast
     burn of the error and latency budgets; after --failure-limit failing evaluations in a row, roll
-    both services back to the better variant (audited: "guard: <why>"), then keep watching.
+    both services back to the better variant (audited: `guard: WHY`), then keep watching.
 
     One line per evaluation on stdout (JSON with --json). Exit 0 when stopped.
     """

@@ -163,7 +163,7 @@ def logs(
 def render(
     ctx: typer.Context,
     flavour: Annotated[str, typer.Option(help="embedded (this machine) or compose (compose.yaml).")] = "compose",
-    out: Annotated[Path | None, typer.Option(help="Folder (default: <state>/<flavour>).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder (default: `STATE_DIR/FLAVOUR`).")] = None,
 ) -> None:
     """Write the Prometheus config and rules and the Grafana dashboard rendered from templates/."""
     from volctl.reports.monitoring import render_monitoring
