@@ -1,0 +1,94 @@
+"""Every alert of the catalogue (`queries.alerts`) with the incident that must fire it and a healthy
+stretch that must leave it silent, as `promtool test rules` cases.
+
+The cases are generated from here and run against the rules volctl renders
+(tests/test_alert_proofs.py), so an alert added without its proof fails the suite, and so does a
+rule that cannot fire, for example an expression over a metric nobody exports. Series are
+sampled 1 minute apart and use promtool's expanding notation ("0+30x80": 0, 30, 60, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from volctl.core import queries
+from volctl.domain import metrics as m
+from volctl.domain.settings import SloSettings
+
+OK = f'{m.REQUESTS}{{endpoint="/predict",method="POST",status="200"}}'
+FAILED = f'{m.REQUESTS}{{endpoint="/predict",method="POST",status="500"}}'
+PREDICT_UP = 'up{job="predict",instance="predict"}'
+SERVED = f'{m.MODEL_INFO}{{job="consume",variant="baseline",version="v1"}}'
+
+
+@dataclass(frozen=True)
+class Proof:
+    incident: dict[str, str]  # series -> values: the alert fires on these by `at_minute`
+    healthy: dict[str, str]  # and stays silent on these
+    at_minute: int = 20
+    labels: dict[str, str] = field(default_factory=dict)  # labels the firing alert carries from its series
+
+
+def _requests(ok_per_min: int, failed_per_min: int, minutes: int) -> dict[str, str]:
+    return {OK: f"0+{ok_per_min}x{minutes}", FAILED: f"0+{failed_per_min}x{minutes}", PREDICT_UP: f"1x{minutes}"}
+
+
+def _latency(seconds_bucket: str, minutes: int = 30) -> dict[str, str]:
+    """60 requests a minute, every one in the bucket ending at `seconds_bucket`."""
+    buckets = ("0.001", "0.5", "1", "2.5", "+Inf")
+    return {f'{m.LATENCY}_bucket{{le="{le}"}}': (f"0+60x{minutes}" if float(le) >= float(seconds_bucket)
+                                                 else f"0x{minutes}") for le in buckets}
+
+
+def _outcomes(served: tuple[int, int, int], challenger: tuple[int, int, int], minutes: int = 40) -> dict[str, str]:
+    """Outcome counters a minute: (tp, fp, fn) of the served variant (baseline) and of the ml
+    challenger, 20 true negatives each, and the consume service's model info naming the served one."""
+    series = {SERVED: f"1x{minutes}"}
+    for variant, counts in (("baseline", served), ("ml", challenger)):
+        for outcome, per_min in zip(("tp", "fp", "fn", "tn"), (*counts, 20), strict=True):
+            series[f'{m.OUTCOMES}{{variant="{variant}",outcome="{outcome}"}}'] = f"0+{per_min}x{minutes}"
+    return series
+
+
+def proofs(slo: SloSettings) -> dict[str, Proof]:
+    """Alert name -> its proof, for the thresholds of `slo` (the defaults' incidents are wide
+    enough for any sensible setting: a latency of seconds, half the requests failing)."""
+    # 50 % failing; healthy is 0.05 %: inside both budgets (1 % errors, and 0.1 % for 99.9 % availability,
+    # the stricter: 0.5 % failing does burn it, at 5x)
+    burning, quiet = _requests(30, 30, 80), _requests(1999, 1, 80)
+    found = {
+        "PredictLatencyHigh": Proof(_latency("2.5"), _latency("0.001")),
+        "PredictErrorRateHigh": Proof(_requests(30, 30, 30), _requests(999, 1, 30)),
+        "ConsumerLagHigh": Proof({f"{m.CONSUMER_LAG_SECONDS}": "600x30"}, {f"{m.CONSUMER_LAG_SECONDS}": "1x30"}),
+        # A tick stamp stuck at minute 1 while time goes on; a healthy one keeps up with the clock.
+        "StreamStale": Proof({m.CONSUMER_LAST_TICK: "60x30"}, {m.CONSUMER_LAST_TICK: "60+60x30"}),
+        "PredictUnhealthy": Proof({m.HEALTH: "0x30"}, {m.HEALTH: "1x30"}),
+        "ServiceDown": Proof({'up{job="consume",instance="consume"}': "0x30"},
+                             {'up{job="consume",instance="consume"}': "1x30"},
+                             labels={"job": "consume", "instance": "consume"}),
+        "ModelQualityPrecisionBelowChallenger": Proof(_outcomes((1, 9, 9), (9, 1, 1)), _outcomes((5, 5, 5), (5, 5, 5)),
+                                                      at_minute=35),
+        "ModelQualityRecallBelowChallenger": Proof(_outcomes((1, 9, 9), (9, 1, 1)), _outcomes((5, 5, 5), (5, 5, 5)),
+                                                   at_minute=35),
+    }
+    for alert in queries.burn_alerts(slo):
+        found[alert.name] = Proof(burning, quiet, at_minute=75)
+    return found
+
+
+def promtool_cases(slo: SloSettings) -> list[dict]:
+    """Two `promtool test rules` cases an alert: its incident fires it (with its severity, summary
+    and runbook), its healthy stretch does not. KeyError names an alert without a proof."""
+    cases = []
+    known = proofs(slo)
+    for alert in queries.alerts(slo):
+        proof = known[alert.name]
+        fired = {"exp_labels": {"alertname": alert.name, "severity": alert.severity, **proof.labels},
+                 "exp_annotations": {"summary": alert.summary, "runbook": f"volctl runbook run {alert.runbook}"}}
+        for series, expected in ((proof.incident, [fired]), (proof.healthy, [])):
+            cases.append({"name": f"{alert.name}: {'fires on its incident' if expected else 'silent when healthy'}",
+                          "interval": "1m",
+                          "input_series": [{"series": s, "values": v} for s, v in series.items()],
+                          "alert_rule_test": [{"eval_time": f"{proof.at_minute}m", "alertname": alert.name,
+                                               "exp_alerts": expected}]})
+    return cases
