@@ -62,6 +62,9 @@ def proofs(slo: SloSettings) -> dict[str, Proof]:
         "ConsumerLagHigh": Proof({f"{m.CONSUMER_LAG_SECONDS}": "600x30"}, {f"{m.CONSUMER_LAG_SECONDS}": "1x30"}),
         # A tick stamp stuck at minute 1 while time goes on; a healthy one keeps up with the clock.
         "StreamStale": Proof({m.CONSUMER_LAST_TICK: "60x30"}, {m.CONSUMER_LAST_TICK: "60+60x30"}),
+        # Ticks keep coming (their stamp follows the clock) while the prediction stamp stops at minute 1.
+        "PredictionsStale": Proof({m.CONSUMER_LAST_TICK: "60+60x30", m.CONSUMER_LAST_PREDICTION: "60x30"},
+                                  {m.CONSUMER_LAST_TICK: "60+60x30", m.CONSUMER_LAST_PREDICTION: "60+60x30"}),
         "PredictUnhealthy": Proof({m.HEALTH: "0x30"}, {m.HEALTH: "1x30"}),
         "ServiceDown": Proof({'up{job="consume",instance="consume"}': "0x30"},
                              {'up{job="consume",instance="consume"}': "1x30"},

@@ -104,7 +104,7 @@ class Alert:
     for_: str
     summary: str
     severity: str = "page"
-    multiwindow: str = ""  # burn-rate alerts: both windows must exceed the limit
+    multiwindow: str = ""  # the whole condition when `expr op threshold` is not all (burn rates: both windows)
     runbook: str = "health-check"  # runbooks/<name>.md: what the on-call engineer runs when it fires
 
     @property
@@ -217,6 +217,11 @@ def alerts(slo: SloSettings) -> tuple[Alert, ...]:
         Alert("StreamStale", TICK_AGE, ">", slo.freshness_seconds, "1m",
               f"no new tick for more than {slo.freshness_seconds:g} s: the source or the broker stopped",
               severity="ticket", runbook="broker-outage"),
+        # Ticks arrive but no prediction comes out: the consume service is stuck or cannot score.
+        Alert("PredictionsStale", PREDICTION_AGE, ">", slo.freshness_seconds, "2m",
+              f"ticks arrive but no new prediction for more than {slo.freshness_seconds:g} s: the consume service "
+              "is stuck", multiwindow=f"({PREDICTION_AGE}) > {slo.freshness_seconds:g} and on () ({TICK_AGE}) <= "
+              f"{slo.freshness_seconds:g}", runbook="consumer-lag"),
         Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded",
               runbook="model-rollback"),
         Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service", runbook="startup"),
