@@ -84,6 +84,11 @@ def test_the_processor_joins_served_and_shadow_predictions_with_their_labels(sha
         assert set(document["scores"]) == {"ml", "baseline"} and document["served"] == "ml"
     kinds = sum(batch.outcome_kinds.values())  # the last batch alone: every variant counted once per outcome
     assert kinds == 2 * len(batch.outcome_documents)
+    # The live alert lift's input: each variant's alert (or silence) with the next minute's volatility.
+    moves = {(variant, d["source"]["offset"]): (alerted, vol) for (variant, alerted, vol), d in zip(
+        batch.outcome_moves, [d for d in batch.outcome_documents for _ in range(2)], strict=True)}
+    for (variant, offset), (alerted, volatility) in moves.items():
+        assert alerted == by_offset[offset]["labels"][variant] and volatility == by_offset[offset]["future_vol"]
 
 
 def _outcomes_of_a_replay(shared_data: Path, trained_registry: Path, names: tuple[str, ...] = REPLAYED) -> list[dict]:

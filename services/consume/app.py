@@ -436,6 +436,12 @@ class ConsumeService:
             if child is None:
                 child = children[(variant, label)] = self.metrics.outcome_score.labels(variant, str(label))
             child.observe(score)
+        moves: dict[tuple[str, int], Any] = {}
+        for variant, alerted, volatility in batch.outcome_moves:
+            child = moves.get((variant, alerted))
+            if child is None:
+                child = moves[(variant, alerted)] = self.metrics.outcome_next_volatility.labels(variant, str(alerted))
+            child.observe(volatility)
         for reason, count in batch.unlabelled.items():
             self.metrics.outcomes_unlabelled.labels(reason).inc(count)
         self.metrics.outcomes_pending.set(self.processor.labels.pending)

@@ -50,6 +50,7 @@ class Batch:
     outcome_documents: list[dict[str, Any]] = field(default_factory=list)  # the same, for the outcomes log
     outcome_kinds: Counter[tuple[str, str]] = field(default_factory=Counter)  # (variant, tp|fp|fn|tn)
     outcome_scores: list[tuple[str, int, float]] = field(default_factory=list)  # (variant, true label, score)
+    outcome_moves: list[tuple[str, int, float]] = field(default_factory=list)  # (variant, alerted, next 60 s vol)
     unlabelled: Counter[str] = field(default_factory=Counter)  # ticks whose horizon closed without a label
 
 
@@ -196,6 +197,7 @@ class TickProcessor:
                 for variant, predicted in waiting.labels.items():
                     batch.outcome_kinds[(variant, kind_of(predicted, actual))] += 1
                     batch.outcome_scores.append((variant, actual, waiting.scores[variant]))
+                    batch.outcome_moves.append((variant, predicted, fwd))
 
     def _ticks_of(self, record: Record) -> list[Tick]:
         value = record.value

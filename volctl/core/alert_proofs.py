@@ -50,6 +50,18 @@ def _outcomes(served: tuple[int, int, int], challenger: tuple[int, int, int], mi
     return series
 
 
+def _next_minutes(after_alerts: str, after_silences: str, minutes: int = 60) -> dict[str, str]:
+    """10 labelled alerts and 10 silences a minute of the served variant, the next minute's
+    volatility of each in the bucket ending at the given bound."""
+    series = {SERVED: f"1x{minutes}"}
+    for alerted, bound in (("1", after_alerts), ("0", after_silences)):
+        name = f'{m.OUTCOME_NEXT_VOLATILITY}_bucket{{variant="baseline",alerted="{alerted}",le='
+        for le in ("1e-05", "0.0001", "+Inf"):
+            series[f'{name}"{le}"}}'] = f"0+10x{minutes}" if float(le) >= float(bound) else f"0x{minutes}"
+        series[f'{m.OUTCOME_NEXT_VOLATILITY}_count{{variant="baseline",alerted="{alerted}"}}'] = f"0+10x{minutes}"
+    return series
+
+
 def proofs(slo: SloSettings) -> dict[str, Proof]:
     """Alert name -> its proof, for the thresholds of `slo` (the defaults' incidents are wide
     enough for any sensible setting: a latency of seconds, half the requests failing)."""
@@ -74,6 +86,10 @@ def proofs(slo: SloSettings) -> dict[str, Proof]:
         "ModelQualityRecallBelowChallenger": Proof(_outcomes((1, 9, 9), (9, 1, 1)), _outcomes((5, 5, 5), (5, 5, 5)),
                                                    at_minute=35),
     }
+    # Alerts before calm minutes (1e-5) and silences before volatile ones (1e-4): lift 0.1, the served
+    # rule of issue 23; the other way round is a detector that detects.
+    found["AlertLiftCollapsed"] = Proof(_next_minutes("1e-05", "0.0001"), _next_minutes("0.0001", "1e-05"),
+                                        at_minute=55)
     for alert in queries.burn_alerts(slo):
         found[alert.name] = Proof(burning, quiet, at_minute=75)
     return found

@@ -69,6 +69,26 @@ def best_challenger_realised(measure: str, window: str) -> str:
     return f"max({realised_by_variant(measure, window)} unless on (variant) {SERVED_VARIANT})"
 
 
+def next_volatility_median(alerted: int, window: str) -> str:
+    """The served variant's median realised volatility of the minute after an alert (1) or a silence (0)."""
+    return (f"histogram_quantile(0.5, sum by (le) (increase({m.OUTCOME_NEXT_VOLATILITY}_bucket"
+            f'{{alerted="{alerted}"}}[{window}]) and on (variant) {SERVED_VARIANT}))')
+
+
+def alert_lift(window: str) -> str:
+    """How much more volatile the next minute is after the served model's alerts than after its
+    silences (medians): the figure everyone reads, live."""
+    return f"({next_volatility_median(1, window)}) / ({next_volatility_median(0, window)})"
+
+
+def alerts_in(window: str) -> str:
+    return (f'max(sum by (variant) (increase({m.OUTCOME_NEXT_VOLATILITY}_count{{alerted="1"}}[{window}])) '
+            f"and on (variant) {SERVED_VARIANT})")
+
+
+ALERT_LIFT_MIN_ALERTS = 30  # fewer alerts in the window: their median says little
+
+
 def labelled_in(window: str) -> str:
     """Labelled ticks of the served variant in the window (every variant counts each tick once)."""
     return f"max(sum by (variant) (increase({m.OUTCOMES}[{window}])) and on (variant) {SERVED_VARIANT})"
@@ -242,6 +262,12 @@ def quality_alerts(slo: SloSettings) -> tuple[Alert, ...]:
             f"shadow challenger's over {window}", "ticket",
             f"({gap}) > {slo.quality_tolerance:g} and on () ({labelled_in(window)} >= {slo.min_outcomes})",
             "model-quality"))
+    lift = alert_lift(window)
+    alerts.append(Alert(
+        "AlertLiftCollapsed", lift, "<", 1.0, "30m",
+        f"the served model alerts before calmer minutes than its silences over {window}: alert lift below 1, "
+        "worse than a persistence rule", "ticket",
+        f"({lift}) < 1 and on () ({alerts_in(window)}) >= {ALERT_LIFT_MIN_ALERTS}", "model-quality"))
     return tuple(alerts)
 
 

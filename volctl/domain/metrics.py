@@ -27,6 +27,9 @@ CONSUMER_LAST_PREDICTION = "volatility_consumer_last_prediction_timestamp_second
 MODEL_SWITCHES = "volatility_model_switches_total"
 OUTCOMES = "volatility_outcomes_total"  # {variant, outcome="tp|fp|fn|tn"}: predictions met by their label
 OUTCOME_SCORE = "volatility_outcome_score"  # histogram {variant, label}: scores per true label
+# histogram {variant, alerted="1|0"}: the realised volatility of the 60 s after each labelled prediction,
+# split by whether it alerted: the live alert lift (median after alerts over median after silence)
+OUTCOME_NEXT_VOLATILITY = "volatility_outcome_next_volatility"
 OUTCOMES_PENDING = "volatility_outcomes_pending"
 OUTCOMES_UNLABELLED = "volatility_outcomes_unlabelled_total"  # {reason}: horizons that closed without a label
 DRIFT_SHARE = "volatility_drift_share"
@@ -108,6 +111,10 @@ class ConsumeMetrics:
                                 "variant (served and shadow challengers)", ["variant", "outcome"], registry=registry)
         self.outcome_score = Histogram(OUTCOME_SCORE, "Scores of labelled predictions per variant and true label",
                                        ["variant", "label"], buckets=[i / 20 for i in range(1, 20)], registry=registry)
+        self.outcome_next_volatility = Histogram(
+            OUTCOME_NEXT_VOLATILITY, "Realised volatility of the 60 s after each labelled prediction, per variant "
+            "and whether it alerted", ["variant", "alerted"],
+            buckets=[round(1e-6 * 10 ** (i / 8), 12) for i in range(0, 33)], registry=registry)  # 1e-6 .. 1e-2
         self.outcomes_pending = Gauge(OUTCOMES_PENDING, "Predictions waiting for their label's horizon",
                                       registry=registry)
         self.outcomes_unlabelled = Counter(_counter_name(OUTCOMES_UNLABELLED), "Predictions whose horizon closed "
