@@ -441,6 +441,8 @@ class ConsumeService:
             child = moves.get((variant, alerted))
             if child is None:
                 child = moves[(variant, alerted)] = self.metrics.outcome_next_volatility.labels(variant, str(alerted))
+                self.metrics.outcome_next_volatility.labels(variant, str(1 - alerted))  # both series exist: a
+                # variant that never alerted reads lift NaN (unknown), not no data
             child.observe(volatility)
         for reason, count in batch.unlabelled.items():
             self.metrics.outcomes_unlabelled.labels(reason).inc(count)
