@@ -136,6 +136,8 @@ class ConsumeService:
             for name in (model.variant, *(model_name(c.variant, c.version, model.version) for c in challengers)):
                 for kind in KINDS:
                     self.metrics.outcomes.labels(name, kind)
+                for alerted in ("0", "1"):  # the alert lift reads unknown (NaN) until both have samples
+                    self.metrics.outcome_next_volatility.labels(name, alerted)
 
     # -- shadow models (volctl shadow add/remove, through the admin endpoint) ----------------------
 
@@ -441,8 +443,6 @@ class ConsumeService:
             child = moves.get((variant, alerted))
             if child is None:
                 child = moves[(variant, alerted)] = self.metrics.outcome_next_volatility.labels(variant, str(alerted))
-                self.metrics.outcome_next_volatility.labels(variant, str(1 - alerted))  # both series exist: a
-                # variant that never alerted reads lift NaN (unknown), not no data
             child.observe(volatility)
         for reason, count in batch.unlabelled.items():
             self.metrics.outcomes_unlabelled.labels(reason).inc(count)
