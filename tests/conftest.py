@@ -21,16 +21,21 @@ SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
 
 
 def _port_block() -> range:
-    """This test process's own ports: each xdist worker draws from a disjoint block below Linux's
-    ephemeral range (32768+), so neither another worker's `bind(0)` nor an outgoing connection can
-    take a port between the moment it is chosen and the moment a service binds it."""
+    """This test process's own ports: a block of 500 below Linux's ephemeral range (32768+), one per
+    xdist worker of a run and another for the next run (keyed by the run's id, or the pid outside
+    xdist), so neither another worker's or session's tests nor an outgoing connection can take a
+    port between the moment it is chosen and the moment a service binds it."""
+    import zlib
+
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
-    start = 20000 + (index % 6) * 2000
-    return range(start, start + 2000)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
+    block = (zlib.crc32(run.encode()) + index) % 25
+    start = 20000 + block * 500
+    return range(start, start + 500)
 
 
-_next_port = [random.randrange(2000)]  # consecutive runs start at different ports
+_next_port = [random.randrange(500)]  # consecutive runs start at different ports
 
 
 def free_ports_in_a_row(count: int) -> int:
