@@ -15,7 +15,9 @@ import atexit
 import logging
 import logging.handlers
 import os
+import signal
 import sys
+import threading
 import time
 
 from volctl.domain.text import visible
@@ -35,50 +37,69 @@ class VisibleFormatter(logging.Formatter):
 
 class RepeatSummary(logging.Filter):
     """Lets the first of a burst of identical messages through, counts the rest for
-    SUMMARY_WINDOW_S, then says how many there were (when the next record is written, or at exit)."""
+    SUMMARY_WINDOW_S, then says how many there were: when the next record passes, from a timer
+    (`start`), or at exit. Summaries are written straight to the handler, never filtered again.
+    (uvicorn re-raises SIGTERM after its shutdown, so atexit alone would lose the last burst.)"""
 
     def __init__(self, window_s: float = SUMMARY_WINDOW_S, clock=time.monotonic) -> None:
         super().__init__()
         self.window_s, self.clock = window_s, clock
         self.bursts: dict[tuple, list] = {}  # key -> [window start, suppressed count, a record]
         self.handler: logging.Handler | None = None
-        self._summarising = False
+        self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._summarising:  # a summary line of ours on its way out
-            return True
         now = self.clock()
-        self._flush(now)
         key = (record.name, record.levelno, record.getMessage())
-        burst = self.bursts.get(key)
-        if burst is not None:
-            burst[1] += 1
-            return False
-        if len(self.bursts) >= MAX_TRACKED:
-            self._flush(float("inf"))
-        self.bursts[key] = [now, 0, record]
-        return True
+        with self._lock:
+            over = self._take_over(now)
+            burst = self.bursts.get(key)
+            if burst is not None:
+                burst[1] += 1
+            else:
+                if len(self.bursts) >= MAX_TRACKED:
+                    over += self._take_over(float("inf"))
+                self.bursts[key] = [now, 0, record]
+        self._say(over, now)
+        return burst is None
 
-    def _flush(self, now: float) -> None:
-        """Say each burst whose window is over; the bursts are taken out before a line is written,
-        since writing one passes through this filter again."""
-        over = [(key, burst) for key, burst in self.bursts.items() if now - burst[0] >= self.window_s]
-        for key, _ in over:
+    def flush_due(self) -> None:
+        now = self.clock()
+        with self._lock:
+            over = self._take_over(now)
+        self._say(over, now)
+
+    def flush_all(self) -> None:
+        with self._lock:
+            over = self._take_over(float("inf"))
+        self._say(over, self.clock())
+
+    def start(self, every_s: float = 1.0) -> None:
+        def run() -> None:
+            while True:
+                time.sleep(every_s)
+                self.flush_due()
+
+        threading.Thread(target=run, name="log-repeat-summary", daemon=True).start()
+
+    def _take_over(self, now: float) -> list[list]:
+        over = [burst for burst in self.bursts.values() if now - burst[0] >= self.window_s]
+        for key in [key for key, burst in self.bursts.items() if now - burst[0] >= self.window_s]:
             del self.bursts[key]
-        for _, (started, count, record) in over:
+        return over
+
+    def _say(self, over: list[list], now: float) -> None:
+        for started, count, record in over:
             if not count or self.handler is None:
                 continue
             summary = logging.makeLogRecord({**record.__dict__, "args": None, "exc_info": None, "exc_text": None,
                                              "msg": f"{record.getMessage()} [x {count:,} more in the last "
                                                     f"{min(now - started, self.window_s):.0f} s]"})
-            self._summarising = True
+            self.handler.acquire()
             try:
-                self.handler.handle(summary)
+                self.handler.emit(summary)
             finally:
-                self._summarising = False
-
-    def flush_all(self) -> None:
-        self._flush(float("inf"))
+                self.handler.release()
 
 
 class FollowingRotatingFileHandler(logging.handlers.RotatingFileHandler):
@@ -110,4 +131,12 @@ def configure_service_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    repeats.start()
     atexit.register(repeats.flush_all)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+        # uvicorn hands SIGTERM back after its graceful shutdown: the last burst is said before exiting.
+        def stop(signum: int, _frame: object) -> None:
+            repeats.flush_all()
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, stop)
