@@ -105,6 +105,8 @@ def group_throughput(state: Path, kafka_port: int, registry: Path, members: int,
             process.terminate()
         for process in processes:
             process.wait(15)
+        for log in logs:
+            log.close()
 
 
 def _processed_by(urls: list[str]) -> float:

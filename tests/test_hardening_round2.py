@@ -100,27 +100,35 @@ def test_a_reused_pid_running_the_same_program_is_never_taken_for_ours(tmp_path:
     supervisor.stop("sleeper", timeout_s=5)
 
 
-def test_a_log_record_is_one_visible_line_and_a_burst_is_summarised() -> None:
+def _summarising_handler(clock, written: list[str]):  # type: ignore[no-untyped-def]
+    """A handler that collects each message it writes, behind a RepeatSummary on `clock`."""
     import logging
 
-    from volctl.domain.service_log import FORMAT, RepeatSummary, VisibleFormatter
-
-    record = logging.makeLogRecord({"msg": "model switched by %s (%s)", "args": ("eve", "ok\x1b[2J\nFORGED [red]x[/]"),
-                                    "levelname": "WARNING", "name": "volctl"})
-    line = VisibleFormatter(FORMAT).format(record)
-    assert "\n" not in line and "\x1b" not in line and "\\x1b[2J\\nFORGED [red]x[/]" in line
-
-    now = [0.0]
-    written: list[str] = []
+    from volctl.domain.service_log import RepeatSummary
 
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             written.append(record.getMessage())
 
     handler = Collect()
-    repeats = RepeatSummary(clock=lambda: now[0])
+    repeats = RepeatSummary(clock=clock)
     repeats.handler = handler
     handler.addFilter(repeats)
+    return handler
+
+
+def test_a_log_record_is_one_visible_line_and_a_burst_is_summarised() -> None:
+    import logging
+
+    from volctl.domain.service_log import FORMAT, VisibleFormatter
+
+    record = logging.makeLogRecord({"msg": "model switched by %s (%s)", "args": ("eve", "ok\x1b[2J\nFORGED [red]x[/]"),
+                                    "levelname": "WARNING", "name": "volctl"})
+    line = VisibleFormatter(FORMAT).format(record)
+    assert "\n" not in line and "\x1b" not in line and "\\x1b[2J\\nFORGED [red]x[/]" in line
+
+    now, written = [0.0], []
+    handler = _summarising_handler(lambda: now[0], written)
     refused = {"msg": "admin call refused (%s): %s", "args": ("unauthorized", "401 from 127.0.0.1"),
                "levelno": logging.WARNING, "name": "volctl"}
     for i in range(10_000):
@@ -261,23 +269,13 @@ def test_an_empty_feature_log_during_the_warm_up_says_so(tmp_path: Path) -> None
 
 
 def test_summaries_of_several_bursts_do_not_trip_over_each_other() -> None:
-    """Writing a summary passes through the filter again: with two bursts over at once, the
+    """Writing a summary used to pass through the filter again: with two bursts over at once, the
     second flush found the first already gone (KeyError) and the exception took the consume
     service down (found by bench/scale.py, dead letters of two kinds)."""
     import logging
 
-    from volctl.domain.service_log import RepeatSummary
-
     now, written = [0.0], []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            written.append(record.getMessage())
-
-    handler = Collect()
-    repeats = RepeatSummary(clock=lambda: now[0])
-    repeats.handler = handler
-    handler.addFilter(repeats)
+    handler = _summarising_handler(lambda: now[0], written)
     for message in ("a", "a", "b", "b", "b"):
         handler.handle(logging.makeLogRecord({"msg": message, "name": "volctl"}))
     now[0] = 11.0

@@ -432,18 +432,8 @@ class ConsumeService:
             self.outcomes_log.write(batch.outcome_documents)
         for (variant, kind), count in batch.outcome_kinds.items():
             self.metrics.outcomes.labels(variant, kind).inc(count)
-        children: dict[tuple[str, int], Any] = {}  # labels() is a dict lookup behind a lock: once per batch
-        for variant, label, score in batch.outcome_scores:
-            child = children.get((variant, label))
-            if child is None:
-                child = children[(variant, label)] = self.metrics.outcome_score.labels(variant, str(label))
-            child.observe(score)
-        moves: dict[tuple[str, int], Any] = {}
-        for variant, alerted, volatility in batch.outcome_moves:
-            child = moves.get((variant, alerted))
-            if child is None:
-                child = moves[(variant, alerted)] = self.metrics.outcome_next_volatility.labels(variant, str(alerted))
-            child.observe(volatility)
+        _observe_each(self.metrics.outcome_score, batch.outcome_scores)
+        _observe_each(self.metrics.outcome_next_volatility, batch.outcome_moves)
         for reason, count in batch.unlabelled.items():
             self.metrics.outcomes_unlabelled.labels(reason).inc(count)
         self.metrics.outcomes_pending.set(self.processor.labels.pending)
@@ -529,3 +519,14 @@ class _Rewind(ConsumerRebalanceListener):
                      {tp.partition: offset for tp, offset in resume.items()})
             service._resumed = resume
         service._uncommitted = {}
+
+
+def _observe_each(histogram: Any, samples: list[tuple[str, int, float]]) -> None:
+    """(variant, 0|1, value) samples into a histogram labelled by both; labels() is a dict lookup
+    behind a lock, so each child is looked up once per batch."""
+    children: dict[tuple[str, int], Any] = {}
+    for variant, flag, value in samples:
+        child = children.get((variant, flag))
+        if child is None:
+            child = children[(variant, flag)] = histogram.labels(variant, str(flag))
+        child.observe(value)

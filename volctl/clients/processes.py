@@ -151,10 +151,15 @@ class Supervisor:
         return StopOutcome(name, record.pid, how, time.monotonic() - started)
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (which may hold spaces): field 3 (state) onwards."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def kernel_start(pid: int) -> int | None:
     """When the kernel started `pid` (clock ticks after boot), or None without /proc."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return int(_stat_fields(pid)[19])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -173,13 +178,13 @@ def is_running(pid: int, program: str, started: int | None = None) -> bool:
     if not proc.exists():
         return True  # no /proc (macOS): the signal probe is all we have
     try:
-        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        fields = _stat_fields(pid)
+        state, start = fields[0], int(fields[19])
         cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-    except (OSError, IndexError):
+    except (OSError, IndexError, ValueError):
         return False
-    same_start = started is None or kernel_start(pid) in (started, None)
     return (state != "Z" and bool(cmdline) and Path(os.fsdecode(cmdline[0])).name == Path(program).name
-            and same_start)
+            and started in (None, start))
 
 
 def _terminate(record: ProcessRecord, timeout_s: float) -> str:

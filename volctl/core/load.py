@@ -156,7 +156,8 @@ class LoadResult:
 
 
 async def send_on_schedule(url: str, bodies: list[bytes] | None, times: list[float], progress: Progress | None,
-               timeout_s: float, result: LoadResult, observe: Observer | None, start: float | None = None) -> None:
+                           timeout_s: float, result: LoadResult, observe: Observer | None,
+                           start: float | None = None) -> None:
     """Send at `start` + each offset (`start` on the perf_counter clock, which is CLOCK_MONOTONIC and
     so shared by the processes of one run; now when None)."""
     import aiohttp
