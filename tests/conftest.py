@@ -35,15 +35,21 @@ def _port_block() -> range:
     return range(start, start + 500)
 
 
-_next_port = [random.randrange(500)]  # consecutive runs start at different ports
+_cursor = [random.randrange(500)]  # consecutive runs start at different ports
 
 
 def free_ports_in_a_row(count: int) -> int:
-    """The first of `count` consecutive free ports (members of a scaled service use port + i)."""
+    """The first of `count` consecutive free ports (members of a scaled service use port + i).
+
+    One cursor walks the block whatever the count, so nothing handed out is handed out again
+    before the cursor has gone round all 500 ports: a port chosen for a service that has not bound
+    it yet passes the bind check below, and only the cursor keeps it from being chosen twice."""
     block = _port_block()
     for _ in range(len(block)):
-        base = block.start + _next_port[0] % (len(block) - count)
-        _next_port[0] += count
+        if _cursor[0] + count > len(block):
+            _cursor[0] = 0
+        base = block.start + _cursor[0]
+        _cursor[0] += count
         try:
             for port in range(base, base + count):
                 with socket.socket() as sock:
