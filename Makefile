@@ -17,13 +17,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian's prometheus (and promtool): `volctl up` runs it. Installed when apt is usable.
+# Debian's prometheus (and promtool) and prometheus-alertmanager (and amtool): `volctl up` runs them.
+# Installed when apt is usable; the services Debian starts on install are stopped (volctl starts its own).
 prometheus:
-	@if ! command -v prometheus >/dev/null; then \
+	@if ! command -v prometheus >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
-	    systemctl disable --now prometheus >/dev/null 2>&1 || pkill -x prometheus || true; \
-	  else echo "prometheus is missing and apt-get is not usable: install it to run the stack"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	    for unit in prometheus prometheus-alertmanager; do \
+	      systemctl disable --now $$unit >/dev/null 2>&1 || pkill -f "^/usr/bin/$$unit" || true; done; \
+	  else echo "prometheus or prometheus-alertmanager is missing and apt-get is not usable: install them to run the stack"; fi; \
 	fi
 
 # Debian's docker-compose validates compose.yaml in the tests (no Docker engine needed).

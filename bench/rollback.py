@@ -61,6 +61,7 @@ def main() -> int:
     config = state / "volctl.toml"
     config.write_text(f'state_dir = "{state}"\n[kafka]\nembedded_port = {ports["kafka"]}\n'
                       f'[prometheus]\nembedded = false\nurl = "http://127.0.0.1:{free_port()}"\n'
+                      f'[alertmanager]\nembedded = false\nurl = "http://127.0.0.1:{free_port()}"\n'
                       f'[predict]\nport = {ports["predict"]}\n[consume]\nport = {ports["consume"]}\n'
                       f'[model]\nregistry_dir = "{registry}"\nvariant = "ml"\n')  # ml served: roll back from it
     env = {**os.environ, "VOLCTL_CONFIG": str(config), "NO_COLOR": "1"}

@@ -17,6 +17,9 @@ port = 18200
 embedded_port = 18392
 [prometheus]
 url = "http://127.0.0.1:18090"
+[alertmanager]
+url = "http://127.0.0.1:18093"
+receiver_port = 18095
 TOML
 export VOLCTL_CONFIG=$D/volctl.toml
 V=.venv/bin/volctl

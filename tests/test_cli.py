@@ -102,7 +102,7 @@ def test_health_with_nothing_running_exits_3(tmp_path: Path) -> None:
     assert result.exit_code == 3
     document = json.loads(result.stdout)
     assert document["healthy"] is False
-    assert document["unreachable"] == ["predict", "consume", "broker", "prometheus"]
+    assert document["unreachable"] == ["predict", "consume", "broker", "prometheus", "alertmanager"]
 
 
 @pytest.mark.integration
@@ -116,7 +116,7 @@ def test_health_against_a_running_service(start_predict, trained_registry: Path,
     document = json.loads(result.stdout)
     checks = {c["name"]: c for c in document["checks"]}
     assert checks["predict /health"]["ok"] and checks["model sha256"]["ok"] and checks["predict round trip"]["ok"]
-    assert document["unreachable"] == ["consume", "broker", "prometheus"]
+    assert document["unreachable"] == ["consume", "broker", "prometheus", "alertmanager"]
     other = tmp_path / "other"  # a registry whose file differs from the one served
     shutil.copytree(trained_registry, other)
     version = next(p for p in other.iterdir())

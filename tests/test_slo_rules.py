@@ -21,8 +21,7 @@ FAILED = 'volatility_api_requests_total{endpoint="/predict",method="POST",status
 
 def _alert(name: str) -> dict:
     alert = next(a for a in queries.alerts(SloSettings()) if a.name == name)
-    return {"exp_labels": {"alertname": name, "severity": alert.severity},
-            "exp_annotations": {"summary": alert.summary, "runbook": f"volctl runbook run {alert.runbook}"}}
+    return {"exp_labels": {"alertname": name, **alert.labels}, "exp_annotations": alert.annotations}
 
 
 def _promtool_test(tmp_path: Path, cases: list[dict]) -> subprocess.CompletedProcess[str]:

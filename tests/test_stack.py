@@ -29,7 +29,7 @@ needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason
 class Stack:
     def __init__(self, state: Path, registry: Path) -> None:
         self.state = state
-        self.ports = {name: free_port() for name in ("kafka", "prometheus", "predict")}
+        self.ports = {name: free_port() for name in ("kafka", "prometheus", "predict", "alertmanager", "incidents")}
         # Scaled stacks put members on port + i: three consume members and two predict workers fit.
         self.ports |= {"consume": free_ports_in_a_row(3), "workers": free_ports_in_a_row(2)}
         state.mkdir(parents=True, exist_ok=True)
@@ -40,6 +40,8 @@ class Stack:
             f'[prometheus]\nurl = "http://127.0.0.1:{self.ports["prometheus"]}"\nscrape_interval = "1s"\n'
             f"[predict]\nport = {self.ports['predict']}\nworker_port = {self.ports['workers']}\n"
             f"[consume]\nport = {self.ports['consume']}\n"
+            f'[alertmanager]\nurl = "http://127.0.0.1:{self.ports["alertmanager"]}"\n'
+            f"receiver_port = {self.ports['incidents']}\n"
             f'[model]\nregistry_dir = "{registry}"\n'
         )
 
@@ -85,7 +87,8 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
     stack = Stack(tmp_path / "state", trained_registry)
     for _ in range(2):
         report = stack.json("up")
-        assert [c["name"] for c in report["components"]] == ["broker", "prometheus", "predict", "consume"]
+        assert [c["name"] for c in report["components"]] == ["broker", "prometheus", "incidents", "alertmanager",
+                                                            "predict", "consume"]
         assert {c["action"] for c in report["components"]} == {"started"}
         again = stack.json("up")  # idempotent: nothing new, nothing restarted
         assert {c["action"] for c in again["components"]} == {"running"}
@@ -94,7 +97,8 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
         health = stack.health_until(0)
         assert health.returncode == 0, health.stdout + health.stderr
         status = {c["name"]: c for c in stack.json("status")}
-        assert all(status[name]["action"] == "running" for name in ("broker", "prometheus", "predict", "consume"))
+        assert all(status[name]["action"] == "running"
+                   for name in ("broker", "prometheus", "incidents", "alertmanager", "predict", "consume"))
         assert "memory only" in status["broker"]["detail"]
         latest = Registry(trained_registry).latest()
         recommended = Registry(trained_registry).manifest(latest)["recommended_variant"]
@@ -103,7 +107,7 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
         stopped = stack.json("down")
         assert {o["name"]: o["how"] for o in stopped} == {
             "guard": "not running", "replay": "not running", "consume": "stopped", "predict": "stopped",
-            "prometheus": "stopped", "broker": "stopped"}
+            "alertmanager": "stopped", "incidents": "stopped", "prometheus": "stopped", "broker": "stopped"}
         assert not any(_listening(port) for port in stack.ports.values())
         assert not list((stack.state / "run").glob("*.pid"))
     assert stack.run("health").returncode == 3  # nothing answers: could not check
@@ -132,8 +136,8 @@ def test_killed_predict_fails_health_by_name_and_up_brings_it_back(running_stack
     assert result.returncode == 1
     assert "unhealthy: predict /health" in result.stdout
     back = {c["name"]: c["action"] for c in running_stack.json("up", "--demo")["components"]}
-    assert back == {"broker": "running", "prometheus": "running", "predict": "started", "consume": "running",
-                    "replay": "running"}
+    assert back == {"broker": "running", "prometheus": "running", "incidents": "running", "alertmanager": "running",
+                    "predict": "started", "consume": "running", "replay": "running"}
     assert running_stack.health_until(0).returncode == 0
 
 

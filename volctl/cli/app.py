@@ -10,6 +10,7 @@ import typer
 from volctl import __version__
 from volctl.cli import (
     _boundary,
+    alerts,
     drift,
     gate,
     guard,
@@ -54,6 +55,7 @@ app.add_typer(slo.app, name="slo")
 app.add_typer(drift.app, name="drift")
 app.add_typer(runbook.app, name="runbook")
 app.add_typer(shadow.app, name="shadow")
+app.add_typer(alerts.app, name="alerts")
 for command in (stack.up, stack.down, stack.status, health.health, stack.logs, ingest.ingest, load.load,
                 rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, quality.quality, guard.guard,
                 stack.render, stack.scale):

@@ -54,7 +54,8 @@ def _clients(settings: Settings) -> Iterator[StackClients]:
     clients = StackClients(ServiceClient("predict", settings.predict.url),
                            tuple(ServiceClient(m.name, m.url) for m in consume_members(settings)),
                            PrometheusClient(settings.prometheus.url),
-                           tuple(ServiceClient(w.name, w.url) for w in workers) if len(workers) > 1 else ())
+                           tuple(ServiceClient(w.name, w.url) for w in workers) if len(workers) > 1 else (),
+                           ServiceClient("alertmanager", settings.alertmanager.url))
     try:
         yield clients
     finally:

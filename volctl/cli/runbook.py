@@ -15,6 +15,8 @@ from volctl.render import console
 app = typer.Typer(help="Runbooks: list, read, run (steps are volctl commands) and check them.",
                   no_args_is_help=True)
 NameArgument = Annotated[str, typer.Argument(help="Runbook name (see `volctl runbook list`) or a .md path.")]
+RunNameArgument = Annotated[str, typer.Argument(
+    help="Runbook name (see `volctl runbook list`), a .md path, or the name of a firing alert (see `volctl alerts`).")]
 
 
 @app.command("list")
@@ -46,7 +48,7 @@ def show(name: NameArgument) -> None:
 @boundary
 def run(
     ctx: typer.Context,
-    name: NameArgument,
+    name: RunNameArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Run mutating steps (rollback, down) without asking.",
             metavar="")
                    ] = False,
@@ -57,13 +59,14 @@ def run(
     Exit 0 the runbook ended resolved ("done"), 1 it stopped (escalate, a step failed, or a
     mutating step was not confirmed), 130 interrupted.
     """
+    from volctl.core.queries import alerts
     from volctl.core.runbook_run import run_runbook
     from volctl.core.runbooks import check_runbook, find_runbook
     from volctl.render.runbook import LiveSteps, QuietSteps, run_summary
     from volctl.reports.incident import write_incident
 
     settings = settings_of(ctx)
-    runbook = find_runbook(name)
+    runbook = find_runbook(name, by_alert={a.name: a.runbook for a in alerts(settings.slo)})
     problems = check_runbook(runbook, _command_checker(ctx))
     if problems:
         from volctl.domain.errors import ConfigError

@@ -70,10 +70,10 @@ def get_json(name: str, base_url: str, path: str, timeout_s: float = 2.0) -> dic
     return body if isinstance(body, dict) else None
 
 
-def status_of(url: str, timeout_s: float = 1.0) -> int | None:
-    """The HTTP status a GET of `url` answers with, or None when nothing answers (readiness polls)."""
+def status_of(url: str, timeout_s: float = 1.0, method: str = "GET") -> int | None:
+    """The HTTP status `url` answers with, or None when nothing answers (readiness polls, reloads)."""
     try:
-        return httpx.get(url, timeout=timeout_s, verify=url.startswith("https")).status_code
+        return httpx.request(method, url, timeout=timeout_s, verify=url.startswith("https")).status_code
     except httpx.HTTPError:
         return None
 

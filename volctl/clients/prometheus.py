@@ -39,6 +39,15 @@ class PrometheusClient:
     def targets(self) -> list[dict[str, Any]]:
         return self._api("/api/v1/targets", {"state": "active"})["activeTargets"]
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """Pending and firing alerts as the rules see them now (GET /api/v1/alerts): labels,
+        annotations, state, activeAt, value."""
+        return self._api("/api/v1/alerts", {})["alerts"]
+
+    def alertmanagers(self) -> list[str]:
+        """The Alertmanager URLs Prometheus sends alerts to now."""
+        return [a["url"] for a in self._api("/api/v1/alertmanagers", {})["activeAlertmanagers"]]
+
     def query(self, expr: str, at: float | None = None) -> list[Sample]:
         """An instant query (GET /api/v1/query) at `at` (epoch s; now when None): a report that asks
         several windows asks them all at one instant, so a shorter window never counts more."""

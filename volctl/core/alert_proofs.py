@@ -86,6 +86,10 @@ def proofs(slo: SloSettings) -> dict[str, Proof]:
         "ServiceDown": Proof({'up{job="consume",instance="consume"}': "0x30"},
                              {'up{job="consume",instance="consume"}': "1x30"},
                              labels={"job": "consume", "instance": "consume"}),
+        # The last member stops answering; healthy: one of two members down still counts as up.
+        "ConsumerDown": Proof({'up{job="consume",instance="consume"}': "1x5 0x25"},
+                              {'up{job="consume",instance="consume"}': "1x30",
+                               'up{job="consume",instance="c2"}': "0x30"}),
     }
     # The served variant far below its challenger in precision and recall alike; healthy: level with it.
     worse = Proof(_outcomes((1, 9, 9), (9, 1, 1)), _outcomes((5, 5, 5), (5, 5, 5)), at_minute=35)
@@ -107,8 +111,8 @@ def promtool_cases(slo: SloSettings) -> list[dict]:
     known = proofs(slo)
     for alert in queries.alerts(slo):
         proof = known[alert.name]
-        fired = {"exp_labels": {"alertname": alert.name, "severity": alert.severity, **proof.labels},
-                 "exp_annotations": {"summary": alert.summary, "runbook": f"volctl runbook run {alert.runbook}"}}
+        fired = {"exp_labels": {"alertname": alert.name, **alert.labels, **proof.labels},
+                 "exp_annotations": alert.annotations}
         for series, expected in ((proof.incident, [fired]), (proof.healthy, [])):
             cases.append({"name": f"{alert.name}: {'fires on its incident' if expected else 'silent when healthy'}",
                           "interval": "1m",

@@ -75,9 +75,11 @@ class StackClients:
     consume: tuple[ServiceClient, ...]
     prometheus: PrometheusClient
     predict_workers: tuple[ServiceClient, ...] = ()
+    alertmanager: ServiceClient | None = None  # None: no Alertmanager is configured to be checked
 
     def all(self) -> list[ServiceClient | PrometheusClient]:
-        return [self.predict, *self.predict_workers, *self.consume, self.prometheus]
+        return [self.predict, *self.predict_workers, *self.consume, self.prometheus,
+                *([self.alertmanager] if self.alertmanager else [])]
 
 
 def check_stack(clients: StackClients, settings: Settings, expected: Expectation | None = None) -> HealthReport:
@@ -95,6 +97,8 @@ def check_stack(clients: StackClients, settings: Settings, expected: Expectation
         report.merge(check_group(members, settings.kafka.partitions))
     report.merge(check_broker(settings))
     report.merge(check_prometheus(clients.prometheus))
+    if clients.alertmanager is not None:
+        report.merge(check_alertmanager(clients.alertmanager, clients.prometheus))
     if expected is not None and report.member_health:
         report.merge(check_freshness(report.member_health, settings.slo.freshness_seconds, expected))
     return report
@@ -210,6 +214,31 @@ def check_broker(settings: Settings) -> HealthReport:
     detail = f"{bootstrap} ({kind}); " + (f"missing topics: {', '.join(missing)}" if missing
                                            else f"{len(topics_of(settings.kafka))} topics present")
     report.checks.append(Check("broker metadata", not missing, (time.perf_counter() - started) * 1000, detail))
+    return report
+
+
+def check_alertmanager(client: ServiceClient, prometheus: PrometheusClient) -> HealthReport:
+    """Alerts reach someone: Alertmanager is ready and Prometheus sends to it."""
+    report = HealthReport()
+    try:
+        answer = client.get("/-/ready")
+    except Unreachable:
+        answer = None
+    if answer is None or answer.status != 200:
+        report.unreachable.append("alertmanager")
+        report.checks.append(Check("alertmanager ready", False, None, f"{client.base_url}/-/ready did not answer 200: "
+                                   "alerts reach no one (`volctl status` says why)"))
+        return report
+    try:
+        wired = prometheus.alertmanagers()
+    except VolctlError:
+        wired = None
+    host = client.base_url.split("://", 1)[-1].rstrip("/")
+    sends = wired is not None and any(host in url for url in wired)
+    detail = (f"{client.base_url}; Prometheus sends to it" if sends else
+              f"{client.base_url}, but Prometheus " + ("did not answer" if wired is None else
+                                                        f"sends to {', '.join(wired) or 'no Alertmanager'}"))
+    report.checks.append(Check("alertmanager ready", sends, answer.latency_s * 1000, detail))
     return report
 
 

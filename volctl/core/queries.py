@@ -44,6 +44,7 @@ CONSUMER_RATE = f"sum({m.CONSUMER_RATE})"
 CONSUMER_ERRORS = f"sum(rate({m.CONSUMER_ERRORS}[5m])) or vector(0)"
 MODEL_INFO = f"max by (job, variant, version) ({m.MODEL_INFO})"
 TARGETS_UP = 'up{job=~"predict|consume"}'
+CONSUMERS_UP = 'sum(up{job="consume"}) or vector(0)'  # members answering; 0 (not "no data") when none is
 DRIFT_SHARE = f"max({m.DRIFT_SHARE})"  # from the newest `volctl drift report`, exported by the consume service
 DRIFT_THRESHOLD = f"max({m.DRIFT_THRESHOLD})"
 DRIFT_SCORES = f"max by (feature, method) ({m.DRIFT_SCORE})"
@@ -126,10 +127,24 @@ class Alert:
     severity: str = "page"
     multiwindow: str = ""  # the whole condition when `expr op threshold` is not all (burn rates: both windows)
     runbook: str = "health-check"  # runbooks/<name>.md: what the on-call engineer runs when it fires
+    objective: str = ""  # alerts about one objective (a page and its ticket): Alertmanager's inhibition
 
     @property
     def condition(self) -> str:
         return self.multiwindow or f"({self.expr}) {self.op} {self.threshold:g}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """What the rule adds to its series' labels: routing (severity), inhibition (objective)."""
+        return {"severity": self.severity, "objective": self.objective or self.name}
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return {"summary": self.summary, "runbook": runbook_command(self.runbook)}
+
+
+def runbook_command(runbook: str) -> str:
+    return f"volctl runbook run {runbook}"
 
 
 # Multiwindow, multi-burn-rate alerting (Google SRE workbook, ch. 5): (long, short, factor, severity).
@@ -207,7 +222,7 @@ def burn_alerts(slo: SloSettings) -> tuple[Alert, ...]:
                 f"SloBurn{ratio.name.title()}{long}", ratio.record(long), ">", limit, "2m",
                 f"{ratio.name} budget burning {factor:g}x too fast over {long} and {short}",
                 severity, f"{ratio.record(long)} > {limit:g} and {ratio.record(short)} > {limit:g}",
-                "error-spike"))
+                "error-spike", objective=ratio.name))
     return tuple(alerts)
 
 
@@ -245,6 +260,9 @@ def alerts(slo: SloSettings) -> tuple[Alert, ...]:
         Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded",
               runbook="model-rollback"),
         Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service", runbook="startup"),
+        # Every member of the group gone: nothing scores the stream (one member down is ServiceDown).
+        Alert("ConsumerDown", CONSUMERS_UP, "<", 1, "1m", "no consume member answers: nothing scores the stream",
+              runbook="consumer-lag"),
         *quality_alerts(slo),
         *burn_alerts(slo),
     )

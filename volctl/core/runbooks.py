@@ -88,12 +88,16 @@ def list_runbooks(folder: Path | None = None) -> list[Runbook]:
     return [parse_runbook(path) for path in sorted((folder or runbooks_dir()).glob("*.md"))]
 
 
-def find_runbook(name_or_path: str, folder: Path | None = None) -> Runbook:
+def find_runbook(name_or_path: str, folder: Path | None = None, by_alert: dict[str, str] | None = None) -> Runbook:
+    """A runbook by name, by .md path, or by the name of an alert it answers (`by_alert`: alert
+    name -> runbook name, from the alert catalogue)."""
     path = Path(name_or_path)
     if path.suffix == ".md" and path.is_file():
         return parse_runbook(path)
     folder = folder or runbooks_dir()
     candidate = folder / f"{name_or_path}.md"
+    if not candidate.is_file() and by_alert and name_or_path in by_alert:
+        candidate = folder / f"{by_alert[name_or_path]}.md"
     if not candidate.is_file():
         known = ", ".join(p.stem for p in sorted(folder.glob("*.md"))) or "none"
         raise ConfigError(f"no runbook named {name_or_path!r} in {folder}", hint=f"known: {known}")

@@ -43,14 +43,17 @@ from volctl.domain.topology import (
 )
 
 PROMETHEUS, REPLAY, GUARD = "prometheus", "replay", "guard"
+ALERTMANAGER, INCIDENTS = "alertmanager", "incidents"  # routes alerts; volctl's receiver keeps the timeline
 REPLAY_OUTAGE_S = 900  # the background replay waits this long for a broker that went away
-ORDER = (BROKER, PROMETHEUS, PREDICT, CONSUME, REPLAY, GUARD)  # each service: its members, 1 first
+# each service: its members, 1 first (the broker and Prometheus stay first: `status` reads them there)
+ORDER = (BROKER, PROMETHEUS, INCIDENTS, ALERTMANAGER, PREDICT, CONSUME, REPLAY, GUARD)
 READY_TIMEOUT_S = 30.0
 Progress = Callable[[str], None]
 
 
 class MonitoringFiles(Protocol):
     prometheus_config: Path
+    alertmanager_config: Path
 
 
 # (settings, flavour, folder) -> the rendered files; volctl.reports.monitoring.render_monitoring
@@ -113,9 +116,12 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
         BROKER, "started" if broker.started else ("external" if broker.kind == "external" else "running"),
         broker.pid, None if broker.kind == "external" else settings.kafka.embedded_port, broker.ready_s,
         detail=broker.bootstrap + (" (memory only)" if broker.memory_only else "")))
+    files = write_monitoring(settings, "embedded", settings.state_path / PROMETHEUS / "rendered")
     if settings.prometheus.embedded:
         progress("starting Prometheus")
-        report.components.append(_start_prometheus(settings, supervisor, write_monitoring))
+        report.components.append(_start_prometheus(settings, supervisor, files))
+    if settings.alertmanager.embedded:
+        report.components += _start_alerting(settings, supervisor, files, env, progress)
     report.components += _start_members(settings, supervisor, PREDICT, scale.predict_workers, env, progress)
     report.components += _reconcile_consumers(settings, supervisor, scale.consumers, env, progress)
     if replay is not None:
@@ -254,6 +260,16 @@ def status(settings: Settings) -> list[ComponentState]:
         broker.detail = f"embedded tansu {bootstrap_of(settings.kafka)}: memory only, data is lost when it stops"
     if not settings.prometheus.embedded:
         states[1].action, states[1].detail = "external", settings.prometheus.url
+    by_name = {state.name: state for state in states}
+    alerting = by_name[ALERTMANAGER]
+    if not settings.alertmanager.embedded:
+        alerting.action, alerting.detail = "external", settings.alertmanager.url
+    elif alerting.action == "down" and alertmanager_binary(settings) is None:
+        alerting.action, alerting.detail = "not installed", MISSING_ALERTMANAGER
+    elif alerting.action == "running":
+        alerting.detail = settings.alertmanager.url
+    if by_name[INCIDENTS].action == "running":
+        by_name[INCIDENTS].detail = f"incident timeline in {settings.state_path / 'incidents'}"
     addresses = {m.name: m for service in (PREDICT, CONSUME) for m in members(settings, service)}
     for state in states:
         if state.name in addresses:
@@ -304,6 +320,9 @@ def _preflight(settings: Settings, supervisor: Supervisor, scale: Scale) -> None
         ports.append(("predict (shared)", PREDICT, settings.predict.port, "predict.port"))
     if settings.prometheus.embedded:
         ports.append((PROMETHEUS, PROMETHEUS, settings.prometheus.port, "prometheus.url"))
+    if settings.alertmanager.embedded and alertmanager_binary(settings):
+        ports += [(ALERTMANAGER, ALERTMANAGER, settings.alertmanager.port, "alertmanager.url"),
+                  (INCIDENTS, INCIDENTS, settings.alertmanager.receiver_port, "alertmanager.receiver_port")]
     if not settings.kafka.bootstrap:
         ports.append((BROKER, BROKER, settings.kafka.embedded_port, "kafka.embedded_port"))
     for name, holder, port, key in ports:
@@ -328,10 +347,8 @@ def _ensure_model(settings: Settings, progress: Progress) -> str | None:
     return result.version
 
 
-def _start_prometheus(settings: Settings, supervisor: Supervisor, write_monitoring: MonitoringWriter
-                      ) -> ComponentState:
+def _start_prometheus(settings: Settings, supervisor: Supervisor, files: MonitoringFiles) -> ComponentState:
     folder = settings.state_path / PROMETHEUS
-    files = write_monitoring(settings, "embedded", folder / "rendered")
     url = settings.prometheus.url
     record = supervisor.record(PROMETHEUS)
     if record is not None:  # running: re-read the freshly rendered config and rules
@@ -345,6 +362,45 @@ def _start_prometheus(settings: Settings, supervisor: Supervisor, write_monitori
             f"--web.listen-address=127.0.0.1:{settings.prometheus.port}", "--web.enable-lifecycle"]
     record = supervisor.start(PROMETHEUS, argv, port=settings.prometheus.port)
     return _wait_ready(supervisor, record, f"{url}/-/ready", url)
+
+
+def alertmanager_binary(settings: Settings) -> str | None:
+    """The Alertmanager to start: alertmanager.bin, else `alertmanager` (upstream's name); None when
+    neither is installed (the stack starts without one, and says so)."""
+    return shutil.which(settings.alertmanager.bin) or shutil.which("alertmanager")
+
+
+MISSING_ALERTMANAGER = ("Alertmanager is not installed: alerts are evaluated but reach no one "
+                        "(apt-get install prometheus-alertmanager, or set alertmanager.bin)")
+
+
+def _start_alerting(settings: Settings, supervisor: Supervisor, files: MonitoringFiles, env: dict[str, str],
+                    progress: Progress) -> list[ComponentState]:
+    """volctl's receiver, then Alertmanager routing to it; a running Alertmanager re-reads its config."""
+    binary = alertmanager_binary(settings)
+    if binary is None:
+        progress("warning: " + MISSING_ALERTMANAGER)
+        return [ComponentState(ALERTMANAGER, "not installed", detail=MISSING_ALERTMANAGER)]
+    alerting = settings.alertmanager
+    progress("starting volctl's alert receiver")
+    receiver = _start_service(supervisor, INCIDENTS, [sys.executable, "-m", "services.incidents"], env,
+                              alerting.receiver_port, f"http://127.0.0.1:{alerting.receiver_port}/health")
+    receiver.detail = f"incident timeline in {settings.state_path / 'incidents'}"
+    record = supervisor.record(ALERTMANAGER)
+    if record is not None:
+        if status_of(f"{alerting.url}/-/reload", method="POST", timeout_s=5) != 200:
+            raise Unreachable(f"Alertmanager at {alerting.url} did not re-read its config",
+                              hint=f"see `volctl logs {ALERTMANAGER}`")
+        return [receiver, ComponentState(ALERTMANAGER, "running", record.pid, record.port, 0.0, record.uptime_s,
+                                         alerting.url)]
+    progress("starting Alertmanager")
+    folder = settings.state_path / ALERTMANAGER
+    argv = [binary, f"--config.file={files.alertmanager_config.resolve()}",
+            f"--storage.path={(folder / 'data').resolve()}",
+            f"--web.listen-address=127.0.0.1:{alerting.port}",
+            "--cluster.listen-address="]  # one instance: no gossip port (it would take 9094)
+    record = supervisor.start(ALERTMANAGER, argv, port=alerting.port)
+    return [receiver, _wait_ready(supervisor, record, f"{alerting.url}/-/ready", alerting.url)]
 
 
 def _port_key(settings: Settings, member: Member) -> str:

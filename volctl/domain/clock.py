@@ -42,3 +42,20 @@ def is_duration(value: object, whole: bool = False) -> bool:
     except ValueError:
         return False
     return True
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def epoch_of_rfc3339(stamp: str) -> float | None:
+    """Prometheus's and Alertmanager's stamps (nanoseconds, Z or an offset) as epoch seconds; None
+    when `stamp` is not one (a zone-less stamp is UTC)."""
+    match = _RFC3339.fullmatch(stamp.strip())
+    if match is None:
+        return None
+    zone = "+00:00" if match.group(3) in (None, "Z") else match.group(3)
+    try:
+        whole = datetime.fromisoformat(match.group(1) + zone).timestamp()
+    except ValueError:
+        return None
+    return whole + float("0" + (match.group(2) or ".0")[:10])

@@ -38,6 +38,9 @@ DRIFT_REPORT_TIME = "volatility_drift_report_timestamp_seconds"
 DRIFT_SCORE = "volatility_drift_score"
 DRIFT_SCORE_THRESHOLD = "volatility_drift_score_threshold"  # per feature: calibrated, or Evidently's default
 DRIFT_FEATURE = "volatility_feature_drifted"
+# volctl's Alertmanager receiver: notifications kept in the incident timeline, bodies refused
+INCIDENT_NOTIFICATIONS = "volatility_incident_notifications_total"  # {status="firing|resolved"}
+INCIDENT_REJECTED = "volatility_incident_rejected_total"  # {reason}
 
 
 def latency_buckets(low: float = 0.00005, high: float = 2.0, ratio: float = 1.25) -> tuple[float, ...]:
@@ -132,3 +135,11 @@ def sample_value(text: object, name: str) -> float | None:
         if line.startswith(name + " "):
             return float(line.split()[1])
     return None
+
+
+class IncidentMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.notifications = Counter(_counter_name(INCIDENT_NOTIFICATIONS),
+                                     "Alerts kept in the incident timeline, by status", ["status"], registry=registry)
+        self.rejected = Counter(_counter_name(INCIDENT_REJECTED), "Bodies refused by the receiver, by reason",
+                                ["reason"], registry=registry)

@@ -79,6 +79,31 @@ class PrometheusSettings:
 
 
 @dataclass
+class AlertmanagerSettings:
+    url: str = "http://127.0.0.1:9093"
+    embedded: bool = True  # false: Prometheus sends to the Alertmanager at `url`, volctl starts none
+    bin: str = "prometheus-alertmanager"  # Debian's name; `alertmanager` on PATH is tried next
+    # volctl's own receiver: appends every notification to <state_dir>/incidents/ (loopback only).
+    receiver_port: int = 9095
+    # Notification timing (Alertmanager's route): the first notification of a new group waits
+    # group_wait for its siblings; later changes, resolutions included, go out every group_interval.
+    group_wait: str = "10s"
+    group_interval: str = "1m"
+    repeat_interval: str = "4h"
+    # Where pages and tickets also go (rendered into the config; empty: only volctl's receiver).
+    webhook_urls: list[str] = field(default_factory=list)  # pages, e.g. a PagerDuty/Opsgenie bridge
+    slack_api_url: str = ""  # pages and tickets
+    slack_channel: str = "#volctl-alerts"
+    email_to: str = ""  # pages
+    email_from: str = "volctl@localhost"
+    email_smarthost: str = "localhost:25"
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+
+@dataclass
 class SloSettings:
     latency_p95_seconds: float = 0.8
     error_rate: float = 0.01
@@ -133,6 +158,7 @@ class Settings:
     consume: ConsumeSettings = field(default_factory=lambda: ConsumeSettings(port=8001))
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
     slo: SloSettings = field(default_factory=SloSettings)
     data: DataSettings = field(default_factory=DataSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -170,6 +196,17 @@ RULES: dict[str, _Rule] = {
     "kafka.partitions": (lambda v: 1 <= v <= 1000, "from 1 to 1000"), "kafka.timeout": _POSITIVE,
     "prometheus.url": (lambda v: bool(re.fullmatch(r"https?://[^/:]+:[0-9]{1,5}(/.*)?", v)),
                        "a URL with a port, e.g. http://127.0.0.1:9090"),
+    "alertmanager.url": (lambda v: bool(re.fullmatch(r"https?://[^/:]+:[0-9]{1,5}(/.*)?", v)),
+                         "a URL with a port, e.g. http://127.0.0.1:9093"),
+    "alertmanager.receiver_port": _PORT, "alertmanager.group_wait": _DURATION_RULE,
+    "alertmanager.group_interval": _DURATION_RULE, "alertmanager.repeat_interval": _DURATION_RULE,
+    "alertmanager.webhook_urls": (lambda v: all(re.fullmatch(r"https?://\S+", u) for u in v),
+                                  "a list of http(s) URLs"),
+    "alertmanager.slack_api_url": (lambda v: v == "" or bool(re.fullmatch(r"https://\S+", v)),
+                                   "an https URL (a Slack incoming webhook), or empty"),
+    "alertmanager.email_to": (lambda v: v == "" or bool(re.fullmatch(r"[^@\s]+@[^@\s]+", v)),
+                              "an e-mail address, or empty"),
+    "alertmanager.email_smarthost": (lambda v: bool(re.fullmatch(r"[^:\s]+:[0-9]{1,5}", v)), "host:port"),
     "prometheus.scrape_interval": _DURATION_RULE, "prometheus.retention": _DURATION_RULE,
     "slo.latency_p95_seconds": _POSITIVE, "slo.error_rate": _FRACTION, "slo.availability": _FRACTION,
     "slo.consumer_lag_seconds": _POSITIVE, "slo.freshness_seconds": _POSITIVE, "slo.throughput_rps": _POSITIVE,

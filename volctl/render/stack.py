@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 _STYLE = {"started": "green", "running": "green", "external": "cyan", "down": "red", "stopped": "yellow",
           "killed": "red", "not running": "dim", "would stop": "yellow",
-          "would start": "yellow"}
+          "would start": "yellow", "not installed": "yellow"}
 
 
 def _seconds(value: float | None) -> str:

@@ -1,5 +1,6 @@
-"""Render the monitoring files (Prometheus config and rules, Grafana provisioning and dashboard)
-from `templates/` for the embedded stack or for compose.yaml: one set of templates, two targets."""
+"""Render the monitoring files (Prometheus config and rules, Alertmanager config, Grafana
+provisioning and dashboard) from `templates/` for the embedded stack or for compose.yaml: one set of
+templates, two targets."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import yaml
 
 from volctl.core import queries
 from volctl.domain.errors import ConfigError
-from volctl.domain.settings import Settings
+from volctl.domain.settings import AlertmanagerSettings, Settings
 from volctl.domain.topology import CONSUME, PREDICT, scrape_targets_path
 from volctl.reports.templating import render
 
@@ -27,9 +28,11 @@ class RenderedFiles:
     dashboard: Path
     datasource: Path
     dashboard_provider: Path
+    alertmanager_config: Path
 
     def all(self) -> list[Path]:
-        return [self.prometheus_config, self.rules, self.dashboard, self.datasource, self.dashboard_provider]
+        return [self.prometheus_config, self.rules, self.dashboard, self.datasource, self.dashboard_provider,
+                self.alertmanager_config]
 
 
 def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> RenderedFiles:
@@ -40,6 +43,7 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
         out_dir / "grafana" / "dashboards" / "volctl.json",
         out_dir / "grafana" / "provisioning" / "datasources" / "volctl.yml",
         out_dir / "grafana" / "provisioning" / "dashboards" / "volctl.yml",
+        out_dir / "alertmanager" / "alertmanager.yml",
     )
     embedded = flavour == "embedded"
     jobs = ([{"name": service, "file": str(scrape_targets_path(settings, service).resolve())}
@@ -49,7 +53,8 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
     texts = {
         files.prometheus_config: render(
             "prometheus/prometheus.yml.j2", flavour=flavour, scrape_interval=settings.prometheus.scrape_interval,
-            rules_file=str(files.rules.resolve()) if embedded else COMPOSE_RULES, jobs=jobs),
+            rules_file=str(files.rules.resolve()) if embedded else COMPOSE_RULES, jobs=jobs,
+            alertmanager=settings.alertmanager.url.split("://", 1)[1].rstrip("/") if embedded else "alertmanager:9093"),
         files.rules: render("prometheus/rules.yml.j2", recordings=queries.recordings(settings.slo),
                             alerts=queries.alerts(settings.slo)),
         files.dashboard: render("grafana/dashboard.json.j2", panels=queries.dashboard_panels(settings.slo)),
@@ -57,12 +62,29 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
                                  prometheus_url=settings.prometheus.url if embedded else "http://prometheus:9090"),
         files.dashboard_provider: render("grafana/dashboards.yml.j2", dashboards_path=(
             str(files.dashboard.parent.resolve()) if embedded else COMPOSE_DASHBOARDS)),
+        files.alertmanager_config: render_alertmanager(settings.alertmanager, flavour),
     }
     for path, text in texts.items():
         _parse(path, text)  # a template bug fails here, not inside Prometheus or Grafana
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return files
+
+
+def render_alertmanager(alerting: AlertmanagerSettings, flavour: str) -> str:
+    """Alertmanager's config: volctl's receiver always; the configured webhooks, Slack and e-mail
+    for pages, Slack for tickets."""
+    slack = {"api_url": alerting.slack_api_url, "channel": alerting.slack_channel} if alerting.slack_api_url else None
+    receivers = [{"name": "volctl", "webhooks": [], "slack": None, "email": ""},
+                 {"name": "page", "webhooks": alerting.webhook_urls, "slack": slack, "email": alerting.email_to},
+                 {"name": "ticket", "webhooks": [], "slack": slack, "email": ""}]
+    host = "127.0.0.1" if flavour == "embedded" else "incidents"
+    return render("alertmanager/alertmanager.yml.j2", flavour=flavour, receivers=receivers,
+                  volctl_url=f"http://{host}:{alerting.receiver_port}/alerts",
+                  smtp={"smarthost": alerting.email_smarthost, "sender": alerting.email_from}
+                  if alerting.email_to else None,
+                  group_wait=alerting.group_wait, group_interval=alerting.group_interval,
+                  repeat_interval=alerting.repeat_interval)
 
 
 def _parse(path: Path, text: str) -> None:

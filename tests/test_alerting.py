@@ -1,0 +1,300 @@
+"""Issue 26: alerts reach a person. Alertmanager's rendered config checked by amtool; volctl's
+receiver as a real process; `volctl alerts` merging Alertmanager and Prometheus; and end to end on a
+running stack: a consume service stopped -> the alert reaches the receiver through Alertmanager ->
+`volctl alerts` exits 1 and names the runbook -> restart -> resolved, both ends in the timeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, free_port, wait_for_http
+from tests.test_stack import Stack, needs_prometheus
+from volctl.clients.alertmanager import AlertmanagerClient
+from volctl.clients.prometheus import PrometheusClient
+from volctl.core import queries
+from volctl.core.alerts import alerts_report
+from volctl.core.runbooks import find_runbook
+from volctl.domain.errors import ConfigError
+from volctl.domain.incidents import MAX_NOTIFICATION_BYTES, BadNotification, entries_of, incidents_of
+from volctl.domain.settings import load_settings
+from volctl.domain.verdict import Verdict
+from volctl.reports.monitoring import render_monitoring
+
+needs_alertmanager = pytest.mark.skipif(shutil.which("prometheus-alertmanager") is None
+                                        and shutil.which("alertmanager") is None,
+                                        reason="prometheus-alertmanager is not installed")
+
+
+def _notification(status: str, name: str = "ConsumerDown", starts: str = "2026-12-06T07:17:30.702Z",
+                  ends: str = "0001-01-01T00:00:00Z") -> dict:
+    """The body Alertmanager 0.25 posts to a webhook (version 4)."""
+    return {"version": "4", "groupKey": f'{{}}:{{alertname="{name}"}}', "status": status, "receiver": "page",
+            "groupLabels": {"alertname": name}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "",
+            "alerts": [{"status": status, "labels": {"alertname": name, "severity": "page", "objective": name},
+                        "annotations": {"summary": "no consume member answers",
+                                        "runbook": "volctl runbook run consumer-lag"},
+                        "startsAt": starts, "endsAt": ends, "generatorURL": "", "fingerprint": "5ed27bbb1dcf8e29"}]}
+
+
+# -- the timeline --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ([], "not_an_object"), ({"alerts": []}, "not_alertmanager"), ({"version": "4", "alerts": {}}, "not_alertmanager"),
+    ({"version": "4", "alerts": [{"status": "odd"}]}, "bad_alert"), ({"version": "4", "alerts": [1]}, "bad_alert")])
+def test_what_is_not_a_notification_is_refused_with_its_reason(body: object, reason: str) -> None:
+    with pytest.raises(BadNotification) as refused:
+        entries_of(body, 0.0)
+    assert refused.value.reason == reason
+
+
+def test_a_firing_then_a_repeat_then_a_resolution_are_one_incident() -> None:
+    entries = [*entries_of(_notification("firing"), 100.0), *entries_of(_notification("firing"), 400.0),
+               *entries_of(_notification("resolved", ends="2026-12-06T07:18:51.702Z"), 500.0)]
+    assert [e["status"] for e in entries] == ["firing", "firing", "resolved"]
+    assert entries[0]["runbook"] == "volctl runbook run consumer-lag" and entries[0]["severity"] == "page"
+    [incident] = incidents_of(entries)
+    assert incident.alertname == "ConsumerDown" and incident.notified_at == 100.0
+    assert incident.resolved_notified_at == 500.0 and incident.lasted_s == pytest.approx(81.0)
+    again = incidents_of([*entries, *entries_of(_notification("firing", starts="2026-12-06T09:00:00Z"), 900.0)])
+    assert len(again) == 2 and again[1].resolved_at is None and again[1].lasted_s is None
+
+
+# -- the rendered config, checked by amtool ------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (prometheus-alertmanager) is not installed")
+@pytest.mark.parametrize("receivers", [{}, {
+    "alertmanager.webhook_urls": ["https://pager.example/hook"], "alertmanager.slack_api_url": "https://hooks.slack.example/x",
+    "alertmanager.email_to": "oncall@example.com"}])
+def test_the_rendered_alertmanager_config_passes_amtool_and_routes_by_severity(tmp_path: Path,
+                                                                                receivers: dict) -> None:
+    settings = load_settings(env={}, overrides={"state_dir": str(tmp_path), **receivers})
+    config = render_monitoring(settings, "embedded", tmp_path / "rendered").alertmanager_config
+    checked = subprocess.run(["amtool", "check-config", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for labels, receiver in ((["severity=page"], "page"), (["severity=ticket"], "ticket"), ([], "volctl")):
+        routed = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={config}", *labels],
+                                capture_output=True, text=True)
+        assert routed.stdout.strip() == receiver, routed.stdout + routed.stderr
+    text = config.read_text()
+    assert text.count(f"http://127.0.0.1:{settings.alertmanager.receiver_port}/alerts") == 3  # every receiver
+    assert ("pager.example" in text and "slack_configs" in text and "email_configs" in text) == bool(receivers)
+
+
+def test_a_page_inhibits_the_ticket_of_its_own_objective() -> None:
+    burns = {a.name: a for a in queries.burn_alerts(load_settings(env={}).slo)}
+    assert burns["SloBurnErrors1h"].labels["objective"] == burns["SloBurnErrors1d"].labels["objective"] == "errors"
+    assert burns["SloBurnErrors1h"].severity == "page" and burns["SloBurnErrors1d"].severity == "ticket"
+
+
+def test_every_alert_names_an_existing_runbook_and_runbook_run_takes_the_alert_name() -> None:
+    catalogue = queries.alerts(load_settings(env={}).slo)
+    by_alert = {a.name: a.runbook for a in catalogue}
+    for alert in catalogue:
+        assert alert.summary and alert.severity in ("page", "ticket")
+        assert find_runbook(alert.name, by_alert=by_alert).name == alert.runbook
+    with pytest.raises(ConfigError):
+        find_runbook("NoSuchAlert", by_alert=by_alert)
+
+
+def test_alertmanager_settings_are_checked_for_meaning() -> None:
+    for key, value in (("alertmanager.webhook_urls", "ftp://x"), ("alertmanager.slack_api_url", "http://x"),
+                       ("alertmanager.email_to", "nobody"), ("alertmanager.group_wait", "soon")):
+        with pytest.raises(ConfigError, match=key):
+            load_settings(env={}, overrides={key: value})
+
+
+# -- `volctl alerts` over stubbed APIs (the merge), then for real below ---------------------------
+
+
+def _api(routes: dict[str, object]) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(200, json=routes[request.url.path]))
+
+
+def test_the_report_merges_what_alertmanager_holds_with_what_prometheus_evaluates(tmp_path: Path) -> None:
+    down = {"alertname": "ServiceDown", "severity": "page", "objective": "ServiceDown", "member": "consume-2"}
+    lag = {"alertname": "ConsumerLagHigh", "severity": "page", "objective": "ConsumerLagHigh"}
+    stale = {"alertname": "StreamStale", "severity": "ticket", "objective": "StreamStale"}
+    manager = AlertmanagerClient("http://am:9093", transport=_api({
+        "/api/v2/alerts": [
+            {"labels": down, "annotations": {"summary": "s", "runbook": "volctl runbook run startup"},
+             "startsAt": "2026-12-06T07:17:30.702Z",
+             "status": {"state": "active", "silencedBy": [], "inhibitedBy": []}},
+            {"labels": stale, "annotations": {}, "startsAt": "2026-12-06T07:10:00Z",
+             "status": {"state": "suppressed", "silencedBy": ["abc"], "inhibitedBy": []}}],
+        "/api/v2/silences": [{"id": "abc", "matchers": [{"name": "alertname", "value": "StreamStale", "isEqual": True}],
+                              "status": {"state": "active"}, "endsAt": "2026-12-06T08:10:00Z",
+                              "createdBy": "me@host", "comment": "known"}]}))
+    prometheus = PrometheusClient("http://prom:9090", transport=_api({"/api/v1/alerts": {"status": "success", "data": {
+        "alerts": [{"labels": down, "state": "firing", "value": "0e+00", "activeAt": "2026-12-06T07:16:30Z"},
+                   {"labels": lag, "state": "pending", "value": "4.2e+01", "activeAt": "2026-12-06T07:20:00Z",
+                    "annotations": {"summary": "lag"}}]}}}))
+    report = alerts_report(manager, prometheus, queries.alerts(load_settings(env={}).slo), tmp_path)
+    assert [(a.name, a.state, a.value) for a in report.alerts] == [
+        ("ServiceDown", "firing", 0.0), ("ConsumerLagHigh", "pending", 42.0), ("StreamStale", "silenced", None)]
+    assert report.alerts[0].since == "2026-12-06T07:17:30Z" and report.alerts[0].labels["member"] == "consume-2"
+    assert report.alerts[1].runbook == "volctl runbook run consumer-lag"  # from the catalogue
+    assert report.silences[0].matchers == "alertname=StreamStale" and report.outcome is Verdict.FAILED
+
+    def refused(_request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    gone = alerts_report(AlertmanagerClient("http://am:9093", transport=httpx.MockTransport(refused)), prometheus,
+                         (), tmp_path)
+    assert gone.outcome is Verdict.UNKNOWN and "did not answer" in gone.problem
+
+
+# -- the receiver, a real process ----------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    config = tmp_path / "volctl.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n[prometheus]\nurl = "http://127.0.0.1:{free_port()}"\n')
+    process = subprocess.Popen([sys.executable, "-m", "services.incidents", "--config", str(config), "--port",
+                                str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", process=process)
+        yield f"http://127.0.0.1:{port}", tmp_path / "state" / "incidents"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0, process.stderr.read() if process.stderr else ""
+
+
+def test_the_receiver_keeps_notifications_and_refuses_and_counts_the_rest(receiver: tuple[str, Path]) -> None:
+    url, folder = receiver
+    assert httpx.post(url + "/alerts", json=_notification("firing"), timeout=5).status_code == 200
+    assert httpx.post(url + "/alerts", json=_notification("resolved"), timeout=5).status_code == 200
+    assert httpx.post(url + "/alerts", content=b"{not json", timeout=5).json()["reason"] == "not_json"
+    assert httpx.post(url + "/alerts", json={"alerts": []}, timeout=5).status_code == 400
+    big = httpx.post(url + "/alerts", content=b"x" * (MAX_NOTIFICATION_BYTES + 1), timeout=5)
+    assert big.status_code == 413
+    metrics = httpx.get(url + "/metrics", timeout=5).text
+    for line in ('volatility_incident_notifications_total{status="firing"} 1.0',
+                 'volatility_incident_notifications_total{status="resolved"} 1.0',
+                 'volatility_incident_rejected_total{reason="not_json"} 1.0',
+                 'volatility_incident_rejected_total{reason="size"} 1.0'):
+        assert line in metrics
+    lines = [json.loads(line) for path in sorted(folder.glob("timeline-*.jsonl"))
+             for line in path.read_text().splitlines()]
+    assert [(e["status"], e["alertname"], e["value"]) for e in lines] == [
+        ("firing", "ConsumerDown", None), ("resolved", "ConsumerDown", None)]  # Prometheus is not running: unknown
+
+
+# -- end to end ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def alerting_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Path) -> Iterator[Stack]:
+    stack = Stack(tmp_path_factory.mktemp("alerting"), trained_registry)
+    # Notifications at once: the default waits (10 s, then 1 min between a group's updates) are for people.
+    stack.config.write_text(stack.config.read_text().replace(
+        "[alertmanager]\n", '[alertmanager]\ngroup_wait = "1s"\ngroup_interval = "1s"\n'))
+    result = stack.run("up", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield stack
+    stack.run("down")
+
+
+def _timeline(stack: Stack) -> list[dict]:
+    return [json.loads(line) for path in sorted((stack.state / "incidents").glob("timeline-*.jsonl"))
+            for line in path.read_text().splitlines() if line.strip()]
+
+
+def _until(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"{what} within {timeout_s:.0f} s")
+
+
+@needs_prometheus
+@needs_alertmanager
+def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(alerting_stack: Stack) -> None:
+    stack = alerting_stack
+    assert stack.run("alerts").returncode == 0
+    health = stack.run("health")
+    assert "alertmanager ready" in health.stdout and "Prometheus sends to it" in health.stdout, health.stdout
+    pid = json.loads((stack.state / "run" / "consume.pid").read_text())["pid"]
+    started = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+
+    def firing() -> dict | None:
+        result = stack.run("alerts", "--json")
+        document = json.loads(result.stdout)
+        names = {a["name"]: a for a in document["alerts"] if a["state"] == "firing"}
+        return document if result.returncode == 1 and "ConsumerDown" in names else None
+
+    document = _until(firing, 150, "ConsumerDown firing in `volctl alerts` (exit 1)")
+    fired_s = time.monotonic() - started
+    down = next(a for a in document["alerts"] if a["name"] == "ConsumerDown")
+    assert down["runbook"] == "volctl runbook run consumer-lag" and down["severity"] == "page"
+    _until(lambda: any(e["alertname"] == "ConsumerDown" and e["status"] == "firing" for e in _timeline(stack)), 30,
+           "the firing notification in the timeline")
+    reached_s = time.monotonic() - started
+    shown = stack.run("alerts")
+    assert "ConsumerDown" in shown.stdout and "volctl runbook run consumer-lag" in shown.stdout
+
+    silenced = stack.run("alerts", "silence", "ServiceDown", "--for", "10m", "--reason", "restarting consume")
+    assert silenced.returncode == 0, silenced.stdout + silenced.stderr
+    states = {a["name"]: a["state"] for a in json.loads(stack.run("alerts", "--json").stdout)["alerts"]}
+    assert states.get("ServiceDown") in ("silenced", None)  # silenced, or resolved already
+
+    restarted = time.monotonic()
+    assert stack.run("up").returncode == 0
+    _until(lambda: any(e["alertname"] == "ConsumerDown" and e["status"] == "resolved" for e in _timeline(stack)), 60,
+           "the resolved notification in the timeline")
+    resolved_s = time.monotonic() - restarted
+    after = json.loads(stack.run("alerts", "--json").stdout)
+    incident = next(i for i in after["incidents"] if i["alertname"] == "ConsumerDown")
+    assert incident["resolved_at"] and incident["value"] == 0.0  # no member answered: sum(up) was 0
+    silence_id = next(s["id"] for s in after["silences"])
+    assert stack.run("alerts", "unsilence", silence_id).returncode == 0
+    audit = (stack.state / "incidents" / "actions.jsonl").read_text().splitlines()
+    actions = [json.loads(line)["action"] for line in audit]
+    assert actions == ["silence", "unsilence"]
+    print(f"\nkill -> firing in `volctl alerts`: {fired_s:.0f} s; -> in the timeline: {reached_s:.0f} s; "
+          f"`volctl up` -> resolved in the timeline: {resolved_s:.0f} s")
+
+
+@needs_prometheus
+@needs_alertmanager
+def test_without_the_alertmanager_binary_the_stack_starts_and_says_so(tmp_path: Path, trained_registry: Path) -> None:
+    stack = Stack(tmp_path / "state", trained_registry)
+    stack.config.write_text(stack.config.read_text().replace("[alertmanager]\n",
+                                                             '[alertmanager]\nbin = "no-such-alertmanager"\n'))
+    try:
+        result = stack.run("up", "--json", PATH=f"{Path(sys.executable).parent}:{_path_without_alertmanager()}")
+        assert result.returncode == 0, result.stdout + result.stderr
+        states = {c["name"]: c for c in json.loads(result.stdout)["components"]}
+        assert states["alertmanager"]["action"] == "not installed"
+        assert "apt-get install prometheus-alertmanager" in states["alertmanager"]["detail"]
+        assert "incidents" not in states
+    finally:
+        stack.run("down")
+
+
+def _path_without_alertmanager() -> str:
+    """A folder for PATH with prometheus in it and no Alertmanager under either name."""
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"volctl-path-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    link = folder / "prometheus"
+    if not link.exists():
+        link.symlink_to(shutil.which("prometheus") or "/usr/bin/prometheus")
+    return str(folder)

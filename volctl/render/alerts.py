@@ -1,0 +1,98 @@
+"""`volctl alerts`: what fires (with the command to run), silences, and the recent incidents."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from volctl.core.alerts import AlertsReport
+from volctl.domain.incidents import Incident
+from volctl.render.console import fit, out
+
+_STATE = {"firing": "bold red", "pending": "yellow", "silenced": "dim", "inhibited": "dim"}
+
+
+def alerts_view(report: AlertsReport) -> RenderableType:
+    parts: list[RenderableType] = [_headline(report)]
+    if report.alerts:
+        parts.append(_alerts_table(report))
+    if report.silences:
+        parts.append(_silences_table(report))
+    parts.append(_incidents_table(report.incidents) if report.incidents
+                 else Text("no incident recorded yet (volctl's receiver keeps them as Alertmanager sends them)",
+                           style="dim"))
+    for action in report.actions[-3:]:
+        parts.append(Text(f"{action.get('at')} {action.get('actor')} {action.get('action')} "
+                          f"{action.get('alertname') or action.get('matchers') or ''} ({action.get('silence_id')})"
+                          + (f": {action.get('reason')}" if action.get("reason") else ""), style="dim"))
+    parts += [Text(f"note: {note}", style="yellow") for note in report.notes]
+    return Group(*parts)
+
+
+def _headline(report: AlertsReport) -> Text:
+    if not report.reached:
+        return Text(f"cannot reach Alertmanager: {report.problem}", style="bold red")
+    counts = {state: sum(1 for a in report.alerts if a.state == state) for state in _STATE}
+    if not report.alerts:
+        return Text(f"no alert fires or is pending ({report.alertmanager})", style="bold green")
+    said = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    return Text(f"{said} ({report.alertmanager})", style="bold red" if counts["firing"] else "bold yellow")
+
+
+def _alerts_table(report: AlertsReport) -> RenderableType:
+    table = Table(title="alerts", title_justify="left")
+    for column in ("state", "alert", "since (UTC)", "value", "summary", "run"):
+        table.add_column(column, overflow="fold" if column in ("summary", "run") else "ellipsis",
+                         justify="right" if column == "value" else "left")
+    for alert in report.alerts:
+        where = alert.labels.get("member") or alert.labels.get("instance")
+        table.add_row(f"[{_STATE[alert.state]}]{alert.state}[/] {alert.severity}",
+                      alert.name + (f" ({escape(where)})" if where else ""), _compact(alert.since),
+                      "unknown" if alert.value is None else f"{alert.value:.4g}", escape(alert.summary),
+                      escape(alert.runbook))
+    return fit(table, out)
+
+
+def _silences_table(report: AlertsReport) -> RenderableType:
+    table = Table(title="silences (`volctl alerts unsilence ID` ends one)", title_justify="left")
+    for column in ("id", "matches", "state", "until (UTC)", "by", "reason"):
+        table.add_column(column, overflow="fold" if column == "reason" else "ellipsis")
+    for silence in report.silences:
+        table.add_row(silence.id, escape(silence.matchers), silence.state, _compact(silence.ends_at),
+                      escape(silence.created_by), escape(silence.comment))
+    return fit(table, out)
+
+
+def _incidents_table(incidents: list[Incident]) -> RenderableType:
+    table = Table(title="recent incidents (fired and resolved, as volctl's receiver was told)", title_justify="left")
+    for column in ("alert", "fired (UTC)", "resolved", "lasted", "value", "run"):
+        table.add_column(column, justify="right" if column in ("lasted", "value") else "left",
+                         overflow="fold" if column == "run" else "ellipsis")
+    for incident in incidents:
+        where = incident.labels.get("member") or incident.labels.get("instance")
+        table.add_row(f"{incident.alertname} ({incident.severity}" + (f", {escape(where)})" if where else ")"),
+                      _compact(incident.started_at),
+                      _resolved(incident) if incident.resolved_at else "[red]firing[/]",
+                      _lasted(incident), "unknown" if incident.value is None else f"{incident.value:.4g}",
+                      escape(incident.runbook))
+    return fit(table, out)
+
+
+def _compact(stamp: str | None) -> str:
+    """2026-12-06T07:30:01.123Z -> 2026-12-06 07:30:01 (whole; the zone is in the header)."""
+    return (stamp or "-")[:19].replace("T", " ")
+
+
+def _resolved(incident: Incident) -> str:
+    """The resolution's time, its date too when that is not the day it fired."""
+    resolved = _compact(incident.resolved_at)
+    return resolved[11:] if resolved[:10] == _compact(incident.started_at)[:10] else resolved
+
+
+def _lasted(incident: Incident) -> str:
+    seconds = incident.lasted_s
+    if seconds is None:
+        return "-" if incident.resolved_at is None else "unknown"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
