@@ -211,8 +211,10 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
-    assert set(config["services"]) == {"kafka", "model-init", "predict", "consume", "prometheus", "grafana"}
-    assert all("healthcheck" in config["services"][s] for s in ("kafka", "predict", "consume", "prometheus"))
+    assert set(config["services"]) == {"kafka", "model-init", "predict", "consume", "prometheus", "alertmanager",
+                                       "incidents", "grafana"}
+    assert all("healthcheck" in config["services"][s]
+               for s in ("kafka", "predict", "consume", "prometheus", "alertmanager", "incidents"))
     # consume replicas each take a free host port of a range (a fixed port would stop `--scale consume=3`)
     assert "8001-8009:8001" in str(config["services"]["consume"]["ports"][0])
     prometheus = yaml.safe_load((tmp_path / "compose" / "prometheus" / "prometheus.yml").read_text())
@@ -220,6 +222,12 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     discovered = {c["job_name"]: (c["dns_sd_configs"][0]["names"], c["dns_sd_configs"][0]["port"])
                   for c in prometheus["scrape_configs"]}
     assert discovered == {"predict": (["predict"], 8000), "consume": (["consume"], 8001)}
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    alertmanager = tmp_path / "compose" / "alertmanager" / "alertmanager.yml"
+    assert "http://incidents:9095/alerts" in alertmanager.read_text()
+    if shutil.which("amtool"):
+        check = subprocess.run(["amtool", "check-config", str(alertmanager)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
     promtool = shutil.which("promtool")
     if promtool:
         check = subprocess.run([promtool, "check", "config", "--syntax-only",

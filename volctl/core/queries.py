@@ -44,6 +44,8 @@ CONSUMER_RATE = f"sum({m.CONSUMER_RATE})"
 CONSUMER_ERRORS = f"sum(rate({m.CONSUMER_ERRORS}[5m])) or vector(0)"
 MODEL_INFO = f"max by (job, variant, version) ({m.MODEL_INFO})"
 TARGETS_UP = 'up{job=~"predict|consume"}'
+# Prometheus's own series, one per active alert; a lone 0 row when none is (an empty table reads "no data")
+ALERTS_NOW = 'sum by (alertname, severity, alertstate) (ALERTS{alertstate=~"firing|pending"}) or on () vector(0)'
 CONSUMERS_UP = 'sum(up{job="consume"}) or vector(0)'  # members answering; 0 (not "no data") when none is
 DRIFT_SHARE = f"max({m.DRIFT_SHARE})"  # from the newest `volctl drift report`, exported by the consume service
 DRIFT_THRESHOLD = f"max({m.DRIFT_THRESHOLD})"
@@ -314,6 +316,9 @@ def dashboard_panels(slo: SloSettings) -> tuple[Panel, ...]:
             Series("{{feature}} ({{method}})", DRIFT_SCORES),
             Series("{{feature}} threshold (calibrated: {{calibrated}})", DRIFT_SCORE_THRESHOLDS)), "short",
             kind="table"),
+        # What Prometheus's rules say now; `volctl alerts` adds silences and the incident timeline.
+        Panel("Alerts firing and pending (the rules' ALERTS series)", (
+            Series("{{alertname}} {{severity}} {{alertstate}}", ALERTS_NOW),), "short", kind="table"),
     )
 
 
