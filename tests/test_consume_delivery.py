@@ -195,6 +195,18 @@ def test_the_lag_falls_back_on_the_fetch_when_the_ends_cannot_be_listed(service:
     assert service.metrics.offset_lag._value.get() == 0  # a lower bound: the fetch response is all there is
 
 
+def test_a_listing_that_times_out_keeps_the_last_listed_end(service: app.ConsumeService) -> None:
+    consumer = BehindConsumer({})
+    consumer.listed = {consumer.tp: 49_989}
+    service._consumer = consumer
+    service._refresh_gauges()
+    consumer.listed = KafkaTimeoutError("slow on a busy machine")
+    service._last_listed -= app.LIST_ENDS_S  # the next refresh lists again, and that listing fails
+    service._refresh_gauges()
+    # the fetch's figure alone says 0 with 29,548 unread; an end only grows, so the last listing holds
+    assert service.metrics.offset_lag._value.get() == 49_989 - 20_441
+
+
 class JoiningConsumer:
     """A consumer whose group join never finishes (tansu lost its SyncGroup answer)."""
 

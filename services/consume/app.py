@@ -480,15 +480,17 @@ class ConsumeService:
         The fetch responses' high watermark is only as fresh as the last fetch: behind a 20,000-record
         fetch it stays put while the producer goes on, so alone it showed a lag of 0 with 47,000 ticks
         unread. ListOffsets is current but under-reports the end by up to a batch on tansu (DESIGN.md
-        §8), so the lag uses the larger of the two."""
+        §8), so the lag uses the larger of the two. A listing that fails or times out (a busy machine)
+        keeps the last one: an end only grows, so it is still a lower bound (a re-created topic
+        drops it, see `_rewind_raw_topic`)."""
         now = time.monotonic()
         if assignment and now - self._last_listed >= LIST_ENDS_S:
             self._last_listed = now
             try:
                 self._listed_ends = dict(self._consumer.end_offsets(list(assignment),
                                                                     timeout_ms=LIST_ENDS_TIMEOUT_MS))
-            except Exception:  # broker away or slow: the fetch responses' figure is all there is
-                self._listed_ends = {}
+            except Exception:  # broker away or slow: the last listing still bounds the end from below
+                pass
         return self._listed_ends
 
 
