@@ -31,12 +31,20 @@ def test_a_bad_ramp_says_what_it_expects() -> None:
     assert "unpack" not in result.output
 
 
+def _ctrl_c_interrupts() -> None:
+    """A suite run in the background of a script (`make test &`) ignores SIGINT, and so would the
+    watch it starts: Python only turns SIGINT into KeyboardInterrupt when it was not ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_health_watch_prints_frames_off_a_terminal(tmp_path: Path) -> None:
     env = {**os.environ, **ENV, "VOLCTL_STATE_DIR": str(tmp_path), "VOLCTL_PREDICT_PORT": str(free_port()),
            "VOLCTL_CONSUME_PORT": str(free_port()), "VOLCTL_KAFKA_EMBEDDED_PORT": str(free_port()),
-           "VOLCTL_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}"}
+           "VOLCTL_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}",
+           "VOLCTL_ALERTMANAGER_URL": f"http://127.0.0.1:{free_port()}"}
     watch = subprocess.Popen([str(Path(sys.executable).parent / "volctl"), "health", "--watch", "--interval", "0.5"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_ctrl_c_interrupts)
     seen = []  # frames as they come: Ctrl-C after the second, however slow a busy machine starts it
     while sum("predict /health" in line for line in seen) < 2:
         line = watch.stdout.readline()  # type: ignore[union-attr]
