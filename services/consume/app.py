@@ -9,6 +9,7 @@ duplicates carry the same source partition and offset, so readers can drop them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -486,11 +487,10 @@ class ConsumeService:
         now = time.monotonic()
         if assignment and now - self._last_listed >= LIST_ENDS_S:
             self._last_listed = now
-            try:
+            # Broker away or slow: the last listing still bounds the end from below.
+            with contextlib.suppress(Exception):
                 self._listed_ends = dict(self._consumer.end_offsets(list(assignment),
                                                                     timeout_ms=LIST_ENDS_TIMEOUT_MS))
-            except Exception:  # broker away or slow: the last listing still bounds the end from below
-                pass
         return self._listed_ends
 
 

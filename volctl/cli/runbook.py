@@ -118,7 +118,7 @@ def command_problem(argv: list[str], root: Any) -> str | None:
             return f"volctl has no command `{' '.join([*path, words[0]])}`"
         path.append(words.pop(0))
         command = sub
-    if hasattr(command, "get_command"):
+    if hasattr(command, "get_command") and not getattr(command, "invoke_without_command", False):
         return f"`{' '.join(path)}` needs a subcommand"
     try:
         command.make_context(" ".join(path), words)
