@@ -13,16 +13,54 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-# Every <text> of each chart with its box on screen, and what the chart holds.
-_CHARTS = """() => [...document.querySelectorAll('svg.chart')].map(svg => ({
-  title: svg.getAttribute('aria-label'),
-  axisLabels: [...svg.querySelectorAll('text.axis-label')].map(t => t.textContent.trim()).filter(Boolean),
-  marks: svg.querySelectorAll('.data').length,
-  texts: [...svg.querySelectorAll('text')].map(t => {
-    const r = t.getBoundingClientRect();
-    return {text: t.textContent, x: r.x, y: r.y, w: r.width, h: r.height};
-  }),
-}))"""
+# WCAG's relative luminance and contrast ratio of two CSS colours.
+_CONTRAST = """
+  const rgb = c => (c.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const linear = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = c => { const [r, g, b] = rgb(c).map(linear); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+"""
+
+# Every <text> of each chart shown (a chart's phone twin is hidden on a wide screen, and the other way
+# round) with its box on screen and its drawn font size; what the chart holds; every data mark's box
+# against the plot's; the contrast of each text against the chart's background.
+_CHARTS = "() => {" + _CONTRAST + """
+  return [...document.querySelectorAll('svg.chart')].filter(svg => svg.getBoundingClientRect().width > 0).map(svg => {
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    const plot = svg.querySelector('rect.plot').getBoundingClientRect();
+    const background = getComputedStyle(svg).backgroundColor;
+    return {
+      title: svg.getAttribute('aria-label'),
+      axisLabels: [...svg.querySelectorAll('text.axis-label')].map(t => t.textContent.trim()).filter(Boolean),
+      marks: svg.querySelectorAll('.data').length,
+      texts: [...svg.querySelectorAll('text')].map(t => {
+        const r = t.getBoundingClientRect();
+        return {text: t.textContent, x: r.x, y: r.y, w: r.width, h: r.height,
+                px: parseFloat(getComputedStyle(t).fontSize) * scale,
+                contrast: contrast(getComputedStyle(t).fill, background)};
+      }),
+      outside: [...svg.querySelectorAll('.data')].map(m => {
+        const r = m.getBoundingClientRect();
+        const dot = m.tagName === 'circle' ? m.r.baseVal.value * scale : 0;  // a dot's centre must be inside
+        const slack = 1 + dot;
+        return (r.left < plot.left - slack || r.right > plot.right + slack || r.top < plot.top - slack
+                || r.bottom > plot.bottom + slack) ? `${m.tagName} ${Math.round(r.left)}..${Math.round(r.right)} x `
+                + `${Math.round(r.top)}..${Math.round(r.bottom)} outside ${Math.round(plot.left)}..`
+                + `${Math.round(plot.right)} x ${Math.round(plot.top)}..${Math.round(plot.bottom)}` : null;
+      }).filter(Boolean),
+    };
+  });
+}"""
+
+# The page as a whole: wider than the screen? The body's text against its background.
+_PAGE = "() => {" + _CONTRAST + """
+  const body = getComputedStyle(document.body);
+  return {scrollWidth: document.documentElement.scrollWidth, viewport: window.innerWidth,
+          background: lum(body.backgroundColor), contrast: contrast(body.color, body.backgroundColor),
+          evidence: [...document.querySelectorAll('td[data-label="evidence"]')].map(td => {
+            const r = td.getBoundingClientRect();
+            return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth; })};
+}"""
 
 
 @dataclass
@@ -32,6 +70,7 @@ class PageCheck:
     console_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
     charts: list[dict] = field(default_factory=list)
+    layout: dict = field(default_factory=dict)
 
     def overlaps(self) -> list[str]:
         """Pairs of texts of one chart whose boxes intersect (by more than half a pixel)."""
@@ -45,6 +84,11 @@ class PageCheck:
                         found.append(f"{chart['title']}: {a['text']!r} over {b['text']!r}")
         return found
 
+    @property
+    def evidence_on_screen(self) -> bool:
+        """Every evidence cell of a gate page is within the screen's width."""
+        return bool(self.layout["evidence"]) and all(self.layout["evidence"])
+
     def assert_readable(self, min_charts: int = 1) -> None:
         assert not self.console_errors, self.console_errors
         assert not self.outside_requests, f"the page asked the network for {self.outside_requests}"
@@ -53,6 +97,17 @@ class PageCheck:
             assert len(chart["axisLabels"]) >= 2, f"{chart['title']}: axis labels {chart['axisLabels']}"
             assert chart["marks"] >= 1, f"{chart['title']}: no data mark"
         assert not self.overlaps(), self.overlaps()
+        outside = [f"{c['title']}: {o}" for c in self.charts for o in c["outside"]]
+        assert not outside, f"data drawn outside the plot: {outside}"
+        assert self.layout["scrollWidth"] <= self.layout["viewport"], (
+            f"the page is {self.layout['scrollWidth']} px wide on a {self.layout['viewport']} px screen")
+        small = [f"{c['title']}: {t['text']!r} at {t['px']:.1f} px" for c in self.charts for t in c["texts"]
+                 if t["w"] and t["px"] < 10]
+        assert not small, f"chart text under 10 px: {small}"
+        faint = [f"{c['title']}: {t['text']!r} {t['contrast']:.1f}:1" for c in self.charts for t in c["texts"]
+                 if t["w"] and t["contrast"] < 3]
+        assert not faint, f"chart text too faint on its background: {faint}"
+        assert self.layout["contrast"] >= 7, f"body text contrast {self.layout['contrast']:.1f}:1"
 
 
 @pytest.fixture(scope="module")  # playwright's sync API holds an event loop: closed with the module, so a
@@ -66,11 +121,16 @@ def browser() -> Iterator[object]:  # later test in this worker can still call a
         chromium.close()
 
 
-def open_report(browser: object, path: Path, screenshots: Path, width: int = 1300) -> PageCheck:
-    """Load `path` from file:// with everything else refused; a full-page screenshot lands in `screenshots`."""
+PHONE = 390  # px: the page an on-call engineer opens from an alert
+
+
+def open_report(browser: object, path: Path, screenshots: Path, width: int = 1300, dark: bool = False) -> PageCheck:
+    """Load `path` from file:// with everything else refused, `width` px wide, light or dark; a
+    full-page screenshot lands in `screenshots`."""
     screenshots.mkdir(parents=True, exist_ok=True)
-    check = PageCheck(path, screenshots / f"{path.parent.name}-{path.stem}.png")
-    context = browser.new_context(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    check = PageCheck(path, screenshots / f"{path.parent.name}-{path.stem}-{width}{'-dark' if dark else ''}.png")
+    context = browser.new_context(viewport={"width": width, "height": 900},  # type: ignore[attr-defined]
+                                  color_scheme="dark" if dark else "light")
 
     def route(request_route: object) -> None:
         url = request_route.request.url  # type: ignore[attr-defined]
@@ -86,6 +146,17 @@ def open_report(browser: object, path: Path, screenshots: Path, width: int = 130
     page.on("pageerror", lambda error: check.console_errors.append(str(error)))
     page.goto(path.resolve().as_uri(), wait_until="load")
     check.charts = page.evaluate(_CHARTS)
+    check.layout = page.evaluate(_PAGE)
     page.screenshot(path=str(check.screenshot), full_page=True)
     context.close()
     return check
+
+
+def open_everywhere(browser: object, path: Path, screenshots: Path, min_charts: int = 1) -> list[PageCheck]:
+    """The page on a desktop, on a phone and in dark mode, each checked readable."""
+    checks = [open_report(browser, path, screenshots), open_report(browser, path, screenshots, width=PHONE),
+              open_report(browser, path, screenshots, dark=True)]
+    for check in checks:
+        check.assert_readable(min_charts)
+    assert checks[2].layout["background"] < 0.05, "dark mode asked for, the page stayed light"
+    return checks

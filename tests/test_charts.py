@@ -51,3 +51,53 @@ def test_time_ticks_are_utc_clock_labels() -> None:
 
 def test_a_chart_without_data_is_marked_empty_not_drawn_blank() -> None:
     assert line_chart("nothing", Axis("x"), Axis("y"), [Series("s", [(0, None), (1, None)])]).empty
+
+
+def _drawn_points(chart) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
+    points = [tuple(map(float, p.split(","))) for line in chart.lines if line.cls == "data"
+              for p in line.points.split()]
+    return points + [(x, y) for x, y, _ in chart.dots]
+
+
+def test_a_series_beyond_the_shared_span_is_cut_at_the_plot_edge() -> None:
+    """The throughput line was drawn left of the y axis, through its "0 req/s": points before the
+    page's shared time span. Every mark stays inside the plot, the line is cut where it leaves."""
+    points = [(t, 5.0 + (t % 7)) for t in range(-600, 3600, 15)]
+    for chart in (c for c in [line_chart("throughput", time_axis(0, 3600), Axis("rps", high=8.0),
+                                         [Series("rps", points)])] for c in (c, c.narrow)):
+        plot = chart.plot
+        drawn = _drawn_points(chart)
+        assert drawn
+        assert all(plot.x - 0.05 <= x <= plot.x + plot.w + 0.05 and plot.y - 0.05 <= y <= plot.y + plot.h + 0.05
+                   for x, y in drawn), [(x, y) for x, y in drawn if x < plot.x or y < plot.y]
+        assert min(x for x, _ in drawn) == pytest.approx(plot.x, abs=0.1)  # cut at the edge, not dropped
+
+
+def test_a_legend_swatch_is_drawn_as_its_series() -> None:
+    chart = line_chart("load", Axis("x"), Axis("y"), [Series("this run", [(0, 1), (1, 2)]),
+                                                       Series("baseline", [(0, 1), (1, 3)], dashed=True),
+                                                       Series("worst", [(0, 2), (1, 2)], line=False)])
+    swatches = [line for line in chart.lines if line.cls == "legend-swatch"]
+    assert [s.dashed for s in swatches] == [False, True]  # "worst" is dots only: a dot, no stroke
+    assert len(chart.swatch_dots) == 1
+
+
+def test_a_log_axis_starts_at_the_bulk_of_the_values_not_at_one_outlier() -> None:
+    """A latency curve whose p0 is 1 µs and the rest 2-80 ms: the axis starts at 1 ms, not three
+    decades lower, and the outlier sits on the axis's floor."""
+    curve = [(0.0, 0.000001)] + [(i / 10, 0.002 + i * 0.0008) for i in range(1, 100)]
+    chart = line_chart("latency", Axis("p", "nines"), Axis("latency (ms, log scale)", "log", "ms", 1000),
+                       [Series("corrected", curve)])
+    ticks = [t.text for t in chart.texts if t.cls == "tick" and t.text.endswith("ms")]
+    assert ticks[0] == "1 ms", ticks
+    assert max(y for _, y in _drawn_points(chart)) <= chart.plot.y + chart.plot.h + 0.05
+
+
+def test_every_chart_has_a_phone_twin_with_its_labels_at_full_size() -> None:
+    chart = line_chart("p95 latency", time_axis(0, 3600), Axis("latency (ms)", unit="ms", scale=1000),
+                       [Series("p95", [(t, 0.2) for t in range(0, 3600, 60)])], [Rule(0.8, "p95 objective 800 ms")])
+    narrow = chart.narrow
+    assert narrow is not None and narrow.width <= 360 and narrow.narrow is None
+    objective = next(t for t in narrow.texts if t.cls == "objective-label")
+    assert objective.x <= narrow.plot.x + narrow.plot.w  # inside the plot, not in a 150 px margin
+    assert narrow.plot.w > narrow.width * 0.6

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.browser import browser, open_report  # noqa: F401 (the fixture)
+from tests.browser import PHONE, browser, open_everywhere, open_report  # noqa: F401 (the fixture)
 from tests.test_drift import APR_3, _config, _drift
 from tests.test_outcomes import _outcomes_of_a_replay
 from tests.test_stack import Stack, needs_prometheus
@@ -32,9 +32,8 @@ def test_model_page(browser, trained_registry: Path, tmp_path: Path) -> None:  #
     result = CliRunner().invoke(app, ["model", "show", "--html", str(page)],
                                 env={"VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry), "NO_COLOR": "1"})
     assert result.exit_code == 0, result.output
-    check = open_report(browser, page, tmp_path / "screenshots")
-    check.assert_readable(min_charts=3)  # one precision-recall chart of both variants, a reliability chart each
-    print(f"\nscreenshot: {check.screenshot}")
+    checks = open_everywhere(browser, page, tmp_path / "screenshots", min_charts=3)  # precision-recall, reliability
+    print(f"\nscreenshots: {[str(c.screenshot) for c in checks]}")
 
 
 def test_quality_page(browser, shared_data: Path, trained_registry: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -48,9 +47,8 @@ def test_quality_page(browser, shared_data: Path, trained_registry: Path, tmp_pa
     result = CliRunner().invoke(app, ["quality", "--window", "30d", "--html", str(page)],
                                 env={"VOLCTL_STATE_DIR": str(tmp_path), "NO_COLOR": "1"})
     assert result.exit_code in (0, 1), result.output
-    check = open_report(browser, page, tmp_path / "screenshots")
-    check.assert_readable(min_charts=1)
-    print(f"\nscreenshot: {check.screenshot}")
+    checks = open_everywhere(browser, page, tmp_path / "screenshots")
+    print(f"\nscreenshots: {[str(c.screenshot) for c in checks]}")
 
 
 def test_drift_summary_page(browser, shared_data: Path, trained_registry: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -59,9 +57,8 @@ def test_drift_summary_page(browser, shared_data: Path, trained_registry: Path, 
     assert result.returncode in (0, 1), result.stdout + result.stderr
     page = out / "summary.html"
     assert "drift.html" in _links(page) and (out / "drift.html").exists()
-    check = open_report(browser, page, tmp_path / "screenshots")
-    check.assert_readable(min_charts=1)  # each feature against its calibrated threshold
-    print(f"\nscreenshot: {check.screenshot}")
+    checks = open_everywhere(browser, page, tmp_path / "screenshots")  # each feature against its threshold
+    print(f"\nscreenshots: {[str(c.screenshot) for c in checks]}")
     # Evidently's own page had no Content-Security-Policy (5 inline scripts): it has one now, and
     # its scripts still run under it (a refused script is a console error) with nothing fetched.
     evidently = out / "drift.html"
@@ -87,9 +84,10 @@ def test_load_page_with_a_baseline(browser, loaded_stack: Stack, tmp_path: Path)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     text = page.read_text()
     assert "Against the baseline run" in text and "this run, corrected" in text and "baseline, corrected" in text
-    check = open_report(browser, page, tmp_path / "screenshots")
-    check.assert_readable(min_charts=2)  # latency by percentile, rate over the run
-    print(f"\nscreenshot: {check.screenshot}")
+    checks = open_everywhere(browser, page, tmp_path / "screenshots", min_charts=3)  # by percentile, over time, rate
+    titles = [c["title"] for c in checks[0].charts]
+    assert "latency over the run" in titles, titles
+    print(f"\nscreenshots: {[str(c.screenshot) for c in checks]}")
 
 
 @needs_prometheus
@@ -104,10 +102,11 @@ def test_slo_page_and_the_gate_evidence_page(browser, loaded_stack: Stack, tmp_p
         assert (bundle / link).is_file(), link
     assert {"load.html", "slo.html", "quality.html"} <= set(_links(index))
     shots = tmp_path / "screenshots"
-    open_report(browser, index, shots).assert_readable(min_charts=0)
-    open_report(browser, bundle / "load.html", shots).assert_readable(min_charts=2)
-    slo = open_report(browser, bundle / "slo.html", shots)
-    slo.assert_readable(min_charts=4)
+    open_everywhere(browser, index, shots, min_charts=0)
+    phone = open_report(browser, index, shots, width=PHONE)
+    assert phone.evidence_on_screen, "the gate's evidence column is off screen on a phone"
+    open_everywhere(browser, bundle / "load.html", shots, min_charts=3)
+    slo = open_everywhere(browser, bundle / "slo.html", shots, min_charts=4)[0]
     titles = [c["title"] for c in slo.charts]
     assert "p95 latency" in titles and any("error budget" in t for t in titles)
     latency = next(c for c in slo.charts if c["title"] == "p95 latency")
@@ -121,7 +120,7 @@ def test_a_chart_keeps_labels_apart_at_any_size(browser, tmp_path: Path) -> None
     from volctl.reports.charts import Axis, Band, Rule, Series, line_chart, page, time_axis
 
     now = time.time()
-    points = [(now - 3600 + 15 * i, 10 ** (-4 + (i % 40) / 8)) for i in range(240)]
+    points = [(now - 4200 + 15 * i, 10 ** (-4 + (i % 40) / 8)) for i in range(280)]  # from before the span
     charts = [line_chart("crowded", time_axis(now - 3600, now), Axis("latency (ms, log scale)", "log", "ms", 1000),
                          [Series(f"series number {i} with a long name", points[i::3]) for i in range(3)],
                          [Rule(0.8, "objective 800 ms"), Rule(0.9, "another objective 900 ms")],
@@ -130,8 +129,8 @@ def test_a_chart_keeps_labels_apart_at_any_size(browser, tmp_path: Path) -> None
     report = type("R", (), {"prometheus": "-", "window": "50m", "period": "30d", "requests": 0.0, "rows": [],
                             "info": []})()
     path.write_text(page("reports/slo.html.j2", report=report, verdict="met", charts=charts, css=lambda v: v))
-    check = open_report(browser, path, tmp_path / "screenshots", width=500)
-    check.assert_readable(min_charts=1)
+    for width in (500, PHONE, 1300):
+        open_report(browser, path, tmp_path / "screenshots", width=width).assert_readable(min_charts=1)
 
 
 def test_pages_need_no_network_even_without_playwright(tmp_path: Path) -> None:

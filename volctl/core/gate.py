@@ -39,6 +39,28 @@ class GateCheck:
     measured: str
     threshold: str
     verdict: str
+    todo: str = ""  # a check that could not measure or judge: what to do about it
+
+    def __post_init__(self) -> None:
+        if self.verdict in (UNKNOWN, NOT_JUDGED) and not self.todo:
+            self.todo = WHAT_TO_DO.get(self.kind, "")
+
+
+# What to do when a check of this kind could not measure or judge (its `measured` says why).
+WHAT_TO_DO = {
+    "latency": "run `volctl health` (Prometheus and predict up?), then the gate again; too little traffic: "
+               "a longer --duration or a higher --rps",
+    "errors": "run `volctl health` (Prometheus and predict up?), then the gate again",
+    "availability": "run `volctl health` (Prometheus and predict up?), then the gate again",
+    "throughput": "run the gate again with a longer --duration or a higher --rps",
+    "lag": "run `volctl lag` (which partition could not be read) and `volctl health` (is consume running?)",
+    "freshness": "run `volctl health`: is a source running (`volctl status`), is the broker up?",
+    "drift": "let the stream run: the feature log starts after each stream's 5 min warm-up and needs "
+             "drift.min_rows rows in drift.window",
+    "quality": "let the stack run: each prediction is labelled 60 s later, and slo.min_outcomes labelled "
+               "ticks are needed in slo.quality_window",
+    "load": "run `volctl health`: is predict running?",
+}
 
 
 @dataclass
@@ -194,8 +216,10 @@ def _drift_check(settings: Settings, window: str, bundle: Path, report: GateRepo
     except VolctlError as exc:
         report.checks.append(GateCheck("drift share", "drift", exc.message, "enough rows", UNKNOWN))
         return
+    # The threshold is the calibration's for this window (or the configured default): say which, so
+    # two gates with different thresholds can be told apart.
     report.checks.append(GateCheck("drift share", "drift", f"{drift.share:.0%} of {len(drift.tested)} features",
-                                   f"<= {drift.threshold:.0%}", FAIL if drift.drift else PASS))
+                                   f"<= {drift.threshold:.0%} ({drift.calibration})", FAIL if drift.drift else PASS))
 
 
 def _quality_check(settings: Settings, bundle: Path, report: GateReport, writers: GateParts) -> None:

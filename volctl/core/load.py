@@ -106,6 +106,9 @@ class LoadResult:
     answered: int = 0  # any HTTP status: the target was there
     # Per second of the run: requests due (asked), actually sent, answered 200, failed.
     timeline: dict[str, Counter[int]] = field(default_factory=lambda: {k: Counter() for k in TIMELINE})
+    # Per second the requests were due in: the worst and the summed corrected latency (when did it happen?).
+    worst_s: dict[int, float] = field(default_factory=dict)
+    latency_sum_s: Counter[int] = field(default_factory=Counter)
 
     @property
     def achieved_rps(self) -> float:
@@ -150,6 +153,9 @@ class LoadResult:
             mine.merge(theirs)
         for kind in TIMELINE:
             self.timeline[kind].update(other.timeline[kind])
+        for second, worst in other.worst_s.items():
+            self.worst_s[second] = max(worst, self.worst_s.get(second, 0.0))
+        self.latency_sum_s.update(other.latency_sum_s)
         self.wall_s = max(self.wall_s, other.wall_s)
         self.last_send_s = max(self.last_send_s, other.last_send_s)
         self.most_held += other.most_held
@@ -192,6 +198,9 @@ async def send_on_schedule(url: str, bodies: list[bytes] | None, times: list[flo
             result.timeline["ok" if succeeded else "failed"][int(done - started)] += 1
             result.corrected.record(done - due)
             result.uncorrected.record(done - sent_at)
+            second = int(due - started)
+            result.worst_s[second] = max(done - due, result.worst_s.get(second, 0.0))
+            result.latency_sum_s[second] += done - due
 
         started = start if start is not None else time.perf_counter()
         if started > time.perf_counter():
@@ -336,7 +345,17 @@ class LoadReport:
             "histograms": {"corrected": r.corrected.to_dict(), "uncorrected": r.uncorrected.to_dict()},
             "timeline": {kind: [r.timeline[kind][second] for second in range(_seconds_covered(r))]
                          for kind in TIMELINE},
+            # Corrected latency per second the requests were due in (None: nothing due then).
+            "latency_timeline_ms": _latency_timeline(r),
         }
+
+
+def _latency_timeline(r: LoadResult) -> dict[str, list[float | None]]:
+    seconds = range(_seconds_covered(r))
+    due = r.timeline["asked"]
+    return {"worst": [_ms(r.worst_s.get(second)) for second in seconds],
+            "mean": [_ms(r.latency_sum_s[second] / due[second]) if due[second] and second in r.worst_s else None
+                     for second in seconds]}
 
 
 def judge(result: LoadResult, payload: str, slo: SloSettings) -> LoadReport:

@@ -12,12 +12,15 @@ from volctl.render.console import fit, out
 def gate_table(report: GateReport) -> None:
     table = Table(title=f"release gate over {report.window} ({report.started_at})", title_justify="left")
     for column in ("check", "class", "measured", "threshold", "verdict"):
-        table.add_column(column, overflow="fold" if column in ("check", "measured") else "ellipsis")
+        table.add_column(column, overflow="fold" if column in ("check", "measured", "threshold") else "ellipsis")
     for check in report.checks:
         colour = {PASS: "green", FAIL: "red"}.get(check.verdict, "yellow")
         table.add_row(escape(check.name), check.kind, escape(check.measured), escape(check.threshold),
                       f"[{colour}]{check.verdict}[/]")
     out.print(fit(table, out))
+    for check in report.checks:
+        if check.todo:
+            out.print(f"[yellow]{escape(check.name)}[/]: {escape(check.todo)}")
     if report.window_note:
         out.print(f"SLO window {report.window}: {escape(report.window_note)}")
     models = ", ".join(f"{name} {m.get('model', '?')} {m.get('version', '?')}" for name, m in report.model.items())

@@ -21,6 +21,7 @@ COLOURS = ("#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#57606a")
 OBJECTIVE = "#cf222e"
 CHAR_W = 6.6  # px per character at the 11 px labels: enough to keep estimated boxes apart
 LINE_H = 15
+NARROW_WIDTH = 350  # a phone's 390 px less the page's margins
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
                172800, 604800)
 
@@ -111,11 +112,23 @@ class Chart:
     dots: list[tuple[float, float, str]] = field(default_factory=list)
     texts: list[Text] = field(default_factory=list)
     empty: bool = False  # no data point at all: the page says so instead of drawing an empty box
+    narrow: Chart | None = None  # the same chart laid out for a phone
+    swatch_dots: list[tuple[float, float, str]] = field(default_factory=list)  # legend markers, not data
 
 
 def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Sequence[Rule] = (),
                bands: Sequence[Band] = (), width: int = 720, height: int = 280, caption: str = "") -> Chart:
-    """A chart of `series` over two axes, with objectives (`rules`) and shaded windows (`bands`)."""
+    """A chart of `series` over two axes, with objectives (`rules`) and shaded windows (`bands`), and
+    its phone-width twin (`narrow`): an SVG scaled down to a phone draws 11 px labels at 5 px, so a
+    narrow screen gets the chart laid out again at its own width instead (the page's CSS picks one)."""
+    chart = _layout(title, x, y, series, rules, bands, width, height, caption, narrow=False)
+    if width > NARROW_WIDTH and not chart.empty:
+        chart.narrow = _layout(title, x, y, series, rules, bands, NARROW_WIDTH, height, caption, narrow=True)
+    return chart
+
+
+def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Sequence[Rule], bands: Sequence[Band],
+            width: int, height: int, caption: str, narrow: bool) -> Chart:
     coloured = [s if s.colour else Series(s.name, s.points, s.dashed, s.dots, COLOURS[i % len(COLOURS)], s.line,
                                           s.width, s.step) for i, s in enumerate(series)]
     xs = [_x_value(x, p[0]) for s in coloured for p in s.points if p[1] is not None]
@@ -123,12 +136,15 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
     ys = [v for v in ys if math.isfinite(v) and (y.kind != "log" or v > 0)]
     if not xs or not ys:
         return Chart(title, width, height, Box(0, 0, 0, 0, "plot"), caption, empty=True)
-    legend_rows = _legend_rows([s.name for s in coloured], width - 80) if len(coloured) > 1 else []
-    right = max([len(r.label) * CHAR_W + 14 for r in rules], default=16)
+    legend_rows = _legend_rows([s.name for s in coloured], width - (50 if narrow else 80)) if len(coloured) > 1 else []
+    # Objective labels sit in the right margin; on a phone inside the plot, above their line.
+    right = 16 if narrow else max([len(r.label) * CHAR_W + 14 for r in rules], default=16)
     x_low, x_high = _domain(x, xs + [_x_value(x, v) for b in bands for v in (b.start, b.end)])
     x_ticks = _ticks(x, x_low, x_high, width - 140)
-    tick_room = max(len(label) for _, label in x_ticks) * CHAR_W - 10 if x.upright and x_ticks else 0
-    top, bottom = 30, 50 + tick_room + LINE_H * len(legend_rows)
+    upright = x.upright or bool(x.ticks and narrow and _too_wide(x_ticks, width - 100))
+    tick_room = max(len(label) for _, label in x_ticks) * CHAR_W - 10 if upright and x_ticks else 0
+    # On a phone a window's label gets its own line under the title (no room beside it).
+    top, bottom = (46 if narrow and bands else 30), 50 + tick_room + LINE_H * len(legend_rows)
     y_low, y_high = _domain(y, ys + [r.value * y.scale for r in rules if y.kind != "log" or r.value > 0])
     y_ticks = _ticks(y, y_low, y_high, height - top - bottom)
     left = 34 + max(len(label) for _, label in y_ticks) * CHAR_W  # the rotated axis label, then the ticks
@@ -138,11 +154,15 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
     chart = Chart(title, width, height, plot, caption)
     chart.texts.append(Text(plot.x, 18, title, "title", "start", size=13))
 
+    last_end = -math.inf
     for value, label in (x_ticks if x.ticks else _ticks(x, x_low, x_high, plot.w)):
         px = to_x(value)
         chart.grid.append((px, plot.y, px, plot.y + plot.h))
-        chart.texts.append(Text(px + 4, plot.y + plot.h + 8, label, anchor="end", rotate=True) if x.upright
-                           else Text(px, plot.y + plot.h + 18, label))
+        if upright:
+            chart.texts.append(Text(px + 4, plot.y + plot.h + 8, label, anchor="end", rotate=True))
+        elif px - len(label) * CHAR_W / 2 > last_end + 4:  # a label that would touch its neighbour is left out
+            chart.texts.append(Text(px, plot.y + plot.h + 18, label))
+            last_end = px + len(label) * CHAR_W / 2
     for value, label in y_ticks:
         py = to_y(value)
         chart.grid.append((plot.x, py, plot.x + plot.w, py))
@@ -157,7 +177,7 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
         # Above the plot, right-aligned on the band (clear of the data and the objective lines);
         # inside the band's top when the title is in the way.
         text_w = len(band.label) * CHAR_W
-        above = end - text_w > title_end + 8
+        above = narrow or end - text_w > title_end + 8
         chart.texts.append(Text(max(end, plot.x + text_w) if above else max(end - 4, plot.x + text_w + 4),
                                 plot.y - 5 if above else plot.y + plot.h - 6, band.label, "band-label", "end",
                                 colour="#0550ae"))
@@ -166,27 +186,40 @@ def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Se
         py = to_y(rule.value * y.scale)
         chart.lines.append(Line(f"{plot.x},{py:.1f} {plot.x + plot.w},{py:.1f}", rule.colour, "objective",
                                 dashed=True, width=1.5))
-        label_y = _apart(py + 4, label_ys)
+        if narrow:
+            label_y = _apart(max(py - 5, plot.y + 12), label_ys)
+            chart.texts.append(Text(plot.x + plot.w - 4, label_y, rule.label, "objective-label", "end",
+                                    colour=rule.colour))
+        else:
+            label_y = _apart(py + 4, label_ys)
+            chart.texts.append(Text(plot.x + plot.w + 6, label_y, rule.label, "objective-label", "start",
+                                    colour=rule.colour))
         label_ys.append(label_y)
-        chart.texts.append(Text(plot.x + plot.w + 6, label_y, rule.label, "objective-label", "start",
-                                colour=rule.colour))
     for s in coloured:
         for run in _runs(s.points):
             if s.step:
                 run = _steps(run)
             points = [(to_x(_x_value(x, px)), to_y(py * y.scale)) for px, py in run
                       if y.kind != "log" or py * y.scale > 0]
+            # Every mark stays inside the plot: a point outside the shared time span, or beyond a
+            # fixed end of an axis, is cut where its line leaves the plot (never drawn over an axis).
             if len(points) > 1 and s.line:
-                chart.lines.append(Line(" ".join(f"{a:.1f},{b:.1f}" for a, b in points), s.colour, dashed=s.dashed,
-                                        width=s.width))
+                for piece in _clip(points, plot):
+                    chart.lines.append(Line(" ".join(f"{a:.1f},{b:.1f}" for a, b in piece), s.colour,
+                                            dashed=s.dashed, width=s.width))
             if s.dots or len(points) == 1 or not s.line:
-                chart.dots += [(a, b, s.colour) for a, b in points]
+                chart.dots += [(a, b, s.colour) for a, b in points if _inside(a, b, plot)]
     for row, names in enumerate(legend_rows):
-        at = plot.x
+        at = plot.x if not narrow else 34.0
         for name in names:
-            colour = next(s.colour for s in coloured if s.name == name)
+            s = next(s for s in coloured if s.name == name)
             py = plot.y + plot.h + 56 + tick_room + row * LINE_H
-            chart.lines.append(Line(f"{at},{py - 4} {at + 18},{py - 4}", colour, "legend-swatch"))
+            # The swatch is drawn as its series is: dashed, wide or as a dot.
+            if s.line:
+                chart.lines.append(Line(f"{at},{py - 4} {at + 18},{py - 4}", s.colour, "legend-swatch",
+                                        dashed=s.dashed, width=s.width))
+            if s.dots or not s.line:
+                chart.swatch_dots.append((at + 9, py - 4, s.colour))
             chart.texts.append(Text(at + 22, py, name, "legend", "start"))
             at += 22 + len(name) * CHAR_W + 18
     return chart
@@ -232,6 +265,9 @@ def _x_value(axis: Axis, value: float) -> float:
 def _domain(axis: Axis, values: list[float]) -> tuple[float, float]:
     low, high = min(values), max(values)
     if axis.kind == "log":
+        # From the bulk of the values: one outlier at the bottom (a percentile curve's p0 at 1 µs) would
+        # stretch the axis over empty decades; it is drawn on the axis's floor instead.
+        low = sorted(values)[len(values) // 100] if len(values) >= 50 else low
         low = 10 ** math.floor(math.log10(low))
         high = 10 ** math.ceil(math.log10(high))
         if high <= low:
@@ -308,6 +344,49 @@ def _label(value: float, unit: str, decimals: int | None = None) -> str:
         if "e" in text:
             text = f"{value:.10f}".rstrip("0").rstrip(".")
     return f"{text}{unit}" if unit == "%" else f"{text} {unit}".rstrip()
+
+
+def _too_wide(ticks: list[tuple[float, str]], length: float) -> bool:
+    """Category labels side by side would not fit along `length`."""
+    return sum(len(label) * CHAR_W + 8 for _, label in ticks) > length
+
+
+def _inside(px: float, py: float, box: Box) -> bool:
+    return box.x - 0.5 <= px <= box.x + box.w + 0.5 and box.y - 0.5 <= py <= box.y + box.h + 0.5
+
+
+def _clip(points: list[tuple[float, float]], box: Box) -> list[list[tuple[float, float]]]:
+    """The polyline's pieces inside `box` (Liang-Barsky on each segment)."""
+    pieces: list[list[tuple[float, float]]] = []
+    for start, end in itertools.pairwise(points):
+        segment = _clip_segment(start, end, box)
+        if segment is None:
+            continue
+        if pieces and pieces[-1][-1] == segment[0]:
+            pieces[-1].append(segment[1])
+        else:
+            pieces.append(list(segment))
+    return pieces
+
+
+def _clip_segment(start: tuple[float, float], end: tuple[float, float], box: Box
+                  ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    (x0, y0), (x1, y1) = start, end
+    dx, dy = x1 - x0, y1 - y0
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x0 - box.x), (dx, box.x + box.w - x0), (-dy, y0 - box.y), (dy, box.y + box.h - y0)):
+        if p == 0:
+            if q < 0:
+                return None
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return None
+    return ((x0 + t0 * dx, y0 + t0 * dy) if t0 > 0 else start), ((x0 + t1 * dx, y0 + t1 * dy) if t1 < 1 else end)
 
 
 def _apart(y: float, taken: list[float]) -> float:

@@ -32,18 +32,33 @@ def write_drift_outputs(report: DriftReport, evaluation: Any, out: Path, setting
 
 
 def drift_charts(document: dict[str, Any]) -> list[Chart]:
-    """Each tested feature's score over its calibrated threshold: above 1 it drifted."""
+    """Each tested feature's score over its calibrated threshold: above 1 it drifted. Coloured by
+    verdict; on a log axis when one feature is far over (a linear axis flattened 13 features onto the
+    threshold line beside one 40x over it)."""
     tested = [f for f in document["features"] if f.get("score") is not None and f.get("threshold")]
     if not tested:
         return []
     ticks = tuple((i + 1.0, f["name"]) for i, f in enumerate(tested))
-    ratios = [(i + 1.0, f["score"] / f["threshold"]) for i, f in enumerate(tested)]
+    ratios = [(i + 1.0, f["score"] / f["threshold"], bool(f.get("drifted"))) for i, f in enumerate(tested)]
+    log = max(r for _, r, _ in ratios) > LOG_FROM * max(min(r for _, r, _ in ratios), 1e-9)
+    floor = RATIO_FLOOR if log else 0.0
+    series = [Series(name, [(i, max(r, floor)) for i, r, drifted in ratios if drifted == flag], line=False,
+                     colour=colour) for name, flag, colour in (("drifted", True, "#cf222e"),
+                                                              ("within its threshold", False, "#1a7f37"))]
+    axis = Axis("score ÷ threshold (log scale)", "log") if log else Axis("score ÷ threshold")
+    caption = "A dot above the line is a feature that drifted."
+    if log:
+        caption += f" Log scale: one feature is over {LOG_FROM:g}x another; ratios under {RATIO_FLOOR:g} sit on it."
     width = max(480, 120 + 34 * len(tested))
     return [line_chart("each feature against its threshold", Axis("feature", low=0.4, high=len(tested) + 0.6,
                                                                    ticks=ticks, upright=True),
-                       Axis("score ÷ threshold"), [Series("score ÷ threshold", ratios, line=False)],
+                       axis, [s for s in series if s.points],
                        [Rule(1.0, "threshold" + ("" if document.get("calibrated") else " (not calibrated)"))],
-                       width=width, height=360, caption="A dot above the line is a feature that drifted.")]
+                       width=width, height=360, caption=caption)]
+
+
+LOG_FROM = 10.0  # the largest ratio this many times the smallest: a log axis
+RATIO_FLOOR = 0.01
 
 
 # Evidently's page runs its bundled scripts inline (and its charting evaluates code): those may run,

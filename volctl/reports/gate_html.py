@@ -12,9 +12,13 @@ from volctl.reports.charts import page
 if TYPE_CHECKING:
     from volctl.core.gate import GateCheck, GateReport
 
-# Where the evidence of a check lives in the bundle, by the check's name.
-_PARTS = (("load:", "load.html"), ("slo", "slo.html"), ("lag", "lag.json"), ("drift", "drift/summary.html"),
-          ("quality", "quality.html"))
+# Where the evidence of a check lives in the bundle: a load objective's on the load page, an SLO's on
+# the SLO page, any other by its class (a name may change: "realised quality" had no link beside
+# quality.html).
+_LOAD_PAGE = "load.html"
+_BY_KIND = {"latency": "slo.html", "errors": "slo.html", "availability": "slo.html", "throughput": "slo.html",
+            "freshness": "slo.html", "lag": "lag.json", "drift": "drift/summary.html", "quality": "quality.html",
+            "load": _LOAD_PAGE}
 _PAGES = (("load", "load.html", "the load run: latency by percentile, rate over time, errors"),
           ("SLOs", "slo.html", "every objective over the window, error budgets, burn rates"),
           ("drift", "drift/summary.html", "calibrated drift per feature (and Evidently's report beside it)"),
@@ -34,5 +38,6 @@ def write_gate_index(report: GateReport, path: Path) -> None:
 
 def _part_of(check: GateCheck, bundle: Path) -> str | None:
     name = check.name.lower()
-    target = next((target for prefix, target in _PARTS if name.startswith(prefix)), None)
+    target = (_LOAD_PAGE if name.startswith("load:") else "slo.html" if name.startswith("slo")
+              else _BY_KIND.get(check.kind))
     return target if target and (bundle / target).exists() else None

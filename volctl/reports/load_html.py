@@ -41,7 +41,18 @@ def load_charts(document: dict[str, Any], baseline: dict[str, Any] | None, objec
          Series("failed", per_second("failed"), colour=COLOURS[4])],
         caption="Per second of the run. When the generator keeps up, sent lies on asked; when the service "
                 "keeps up, answered lies on sent.")
-    return [distribution, rate]
+    over_time = document.get("latency_timeline_ms") or {}
+
+    def latency(kind: str) -> list[tuple[float, float | None]]:
+        return [(second + 0.5, None if ms is None else ms / 1000) for second, ms in enumerate(over_time.get(kind, []))]
+
+    latency_chart = line_chart(
+        "latency over the run", Axis("seconds since the start"), Axis("latency (ms, log scale)", "log", "ms", 1000),
+        [Series("worst in the second", latency("worst"), colour=COLOURS[4], dots=True),
+         Series("mean", latency("mean"), colour=COLOURS[0])],
+        [Rule(objective_s, f"p95 objective {objective_s * 1000:g} ms")],
+        caption="Corrected latency of the requests due in each second: when the slowest answers happened.")
+    return [distribution, latency_chart, rate]
 
 
 def load_page(report: LoadReport, baseline: dict[str, Any] | None, objective_s: float) -> str:
