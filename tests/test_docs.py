@@ -47,9 +47,22 @@ def _full_command_lines() -> list[str]:
     lines = []
     for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.S):
         lines += [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("volctl ")]
-    makefile = (README.parent / "Makefile").read_text()
-    lines += ["volctl " + m.split(";")[0].strip() for m in re.findall(r"\$\(VOLCTL\) ([^\n]+)", makefile)]
+    for data in ("", str(README.parent.parent / "shared" / "data")):  # the demo without and with recordings
+        lines += _demo_lines(data)
     return lines
+
+
+def _demo_lines(data: str) -> list[str]:
+    """The demo's volctl calls as make expands them (`make -n`: printed, not run)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        return []
+    dry = subprocess.run(["make", "-n", "--no-print-directory", "demo", f"DATA={data}"], cwd=README.parent,
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    return sorted({"volctl " + m.split(";")[0].strip() for m in re.findall(r"\.venv/bin/volctl ([^\n]+)", dry.stdout)})
 
 
 @pytest.mark.parametrize("line", _full_command_lines())

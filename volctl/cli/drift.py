@@ -24,6 +24,13 @@ def report(
                       ] = None,
     current: Annotated[Path | None, typer.Option(help="Current data from a file instead: a recording, or "
                                                  "feature rows (parquet, csv, feature-log jsonl).")] = None,
+    synthetic_seed: Annotated[int | None, typer.Option(
+        help="Current data: 2 h of the seeded synthetic source with this seed (another seed than the model "
+        "trained on: a stream it has not seen).")] = None,
+    perturb: Annotated[str | None, typer.Option(
+        metavar="SPEC", help="Change the current stream's microstructure on purpose before judging it, e.g. "
+        "spread=5,thin=4 (spreads 5x wider, every 4th tick), vol=3 (a 3x volatile walk); with --current FILE "
+        "or --synthetic-seed.")] = None,
     reference: Annotated[Path | None, typer.Option(help="Reference from a file instead of the served model's "
                                                    "training split.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for drift.html, drift.json and drift.md "
@@ -40,16 +47,22 @@ def report(
     Exit 0 no drift, 1 the drifted share exceeds the threshold, 3 not enough data (the counts are shown).
     """
     from volctl.core.drift import drift_report
+    from volctl.domain.perturb import Perturbation
     from volctl.render.drift import drift_table
     from volctl.reports.drift_files import write_drift_outputs
 
+    try:
+        perturbation = Perturbation.parse(perturb) if perturb is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--perturb") from None
     settings = settings_of(ctx, **{"drift.share_threshold": threshold, "drift.min_rows": min_rows})
     with console.err.status("drift report") as status:
         def progress(message: str) -> None:
             status.update(message)
             console.note(message)
 
-        result = drift_report(settings, write_drift_outputs, reference, current, window, out, progress)
+        result = drift_report(settings, write_drift_outputs, reference, current, window, out, progress,
+                              synthetic_seed, perturbation)
     finish(result, as_json, drift_table)
 
 

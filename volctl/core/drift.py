@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from volctl.domain.level import Seeds
+    from volctl.domain.perturb import Perturbation
 
 Progress = Callable[[str], None]
 
@@ -104,16 +105,27 @@ DriftWriter = Callable[["DriftReport", Any, Path, Settings], None]
 
 def drift_report(settings: Settings, write: DriftWriter, reference: Path | None = None,
                  current: Path | None = None, window: str | None = None, out: Path | None = None,
-                 progress: Progress = lambda _m: None) -> DriftReport:
+                 progress: Progress = lambda _m: None, synthetic_seed: int | None = None,
+                 perturbation: Perturbation | None = None) -> DriftReport:
     """Load both sides, judge each feature against its threshold calibrated on the reference's own
     chunks (Evidently computes the scores), add prediction and label drift, and hand the result
-    to `write` (the files beside it)."""
+    to `write` (the files beside it). `synthetic_seed` and `perturbation` make the current stream on
+    purpose (see drift_streams): it is written into the report's folder first."""
+    from volctl.core.drift_streams import prepared_current
+
     window = window or settings.drift.window
+    now = time.time()
+    out = out or _default_out(settings, now)
+    if synthetic_seed is not None or perturbation is not None:
+        progress("writing the current stream")
+    current, made = prepared_current(current, synthetic_seed, perturbation, out, settings.data.naive_timezone)
     progress("reading the reference rows")
     model = None if reference else _served_model(settings)
     ref = _rows_from_file(reference, settings) if reference else _model_reference(settings, model)
     progress("reading the current rows")
     cur = _rows_from_file(current, settings, _seeds_of(settings, model)) if current else _feature_log(settings, window)
+    if made:
+        cur = Rows(cur.frame, f"{made} ({current})")
     hints = {  # what to do depends on where the rows came from
         "current": (f"pass a --current file with at least {settings.drift.min_rows} rows, or lower --min-rows"
                     if current else "let the stream run longer, widen --window, or pass --current FILE"),
@@ -126,7 +138,6 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
                 f"not enough {side} data: {len(rows.frame)} rows in {rows.source}, "
                 f"need {settings.drift.min_rows} (drift.min_rows)", hint=hints[side])
     calibration, why = _calibration(settings, model, window, current is not None, cur)
-    now = time.time()
     report = DriftReport(ref.source, cur.source, len(ref.frame), len(cur.frame), settings.drift.share_threshold,
                          at=utc_iso(now), at_epoch=now, calibrated=calibration is not None, calibration=why)
     if calibration is not None:
@@ -155,7 +166,7 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
         report.live = True
         report.quality = _quality_beside(settings, cur.frame)
     progress("writing the reports")
-    write(report, evaluation, out or _default_out(settings, now), settings)
+    write(report, evaluation, out, settings)
     return report
 
 

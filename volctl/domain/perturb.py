@@ -7,7 +7,7 @@ import json
 import math
 import random
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from volctl.domain.ticks import Tick
@@ -51,6 +51,60 @@ def wilder_walk(ticks: Iterable[Tick], volatility_factor: float = 5.0, seed: int
         moved = {name: f"{float(value) * scale:.8f}" for name in ("price", "best_bid", "best_ask")
                  if (value := getattr(tick, name)) is not None}
         yield replace(tick, **moved)
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """A change of microstructure asked for by name, as `spread=5,thin=4,vol=3`: spreads 5x wider,
+    every 4th tick of each product kept, a mid-price walk 3x as volatile."""
+
+    spread: float = 1.0
+    thin: int = 1
+    vol: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str) -> Perturbation:
+        """Raises ValueError saying what is wrong with `text`."""
+        values: dict[str, float] = {}
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            name, _, value = part.partition("=")
+            if name not in PERTURBATIONS:
+                raise ValueError(f"unknown perturbation {name!r} (known: {', '.join(PERTURBATIONS)})")
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r} is not a number") from None
+            if not math.isfinite(number) or number < 1 or (name == "thin" and number != int(number)):
+                raise ValueError(f"{name} must be {'a whole number' if name == 'thin' else 'a factor'} >= 1, "
+                                 f"got {value}")
+            values[name] = number
+        if not values:
+            raise ValueError("no perturbation given (e.g. spread=5,thin=4)")
+        return cls(values.get("spread", 1.0), int(values.get("thin", 1)), values.get("vol", 1.0))
+
+    def apply(self, ticks: Iterable[Tick]) -> Iterator[Tick]:
+        changed: Iterable[Tick] = ticks
+        if self.vol != 1:
+            changed = wilder_walk(changed, self.vol)
+        if self.spread != 1 or self.thin != 1:
+            changed = wider_and_thinner(changed, self.spread, self.thin)
+        return iter(changed)
+
+    def __str__(self) -> str:
+        parts = ([f"spreads {self.spread:g}x wider"] if self.spread != 1 else []) + (
+            [f"every {_ordinal(self.thin)} tick kept"] if self.thin != 1 else []) + (
+            [f"a walk {self.vol:g}x as volatile"] if self.vol != 1 else [])
+        return ", ".join(parts)
+
+
+PERTURBATIONS = {"spread": "spreads this many times wider around the mid",
+                 "thin": "keep every N-th tick of each product",
+                 "vol": "mid-prices on a walk this many times as volatile"}
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _mid(tick: Tick) -> float:

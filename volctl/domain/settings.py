@@ -23,6 +23,7 @@ from volctl.domain.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "volctl.toml"
 SHARED_DATA_DIR = Path("../shared/data")
+SYNTHETIC_DATA = "synthetic"  # data.dir that asks for the seeded synthetic source
 
 
 @dataclass
@@ -128,7 +129,7 @@ class SloSettings:
 
 @dataclass
 class DataSettings:
-    dir: str = ""  # empty: ../shared/data when it exists, else the synthetic source
+    dir: str = ""  # empty: ../shared/data when it exists, else the synthetic source; "synthetic": always it
     naive_timezone: str = "UTC"  # zone assumed for recordings whose timestamps carry none
     products: list[str] = field(default_factory=lambda: ["BTC-USD", "ETH-USD"])  # for `ingest --live`
     live_url: str = "wss://advanced-trade-ws.coinbase.com"
@@ -173,7 +174,10 @@ class Settings:
         return Path(self.model.registry_dir) if self.model.registry_dir else self.state_path / "models"
 
     def data_path(self) -> Path | None:
-        """The configured recordings, else ../shared/data when present, else None (synthetic)."""
+        """The configured recordings, else ../shared/data when present, else None (synthetic);
+        dir = "synthetic" asks for the synthetic source even where recordings exist."""
+        if self.data.dir == SYNTHETIC_DATA:
+            return None
         if self.data.dir:
             return Path(self.data.dir)
         return SHARED_DATA_DIR if SHARED_DATA_DIR.is_dir() else None
