@@ -43,7 +43,7 @@ browser:
 # The whole story in about a minute: real ticks flowing, health, load, SLOs, drift, a rollback and
 # back, then everything stopped. Each check prints what its exit code means and the demo goes on.
 # The drift step judges a stream the model did not train on, twice: as it is (expected: no drift)
-# and with its microstructure changed on purpose (expected: DRIFT). With recordings: the newest
+# and with its microstructure changed on purpose (expected: DRIFT). With recordings: the first 2026
 # session, which lies after the training split; without: another seed of the synthetic source.
 HELD_OUT = $(firstword $(sort $(wildcard $(DATA)/*2026*.ndjson)))
 CURRENT = $(if $(HELD_OUT),--current $(HELD_OUT),--synthetic-seed 8)

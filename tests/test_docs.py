@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import SHARED_DATA
 from volctl.cli.app import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -47,7 +48,7 @@ def _full_command_lines() -> list[str]:
     lines = []
     for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.S):
         lines += [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("volctl ")]
-    for data in ("", str(README.parent.parent / "shared" / "data")):  # the demo without and with recordings
+    for data in ("", str(SHARED_DATA)):  # the demo without and with recordings
         lines += _demo_lines(data)
     return lines
 

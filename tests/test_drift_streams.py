@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.test_drift import APR_3
 from volctl.cli.app import app
 from volctl.core.drift_streams import prepared_current
 from volctl.domain.errors import ConfigError
 from volctl.domain.perturb import Perturbation
 from volctl.domain.recordings import iter_series
-
-APR_3 = "btc_eth_2026-04-03_flat.ndjson"
 
 
 def test_a_perturbation_is_read_from_its_spec_and_says_what_it_does() -> None:

@@ -25,7 +25,7 @@ def report(
     current: Annotated[Path | None, typer.Option(help="Current data from a file instead: a recording, or "
                                                  "feature rows (parquet, csv, feature-log jsonl).")] = None,
     synthetic_seed: Annotated[int | None, typer.Option(
-        help="Current data: 2 h of the seeded synthetic source with this seed (another seed than the model "
+        help="Current data: 45 min of the seeded synthetic source with this seed (another seed than the model "
         "trained on: a stream it has not seen).")] = None,
     perturb: Annotated[str | None, typer.Option(
         metavar="SPEC", help="Change the current stream's microstructure on purpose before judging it, e.g. "

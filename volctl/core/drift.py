@@ -114,8 +114,7 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
     from volctl.core.drift_streams import prepared_current
 
     window = window or settings.drift.window
-    now = time.time()
-    out = out or _default_out(settings, now)
+    out = out or _default_out(settings, time.time())  # made before the rows: a made stream is written there
     if synthetic_seed is not None or perturbation is not None:
         progress("writing the current stream")
     current, made = prepared_current(current, synthetic_seed, perturbation, out, settings.data.naive_timezone)
@@ -138,6 +137,7 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
                 f"not enough {side} data: {len(rows.frame)} rows in {rows.source}, "
                 f"need {settings.drift.min_rows} (drift.min_rows)", hint=hints[side])
     calibration, why = _calibration(settings, model, window, current is not None, cur)
+    now = time.time()
     report = DriftReport(ref.source, cur.source, len(ref.frame), len(cur.frame), settings.drift.share_threshold,
                          at=utc_iso(now), at_epoch=now, calibrated=calibration is not None, calibration=why)
     if calibration is not None:

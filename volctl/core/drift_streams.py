@@ -13,6 +13,8 @@ from volctl.domain.recordings import RecordingError, discover_series, iter_serie
 from volctl.domain.synthetic import synthetic_ticks
 from volctl.domain.ticks import Tick
 
+# 45 min: the report then uses the 5-minute calibration (29 reference chunks of the synthetic training
+# split); 2 h matched the 1-hour calibration, which has only 3 chunks there.
 SYNTHETIC_SECONDS = 45 * 60.0
 
 

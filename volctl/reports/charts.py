@@ -212,14 +212,14 @@ def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Seque
     for row, names in enumerate(legend_rows):
         at = plot.x if not narrow else 34.0
         for name in names:
-            s = next(s for s in coloured if s.name == name)
+            shown = next(s for s in coloured if s.name == name)
             py = plot.y + plot.h + 56 + tick_room + row * LINE_H
             # The swatch is drawn as its series is: dashed, wide or as a dot.
-            if s.line:
-                chart.lines.append(Line(f"{at},{py - 4} {at + 18},{py - 4}", s.colour, "legend-swatch",
-                                        dashed=s.dashed, width=s.width))
-            if s.dots or not s.line:
-                chart.swatch_dots.append((at + 9, py - 4, s.colour))
+            if shown.line:
+                chart.lines.append(Line(f"{at},{py - 4} {at + 18},{py - 4}", shown.colour, "legend-swatch",
+                                        dashed=shown.dashed, width=shown.width))
+            if shown.dots or not shown.line:
+                chart.swatch_dots.append((at + 9, py - 4, shown.colour))
             chart.texts.append(Text(at + 22, py, name, "legend", "start"))
             at += 22 + len(name) * CHAR_W + 18
     return chart
