@@ -93,6 +93,17 @@ def test_the_rendered_alertmanager_config_passes_amtool_and_routes_by_severity(t
     assert ("pager.example" in text and "slack_configs" in text and "email_configs" in text) == bool(receivers)
 
 
+def test_rendering_again_rewrites_only_what_changed(tmp_path: Path) -> None:
+    settings = load_settings(env={}, overrides={"state_dir": str(tmp_path)})
+    first = render_monitoring(settings, "embedded", tmp_path / "rendered")
+    assert first.prometheus_changed and first.alertmanager_changed and first.changed == frozenset(first.all())
+    again = render_monitoring(settings, "embedded", tmp_path / "rendered")
+    assert again.changed == frozenset() and not again.prometheus_changed and not again.alertmanager_changed
+    slower = load_settings(env={}, overrides={"state_dir": str(tmp_path), "alertmanager.group_wait": "30s"})
+    moved = render_monitoring(slower, "embedded", tmp_path / "rendered")
+    assert moved.changed == {moved.alertmanager_config} and not moved.prometheus_changed
+
+
 def test_a_page_inhibits_the_ticket_of_its_own_objective() -> None:
     burns = {a.name: a for a in queries.burn_alerts(load_settings(env={}).slo)}
     assert burns["SloBurnErrors1h"].labels["objective"] == burns["SloBurnErrors1d"].labels["objective"] == "errors"
@@ -214,6 +225,16 @@ def _timeline(stack: Stack) -> list[dict]:
             for line in path.read_text().splitlines() if line.strip()]
 
 
+def _last_reloads(stack: Stack) -> tuple[float, float]:
+    """When Prometheus and Alertmanager last read their config, from their own metrics."""
+    found = []
+    for port, name in ((stack.ports["prometheus"], "prometheus_config_last_reload_success_timestamp_seconds"),
+                       (stack.ports["alertmanager"], "alertmanager_config_last_reload_success_timestamp_seconds")):
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        found.append(float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " "))))
+    return found[0], found[1]
+
+
 def _until(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -256,8 +277,12 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     states = {a["name"]: a["state"] for a in json.loads(stack.run("alerts", "--json").stdout)["alerts"]}
     assert states.get("ServiceDown") in ("silenced", None)  # silenced, or resolved already
 
+    reloads = _last_reloads(stack)
     restarted = time.monotonic()
     assert stack.run("up").returncode == 0
+    # Nothing changed, so nothing reloads: after a reload Prometheus has no Alertmanager for a few
+    # seconds, and a resolution sent then waited a minute for its resend.
+    assert _last_reloads(stack) == reloads
     _until(lambda: any(e["alertname"] == "ConsumerDown" and e["status"] == "resolved" for e in _timeline(stack)), 60,
            "the resolved notification in the timeline")
     resolved_s = time.monotonic() - restarted

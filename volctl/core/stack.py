@@ -55,6 +55,12 @@ class MonitoringFiles(Protocol):
     prometheus_config: Path
     alertmanager_config: Path
 
+    @property
+    def prometheus_changed(self) -> bool: ...
+
+    @property
+    def alertmanager_changed(self) -> bool: ...
+
 
 # (settings, flavour, folder) -> the rendered files; volctl.reports.monitoring.render_monitoring
 MonitoringWriter = Callable[[Settings, str, Path], MonitoringFiles]
@@ -351,9 +357,9 @@ def _start_prometheus(settings: Settings, supervisor: Supervisor, files: Monitor
     folder = settings.state_path / PROMETHEUS
     url = settings.prometheus.url
     record = supervisor.record(PROMETHEUS)
-    if record is not None:  # running: re-read the freshly rendered config and rules
-        with contextlib.closing(PrometheusClient(url, timeout_s=5)) as client:
-            client.reload()
+    if record is not None:  # running: re-read the config and rules if they changed
+        if files.prometheus_changed:
+            _reload_prometheus(settings)
         return ComponentState(PROMETHEUS, "running", record.pid, record.port, 0.0, record.uptime_s, url)
     argv = [shutil.which(settings.prometheus.bin) or settings.prometheus.bin,
             f"--config.file={files.prometheus_config.resolve()}",
@@ -362,6 +368,19 @@ def _start_prometheus(settings: Settings, supervisor: Supervisor, files: Monitor
             f"--web.listen-address=127.0.0.1:{settings.prometheus.port}", "--web.enable-lifecycle"]
     record = supervisor.start(PROMETHEUS, argv, port=settings.prometheus.port)
     return _wait_ready(supervisor, record, f"{url}/-/ready", url)
+
+
+def _reload_prometheus(settings: Settings, timeout_s: float = 15.0) -> None:
+    """Reload, then wait until Prometheus knows its Alertmanager again: for a few seconds after a
+    reload it has none, and an alert that resolves then reaches no one for a minute (the resend delay)."""
+    with contextlib.closing(PrometheusClient(settings.prometheus.url, timeout_s=5)) as client:
+        client.reload()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Unreachable):
+                if client.alertmanagers():
+                    return
+            time.sleep(0.2)
 
 
 def alertmanager_binary(settings: Settings) -> str | None:
@@ -388,7 +407,7 @@ def _start_alerting(settings: Settings, supervisor: Supervisor, files: Monitorin
     receiver.detail = f"incident timeline in {settings.state_path / 'incidents'}"
     record = supervisor.record(ALERTMANAGER)
     if record is not None:
-        if status_of(f"{alerting.url}/-/reload", method="POST", timeout_s=5) != 200:
+        if files.alertmanager_changed and status_of(f"{alerting.url}/-/reload", method="POST", timeout_s=5) != 200:
             raise Unreachable(f"Alertmanager at {alerting.url} did not re-read its config",
                               hint=f"see `volctl logs {ALERTMANAGER}`")
         return [receiver, ComponentState(ALERTMANAGER, "running", record.pid, record.port, 0.0, record.uptime_s,

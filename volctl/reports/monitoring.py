@@ -12,6 +12,7 @@ import yaml
 
 from volctl.core import queries
 from volctl.domain.errors import ConfigError
+from volctl.domain.files import write_atomically
 from volctl.domain.settings import AlertmanagerSettings, Settings
 from volctl.domain.topology import CONSUME, PREDICT, scrape_targets_path
 from volctl.reports.templating import render
@@ -29,10 +30,22 @@ class RenderedFiles:
     datasource: Path
     dashboard_provider: Path
     alertmanager_config: Path
+    # The files whose text differs from what the folder held: only their readers need a reload. A
+    # reload is not free: Prometheus forgets its Alertmanagers for a few seconds, and an alert resolved
+    # then is sent again only after its 1-minute resend delay.
+    changed: frozenset[Path] = frozenset()
 
     def all(self) -> list[Path]:
         return [self.prometheus_config, self.rules, self.dashboard, self.datasource, self.dashboard_provider,
                 self.alertmanager_config]
+
+    @property
+    def prometheus_changed(self) -> bool:
+        return bool({self.prometheus_config, self.rules} & self.changed)
+
+    @property
+    def alertmanager_changed(self) -> bool:
+        return self.alertmanager_config in self.changed
 
 
 def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> RenderedFiles:
@@ -64,10 +77,14 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
             str(files.dashboard.parent.resolve()) if embedded else COMPOSE_DASHBOARDS)),
         files.alertmanager_config: render_alertmanager(settings.alertmanager, flavour),
     }
+    changed = set()
     for path, text in texts.items():
         _parse(path, text)  # a template bug fails here, not inside Prometheus or Grafana
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        if path.is_file() and path.read_text() == text:
+            continue
+        write_atomically(path, text)  # a running Prometheus may read it at any moment
+        changed.add(path)
+    files.changed = frozenset(changed)
     return files
 
 
