@@ -35,6 +35,7 @@ RESAMPLES = 400
 LEVEL = 0.9
 TOP_DECILE = 0.9
 Metric = Callable[[np.ndarray, np.ndarray], float]
+WeightedMetric = Callable[[np.ndarray], float]  # row weights (how many times each row was drawn) -> value
 NAN = float("nan")
 
 
@@ -81,15 +82,29 @@ def block_bootstrap(metric: Metric, y: np.ndarray, scores: np.ndarray, blocks: n
                     both_classes: bool = True) -> tuple[float, float, float]:
     """(point value, low, high): the metric on all rows, and the central `level` interval of the
     metric over resamples of whole units (sessions or blocks, drawn with replacement)."""
-    point = metric(y, scores)
+    y, scores = np.asarray(y), np.asarray(scores)
+
+    def on_rows(weights: np.ndarray) -> float:
+        rows = np.repeat(np.arange(len(y)), weights)
+        return metric(y[rows], scores[rows])
+
+    return weighted_bootstrap(on_rows, y, blocks, resamples, level, seed, both_classes)
+
+
+def weighted_bootstrap(metric: WeightedMetric, y: np.ndarray, blocks: np.ndarray, resamples: int = RESAMPLES,
+                       level: float = LEVEL, seed: int = 7, both_classes: bool = True) -> tuple[float, float, float]:
+    """block_bootstrap for a metric of row weights: a resample is how many times it drew each row,
+    so a metric that ranks the rows once (pr_auc_by_weight) needs no sort per resample."""
+    y = np.asarray(y)
+    point = metric(np.ones(len(y), dtype=np.int64))
     unique, inverse = np.unique(blocks, return_inverse=True)
-    members = [np.flatnonzero(inverse == b) for b in range(len(unique))]
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
-        rows = np.concatenate([members[b] for b in rng.integers(0, len(members), len(members))])
-        if not both_classes or 0 < y[rows].sum() < len(rows):  # PR-AUC needs both classes
-            value = metric(y[rows], scores[rows])
+        weights = np.bincount(rng.integers(0, len(unique), len(unique)), minlength=len(unique))[inverse]
+        positives, total = int(weights @ y), int(weights.sum())
+        if not both_classes or 0 < positives < total:  # PR-AUC needs both classes
+            value = metric(weights)
             if value == value:
                 values.append(value)
     if not values:
@@ -103,15 +118,27 @@ def pr_auc(y: np.ndarray, scores: np.ndarray) -> float:
     """Average precision, as scikit-learn's average_precision_score computes it (ties form one
     threshold), in plain numpy: the bootstrap calls it thousands of times and sklearn's input
     checks cost more than the arithmetic (a test keeps the two equal)."""
+    return pr_auc_by_weight(y, scores)(np.ones(len(y), dtype=np.int64))
+
+
+def pr_auc_by_weight(y: np.ndarray, scores: np.ndarray) -> WeightedMetric:
+    """pr_auc of the rows each drawn `weights[i]` times, the rows ranked once."""
     order = np.argsort(-np.asarray(scores), kind="mergesort")
     ranked, hits = np.asarray(scores)[order], np.asarray(y)[order]
-    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # the last row of each distinct score
-    true_positives = np.cumsum(hits)[last]
-    if not len(true_positives) or true_positives[-1] == 0:
-        return 0.0
-    precision = true_positives / (last + 1)
-    recall = true_positives / true_positives[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+    def value(weights: np.ndarray) -> float:
+        drawn = weights[order]
+        kept = drawn > 0
+        scores_kept, counts = ranked[kept], drawn[kept]
+        last = np.r_[np.flatnonzero(np.diff(scores_kept)), len(scores_kept) - 1]  # the last row of each score
+        true_positives = np.cumsum(hits[kept] * counts)[last]
+        if not len(true_positives) or true_positives[-1] == 0:
+            return 0.0
+        precision = true_positives / np.cumsum(counts)[last]
+        recall = true_positives / true_positives[-1]
+        return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+    return value
 
 
 def episodes(y: np.ndarray, ts: np.ndarray, products: np.ndarray) -> int:
@@ -135,31 +162,59 @@ def median_ratio(alerts: np.ndarray, fwd_vol: np.ndarray) -> float:
     return float(np.median(fwd_vol[alerts])) / silent if silent > 0 else NAN
 
 
-def decile_lift(alerts: np.ndarray, top: np.ndarray) -> float:
+def decile_lift(alerts: np.ndarray, top: np.ndarray, weights: np.ndarray | None = None) -> float:
     """P(next 60 s in the top decile | alert) / P(... | silent); NaN without both alerts and silences.
     A zero count adds a half to every count (Haldane's correction): every top-decile minute after an
-    alert is a large finite lift, not an unknown one."""
+    alert is a large finite lift, not an unknown one. `weights`: how many times each row counts."""
     alerts = alerts.astype(bool)
-    if alerts.all() or not alerts.any():
+    drawn = np.ones(len(alerts), dtype=np.int64) if weights is None else weights
+    after_alerts, after_silence = drawn[alerts], drawn[~alerts]
+    if not after_alerts.any() or not after_silence.any():
         return NAN
-    counts = np.array([top[alerts].sum(), alerts.sum(), top[~alerts].sum(), (~alerts).sum()], dtype=float)
+    counts = np.array([after_alerts[top[alerts]].sum(), after_alerts.sum(), after_silence[top[~alerts]].sum(),
+                       after_silence.sum()], dtype=float)
     if counts[0] == 0 or counts[2] == 0:
         counts += [0.5, 1.0, 0.5, 1.0]
     return float((counts[0] / counts[1]) / (counts[2] / counts[3]))
+
+
+def median_ratio_by_weight(alerts: np.ndarray, fwd_vol: np.ndarray) -> WeightedMetric:
+    """median_ratio of the rows each drawn `weights[i]` times, the volatilities sorted once."""
+    order = np.argsort(fwd_vol, kind="stable")
+    values, alerting = np.asarray(fwd_vol, dtype=float)[order], alerts.astype(bool)[order]
+    unknown = np.isnan(values)  # sorted last
+
+    def median(counts: np.ndarray) -> float:  # np.median of the drawn rows: the middle one, or the mean of two
+        if counts[unknown].any():
+            return NAN
+        drawn = np.cumsum(counts)
+        total = int(drawn[-1])
+        middle = values[np.searchsorted(drawn, [(total - 1) // 2, total // 2], side="right")]
+        return float(np.mean(middle))
+
+    def value(weights: np.ndarray) -> float:
+        drawn = weights[order]
+        after_alerts = np.where(alerting, drawn, 0)
+        after_silence = drawn - after_alerts
+        if not after_alerts.any() or not after_silence.any():
+            return NAN
+        silent = median(after_silence)
+        return median(after_alerts) / silent if silent > 0 else NAN
+
+    return value
 
 
 def alert_lift(alerts: np.ndarray, rows: Rows, with_intervals: bool = True) -> dict[str, Any]:
     """Both lifts of these alerts on these rows, with bootstrap intervals over the rows' units."""
     fwd = rows.fwd_vol
     top = fwd > np.quantile(fwd, TOP_DECILE) if len(fwd) else np.zeros(0, dtype=bool)
-    pair = np.column_stack([alerts.astype(float), fwd, top.astype(float)])
     found: dict[str, Any] = {"alerts": int(alerts.sum()), "alert_rate": float(alerts.mean()) if len(alerts) else NAN}
-    for name, metric in (("median_ratio", lambda _y, p: median_ratio(p[:, 0], p[:, 1])),
-                         ("decile_lift", lambda _y, p: decile_lift(p[:, 0], p[:, 2].astype(bool)))):
+    for name, metric in (("median_ratio", median_ratio_by_weight(alerts, fwd)),
+                         ("decile_lift", lambda weights: decile_lift(alerts, top, weights))):
         if with_intervals:
-            value, low, high = block_bootstrap(metric, rows.y, pair, rows.units, both_classes=False)
+            value, low, high = weighted_bootstrap(metric, rows.y, rows.units, both_classes=False)
         else:
-            value, low, high = metric(rows.y, pair), NAN, NAN
+            value, low, high = metric(np.ones(len(fwd), dtype=np.int64)), NAN, NAN
         found[name], found[f"{name}_interval"] = value, [low, high]
     return found
 
@@ -173,7 +228,7 @@ def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, rows: R
     predicted = labels_of(scores, threshold)
     found = rows.episodes
     if found >= MIN_EPISODES:
-        value, low, high = block_bootstrap(pr_auc, y, scores, rows.units)
+        value, low, high = weighted_bootstrap(pr_auc_by_weight(y, scores), y, rows.units)
     else:
         value, low, high = pr_auc(y, scores), NAN, NAN
     base = float(y.mean())
@@ -234,8 +289,8 @@ def reliability(y: np.ndarray, scores: np.ndarray, bins: int = 10) -> list[dict[
 def pr_auc_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, units: np.ndarray
                       ) -> tuple[float, float, float]:
     """first - second PR-AUC on the same rows, with its paired bootstrap interval."""
-    stacked = np.column_stack([first, second])
-    return block_bootstrap(lambda yy, s: pr_auc(yy, s[:, 0]) - pr_auc(yy, s[:, 1]), y, stacked, units)
+    first_auc, second_auc = pr_auc_by_weight(y, first), pr_auc_by_weight(y, second)
+    return weighted_bootstrap(lambda weights: first_auc(weights) - second_auc(weights), y, units)
 
 
 def recommend(rows: Rows, ml_scores: np.ndarray, baseline_scores: np.ndarray,
