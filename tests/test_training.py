@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from volctl.core.dataset import load_dataset
-from volctl.core.training import train_model
+from volctl.core.training import train_model, training_fingerprint
 from volctl.domain.errors import ConfigError, ModelIntegrityError, NotEnoughData
 from volctl.domain.features import FEATURES
 from volctl.domain.model import BASELINE, ML
@@ -56,13 +56,13 @@ def test_synthetic_training_is_labelled_synthetic(tmp_path: Path) -> None:
     again = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path))
     assert again.identical_to == result.version == again.version  # same rows, seed and code: no twin
     assert Registry(tmp_path).versions() == [result.version]
-    forced = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path), force=True)
+    dataset = load_dataset(None, synthetic_seconds=3 * 3600)
+    forced = train_model(dataset, Registry(tmp_path), force=True)
     assert forced.identical_to is None and forced.version != result.version
     assert Registry(tmp_path).versions() == [result.version, forced.version]
     first, second = (Registry(tmp_path).load(v, ML) for v in (result.version, forced.version))
     assert first.sha256 == second.sha256  # the same data and seed give the same model, byte for byte
-    other_seed = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path), seed=8)
-    assert other_seed.identical_to is None
+    assert training_fingerprint(dataset, seed=8) != result.manifest["training_fingerprint"]  # another seed: a new version
 
 
 def test_too_little_data_is_a_clear_error(shared_data: Path, tmp_path: Path) -> None:
