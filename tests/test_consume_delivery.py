@@ -207,6 +207,31 @@ def test_a_listing_that_times_out_keeps_the_last_listed_end(service: app.Consume
     assert service.metrics.offset_lag._value.get() == 49_989 - 20_441
 
 
+def test_a_member_still_joining_reports_its_lag_unknown_not_zero(service: app.ConsumeService) -> None:
+    """A 0 read as "caught up" while a join slowed by a busy machine left 69,667 ticks unread."""
+    import math
+    import time
+
+    assert math.isnan(service.metrics.offset_lag._value.get())  # before anything is known
+    consumer = BehindConsumer({})
+    consumer.listed = {consumer.tp: 49_989}
+    service._consumer, service._joining_since = consumer, time.monotonic()
+    service._refresh_gauges()
+    assert math.isnan(service.metrics.offset_lag._value.get())
+    assert math.isnan(service.metrics.lag_seconds._value.get())
+    service._joining_since = None  # assigned
+    service._refresh_gauges()
+    assert service.metrics.offset_lag._value.get() == 49_989 - 20_441
+
+    def unknown_position(tp: Any, timeout_ms: int) -> int:
+        raise KafkaTimeoutError("not known yet")
+
+    consumer.position = unknown_position  # type: ignore[method-assign]
+    service._positions.clear()
+    service._refresh_gauges()
+    assert math.isnan(service.metrics.offset_lag._value.get())  # one partition unknown: the sum is unknown
+
+
 class JoiningConsumer:
     """A consumer whose group join never finishes (tansu lost its SyncGroup answer)."""
 

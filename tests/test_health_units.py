@@ -30,7 +30,7 @@ def test_a_member_still_joining_and_a_served_model_unknown_here_are_failed_check
         "/version": (200, {"model": "ml", "version": "v9", "sha": "b" * 64})}))
     consume = ServiceClient("consume", "http://consume", transport=_transport({
         "/health": (503, {"status": "starting", "assigned_partitions": 0}),
-        "/metrics": (200, "volatility_consumer_lag_seconds 0.0\nvolatility_consumer_offset_lag 0.0\n")}))
+        "/metrics": (200, "volatility_consumer_lag_seconds NaN\nvolatility_consumer_offset_lag NaN\n")}))
     prometheus = PrometheusClient("http://prometheus:9090", transport=_transport({
         "/-/ready": (200, "ok"),
         "/api/v1/targets": (200, {"status": "success", "data": {"activeTargets": [
@@ -39,6 +39,7 @@ def test_a_member_still_joining_and_a_served_model_unknown_here_are_failed_check
     checks = {c.name: c for c in report.checks}
     assert checks["predict /health"].ok and checks["scrape targets up"].ok
     assert not checks["consume /health"].ok and "starting" in checks["consume /health"].detail
+    assert not checks["consumer lag"].ok and checks["consumer lag"].detail.startswith("unknown: joining")
     assert not checks["model sha256"].ok and "not found" in checks["model sha256"].detail
     assert report.unreachable == ["broker"] and report.outcome == Verdict.FAILED
 

@@ -62,7 +62,8 @@ def test_synthetic_training_is_labelled_synthetic(tmp_path: Path) -> None:
     assert Registry(tmp_path).versions() == [result.version, forced.version]
     first, second = (Registry(tmp_path).load(v, ML) for v in (result.version, forced.version))
     assert first.sha256 == second.sha256  # the same data and seed give the same model, byte for byte
-    assert training_fingerprint(dataset, seed=8) != result.manifest["training_fingerprint"]  # another seed: a new version
+    # another seed makes another version: its fingerprint differs, so it is no twin
+    assert training_fingerprint(dataset, seed=8) != result.manifest["training_fingerprint"]
 
 
 def test_too_little_data_is_a_clear_error(shared_data: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -451,7 +452,10 @@ class ConsumeService:
         self.health.assigned_partitions = len(assignment)
         self.health.partitions = sorted(tp.partition for tp in assignment)
         self.health.ever_assigned = self.health.ever_assigned or bool(assignment)
-        offset_lag = 0
+        # Joining the group, a member owns nothing yet: its lag is unknown (NaN), not 0. A 0 there read
+        # as "caught up" while 69,667 ticks waited for a join slowed by a busy machine.
+        joining = self._consumer is None or self._joining_since is not None
+        offset_lag = math.nan if joining else 0.0
         listed = self._list_ends(assignment)
         for tp in assignment:
             ends = (self._consumer.highwater(tp), listed.get(tp))
@@ -462,12 +466,11 @@ class ConsumeService:
                     position = self._consumer.position(tp, timeout_ms=100)
                 except Exception:  # not known yet (joining, or broker away)
                     position = None
-            if high is not None and position is not None:
-                offset_lag += max(0, high - position)
+            offset_lag += math.nan if high is None or position is None else max(0, high - position)
         self.metrics.offset_lag.set(offset_lag)
         last_event = self._last_event_ts
         # Caught up means no lag, however old the last tick is (a quiet market is not a slow consumer).
-        self.metrics.lag_seconds.set(0.0 if offset_lag == 0 or last_event is None else
+        self.metrics.lag_seconds.set(math.nan if joining else 0.0 if offset_lag == 0 or last_event is None else
                                      max(0.0, time.time() - last_event))
         started, count = self._rate_window
         elapsed = time.monotonic() - started

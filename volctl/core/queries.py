@@ -38,7 +38,9 @@ def rejected_ratio(window: str = "5m") -> str:
             f" / clamp_min(sum(rate({m.REQUESTS}{PREDICT}[{window}])), 1e-9)")
 
 
-CONSUMER_LAG = f"max({m.CONSUMER_LAG_SECONDS})"
+# A member joining the group exports NaN (unknown): left out, so a stack of only joining members has no
+# lag ("no data", could not measure) rather than a NaN read as a breach.
+CONSUMER_LAG = f"max({m.CONSUMER_LAG_SECONDS} >= 0)"
 CONSUMER_OFFSET_LAG = f"sum({m.CONSUMER_OFFSET_LAG})"
 CONSUMER_RATE = f"sum({m.CONSUMER_RATE})"
 CONSUMER_ERRORS = f"sum(rate({m.CONSUMER_ERRORS}[5m])) or vector(0)"

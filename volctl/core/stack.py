@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import secrets
 import shutil
 import socket
@@ -19,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from volctl.clients.http import get_json, status_of
+from volctl.clients.http import ServiceClient, get_json, status_of
 from volctl.clients.kafka import bootstrap_of, is_reachable
 from volctl.clients.processes import ProcessRecord, StopOutcome, Supervisor
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.broker import BROKER, broker_binary, start_broker
 from volctl.domain.errors import ConfigError, Unreachable
 from volctl.domain.files import write_atomically
+from volctl.domain.metrics import CONSUMER_LAG_SECONDS, sample_value
 from volctl.domain.settings import Settings
 from volctl.domain.topology import (
     CONSUME,
@@ -150,11 +152,22 @@ def _wait_group_settled(settings: Settings, count: int, progress: Progress, time
     progress("waiting for the consumer group to rebalance")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        owned = [p for member in consume_members(settings, count)
+        members_now = consume_members(settings, count)
+        owned = [p for member in members_now
                  for p in ((get_json(member.name, member.url, "/health", timeout_s=1) or {}).get("partitions") or [])]
-        if sorted(owned) == list(range(settings.kafka.partitions)):
+        if sorted(owned) == list(range(settings.kafka.partitions)) and all(map(_lag_measured, members_now)):
             return
         time.sleep(0.3)
+
+
+def _lag_measured(member: Member) -> bool:
+    """A member that has joined measures its lag after its next poll; until then it says unknown."""
+    with ServiceClient(member.name, member.url, timeout_s=1) as client:
+        try:
+            lag = sample_value(client.get("/metrics").body, CONSUMER_LAG_SECONDS)
+        except Unreachable:
+            return False
+    return lag is not None and not math.isnan(lag)
 
 
 def _wait_scraped(settings: Settings, progress: Progress) -> None:

@@ -3,6 +3,7 @@ collectors of each service, always registered on a registry passed in."""
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -95,10 +96,13 @@ class ConsumeMetrics:
                               ["error_type"], registry=registry)
         self.dlq = Counter(_counter_name(CONSUMER_DLQ), "Messages sent to the dead-letter topic", registry=registry)
         self.lag_seconds = Gauge(CONSUMER_LAG_SECONDS,
-                                 "Now minus the event time of the last processed tick (0 when caught up)",
-                                 registry=registry)
-        self.offset_lag = Gauge(CONSUMER_OFFSET_LAG, "High watermark minus position, summed over partitions",
+                                 "Now minus the event time of the last processed tick (0 when caught up; "
+                                 "NaN while joining the group: unknown)", registry=registry)
+        self.offset_lag = Gauge(CONSUMER_OFFSET_LAG, "High watermark minus position, summed over partitions "
+                                "(NaN while joining the group or while a partition's end is unknown)",
                                 registry=registry)
+        self.lag_seconds.set(math.nan)  # unknown until the member owns its partitions
+        self.offset_lag.set(math.nan)
         self.rate = Gauge(CONSUMER_RATE, "Messages processed per second over the last interval", registry=registry)
         self.last_tick = Gauge(CONSUMER_LAST_TICK, "When this member last read a raw tick (epoch s)",
                                registry=registry)
