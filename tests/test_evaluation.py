@@ -10,6 +10,7 @@ from volctl.core.evaluation import (
     MIN_EPISODES,
     RECOMMEND_EPISODES,
     Rows,
+    WeightedMetric,
     alert_lift,
     block_bootstrap,
     block_ids,
@@ -21,7 +22,6 @@ from volctl.core.evaluation import (
     pr_auc_by_weight,
     recommend,
     variant_metrics,
-    weighted_bootstrap,
 )
 
 
@@ -32,16 +32,18 @@ def _case(blocks: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y, rng.random(len(ts)), ts
 
 
-def test_the_interval_covers_the_known_value_and_narrows_with_more_blocks() -> None:
-    def rate(yy: np.ndarray, _s: np.ndarray) -> float:
-        return float(yy.mean())
+def _mean_of(y: np.ndarray) -> WeightedMetric:
+    """The mean of the drawn rows (each row counted as often as it was drawn)."""
+    return lambda weights: float(weights @ y / weights.sum())
 
+
+def test_the_interval_covers_the_known_value_and_narrows_with_more_blocks() -> None:
     mean_widths = []
     for blocks in (20, 80, 320):
         covered, widths = 0, []
         for seed in range(30):
-            y, scores, ts = _case(blocks, seed=1000 * blocks + seed)
-            _, low, high = block_bootstrap(rate, y, scores, block_ids(ts), resamples=200)
+            y, _scores, ts = _case(blocks, seed=1000 * blocks + seed)
+            _, low, high = block_bootstrap(_mean_of(y), y, block_ids(ts), resamples=200)
             covered += low <= 0.3 <= high  # the true rate
             widths.append(high - low)
         assert covered >= 23, (blocks, covered)  # a 90 % interval: about 27 of 30
@@ -98,11 +100,8 @@ def test_whole_sessions_give_a_wider_interval_than_blocks_when_sessions_differ()
     rate = np.repeat([0.05, 0.3, 0.1, 0.4, 0.02, 0.2], 1000)
     y = (rng.random(6000) < rate).astype(int)
 
-    def mean(yy: np.ndarray, _s: np.ndarray) -> float:
-        return float(yy.mean())
-
-    by_blocks = block_bootstrap(mean, y, y, block_ids(ts))
-    by_sessions = block_bootstrap(mean, y, y, _rows(y, ts, sessions).units)
+    by_blocks = block_bootstrap(_mean_of(y), y, block_ids(ts))
+    by_sessions = block_bootstrap(_mean_of(y), y, _rows(y, ts, sessions).units)
     assert by_sessions[2] - by_sessions[1] > 2 * (by_blocks[2] - by_blocks[1])
 
 
@@ -173,7 +172,7 @@ def _bootstrap_of_rows(metric, y, scores, blocks, resamples=400, level=0.9, seed
     return point, float(low), float(high)
 
 
-def test_weighted_bootstrap_equals_resampling_the_rows_exactly() -> None:
+def test_the_bootstrap_by_row_weights_equals_resampling_the_rows_exactly() -> None:
     """Counting how often each row was drawn gives the very figures of the resampled rows: same
     draws, same ties, same medians; only no sort per resample (training spent half its time there)."""
     rng = np.random.default_rng(3)
@@ -185,16 +184,16 @@ def test_weighted_bootstrap_equals_resampling_the_rows_exactly() -> None:
     alerts = scores > 0.9
     top = fwd > np.nanquantile(fwd, 0.9)
     blocks = block_ids(ts)
-    assert weighted_bootstrap(pr_auc_by_weight(y, scores), y, blocks) == _bootstrap_of_rows(pr_auc, y, scores, blocks)
+    assert block_bootstrap(pr_auc_by_weight(y, scores), y, blocks) == _bootstrap_of_rows(pr_auc, y, scores, blocks)
     pair = np.column_stack([alerts, fwd, top])
     by_rows = _bootstrap_of_rows(lambda _y, p: median_ratio(p[:, 0], p[:, 1]), y, pair, blocks, both_classes=False)
-    by_weight = weighted_bootstrap(median_ratio_by_weight(alerts, fwd), y, blocks, both_classes=False)
+    by_weight = block_bootstrap(median_ratio_by_weight(alerts, fwd), y, blocks, both_classes=False)
     assert np.isnan(by_weight[0]) and by_weight[1:] == by_rows[1:] and np.isnan(by_rows[0])
     finite = ~np.isnan(fwd)
-    assert (weighted_bootstrap(median_ratio_by_weight(alerts[finite], fwd[finite]), y[finite], blocks[finite],
+    assert (block_bootstrap(median_ratio_by_weight(alerts[finite], fwd[finite]), y[finite], blocks[finite],
                                both_classes=False)
             == _bootstrap_of_rows(lambda _y, p: median_ratio(p[:, 0], p[:, 1]), y[finite], pair[finite],
                                   blocks[finite], both_classes=False))
-    assert (weighted_bootstrap(lambda w: decile_lift(alerts, top, w), y, blocks, both_classes=False)
+    assert (block_bootstrap(lambda w: decile_lift(alerts, top, w), y, blocks, both_classes=False)
             == _bootstrap_of_rows(lambda _y, p: decile_lift(p[:, 0], p[:, 2].astype(bool)), y, pair, blocks,
                                   both_classes=False))

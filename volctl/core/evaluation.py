@@ -34,7 +34,6 @@ RECOMMEND_EPISODES = 10  # fewer: no recommendation of ml ("not enough evidence:
 RESAMPLES = 400
 LEVEL = 0.9
 TOP_DECILE = 0.9
-Metric = Callable[[np.ndarray, np.ndarray], float]
 WeightedMetric = Callable[[np.ndarray], float]  # row weights (how many times each row was drawn) -> value
 NAN = float("nan")
 
@@ -77,24 +76,12 @@ def block_ids(ts: np.ndarray, block_s: float = BLOCK_S) -> np.ndarray:
     return np.floor(np.asarray(ts, dtype=float) / block_s).astype(np.int64)
 
 
-def block_bootstrap(metric: Metric, y: np.ndarray, scores: np.ndarray, blocks: np.ndarray,
-                    resamples: int = RESAMPLES, level: float = LEVEL, seed: int = 7,
-                    both_classes: bool = True) -> tuple[float, float, float]:
+def block_bootstrap(metric: WeightedMetric, y: np.ndarray, blocks: np.ndarray, resamples: int = RESAMPLES,
+                    level: float = LEVEL, seed: int = 7, both_classes: bool = True) -> tuple[float, float, float]:
     """(point value, low, high): the metric on all rows, and the central `level` interval of the
-    metric over resamples of whole units (sessions or blocks, drawn with replacement)."""
-    y, scores = np.asarray(y), np.asarray(scores)
-
-    def on_rows(weights: np.ndarray) -> float:
-        rows = np.repeat(np.arange(len(y)), weights)
-        return metric(y[rows], scores[rows])
-
-    return weighted_bootstrap(on_rows, y, blocks, resamples, level, seed, both_classes)
-
-
-def weighted_bootstrap(metric: WeightedMetric, y: np.ndarray, blocks: np.ndarray, resamples: int = RESAMPLES,
-                       level: float = LEVEL, seed: int = 7, both_classes: bool = True) -> tuple[float, float, float]:
-    """block_bootstrap for a metric of row weights: a resample is how many times it drew each row,
-    so a metric that ranks the rows once (pr_auc_by_weight) needs no sort per resample."""
+    metric over resamples of whole units (sessions or blocks, drawn with replacement). A resample is
+    how many times it drew each row, so a metric that ranks the rows once (pr_auc_by_weight) needs
+    no sort per resample."""
     y = np.asarray(y)
     point = metric(np.ones(len(y), dtype=np.int64))
     unique, inverse = np.unique(blocks, return_inverse=True)
@@ -212,7 +199,7 @@ def alert_lift(alerts: np.ndarray, rows: Rows, with_intervals: bool = True) -> d
     for name, metric in (("median_ratio", median_ratio_by_weight(alerts, fwd)),
                          ("decile_lift", lambda weights: decile_lift(alerts, top, weights))):
         if with_intervals:
-            value, low, high = weighted_bootstrap(metric, rows.y, rows.units, both_classes=False)
+            value, low, high = block_bootstrap(metric, rows.y, rows.units, both_classes=False)
         else:
             value, low, high = metric(np.ones(len(fwd), dtype=np.int64)), NAN, NAN
         found[name], found[f"{name}_interval"] = value, [low, high]
@@ -228,7 +215,7 @@ def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, rows: R
     predicted = labels_of(scores, threshold)
     found = rows.episodes
     if found >= MIN_EPISODES:
-        value, low, high = weighted_bootstrap(pr_auc_by_weight(y, scores), y, rows.units)
+        value, low, high = block_bootstrap(pr_auc_by_weight(y, scores), y, rows.units)
     else:
         value, low, high = pr_auc(y, scores), NAN, NAN
     base = float(y.mean())
@@ -290,7 +277,7 @@ def pr_auc_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, unit
                       ) -> tuple[float, float, float]:
     """first - second PR-AUC on the same rows, with its paired bootstrap interval."""
     first_auc, second_auc = pr_auc_by_weight(y, first), pr_auc_by_weight(y, second)
-    return weighted_bootstrap(lambda weights: first_auc(weights) - second_auc(weights), y, units)
+    return block_bootstrap(lambda weights: first_auc(weights) - second_auc(weights), y, units)
 
 
 def recommend(rows: Rows, ml_scores: np.ndarray, baseline_scores: np.ndarray,

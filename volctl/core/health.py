@@ -190,13 +190,13 @@ def check_consume(client: ServiceClient, lag_slo_s: float, carried: dict[int, li
     lag = sample_value(metrics.body, CONSUMER_LAG_SECONDS)
     offset_lag = sample_value(metrics.body, CONSUMER_OFFSET_LAG)
     lag_check = "consumer lag" if name == "consume" else f"{name} lag"
-    messages = "messages unknown" if offset_lag is None or math.isnan(offset_lag) else f"{offset_lag:.0f} messages"
     if lag is None:
         report.checks.append(Check(lag_check, False, metrics.latency_s * 1000, "no lag metric exported"))
     elif math.isnan(lag):
         report.checks.append(Check(lag_check, False, metrics.latency_s * 1000,
                                    "unknown: joining the consumer group (it owns no partitions yet)"))
     else:
+        messages = "messages unknown" if offset_lag is None or math.isnan(offset_lag) else f"{offset_lag:.0f} messages"
         report.checks.append(Check(lag_check, lag < lag_slo_s, metrics.latency_s * 1000,
                                    f"{lag:.1f} s behind, {messages} (SLO < {lag_slo_s:g} s)"))
     return report

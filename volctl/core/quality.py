@@ -144,14 +144,14 @@ def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min
 
 def _quality(variant: str, served: bool, scores: np.ndarray, labels: np.ndarray, rows: Rows,
              lift: dict[str, Any]) -> VariantQuality:
-    from volctl.core.evaluation import pr_auc_by_weight, weighted_bootstrap
+    from volctl.core.evaluation import block_bootstrap, pr_auc_by_weight
 
     y = rows.y
     found_precision, found_recall = precision_recall(y, labels)
     precision, recall = found_precision or 0.0, found_recall or 0.0
     spikes = int(y.sum())
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    value, low, high = weighted_bootstrap(pr_auc_by_weight(y, scores), y, rows.units)
+    value, low, high = block_bootstrap(pr_auc_by_weight(y, scores), y, rows.units)
     brier = float(np.mean((np.clip(scores, 0, 1) - y) ** 2))
     return VariantQuality(variant, served, len(y), spikes, rows.episodes, float(y.mean()), precision, recall, f1, value,
                           [low, high], brier, lift)
