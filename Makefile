@@ -11,10 +11,11 @@ DATA ?= $(wildcard ../shared/data)
 
 install: $(STAMP)
 
+# uv installs the same versions as pip in seconds (pip: about 90 s); pip stays the fallback.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	{ $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'; } || \
+	  { $(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
 
 # Debian's prometheus (and promtool) and prometheus-alertmanager (and amtool): `volctl up` runs them.
@@ -93,4 +94,4 @@ bench: install
 	$(PY) bench/scale.py
 
 clean:
-	rm -rf $(VENV) .volctl .pytest_cache .ruff_cache
+	rm -rf $(VENV) .volctl .pytest_cache .ruff_cache .cache

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -84,16 +86,60 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+CACHE = ROOT / ".cache" / "tests"  # trained registries, reused across runs; `make clean` removes them
+WEEK = "btcusd_2025-11-30_to_12-06_advtrade"  # one week of BTC: the slice several tests train on
+
+
+def _fingerprint(data: list[Path] | None, seed: int, synthetic_seconds: float) -> str:
+    """What decides a trained registry: the recordings' bytes, the seed, the synthetic length and
+    the code that trains (volctl's domain and core). Same fingerprint, same model."""
+    digest = hashlib.sha256(f"{seed} {synthetic_seconds}".encode())
+    files = [f for path in data or [] for f in sorted(path.rglob("*") if path.is_dir() else [path]) if f.is_file()]
+    code = sorted((ROOT / "volctl").glob("domain/**/*.py")) + sorted((ROOT / "volctl").glob("core/**/*.py"))
+    for path in [*files, *code]:
+        digest.update(str(path.relative_to(path.anchor)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_registry(name: str, data: list[Path] | None, seed: int = 7, synthetic_seconds: float = 4 * 3600) -> Path:
+    """A registry with one version trained on `data` (None: the synthetic source), trained once per
+    fingerprint: the first xdist worker trains under a file lock, the others and later runs reuse
+    it. Never hand it to a test that writes: `registry_copy` gives each session its own copy."""
+    from filelock import FileLock
+
+    folder = CACHE / f"{name}-{_fingerprint(data, seed, synthetic_seconds)}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if not folder.is_dir():
+            from volctl.core.dataset import load_dataset
+            from volctl.core.training import train_model
+            from volctl.domain.registry import Registry
+
+            partial = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            train_model(load_dataset(data, synthetic_seconds=synthetic_seconds, seed=seed), Registry(partial),
+                        seed=seed)
+            partial.rename(folder)  # whole or not at all: an interrupted training leaves only .partial
+    return folder
+
+
+def registry_copy(cached: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    root = tmp_path_factory.mktemp(name) / "registry"
+    shutil.copytree(cached, root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def trained_registry(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    """A registry with one version trained on all real recordings."""
-    from volctl.core.dataset import load_dataset
-    from volctl.core.training import train_model
-    from volctl.domain.registry import Registry
+    """A registry with one version trained on all real recordings (this session's copy)."""
+    return registry_copy(cached_registry("all", [shared_data]), tmp_path_factory, "registry")
 
-    root = tmp_path_factory.mktemp("registry")
-    train_model(load_dataset([shared_data]), Registry(root))
-    return root
+
+@pytest.fixture(scope="session")
+def week_registry(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A registry with one version trained on one week of BTC only: 2026 recordings are out of time."""
+    return registry_copy(cached_registry("week", [shared_data / WEEK]), tmp_path_factory, "week-registry")
 
 
 class ServiceProcess:

@@ -9,24 +9,12 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import WEEK
 from volctl.cli.app import app
 
-WEEK = "btcusd_2025-11-30_to_12-06_advtrade"
 LATER = ("btc_eth_2026-04-03_flat.ndjson", "btc_eth_2026-04-04_flat_with_sizes.ndjson")
-
-
-@pytest.fixture(scope="module")
-def week_registry(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    from volctl.core.dataset import load_dataset
-    from volctl.core.training import train_model
-    from volctl.domain.registry import Registry
-
-    root = tmp_path_factory.mktemp("week-registry")
-    train_model(load_dataset([shared_data / WEEK]), Registry(root))
-    return root
 
 
 def _run(registry: Path, *args: str):

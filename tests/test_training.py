@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import SHARED_DATA, WEEK, cached_registry
 from volctl.core.dataset import load_dataset
-from volctl.core.training import train_model, training_fingerprint
+from volctl.core.training import TrainResult, train_model, training_fingerprint
 from volctl.domain.errors import ConfigError, ModelIntegrityError, NotEnoughData
 from volctl.domain.features import FEATURES
 from volctl.domain.model import BASELINE, ML
@@ -40,23 +41,25 @@ def test_real_data_manifest_is_complete_and_time_ordered(trained_registry: Path)
     assert len(manifest["sample_rows"]) >= 1
 
 
-def test_training_on_a_slice_of_real_data(shared_data: Path, tmp_path: Path) -> None:
-    dataset = load_dataset([shared_data / "btcusd_2025-11-30_to_12-06_advtrade"])
-    result = train_model(dataset, Registry(tmp_path))
-    splits = result.manifest["data"]["splits"]
+def test_training_on_a_slice_of_real_data(week_registry: Path) -> None:
+    manifest = Registry(week_registry).manifest(Registry(week_registry).latest())
+    splits = manifest["data"]["splits"]
+    assert manifest["data"]["sources"] == sorted(p.name for p in (SHARED_DATA / WEEK).iterdir())
     assert splits["train"]["end"] < splits["test"]["start"]
-    assert math.isfinite(result.manifest["variants"][ML]["metrics"]["pr_auc"])
+    assert math.isfinite(manifest["variants"][ML]["metrics"]["pr_auc"])
 
 
 def test_synthetic_training_is_labelled_synthetic(tmp_path: Path) -> None:
-    result = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path))
+    shutil.copytree(cached_registry("synthetic", None, synthetic_seconds=3 * 3600), tmp_path, dirs_exist_ok=True)
+    trained = Registry(tmp_path).latest()
+    result = TrainResult(trained, tmp_path / trained, Registry(tmp_path).manifest(trained))
     assert result.manifest["data"]["synthetic"] is True
     assert result.manifest["data"]["sources"] == ["synthetic"]
     assert result.version.endswith("-synthetic")
-    again = train_model(load_dataset(None, synthetic_seconds=3 * 3600), Registry(tmp_path))
+    dataset = load_dataset(None, synthetic_seconds=3 * 3600)
+    again = train_model(dataset, Registry(tmp_path))
     assert again.identical_to == result.version == again.version  # same rows, seed and code: no twin
     assert Registry(tmp_path).versions() == [result.version]
-    dataset = load_dataset(None, synthetic_seconds=3 * 3600)
     forced = train_model(dataset, Registry(tmp_path), force=True)
     assert forced.identical_to is None and forced.version != result.version
     assert Registry(tmp_path).versions() == [result.version, forced.version]
@@ -116,7 +119,7 @@ def test_single_row_path_matches_sklearn_on_real_rows(trained_registry: Path, sh
     real ticks plus each feature's extremes: row by row through a tree model costs ~3 ms a row, so
     the whole week took 163 s alone and 20 min beside two CPU hogs."""
     model = Registry(trained_registry).load(variant=ML)
-    frame = load_dataset([shared_data / "btcusd_2025-11-30_to_12-06_advtrade"]).frame
+    frame = load_dataset([shared_data / WEEK]).frame
     complete = frame[list(FEATURES)].dropna().to_numpy()
     spread = np.linspace(0, len(complete) - 1, 1000).astype(int)
     extremes = np.concatenate([complete.argmin(axis=0), complete.argmax(axis=0)])
