@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -64,6 +65,92 @@ def free_ports_in_a_row(count: int) -> int:
 
 def free_port() -> int:
     return free_ports_in_a_row(1)
+
+
+# Every port a stack, a service or a check can reach: a test that leaves one at its default reaches
+# whatever else runs on the machine (another volctl stack on 8000, 8001, 9090...).
+PORT_KEYS = ("kafka.embedded_port", "prometheus.url", "predict.port", "predict.worker_port", "consume.port",
+             "alertmanager.url", "alertmanager.receiver_port")
+
+
+def own_ports() -> dict[str, object]:
+    """A value for every key of PORT_KEYS from this process's block. Scaled stacks put members on
+    port + i: three consume members and two predict workers fit."""
+    return {"kafka.embedded_port": free_port(), "prometheus.url": f"http://127.0.0.1:{free_port()}",
+            "predict.port": free_port(), "predict.worker_port": free_ports_in_a_row(2),
+            "consume.port": free_ports_in_a_row(3), "alertmanager.url": f"http://127.0.0.1:{free_port()}",
+            "alertmanager.receiver_port": free_port()}
+
+
+def ports_env(ports: dict[str, object] | None = None) -> dict[str, str]:
+    """The same as VOLCTL_* variables (for a command run without a config file of its own)."""
+    return {"VOLCTL_" + key.replace(".", "_").upper(): str(value) for key, value in (ports or own_ports()).items()}
+
+
+def write_config(path: Path, settings: dict[str, object], ports: dict[str, object] | None = None) -> Path:
+    """A volctl.toml with every port from this process's block (or `ports`) and `settings` (dotted
+    keys: "slo.min_requests"); one table per section, in a fixed order."""
+    values = {**(ports or own_ports()), **settings}
+    tables: dict[str, dict[str, object]] = {"": {}}
+    for key, value in values.items():
+        section, _, name = key.rpartition(".")
+        tables.setdefault(section, {})[name] = value
+    lines = []
+    for section, table in tables.items():
+        if section:
+            lines.append(f"[{section}]")
+        lines += [f"{name} = {_toml_value(value)}" for name, value in table.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a TOML basic string is a JSON string
+
+
+def missing_ports(config: Path) -> list[str]:
+    """The port keys a config that sets some of them leaves at their defaults."""
+    import tomllib
+
+    try:
+        document = tomllib.loads(config.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return []  # a test of a broken config: nothing starts from it
+    present = {key for key in PORT_KEYS if key.rpartition(".")[2] in document.get(key.rpartition(".")[0], {})}
+    return sorted(set(PORT_KEYS) - present) if present else []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_default_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A command a test runs without a config of its own reads this one: this worker's ports and a
+    state dir of its own, never the defaults another stack on the machine may hold."""
+    session = tmp_path_factory.mktemp("session")
+    config = write_config(session / "volctl.toml", {"state_dir": str(session / "state")})
+    previous = os.environ.get("VOLCTL_CONFIG")
+    os.environ["VOLCTL_CONFIG"] = str(config)
+    yield
+    if previous is None:
+        os.environ.pop("VOLCTL_CONFIG", None)
+    else:
+        os.environ["VOLCTL_CONFIG"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _test_configs_set_every_port(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test whose config (a volctl.toml: what stacks and services run with; the loader's own
+    tests name theirs otherwise) sets some ports and leaves the others at their defaults."""
+    yield
+    tmp_path = getattr(request.node, "funcargs", {}).get("tmp_path")
+    if tmp_path is not None:
+        partial = {str(c): m for c in tmp_path.rglob("volctl.toml") if (m := missing_ports(c))}
+        assert not partial, f"a test config leaves ports at their defaults: {partial}"
 
 
 def wait_for_http(url: str, timeout_s: float = 20.0, process: subprocess.Popen | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.conftest import ROOT, ServiceProcess, free_port, wait_for_http
+from tests.conftest import ROOT, ServiceProcess, free_port, own_ports, wait_for_http, write_config
 
 
 @dataclass
@@ -36,15 +36,12 @@ class StreamEnv:
     def config_path(self) -> Path:
         path = self.state_dir / "volctl.toml"
         if not path.exists():
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(
-                f'state_dir = "{self.state_dir}"\n'
-                f"[kafka]\nembedded_port = {self.embedded_port}\npartitions = 3\n"
-                f'topic_raw = "{self.topics["raw"]}"\ntopic_predictions = "{self.topics["predictions"]}"\n'
-                f'topic_dlq = "{self.topics["dlq"]}"\ngroup = "volctl-consumer-{self.suffix}"\n'
-                f"[consume]\nport = {self.consume_port}\n"
-                f'[model]\nregistry_dir = "{self.registry}"\nvariant = "ml"\n'
-            )
+            ports = {**own_ports(), "kafka.embedded_port": self.embedded_port, "consume.port": self.consume_port}
+            write_config(path, {
+                "state_dir": str(self.state_dir), "kafka.partitions": 3, "kafka.topic_raw": self.topics["raw"],
+                "kafka.topic_predictions": self.topics["predictions"], "kafka.topic_dlq": self.topics["dlq"],
+                "kafka.group": f"volctl-consumer-{self.suffix}", "model.registry_dir": str(self.registry),
+                "model.variant": "ml"}, ports)
         return path
 
     @property

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, wait_for_http
+from tests.conftest import ROOT, free_port, wait_for_http, write_config
 from tests.test_stack import Stack, needs_prometheus
 from volctl.clients.alertmanager import AlertmanagerClient
 from volctl.clients.prometheus import PrometheusClient
@@ -173,8 +173,7 @@ def test_the_report_merges_what_alertmanager_holds_with_what_prometheus_evaluate
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
-    config = tmp_path / "volctl.toml"
-    config.write_text(f'state_dir = "{tmp_path / "state"}"\n[prometheus]\nurl = "http://127.0.0.1:{free_port()}"\n')
+    config = write_config(tmp_path / "volctl.toml", {"state_dir": str(tmp_path / "state")})
     process = subprocess.Popen([sys.executable, "-m", "services.incidents", "--config", str(config), "--port",
                                 str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -210,10 +209,9 @@ def test_the_receiver_keeps_notifications_and_refuses_and_counts_the_rest(receiv
 
 @pytest.fixture(scope="module")
 def alerting_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Path) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("alerting"), trained_registry)
     # Notifications at once: the default waits (10 s, then 1 min between a group's updates) are for people.
-    stack.config.write_text(stack.config.read_text().replace(
-        "[alertmanager]\n", '[alertmanager]\ngroup_wait = "1s"\ngroup_interval = "1s"\n'))
+    stack = Stack(tmp_path_factory.mktemp("alerting"), trained_registry,
+                  {"alertmanager.group_wait": "1s", "alertmanager.group_interval": "1s"})
     result = stack.run("up", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     yield stack
@@ -301,9 +299,7 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
 @needs_prometheus
 @needs_alertmanager
 def test_without_the_alertmanager_binary_the_stack_starts_and_says_so(tmp_path: Path, trained_registry: Path) -> None:
-    stack = Stack(tmp_path / "state", trained_registry)
-    stack.config.write_text(stack.config.read_text().replace("[alertmanager]\n",
-                                                             '[alertmanager]\nbin = "no-such-alertmanager"\n'))
+    stack = Stack(tmp_path / "state", trained_registry, {"alertmanager.bin": "no-such-alertmanager"})
     try:
         result = stack.run("up", "--json", PATH=f"{Path(sys.executable).parent}:{_path_without_alertmanager()}")
         assert result.returncode == 0, result.stdout + result.stderr

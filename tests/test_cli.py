@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import WEEK, free_port
+from tests.conftest import WEEK, free_port, ports_env
 from volctl.cli.app import app
 from volctl.domain.registry import Registry
 
@@ -90,16 +90,14 @@ def test_train_errors_say_what_and_what_next(tmp_path: Path, shared_data: Path) 
 
 
 def test_bad_config_exits_3_without_traceback(tmp_path: Path) -> None:
-    config = tmp_path / "volctl.toml"
+    config = tmp_path / "bad.toml"
     config.write_text("[predict]\nport = 'x'\n")
     result = _run("--config", str(config), "model", "list")
     assert result.exit_code == 3 and "must be int" in result.output and "Traceback" not in result.output
 
 
 def _nothing_listening(tmp_path: Path) -> dict[str, str]:
-    return {"VOLCTL_PREDICT_PORT": str(free_port()), "VOLCTL_CONSUME_PORT": str(free_port()),
-            "VOLCTL_KAFKA_EMBEDDED_PORT": str(free_port()), "VOLCTL_STATE_DIR": str(tmp_path),
-            "VOLCTL_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}"}
+    return {**ports_env(), "VOLCTL_STATE_DIR": str(tmp_path)}
 
 
 def test_health_with_nothing_running_exits_3(tmp_path: Path) -> None:

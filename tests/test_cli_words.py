@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.conftest import free_port
+from tests.conftest import ports_env
 from volctl.cli.app import app
 
 ENV = {"NO_COLOR": "1", "COLUMNS": "100"}
@@ -38,10 +38,7 @@ def _ctrl_c_interrupts() -> None:
 
 
 def test_health_watch_prints_frames_off_a_terminal(tmp_path: Path) -> None:
-    env = {**os.environ, **ENV, "VOLCTL_STATE_DIR": str(tmp_path), "VOLCTL_PREDICT_PORT": str(free_port()),
-           "VOLCTL_CONSUME_PORT": str(free_port()), "VOLCTL_KAFKA_EMBEDDED_PORT": str(free_port()),
-           "VOLCTL_PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}",
-           "VOLCTL_ALERTMANAGER_URL": f"http://127.0.0.1:{free_port()}"}
+    env = {**os.environ, **ENV, "VOLCTL_STATE_DIR": str(tmp_path), **ports_env()}
     watch = subprocess.Popen([str(Path(sys.executable).parent / "volctl"), "health", "--watch", "--interval", "0.5"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              preexec_fn=_ctrl_c_interrupts)

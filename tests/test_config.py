@@ -11,7 +11,7 @@ from volctl.domain.settings import load_settings
 
 
 def test_precedence(tmp_path: Path) -> None:
-    config = tmp_path / "volctl.toml"
+    config = tmp_path / "loader.toml"
     config.write_text('state_dir = "/tmp/s"\n[predict]\nport = 8100\nhost = "0.0.0.0"\n[slo]\nerror_rate = 0.02\n')
     settings = load_settings(config, env={"VOLCTL_PREDICT_PORT": "8200"}, overrides={"predict.host": "::1"})
     assert settings.state_dir == "/tmp/s"
@@ -30,7 +30,7 @@ def test_precedence(tmp_path: Path) -> None:
     ("", {"VOLCTL_SLO_ERROR_RATE": "lots"}, "VOLCTL_SLO_ERROR_RATE"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, env: dict, message: str) -> None:
-    config = tmp_path / "volctl.toml"
+    config = tmp_path / "loader.toml"
     config.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(config, env=env)

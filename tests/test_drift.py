@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, write_config
 from tests.test_stack import VOLCTL
 from volctl.domain.features import FEATURES
 
@@ -21,10 +21,10 @@ NOV_8 = "btcusd_2025-11-08_advtrade_ticker.ndjson"  # 223 ticks
 
 
 def _config(tmp_path: Path, registry: Path | None = None) -> Path:
-    config = tmp_path / "volctl.toml"
-    config.write_text(f'state_dir = "{tmp_path / "state"}"\n[predict]\nport = {free_port()}\n'
-                      + (f'[model]\nregistry_dir = "{registry}"\n' if registry else ""))
-    return config
+    settings: dict[str, object] = {"state_dir": str(tmp_path / "state")}
+    if registry:
+        settings["model.registry_dir"] = str(registry)
+    return write_config(tmp_path / "volctl.toml", settings)
 
 
 def _drift(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

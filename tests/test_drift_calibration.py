@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, write_config
 from tests.test_stack import VOLCTL
 from volctl.core.drift_calibration import (
     MIN_CHUNKS_FOR_QUANTILE,
@@ -72,10 +72,8 @@ def test_the_calibration_fits_what_the_current_rows_cover() -> None:
 
 
 def _config(tmp_path: Path, registry: Path) -> Path:
-    config = tmp_path / "volctl.toml"
-    config.write_text(f'state_dir = "{tmp_path / "state"}"\n[predict]\nport = {free_port()}\n'
-                      f'[model]\nregistry_dir = "{registry}"\n')
-    return config
+    return write_config(tmp_path / "volctl.toml", {"state_dir": str(tmp_path / "state"),
+                                                    "model.registry_dir": str(registry)})
 
 
 def _volctl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -59,8 +59,7 @@ def test_lag_is_never_ok_on_a_stream_that_should_flow_and_does_not() -> None:
 def test_a_frozen_replay_fails_health_lag_and_slo_check_then_recovers(tmp_path: Path, trained_registry: Path) -> None:
     """The replay process is alive ("running" in status) but sends nothing (SIGSTOP): health, lag
     and slo check say the stream stalled; once it sends again, health is back to 0."""
-    stack = Stack(tmp_path / "state", trained_registry)
-    stack.config.write_text(stack.config.read_text().replace("[predict]", "[slo]\nfreshness_seconds = 8\n[predict]"))
+    stack = Stack(tmp_path / "state", trained_registry, {"slo.freshness_seconds": 8})
     assert stack.run("up", "--demo").returncode == 0
     try:
         assert stack.health_until(0).returncode == 0

@@ -140,7 +140,7 @@ def test_config_values_are_checked_for_meaning(tmp_path) -> None:
              ("[kafka]\npartitions = 0\n", {}, "from 1 to 1000"),
              ("[model]\nvariant = 'best'\n", {}, "ml, baseline or auto")]
     for text, env, message in cases:
-        config = tmp_path / "volctl.toml"
+        config = tmp_path / "loader.toml"
         config.write_text(text)
         with pytest.raises(ConfigError, match=message):
             load_settings(config, env=env)

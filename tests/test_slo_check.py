@@ -28,9 +28,7 @@ def _drive(stack: Stack, rps: float, seconds: float) -> int:
 @contextmanager
 def stack_up(tmp_path: Path, registry: Path, **env: str) -> Iterator[Stack]:
     """A stack with SLO targets a test's modest load can meet; `env` reaches the services `up` starts."""
-    stack = Stack(tmp_path / "state", registry)
-    stack.config.write_text(stack.config.read_text().replace(
-        "[predict]", "[slo]\nthroughput_rps = 5\nmin_requests = 100\n[predict]"))
+    stack = Stack(tmp_path / "state", registry, {"slo.throughput_rps": 5, "slo.min_requests": 100})
     result = stack.run("up", **env)
     assert result.returncode == 0, result.stdout + result.stderr
     try:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROOT, free_port, free_ports_in_a_row
+from tests.conftest import ROOT, own_ports, write_config
 from volctl.domain.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -27,23 +27,18 @@ needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason
 
 
 class Stack:
-    def __init__(self, state: Path, registry: Path) -> None:
+    """A stack's config and state: every port from this process's block, `settings` (dotted keys) on top."""
+
+    def __init__(self, state: Path, registry: Path, settings: dict[str, object] | None = None) -> None:
         self.state = state
-        self.ports = {name: free_port() for name in ("kafka", "prometheus", "predict", "alertmanager", "incidents")}
-        # Scaled stacks put members on port + i: three consume members and two predict workers fit.
-        self.ports |= {"consume": free_ports_in_a_row(3), "workers": free_ports_in_a_row(2)}
-        state.mkdir(parents=True, exist_ok=True)
-        self.config = state / "volctl.toml"
-        self.config.write_text(
-            f'state_dir = "{state}"\n'
-            f"[kafka]\nembedded_port = {self.ports['kafka']}\n"
-            f'[prometheus]\nurl = "http://127.0.0.1:{self.ports["prometheus"]}"\nscrape_interval = "1s"\n'
-            f"[predict]\nport = {self.ports['predict']}\nworker_port = {self.ports['workers']}\n"
-            f"[consume]\nport = {self.ports['consume']}\n"
-            f'[alertmanager]\nurl = "http://127.0.0.1:{self.ports["alertmanager"]}"\n'
-            f"receiver_port = {self.ports['incidents']}\n"
-            f'[model]\nregistry_dir = "{registry}"\n'
-        )
+        ports = own_ports()
+        self.ports = {"kafka": ports["kafka.embedded_port"], "prometheus": _port_of(ports["prometheus.url"]),
+                      "predict": ports["predict.port"], "alertmanager": _port_of(ports["alertmanager.url"]),
+                      "incidents": ports["alertmanager.receiver_port"], "consume": ports["consume.port"],
+                      "workers": ports["predict.worker_port"]}
+        self.config = write_config(state / "volctl.toml", {
+            "state_dir": str(state), "prometheus.scrape_interval": "1s", "model.registry_dir": str(registry),
+            **(settings or {})}, ports)
 
     def run(self, *args: str, timeout: float = 90, **extra_env: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "VOLCTL_CONFIG": str(self.config), "NO_COLOR": "1", "COLUMNS": "160", **extra_env}
@@ -64,6 +59,10 @@ class Stack:
             if result.returncode == code or time.monotonic() > deadline:
                 return result
             time.sleep(0.5)
+
+
+def _port_of(url: object) -> int:
+    return int(str(url).rsplit(":", 1)[1])
 
 
 def _listening(port: int) -> bool:
@@ -203,7 +202,9 @@ def test_logs_show_each_component(running_stack: Stack) -> None:
 def test_compose_file_is_valid(tmp_path: Path) -> None:
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed (make test installs it where apt works)")
-    env = {**os.environ, "VOLCTL_RENDER_DIR": str(tmp_path / "compose")}
+    # The compose files are for containers, each on its own default port: rendered from the defaults.
+    env = {**{k: v for k, v in os.environ.items() if k != "VOLCTL_CONFIG"},
+           "VOLCTL_RENDER_DIR": str(tmp_path / "compose")}
     render = subprocess.run([VOLCTL, "render", "--flavour", "compose", "--out", str(tmp_path / "compose")],
                             cwd=ROOT, env=env, capture_output=True, text=True)
     assert render.returncode == 0, render.stderr
