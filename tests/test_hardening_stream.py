@@ -4,6 +4,8 @@ restart, and an ingest that says how far it got when the broker dies."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -77,7 +79,7 @@ def test_ingest_says_how_far_it_got_when_the_broker_dies(tmp_path: Path, trained
     broker = start_test_broker(tmp_path / "broker")
     env = StreamEnv(broker.bootstrap, broker.port, "dies", tmp_path / "state", trained_registry)
     ingest = subprocess.Popen([str(Path(sys.executable).parent / "volctl"), "ingest", "--synthetic", "--rate", "300",
-                               "--duration", "120", "--json"], env=env.env, stdout=subprocess.PIPE,
+                               "--duration", "120", "--outage", "5", "--json"], env=env.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         from volctl.clients.kafka import list_topics
@@ -87,8 +89,9 @@ def test_ingest_says_how_far_it_got_when_the_broker_dies(tmp_path: Path, trained
             time.sleep(0.5)
         time.sleep(2)
     finally:
-        broker.supervisor.stop("broker")
+        os.kill(broker.supervisor.record("broker").pid, signal.SIGKILL)  # the broker dies
     stdout, stderr = ingest.communicate(timeout=100)  # before the fix: exit 4 after ~80 s, no summary
+    broker.supervisor.stop("broker")
     assert ingest.returncode == 3, stderr
     assert "went away" in stderr and "acknowledged" in stderr and "Traceback" not in stderr, stderr
     summary = json.loads(stdout)
@@ -99,9 +102,6 @@ def test_ingest_carries_on_through_a_broker_restart_and_loses_nothing(tmp_path: 
     """Issue 24: after `kill -9` of the broker and a restart, the replay stayed "running" with 0
     messages delivered for minutes (InitProducerId UnknownError for good). Now sending pauses while
     the broker is away, a new producer resends what was refused, and the run ends with nothing lost."""
-    import os
-    import signal
-
     from tests.conftest import start_test_broker
     from volctl.clients.kafka import ensure_topics, list_topics
     from volctl.core.broker import start_broker

@@ -181,6 +181,7 @@ class Publisher:
         self._lock = threading.Lock()  # the callbacks run on the producer's I/O thread
         self._checked_at = 0.0
         self._failing_since: float | None = None  # the first failure since the last acknowledgement
+        self._gone = False  # the outage allowance is spent: nothing waits for this broker any more
         wait_ms = int(timeout_s * 1000)
         bounded = {"max_block_ms": min(PRODUCER_TUNING["max_block_ms"], wait_ms),
                    "request_timeout_ms": min(PRODUCER_TUNING["request_timeout_ms"], wait_ms),
@@ -211,6 +212,8 @@ class Publisher:
     def flush(self, timeout_s: float | None = None) -> None:
         """Wait for every acknowledgement; failed sends are resent through a new producer until
         they are delivered or the time (or the outage allowance) is up."""
+        if self._gone:  # given up already: what is buffered stays not delivered (counted as failed)
+            timeout_s = 0.0
         deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
         while True:
             try:
@@ -226,7 +229,7 @@ class Publisher:
 
     def close(self) -> None:
         self.flush()
-        self._close(self._producer, min(self.timeout_s, 5.0))
+        self._close(self._producer, 0.0 if self._gone else min(self.timeout_s, 5.0))
 
     def _open(self) -> Any:
         from kafka.errors import KafkaError
@@ -280,6 +283,7 @@ class Publisher:
     def _give_up_after_outage(self) -> None:
         since = self._failing_since
         if since is not None and time.monotonic() - since > self.outage_s:
+            self._gone = True
             raise self.went_away()
 
     def _acked(self, _metadata: Any) -> None:
