@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import ROOT, free_port, wait_for_http, write_config
 from tests.test_stack import Stack, needs_prometheus
@@ -102,6 +103,20 @@ def test_rendering_again_rewrites_only_what_changed(tmp_path: Path) -> None:
     slower = load_settings(env={}, overrides={"state_dir": str(tmp_path), "alertmanager.group_wait": "30s"})
     moved = render_monitoring(slower, "embedded", tmp_path / "rendered")
     assert moved.changed == {moved.alertmanager_config} and not moved.prometheus_changed
+
+
+def test_a_fire_drill_scales_every_hold_and_nothing_else(tmp_path: Path) -> None:
+    def holds(scale: float) -> dict[str, str]:
+        settings = load_settings(env={}, overrides={"state_dir": str(tmp_path), "prometheus.alert_hold_scale": scale})
+        rules = yaml.safe_load(render_monitoring(settings, "embedded", tmp_path / str(scale)).rules.read_text())
+        return {r["alert"]: r["for"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+
+    normal, drill = holds(1.0), holds(0.1)
+    assert normal["ConsumerDown"] == "1m" and drill["ConsumerDown"] == "6s"
+    assert normal["AlertLiftCollapsed"] == "30m" and drill["AlertLiftCollapsed"] == "180s"
+    assert set(normal) == set(drill)
+    with pytest.raises(ConfigError, match=r"prometheus\.alert_hold_scale"):
+        load_settings(env={"VOLCTL_PROMETHEUS_ALERT_HOLD_SCALE": "0"})
 
 
 def test_a_page_inhibits_the_ticket_of_its_own_objective() -> None:
@@ -209,9 +224,11 @@ def test_the_receiver_keeps_notifications_and_refuses_and_counts_the_rest(receiv
 
 @pytest.fixture(scope="module")
 def alerting_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Path) -> Iterator[Stack]:
-    # Notifications at once: the default waits (10 s, then 1 min between a group's updates) are for people.
+    # A fire drill: notifications at once and holds a tenth as long (the default waits, 10 s, a
+    # minute between a group's updates and ConsumerDown's minute, are for people).
     stack = Stack(tmp_path_factory.mktemp("alerting"), trained_registry,
-                  {"alertmanager.group_wait": "1s", "alertmanager.group_interval": "1s"})
+                  {"alertmanager.group_wait": "1s", "alertmanager.group_interval": "1s",
+                   "prometheus.alert_hold_scale": 0.1})
     result = stack.run("up", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     yield stack

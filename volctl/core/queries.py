@@ -9,6 +9,7 @@ not "no data".
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from volctl.domain import metrics as m
@@ -145,6 +146,13 @@ class Alert:
     @property
     def annotations(self) -> dict[str, str]:
         return {"summary": self.summary, "runbook": runbook_command(self.runbook)}
+
+
+def held(alerts: tuple[Alert, ...], scale: float) -> tuple[Alert, ...]:
+    """The alerts with every `for:` times `scale` (whole seconds; a fire drill's shorter holds)."""
+    if scale == 1:
+        return alerts
+    return tuple(dataclasses.replace(a, for_=f"{round(seconds_of(a.for_) * scale)}s") for a in alerts)
 
 
 def runbook_command(runbook: str) -> str:
