@@ -3,7 +3,9 @@ and the process supervisor behind `volctl up`."""
 
 from __future__ import annotations
 
+import json
 import math
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +86,12 @@ def test_supervisor_starts_stops_and_ignores_stale_pids(tmp_path: Path) -> None:
     outcome = supervisor.stop("sleeper", timeout_s=5)
     assert outcome.how == "stopped" and supervisor.record("sleeper") is None
     assert supervisor.stop("sleeper").how == "not running"
+    # A process that asks for SIGINT (the broker: SIGTERM makes it wait for its clients) gets it.
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); "
+            "time.sleep(60)")
+    supervisor.start("stubborn", [sys.executable, "-c", code], stop_signal=signal.SIGINT)
+    assert json.loads(supervisor.pid_file("stubborn").read_text())["stop_signal"] == "SIGINT"
+    assert supervisor.stop("stubborn", timeout_s=60).how == "stopped"  # SIGTERM alone: killed after 60 s
     # A pid file naming a live process that runs another program is stale: never signalled.
     supervisor.pid_file("ghost").write_text(orjson.dumps(
         {"name": "ghost", "pid": 1, "argv": ["/no/such/program"], "started_at": 0}).decode())

@@ -32,6 +32,7 @@ class ProcessRecord:
     started_at: float
     port: int | None = None
     kernel_start: int | None = None  # /proc/<pid>/stat's starttime (clock ticks after boot): a pid's identity
+    stop_signal: str = "SIGTERM"  # what asks it to stop (SIGKILL follows after the stop's timeout)
 
     def alive(self) -> bool:
         return is_running(self.pid, self.argv[0], self.kernel_start)
@@ -45,7 +46,7 @@ class ProcessRecord:
 class StopOutcome:
     name: str
     pid: int | None
-    how: str  # "stopped" (exited on SIGTERM), "killed" (needed SIGKILL), "not running"
+    how: str  # "stopped" (exited on its stop signal), "killed" (needed SIGKILL), "not running"
     seconds: float = 0.0
 
 
@@ -73,7 +74,7 @@ class Supervisor:
         return None
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              port: int | None = None) -> ProcessRecord:
+              port: int | None = None, stop_signal: signal.Signals = signal.SIGTERM) -> ProcessRecord:
         """Start `argv` detached from this terminal, appending its output to the log."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,8 @@ class Supervisor:
                                        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}),
                                             "VOLCTL_LOG_FILE": str(self.log_path(name))},  # services rotate it
                                        start_new_session=True)
-        record = ProcessRecord(name, process.pid, argv, time.time(), port, kernel_start(process.pid))
+        record = ProcessRecord(name, process.pid, argv, time.time(), port, kernel_start(process.pid),
+                               stop_signal.name)
         if port is None:  # nothing to wait for: tracked at once
             self.track(record)
         return record
@@ -141,7 +143,7 @@ class Supervisor:
         return os.waitstatus_to_exitcode(status) if pid else None
 
     def stop(self, name: str, timeout_s: float = 10.0) -> StopOutcome:
-        """SIGTERM, wait up to `timeout_s`, then SIGKILL."""
+        """Its stop signal (SIGTERM), wait up to `timeout_s`, then SIGKILL."""
         record = self.record(name)
         if record is None:
             return StopOutcome(name, None, "not running")
@@ -188,10 +190,10 @@ def is_running(pid: int, program: str, started: int | None = None) -> bool:
 
 
 def _terminate(record: ProcessRecord, timeout_s: float) -> str:
-    """SIGTERM, wait up to `timeout_s`, then SIGKILL; "stopped" or "killed"."""
+    """Its stop signal (SIGTERM), wait up to `timeout_s`, then SIGKILL; "stopped" or "killed"."""
     started = time.monotonic()
     how = "stopped"
-    _signal(record.pid, signal.SIGTERM)
+    _signal(record.pid, getattr(signal, record.stop_signal, signal.SIGTERM))
     while record.alive():
         if time.monotonic() - started > timeout_s:
             _signal(record.pid, signal.SIGKILL)

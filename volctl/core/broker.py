@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,8 +65,10 @@ def start_broker(settings: Settings, supervisor: Supervisor, timeout_s: float = 
                     hint="stop it, or set kafka.embedded_port (or kafka.bootstrap to use it as the cluster)",
                 )
             url = f"tcp://127.0.0.1:{settings.kafka.embedded_port}"
+            # SIGINT: on SIGTERM tansu waits 5 s for connected clients, and its memory has nothing to save.
             record = supervisor.start(BROKER, [str(broker_binary(settings)), "broker", "--listener-url", url,
-                                               "--advertised-listener-url", url], port=settings.kafka.embedded_port)
+                                               "--advertised-listener-url", url], port=settings.kafka.embedded_port,
+                                      stop_signal=signal.SIGINT)
             state.pid, state.started = record.pid, True
             try:
                 state.ready_s = wait_for_metadata(bootstrap, timeout_s)
