@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Real recordings: DATA=DIR, else ../shared/data when it exists, else the synthetic source.
 DATA ?= $(wildcard ../shared/data)
 
-.PHONY: install prometheus compose-tools browser demo test lint bench clean
+.PHONY: install prometheus compose-tools browser demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -76,6 +76,10 @@ demo: install prometheus
 test: install prometheus compose-tools browser
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15  # two workers, a test module each; the slowest 15 listed
+
+# The unit tier alone (in process, no port, no training): about a minute.
+test-fast: install
+	$(PY) -m pytest -q -n 2 -m unit
 
 lint: install
 	$(VENV)/bin/ruff check .

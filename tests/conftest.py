@@ -305,3 +305,27 @@ def stream_env(kafka_broker: Broker, tmp_path: Path, trained_registry: Path, req
                     tmp_path / "state", trained_registry)
     yield env
     env.stop()
+
+
+# -- tiers ----------------------------------------------------------------------------------------
+# unit: in process, no port, no training (`make test-fast`); integration: a real broker, Prometheus,
+# service process or trained registry; e2e: a whole stack through `volctl up`; slow: over ~20 s.
+TIERS = ("unit", "integration", "e2e")
+STACK_FIXTURES = frozenset({"running_stack", "alerting_stack", "scaled_stack", "stack", "loaded_stack"})
+REAL_FIXTURES = frozenset({"trained_registry", "week_registry", "start_predict", "kafka_broker", "stream_env",
+                           "receiver", "browser", "predict_url", "admin_predict"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test gets one tier: the highest its markers or fixtures imply. A test marked unit
+    that starts anything real is an error, not a fast test."""
+    for item in items:
+        marked = {m.name for m in item.iter_markers() if m.name in TIERS}
+        uses = set(getattr(item, "fixturenames", ()))
+        implied = "e2e" if uses & STACK_FIXTURES else "integration" if uses & REAL_FIXTURES else None
+        if "unit" in marked and implied:
+            real = sorted(uses & (STACK_FIXTURES | REAL_FIXTURES))
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {real}")
+        tier = next((t for t in reversed(TIERS) if t in marked or t == implied), "unit")
+        if tier not in marked:
+            item.add_marker(tier)

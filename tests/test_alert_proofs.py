@@ -24,6 +24,7 @@ def test_every_alert_of_the_catalogue_has_a_proof() -> None:
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+@pytest.mark.integration
 def test_every_rendered_alert_fires_on_its_incident_and_stays_silent_when_healthy(tmp_path: Path) -> None:
     settings = load_settings(env={})
     files = render_monitoring(settings, "embedded", tmp_path / "rendered")
@@ -37,6 +38,7 @@ def test_every_rendered_alert_fires_on_its_incident_and_stays_silent_when_health
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+@pytest.mark.integration
 def test_a_rule_that_cannot_fire_fails_its_proof(tmp_path: Path) -> None:
     """The proof is not a formality: a rule over a metric nobody exports fails it."""
     settings = load_settings(env={})

@@ -315,6 +315,7 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
 
 @needs_prometheus
 @needs_alertmanager
+@pytest.mark.e2e
 def test_without_the_alertmanager_binary_the_stack_starts_and_says_so(tmp_path: Path, trained_registry: Path) -> None:
     stack = Stack(tmp_path / "state", trained_registry, {"alertmanager.bin": "no-such-alertmanager"})
     try:

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.test_stack import Stack, needs_prometheus
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 
 @needs_prometheus

@@ -9,12 +9,14 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.conftest import ROOT, write_config
 from tests.test_stack import VOLCTL
 from volctl.domain.features import FEATURES
 
+pytestmark = pytest.mark.integration  # drift reports run as processes (Evidently: ~8 s to import)
 DEC_1 = "btcusd_2025-12-01_advtrade_ticker_10min.ndjson"  # BTC ~85k, one product, with bid/ask
 APR_3 = "btc_eth_2026-04-03_flat.ndjson"  # four months later, BTC and ETH interleaved
 NOV_8 = "btcusd_2025-11-08_advtrade_ticker.ndjson"  # 223 ticks

@@ -29,6 +29,7 @@ from volctl.domain.recordings import iter_series
 APR_3 = "btc_eth_2026-04-03_flat.ndjson"  # after the training split's end: a normal later session
 
 
+@pytest.mark.integration
 def test_the_statistic_is_evidentlys_normed_wasserstein() -> None:
     from evidently.legacy.calculations.stattests import wasserstein_stat_test
     from evidently.legacy.core import ColumnType

@@ -56,6 +56,7 @@ def test_lag_is_never_ok_on_a_stream_that_should_flow_and_does_not() -> None:
 
 @needs_prometheus
 @pytest.mark.integration
+@pytest.mark.e2e
 def test_a_frozen_replay_fails_health_lag_and_slo_check_then_recovers(tmp_path: Path, trained_registry: Path) -> None:
     """The replay process is alive ("running" in status) but sends nothing (SIGSTOP): health, lag
     and slo check say the stream stalled; once it sends again, health is back to 0."""

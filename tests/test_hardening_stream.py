@@ -163,6 +163,7 @@ def _processes_using(state: Path) -> list[int]:
 
 
 @pytest.mark.skipif(__import__("shutil").which("prometheus") is None, reason="prometheus is not installed")
+@pytest.mark.e2e
 def test_concurrent_ups_leave_no_orphan(tmp_path: Path, trained_registry: Path) -> None:
     from tests.test_stack import VOLCTL, Stack, _listening
 

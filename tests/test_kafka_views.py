@@ -172,6 +172,7 @@ def _gate(stack: Stack, *args: str, **env: str) -> tuple[int, dict]:
 
 @needs_prometheus
 @pytest.mark.integration
+@pytest.mark.e2e
 def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Path, trained_registry: Path) -> None:
     with stack_up(tmp_path, trained_registry) as stack:
         _ingest(stack, APR_3)
@@ -216,6 +217,7 @@ def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Pa
 
 @needs_prometheus
 @pytest.mark.integration
+@pytest.mark.e2e
 def test_gate_fails_on_latency_with_injected_slowness(tmp_path: Path, trained_registry: Path) -> None:
     with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900") as stack:
         code, gate = _gate(stack, "--rps", "20", "--duration", "10s")
@@ -225,6 +227,7 @@ def test_gate_fails_on_latency_with_injected_slowness(tmp_path: Path, trained_re
 
 @needs_prometheus
 @pytest.mark.integration
+@pytest.mark.e2e
 def test_outcomes_delivered_twice_are_counted_once(tmp_path: Path, trained_registry: Path) -> None:
     """At-least-once delivery: a consume service that reads the raw topic again (a new consumer
     group, as after lost commits) writes every outcome again; `volctl quality` counts each once."""

@@ -68,6 +68,7 @@ def test_decisions_follow_exit_codes(tmp_path: Path) -> None:
 
 @needs_prometheus
 @pytest.mark.integration
+@pytest.mark.e2e
 def test_high_latency_on_a_healthy_stack_stops_at_nothing_to_do(tmp_path: Path, trained_registry: Path) -> None:
     with stack_up(tmp_path, trained_registry) as stack:
         result = stack.run("runbook", "run", "high-latency", "--json", timeout=180)
@@ -80,6 +81,7 @@ def test_high_latency_on_a_healthy_stack_stops_at_nothing_to_do(tmp_path: Path, 
 
 @needs_prometheus
 @pytest.mark.integration
+@pytest.mark.e2e
 def test_high_latency_with_injected_slowness_reaches_the_rollback(tmp_path: Path, trained_registry: Path) -> None:
     # ml served and slow: the runbook's way out is the baseline rule
     with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900", VOLCTL_MODEL_VARIANT="ml") as stack:

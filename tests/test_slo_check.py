@@ -37,6 +37,7 @@ def stack_up(tmp_path: Path, registry: Path, **env: str) -> Iterator[Stack]:
         stack.run("down")
 
 
+@pytest.mark.e2e
 def test_slo_check_meets_objectives_under_load(tmp_path: Path, trained_registry: Path) -> None:
     with stack_up(tmp_path, trained_registry) as stack:
         idle = stack.run("slo", "check", "--window", "1m")
@@ -62,6 +63,7 @@ def test_slo_check_meets_objectives_under_load(tmp_path: Path, trained_registry:
         assert probe["sent"] == 50 and probe["ok"] == 50 and probe["server_p95_ms"] is None
 
 
+@pytest.mark.e2e
 def test_injected_errors_and_slowness_breach_the_slos(tmp_path: Path, trained_registry: Path) -> None:
     with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900,error_rate=0.3") as stack:
         _drive(stack, rps=25, seconds=12)

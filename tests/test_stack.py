@@ -82,6 +82,7 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Pa
 
 
 @needs_prometheus
+@pytest.mark.e2e
 def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_registry: Path) -> None:
     stack = Stack(tmp_path / "state", trained_registry)
     for _ in range(2):
@@ -113,6 +114,7 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
 
 
 @needs_prometheus
+@pytest.mark.e2e
 def test_a_port_taken_by_another_program_is_reported_before_anything_starts(tmp_path: Path,
                                                                            trained_registry: Path) -> None:
     stack = Stack(tmp_path / "state", trained_registry)

@@ -49,6 +49,7 @@ def test_training_on_a_slice_of_real_data(week_registry: Path) -> None:
     assert math.isfinite(manifest["variants"][ML]["metrics"]["pr_auc"])
 
 
+@pytest.mark.integration
 def test_synthetic_training_is_labelled_synthetic(tmp_path: Path) -> None:
     shutil.copytree(cached_registry("synthetic", None, synthetic_seconds=3 * 3600), tmp_path, dirs_exist_ok=True)
     trained = Registry(tmp_path).latest()
