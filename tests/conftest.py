@@ -166,6 +166,41 @@ def wait_for_http(url: str, timeout_s: float = 20.0, process: subprocess.Popen |
     raise TimeoutError(f"{url} did not answer within {timeout_s} s")
 
 
+VOLCTL = str(Path(sys.executable).parent / "volctl")  # the installed console script
+
+
+def volctl(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+           process: bool = False) -> subprocess.CompletedProcess[str]:
+    """`volctl ARGS` as a user runs it, with `env` on top of this process's environment: in this
+    process through typer's runner (the CLI's imports, Evidently's 8 s included, are paid once a
+    worker, not once a call), or as the installed script with `process=True` (what a subprocess
+    adds: a console script, signals, a timeout). Either way a CompletedProcess."""
+    if process:
+        return subprocess.run([VOLCTL, *args], cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout)
+    import signal
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from volctl.cli.app import app
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}  # ingest sets its own
+    here = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        result = CliRunner().invoke(app, list(args), env=env)
+    finally:
+        os.chdir(here)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):  # the boundary's job
+        stderr += "".join(traceback.format_exception(result.exception))
+        return subprocess.CompletedProcess(["volctl", *args], 4, result.stdout, stderr)
+    return subprocess.CompletedProcess(["volctl", *args], result.exit_code, result.stdout, stderr)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.conftest import ROOT, ServiceProcess, free_port, own_ports, wait_for_http, write_config
+from tests.conftest import ServiceProcess, free_port, own_ports, volctl, wait_for_http, write_config
 
 
 @dataclass
@@ -60,8 +59,8 @@ class StreamEnv:
         return service
 
     def ingest(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(Path(sys.executable).parent / "volctl"), "ingest", *args], cwd=ROOT,
-                              env=self.env, capture_output=True, text=True, timeout=timeout)
+        return volctl("ingest", *args, env={"VOLCTL_CONFIG": str(self.config_path), "NO_COLOR": "1",
+                                            "COLUMNS": "120"}, timeout=timeout)
 
     def metrics(self) -> dict[str, float]:
         return parse_metrics(httpx.get(self.consume_url + "/metrics", timeout=5).text)

@@ -5,15 +5,13 @@ end to end (with the gauges the consume service exports)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tests.conftest import ROOT, write_config
-from tests.test_stack import VOLCTL
+from tests.conftest import volctl, write_config
 from volctl.domain.features import FEATURES
 
 pytestmark = pytest.mark.integration  # drift reports run as processes (Evidently: ~8 s to import)
@@ -30,9 +28,7 @@ def _config(tmp_path: Path, registry: Path | None = None) -> Path:
 
 
 def _drift(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VOLCTL_CONFIG": str(config), "NO_COLOR": "1", "COLUMNS": "160"}
-    return subprocess.run([VOLCTL, "drift", "report", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=180)
+    return volctl("drift", "report", *args, env={"VOLCTL_CONFIG": str(config), "NO_COLOR": "1", "COLUMNS": "160"})
 
 
 def test_a_later_period_drifts_feature_by_feature(tmp_path: Path, shared_data: Path) -> None:

@@ -5,7 +5,6 @@ stream whose microstructure really changed is flagged with the features that mov
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, write_config
-from tests.test_stack import VOLCTL
+from tests.conftest import ROOT, volctl, write_config
 from volctl.core.drift_calibration import (
     MIN_CHUNKS_FOR_QUANTILE,
     calibrate_features,
@@ -78,8 +76,7 @@ def _config(tmp_path: Path, registry: Path) -> Path:
 
 
 def _volctl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VOLCTL_CONFIG": str(config), "NO_COLOR": "1", "COLUMNS": "160"}
-    return subprocess.run([VOLCTL, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    return volctl(*args, env={"VOLCTL_CONFIG": str(config), "NO_COLOR": "1", "COLUMNS": "160"})
 
 
 @pytest.mark.integration

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, Broker
+from tests.conftest import ROOT, Broker, volctl
 from tests.test_slo_check import stack_up
-from tests.test_stack import VOLCTL, Stack
+from tests.test_stack import Stack
 from volctl.core.lag import ERR, OK, STALL, STOP, WARN, Observation, evaluate
 from volctl.domain.perturb import shifted, wider_and_thinner, write_recording
 from volctl.domain.recordings import iter_series
@@ -47,9 +47,7 @@ def test_lag_statuses_follow_burrows_rules() -> None:
 
 
 def _volctl(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**{k: v for k, v in os.environ.items() if k != "VOLCTL_CONFIG"},
-           "VOLCTL_KAFKA_BOOTSTRAP": bootstrap, "NO_COLOR": "1", "COLUMNS": "160"}
-    return subprocess.run([VOLCTL, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return volctl(*args, env={"VOLCTL_KAFKA_BOOTSTRAP": bootstrap, "NO_COLOR": "1", "COLUMNS": "160"})
 
 
 @pytest.mark.integration

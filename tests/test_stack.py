@@ -1,5 +1,6 @@
 """`volctl up/health/status/logs/down` as a user runs them: real broker, real Prometheus, real
-services on free ports, through the installed `volctl` script."""
+services on free ports; the first test through the installed `volctl` script, the others through
+typer's runner in this process (the same commands, without a Python start-up each)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +18,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROOT, own_ports, write_config
+from tests.conftest import ROOT, VOLCTL, own_ports, volctl, write_config
 from volctl.domain.registry import Registry
 
 pytestmark = pytest.mark.integration
-VOLCTL = str(Path(sys.executable).parent / "volctl")
 needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
 
 
@@ -36,13 +35,15 @@ class Stack:
                       "predict": ports["predict.port"], "alertmanager": _port_of(ports["alertmanager.url"]),
                       "incidents": ports["alertmanager.receiver_port"], "consume": ports["consume.port"],
                       "workers": ports["predict.worker_port"]}
+        self.process = False  # True: every command through the installed console script
         self.config = write_config(state / "volctl.toml", {
             "state_dir": str(state), "prometheus.scrape_interval": "1s", "model.registry_dir": str(registry),
             **(settings or {})}, ports)
 
-    def run(self, *args: str, timeout: float = 90, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "VOLCTL_CONFIG": str(self.config), "NO_COLOR": "1", "COLUMNS": "160", **extra_env}
-        return subprocess.run([VOLCTL, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    def run(self, *args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        """In this process (typer's runner), or through the installed script when `self.process`."""
+        env = {"VOLCTL_CONFIG": str(self.config), "NO_COLOR": "1", "COLUMNS": "160", **extra_env}
+        return volctl(*args, env=env, timeout=timeout, process=self.process)
 
     def json(self, *args: str) -> object:
         result = self.run(*args, "--json")
@@ -85,6 +86,7 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Pa
 @pytest.mark.e2e
 def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_registry: Path) -> None:
     stack = Stack(tmp_path / "state", trained_registry)
+    stack.process = True  # as a user runs them: the installed script, a process a command
     for _ in range(2):
         report = stack.json("up")
         assert [c["name"] for c in report["components"]] == ["broker", "prometheus", "incidents", "alertmanager",
