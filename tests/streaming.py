@@ -125,12 +125,23 @@ def input_keys(raw_records: list[Any]) -> set[tuple[int, int, int]]:
 
 
 def wait_until_covered(bootstrap: str, topics: dict[str, str], timeout_s: float = 90) -> tuple[set, set]:
-    """(input keys, covered keys): waits until every raw tick has a prediction, de-duplicated by source."""
+    """(input keys, covered keys): waits until every raw tick has a prediction, de-duplicated by
+    source; the predictions are read once, as they come (one reader, no re-reading from the start)."""
+    from kafka import KafkaConsumer, TopicPartition
+
     deadline = time.monotonic() + timeout_s
     raw_keys = input_keys(read_topic(bootstrap, topics["raw"]))
     covered: set = set()
-    while time.monotonic() < deadline and covered != raw_keys:
-        covered = set(source_keys(read_topic(bootstrap, topics["predictions"], quiet_s=0.5)))
-        if covered != raw_keys:
-            time.sleep(1)
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="test-reader")
+    try:
+        topic = topics["predictions"]
+        while not (partitions := reader.partitions_for_topic(topic)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        reader.assign([TopicPartition(topic, p) for p in partitions or ()])
+        reader.seek_to_beginning()
+        while time.monotonic() < deadline and not covered >= raw_keys:
+            for part in reader.poll(timeout_ms=200).values():
+                covered.update(source_keys(part))
+    finally:
+        reader.close()
     return raw_keys, covered

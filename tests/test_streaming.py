@@ -55,8 +55,8 @@ def test_replay_yields_exactly_one_prediction_per_tick(stream_env: StreamEnv, sh
 
 
 def test_sigkill_mid_stream_loses_nothing(stream_env: StreamEnv, shared_data: Path) -> None:
-    folder = shared_data / "btcusd_2025-11-30_to_12-06_advtrade"  # 68,102 ticks
-    result = stream_env.ingest("--replay", str(folder), "--speed", "0", "--json")
+    folder = shared_data / "btcusd_2025-11-30_to_12-06_advtrade"
+    result = stream_env.ingest("--replay", str(folder), "--speed", "0", "--limit", "20000", "--json")
     assert result.returncode == 0, result.stderr
     total = json.loads(result.stdout)["sent"]
     first = stream_env.start_consume()
@@ -112,7 +112,8 @@ def test_metrics_show_lag_and_rate_moving_during_a_replay(stream_env: StreamEnv,
     stream_env.start_consume()
     stream_env.wait_processed(0)
     ingest = subprocess.Popen([str(Path(sys.executable).parent / "volctl"), "ingest", "--replay",
-                               str(shared_data / "btcusd_2025-11-30_to_12-06_advtrade"), "--speed", "0", "--json"],
+                               str(shared_data / "btcusd_2025-11-30_to_12-06_advtrade"), "--speed", "0",
+                               "--limit", "30000", "--json"],
                               env=stream_env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     samples, ingest_ended = [], None
     deadline = time.monotonic() + 300  # a bound for a hung stream, not a rate: a busy machine drains slower
