@@ -189,7 +189,13 @@ def volctl(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
     here = Path.cwd()
     os.chdir(ROOT)
     try:
-        result = CliRunner().invoke(app, list(args), env=env)
+        if _event_loop_running():  # playwright's sync API holds one: `load` runs its own in another thread
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1) as thread:
+                result = thread.submit(CliRunner().invoke, app, list(args), env=env).result()
+        else:
+            result = CliRunner().invoke(app, list(args), env=env)
     finally:
         os.chdir(here)
         for sig, handler in handlers.items():
@@ -199,6 +205,16 @@ def volctl(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
         stderr += "".join(traceback.format_exception(result.exception))
         return subprocess.CompletedProcess(["volctl", *args], 4, result.stdout, stderr)
     return subprocess.CompletedProcess(["volctl", *args], result.exit_code, result.stdout, stderr)
+
+
+def _event_loop_running() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from volctl.cli import (
     slo,
     stack,
 )
+from volctl.render import console
 
 
 def _flags_take_no_value() -> None:
@@ -77,6 +78,7 @@ def root(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar="")] = False,
 ) -> None:
     _boundary.debug_enabled = debug
+    console.measure_width()
 
 
 def main() -> None:

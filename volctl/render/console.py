@@ -18,14 +18,21 @@ WIDE_DEFAULT = 160  # off a terminal without COLUMNS (a pipe, a CI log): rich wo
 
 
 def _width(stream: Any) -> int | None:
-    """The terminal's width (rich finds it), COLUMNS when set (rich reads it), else a wide default."""
-    if os.environ.get("COLUMNS") or stream.isatty():
-        return None
-    return WIDE_DEFAULT
+    """COLUMNS when set, the terminal's width (rich finds it), else a wide default."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return int(columns)
+    return None if stream.isatty() else WIDE_DEFAULT
 
 
 out = Console(highlight=False, emoji=False, width=_width(sys.stdout))
 err = Console(stderr=True, highlight=False, emoji=False, width=_width(sys.stderr))
+
+
+def measure_width() -> None:
+    """Take the width from this command's environment (each command, not the import: a process
+    that runs several commands, a test or a runbook, may run them at different widths)."""
+    out.width, err.width = _width(sys.stdout), _width(sys.stderr)  # type: ignore[assignment]  # None: the terminal's
 
 
 def fit(table: Table, console: Console) -> RenderableType:
