@@ -120,10 +120,12 @@ def test_health_against_a_running_service(start_predict, trained_registry: Path,
     checks = {c["name"]: c for c in document["checks"]}
     assert checks["predict /health"]["ok"] and checks["model sha256"]["ok"] and checks["predict round trip"]["ok"]
     assert document["unreachable"] == ["consume", "broker", "prometheus", "alertmanager"]
-    other = tmp_path / "other"  # a registry whose file differs from the one served
+    other = tmp_path / "other"  # a registry whose ml differs from the one served
     shutil.copytree(trained_registry, other)
-    version = next(p for p in other.iterdir())
-    (version / "ml.joblib").write_bytes((version / "ml.joblib").read_bytes() + b"\0")
+    manifest_path = next(p for p in other.iterdir()) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["variants"]["ml"]["params"]["intercept"] += 1  # edited by hand: its sha256 no longer matches
+    manifest_path.write_text(json.dumps(manifest))
     result = _run("health", env={**env, "VOLCTL_MODEL_REGISTRY_DIR": str(other)})
     assert result.exit_code == 1 and "does not match" in result.stdout, result.output
 

@@ -117,13 +117,22 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
     from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
 
     documents = _outcomes_of_a_replay(shared_data, trained_registry)
-    for document in documents:  # a third, deliberately bad challenger: the served scores upside down
+    real = CliRunner().invoke(app, ["quality", "--window", "365d", "--json"],
+                              env={"VOLCTL_STATE_DIR": str(_logged(tmp_path / "real", documents)), "NO_COLOR": "1"})
+    assert real.exit_code in (0, 1), real.output
+    for row in json.loads(real.stdout)["variants"]:  # the real scores, against chance: as the interval says
+        low, high = row["skill"]["interval"]
+        assert row["skill"]["verdict"] == ("skill" if low > 0 else "worse than chance" if high < 0
+                                           else "no evidence of skill"), row["skill"]
+
+    # The comparison itself, on scores that carry evidence: the served ml is made to know the label
+    # (the real scores have no skill on these recordings: test_training), beside it upside down.
+    for document in documents:
+        document["scores"]["ml"] = float(document["label"])
+        document["labels"]["ml"] = document["label"]
         document["scores"]["inverted"] = 1 - document["scores"]["ml"]
         document["labels"]["inverted"] = 1 - document["labels"]["ml"]
-    log = JsonLinesLog(outcomes_folder(tmp_path), OUTCOMES_PREFIX, rows_per_file=2000)
-    log.write(documents)
-    log.write(documents[:500])  # at-least-once: a restart delivered some again
-    log.close()
+    _logged(tmp_path, documents, again=500)  # at-least-once: a restart delivered 500 again
 
     def run(*args: str):
         return CliRunner().invoke(app, ["quality", "--window", "365d", *args],
@@ -138,6 +147,7 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
     for row in report["variants"]:
         low, high = row["pr_auc_interval"]
         assert low <= row["pr_auc"] <= high and row["labelled"] == len(documents)
+    assert report["variants"][0]["skill"]["verdict"] == "skill"  # knowing the label is skill
 
     for document in documents:  # now the bad one is served
         document["served"] = "inverted"
@@ -150,14 +160,26 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
     assert "is worse" in bad.output and "volctl rollback --to ml" in bad.output.replace("\n", " ")
 
     page = tmp_path / "quality.html"
-    floor = CliRunner().invoke(app, ["quality", "--window", "365d", "--html", str(page)],
-                               env={"VOLCTL_STATE_DIR": str(tmp_path), "VOLCTL_SLO_MIN_RECALL": "0.999",
+    floor = CliRunner().invoke(app, ["quality", "--window", "365d", "--html", str(page)],  # the real scores
+                               env={"VOLCTL_STATE_DIR": str(tmp_path / "real"), "VOLCTL_SLO_MIN_RECALL": "0.999",
                                     "NO_COLOR": "1", "COLUMNS": "150"})
     assert floor.exit_code == 1 and "below its quality objective: recall" in floor.output  # a floor: exit 1
     assert "ml (served)" in page.read_text() and page.read_text().count('<figure class="chart">') == 1  # PR-AUC
     few = CliRunner().invoke(app, ["quality", "--window", "1m"],
                              env={"VOLCTL_STATE_DIR": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "150"})
     assert few.exit_code == 3 and "too few labelled ticks" in few.output
+
+
+def _logged(state_dir: Path, documents: list[dict], again: int = 0) -> Path:
+    """`documents` in a state dir's outcomes log (the first `again` of them twice)."""
+    from volctl.domain.feature_log import JsonLinesLog
+    from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
+
+    log = JsonLinesLog(outcomes_folder(state_dir), OUTCOMES_PREFIX, rows_per_file=2000)
+    log.write(documents)
+    log.write(documents[:again])
+    log.close()
+    return state_dir
 
 
 def test_the_guard_never_flaps_and_cannot_measure_is_not_a_failure(tmp_path: Path, shared_data: Path,

@@ -22,6 +22,7 @@ from volctl.clients.kafka import bootstrap_of
 from volctl.domain.drift_metrics import DriftCollector, latest_summary_path
 from volctl.domain.errors import VolctlError
 from volctl.domain.feature_log import FeatureLog, JsonLinesLog, member_folder
+from volctl.domain.forecast import write_bound
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model, initial_shadow
 from volctl.domain.outcomes import OUTCOMES_PREFIX, challengers_of, outcomes_folder
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                                           OUTCOMES_PREFIX),
                              lambda served: challengers_of(Registry(settings.registry_path), served,
                                                            settings.model.shadow),
-                             initial_shadow(settings, "consume"), member=member.name)
+                             initial_shadow(settings, "consume"), member=member.name,
+                             publish_bound=lambda bound: write_bound(settings.state_path, bound))
     admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,
                        lambda outcome: metrics.model_switches.labels(outcome).inc(), shadow=service)
     try:

@@ -32,6 +32,7 @@ from volctl.clients.kafka import (
 )
 from volctl.domain.errors import VolctlError
 from volctl.domain.feature_log import FeatureLog, JsonLinesLog
+from volctl.domain.forecast import BoundCalibrator
 from volctl.domain.labels import LabelRule
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model import Scorer, version_document
@@ -52,6 +53,7 @@ RETRY_PAUSE_S = 1.0
 # Past this, with the broker answering, the join is taken as lost and a new consumer joins instead:
 # tansu sometimes never answers a SyncGroup after it restarts, and kafka-python waits on it for good.
 JOIN_STUCK_S = 30.0
+BOUND_PUBLISH_S = 10.0  # how often the recalibrated forecast bound is shared with predict
 
 
 @dataclass
@@ -86,8 +88,11 @@ class ConsumeService:
     def __init__(self, kafka: KafkaSettings, bootstrap: str, processor: TickProcessor,
                  metrics: ConsumeMetrics, feature_log: FeatureLog, outcomes_log: JsonLinesLog | None = None,
                  challengers_of: Callable[[Scorer], tuple[list[Scorer], LabelRule | None]] | None = None,
-                 extra_shadow: list[Scorer] | None = None, member: str = "consume") -> None:
+                 extra_shadow: list[Scorer] | None = None, member: str = "consume",
+                 publish_bound: Callable[[BoundCalibrator], None] | None = None) -> None:
         self.kafka = kafka
+        self.publish_bound = publish_bound  # shares the recalibrated upper bound with the predict workers
+        self._bound_published = 0.0
         self.member = member  # its name in the group: client id, logs, `volctl lag`'s owner column
         self.bootstrap = bootstrap
         self.processor = processor
@@ -438,6 +443,7 @@ class ConsumeService:
         _observe_each(self.metrics.outcome_next_volatility, batch.outcome_moves)
         for reason, count in batch.unlabelled.items():
             self.metrics.outcomes_unlabelled.labels(reason).inc(count)
+        self._account_forecasts(batch)
         self.metrics.outcomes_pending.set(self.processor.labels.pending)
         self.health.last_batch_at = time.time()
         if batch.last_event_ts is not None:
@@ -446,6 +452,28 @@ class ConsumeService:
             self.health.last_error = ""
         started, count = self._rate_window
         self._rate_window = (started, count + batch.records)
+
+    def _account_forecasts(self, batch: Batch) -> None:
+        """The forecast against what happened: exceedances of its bound, the QLIKE sums (over the
+        outcomes persistence could forecast too), and the bound recalibrated, shared every 10 s."""
+        if batch.forecast_outcomes:
+            exceeded = sum(1 for hit, _, _ in batch.forecast_outcomes if hit)
+            self.metrics.forecast_outcomes.labels("1").inc(exceeded)
+            self.metrics.forecast_outcomes.labels("0").inc(len(batch.forecast_outcomes) - exceeded)
+            compared = [(m, p) for _, m, p in batch.forecast_outcomes if m is not None and p is not None]
+            self.metrics.forecast_qlike.labels("model").inc(sum(m for m, _ in compared))
+            self.metrics.forecast_qlike.labels("persistence").inc(sum(p for _, p in compared))
+        bound = self.processor.bound
+        if bound is None:
+            return
+        self.metrics.forecast_bound.set(bound.multiplier)
+        now = time.monotonic()
+        if self.publish_bound is not None and now - self._bound_published >= BOUND_PUBLISH_S:
+            self._bound_published = now
+            try:
+                self.publish_bound(bound)
+            except OSError as exc:  # a full disk: the bound stays what it was, the stream goes on
+                self._fail("bound", f"cannot share the forecast bound: {exc}")
 
     def _refresh_gauges(self) -> None:
         assignment = self._consumer.assignment() if self._consumer is not None else set()

@@ -17,6 +17,7 @@ import orjson
 
 from volctl.domain.clock import utc_iso
 from volctl.domain.features import FEATURES, HISTORY_S, FeatureEngine
+from volctl.domain.forecast import BPS, BoundCalibrator, qlike
 from volctl.domain.labels import LEVEL_FEATURE, ForwardLabels, LabelRule, target_of
 from volctl.domain.model import Scorer, labels_of
 from volctl.domain.outcomes import Waiting, kind_of, outcome_document
@@ -26,6 +27,7 @@ from volctl.domain.variants import model_name
 MAX_MESSAGE_BYTES = 64 * 1024  # a ticker message is < 2 KiB; anything this big is not one
 DLQ_PAYLOAD_BYTES = 8 * 1024  # enough of a bad message to see what it was
 _LEVEL = FEATURES.index(LEVEL_FEATURE)  # the label's denominator, known at the tick
+_VOL_RATIO_60 = FEATURES.index("vol_ratio_60s")  # x the level: the trailing 60 s volatility (persistence)
 DEFAULT_MAX_FUTURE_S = 5.0  # data.max_clock_skew_s: how far ahead of our clock an event time may be
 
 
@@ -52,6 +54,9 @@ class Batch:
     outcome_scores: list[tuple[str, int, float]] = field(default_factory=list)  # (variant, true label, score)
     outcome_moves: list[tuple[str, int, float]] = field(default_factory=list)  # (variant, alerted, next 60 s vol)
     unlabelled: Counter[str] = field(default_factory=Counter)  # ticks whose horizon closed without a label
+    # the served forecast met by its realised volatility: (exceeded the bound, QLIKE, persistence's QLIKE or
+    # None where the trailing 60 s had no return: the two sums are over the same outcomes)
+    forecast_outcomes: list[tuple[bool, float | None, float | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class TickProcessor:
         self.max_future_s = max_future_s
         self.clock = clock
         self.labels = ForwardLabels()
+        self.bound: BoundCalibrator | None = None  # the served version's upper bound, recalibrated on outcomes
         self.model = model
 
     def reset_streams(self) -> None:
@@ -106,6 +112,11 @@ class TickProcessor:
         shadow = tuple((c, [FEATURES.index(name) for name in c.features]) for c in unique.values())
         self.seeds = dict(label.seeds) if label is not None else {}
         self.engine.set_seeds(self.seeds)
+        forecaster = model.forecaster
+        if forecaster is None:
+            self.bound = None
+        elif self.bound is None or self.bound.version != forecaster.version:  # a variant switch keeps its bound
+            self.bound = BoundCalibrator(forecaster.upper_multiplier, version=forecaster.version)
         self._scoring = Scoring(model, [FEATURES.index(name) for name in model.features], shadow,
                                 label.threshold if label is not None else None)
 
@@ -149,15 +160,20 @@ class TickProcessor:
         model = scoring.model
         scores = model.score(matrix[:, scoring.columns])
         labels = labels_of(scores, model.decision_threshold)
+        forecasts = self._forecasts(model, matrix[:, scoring.columns])
+        upper = (self.bound.multiplier if self.bound is not None else 1.0) * BPS
         predicted_at = utc_iso(timespec="milliseconds")
         if scoring.label_threshold is not None:
-            self._outcomes(batch, scoring, ticks, matrix, scores, labels, labelable, horizons, predicted_at)
-        for (record, index, tick), row, score, label, warm, comparable in zip(
-                ticks, matrix, scores, labels, warming, labelable, strict=True):
+            self._outcomes(batch, scoring, ticks, matrix, scores, labels, labelable, horizons, predicted_at, forecasts)
+        for i, ((record, index, tick), row, score, label, warm, comparable) in enumerate(zip(
+                ticks, matrix, scores, labels, warming, labelable, strict=True)):
             batch.warming_up += warm
+            forecast = None if forecasts is None else float(forecasts[i])
             batch.predictions.append((tick.product.encode(), orjson.dumps({
                 "product_id": tick.product, "time": tick.time_iso, "score": float(score),
                 "label": 0 if warm else int(label), "warming_up": warm,
+                "forecast_bps": None if forecast is None else forecast * BPS,
+                "forecast_upper_bps": None if forecast is None else forecast * upper,
                 "model_variant": model.variant, "model_version": model.version, "predicted_at": predicted_at,
                 "source": {"topic": record.topic, "partition": record.partition, "offset": record.offset,
                            "index": index},
@@ -167,24 +183,36 @@ class TickProcessor:
         batch.last_event_ts = max(tick.ts for _, _, tick in ticks)
         return batch
 
+    @staticmethod
+    def _forecasts(model: Scorer, rows: np.ndarray) -> np.ndarray | None:
+        """The next-60 s volatility forecast of each row (None: the version has no forecaster)."""
+        return None if model.forecaster is None else model.forecaster.volatility(rows, model.features)
+
     def _outcomes(self, batch: Batch, scoring: Scoring, ticks: list[tuple[Record, int, Tick]], matrix: np.ndarray,
                   scores: np.ndarray, labels: np.ndarray, labelable: list[bool],
-                  horizons: list[tuple[float, float | None]], now: str) -> None:
-        """Every labelable tick waits for its horizon with the scores of the served model and its
-        challengers; the ticks this batch's ticks closed become outcomes (in tick order: the label
-        of a tick needs the returns after it)."""
+                  horizons: list[tuple[float, float | None]], now: str, forecasts: np.ndarray | None) -> None:
+        """Every labelable tick waits for its horizon with the scores (and forecasts) of the served
+        model and its challengers; the ticks this batch's ticks closed become outcomes (in tick
+        order: the label of a tick needs the returns after it)."""
         model = scoring.model
-        shadow = [(model_name(c.variant, c.version, model.version), c.score(matrix[:, columns]), c.decision_threshold)
-                  for c, columns in scoring.challengers]
-        shadow_labels = [labels_of(values, cut) for _, values, cut in shadow]
+        shadow = [(model_name(c.variant, c.version, model.version), c.score(matrix[:, columns]), c.decision_threshold,
+                   self._forecasts(c, matrix[:, columns])) for c, columns in scoring.challengers]
+        shadow_labels = [labels_of(values, cut) for _, values, cut, _ in shadow]
+        multiplier = self.bound.multiplier if self.bound is not None else None
+        persistence = matrix[:, _VOL_RATIO_60] * matrix[:, _LEVEL]
         for i, ((record, index, tick), (ts, ret)) in enumerate(zip(ticks, horizons, strict=True)):
             item = None
             if labelable[i]:
                 item = Waiting((record.topic, record.partition, record.offset, index), tick.product, tick.ts,
                                float(matrix[i, _LEVEL]),
-                               {model.variant: float(scores[i]), **{name: float(v[i]) for name, v, _ in shadow}},
+                               {model.variant: float(scores[i]), **{name: float(v[i]) for name, v, _, _ in shadow}},
                                {model.variant: int(labels[i]),
-                                **{name: int(v[i]) for (name, _, _), v in zip(shadow, shadow_labels, strict=True)}})
+                                **{name: int(v[i]) for (name, _, _, _), v in zip(shadow, shadow_labels, strict=True)}})
+                if forecasts is not None:
+                    item.forecasts = {model.variant: float(forecasts[i]),
+                                      **{name: float(f[i]) for name, _, _, f in shadow if f is not None}}
+                    item.upper = float(forecasts[i]) * multiplier if multiplier is not None else None
+                    item.persistence = float(persistence[i]) if persistence[i] == persistence[i] else None
             for waiting, fwd in self.labels.observe(tick.product, ts, ret, item):
                 target = None if fwd is None else target_of(fwd, waiting.level, True)
                 if target is None:
@@ -198,6 +226,20 @@ class TickProcessor:
                     batch.outcome_kinds[(variant, kind_of(predicted, actual))] += 1
                     batch.outcome_scores.append((variant, actual, waiting.scores[variant]))
                     batch.outcome_moves.append((variant, predicted, fwd))
+                self._forecast_outcome(batch, waiting, fwd, model.variant)
+
+    def _forecast_outcome(self, batch: Batch, waiting: Waiting, fwd: float, served: str) -> None:
+        """The served forecast met by the realised volatility: its bound exceeded or not, its QLIKE
+        and persistence's, and the live bound recalibrated with it."""
+        forecast = (waiting.forecasts or {}).get(served)
+        if forecast is None or waiting.upper is None or self.bound is None:
+            return
+        if waiting.persistence is None:
+            batch.forecast_outcomes.append((fwd > waiting.upper, None, None))
+        else:
+            losses = qlike(np.array([fwd, fwd]), np.array([forecast, waiting.persistence]))
+            batch.forecast_outcomes.append((fwd > waiting.upper, float(losses[0]), float(losses[1])))
+        self.bound.observe(waiting.ts, fwd, forecast)
 
     def _ticks_of(self, record: Record) -> list[Tick]:
         value = record.value

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from services.predict.app import Faults, ModelHolder, create_app
 from volctl.domain.errors import VolctlError
+from volctl.domain.forecast import BoundReader
 from volctl.domain.metrics import PredictMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model
 from volctl.domain.service_log import configure_service_logging
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     # A worker number means several workers (at least 2): the shared port plus one of its own.
     worker = (predict_workers(settings, max(settings.predict.workers, args.worker, 2))[args.worker - 1]
               if args.worker > 0 else predict_workers(settings, 1)[0])
-    app = create_app(holder, registry, metrics, faults, admin, worker.name)
+    app = create_app(holder, registry, metrics, faults, admin, worker.name, BoundReader(settings.state_path))
 
     import uvicorn
 

@@ -4,6 +4,7 @@ Both entrances share `PredictHandler`."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS, InputError, parse_rows
 from volctl.domain.clock import utc_iso
 from volctl.domain.features import FEATURE_RANGES
+from volctl.domain.forecast import BPS, BoundReader, row_columns
 from volctl.domain.metrics import PredictMetrics
 from volctl.domain.model import Scorer, version_document
 from volctl.domain.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
@@ -57,6 +59,11 @@ class ModelHolder:
             return previous
 
 
+@functools.lru_cache(maxsize=8)
+def _forecast_columns(features: tuple[str, ...]) -> tuple[int, ...]:
+    return row_columns(features)
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -66,9 +73,10 @@ class Reply:
 
 
 class PredictHandler:
-    def __init__(self, holder: ModelHolder, metrics: PredictMetrics) -> None:
+    def __init__(self, holder: ModelHolder, metrics: PredictMetrics, bounds: BoundReader | None = None) -> None:
         self.holder = holder
         self.metrics = metrics
+        self.bounds = bounds  # the upper bound's multiplier as the stream recalibrated it
 
     def predict(self, body: bytes) -> Reply:
         model, feature_set = self.holder.served
@@ -86,6 +94,7 @@ class PredictHandler:
                 scores = model.score(np.array(rows, dtype=float), complete=True).tolist()
             threshold = model.decision_threshold
             labels = [1 if score >= threshold else 0 for score in scores]
+            forecast, upper = self._forecast(model, rows)
         except Exception:  # a model bug, not bad input: logged and counted, answered 500
             log.exception("scoring failed")
             return self._error(500, "internal", "scoring failed; see the service log", model.variant)
@@ -96,11 +105,26 @@ class PredictHandler:
         payload = {
             "scores": scores,
             "labels": labels,
+            "forecast_bps": forecast,
+            "forecast_upper_bps": upper,
             "model_variant": model.variant,
             "version": model.version,
             "ts": utc_iso(timespec="milliseconds"),
         }
         return Reply(200, orjson.dumps(payload), model.variant)
+
+    def _forecast(self, model: Scorer, rows: list[list[float]]) -> tuple[list[float] | None, list[float] | None]:
+        """Each row's next-60 s volatility forecast and its 95 % upper bound, in bps (None: the
+        version has no forecaster)."""
+        forecaster = model.forecaster
+        if forecaster is None:
+            return None, None
+        if len(rows) == 1:
+            volatility = [forecaster.volatility_of_row(rows[0], _forecast_columns(model.features))]
+        else:
+            volatility = forecaster.volatility(np.array(rows, dtype=float), model.features).tolist()
+        multiplier = self.bounds.multiplier(forecaster) if self.bounds else forecaster.upper_multiplier
+        return [v * BPS for v in volatility], [v * multiplier * BPS for v in volatility]
 
     def _error(self, status: int, error_type: str, message: str, variant: str = "none") -> Reply:
         self.metrics.errors.labels(PREDICT_PATH, error_type).inc()
@@ -260,6 +284,10 @@ class PredictRequest(BaseModel):
 class PredictResponse(BaseModel):
     scores: list[float]
     labels: list[int]
+    forecast_bps: list[float] | None = Field(
+        None, description="next-60 s realised volatility forecast per row, in bps (null: the version has none)")
+    forecast_upper_bps: list[float] | None = Field(
+        None, description="its 95 % upper bound, recalibrated on the recent stream")
     model_variant: str
     version: str
     ts: str
@@ -277,9 +305,9 @@ class SwitchRequest(BaseModel):
 
 def create_app(holder: ModelHolder, registry: CollectorRegistry, metrics: PredictMetrics,
                faults: Faults | None = None, admin: ModelAdmin | None = None,
-               worker: str = "predict") -> PredictService:
+               worker: str = "predict", bounds: BoundReader | None = None) -> PredictService:
     started = time.monotonic()
-    handler = PredictHandler(holder, metrics)
+    handler = PredictHandler(holder, metrics, bounds)
     api = FastAPI(title="volctl predict", version="1", summary="Crypto volatility spike detector")
 
     @api.post(PREDICT_PATH, response_model=PredictResponse,

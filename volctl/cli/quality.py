@@ -36,7 +36,7 @@ def quality(
 
     settings = settings_of(ctx)
     report = quality_report(settings.state_path, window or settings.slo.quality_window, settings.slo.min_precision,
-                            settings.slo.min_recall, pending=_pending(settings))
+                            settings.slo.min_recall, pending=_pending(settings), registry_root=settings.registry_path)
     if html:
         from volctl.domain.files import write_atomically
         from volctl.reports.quality_html import quality_page

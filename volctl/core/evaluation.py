@@ -206,6 +206,67 @@ def alert_lift(alerts: np.ndarray, rows: Rows, with_intervals: bool = True) -> d
     return found
 
 
+# ----------------------------------------------------------------------------- against chance
+
+ALERT_RATE_RANGE = (0.02, 0.40)  # an alert on fewer or more of a session's ticks tells little
+
+
+def chance_skill(y: np.ndarray, scores: np.ndarray, alerts: np.ndarray, rows: Rows) -> dict[str, Any]:
+    """What a spike scorer knows beyond chance: PR-AUC minus the base rate (a scorer without skill
+    gets the base rate), the alert lift within a session (each row's next-60 s volatility over its
+    session's median, so a session's alerts are judged against its own silences, not against a
+    calmer session), and the alert rate of each session; each with its interval, and in words."""
+    # (A session's mean, not its median: in a calm session most minutes do not move the mid at all.)
+    found = rows.episodes
+    auc = pr_auc_by_weight(y, scores)
+    if found >= MIN_EPISODES:
+        value, low, high = block_bootstrap(lambda w: auc(w) - float(y @ w) / float(w.sum()), y, rows.units)
+    else:
+        value, low, high = auc(np.ones(len(y), dtype=np.int64)) - float(y.mean()), NAN, NAN
+    sessions = rows.sessions if rows.sessions is not None else rows.units
+    within = _within_session(rows.fwd_vol, sessions)
+    lift, lift_low, lift_high = block_bootstrap(median_ratio_by_weight(alerts, within), y, rows.units,
+                                                both_classes=False)
+    rates = {str(session): float(alerts[sessions == session].mean()) for session in np.unique(sessions)}
+    outside = {s: r for s, r in rates.items() if not ALERT_RATE_RANGE[0] <= r <= ALERT_RATE_RANGE[1]}
+    verdict = ("too few episodes to judge" if low != low else "skill" if low > 0
+               else "worse than chance" if high < 0 else "no evidence of skill")
+    return {"pr_auc_minus_base_rate": value, "interval": [low, high], "verdict": verdict,
+            "within_session_lift": lift, "within_session_lift_interval": [lift_low, lift_high],
+            "alert_rate_by_session": rates, "alert_rate_range": list(ALERT_RATE_RANGE),
+            "sessions_outside_range": len(outside), "sessions": len(rates)}
+
+
+def _within_session(fwd_vol: np.ndarray, sessions: np.ndarray) -> np.ndarray:
+    """Each row's next-60 s volatility over its session's mean (1 in a session that never moved)."""
+    out = np.ones(len(fwd_vol))
+    for session in np.unique(sessions):
+        rows = sessions == session
+        mean = float(np.mean(fwd_vol[rows]))
+        if mean > 0:
+            out[rows] = fwd_vol[rows] / mean
+    return out
+
+
+def skill_line(skill: dict[str, Any] | None) -> str:
+    """One line for people: the spike alerts against chance, in numbers and in words."""
+    if not skill:
+        return "against chance: not measured"
+    low, high = skill.get("interval") or (NAN, NAN)
+    text = f"against chance: PR-AUC - base rate {skill['pr_auc_minus_base_rate']:+.3f}"
+    text += f" [{low:+.3f}, {high:+.3f}]" if low == low else ""
+    text += f": {skill['verdict']}"
+    lift, (l_low, l_high) = skill.get("within_session_lift", NAN), skill.get("within_session_lift_interval", [NAN, NAN])
+    if lift == lift:
+        text += f"; within-session lift {lift:.2f}x" + (f" [{l_low:.2f}, {l_high:.2f}]" if l_low == l_low else "")
+    rates = list((skill.get("alert_rate_by_session") or {}).values())
+    if rates:
+        text += (f"; alert rate per session {min(rates):.0%}-{max(rates):.0%}"
+                 + (f" ({skill['sessions_outside_range']} of {len(rates)} outside 2-40 %)"
+                    if skill.get("sessions_outside_range") else ""))
+    return text
+
+
 # ----------------------------------------------------------------------------- variants
 
 
@@ -231,6 +292,7 @@ def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, rows: R
         "positive_rate": base, "episodes": found, "rows": len(y),
         "reliability": reliability(y, scores),
         "alert_lift": alert_lift(predicted, rows),
+        "skill": chance_skill(y, scores, predicted, rows),
     }
 
 

@@ -227,7 +227,8 @@ def _quality_check(settings: Settings, bundle: Path, report: GateReport, writers
     from volctl.core.quality import quality_report
 
     slo = settings.slo
-    quality = quality_report(settings.state_path, slo.quality_window, slo.min_precision, slo.min_recall)
+    quality = quality_report(settings.state_path, slo.quality_window, slo.min_precision, slo.min_recall,
+                             registry_root=settings.registry_path)
     _save(bundle / "quality.json", quality.as_document())
     if writers.quality_html is not None:
         writers.quality_html(quality, bundle / "quality.html")

@@ -64,7 +64,8 @@ def evaluate(settings: Settings, state: GuardState, policy: GuardPolicy, service
              registry: Registry | None, prometheus: PrometheusClient | None, token: str,
              now: Callable[[], float] = time.time) -> Evaluation:
     """One evaluation, and the rollback when the evidence has lasted `failure_limit` evaluations."""
-    quality = quality_report(settings.state_path, policy.window, settings.slo.min_precision, settings.slo.min_recall)
+    quality = quality_report(settings.state_path, policy.window, settings.slo.min_precision, settings.slo.min_recall,
+                             registry_root=settings.registry_path)
     problems, target = [], ""
     if quality.better:
         problems.append(f"{quality.served} worse than {quality.better} over {policy.window}")

@@ -38,6 +38,7 @@ class VariantQuality:
     pr_auc_interval: list[float]
     brier: float
     alert_lift: dict[str, Any] = field(default_factory=dict)  # next-60 s volatility when alerting vs silent
+    skill: dict[str, Any] = field(default_factory=dict)  # against chance (evaluation.chance_skill)
 
 
 @dataclass
@@ -67,6 +68,8 @@ class QualityReport:
     answer: str = ""  # the comparative line the report opens with
     lifts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per variant; needs no label: known when
     # too few spike episodes leave PR-AUC unjudged
+    forecast: dict[str, Any] = field(default_factory=dict)  # the served forecast against what happened
+    inside_training: str = ""  # the window overlaps the served version's train or validation period: why
 
     @property
     def outcome(self) -> Verdict:
@@ -80,10 +83,12 @@ class QualityReport:
 
 
 def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min_recall: float = 0.0,
-                   pending: float | None = None) -> QualityReport:
+                   pending: float | None = None, registry_root: Path | None = None) -> QualityReport:
     """Outcomes of the newest `window` (event time, back from the newest outcome), deduplicated by
     their tick's source; per variant metrics; the served variant against each challenger and
-    against the precision and recall floors."""
+    against the precision and recall floors; the served forecast against persistence. A window
+    that reaches into the served version's training period (`seen_periods`: split -> (start,
+    end)) is judged but recommends nothing: those ticks taught the model."""
     from volctl.domain.clock import utc_iso
 
     try:
@@ -112,6 +117,8 @@ def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min
 
     rows = Rows(y, ts, products, np.array([d.get("future_vol", np.nan) for d in documents], dtype=float))
     report.lifts = {v: _lift(labels[v], rows) for v in variants}
+    report.forecast = forecast_quality(documents, report.served, rows.units)
+    report.inside_training = _inside(ts, _training_periods(registry_root, report.version))
     spikes, found = int(y.sum()), episodes(y, ts, products)
     if len(y) < MIN_LABELLED or found < MIN_EPISODES or spikes == len(y):
         report.problem = (f"too few labelled ticks to judge: {len(y):,} labelled, {found} spike episodes in the "
@@ -134,7 +141,7 @@ def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min
                      (("precision", served.precision, min_precision), ("recall", served.recall, min_recall))
                      if value < floor]
     worse = [c for c in report.comparisons if c.verdict == "worse"]
-    if worse:
+    if worse and not report.inside_training:
         best = min(worse, key=lambda c: c.difference)
         report.better = best.challenger
         report.rollback = (f'volctl rollback --to {rollback_target(best.challenger)} --reason "quality: '
@@ -153,8 +160,93 @@ def _quality(variant: str, served: bool, scores: np.ndarray, labels: np.ndarray,
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     value, low, high = block_bootstrap(pr_auc_by_weight(y, scores), y, rows.units)
     brier = float(np.mean((np.clip(scores, 0, 1) - y) ** 2))
+    from volctl.core.evaluation import chance_skill
+
     return VariantQuality(variant, served, len(y), spikes, rows.episodes, float(y.mean()), precision, recall, f1, value,
-                          [low, high], brier, lift)
+                          [low, high], brier, lift, chance_skill(y, scores, labels, rows))
+
+
+MIN_FORECASTS = 200  # outcomes with a forecast: fewer say too little about its loss or its bound
+
+
+def forecast_quality(documents: list[dict[str, Any]], served: str, units: np.ndarray) -> dict[str, Any]:
+    """The served forecast met by the realised next-60 s volatility: QLIKE against persistence on
+    the same outcomes (gain > 0: the forecast loses less) and the 95 % bound's exceedance rate,
+    each with its interval; its shadow challengers' forecasts beside it."""
+    from volctl.core.evaluation import block_bootstrap
+    from volctl.domain.forecast import BPS, qlike
+
+    rows = [i for i, d in enumerate(documents) if (d.get("forecasts") or {}).get(served) is not None]
+    if len(rows) < MIN_FORECASTS:
+        return {"outcomes": len(rows), "problem": f"{len(rows):,} of {MIN_FORECASTS:,} outcomes carry a forecast"}
+    chosen = [documents[i] for i in rows]
+    realised = np.array([d["future_vol"] for d in chosen], dtype=float)
+    forecast = np.array([d["forecasts"][served] for d in chosen], dtype=float)
+    persistence = np.array([np.nan if d.get("persistence") is None else d["persistence"] for d in chosen])
+    exceeded = np.array([d.get("exceeded") or 0 for d in chosen], dtype=float)
+    units = units[rows]
+    zeros = np.zeros(len(rows), dtype=int)
+    found: dict[str, Any] = {"outcomes": len(rows), "forecast_median_bps": float(np.median(forecast) * BPS),
+                             "realised_median_bps": float(np.median(realised) * BPS)}
+    rate, low, high = block_bootstrap(lambda w: float(exceeded @ w / w.sum()), zeros, units, both_classes=False)
+    found["exceedance"], found["exceedance_interval"] = rate, [low, high]
+    known = ~np.isnan(persistence)
+    model_loss, persistence_loss = qlike(realised[known], forecast[known]), qlike(realised[known], persistence[known])
+    gain = persistence_loss - model_loss
+    value, low, high = block_bootstrap(lambda w: float(gain @ w / w.sum()), zeros[known], units[known],
+                                       both_classes=False)
+    found["qlike"] = {"forecast": float(model_loss.mean()), "persistence": float(persistence_loss.mean())}
+    found["qlike_gain_vs_persistence"] = {"value": value, "interval": [low, high], "verdict": (
+        "better" if low > 0 else "worse" if high < 0 else "no evidence of a difference")}
+    shadow = sorted({name for d in chosen for name in d["forecasts"]} - {served})
+    found["shadow"] = {name: float(np.mean(qlike(realised, np.array([d["forecasts"].get(name, np.nan)
+                                                                     for d in chosen], dtype=float))))
+                       for name in shadow}
+    return found
+
+
+def _training_periods(registry_root: Path | None, version: str) -> dict[str, tuple[float, float]]:
+    """The (start, end) epochs of a version's train and validation splits ({} when unknown)."""
+    from datetime import datetime
+
+    from volctl.domain.registry import Registry
+
+    if registry_root is None:
+        return {}
+    try:
+        splits = Registry(registry_root).manifest(version).get("data", {}).get("splits", {})
+        return {name: (datetime.fromisoformat(splits[name]["start"]).timestamp(),
+                       datetime.fromisoformat(splits[name]["end"]).timestamp())
+                for name in ("train", "validation") if name in splits}
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return {}
+
+
+def live_forecast_line(forecast: dict[str, Any]) -> str:
+    """One line for people: the served forecast against persistence, and its bound, on the stream."""
+    if forecast.get("problem"):
+        return f"forecast: not judged ({forecast['problem']})"
+    gain = forecast["qlike_gain_vs_persistence"]
+    low, high = gain["interval"]
+    e_low, e_high = forecast["exceedance_interval"]
+    return (f"forecast (median {forecast['forecast_median_bps']:.2f} bps, realised "
+            f"{forecast['realised_median_bps']:.2f} bps): QLIKE {forecast['qlike']['forecast']:.2f} against persistence's "
+            f"{forecast['qlike']['persistence']:.2f}, gain {gain['value']:+.2f}"
+            + (f" [{low:+.2f}, {high:+.2f}]" if low == low else "") + f": {gain['verdict']}; 95 % bound exceeded on "
+            f"{forecast['exceedance']:.1%}" + (f" [{e_low:.1%}, {e_high:.1%}]" if e_low == e_low else "")
+            + f" of {forecast['outcomes']:,} minutes (objective 5 % +/- 3 %)")
+
+
+def _inside(ts: np.ndarray, seen: dict[str, tuple[float, float]]) -> str:
+    """Why a window's ticks are not new to the served version ("" when they all are)."""
+    from volctl.domain.clock import utc_iso
+
+    for split, (start, end) in seen.items():
+        inside = int(((ts >= start) & (ts <= end)).sum())
+        if inside:
+            return (f"{inside:,} of {len(ts):,} outcomes lie in the served version's {split} split "
+                    f"({utc_iso(start)} to {utc_iso(end)}): judged, but no recommendation from ticks it learnt from")
+    return ""
 
 
 def _lift(labels: np.ndarray, rows: Rows) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import pandas as pd
 from volctl import __version__
 from volctl.core.dataset import Dataset, Progress, measure_seeds
 from volctl.core.drift_calibration import TEST_SCORES_FILE, TEST_SCORES_KEY, calibrate_version
-from volctl.core.evaluation import Rows, evaluate_variants, pr_auc
+from volctl.core.evaluation import Rows, evaluate_variants, pr_auc, skill_line
+from volctl.core.forecasting import baselines_of, choose_forecaster, forecast_line, forecast_skill
 from volctl.core.rules import choose_baseline
 from volctl.core.selection import choose_ml
 from volctl.domain.errors import NotEnoughData
@@ -129,16 +130,29 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     chosen = choose_ml(x["train"], y["train"], x["validation"], y["validation"], seed)
     say(f"ml: {chosen.name} (best validation PR-AUC), calibrated on validation")
     draft = "draft"
-    ml = MlScorer(chosen.estimator, draft, FEATURES, chosen.decision_threshold)
+    ml = MlScorer.of_estimator(chosen.estimator, draft, FEATURES, chosen.decision_threshold)
     baseline, selection = choose_baseline(split.train, split.validation, y["validation"],
                                           rows_of(split.validation, y["validation"]), draft)
     say(f"baseline: {baseline.describe()}")
 
-    say("evaluating ml and baseline on the test split")
+    say("forecaster: HAR-RV candidates fitted on train, chosen on validation by QLIKE")
+    forecaster, forecast_selection = choose_forecaster(x["train"], split.train["fwd_vol"].to_numpy(dtype=float),
+                                                       x["validation"],
+                                                       split.validation["fwd_vol"].to_numpy(dtype=float))
+    baselines = baselines_of(split.train["fwd_vol"].to_numpy(dtype=float))
+
+    # The recommendation is made on validation; the test split only reports (it stays untouched).
+    chosen_on = evaluate_variants([ml, baseline], x["validation"], rows_of(split.validation, y["validation"]))
+    recommendation = {**chosen_on.recommendation, "decided_on": "validation"}
+    say(f"recommended variant (on validation): {recommendation['variant']} ({recommendation['reason']})")
+    say("reporting ml, baseline and the forecast on the test split")
     test_rows = rows_of(split.test, y["test"])
     evaluated = evaluate_variants([ml, baseline], x["test"], test_rows)
-    recommendation = evaluated.recommendation
-    say(f"recommended variant: {recommendation['variant']} ({recommendation['reason']})")
+    forecast = forecast_skill(forecaster, x["test"], split.test["fwd_vol"].to_numpy(dtype=float), baselines,
+                              test_rows.units)
+    say(forecast_line(forecast))
+    for variant in (ML, BASELINE):
+        say(f"{variant} spike alerts, {skill_line(evaluated.metrics[variant]['skill'])}")
     created = datetime.now(UTC)
     version = registry.free_version(f"{created:%Y%m%d-%H%M%S}-{'synthetic' if dataset.synthetic else 'real'}")
     manifest = {
@@ -166,6 +180,9 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
         "data": _data_section(dataset, split, labelled),
         "recommended_variant": recommendation["variant"],
         "recommendation": recommendation,
+        "test_comparison": evaluated.recommendation,  # the same comparison on the test split: reported only
+        "forecast": {**forecaster.as_document(), "selection": forecast_selection, "baselines": baselines.as_document(),
+                     "test": forecast},
         "variants": {
             ML: {
                 "estimator": chosen.description,
@@ -173,6 +190,7 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
                 "candidates": chosen.candidates,
                 "calibration": chosen.calibration,
                 "decision_threshold": ml.decision_threshold,
+                "params": ml.params(),
                 "metrics": evaluated.metrics[ML],
                 "curves": evaluated.curves[ML],
             },

@@ -22,9 +22,12 @@ without scikit-learn.
 from __future__ import annotations
 
 import bisect
+import json
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,8 +125,9 @@ class BoundCalibrator:
     them, else the version's own (validation) multiplier."""
 
     def __init__(self, fallback: float, window_s: float = 3600.0, min_outcomes: int = 300,
-                 max_outcomes: int = 20_000) -> None:
+                 max_outcomes: int = 20_000, version: str = "") -> None:
         self.fallback = fallback
+        self.version = version  # of the forecaster whose bound this is
         self.window_s = window_s
         self.min_outcomes = min_outcomes
         self._recent: deque[tuple[float, float]] = deque(maxlen=max_outcomes)  # (event time, ratio)
@@ -144,6 +148,10 @@ class BoundCalibrator:
             del self._sorted[index]
 
     @property
+    def outcomes(self) -> int:
+        return len(self._sorted)
+
+    @property
     def recalibrated(self) -> bool:
         return len(self._sorted) >= self.min_outcomes
 
@@ -152,3 +160,44 @@ class BoundCalibrator:
         if not self.recalibrated:
             return self.fallback
         return self._sorted[min(len(self._sorted) - 1, int(UPPER_QUANTILE * len(self._sorted)))]
+
+
+# -- the recalibrated bound, shared: consume measures it, every predict worker serves it -----------
+
+BOUND_FILE = "forecast_bound.json"  # in the state dir
+
+
+def write_bound(state_dir: Path, calibrator: BoundCalibrator) -> None:
+    """What the consume service measured: the multiplier the stack's bounds use for its version."""
+    from volctl.domain.files import write_atomically
+
+    write_atomically(state_dir / BOUND_FILE, json.dumps({
+        "version": calibrator.version, "multiplier": calibrator.multiplier, "recalibrated": calibrator.recalibrated,
+        "outcomes": calibrator.outcomes, "window_s": calibrator.window_s, "at": time.time()}))
+
+
+class BoundReader:
+    """The multiplier of a version's upper bound as the consume service last measured it on the
+    stream (read at most every `every_s`), else the version's own (validation) multiplier."""
+
+    def __init__(self, state_dir: Path, every_s: float = 10.0, clock: Any = time.monotonic) -> None:
+        self.path = state_dir / BOUND_FILE
+        self.every_s = every_s
+        self.clock = clock
+        self._read_at = -math.inf
+        self._document: dict[str, Any] = {}
+
+    def multiplier(self, forecaster: Forecaster) -> float:
+        now = self.clock()
+        if now - self._read_at >= self.every_s:
+            self._read_at = now
+            try:
+                document = json.loads(self.path.read_text())
+                self._document = document if isinstance(document, dict) else {}
+            except (OSError, ValueError):
+                self._document = {}
+        value = self._document.get("multiplier")
+        if self._document.get("version") == forecaster.version and isinstance(value, int | float) and \
+                math.isfinite(value) and value > 0:
+            return float(value)
+        return forecaster.upper_multiplier

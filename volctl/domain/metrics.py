@@ -33,6 +33,11 @@ OUTCOME_SCORE = "volatility_outcome_score"  # histogram {variant, label}: scores
 OUTCOME_NEXT_VOLATILITY = "volatility_outcome_next_volatility"
 OUTCOMES_PENDING = "volatility_outcomes_pending"
 OUTCOMES_UNLABELLED = "volatility_outcomes_unlabelled_total"  # {reason}: horizons that closed without a label
+# The forecast met by the realised next-60 s volatility: {exceeded="1|0"} the 95 % upper bound, and the
+# QLIKE sums {forecast="model|persistence"} (their ratio over a window: the forecast's loss against persistence)
+FORECAST_OUTCOMES = "volatility_forecast_outcomes_total"
+FORECAST_QLIKE = "volatility_forecast_qlike_total"
+FORECAST_BOUND_MULTIPLIER = "volatility_forecast_bound_multiplier"  # upper bound / forecast served now
 DRIFT_SHARE = "volatility_drift_share"
 DRIFT_THRESHOLD = "volatility_drift_share_threshold"
 DRIFT_REPORT_TIME = "volatility_drift_report_timestamp_seconds"
@@ -126,6 +131,18 @@ class ConsumeMetrics:
                                       registry=registry)
         self.outcomes_unlabelled = Counter(_counter_name(OUTCOMES_UNLABELLED), "Predictions whose horizon closed "
                                            "without a label", ["reason"], registry=registry)
+        self.forecast_outcomes = Counter(_counter_name(FORECAST_OUTCOMES), "Forecasts met by the realised next-60 s "
+                                         "volatility, by whether it exceeded the 95 % upper bound", ["exceeded"],
+                                         registry=registry)
+        self.forecast_qlike = Counter(_counter_name(FORECAST_QLIKE), "QLIKE summed over the forecasts met by their "
+                                      "realised volatility: the model's and persistence's", ["forecast"],
+                                      registry=registry)
+        self.forecast_bound = Gauge(FORECAST_BOUND_MULTIPLIER, "The upper bound over the forecast served now "
+                                    "(recalibrated on the last hour's outcomes)", registry=registry)
+        for exceeded in ("0", "1"):  # both series exist (at 0) before the first outcome
+            self.forecast_outcomes.labels(exceeded)
+        for forecast in ("model", "persistence"):
+            self.forecast_qlike.labels(forecast)
 
 
 def model_switches(registry: CollectorRegistry) -> Counter:

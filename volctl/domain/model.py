@@ -22,6 +22,7 @@ class Scorer(Protocol):
     sha256: str
     features: tuple[str, ...]
     decision_threshold: float
+    forecaster: Any  # the version's next-minute volatility forecast (domain.forecast.Forecaster), or None
 
     def score(self, matrix: np.ndarray, complete: bool = False) -> np.ndarray:
         """Scores of the rows; `complete=True` promises no NaN (skips imputation)."""
@@ -49,6 +50,7 @@ class BaselineScorer:
     direction: str = "high"
     scale: float = 1.0
     kind: str = "rule"  # "persistence": the feature is a trailing volatility, the rule says it is high
+    forecaster: Any = field(default=None, repr=False)  # the version's volatility forecast (domain.forecast)
     _column: int = field(init=False, repr=False)
     _sign: float = field(init=False, repr=False)
 
@@ -90,24 +92,59 @@ class BaselineScorer:
 
 
 class MlScorer:
-    """A fitted scikit-learn model, usually calibrated on validation (a sigmoid over the model's
-    decision function, `CalibratedClassifierCV` over the frozen fit). A linear pipeline
-    ([log ->] imputer -> scaler -> logistic regression) is scored with the numpy operations
-    scikit-learn uses, without its per-call input validation; any other model goes through
-    `predict_proba`."""
+    """A calibrated linear model ([log ->] imputer -> scaler -> logistic regression, a sigmoid over
+    its log-odds fitted on validation), scored with the numpy operations scikit-learn uses and
+    without its per-call input validation; one row in plain Python. New versions store its numbers
+    in the manifest (`params`): the services load it without scikit-learn and without unpickling
+    anything. Versions trained before keep their joblib file; a non-linear one of those goes
+    through `predict_proba`."""
 
     variant = ML
 
-    def __init__(
-        self, estimator: Any, version: str, features: tuple[str, ...], decision_threshold: float, sha256: str = ""
-    ) -> None:
-        self.estimator = estimator  # what predict_proba is asked: the calibrated model when there is one
+    def __init__(self, linear: _LinearParts | None, platt: tuple[float, float] | None, version: str,
+                 features: tuple[str, ...], decision_threshold: float, sha256: str = "", estimator: Any = None) -> None:
+        self.estimator = estimator  # only for versions without params: what predict_proba is asked
         self.version = version
         self.features = features
         self.decision_threshold = decision_threshold
         self.sha256 = sha256
-        self.pipeline, self._platt = _uncalibrated(estimator)
-        self._linear = _LinearParts.of(self.pipeline, len(features))
+        self._linear, self._platt = linear, platt
+        self.forecaster: Any = None  # the version's next-minute volatility forecast (domain.forecast)
+        if linear is None and estimator is None:
+            raise ValueError("an ml model needs its linear parameters or a fitted estimator")
+
+    @classmethod
+    def of_estimator(cls, estimator: Any, version: str, features: tuple[str, ...], decision_threshold: float,
+                     sha256: str = "") -> MlScorer:
+        """From a fitted (usually calibrated) scikit-learn model."""
+        pipeline, platt = _uncalibrated(estimator)
+        return cls(_LinearParts.of(pipeline, len(features)), platt, version, features, decision_threshold, sha256,
+                   estimator)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], version: str, features: tuple[str, ...], decision_threshold: float,
+                    sha256: str = "") -> MlScorer:
+        """From the numbers `params` gives (the manifest's), checked against the features."""
+        try:
+            linear = _LinearParts([int(c) for c in params["log_columns"]], *(
+                np.asarray(params[key], dtype=float) for key in ("medians", "mean", "scale")),
+                np.asarray(params["coef"], dtype=float).reshape(-1, 1), np.asarray([float(params["intercept"])]))
+            platt = None if params.get("platt") is None else (float(params["platt"][0]), float(params["platt"][1]))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"ml parameters are incomplete: {exc}") from exc
+        if not all(len(v) == len(features) for v in (linear.medians, linear.mean, linear.scale, linear.coef_column)):
+            raise ValueError(f"ml parameters have {len(linear.coef_column)} coefficients for {len(features)} features")
+        return cls(linear, platt, version, features, decision_threshold, sha256)
+
+    def params(self) -> dict[str, Any] | None:
+        """The numbers that score it (None: not linear), for the manifest."""
+        if self._linear is None:
+            return None
+        parts = self._linear
+        return {"kind": "logistic regression on [log ->] median-imputed, standardised features",
+                "log_columns": list(parts.log_columns), "medians": parts.medians.tolist(), "mean": parts.mean.tolist(),
+                "scale": parts.scale.tolist(), "coef": parts.coef_column.ravel().tolist(),
+                "intercept": float(parts.intercept[0]), "platt": list(self._platt) if self._platt else None}
 
     def score_row(self, row: list[float]) -> float:
         """One complete row; on the linear path in plain Python (a few numpy calls cost more than

@@ -37,6 +37,9 @@ class Waiting:
     level: float  # the product's volatility level at the tick: the label's denominator
     scores: dict[str, float]  # per variant: the served one first
     labels: dict[str, int]
+    forecasts: dict[str, float] | None = None  # per variant whose version forecasts: next-60 s volatility
+    upper: float | None = None  # the served forecast's 95 % upper bound when it was made
+    persistence: float | None = None  # the trailing 60 s realised volatility: persistence's forecast
 
 
 def kind_of(predicted: int, actual: int) -> str:
@@ -46,12 +49,16 @@ def kind_of(predicted: int, actual: int) -> str:
 def outcome_document(waiting: Waiting, future_vol: float, target: float, label: int, served: str, version: str,
                      resolved_at: str) -> dict[str, Any]:
     topic, partition, offset, index = waiting.source
-    return {"product_id": waiting.product, "time": utc_iso(waiting.ts, "microseconds"), "ts": waiting.ts,
-            "source": {"topic": topic, "partition": partition, "offset": offset, "index": index},
-            "future_vol": future_vol, "level": waiting.level, "target": target, "label": label,
-            "served": served, "version": version,
-            "warming_up": False,  # a tick in its product's warm-up gets no label (training's rule): never here
-            "scores": waiting.scores, "labels": waiting.labels, "resolved_at": resolved_at}
+    document = {"product_id": waiting.product, "time": utc_iso(waiting.ts, "microseconds"), "ts": waiting.ts,
+                "source": {"topic": topic, "partition": partition, "offset": offset, "index": index},
+                "future_vol": future_vol, "level": waiting.level, "target": target, "label": label,
+                "served": served, "version": version,
+                "warming_up": False,  # a tick in its product's warm-up gets no label (training's rule): never here
+                "scores": waiting.scores, "labels": waiting.labels, "resolved_at": resolved_at}
+    if waiting.forecasts:  # the forecast met by what happened, in the label's unit (a fraction; x 1e4: bps)
+        document |= {"forecasts": waiting.forecasts, "upper": waiting.upper, "persistence": waiting.persistence,
+                     "exceeded": None if waiting.upper is None else int(future_vol > waiting.upper)}
+    return document
 
 
 def challengers_of(registry: Registry, model: Scorer, shadow: bool = True) -> tuple[list[Scorer], LabelRule | None]:

@@ -123,18 +123,20 @@ class Registry:
         return document
 
     def save(self, manifest: dict[str, Any], pipeline: Any, reference: Any) -> Path:
-        """Write a new version; files first, manifest last, so a half-written version is invisible."""
+        """Write a new version; files first, manifest last, so a half-written version is invisible.
+        A variant with `params` is served from them (its sha256 is theirs); the fitted ml pipeline
+        is kept beside them (`file`, `file_sha256`) for scikit-learn's own checks."""
         import joblib
 
         folder = self.root / manifest["version"]
         folder.mkdir(parents=True, exist_ok=False)
         joblib.dump(pipeline, folder / ML_FILE)
         reference.to_parquet(folder / REFERENCE_FILE, index=False)
-        manifest["variants"][ML]["file"] = ML_FILE
-        manifest["variants"][ML]["sha256"] = sha256_of(folder / ML_FILE)
+        ml = manifest["variants"][ML]
+        ml["file"], ml["file_sha256"] = ML_FILE, sha256_of(folder / ML_FILE)
         manifest[REFERENCE_KEY] = {"file": REFERENCE_FILE, "sha256": sha256_of(folder / REFERENCE_FILE)}
-        baseline = manifest["variants"][BASELINE]
-        baseline["sha256"] = canonical_sha256(baseline["params"])
+        for entry in manifest["variants"].values():
+            entry["sha256"] = canonical_sha256(entry["params"]) if entry.get("params") else entry["file_sha256"]
         write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
         return folder
 
@@ -162,19 +164,16 @@ class Registry:
         return path
 
     def verify(self, version: str, variant: str = ML) -> str:
-        """The verified sha256 of a variant's artifact; raises ModelIntegrityError on mismatch."""
+        """The verified sha256 of a variant (its params, else its file); ModelIntegrityError on a mismatch."""
         manifest = self.manifest(version)
         entry = manifest.get("variants", {}).get(variant)
         if entry is None:
             raise ModelNotFound(f"model {version} has no variant {variant!r}", hint=f"variants: {', '.join(VARIANTS)}")
-        if variant == BASELINE:
+        if entry.get("params"):
             actual = canonical_sha256(entry["params"])
-            where = f"{version}/{MANIFEST} (baseline params)"
+            where = f"{version}/{MANIFEST} ({variant} params)"
         else:
-            path = self.artifact(version, entry)
-            if not path.is_file():
-                raise ModelIntegrityError(f"{path} is missing", hint="retrain with `volctl model train`")
-            actual, where = sha256_of(path), str(path)
+            actual, where = self._file_sha(version, entry), f"{version}/{entry.get('file')}"
         if actual != entry.get("sha256"):
             raise ModelIntegrityError(
                 f"sha256 does not match the manifest ({actual[:12]}… vs {str(entry.get('sha256'))[:12]}…): "
@@ -183,31 +182,59 @@ class Registry:
             )
         return actual
 
+    def _file_sha(self, version: str, entry: dict[str, Any]) -> str:
+        path = self.artifact(version, entry)
+        if not path.is_file():
+            raise ModelIntegrityError(f"{path} is missing", hint="retrain with `volctl model train`")
+        return sha256_of(path)
+
     def load(self, version: str | None = None, variant: str = ML) -> Scorer:
         """A variant of a version (newest when None); "auto" is the manifest's recommended variant
-        (ml only when its lead over the baseline rule is clear; versions without one: ml)."""
+        (ml only when its lead over the baseline rule is clear; versions without one: ml). A variant
+        with params loads without scikit-learn and unpickles nothing; each carries its version's
+        volatility forecaster (None for versions trained before it)."""
         if variant == AUTO:
             version = version or self.latest()
             variant = self.manifest(version).get("recommended_variant", ML)
         if variant not in VARIANTS:
             raise ModelNotFound(f"unknown model variant {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}, {AUTO}")
-        from volctl.domain.model import BaselineScorer, MlScorer  # numpy and scipy: only when loading a model
+        from volctl.domain.forecast import Forecaster  # numpy: only when loading a model
+        from volctl.domain.model import BaselineScorer, MlScorer
 
         version = version or self.latest()
         sha = self.verify(version, variant)
         manifest = self.manifest(version)
         features = tuple(manifest["features"])
         entry = manifest["variants"][variant]
-        if variant == BASELINE:
-            params = entry["params"]
-            return BaselineScorer.from_params(version, features, params, sha)
+        try:
+            if variant == BASELINE:
+                scorer: Any = BaselineScorer.from_params(version, features, entry["params"], sha)
+            elif entry.get("params"):
+                scorer = MlScorer.from_params(entry["params"], version, features, float(entry["decision_threshold"]),
+                                              sha)
+            else:  # trained before ml had params: the pickle, verified above
+                scorer = MlScorer.of_estimator(self._unpickle(version, entry), version, features,
+                                               float(entry["decision_threshold"]), sha)
+            scorer.forecaster = Forecaster.of(manifest["forecast"], version) if manifest.get("forecast") else None
+        except ModelIntegrityError:
+            raise
+        except Exception as exc:  # verified numbers or a verified file that still fail: a broken artifact
+            raise ModelIntegrityError(f"model {version} {variant} does not load: {exc}") from exc
+        return scorer
+
+    def load_estimator(self, version: str) -> Any:
+        """The fitted scikit-learn ml pipeline (for scikit-learn's own checks), its file verified."""
+        entry = self.manifest(version)["variants"][ML]
+        expected = entry.get("file_sha256", entry.get("sha256"))
+        if self._file_sha(version, entry) != expected:
+            raise ModelIntegrityError(f"{self.artifact(version, entry)} does not match the manifest's sha256: "
+                                      "refusing to unpickle it", hint="the file was changed after training; retrain")
+        return self._unpickle(version, entry)
+
+    def _unpickle(self, version: str, entry: dict[str, Any]) -> Any:
         import joblib
 
-        try:
-            pipeline = joblib.load(self.artifact(version, entry))
-            return MlScorer(pipeline, version, features, float(entry["decision_threshold"]), sha)
-        except Exception as exc:  # a verified file that still fails is a broken artifact
-            raise ModelIntegrityError(f"model {version}/{entry['file']} does not load: {exc}") from exc
+        return joblib.load(self.artifact(version, entry))
 
     def artifact(self, version: str, entry: dict[str, Any]) -> Path:
         """A variant's file: a plain name inside the version's folder, never a path out of it."""

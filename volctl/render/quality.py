@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from volctl.core.quality import QualityReport
+from volctl.core.evaluation import skill_line
+from volctl.core.quality import QualityReport, live_forecast_line
 from volctl.domain.figures import lift_text
 from volctl.render.console import fit, out
 
@@ -30,6 +31,12 @@ def quality_table(report: QualityReport) -> None:
                           f"{row.recall:.3f}", f"{row.f1:.3f}", f"{row.pr_auc:.3f}", f"{low:.3f}–{high:.3f}",
                           f"{row.brier:.3f}", lift_text(row.alert_lift))
         out.print(fit(table, out))
+        for row in report.variants:  # what each spike alert knows beyond chance, said plainly
+            out.print(f"{row.variant} spike alerts {escape(skill_line(row.skill))}")
+    if report.forecast:
+        out.print(escape(live_forecast_line(report.forecast)))
+    if report.inside_training:
+        out.print(f"[yellow]inside the training period[/]: {escape(report.inside_training)}")
     for comparison in report.comparisons:
         low, high = comparison.interval
         out.print(f"{report.served} − {comparison.challenger} PR-AUC {comparison.difference:+.3f} "
