@@ -230,7 +230,8 @@ def live_forecast_line(forecast: dict[str, Any]) -> str:
     low, high = gain["interval"]
     e_low, e_high = forecast["exceedance_interval"]
     return (f"forecast (median {forecast['forecast_median_bps']:.2f} bps, realised "
-            f"{forecast['realised_median_bps']:.2f} bps): QLIKE {forecast['qlike']['forecast']:.2f} against persistence's "
+            f"{forecast['realised_median_bps']:.2f} bps): QLIKE {forecast['qlike']['forecast']:.2f} against "
+            "persistence's "
             f"{forecast['qlike']['persistence']:.2f}, gain {gain['value']:+.2f}"
             + (f" [{low:+.2f}, {high:+.2f}]" if low == low else "") + f": {gain['verdict']}; 95 % bound exceeded on "
             f"{forecast['exceedance']:.1%}" + (f" [{e_low:.1%}, {e_high:.1%}]" if e_low == e_low else "")
