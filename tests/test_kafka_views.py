@@ -201,7 +201,9 @@ def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Pa
         code, gate = _gate(stack, "--skip-load", "--duration", "15s")
         assert code == 1 and "drift" in gate["failed_classes"] and "lag" not in gate["failed_classes"], gate
         drift = json.loads((Path(gate["bundle"]) / "drift" / "drift.json").read_text())
-        assert {"tick_rate_30s", "tick_rate_60s"} <= set(drift["drifted"]), drift["drifted"]
+        # the spread (5x) moved beyond the reference's session-to-session variation; the tick rate (4x)
+        # no longer does: the training split holds a recording with tick rates more than 4x apart
+        assert "spread_bps" in drift["drifted"], drift["drifted"]
 
         from volctl.clients.processes import Supervisor
 

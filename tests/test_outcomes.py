@@ -158,6 +158,17 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
                              env={"VOLCTL_STATE_DIR": str(tmp_path / "bad"), "NO_COLOR": "1", "COLUMNS": "150"})
     assert bad.exit_code == 1, bad.output
     assert "is worse" in bad.output and "volctl rollback --to ml" in bad.output.replace("\n", " ")
+    # The same ticks judged beside the version that served them: they lie in its training period,
+    # so the report says so and recommends nothing (they taught the model; they judge nothing).
+    version = Registry(trained_registry).latest()
+    for document in documents:
+        document["version"] = version
+    _logged(tmp_path / "seen", documents)
+    seen = CliRunner().invoke(app, ["quality", "--window", "365d", "--json"], env={
+        "VOLCTL_STATE_DIR": str(tmp_path / "seen"), "VOLCTL_MODEL_REGISTRY_DIR": str(trained_registry)})
+    report = json.loads(seen.stdout)
+    assert "split" in report["inside_training"] and "no recommendation" in report["inside_training"]
+    assert report["rollback"] == "" and report["better"] == ""
 
     page = tmp_path / "quality.html"
     floor = CliRunner().invoke(app, ["quality", "--window", "365d", "--html", str(page)],  # the real scores

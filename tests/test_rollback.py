@@ -173,9 +173,11 @@ def test_when_consume_cannot_switch_predict_is_switched_back(stack: Stack) -> No
 
 def test_the_guard_rolls_back_when_the_served_model_is_worse(stack: Stack, shared_data: Path,
                                                              trained_registry: Path) -> None:
-    """Outcomes of a real replay in which the served baseline's scores are upside down: `volctl
-    quality` finds it worse than ml, and `volctl guard` (limit 2) switches both services to ml on
-    its own, audited with its reason; the next evaluation starts counting afresh."""
+    """Outcomes of a real replay, a year after the version's training (ticks it never saw), in
+    which ml knows the label and the served baseline's scores are its upside down: `volctl quality`
+    finds baseline worse than ml, and `volctl guard` (limit 2) switches both services to ml on its
+    own, audited with its reason; the next evaluation starts counting afresh. (The real scores have
+    no skill on these recordings: test_training.)"""
     from tests.test_outcomes import _outcomes_of_a_replay
     from volctl.domain.feature_log import JsonLinesLog
     from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
@@ -183,7 +185,9 @@ def test_the_guard_rolls_back_when_the_served_model_is_worse(stack: Stack, share
     assert stack.run("rollback", "--to", "baseline", "--yes").returncode == 0
     documents = _outcomes_of_a_replay(shared_data, trained_registry)
     for document in documents:
+        document["ts"] += 365 * 86400
         document["served"] = "baseline"
+        document["scores"]["ml"], document["labels"]["ml"] = float(document["label"]), document["label"]
         document["scores"]["baseline"] = 1 - document["scores"]["ml"]
         document["labels"]["baseline"] = 1 - document["labels"]["ml"]
     log = JsonLinesLog(outcomes_folder(stack.state), OUTCOMES_PREFIX)
