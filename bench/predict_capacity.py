@@ -1,8 +1,10 @@
-"""Predict service capacity against a bare uvicorn app returning a constant, side by side.
+"""Predict service capacity of every model variant against a bare uvicorn app returning a constant,
+side by side.
 
-Both run under the same uvicorn settings on this machine and are driven by `hey` (Debian package)
+All run under the same uvicorn settings on this machine and are driven by `hey` (Debian package)
 from a second process: first at increasing concurrency to find the sustained throughput of each,
-then at a fixed 500 requests/s for latency percentiles. Prints the throughput ratio (target >= 50 %).
+then at a fixed 500 requests/s for latency percentiles. Prints each variant's throughput ratio to
+the bare app (target >= 50 %): a variant without a fast single-row path is no candidate.
 
     python bench/predict_capacity.py [--seconds 5] [--registry DIR]
 """
@@ -75,28 +77,33 @@ def main() -> int:
     body = Path(tempfile.mkstemp(suffix=".json")[1])
     body.write_text(json.dumps({"rows": manifest["sample_rows"][:1]}))
 
-    predict_port, bare_port = free_port(), free_port()
-    servers = {
-        "predict": (start(["-m", "services.predict", "--port", str(predict_port), "--registry", str(registry),
-                           "--variant", "ml"],  # the heavier variant, whatever auto would serve
-                          f"http://127.0.0.1:{predict_port}/health"), f"http://127.0.0.1:{predict_port}/predict"),
-        "bare": (start(["-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "predict_capacity:bare_app",
-                        "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
-                       f"http://127.0.0.1:{bare_port}/"), f"http://127.0.0.1:{bare_port}/predict"),
-    }
+    from volctl.domain.variants import VARIANTS
+
+    servers = {}
+    for variant in VARIANTS:  # every variant serves at full speed: each against the same bare ceiling
+        port = free_port()
+        servers[variant] = (start(["-m", "services.predict", "--port", str(port), "--registry", str(registry),
+                                   "--variant", variant], f"http://127.0.0.1:{port}/health"),
+                            f"http://127.0.0.1:{port}/predict")
+    bare_port = free_port()
+    servers["bare"] = (start(["-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "predict_capacity:bare_app",
+                              "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
+                             f"http://127.0.0.1:{bare_port}/"), f"http://127.0.0.1:{bare_port}/predict")
     try:
         best = {name: 0.0 for name in servers}
-        print(f"{'concurrency':>11} {'predict rps':>12} {'bare rps':>10} {'ratio':>7}")
-        for concurrency in CONCURRENCY:  # alternate the two so that machine noise hits both alike
+        print(f"{'concurrency':>11} " + " ".join(f"{name + ' rps':>13}" for name in servers)
+              + "".join(f" {v + '/bare':>13}" for v in VARIANTS))
+        for concurrency in CONCURRENCY:  # alternate the servers so that machine noise hits all alike
             row = {name: hey(url, body, args.seconds, concurrency) for name, (_, url) in servers.items()}
             for name in servers:
                 best[name] = max(best[name], row[name]["rps"])
                 if row[name]["non_200"]:
                     print(f"  {name}: {row[name]['non_200']} non-200 answers")
-            ratio = row["predict"]["rps"] / row["bare"]["rps"]
-            print(f"{concurrency:>11} {row['predict']['rps']:>12.0f} {row['bare']['rps']:>10.0f} {ratio:>7.0%}")
-        print(f"sustained throughput: predict {best['predict']:.0f} rps, bare {best['bare']:.0f} rps, "
-              f"ratio {best['predict'] / best['bare']:.0%} (target >= 50%)")
+            print(f"{concurrency:>11} " + " ".join(f"{row[name]['rps']:>13.0f}" for name in servers)
+                  + "".join(f" {row[v]['rps'] / row['bare']['rps']:>13.0%}" for v in VARIANTS))
+        for variant in VARIANTS:
+            print(f"sustained throughput: {variant} {best[variant]:.0f} rps, bare {best['bare']:.0f} rps, "
+                  f"ratio {best[variant] / best['bare']:.0%} (target >= 50%)")
         print("at 500 requests/s (10 workers x 50/s):")
         for name, (_, url) in servers.items():
             fixed = hey(url, body, args.seconds, 10, rate_per_worker=50)

@@ -100,7 +100,7 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> app.ConsumeServi
     monkeypatch.setattr(app, "RETRY_PAUSE_S", 0.0)
     model = SimpleNamespace(variant="ml", version="v-test")
     processor = SimpleNamespace(model=model, process=lambda records: a_batch(), labels=SimpleNamespace(pending=0),
-                                install=lambda served, challengers, threshold: None)
+                                bound=None, install=lambda served, challengers, threshold: None)
     feature_log = SimpleNamespace(append=lambda rows: None, close=lambda: None)
     consume = app.ConsumeService(KafkaSettings(), "127.0.0.1:1", processor, ConsumeMetrics(CollectorRegistry()),
                                  feature_log)

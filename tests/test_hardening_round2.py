@@ -178,7 +178,8 @@ def test_ten_thousand_refused_admin_calls_write_a_few_lines_and_a_forged_reason_
     os.environ.update(VOLCTL_STATE_DIR=str(tmp_path / "state"), VOLCTL_ADMIN_TOKEN=token,
                       VOLCTL_LOG_FILE=str(log))
     try:
-        service = ServiceProcess(["-m", "services.predict", "--port", str(port), "--registry", str(registry)],
+        service = ServiceProcess(["-m", "services.predict", "--port", str(port), "--registry", str(registry),
+                                  "--variant", "baseline"],  # the switch to ml below is a change, and logged
                                  f"http://127.0.0.1:{port}", tmp_path / "stdout.log")
     finally:
         for name in ("VOLCTL_STATE_DIR", "VOLCTL_ADMIN_TOKEN", "VOLCTL_LOG_FILE"):

@@ -13,14 +13,20 @@ from volctl.domain.settings import SloSettings
 class FakePrometheus:
     url = "http://fake:9090"
 
-    def __init__(self, requests: float, failed: float, p95: float, best_rate: float) -> None:
+    def __init__(self, requests: float, failed: float, p95: float, best_rate: float, forecasts: float = 0.0,
+                 exceedance: float | None = None) -> None:
         self.asked: Counter[str] = Counter()
         self.instants: set[float | None] = set()
         self.requests, self.failed, self.p95, self.best_rate = requests, failed, p95, best_rate
+        self.forecasts, self.exceedance = forecasts, exceedance
 
     def value(self, expr: str, at: float | None = None) -> float | None:
         self.asked[expr] += 1
         self.instants.add(at)
+        if "volatility_forecast_qlike" in expr:
+            return 0.7 if self.forecasts else None
+        if "volatility_forecast_outcomes" in expr:
+            return self.exceedance if "clamp_min" in expr else self.forecasts
         if expr.startswith("histogram_quantile(0.95"):
             return self.p95
         if expr.startswith("histogram_quantile"):
@@ -78,3 +84,15 @@ def test_realised_quality_without_enough_labels_says_so() -> None:
     quality = [row for row in report.info if row.name.startswith("realised")]
     assert [row.verdict for row in quality] == [TOO_FEW_LABELS] * 2  # before: "not judged (no offered load)"
     assert report.verdict == MET  # shown, not judged: `volctl quality` is the command that says 3
+
+
+def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> None:
+    slo = SloSettings()
+
+    def bound(forecasts: float, exceedance: float | None) -> str:
+        report = check_slos(FakePrometheus(10000, 0, 0.004, 50, forecasts, exceedance), slo, "5m")
+        return next(r for r in [*report.rows, *report.info] if r.name.startswith("forecast bound")).verdict
+
+    assert bound(1000, 0.05) == MET and bound(1000, 0.021) == MET
+    assert bound(1000, 0.2) == BREACHED and bound(1000, 0.005) == BREACHED  # too loose or too tight
+    assert bound(50, 0.2) == TOO_FEW_LABELS and bound(0, None) == TOO_FEW_LABELS  # never met on nothing

@@ -21,7 +21,7 @@ from services.consume.processor import TickProcessor
 from volctl.clients.kafka import bootstrap_of
 from volctl.domain.drift_metrics import DriftCollector, latest_summary_path
 from volctl.domain.errors import VolctlError
-from volctl.domain.feature_log import FeatureLog, JsonLinesLog, member_folder
+from volctl.domain.feature_log import FeatureLog, JsonLinesLog, TickRecording, member_folder
 from volctl.domain.forecast import write_bound
 from volctl.domain.metrics import ConsumeMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model, initial_shadow
@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                              lambda served: challengers_of(Registry(settings.registry_path), served,
                                                            settings.model.shadow),
                              initial_shadow(settings, "consume"), member=member.name,
-                             publish_bound=lambda bound: write_bound(settings.state_path, bound))
+                             publish_bound=lambda bound: write_bound(settings.state_path, bound),
+                             recording=TickRecording(settings.live_recording_path / member.name,  # a series each
+                                                     int(settings.data.live_recording_mb * 1e6))
+                             if settings.data.live_recording_mb > 0 else None)
     admin = ModelAdmin("consume", settings, lambda: service.processor.model, service.install_model,
                        lambda outcome: metrics.model_switches.labels(outcome).inc(), shadow=service)
     try:

@@ -89,8 +89,10 @@ class ConsumeService:
                  metrics: ConsumeMetrics, feature_log: FeatureLog, outcomes_log: JsonLinesLog | None = None,
                  challengers_of: Callable[[Scorer], tuple[list[Scorer], LabelRule | None]] | None = None,
                  extra_shadow: list[Scorer] | None = None, member: str = "consume",
-                 publish_bound: Callable[[BoundCalibrator], None] | None = None) -> None:
+                 publish_bound: Callable[[BoundCalibrator], None] | None = None,
+                 recording: JsonLinesLog | None = None) -> None:
         self.kafka = kafka
+        self.recording = recording  # the consumed ticks, kept for retraining (data.live_recording_mb)
         self.publish_bound = publish_bound  # shares the recalibrated upper bound with the predict workers
         self._bound_published = 0.0
         self.member = member  # its name in the group: client id, logs, `volctl lag`'s owner column
@@ -222,6 +224,8 @@ class ConsumeService:
     def close(self) -> None:
         self._drop_clients(consumer_timeout_ms=None, producer_timeout_s=5)
         self.feature_log.close()
+        if self.recording is not None:
+            self.recording.close()
 
     def _drop_clients(self, consumer_timeout_ms: int | None, producer_timeout_s: float) -> None:
         """Close the consumer (leaving the group, committing nothing) and the producer."""
@@ -435,6 +439,8 @@ class ConsumeService:
         if batch.dead:
             self.metrics.dlq.inc(len(batch.dead))
         self.feature_log.append(batch.feature_rows)
+        if self.recording is not None:
+            self.recording.write(batch.recorded)
         if self.outcomes_log is not None:
             self.outcomes_log.write(batch.outcome_documents)
         for (variant, kind), count in batch.outcome_kinds.items():

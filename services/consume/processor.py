@@ -54,6 +54,7 @@ class Batch:
     outcome_scores: list[tuple[str, int, float]] = field(default_factory=list)  # (variant, true label, score)
     outcome_moves: list[tuple[str, int, float]] = field(default_factory=list)  # (variant, alerted, next 60 s vol)
     unlabelled: Counter[str] = field(default_factory=Counter)  # ticks whose horizon closed without a label
+    recorded: list[dict[str, Any]] = field(default_factory=list)  # admitted ticks, wire format: the live recording
     # the served forecast met by its realised volatility: (exceeded the bound, QLIKE, persistence's QLIKE or
     # None where the trailing 60 s had no return: the two sums are over the same outcomes)
     forecast_outcomes: list[tuple[bool, float | None, float | None]] = field(default_factory=list)
@@ -147,6 +148,7 @@ class TickProcessor:
                     batch.dead.append((record.key, _dead_letter(record, exc, index)))
                     continue
                 rows.append(self._features(tick))
+                batch.recorded.append(tick.to_wire())
                 warm = self.engine.warming_up(tick.product)
                 warming.append(warm)
                 labelable.append(not warm and tick.best_bid is not None and tick.best_ask is not None)

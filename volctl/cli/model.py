@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,9 +11,22 @@ from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
 from volctl.render import console
 
+if TYPE_CHECKING:  # training imports pandas and scikit-learn: never at `--help`
+    from volctl.core.training import TrainResult
+    from volctl.domain.settings import Settings
+
 VersionArgument = Annotated[str | None, typer.Argument(help="Model version (default: the newest).")]
 HtmlOption = Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML page (curves, "
                                                  "reliability plots) to this file.", metavar="FILE")]
+
+DataOption = Annotated[list[Path] | None, typer.Option(
+    "--data", help="Recording file or folder (repeatable). Default: the configured data dir, ../shared/data when "
+    "present, else the seeded synthetic source.", metavar="PATH")]
+FromLiveOption = Annotated[bool, typer.Option(
+    "--from-live", help="Learn from the ticks the consume service recorded (data.live_recording_mb of them); "
+    "--data adds recordings beside them.", metavar="")]
+WindowOption = Annotated[str | None, typer.Option(
+    help="With --from-live: only the newest stretch of the recording this long (event time), e.g. 24h.")]
 
 app = typer.Typer(help="Train models and inspect the model registry.", no_args_is_help=True)
 
@@ -22,36 +35,82 @@ app = typer.Typer(help="Train models and inspect the model registry.", no_args_i
 @boundary
 def train(
     ctx: typer.Context,
-    data: Annotated[list[Path] | None, typer.Option(
-        "--data", help="Recording file or folder (repeatable). Default: the configured data dir, "
-        "../shared/data when present, else the seeded synthetic source.")] = None,
+    data: DataOption = None,
     synthetic: Annotated[bool, typer.Option(help="Train on the seeded synthetic source.", metavar="")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic source and the model.")] = 7,
     force: Annotated[bool, typer.Option("--force", help="Add a version even when one was trained on the same "
                                         "rows, seed and code.", metavar="")] = False,
+    from_live: FromLiveOption = False,
+    window: WindowOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Choose and calibrate `ml` on validation, evaluate it beside the `baseline` rule on a later
-    test split, save a version (or name the identical one already saved)."""
-    from volctl.core.dataset import load_dataset
-    from volctl.core.training import train_model
-    from volctl.domain.registry import Registry
-    from volctl.render.models import training_summary
+    """Fit the volatility forecaster and choose and calibrate `ml` on validation beside the
+    `baseline` rule, report all three on a later test split, save a version (or name the identical
+    one already saved). With --from-live it learns from the ticks the stack consumed."""
+    result = _train(settings_of(ctx), data, synthetic, seed, force, from_live, window)
+    if as_json:
+        console.emit_json({"version": result.version, "path": str(result.path), "identical_to": result.identical_to,
+                           "manifest": result.manifest})
+    else:
+        from volctl.render.models import training_summary
+
+        training_summary(result)
+
+
+@app.command()
+@boundary
+def retrain(
+    ctx: typer.Context,
+    window: Annotated[str, typer.Option(help="Learn from the newest stretch of the live recording this long "
+                                        "(event time).")] = "24h",
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a version from the stream (the ticks the consume service recorded; --data adds
+    recordings), add it as a shadow challenger of the served model, and say what `volctl quality`
+    will compare. Promotion stays `volctl rollback --to VERSION:VARIANT` or `volctl guard`, on
+    evidence. Exit 0 trained and added, 3 nothing recorded yet or the stack cannot be reached."""
+    from volctl.core.retraining import shadow_plan
+    from volctl.core.shadow import change_shadow
+    from volctl.domain.errors import Unreachable
 
     settings = settings_of(ctx)
-    paths = None if synthetic else (data or ([p] if (p := settings.data_path()) else None))
+    result = _train(settings, data, False, 7, False, True, window)
+    plan = shadow_plan(settings, result.version)
+    change = change_shadow(settings, "shadow_add", plan.target, f"model retrain --window {window}")
+    if change.failed:
+        problem = "; ".join(f"{name}: {body.get('detail')}" for name, body in change.failed.items())
+        raise Unreachable(f"{result.version} was trained but not added in shadow ({problem})",
+                          hint=f"start the stack, then `volctl shadow add {plan.target}`")
+    if as_json:
+        console.emit_json({"version": result.version, "identical_to": result.identical_to, **plan.as_document()})
+    else:
+        from volctl.render.models import retrain_summary
+
+        retrain_summary(result, plan)
+
+
+def _train(settings: Settings, data: list[Path] | None, synthetic: bool, seed: int, force: bool, from_live: bool,
+           window: str | None) -> TrainResult:
+    from volctl.core.dataset import live_recording, load_dataset
+    from volctl.core.training import train_model
+    from volctl.domain.registry import Registry
+
+    if window and not from_live:
+        raise typer.BadParameter("--window needs --from-live (it is a stretch of the live recording)")
+    since = None
+    if from_live:  # the stream, and the recordings asked for beside it
+        paths, since = live_recording(settings.live_recording_path, window)
+        paths += data or []
+    else:
+        paths = None if synthetic else (data or ([p] if (p := settings.data_path()) else None))
     with console.err.status("training") as status:
         def progress(message: str) -> None:
             status.update(message)
             console.note(message)
 
-        dataset = load_dataset(paths, settings.data.naive_timezone, seed=seed, progress=progress)
-        result = train_model(dataset, Registry(settings.registry_path), seed=seed, progress=progress, force=force)
-    if as_json:
-        console.emit_json({"version": result.version, "path": str(result.path), "identical_to": result.identical_to,
-                           "manifest": result.manifest})
-    else:
-        training_summary(result)
+        dataset = load_dataset(paths, settings.data.naive_timezone, seed=seed, progress=progress, since=since)
+        return train_model(dataset, Registry(settings.registry_path), seed=seed, progress=progress, force=force)
 
 
 @app.command("list")

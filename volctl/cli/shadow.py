@@ -52,27 +52,11 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 def _change(ctx: typer.Context, action: str, target: str, reason: str, as_json: bool) -> None:
-    from volctl.clients.http import ServiceClient
-    from volctl.core.rollback import local_actor
-    from volctl.domain.errors import EXIT_CHECK_FAILED, ConfigError
-    from volctl.domain.model_admin import ADMIN_PATH, read_admin_token
-    from volctl.domain.topology import consume_members
-    from volctl.domain.variants import ML, split_target
+    from volctl.core.shadow import change_shadow
+    from volctl.domain.errors import EXIT_CHECK_FAILED
 
-    settings = settings_of(ctx)
-    token = read_admin_token(settings)
-    if not token:
-        raise ConfigError("no admin token", hint="`volctl up` generates one; or set admin_token")
-    version, variant = split_target(target)
-    request = {"action": action, "version": version, "variant": variant or ML, "actor": local_actor(),
-               "reason": reason}
-    answers = {}
-    for member in consume_members(settings):  # every member scores the same challengers
-        with ServiceClient(member.name, member.url, timeout_s=30) as client:
-            answer = client.post(ADMIN_PATH, request, headers={"Authorization": f"Bearer {token}"})
-        answers[member.name] = (answer.status, answer.body if isinstance(answer.body, dict)
-                                else {"detail": str(answer.body)})
-    failed = {name: body for name, (status, body) in answers.items() if status != 200}
+    change = change_shadow(settings_of(ctx), action, target, reason)
+    answers, failed = change.answers, change.failed
     status, body = next(iter(answers.values()))
     if as_json:
         console.emit_json({"status": status, **body, "members": {name: {"status": s, **b}
@@ -84,4 +68,4 @@ def _change(ctx: typer.Context, action: str, target: str, reason: str, as_json: 
     for name, failure in failed.items():
         console.error(f"{name}: {failure.get('detail')}", failure.get("hint"))
     if failed:
-        raise typer.Exit(3 if all(s == 404 for s, _ in answers.values() if s != 200) else EXIT_CHECK_FAILED)
+        raise typer.Exit(3 if change.unreachable else EXIT_CHECK_FAILED)

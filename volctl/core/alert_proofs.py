@@ -67,6 +67,12 @@ def _next_minutes(after_alerts: str, after_silences: str, minutes: int = 60) -> 
     return series
 
 
+def _forecasts(exceeded_per_min: int, within_per_min: int, minutes: int = 60) -> dict[str, str]:
+    """Forecasts met by their realised volatility a minute, by whether the bound was exceeded."""
+    return {f'{m.FORECAST_OUTCOMES}{{exceeded="1"}}': f"0+{exceeded_per_min}x{minutes}",
+            f'{m.FORECAST_OUTCOMES}{{exceeded="0"}}': f"0+{within_per_min}x{minutes}"}
+
+
 def proofs(slo: SloSettings) -> dict[str, Proof]:
     """Alert name -> its proof, for the thresholds of `slo` (the defaults' incidents are wide
     enough for any sensible setting: a latency of seconds, half the requests failing)."""
@@ -99,6 +105,8 @@ def proofs(slo: SloSettings) -> dict[str, Proof]:
     # rule of issue 23; the other way round is a detector that detects.
     found["AlertLiftCollapsed"] = Proof(_next_minutes("1e-05", "0.0001"), _next_minutes("0.0001", "1e-05"),
                                         at_minute=55)
+    # A bound exceeded on 30 % of the minutes (the regime moved); healthy: on 5 %.
+    found["ForecastBoundMiscalibrated"] = Proof(_forecasts(30, 70), _forecasts(5, 95), at_minute=55)
     for alert in queries.burn_alerts(slo):
         found[alert.name] = Proof(burning, quiet, at_minute=75)
     return found

@@ -58,9 +58,10 @@ def load_dataset(
     seed: int = 7,
     progress: Progress | None = None,
     seeds: Seeds | None = None,
+    since: float | None = None,
 ) -> Dataset:
-    """Features and forward-volatility labels for every series under `paths`, the level features
-    seeded with `seeds` (none: each stream's own level).
+    """Features and forward-volatility labels for every series under `paths` (its ticks from
+    `since` on, when given), the level features seeded with `seeds` (none: each stream's own level).
 
     With no paths the seeded synthetic source is used, and the dataset says so. A series that gives
     no tick is named in `empty_sources` with the counts per reason; when none gives a tick, the
@@ -81,8 +82,11 @@ def load_dataset(
     for path in series:
         say(f"reading {path.name}")
         own = ReadStats()
+        ticks = iter_series(path, naive_tz, stats=own)
+        if since is not None:  # the newest stretch only (`model train --from-live --window`)
+            ticks = (tick for tick in ticks if tick.ts >= since)
         try:
-            frame = series_frame(path.name, iter_series(path, naive_tz, stats=own), seeds)
+            frame = series_frame(path.name, ticks, seeds)
         except RecordingError as exc:
             raise ConfigError(str(exc), hint=RECORDING_HINT) from exc
         stats.merge(own)
@@ -93,6 +97,42 @@ def load_dataset(
     if not frames:
         raise ConfigError("; ".join(empty.values()) or stats.no_ticks(", ".join(map(str, paths))), hint=RECORDING_HINT)
     return Dataset(pd.concat(frames, ignore_index=True), [p.name for p in series], False, stats, seeds, empty)
+
+
+def live_recording(folder: Path, window: str | None) -> tuple[list[Path], float | None]:
+    """The consume members' recordings of what they consumed, and where a `window` of them starts:
+    back from the newest tick's event time (a replay keeps its ticks' own times), None for all.
+    ConfigError when nothing was recorded yet."""
+    from volctl.domain.clock import seconds_of
+    from volctl.domain.recordings import iter_file
+
+    files = sorted(folder.glob("*/ticks-*.jsonl")) if folder.is_dir() else []  # a folder a member
+    if not files:
+        raise ConfigError(f"no live recording in {folder} yet: the consume service records the ticks it consumes",
+                          hint="run the stack with a source (`volctl up --demo`, or `volctl ingest`), then retrain")
+    members = sorted({f.parent for f in files})
+    if window is None:
+        return members, None
+    try:
+        span = seconds_of(window)
+    except ValueError as exc:
+        raise ConfigError(f"--window: {exc}") from None
+    newest = max((t.ts for member in members for t in _last_ticks(iter_file, max(member.glob("ticks-*.jsonl")))),
+                 default=None)
+    return members, None if newest is None else newest - span
+
+
+def _last_ticks(read: Callable[..., Iterable[Tick]], path: Path, tail_bytes: int = 64_000) -> list[Tick]:
+    """The ticks of a recording file's last few kB (its newest: a member appends in consume order)."""
+    import tempfile
+
+    with path.open("rb") as handle:
+        handle.seek(max(path.stat().st_size - tail_bytes, 0))
+        tail = handle.read().split(b"\n", 1)[-1] if path.stat().st_size > tail_bytes else handle.read()
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "tail.jsonl"
+        copy.write_bytes(tail)
+        return list(read(copy))
 
 
 def series_frame(source: str, ticks: Iterable[Tick], seeds: Seeds | None = None) -> pd.DataFrame:

@@ -30,6 +30,7 @@ NOT_JUDGED = "not judged"  # measured, but too little evidence in the window to 
 Progress = Callable[[str], None]
 _SLO_CLASSES = {"latency p95": "latency", "error rate": "errors", "availability": "availability",
                 "consumer lag (max)": "lag", "freshness": "freshness"}
+_SLO_PREFIX_CLASSES = {"forecast bound exceeded": "quality"}  # rows named with their window
 
 
 @dataclass
@@ -164,7 +165,7 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
                 writers: GateParts) -> None:
     from volctl.core.freshness import expectation
-    from volctl.core.slo import BREACHED, MET, check_slos
+    from volctl.core.slo import BREACHED, MET, TOO_FEW_LABELS, check_slos
 
     client = writers.prometheus()
     try:
@@ -176,12 +177,16 @@ def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateRepor
     finally:
         client.close()
     _save(bundle / "slo.json", slo.as_document())
-    for row in slo.rows:
-        if row.name not in _SLO_CLASSES:  # throughput: a capacity statement the load checks judge
+    for row in [*slo.rows, *(r for r in slo.info if r.name.startswith(tuple(_SLO_PREFIX_CLASSES)))]:
+        kind = _SLO_CLASSES.get(row.name) or next(
+            (k for prefix, k in _SLO_PREFIX_CLASSES.items() if row.name.startswith(prefix)), None)
+        if kind is None:  # throughput: a capacity statement the load checks judge
             continue
-        kind = _SLO_CLASSES[row.name]
         verdict = PASS if row.verdict == MET else FAIL if row.verdict == BREACHED else UNKNOWN
-        report.checks.append(GateCheck(f"slo: {row.name}", kind, row.shown, row.objective, verdict))
+        todo = ""
+        if row.verdict == TOO_FEW_LABELS:  # as the quality check: too few labelled minutes yet, not judged
+            verdict, todo = NOT_JUDGED, row.explain[-1]
+        report.checks.append(GateCheck(f"slo: {row.name}", kind, row.shown, row.objective, verdict, todo))
 
 
 def _lag_check(lag_inputs: Callable[[], LagInputs], bundle: Path, report: GateReport) -> None:

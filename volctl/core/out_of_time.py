@@ -35,12 +35,13 @@ class Part:
     lifts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per variant: alert lift (needs no label)
     recommendation: dict[str, Any] | None = None
     note: str = ""  # why a part was not scored
+    forecast: dict[str, Any] = field(default_factory=dict)  # the version's forecast against its baselines
 
 
 @dataclass
 class ModelEvaluation:
     version: str
-    recommended_variant: str  # what the version's own test split recommended
+    recommended_variant: str  # what the version recommended when it was trained (on validation)
     label_threshold: float
     parts: list[Part]
     pooled: Part
@@ -49,6 +50,7 @@ class ModelEvaluation:
     empty_sources: dict[str, str] = field(default_factory=dict)  # files that gave no tick: why
     label_properties: dict[str, Any] = field(default_factory=dict)  # pooled: is the label decided by the future?
     answer: str = ""  # the line the report opens with
+    left_out_test: int = 0  # rows inside the version's own test split: `model show` reports them, not this
 
     @property
     def outcome(self) -> Verdict:
@@ -83,6 +85,18 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
                           hint="evaluate it with the volctl version that trained it")
     threshold = float(label["threshold"])
     seen = _seen_periods(manifest)
+    test_period = _seen_periods(manifest, ("test",))
+    inside_test = np.zeros(len(frame), dtype=bool)
+    for start, end in test_period:
+        inside_test |= ((frame["ts"] >= start) & (frame["ts"] <= end)).to_numpy()
+    frame = frame[~inside_test]
+    forecaster = scorers[0].forecaster
+    from volctl.core.forecasting import Baselines, forecast_skill
+
+    baselines = None
+    if forecaster is not None:
+        document = manifest["forecast"]["baselines"]
+        baselines = Baselines((document["training_mean_bps"] / 1e4) ** 2, document["training_mean_log_volatility"])
 
     def part(name: str, rows: pd.DataFrame) -> Part:
         labelled = rows[rows["target"].notna()]
@@ -95,6 +109,9 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
         if len(labelled):
             result.lifts = {s.variant: alert_lift(labels_of(s.score(x), s.decision_threshold), judged)
                             for s in scorers}
+            if forecaster is not None and baselines is not None:
+                result.forecast = forecast_skill(forecaster, x, labelled["fwd_vol"].to_numpy(dtype=float),
+                                                 baselines, judged.units)
         if not len(labelled):
             result.note = "no labelled rows (see the rules that left ticks unlabelled)"
         elif 0 in (y.sum(), len(y) - y.sum()):
@@ -117,18 +134,22 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
 
     answer = version_answer(manifest, {v: {"alert_lift": lift} for v, lift in pooled.lifts.items()},
                             pooled.recommendation or {})
-    return ModelEvaluation(version, manifest.get("recommended_variant", ML), threshold, parts, pooled,
-                           dataset.label_drops, dict(dataset.stats.bad), dataset.empty_sources, properties,
-                           f"scored out of time, {answer}")
+    evaluation = ModelEvaluation(version, manifest.get("recommended_variant", ML), threshold, parts, pooled,
+                                 dataset.label_drops, dict(dataset.stats.bad), dataset.empty_sources, properties,
+                                 f"scored out of time, {answer}")
+    evaluation.left_out_test = int(inside_test.sum())
+    return evaluation
 
 
-def _seen_periods(manifest: dict[str, Any]) -> list[tuple[float, float]]:
-    """The (start, end) epochs of the train and validation splits: evaluation there is not out of time."""
+def _seen_periods(manifest: dict[str, Any], names: tuple[str, ...] = ("train", "validation")
+                  ) -> list[tuple[float, float]]:
+    """The (start, end) epochs of the named splits (by default train and validation: evaluation
+    there is not out of time; the test split is left out of evaluate altogether)."""
     splits = manifest.get("data", {}).get("splits", {})
     def epoch(text: str) -> float:
         return datetime.fromisoformat(text).timestamp()
 
-    return [(epoch(splits[n]["start"]), epoch(splits[n]["end"])) for n in ("train", "validation") if n in splits]
+    return [(epoch(splits[n]["start"]), epoch(splits[n]["end"])) for n in names if n in splits]
 
 
 def _iso(ts: float) -> str:

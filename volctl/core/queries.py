@@ -95,6 +95,23 @@ def alerts_in(window: str) -> str:
 ALERT_LIFT_MIN_ALERTS = 30  # fewer alerts in the window: their median says little
 
 
+def forecasts_in(window: str) -> str:
+    """Forecasts met by their realised next-60 s volatility in the window (every member's)."""
+    return f"sum(increase({m.FORECAST_OUTCOMES}[{window}]))"
+
+
+def bound_exceedance(window: str) -> str:
+    """The share of those whose realised volatility exceeded the forecast's 95 % upper bound."""
+    return (f'sum(increase({m.FORECAST_OUTCOMES}{{exceeded="1"}}[{window}])) / '
+            f"clamp_min({forecasts_in(window)}, 1)")
+
+
+def qlike_against_persistence(window: str) -> str:
+    """The forecast's QLIKE over persistence's on the same outcomes (below 1: it loses less)."""
+    return (f'sum(increase({m.FORECAST_QLIKE}{{forecast="model"}}[{window}])) / '
+            f'sum(increase({m.FORECAST_QLIKE}{{forecast="persistence"}}[{window}]))')
+
+
 def labelled_in(window: str) -> str:
     """Labelled ticks of the served variant in the window (every variant counts each tick once)."""
     return f"max(sum by (variant) (increase({m.OUTCOMES}[{window}])) and on (variant) {SERVED_VARIANT})"
@@ -292,6 +309,13 @@ def quality_alerts(slo: SloSettings) -> tuple[Alert, ...]:
             f"shadow challenger's over {window}", "ticket",
             f"({gap}) > {slo.quality_tolerance:g} and on () ({labelled_in(window)} >= {slo.min_outcomes})",
             "model-quality"))
+    exceedance, low, high = bound_exceedance(window), *bound_range(slo)
+    alerts.append(Alert(
+        "ForecastBoundMiscalibrated", exceedance, ">", high, "30m",
+        f"the forecast's 95 % upper bound was exceeded on a share of minutes outside {low:.0%}-{high:.0%} over "
+        f"{window}: the bound no longer says what it claims", "ticket",
+        f"(({exceedance}) > {high:g} or ({exceedance}) < {low:g}) and on () ({forecasts_in(window)}) >= "
+        f"{slo.min_outcomes}", "model-quality", objective="forecast bound"))
     lift = alert_lift(window)
     alerts.append(Alert(
         "AlertLiftCollapsed", lift, "<", 1.0, "30m",
@@ -345,9 +369,17 @@ def slo_check_expressions(slo: SloSettings, window: str) -> dict[str, str]:
     return found
 
 
+def bound_range(slo: SloSettings) -> tuple[float, float]:
+    """The exceedance rates the bound's objective accepts."""
+    return (round(max(slo.bound_exceedance - slo.bound_tolerance, 0.0), 10),
+            round(min(slo.bound_exceedance + slo.bound_tolerance, 1.0), 10))
+
+
 def quality_expressions(slo: SloSettings) -> dict[str, str]:
     window = slo.quality_window
-    found = {f"labelled {window}": labelled_in(window)}
+    found = {f"labelled {window}": labelled_in(window), f"forecasts {window}": forecasts_in(window),
+             f"bound exceedance {window}": bound_exceedance(window),
+             f"qlike against persistence {window}": qlike_against_persistence(window)}
     for measure in ("precision", "recall"):
         found |= {f"served {measure} {window}": served_realised(measure, window),
                   f"best challenger {measure} {window}": best_challenger_realised(measure, window)}

@@ -217,7 +217,7 @@ def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m",
         report.info.append(row)
     else:
         report.rows.append(row)
-    for row in _quality_rows(measure, slo):  # too few labelled ticks: shown, not judged (`volctl quality` says 3)
+    for row in [*_quality_rows(measure, slo), _bound_row(measure, slo)]:  # too few: shown, not judged
         (report.rows if row.verdict in (MET, BREACHED) else report.info).append(row)
     for row in report.rows:
         if row.verdict == LOW_TRAFFIC and not row.name.startswith("realised"):
@@ -343,6 +343,27 @@ def _quality_rows(measure: Measurements, slo: SloSettings) -> list[SloRow]:
                                f"{slo.min_outcomes}: labels come 60 s after each prediction, past the 5 min warm-up)")
         rows.append(row)
     return rows
+
+
+def _bound_row(measure: Measurements, slo: SloSettings) -> SloRow:
+    """The forecast's 95 % upper bound says what it claims: exceeded on 5 % +/- 3 % of the minutes
+    over the quality window (QLIKE against persistence shown beside it)."""
+    window = slo.quality_window
+    count, rate = measure(queries.forecasts_in(window)), measure(queries.bound_exceedance(window))
+    relative = measure(queries.qlike_against_persistence(window))
+    low, high = queries.bound_range(slo)
+    enough = count is not None and count >= slo.min_outcomes
+    shown = "no data" if rate is None or not count else (
+        f"{rate:.1%} of {count:.0f} minutes" + ("" if relative is None else f"; QLIKE {relative:.2f}x persistence's"))
+    row = SloRow(f"forecast bound exceeded ({window})", f"{low:.0%} to {high:.0%}", rate, shown,
+                 _verdict(rate, rate is not None and low <= rate <= high, enough),
+                 explain=[measure.line(queries.forecasts_in(window)), measure.line(queries.bound_exceedance(window)),
+                          measure.line(queries.qlike_against_persistence(window))])
+    if not enough:
+        row.verdict = TOO_FEW_LABELS
+        row.explain.append(f"not judged: {count or 0:.0f} forecasts met by their realised volatility in {window} "
+                           f"(need {slo.min_outcomes})")
+    return row
 
 
 def _verdict(value: float | None, ok: bool, enough: bool) -> str:

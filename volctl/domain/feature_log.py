@@ -67,6 +67,15 @@ class JsonLinesLog:
         self._rows = self._bytes = 0
 
 
+class TickRecording(JsonLinesLog):
+    """The ticks a consume member consumed, as a recording (the wire format a replay reads back):
+    at most `max_bytes` in ten files, the oldest dropped first."""
+
+    def __init__(self, folder: Path, max_bytes: int) -> None:
+        super().__init__(folder, "ticks", rows_per_file=10_000_000, keep_files=10,
+                         bytes_per_file=max(max_bytes // 10, 1))
+
+
 class FeatureLog(JsonLinesLog):
     def __init__(self, folder: Path, rows_per_file: int = 20_000, keep_files: int = 5) -> None:
         super().__init__(folder, "features", rows_per_file, keep_files)

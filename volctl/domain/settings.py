@@ -128,6 +128,10 @@ class SloSettings:
     min_precision: float = 0.0
     min_recall: float = 0.0
     min_outcomes: int = 200
+    # The forecast's 95 % upper bound, met by the realised volatility over quality_window: exceeded on
+    # bound_exceedance +/- bound_tolerance of the minutes (2-8 %), with at least min_outcomes of them.
+    bound_exceedance: float = 0.05
+    bound_tolerance: float = 0.03
 
 
 @dataclass
@@ -137,6 +141,10 @@ class DataSettings:
     products: list[str] = field(default_factory=lambda: ["BTC-USD", "ETH-USD"])  # for `ingest --live`
     live_url: str = "wss://advanced-trade-ws.coinbase.com"
     max_clock_skew_s: float = 5.0  # ticks dated further ahead of the consumer's clock go to the DLQ
+    # The consume service keeps the ticks it consumed as a recording in the state dir (`recording/`),
+    # at most this many MB (oldest dropped first; 0: none): `volctl model train --from-live` and
+    # `volctl model retrain` learn from it.
+    live_recording_mb: float = 200.0
 
 
 @dataclass
@@ -176,6 +184,11 @@ class Settings:
     def registry_path(self) -> Path:
         return Path(self.model.registry_dir) if self.model.registry_dir else self.state_path / "models"
 
+    @property
+    def live_recording_path(self) -> Path:
+        """The ticks the consume members consumed (one sub-folder a member beyond the first)."""
+        return self.state_path / LIVE_RECORDING
+
     def data_path(self) -> Path | None:
         """The configured recordings, else ../shared/data when present, else None (synthetic);
         dir = "synthetic" asks for the synthetic source even where recordings exist."""
@@ -185,6 +198,8 @@ class Settings:
             return Path(self.data.dir)
         return SHARED_DATA_DIR if SHARED_DATA_DIR.is_dir() else None
 
+
+LIVE_RECORDING = "recording"
 
 # Values are checked for meaning, not only type: a negative latency objective or port 0 is
 # refused with its key and source instead of being shown as "<= -1000 ms" later.
@@ -224,9 +239,11 @@ RULES: dict[str, _Rule] = {
     "slo.quality_tolerance": (lambda v: 0 <= v <= 1, "between 0 and 1"),
     "slo.min_precision": (lambda v: 0 <= v <= 1, "between 0 and 1"),
     "slo.min_recall": (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    "slo.bound_exceedance": _FRACTION, "slo.bound_tolerance": _FRACTION,
     "drift.share_threshold": (lambda v: 0 < v <= 1, "greater than 0 and at most 1"),
     "drift.window": _DURATION_RULE, "drift.min_rows": _AT_LEAST_ONE,
     "data.max_clock_skew_s": (lambda v: v >= 0, "0 or more seconds"),
+    "data.live_recording_mb": (lambda v: 0 <= v <= 1_000_000, "0 (none) or more MB"),
     "model.variant": (lambda v: v in ("ml", "baseline", "auto"), "ml, baseline or auto (the recommended one)"),
     "admin_token": (lambda v: v == "" or len(v) >= MIN_TOKEN_LENGTH,
                     f"at least {MIN_TOKEN_LENGTH} characters (or unset: `volctl up` generates one)"),

@@ -13,6 +13,7 @@ from volctl.render.console import fit, out
 if TYPE_CHECKING:  # training imports pandas and sklearn: keep them out of `model list`
     from volctl.core.models import ModelSummary
     from volctl.core.out_of_time import ModelEvaluation
+    from volctl.core.retraining import ShadowPlan
     from volctl.core.training import TrainResult
 
 
@@ -70,7 +71,9 @@ def training_summary(result: TrainResult) -> None:
     percentile = f"p{label['quantile'] * 100:g}"
     out.print(f"label: {label['definition']} ({label['threshold']:.3f}, the train split's {percentile})")
     _label_properties(label)
-    _test_table(manifest["variants"], "Test split (strictly after training data)")
+    forecast_summary(manifest.get("forecast"))
+    _test_table(manifest["variants"], "Spike alerts, test split (strictly after training data)")
+    _skill_lines(manifest["variants"])
     baseline = manifest["variants"].get("baseline", {})
     if baseline.get("rule"):
         out.print(f"baseline: {baseline['rule']}")
@@ -85,9 +88,49 @@ def training_summary(result: TrainResult) -> None:
     recommendation = manifest.get("recommendation")
     if recommendation:
         if recommendation["variant"] != "ml":
-            out.print("[yellow]ml does not beat the baseline rule on the test split[/]: "
-                      "model.variant = auto serves baseline")
-        out.print(f"recommended variant: [bold]{recommendation['variant']}[/] ({recommendation['reason']})")
+            out.print("[yellow]ml does not beat the baseline rule on validation[/]: model.variant = auto serves "
+                      "baseline")
+        out.print(f"recommended variant (decided on validation; the test split only reports): "
+                  f"[bold]{recommendation['variant']}[/] ({recommendation['reason']})")
+
+
+def retrain_summary(result: TrainResult, plan: ShadowPlan) -> None:
+    training_summary(result)
+    out.print(f"\n[bold]{plan.target}[/] is scored in shadow beside the served {escape(plan.served)}: every new "
+              "tick gets its spike score and its forecast, and each is met by what happened 60 s later.")
+    out.print(f"`{plan.quality}` compares them on ticks after {plan.judged_from} (the new version's data ends there; "
+              "earlier ticks taught it and judge nothing): PR-AUC, alert lift and skill against chance, and the "
+              "forecast's QLIKE and bound.")
+    out.print(f"to serve it once the evidence says so: {escape(plan.promote)} (or let `volctl guard` decide)")
+
+
+def forecast_summary(forecast: dict | None) -> None:
+    """The model's first output: the next-minute volatility forecast against persistence and the
+    training mean, and its bound (versions trained before it: said so)."""
+    from volctl.core.forecasting import forecast_line
+
+    if not forecast:
+        out.print("[yellow]forecast: none (trained before volctl forecast the next minute's volatility)[/]")
+        return
+    out.print(f"[bold]forecast[/] of the next-60 s realised volatility: {escape(forecast['name'])} "
+              f"({escape(forecast['selection']['chosen_on'])})")
+    test = forecast.get("test") or {}
+    out.print(f"  test split: {escape(forecast_line(test))}")
+    for against, name in (("training_mean", "the training mean"), ("persistence", "persistence")):
+        r2 = test.get(f"r2_log_vs_{against}")
+        if r2:
+            low, high = r2["interval"]
+            out.print(f"  R-squared of log volatility against {name} {r2['value']:.2f} [{low:.2f}, {high:.2f}]")
+    out.print(f"  upper bound: {escape(forecast['selection']['upper_bound'])}")
+
+
+def _skill_lines(variants: dict) -> None:
+    from volctl.core.evaluation import skill_line
+
+    for name, entry in variants.items():
+        skill = (entry.get("metrics") or {}).get("skill")
+        if skill:
+            out.print(f"{name} spike alerts {escape(skill_line(skill))}")
 
 
 def _label_properties(label: dict) -> None:
@@ -135,13 +178,16 @@ def model_details(document: dict) -> None:
             out.print(f"  {name:<10} {part['rows']:>7,} rows  {part['start']} → {part['end']}")
     if data.get("unlabelled_by_rule"):
         out.print("unlabelled: " + ", ".join(f"{rule} {count:,}" for rule, count in data["unlabelled_by_rule"].items()))
-    _test_table(document["variants"], "test split")
+    forecast_summary(document.get("forecast"))
+    _test_table(document["variants"], "spike alerts, test split")
+    _skill_lines(document["variants"])
     for name, entry in document["variants"].items():
         if entry.get("rule"):
             out.print(f"{name}: {entry['rule']}")
     recommendation = document.get("recommendation")
     if recommendation:
-        out.print(f"recommended variant: [bold]{recommendation['variant']}[/] ({recommendation['reason']})")
+        out.print(f"recommended variant (decided on {recommendation.get('decided_on', 'the test split')}): "
+                  f"[bold]{recommendation['variant']}[/] ({recommendation['reason']})")
     for name, entry in document["variants"].items():
         bins = (entry.get("metrics") or {}).get("reliability") or []
         if not bins:
@@ -159,8 +205,8 @@ def evaluation_report(evaluation: ModelEvaluation) -> None:
     """`volctl model evaluate`: the answer, each recording, then all of them pooled, a small table each."""
     if evaluation.answer:
         out.print(f"[bold]{escape(evaluation.answer)}[/]")
-    out.print(f"[bold]model {evaluation.version}[/] (label threshold {evaluation.label_threshold:.4g}; its own test "
-              f"split recommended {evaluation.recommended_variant})")
+    out.print(f"[bold]model {evaluation.version}[/] (label threshold {evaluation.label_threshold:.4g}; "
+              f"recommended {evaluation.recommended_variant} when it was trained)")
     properties = evaluation.label_properties
     if properties:
         out.print(f"pooled: a scorer that knows the next 60 s volatility has PR-AUC "
@@ -168,9 +214,16 @@ def evaluation_report(evaluation: ModelEvaluation) -> None:
                   f"base rate {properties['base_rate']:.3f}")
     for name, why in evaluation.empty_sources.items():
         out.print(f"[yellow]{escape(name)} gave no rows[/]: {escape(why)}")
+    if evaluation.left_out_test:
+        out.print(f"left out: {evaluation.left_out_test:,} ticks inside the version's own test split "
+                  "(`volctl model show` reports that split; it is never scored twice)")
     for part in (*evaluation.parts, evaluation.pooled):
         out.print(f"\n[bold]{escape(part.name)}[/]: {part.start} → {part.end}, {part.labelled:,} labelled rows, "
                   f"{part.spikes:,} spikes in {part.episodes} episodes")
+        if part.forecast:
+            from volctl.core.forecasting import forecast_line
+
+            out.print(f"  {escape(forecast_line(part.forecast))}")
         if part.overlaps_training:
             out.print("[yellow]inside the version's training or validation period: not out of time[/]")
         if not part.metrics:
@@ -191,6 +244,7 @@ def evaluation_report(evaluation: ModelEvaluation) -> None:
         for variant, m in part.metrics.items():
             if m.get("brier_worse_than_constant"):
                 out.print(f"[yellow]{variant}: Brier worse than the constant rate: not calibrated here[/]")
+        _skill_lines({variant: {"metrics": m} for variant, m in part.metrics.items()})
         if part.recommendation:
             low, high = part.recommendation["pr_auc_difference_interval"]
             out.print(f"ml − baseline PR-AUC {part.recommendation['pr_auc_difference']:+.3f} "
