@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from services.predict.validation import MAX_BODY_BYTES, MAX_ROWS
+from volctl.domain.features import FEATURES
 from volctl.domain.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -52,6 +54,15 @@ def test_predict_health_version_metrics(service, rows, trained_registry: Path) -
     assert len(body["scores"]) == len(rows) == len(body["labels"])
     assert all(0 <= s <= 1 for s in body["scores"]) and set(body["labels"]) <= {0, 1}
     assert body["model_variant"] == "ml" and body["ts"].endswith("Z")
+    # The model's first output: each row's next-60 s volatility forecast, in bps, with its 95 % bound; a
+    # single row (the fast path, plain Python) forecasts what the batch path does.
+    forecaster = Registry(trained_registry).load(body["version"], "ml").forecaster
+    matrix = np.array([[row[name] for name in FEATURES] for row in rows])
+    expected = forecaster.volatility(matrix) * 1e4
+    np.testing.assert_allclose(body["forecast_bps"], expected, rtol=1e-9)
+    assert all(u > f > 0 for u, f in zip(body["forecast_upper_bps"], body["forecast_bps"], strict=True))
+    one = httpx.post(service.url + "/predict", json={"rows": rows[:1]}).json()
+    np.testing.assert_allclose(one["forecast_bps"], expected[:1], rtol=1e-9)
     health = httpx.get(service.url + "/health").json()
     assert health["status"] == "ok" and health["model_variant"] == "ml"
     version = httpx.get(service.url + "/version").json()
@@ -59,9 +70,9 @@ def test_predict_health_version_metrics(service, rows, trained_registry: Path) -
     assert version["sha"] == registry.manifest(registry.latest())["variants"]["ml"]["sha256"]
     assert version["version"] == body["version"]
     metrics = httpx.get(service.url + "/metrics").text
-    assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="200") == 1
-    assert _metric(metrics, "volatility_prediction_latency_seconds_count", variant="ml") == 1
-    assert _metric(metrics, "volatility_predictions_total", variant="ml") == len(rows)
+    assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="200") == 2
+    assert _metric(metrics, "volatility_prediction_latency_seconds_count", variant="ml") == 2
+    assert _metric(metrics, "volatility_predictions_total", variant="ml") == len(rows) + 1
     assert _metric(metrics, "volatility_api_health_status") == 1
     assert _metric(metrics, "volatility_model_info", variant="ml", version=body["version"]) == 1
     assert 'le="5e-05"' in metrics and 'le="0.0005"' not in metrics  # from 50 µs (issue 24)
