@@ -283,7 +283,7 @@ def test_every_variant_loads_without_scikit_learn_and_carries_its_forecast(train
             "print(models[0].describe()); "
             "print(*(0 <= m.score_row(row) <= 1 for m in models), *(m.forecaster.volatility_of_row(row, "
             "tuple(m.features.index(n) for n in ('vol_ratio_30s', 'vol_ratio_60s', 'vol_ratio_300s', "
-            "'vol_level_60s', 'tick_rate_60s', 'spread_bps'))) > 0 for m in models))")
+            "'vol_level_60s', 'spread_bps'))) > 0 for m in models))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     described, scored = result.stdout.splitlines()
@@ -323,9 +323,11 @@ def test_model_show_gives_metrics_with_intervals_the_recommendation_and_reliabil
         assert len(bins) == 10 and sum(b["rows"] for b in bins) == document["data"]["splits"]["test"]["rows"]
         assert [b["mean_score"] for b in bins] == sorted(b["mean_score"] for b in bins)
     text = CliRunner().invoke(app, ["model", "show"], env=env).output
-    assert "recommended variant:" in text and "90 % interval" in text and "reliability of ml" in text
-    assert text.startswith(f"serving {document['recommended_variant']}")  # the answer first
-    answer = text[:text.index("\nmodel ")].replace("\n", " ")
+    assert "recommended variant (decided on validation):" in text and "90 % interval" in text
+    assert "reliability of ml" in text and "spike alerts against chance:" in text
+    assert text.startswith("forecast: QLIKE")  # the answer first, and the forecast first in it
+    assert f"spike alerts: serving {document['recommended_variant']}" in " ".join(text.split())
+    answer = " ".join(text[:text.index("\nmodel ")].split())
     assert "ml - baseline PR-AUC" in answer and "alert lift" in answer and "decided by the future" in text
     listed = CliRunner().invoke(app, ["model", "list"], env=env).output
     if document["recommended_variant"] == "baseline":  # said plainly, not left to a table

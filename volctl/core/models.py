@@ -74,7 +74,8 @@ def show_model(registry_root: Path, version: str | None = None) -> dict[str, Any
     registry = Registry(registry_root)
     version = version or registry.latest()
     manifest = registry.manifest(version)
-    keep = ("version", "created_at", "label", "features", "recommended_variant", "recommendation")
+    keep = ("version", "created_at", "label", "features", "recommended_variant", "recommendation", "forecast",
+            "test_comparison")
     document = {key: manifest.get(key) for key in keep}
     document["data"] = {key: value for key, value in manifest.get("data", {}).items() if key != "bad_lines"}
     shown = ("rule", "estimator", "candidates", "calibration", "decision_threshold", "metrics", "curves", "sha256")
@@ -86,9 +87,11 @@ def show_model(registry_root: Path, version: str | None = None) -> dict[str, Any
 
 
 def version_answer(manifest: dict[str, Any], metrics_of: dict[str, dict[str, Any]] | None = None,
-                   recommendation: dict[str, Any] | None = None) -> str:
-    """The line a version's report opens with: what `auto` serves, ml against baseline, alert lift.
-    `metrics_of` and `recommendation` replace the test split's (model evaluate: the scored files)."""
+                   recommendation: dict[str, Any] | None = None, forecast: dict[str, Any] | None = None) -> str:
+    """The line a version's report opens with: the forecast against persistence first (what the
+    data supports), then what `auto` serves for spike alerts, ml against baseline, their skill
+    against chance and alert lift. `metrics_of`, `recommendation` and `forecast` replace the test
+    split's (model evaluate: the scored files)."""
     from volctl.core.evaluation import answer_line
 
     variants = manifest.get("variants", {})
@@ -98,5 +101,15 @@ def version_answer(manifest: dict[str, Any], metrics_of: dict[str, dict[str, Any
     recommendation = recommendation if recommendation is not None else manifest.get("recommendation") or {}
     metrics = (metrics_of or {}).get(served) if metrics_of is not None else entry.get("metrics")
     verdict = recommendation.get("verdict") or recommendation.get("reason", "")
-    return answer_line(served, about, "ml - baseline", recommendation.get("pr_auc_difference"),
-                       recommendation.get("pr_auc_difference_interval"), verdict, (metrics or {}).get("alert_lift"))
+    spikes = answer_line(served, about, "ml - baseline", recommendation.get("pr_auc_difference"),
+                         recommendation.get("pr_auc_difference_interval"), verdict, (metrics or {}).get("alert_lift"))
+    skill = (metrics or {}).get("skill")
+    if skill:
+        spikes += f"; against chance: {skill['verdict']}"
+    forecast = forecast if forecast is not None else (manifest.get("forecast") or {}).get("test")
+    gain = (forecast or {}).get("qlike_gain_vs_persistence")
+    if not gain:
+        return spikes
+    low, high = gain["interval"]
+    return (f"forecast: QLIKE {gain['value']:+.2f} better than persistence"
+            + (f" [{low:+.2f}, {high:+.2f}]" if low == low else "") + f" ({gain['verdict']}); spike alerts: {spikes}")

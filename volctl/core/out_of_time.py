@@ -111,7 +111,7 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
                             for s in scorers}
             if forecaster is not None and baselines is not None:
                 result.forecast = forecast_skill(forecaster, x, labelled["fwd_vol"].to_numpy(dtype=float),
-                                                 baselines, judged.units)
+                                                 baselines, judged.units, ts=judged.ts)
         if not len(labelled):
             result.note = "no labelled rows (see the rules that left ticks unlabelled)"
         elif 0 in (y.sum(), len(y) - y.sum()):
@@ -132,8 +132,9 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
         properties = label_properties(labelled, (labelled["target"] > threshold).to_numpy().astype(int))
     from volctl.core.models import version_answer
 
-    answer = version_answer(manifest, {v: {"alert_lift": lift} for v, lift in pooled.lifts.items()},
-                            pooled.recommendation or {})
+    answer = version_answer(manifest, {v: {"alert_lift": lift, "skill": (pooled.metrics.get(v) or {}).get("skill")}
+                                       for v, lift in pooled.lifts.items()},
+                            pooled.recommendation or {}, pooled.forecast or {})
     evaluation = ModelEvaluation(version, manifest.get("recommended_variant", ML), threshold, parts, pooled,
                                  dataset.label_drops, dict(dataset.stats.bad), dataset.empty_sources, properties,
                                  f"scored out of time, {answer}")

@@ -149,7 +149,7 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     test_rows = rows_of(split.test, y["test"])
     evaluated = evaluate_variants([ml, baseline], x["test"], test_rows)
     forecast = forecast_skill(forecaster, x["test"], split.test["fwd_vol"].to_numpy(dtype=float), baselines,
-                              test_rows.units)
+                              test_rows.units, ts=test_rows.ts)
     say(forecast_line(forecast))
     for variant in (ML, BASELINE):
         say(f"{variant} spike alerts, {skill_line(evaluated.metrics[variant]['skill'])}")
