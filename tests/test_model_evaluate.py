@@ -45,10 +45,12 @@ def test_later_recordings_are_scored_with_every_variant_per_file_and_pooled(
             assert metrics["brier_worse_than_constant"] == (metrics["brier"] > metrics["brier_constant"])
             assert "median_ratio" in metrics["alert_lift"] and "decile_lift" in metrics["alert_lift"]
     assert pooled["recommendation"]["variant"] in ("ml", "baseline")
-    assert document["answer"].startswith("scored out of time, serving ")
+    assert document["answer"].startswith("scored out of time, forecast: QLIKE ")  # the forecast first
+    assert "spike alerts: serving " in document["answer"]
+    assert pooled["forecast"]["rows"] > 0 and "qlike_gain_vs_persistence" in pooled["forecast"]
 
     text = _run(week_registry, "evaluate", *data).output
-    assert text.startswith("scored out of time, serving ")  # the answer first
+    assert text.startswith("scored out of time, forecast: QLIKE ")  # the answer first
     assert "90 % interval" in text and "ml − baseline PR-AUC" in text and "alert lift" in text
     html = page.read_text()
     assert _charts(html) == ["precision-recall", "ml: reliability", "baseline: reliability"], _charts(html)
