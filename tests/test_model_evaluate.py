@@ -63,6 +63,16 @@ def test_a_recording_inside_the_training_period_is_flagged(week_registry: Path, 
     assert document["parts"][0]["overlaps_training"] is True
 
 
+def test_the_versions_own_test_split_is_left_out_and_said(week_registry: Path, shared_data: Path) -> None:
+    """Issue 37: the test split stays untouched; `model show` reports it, evaluate never scores it again."""
+    last = shared_data / WEEK / "ticks_BTCUSD_20251206_071146.ndjson"  # the week's last run: its test split
+    result = _run(week_registry, "evaluate", "--data", str(last), "--json")
+    document = json.loads(result.stdout)
+    assert document["left_out_test"] > 1000 and result.exit_code == 3  # nothing else left to score
+    shown = _run(week_registry, "evaluate", "--data", str(last)).output
+    assert "inside the version's own test split" in " ".join(shown.split())
+
+
 def test_nothing_labelled_is_exit_3_with_the_counts(week_registry: Path, shared_data: Path) -> None:
     result = _run(week_registry, "evaluate", "--data", str(shared_data / "btcusd_2025-11-08_advtrade_ticker.ndjson"))
     assert result.exit_code == 3, result.output
