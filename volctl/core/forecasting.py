@@ -209,3 +209,34 @@ def forecast_line(skill: dict[str, Any]) -> str:
     if live:
         parts[-1] += f" ({live['exceedance']:.1%} recalibrated on the last hour, as live)"
     return "; ".join(parts)
+
+
+ALERT_RATE = 0.10  # an alert definition's threshold alerts on this share of validation minutes
+
+
+def alert_definitions(forecaster: Forecaster, x_validation: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                      rows: Any) -> list[dict[str, Any]]:
+    """Alerts a user can rely on, each a threshold on something the data supports, set on
+    validation to alert on ALERT_RATE of the minutes, judged on the test split against chance with
+    its alert rate per session: the forecast's upper bound above N bps (an operator sets N), and
+    "volatility elevated versus the last 30 minutes" (a nowcast)."""
+    from volctl.core.evaluation import chance_skill
+    from volctl.domain.features import FEATURES
+
+    ratio = FEATURES.index("vol_ratio_60s")
+    measures = {
+        "upper bound": ("forecast_upper_bps >= {:.2f} bps (a threshold the operator sets; this one alerted on "
+                        "10 % of validation minutes)", lambda x: forecaster.volatility(x) * forecaster.upper_multiplier
+                        * BPS),
+        "elevated": ("volatility elevated versus the last 30 minutes: vol_ratio_60s >= {:.2f} (the trailing minute "
+                     "over the 30-minute level; a nowcast)", lambda x: x[:, ratio]),
+    }
+    found = []
+    for name, (words, value_of) in measures.items():
+        reference = value_of(x_validation)
+        threshold = float(np.nanquantile(reference, 1 - ALERT_RATE))
+        values = np.nan_to_num(value_of(x_test), nan=-np.inf)
+        alerts = values >= threshold
+        found.append({"name": name, "definition": words.format(threshold), "threshold": threshold,
+                      "skill": chance_skill(y_test, np.where(np.isfinite(values), values, 0.0), alerts, rows)})
+    return found

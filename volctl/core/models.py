@@ -75,7 +75,7 @@ def show_model(registry_root: Path, version: str | None = None) -> dict[str, Any
     version = version or registry.latest()
     manifest = registry.manifest(version)
     keep = ("version", "created_at", "label", "features", "recommended_variant", "recommendation", "forecast",
-            "test_comparison")
+            "test_comparison", "alert_definitions")
     document = {key: manifest.get(key) for key in keep}
     document["data"] = {key: value for key, value in manifest.get("data", {}).items() if key != "bad_lines"}
     shown = ("rule", "estimator", "candidates", "calibration", "decision_threshold", "metrics", "curves", "sha256")

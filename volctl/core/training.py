@@ -18,7 +18,7 @@ from volctl import __version__
 from volctl.core.dataset import Dataset, Progress, measure_seeds
 from volctl.core.drift_calibration import TEST_SCORES_FILE, TEST_SCORES_KEY, calibrate_version
 from volctl.core.evaluation import Rows, evaluate_variants, pr_auc, skill_line
-from volctl.core.forecasting import baselines_of, choose_forecaster, forecast_line, forecast_skill
+from volctl.core.forecasting import alert_definitions, baselines_of, choose_forecaster, forecast_line, forecast_skill
 from volctl.core.rules import choose_baseline
 from volctl.core.selection import choose_ml
 from volctl.domain.errors import NotEnoughData
@@ -153,6 +153,7 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     say(forecast_line(forecast))
     for variant in (ML, BASELINE):
         say(f"{variant} spike alerts, {skill_line(evaluated.metrics[variant]['skill'])}")
+    definitions = alert_definitions(forecaster, x["validation"], x["test"], y["test"], test_rows)
     created = datetime.now(UTC)
     version = registry.free_version(f"{created:%Y%m%d-%H%M%S}-{'synthetic' if dataset.synthetic else 'real'}")
     manifest = {
@@ -183,6 +184,7 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
         "test_comparison": evaluated.recommendation,  # the same comparison on the test split: reported only
         "forecast": {**forecaster.as_document(), "selection": forecast_selection, "baselines": baselines.as_document(),
                      "test": forecast},
+        "alert_definitions": definitions,
         "variants": {
             ML: {
                 "estimator": chosen.description,

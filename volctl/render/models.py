@@ -74,6 +74,7 @@ def training_summary(result: TrainResult) -> None:
     forecast_summary(manifest.get("forecast"))
     _test_table(manifest["variants"], "Spike alerts, test split (strictly after training data)")
     _skill_lines(manifest["variants"])
+    alert_definitions(manifest.get("alert_definitions"))
     baseline = manifest["variants"].get("baseline", {})
     if baseline.get("rule"):
         out.print(f"baseline: {baseline['rule']}")
@@ -122,6 +123,15 @@ def forecast_summary(forecast: dict | None) -> None:
             low, high = r2["interval"]
             out.print(f"  R-squared of log volatility against {name} {r2['value']:.2f} [{low:.2f}, {high:.2f}]")
     out.print(f"  upper bound: {escape(forecast['selection']['upper_bound'])}")
+
+
+def alert_definitions(definitions: list[dict] | None) -> None:
+    """The alerts a user can rely on, measured: each definition and its skill against chance."""
+    from volctl.core.evaluation import skill_line
+
+    for definition in definitions or []:
+        out.print(f"alert definition: {escape(definition['definition'])}")
+        out.print(f"  test split {escape(skill_line(definition['skill']))}")
 
 
 def _skill_lines(variants: dict) -> None:
@@ -181,6 +191,7 @@ def model_details(document: dict) -> None:
     forecast_summary(document.get("forecast"))
     _test_table(document["variants"], "spike alerts, test split")
     _skill_lines(document["variants"])
+    alert_definitions(document.get("alert_definitions"))
     for name, entry in document["variants"].items():
         if entry.get("rule"):
             out.print(f"{name}: {entry['rule']}")

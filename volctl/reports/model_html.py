@@ -68,10 +68,13 @@ def model_page(document: dict[str, Any]) -> str:
         lines.append("!trained on the SYNTHETIC tick source, not market data")
     recommendation = document.get("recommendation") or {}
     if recommendation:
-        lines.append(f"recommended variant: {recommendation['variant']} ({recommendation['reason']})")
-    section = Section("test split (strictly after the training and validation data)")
+        lines.append(f"recommended variant (decided on {recommendation.get('decided_on', 'the test split')}): "
+                     f"{recommendation['variant']} ({recommendation['reason']})")
+    lines += forecast_lines(document.get("forecast"))
+    section = Section("spike alerts, test split (strictly after the training and validation data)")
     curves = {}
     for name, entry in document["variants"].items():
+        section.lines += skill_lines({name: entry.get("metrics") or {}})
         if entry.get("rule"):
             section.lines.append(f"{name}: {entry['rule']}")
         if entry.get("estimator"):
@@ -84,10 +87,34 @@ def model_page(document: dict[str, Any]) -> str:
     return _page(f"volctl model {document['version']}", document.get("answer", ""), lines, [section])
 
 
+def forecast_lines(forecast: dict[str, Any] | None) -> list[str]:
+    """The model's first output on a page: the forecast against persistence and the mean, its bound."""
+    from volctl.core.forecasting import forecast_line
+
+    if not forecast:
+        return ["!no forecast: this version was trained before volctl forecast the next minute's volatility"]
+    test = forecast.get("test") or {}
+    lines = [f"forecast of the next-60 s realised volatility ({forecast['name']}, chosen on validation), test split: "
+             f"{forecast_line(test)}"]
+    r2 = test.get("r2_log_vs_training_mean")
+    if r2:
+        lines.append("R-squared of log volatility against the training mean {:.2f} [{:.2f}, {:.2f}]".format(
+            r2["value"], *r2["interval"]))
+    return lines
+
+
+def skill_lines(metrics_of: dict[str, dict[str, Any]]) -> list[str]:
+    from volctl.core.evaluation import skill_line
+
+    return [f"{variant} spike alerts {skill_line(m['skill'])}" for variant, m in metrics_of.items() if m.get("skill")]
+
+
 def evaluation_page(evaluation: ModelEvaluation) -> str:
     """`model evaluate --html`: pooled first, then each recording."""
-    lines = [f"label threshold {evaluation.label_threshold:.4g} (the version's own); the version's test split "
-             f"recommended {evaluation.recommended_variant}"]
+    lines = [f"label threshold {evaluation.label_threshold:.4g} (the version's own); recommended "
+             f"{evaluation.recommended_variant} when it was trained"]
+    if evaluation.left_out_test:
+        lines.append(f"left out: {evaluation.left_out_test:,} ticks inside the version's own test split")
     if evaluation.label_properties:
         lines.append(label_properties_text(evaluation.label_properties))
     lines += [f"!{name} gave no tick: {why}" for name, why in evaluation.empty_sources.items()]
@@ -103,6 +130,11 @@ def _part_section(part: Part) -> Section:
         section.lines.append("!inside the version's training or validation period: not out of time")
     if part.note:
         section.lines.append(f"!not scored: {part.note}")
+    if part.forecast.get("rows"):
+        from volctl.core.forecasting import forecast_line
+
+        section.lines.append(forecast_line(part.forecast))
+    section.lines += skill_lines(part.metrics)
     if part.recommendation:
         section.lines.append(f"ml − baseline PR-AUC {part.recommendation['pr_auc_difference']:+.3f}, interval "
                              "[{:+.3f}, {:+.3f}]: {}".format(*part.recommendation["pr_auc_difference_interval"],

@@ -18,4 +18,10 @@ def quality_page(report: QualityReport) -> str:
             for row in report.variants]
     caption = "Dots: PR-AUC over the window; bars: its 90 % block-bootstrap interval."
     charts = [interval_chart("realised PR-AUC by variant", rows, "PR-AUC", "variant", caption)] if rows else []
-    return page("reports/quality.html.j2", report=report, verdict=verdict, css=css, charts=charts)
+    from volctl.core.evaluation import skill_line
+    from volctl.core.quality import live_forecast_line
+
+    skill = [f"{row.variant} spike alerts {skill_line(row.skill)}" for row in report.variants if row.skill]
+    forecast = live_forecast_line(report.forecast) if report.forecast else ""
+    return page("reports/quality.html.j2", report=report, verdict=verdict, css=css, charts=charts, skill=skill,
+                forecast=forecast)
