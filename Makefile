@@ -75,7 +75,7 @@ demo: install prometheus
 
 test: install prometheus compose-tools browser
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15  # two workers, a test module each; the slowest 15 listed
+	$(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=15  # a module (or a shared stack's tests) a worker at a time, heaviest first
 
 # The unit tier alone (in process, no port, no training): about a minute.
 test-fast: install

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytest_plugins = ("tests.stacks",)  # the shared stacks (healthy_stack, slow_stack) for every module
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
 
@@ -367,10 +368,14 @@ REAL_FIXTURES = frozenset({"trained_registry", "week_registry", "start_predict",
                            "receiver", "browser", "predict_url", "admin_predict"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test gets one tier: the highest its markers or fixtures imply. A test marked unit
-    that starts anything real is an error, not a fast test."""
+    """Every test gets one tier: the highest its markers or fixtures imply (a test marked unit that
+    starts anything real is an error, not a fast test). A test outside a shared stack's group runs in
+    its module's group: a module's own fixtures are set up once, in one worker (`--dist loadgroup`)."""
     for item in items:
+        if not any(True for _ in item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else "tests"))
         marked = {m.name for m in item.iter_markers() if m.name in TIERS}
         uses = set(getattr(item, "fixturenames", ()))
         implied = "e2e" if uses & STACK_FIXTURES else "integration" if uses & REAL_FIXTURES else None
@@ -380,3 +385,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = next((t for t in reversed(TIERS) if t in marked or t == implied), "unit")
         if tier not in marked:
             item.add_marker(tier)
+    _heaviest_groups_first(items)
+
+
+TIER_SECONDS = {"unit": 0.2, "integration": 5.0, "e2e": 30.0}  # rough costs: only the order depends on them
+
+
+def _heaviest_groups_first(items: list[pytest.Item]) -> None:
+    """Groups in the order of their rough cost, heaviest first (tests keep their order inside a group):
+    xdist hands groups out in collection order, and a long group handed out last is a long tail
+    (`--no-loadscope-reorder`: xdist would otherwise order groups by their number of tests)."""
+    def group(item: pytest.Item) -> str:
+        return next(item.iter_markers("xdist_group")).args[0]
+
+    def cost(item: pytest.Item) -> float:
+        tier = next((t for t in reversed(TIERS) if item.get_closest_marker(t)), "unit")
+        return TIER_SECONDS[tier] + (30.0 if item.get_closest_marker("slow") else 0.0)
+
+    weight: dict[str, float] = {}
+    for item in items:
+        weight[group(item)] = weight.get(group(item), 0.0) + cost(item)
+    order = {item.nodeid: index for index, item in enumerate(items)}
+    items.sort(key=lambda item: (-weight[group(item)], group(item), order[item.nodeid]))

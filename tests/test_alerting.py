@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, free_port, wait_for_http, write_config
-from tests.test_stack import Stack, needs_prometheus
+from tests.stacks import Stack, needs_prometheus
 from volctl.clients.alertmanager import AlertmanagerClient
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core import queries
@@ -262,6 +262,7 @@ def _until(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-d
 
 @needs_prometheus
 @needs_alertmanager
+@pytest.mark.slow
 def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(alerting_stack: Stack) -> None:
     stack = alerting_stack
     assert stack.run("alerts").returncode == 0

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_stack import Stack, needs_prometheus
+from tests.stacks import Stack, needs_prometheus
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @needs_prometheus

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_stack import Stack, needs_prometheus
+from tests.stacks import Stack, needs_prometheus
 from volctl.core.freshness import Expectation, from_members
 from volctl.domain.verdict import Verdict
 

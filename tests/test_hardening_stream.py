@@ -40,6 +40,7 @@ def test_a_tick_from_the_future_goes_to_the_dlq(stream_env: StreamEnv) -> None:
     assert len(read_topic(stream_env.bootstrap, stream_env.topics["predictions"])) == 15
 
 
+@pytest.mark.slow
 def test_a_broker_restart_duplicates_at_most_what_was_in_flight(tmp_path: Path, trained_registry: Path,
                                                                   shared_data: Path) -> None:
     from tests.conftest import start_test_broker
@@ -98,6 +99,7 @@ def test_ingest_says_how_far_it_got_when_the_broker_dies(tmp_path: Path, trained
     assert summary["sent"] > 0 and summary["stopped_early"]
 
 
+@pytest.mark.slow
 def test_ingest_carries_on_through_a_broker_restart_and_loses_nothing(tmp_path: Path, trained_registry: Path) -> None:
     """Issue 24: after `kill -9` of the broker and a restart, the replay stayed "running" with 0
     messages delivered for minutes (InitProducerId UnknownError for good). Now sending pauses while
@@ -165,7 +167,8 @@ def _processes_using(state: Path) -> list[int]:
 @pytest.mark.skipif(__import__("shutil").which("prometheus") is None, reason="prometheus is not installed")
 @pytest.mark.e2e
 def test_concurrent_ups_leave_no_orphan(tmp_path: Path, trained_registry: Path) -> None:
-    from tests.test_stack import VOLCTL, Stack, _listening
+    from tests.conftest import VOLCTL
+    from tests.stacks import Stack, _listening
 
     stack = Stack(tmp_path / "state", trained_registry)
     env = {**__import__("os").environ, "VOLCTL_CONFIG": str(stack.config), "NO_COLOR": "1"}

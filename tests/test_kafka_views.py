@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, Broker, volctl
+from tests.stacks import Stack, on_slow_stack
 from tests.test_slo_check import stack_up
-from tests.test_stack import Stack
 from volctl.core.lag import ERR, OK, STALL, STOP, WARN, Observation, evaluate
 from volctl.domain.perturb import shifted, wider_and_thinner, write_recording
 from volctl.domain.recordings import iter_series
@@ -171,6 +171,7 @@ def _gate(stack: Stack, *args: str, **env: str) -> tuple[int, dict]:
 @needs_prometheus
 @pytest.mark.integration
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Path, trained_registry: Path) -> None:
     with stack_up(tmp_path, trained_registry) as stack:
         _ingest(stack, APR_3)
@@ -218,11 +219,12 @@ def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Pa
 @needs_prometheus
 @pytest.mark.integration
 @pytest.mark.e2e
-def test_gate_fails_on_latency_with_injected_slowness(tmp_path: Path, trained_registry: Path) -> None:
-    with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900") as stack:
-        code, gate = _gate(stack, "--rps", "20", "--duration", "10s")
-        assert code == 1 and "latency" in gate["failed_classes"] and gate["answer"] == "do not ship", gate
-        assert any(c["kind"] == "latency" and c["verdict"] == "fail" for c in gate["checks"])
+@on_slow_stack
+def test_gate_fails_on_latency_with_injected_slowness(slow_stack: Stack) -> None:
+    stack = slow_stack  # 900 ms and 30 % errors injected into predict (tests/stacks.py)
+    code, gate = _gate(stack, "--rps", "20", "--duration", "10s")
+    assert code == 1 and "latency" in gate["failed_classes"] and gate["answer"] == "do not ship", gate
+    assert any(c["kind"] == "latency" and c["verdict"] == "fail" for c in gate["checks"])
 
 
 @needs_prometheus

@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tests.browser import PHONE, browser, open_everywhere, open_report  # noqa: F401 (the fixture)
+from tests.stacks import Stack, needs_prometheus, on_healthy_stack
 from tests.test_drift import APR_3, _config, _drift
 from tests.test_outcomes import _outcomes_of_a_replay
-from tests.test_stack import Stack, needs_prometheus
 from volctl.cli.app import app
 
 pytestmark = pytest.mark.integration
@@ -67,17 +66,10 @@ def test_drift_summary_page(browser, shared_data: Path, trained_registry: Path, 
     assert not shown.console_errors and not shown.outside_requests, (shown.console_errors, shown.outside_requests)
 
 
-@pytest.fixture(scope="module")
-def loaded_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Path) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("reports"), trained_registry)
-    result = stack.run("up", "--demo", timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
-    yield stack
-    stack.run("down")
-
-
 @needs_prometheus
-def test_load_page_with_a_baseline(browser, loaded_stack: Stack, tmp_path: Path) -> None:  # noqa: F811
+@on_healthy_stack
+def test_load_page_with_a_baseline(browser, healthy_stack: Stack, tmp_path: Path) -> None:  # noqa: F811
+    loaded_stack = healthy_stack
     base, page = tmp_path / "base.json", tmp_path / "load.html"
     assert loaded_stack.run("load", "--rps", "30", "--duration", "5s", "--save", str(base)).returncode in (0, 1)
     result = loaded_stack.run("load", "--rps", "30", "--duration", "5s", "--baseline", str(base), "--html", str(page))
@@ -91,7 +83,9 @@ def test_load_page_with_a_baseline(browser, loaded_stack: Stack, tmp_path: Path)
 
 
 @needs_prometheus
-def test_slo_page_and_the_gate_evidence_page(browser, loaded_stack: Stack, tmp_path: Path) -> None:  # noqa: F811
+@on_healthy_stack
+def test_slo_page_and_the_gate_evidence_page(browser, healthy_stack: Stack, tmp_path: Path) -> None:  # noqa: F811
+    loaded_stack = healthy_stack
     gate = loaded_stack.run("gate", "--rps", "20", "--duration", "8s", "--json", timeout=240)
     assert gate.returncode in (0, 1, 3), gate.stdout + gate.stderr
     bundle = Path(json.loads(gate.stdout)["bundle"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_stack import Stack, needs_prometheus
+from tests.stacks import Stack, needs_prometheus
 from volctl.domain.registry import Registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_prometheus]

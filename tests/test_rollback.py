@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_stack import VOLCTL, Stack
+from tests.conftest import ROOT, VOLCTL
+from tests.stacks import Stack
 from volctl.clients.processes import Supervisor
 
 pytestmark = [pytest.mark.integration,

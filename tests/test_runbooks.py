@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_slo_check import stack_up
-from tests.test_stack import VOLCTL
+from tests.conftest import ROOT, VOLCTL
+from tests.stacks import Stack, on_healthy_stack, on_slow_stack
 from volctl.core import queries
 from volctl.core.runbooks import check_runbook, list_runbooks, parse_runbook
 from volctl.domain.settings import SloSettings
@@ -69,35 +68,38 @@ def test_decisions_follow_exit_codes(tmp_path: Path) -> None:
 @needs_prometheus
 @pytest.mark.integration
 @pytest.mark.e2e
-def test_high_latency_on_a_healthy_stack_stops_at_nothing_to_do(tmp_path: Path, trained_registry: Path) -> None:
-    with stack_up(tmp_path, trained_registry) as stack:
-        result = stack.run("runbook", "run", "high-latency", "--json", timeout=180)
-        assert result.returncode == 0, result.stdout + result.stderr
-        run = json.loads(result.stdout)
-        assert run["outcome"] == "done" and run["message"] == "healthy, nothing to do"
-        assert [s["number"] for s in run["steps"]][-1] in (2, 3)  # never reached the rollback
-        assert Path(run["record"]).is_file() and Path(run["record"]).with_suffix(".json").is_file()
+@on_healthy_stack
+def test_high_latency_on_a_healthy_stack_stops_at_nothing_to_do(healthy_stack: Stack) -> None:
+    stack = healthy_stack
+    result = stack.run("runbook", "run", "high-latency", "--json", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = json.loads(result.stdout)
+    assert run["outcome"] == "done" and run["message"] == "healthy, nothing to do"
+    assert [s["number"] for s in run["steps"]][-1] in (2, 3)  # never reached the rollback
+    assert Path(run["record"]).is_file() and Path(run["record"]).with_suffix(".json").is_file()
 
 
 @needs_prometheus
 @pytest.mark.integration
 @pytest.mark.e2e
-def test_high_latency_with_injected_slowness_reaches_the_rollback(tmp_path: Path, trained_registry: Path) -> None:
-    # ml served and slow: the runbook's way out is the baseline rule
-    with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900", VOLCTL_MODEL_VARIANT="ml") as stack:
-        declined = stack.run("runbook", "run", "high-latency", timeout=180)  # no TTY, no --yes: asks, so stops
-        assert declined.returncode == 1 and "declined" in declined.stdout
-        result = stack.run("runbook", "run", "high-latency", "--yes", timeout=240)
-        assert result.returncode == 1, result.stdout + result.stderr  # slow on the baseline too: escalate
-        assert "$ volctl rollback --to baseline --reason" in result.stdout
-        assert "still slow on the baseline" in result.stdout
-        records = sorted((stack.state / "incidents").glob("*-high-latency.json"))
-        assert len(records) == 2
-        run = json.loads(records[-1].read_text())
-        rollback = next(s for s in run["steps"] if s["number"] == 5)
-        assert rollback["exit_code"] == 0 and "every service serves baseline" in rollback["output"]
-        assert run["outcome"] == "stop"
-        assert "## Step 5. Roll back to the baseline rule" in records[-1].with_suffix(".md").read_text()
+@on_slow_stack
+@pytest.mark.slow
+def test_high_latency_with_injected_slowness_reaches_the_rollback(slow_stack: Stack) -> None:
+    # ml served and slow (and failing: tests/stacks.py): the runbook's way out is the baseline rule
+    stack = slow_stack
+    declined = stack.run("runbook", "run", "high-latency", timeout=180)  # no TTY, no --yes: asks, so stops
+    assert declined.returncode == 1 and "declined" in declined.stdout
+    result = stack.run("runbook", "run", "high-latency", "--yes", timeout=240)
+    assert result.returncode == 1, result.stdout + result.stderr  # slow on the baseline too: escalate
+    assert "$ volctl rollback --to baseline --reason" in result.stdout
+    assert "still slow on the baseline" in result.stdout
+    records = sorted((stack.state / "incidents").glob("*-high-latency.json"))
+    assert len(records) == 2
+    run = json.loads(records[-1].read_text())
+    rollback = next(s for s in run["steps"] if s["number"] == 5)
+    assert rollback["exit_code"] == 0 and "every service serves baseline" in rollback["output"]
+    assert run["outcome"] == "stop"
+    assert "## Step 5. Roll back to the baseline rule" in records[-1].with_suffix(".md").read_text()
 
 
 def _check_command(argv: list[str]) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_stack import Stack
+from tests.stacks import HEALTHY_SETTINGS, Stack, on_healthy_stack, on_slow_stack
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")]
@@ -28,7 +28,7 @@ def _drive(stack: Stack, rps: float, seconds: float) -> int:
 @contextmanager
 def stack_up(tmp_path: Path, registry: Path, **env: str) -> Iterator[Stack]:
     """A stack with SLO targets a test's modest load can meet; `env` reaches the services `up` starts."""
-    stack = Stack(tmp_path / "state", registry, {"slo.throughput_rps": 5, "slo.min_requests": 100})
+    stack = Stack(tmp_path / "state", registry, HEALTHY_SETTINGS)
     result = stack.run("up", **env)
     assert result.returncode == 0, result.stdout + result.stderr
     try:
@@ -38,44 +38,44 @@ def stack_up(tmp_path: Path, registry: Path, **env: str) -> Iterator[Stack]:
 
 
 @pytest.mark.e2e
-def test_slo_check_meets_objectives_under_load(tmp_path: Path, trained_registry: Path) -> None:
-    with stack_up(tmp_path, trained_registry) as stack:
-        idle = stack.run("slo", "check", "--window", "1m")
-        assert idle.returncode == 3 and "too little traffic" in idle.stdout  # no traffic is not "met"
-        sent = _drive(stack, rps=25, seconds=15)
-        # 15 s, not 1 m: Prometheus starts before the services, so its first scrapes of them failed,
-        # and a window holding those would rightly count them as unavailability.
-        result = stack.run("slo", "check", "--window", "15s", "--json", "--explain")
-        assert result.returncode == 0, result.stdout + result.stderr
-        report = json.loads(result.stdout)
-        rows = {row["name"]: row for row in report["rows"]}
-        assert report["verdict"] == "met" and report["requests"] >= 0.5 * sent
-        assert rows["throughput (best 15s)"]["measured"] > 5
-        assert rows["error rate"]["measured"] == 0 and rows["error rate"]["budget"]["remaining"] == 1
-        assert 0 < rows["latency p95"]["measured"] < 0.8
-        assert any("histogram_quantile(0.95" in line for line in rows["latency p95"]["explain"])
-        page = tmp_path / "slo.html"
-        assert stack.run("slo", "check", "--window", "15s", "--html", str(page)).returncode == 0
-        text = page.read_text()
-        assert 'class="met">met<' in text and "<polyline" in text and "<script" not in text  # self-contained
-        health = stack.run("load", "--endpoint", "health", "--rps", "50", "--duration", "1s", "--json")
-        probe = json.loads(health.stdout)
-        assert probe["sent"] == 50 and probe["ok"] == 50 and probe["server_p95_ms"] is None
+@on_healthy_stack
+def test_slo_check_meets_objectives_under_load(healthy_stack: Stack, tmp_path: Path) -> None:
+    stack = healthy_stack
+    sent = _drive(stack, rps=25, seconds=15)
+    # 15 s, not 1 m: Prometheus starts before the services, so its first scrapes of them failed,
+    # and a window holding those would rightly count them as unavailability.
+    result = stack.run("slo", "check", "--window", "15s", "--json", "--explain")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    rows = {row["name"]: row for row in report["rows"]}
+    assert report["verdict"] == "met" and report["requests"] >= 0.5 * sent
+    assert rows["throughput (best 15s)"]["measured"] > 5
+    assert rows["error rate"]["measured"] == 0 and rows["error rate"]["budget"]["remaining"] == 1
+    assert 0 < rows["latency p95"]["measured"] < 0.8
+    assert any("histogram_quantile(0.95" in line for line in rows["latency p95"]["explain"])
+    page = tmp_path / "slo.html"
+    assert stack.run("slo", "check", "--window", "15s", "--html", str(page)).returncode == 0
+    text = page.read_text()
+    assert 'class="met">met<' in text and "<polyline" in text and "<script" not in text  # self-contained
+    health = stack.run("load", "--endpoint", "health", "--rps", "50", "--duration", "1s", "--json")
+    probe = json.loads(health.stdout)
+    assert probe["sent"] == 50 and probe["ok"] == 50 and probe["server_p95_ms"] is None
 
 
 @pytest.mark.e2e
-def test_injected_errors_and_slowness_breach_the_slos(tmp_path: Path, trained_registry: Path) -> None:
-    with stack_up(tmp_path, trained_registry, VOLCTL_PREDICT_FAULTS="delay_ms=900,error_rate=0.3") as stack:
-        _drive(stack, rps=25, seconds=12)
-        result = stack.run("slo", "check", "--window", "1m", "--json")
-        assert result.returncode == 1, result.stdout + result.stderr
-        rows = {row["name"]: row for row in json.loads(result.stdout)["rows"]}
-        assert rows["error rate"]["verdict"] == "breached" and 0.15 < rows["error rate"]["measured"] < 0.45
-        assert rows["availability"]["verdict"] == "breached"
-        assert rows["latency p95"]["verdict"] == "breached" and rows["latency p95"]["measured"] > 0.8
-        assert rows["error rate"]["burn_rates"]["1h"] > 14.4  # a page-worthy burn
-        human = stack.run("slo", "check", "--window", "1m")
-        assert human.returncode == 1 and "SLO breached: latency p95, error rate, availability" in human.stdout
+@on_slow_stack
+def test_injected_errors_and_slowness_breach_the_slos(slow_stack: Stack) -> None:
+    stack = slow_stack  # 900 ms and 30 % errors injected into predict (tests/stacks.py)
+    _drive(stack, rps=25, seconds=12)
+    result = stack.run("slo", "check", "--window", "1m", "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)["rows"]}
+    assert rows["error rate"]["verdict"] == "breached" and 0.15 < rows["error rate"]["measured"] < 0.45
+    assert rows["availability"]["verdict"] == "breached"
+    assert rows["latency p95"]["verdict"] == "breached" and rows["latency p95"]["measured"] > 0.8
+    assert rows["error rate"]["burn_rates"]["1h"] > 14.4  # a page-worthy burn
+    human = stack.run("slo", "check", "--window", "1m")
+    assert human.returncode == 1 and "SLO breached: latency p95, error rate, availability" in human.stdout
 
 
 def test_prometheus_unreachable_exits_3_naming_it(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ class FakePrometheus:
     url = "http://fake:9090"
 
     def __init__(self, requests: float, failed: float, p95: float, best_rate: float, forecasts: float = 0.0,
-                 exceedance: float | None = None) -> None:
+                 exceedance: float | None = None, covered: float = 3600.0) -> None:
+        self.covered = covered
         self.asked: Counter[str] = Counter()
         self.instants: set[float | None] = set()
         self.requests, self.failed, self.p95, self.best_rate = requests, failed, p95, best_rate
@@ -27,6 +28,8 @@ class FakePrometheus:
             return 0.7 if self.forecasts else None
         if "volatility_forecast_outcomes" in expr:
             return self.exceedance if "clamp_min" in expr else self.forecasts
+        if expr.startswith("time() - min(min_over_time(timestamp(up"):
+            return self.covered
         if expr.startswith("histogram_quantile(0.95"):
             return self.p95
         if expr.startswith("histogram_quantile"):
@@ -89,10 +92,11 @@ def test_realised_quality_without_enough_labels_says_so() -> None:
 def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> None:
     slo = SloSettings()
 
-    def bound(forecasts: float, exceedance: float | None) -> str:
-        report = check_slos(FakePrometheus(10000, 0, 0.004, 50, forecasts, exceedance), slo, "5m")
+    def bound(forecasts: float, exceedance: float | None, covered: float = 3600.0) -> str:
+        report = check_slos(FakePrometheus(10000, 0, 0.004, 50, forecasts, exceedance, covered), slo, "5m")
         return next(r for r in [*report.rows, *report.info] if r.name.startswith("forecast bound")).verdict
 
     assert bound(1000, 0.05) == MET and bound(1000, 0.021) == MET
     assert bound(1000, 0.2) == BREACHED and bound(1000, 0.005) == BREACHED  # too loose or too tight
     assert bound(50, 0.2) == TOO_FEW_LABELS and bound(0, None) == TOO_FEW_LABELS  # never met on nothing
+    assert bound(3000, 0.0, covered=600) == TOO_FEW_LABELS  # 10 min of a 1 h stack: not its hour's bound

@@ -18,59 +18,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROOT, VOLCTL, own_ports, volctl, write_config
+from tests.conftest import ROOT, VOLCTL
+from tests.stacks import Stack, _listening, needs_prometheus, on_healthy_stack
 from volctl.domain.registry import Registry
 
 pytestmark = pytest.mark.integration
-needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
-
-
-class Stack:
-    """A stack's config and state: every port from this process's block, `settings` (dotted keys) on top."""
-
-    def __init__(self, state: Path, registry: Path, settings: dict[str, object] | None = None) -> None:
-        self.state = state
-        ports = own_ports()
-        self.ports = {"kafka": ports["kafka.embedded_port"], "prometheus": _port_of(ports["prometheus.url"]),
-                      "predict": ports["predict.port"], "alertmanager": _port_of(ports["alertmanager.url"]),
-                      "incidents": ports["alertmanager.receiver_port"], "consume": ports["consume.port"],
-                      "workers": ports["predict.worker_port"]}
-        self.process = False  # True: every command through the installed console script
-        self.config = write_config(state / "volctl.toml", {
-            "state_dir": str(state), "prometheus.scrape_interval": "1s", "model.registry_dir": str(registry),
-            **(settings or {})}, ports)
-
-    def run(self, *args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        """In this process (typer's runner), or through the installed script when `self.process`."""
-        env = {"VOLCTL_CONFIG": str(self.config), "NO_COLOR": "1", "COLUMNS": "160", **extra_env}
-        return volctl(*args, env=env, timeout=timeout, process=self.process)
-
-    def json(self, *args: str) -> object:
-        result = self.run(*args, "--json")
-        assert result.returncode == 0, result.stdout + result.stderr
-        return json.loads(result.stdout)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
-
-    def health_until(self, code: int, timeout_s: float = 30) -> subprocess.CompletedProcess[str]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            result = self.run("health")
-            if result.returncode == code or time.monotonic() > deadline:
-                return result
-            time.sleep(0.5)
-
-
-def _port_of(url: object) -> int:
-    return int(str(url).rsplit(":", 1)[1])
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="module")
 def running_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Path) -> Iterator[Stack]:
     if shutil.which("prometheus") is None:
@@ -84,6 +36,7 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Pa
 
 @needs_prometheus
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_registry: Path) -> None:
     stack = Stack(tmp_path / "state", trained_registry)
     stack.process = True  # as a user runs them: the installed script, a process a command
@@ -98,6 +51,8 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
 
         health = stack.health_until(0)
         assert health.returncode == 0, health.stdout + health.stderr
+        idle = stack.run("slo", "check", "--window", "1m")  # a fresh stack, nothing offered yet
+        assert idle.returncode == 3 and "too little traffic" in idle.stdout  # no traffic is not "met"
         status = {c["name"]: c for c in stack.json("status")}
         assert all(status[name]["action"] == "running"
                    for name in ("broker", "prometheus", "incidents", "alertmanager", "predict", "consume"))
@@ -144,7 +99,9 @@ def test_killed_predict_fails_health_by_name_and_up_brings_it_back(running_stack
     assert running_stack.health_until(0).returncode == 0
 
 
-def test_prometheus_scrapes_both_services_and_rules_load(running_stack: Stack) -> None:
+@on_healthy_stack
+def test_prometheus_scrapes_both_services_and_rules_load(healthy_stack: Stack) -> None:
+    running_stack = healthy_stack  # the shared one (tests/stacks.py)
     rules = running_stack.state / "prometheus" / "rendered" / "prometheus" / "rules.yml"
     check = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -197,7 +154,9 @@ def test_every_promql_expression_of_rules_and_dashboard_returns_data(running_sta
     assert not missing, f"no data for: {sorted(missing)}"
 
 
-def test_logs_show_each_component(running_stack: Stack) -> None:
+@on_healthy_stack
+def test_logs_show_each_component(healthy_stack: Stack) -> None:
+    running_stack = healthy_stack
     result = running_stack.run("logs", "consume", "-n", "5")
     assert result.returncode == 0 and "volctl.consume" in result.stdout
     assert running_stack.run("logs", "nonsense").returncode == 2

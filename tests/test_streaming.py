@@ -54,6 +54,7 @@ def test_replay_yields_exactly_one_prediction_per_tick(stream_env: StreamEnv, sh
     assert len(read_topic(stream_env.bootstrap, stream_env.topics["predictions"])) == 5028
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_loses_nothing(stream_env: StreamEnv, shared_data: Path) -> None:
     folder = shared_data / "btcusd_2025-11-30_to_12-06_advtrade"
     result = stream_env.ingest("--replay", str(folder), "--speed", "0", "--limit", "20000", "--json")

@@ -106,6 +106,12 @@ def bound_exceedance(window: str) -> str:
             f"clamp_min({forecasts_in(window)}, 1)")
 
 
+def covered_seconds(window: str) -> str:
+    """How much of the window the consume service was scraped for (the oldest scrape in it, to now):
+    an objective over an hour is not judged on the first minutes of a stack."""
+    return f'time() - min(min_over_time(timestamp(up{{job="consume"}})[{window}:5s]))'
+
+
 def qlike_against_persistence(window: str) -> str:
     """The forecast's QLIKE over persistence's on the same outcomes (below 1: it loses less)."""
     return (f'sum(increase({m.FORECAST_QLIKE}{{forecast="model"}}[{window}])) / '
@@ -378,6 +384,7 @@ def bound_range(slo: SloSettings) -> tuple[float, float]:
 def quality_expressions(slo: SloSettings) -> dict[str, str]:
     window = slo.quality_window
     found = {f"labelled {window}": labelled_in(window), f"forecasts {window}": forecasts_in(window),
+             f"covered {window}": covered_seconds(window),
              f"bound exceedance {window}": bound_exceedance(window),
              f"qlike against persistence {window}": qlike_against_persistence(window)}
     for measure in ("precision", "recall"):

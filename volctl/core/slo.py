@@ -352,17 +352,20 @@ def _bound_row(measure: Measurements, slo: SloSettings) -> SloRow:
     count, rate = measure(queries.forecasts_in(window)), measure(queries.bound_exceedance(window))
     relative = measure(queries.qlike_against_persistence(window))
     low, high = queries.bound_range(slo)
-    enough = count is not None and count >= slo.min_outcomes
+    covered, span = measure(queries.covered_seconds(window)), seconds_of(window)
+    enough = count is not None and count >= slo.min_outcomes and covered is not None and covered >= span / 2
     shown = "no data" if rate is None or not count else (
         f"{rate:.1%} of {count:.0f} minutes" + ("" if relative is None else f"; QLIKE {relative:.2f}x persistence's"))
     row = SloRow(f"forecast bound exceeded ({window})", f"{low:.0%} to {high:.0%}", rate, shown,
                  _verdict(rate, rate is not None and low <= rate <= high, enough),
                  explain=[measure.line(queries.forecasts_in(window)), measure.line(queries.bound_exceedance(window)),
-                          measure.line(queries.qlike_against_persistence(window))])
+                          measure.line(queries.qlike_against_persistence(window)),
+                          measure.line(queries.covered_seconds(window))])
     if not enough:
         row.verdict = TOO_FEW_LABELS
         row.explain.append(f"not judged: {count or 0:.0f} forecasts met by their realised volatility in {window} "
-                           f"(need {slo.min_outcomes})")
+                           f"(need {slo.min_outcomes}), over {(covered or 0) / 60:.0f} min of the {window} window "
+                           "(need half of it: an hour's bound is not judged on a few minutes)")
     return row
 
 
