@@ -388,6 +388,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _heaviest_groups_first(items)
 
 
+@pytest.hookimpl(trylast=True)  # after xdist's worker hook has named each test's group
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """--dist loadgroup groups by a suffix xdist appends to each test id; with a pytest that ignores it
+    (pytest-xdist#1386) the shared stacks and module fixtures would silently be set up on both workers."""
+    if session.config.getoption("dist", "no") == "no" and os.environ.get("PYTEST_XDIST_WORKER") \
+            and session.config.getvalue("loadgroup") and session.items and "@" not in session.items[0].nodeid:
+        raise pytest.UsageError("--dist loadgroup does not group tests with this pytest (pytest-xdist#1386): "
+                                "install the versions pyproject.toml names (make install)")
+
+
 TIER_SECONDS = {"unit": 0.2, "integration": 5.0, "e2e": 30.0}  # rough costs: only the order depends on them
 
 

@@ -127,6 +127,8 @@ def test_prometheus_finds_every_member_and_sums_what_they_export(scaled_stack: S
 
     wanted = dict.fromkeys([*MEMBERS, "predict", "predict-2"], "up")
     assert _wait(lambda: targets() == wanted and wanted, 30, f"targets {wanted}")
+    fed = stack.run("ingest", "--synthetic", "--rate", "200", "--duration", "3")  # something to count, in any order
+    assert fed.returncode == 0, fed.stdout + fed.stderr
 
     def totals_agree() -> bool:
         exported = sum(parse_metrics(httpx.get(_member_url(stack, name) + "/metrics", timeout=2).text)

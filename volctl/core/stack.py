@@ -116,7 +116,7 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     report.token_created = ensure_admin_token(settings)
     report.trained = _ensure_model(settings, progress)
     env = _child_env(config_file)
-    _record_scale(settings, scale)  # before Prometheus starts: it discovers the members from the target files
+    _record_scale(settings, supervisor, scale)  # Prometheus discovers the running members from the target files
 
     progress("starting the broker")
     broker = start_broker(settings, supervisor)
@@ -131,6 +131,7 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     if settings.alertmanager.embedded:
         report.components += _start_alerting(settings, supervisor, files, env, progress)
     report.components += _start_members(settings, supervisor, PREDICT, scale.predict_workers, env, progress)
+    _publish_targets(settings, supervisor, PREDICT, scale.predict_workers)
     report.components += _reconcile_consumers(settings, supervisor, scale.consumers, env, progress)
     if replay is not None:
         progress("starting the background replay")
@@ -206,7 +207,7 @@ def scale_consumers(settings: Settings, count: int, config_file: Path | None,
     with supervisor.exclusive("scale", on_wait=progress):
         scale = Scale(count, running_scale(settings).predict_workers)
         _preflight(settings, supervisor, scale)
-        _record_scale(settings, scale)
+        _record_scale(settings, supervisor, scale)
         states = _reconcile_consumers(settings, supervisor, count, _child_env(config_file), progress)
         _wait_group_settled(settings, count, progress)
         _wait_scraped(settings, progress)
@@ -460,6 +461,7 @@ def _reconcile_consumers(settings: Settings, supervisor: Supervisor, count: int,
                          progress: Progress) -> list[ComponentState]:
     """Members 1..count running, the ones above stopped (highest first)."""
     states = _start_members(settings, supervisor, CONSUME, count, env, progress)
+    _publish_targets(settings, supervisor, CONSUME, count)  # before the extra ones stop: no scrape of a stopped one
     wanted = {m.name for m in consume_members(settings, count)}
     for name in reversed(_member_names_on_disk(supervisor, CONSUME)):
         if name not in wanted:
@@ -475,14 +477,21 @@ def _child_env(config_file: Path | None) -> dict[str, str]:
     return {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
 
 
-def _record_scale(settings: Settings, scale: Scale) -> None:
-    """The counts every command addresses members by, and Prometheus's file-based discovery: one
-    file per job listing every member (Prometheus re-reads it when it changes, so `scale` needs no
-    reload)."""
+def _record_scale(settings: Settings, supervisor: Supervisor, scale: Scale) -> None:
+    """The counts every command addresses members by, and Prometheus's targets as they stand."""
     write_scale(settings, scale)
-    for service, count in ((PREDICT, scale.predict_workers), (CONSUME, scale.consumers)):
-        groups = [{"targets": [m.address], "labels": {"member": m.name}} for m in members(settings, service, count)]
-        write_atomically(scrape_targets_path(settings, service), json.dumps(groups, indent=2))
+    _publish_targets(settings, supervisor, PREDICT, scale.predict_workers)
+    _publish_targets(settings, supervisor, CONSUME, scale.consumers)
+
+
+def _publish_targets(settings: Settings, supervisor: Supervisor, service: str, count: int) -> None:
+    """Prometheus's file-based discovery: one file per job listing the wanted members that run
+    (it re-reads the file when it changes, so `scale` needs no reload). A member is listed once it
+    answers: a scrape before it listens would count as a failed one, and a fresh stack would start
+    with its availability breached."""
+    groups = [{"targets": [m.address], "labels": {"member": m.name}}
+              for m in members(settings, service, count) if supervisor.record(m.name) is not None]
+    write_atomically(scrape_targets_path(settings, service), json.dumps(groups, indent=2))
 
 
 def _start_service(supervisor: Supervisor, name: str, argv: list[str], env: dict[str, str], port: int,
