@@ -65,7 +65,7 @@ demo: install prometheus
 	$(VOLCTL) drift report $(CURRENT); echo "(drift exit $$?: expected 0, within the reference's own session-to-session variation)"
 	@echo "== drift, the same stream perturbed on purpose (spreads 5x wider, every 4th tick), expected: DRIFT"
 	$(VOLCTL) drift report $(CURRENT) --perturb spread=5,thin=4; echo "(drift exit $$?: expected 1, drifted, naming the features that moved)"
-	$(VOLCTL) model list; echo "(auto serves the variant the version's own test split recommends)"
+	$(VOLCTL) model list; echo "(auto serves the variant the version's validation split recommends; its test split only reports)"
 	$(VOLCTL) rollback --to ml --yes --reason "make demo: try the ml challenger"; \
 	  echo "(rollback exit $$?: 0 every predict worker and consume member switched and verified, 1 refused and rolled back, 3 cannot reach)"
 	$(VOLCTL) rollback --to baseline --yes --reason "make demo: back to the baseline rule"; echo "(rollback exit $$?)"

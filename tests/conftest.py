@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -290,6 +292,12 @@ class ServiceProcess:
         self.process = subprocess.Popen([sys.executable, *args], stdout=self._log_handle,
                                         stderr=subprocess.STDOUT, cwd=ROOT, env=env)
 
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.url + path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.url + path, **kwargs)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -317,6 +325,43 @@ def start_predict(tmp_path: Path) -> Iterator:
     yield start
     for service in started:
         service.stop()
+
+
+class InProcessPredict:
+    """The predict app built as `python -m services.predict` builds it, called through
+    httpx.ASGITransport: its behaviour without a process, a port or a start-up to wait for."""
+
+    url = "http://predict.in-process"
+
+    def __init__(self, settings: object) -> None:
+        from services.predict.__main__ import build_app
+
+        self.app, self.worker = build_app(settings)  # type: ignore[arg-type]
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def call() -> httpx.Response:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=self.url) as client:
+                return await client.request(method, path, **kwargs)
+
+        return asyncio.run(call())
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+
+@pytest.fixture
+def predict_app(tmp_path: Path):
+    """`predict_app(registry, variant=None)`: the predict service in this process (InProcessPredict)."""
+    from volctl.domain.settings import load_settings
+
+    def build(registry: Path, variant: str | None = None) -> InProcessPredict:
+        return InProcessPredict(load_settings(overrides={
+            "model.registry_dir": str(registry), "model.variant": variant, "state_dir": str(tmp_path / "state")}))
+
+    return build
 
 
 @dataclass

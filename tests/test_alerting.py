@@ -265,7 +265,8 @@ def _until(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-d
 @pytest.mark.slow
 def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(alerting_stack: Stack) -> None:
     stack = alerting_stack
-    assert stack.run("alerts").returncode == 0
+    quiet = stack.run("alerts")
+    assert quiet.returncode == 0, quiet.stdout
     health = stack.run("health")
     assert "alertmanager ready" in health.stdout and "Prometheus sends to it" in health.stdout, health.stdout
     pid = json.loads((stack.state / "run" / "consume.pid").read_text())["pid"]

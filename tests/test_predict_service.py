@@ -1,11 +1,11 @@
-"""The predict service as a real process on a free port, over HTTP."""
+"""The predict service's behaviour in process (its ASGI app through httpx.ASGITransport), and as a real
+process on a free port where the process is the point: what `python -m services.predict` serves by default."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -26,8 +26,8 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def service(start_predict, trained_registry: Path):
-    return start_predict(trained_registry, "--variant", "ml")
+def service(predict_app, trained_registry: Path):
+    return predict_app(trained_registry, "ml")
 
 
 def test_by_default_the_recommended_variant_is_served(start_predict, trained_registry: Path) -> None:
@@ -35,7 +35,7 @@ def test_by_default_the_recommended_variant_is_served(start_predict, trained_reg
     registry = Registry(trained_registry)
     manifest = registry.manifest(registry.latest())
     service = start_predict(trained_registry)
-    version = httpx.get(service.url + "/version").json()
+    version = service.get("/version").json()
     assert version["model"] == manifest["recommended_variant"]
     assert version["sha"] == manifest["variants"][manifest["recommended_variant"]]["sha256"]
     assert "recommends" in service.log.read_text()
@@ -48,7 +48,7 @@ def rows(trained_registry: Path) -> list[dict[str, float]]:
 
 
 def test_predict_health_version_metrics(service, rows, trained_registry: Path) -> None:
-    reply = httpx.post(service.url + "/predict", json={"rows": rows})
+    reply = service.post("/predict", json={"rows": rows})
     assert reply.status_code == 200
     body = reply.json()
     assert len(body["scores"]) == len(rows) == len(body["labels"])
@@ -61,23 +61,23 @@ def test_predict_health_version_metrics(service, rows, trained_registry: Path) -
     expected = forecaster.volatility(matrix) * 1e4
     np.testing.assert_allclose(body["forecast_bps"], expected, rtol=1e-9)
     assert all(u > f > 0 for u, f in zip(body["forecast_upper_bps"], body["forecast_bps"], strict=True))
-    one = httpx.post(service.url + "/predict", json={"rows": rows[:1]}).json()
+    one = service.post("/predict", json={"rows": rows[:1]}).json()
     np.testing.assert_allclose(one["forecast_bps"], expected[:1], rtol=1e-9)
-    health = httpx.get(service.url + "/health").json()
+    health = service.get("/health").json()
     assert health["status"] == "ok" and health["model_variant"] == "ml"
-    version = httpx.get(service.url + "/version").json()
+    version = service.get("/version").json()
     registry = Registry(trained_registry)
     assert version["sha"] == registry.manifest(registry.latest())["variants"]["ml"]["sha256"]
     assert version["version"] == body["version"]
-    metrics = httpx.get(service.url + "/metrics").text
+    metrics = service.get("/metrics").text
     assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="200") == 2
     assert _metric(metrics, "volatility_prediction_latency_seconds_count", variant="ml") == 2
     assert _metric(metrics, "volatility_predictions_total", variant="ml") == len(rows) + 1
     assert _metric(metrics, "volatility_api_health_status") == 1
     assert _metric(metrics, "volatility_model_info", variant="ml", version=body["version"]) == 1
     assert 'le="5e-05"' in metrics and 'le="0.0005"' not in metrics  # from 50 µs (issue 24)
-    assert httpx.get(service.url + "/docs").status_code == 200
-    assert "/predict" in httpx.get(service.url + "/openapi.json").json()["paths"]
+    assert service.get("/docs").status_code == 200
+    assert "/predict" in service.get("/openapi.json").json()["paths"]
 
 
 def _bad_bodies(row: dict[str, float]) -> list[tuple[bytes, str, str]]:
@@ -107,32 +107,32 @@ def _bad_bodies(row: dict[str, float]) -> list[tuple[bytes, str, str]]:
 def test_bad_bodies_get_422_naming_the_field_and_are_counted(service, rows) -> None:
     cases = _bad_bodies(rows[0])
     for body, error_type, mention in cases:
-        reply = httpx.post(service.url + "/predict", content=body)
+        reply = service.post("/predict", content=body)
         assert reply.status_code == 422, (error_type, reply.text)
         assert reply.json()["error_type"] == error_type
         assert mention in reply.json()["detail"]
     # A body over the cap is 413, as on the admin endpoints (it was a 422).
-    large = httpx.post(service.url + "/predict", content=b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}")
+    large = service.post("/predict", content=b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}")
     assert large.status_code == 413 and large.json()["error_type"] == "too_large", large.text
-    metrics = httpx.get(service.url + "/metrics").text
+    metrics = service.get("/metrics").text
     assert _metric(metrics, "volatility_api_errors_total", endpoint="/predict") == len(cases) + 1
     assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="413") == 1
     assert _metric(metrics, "volatility_api_requests_total", endpoint="/predict", status="422") == len(cases)
     assert _metric(metrics, "volatility_api_requests_total", status="500") == 0
-    assert httpx.post(service.url + "/predict", json={"rows": rows}).status_code == 200
+    assert service.post("/predict", json={"rows": rows}).status_code == 200
 
 
-def test_baseline_variant_is_served_through_the_same_interface(start_predict, trained_registry, rows) -> None:
-    service = start_predict(trained_registry, "--variant", "baseline")
-    body = httpx.post(service.url + "/predict", json={"rows": rows}).json()
+def test_baseline_variant_is_served_through_the_same_interface(predict_app, trained_registry, rows) -> None:
+    service = predict_app(trained_registry, "baseline")
+    body = service.post("/predict", json={"rows": rows}).json()
     assert body["model_variant"] == "baseline"
-    assert httpx.get(service.url + "/version").json()["model"] == "baseline"
+    assert service.get("/version").json()["model"] == "baseline"
 
 
-def test_without_a_model_health_is_503_and_the_gauge_says_so(start_predict, tmp_path: Path, rows) -> None:
-    service = start_predict(tmp_path / "empty-registry")
-    assert httpx.get(service.url + "/health").status_code == 503
-    reply = httpx.post(service.url + "/predict", json={"rows": rows})
+def test_without_a_model_health_is_503_and_the_gauge_says_so(predict_app, tmp_path: Path, rows) -> None:
+    service = predict_app(tmp_path / "empty-registry")
+    assert service.get("/health").status_code == 503
+    reply = service.post("/predict", json={"rows": rows})
     assert reply.status_code == 503 and reply.json()["error_type"] == "no_model"
-    metrics = httpx.get(service.url + "/metrics").text
+    metrics = service.get("/metrics").text
     assert _metric(metrics, "volatility_api_health_status") == 0

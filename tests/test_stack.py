@@ -42,8 +42,8 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
     stack.process = True  # as a user runs them: the installed script, a process a command
     for _ in range(2):
         report = stack.json("up")
-        assert [c["name"] for c in report["components"]] == ["broker", "prometheus", "incidents", "alertmanager",
-                                                            "predict", "consume"]
+        assert [c["name"] for c in report["components"]] == ["broker", "incidents", "alertmanager", "predict",
+                                                            "consume", "prometheus"]  # Prometheus after what it watches
         assert {c["action"] for c in report["components"]} == {"started"}
         again = stack.json("up")  # idempotent: nothing new, nothing restarted
         assert {c["action"] for c in again["components"]} == {"running"}
@@ -52,7 +52,7 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
         health = stack.health_until(0)
         assert health.returncode == 0, health.stdout + health.stderr
         idle = stack.run("slo", "check", "--window", "1m")  # a fresh stack, nothing offered yet
-        assert idle.returncode == 3 and "too little traffic" in idle.stdout  # no traffic is not "met"
+        assert idle.returncode == 3 and "too little traffic" in idle.stdout, idle.stdout  # no traffic: not "met"
         status = {c["name"]: c for c in stack.json("status")}
         assert all(status[name]["action"] == "running"
                    for name in ("broker", "prometheus", "incidents", "alertmanager", "predict", "consume"))
@@ -62,9 +62,10 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
         assert status["predict"]["detail"] == f"model {recommended} {latest}"  # model.variant = auto
 
         stopped = stack.json("down")
+        assert [o["name"] for o in stopped][:3] == ["guard", "replay", "prometheus"]  # before what it watches
         assert {o["name"]: o["how"] for o in stopped} == {
-            "guard": "not running", "replay": "not running", "consume": "stopped", "predict": "stopped",
-            "alertmanager": "stopped", "incidents": "stopped", "prometheus": "stopped", "broker": "stopped"}
+            "guard": "not running", "replay": "not running", "prometheus": "stopped", "consume": "stopped",
+            "predict": "stopped", "alertmanager": "stopped", "incidents": "stopped", "broker": "stopped"}
         assert not any(_listening(port) for port in stack.ports.values())
         assert not list((stack.state / "run").glob("*.pid"))
     assert stack.run("health").returncode == 3  # nothing answers: could not check

@@ -15,14 +15,14 @@ import sys
 
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from services.predict.app import Faults, ModelHolder, create_app
+from services.predict.app import Faults, ModelHolder, PredictService, create_app
 from volctl.domain.errors import VolctlError
 from volctl.domain.forecast import BoundReader
 from volctl.domain.metrics import PredictMetrics
 from volctl.domain.model_admin import ModelAdmin, initial_model
 from volctl.domain.service_log import configure_service_logging
-from volctl.domain.settings import exposure_warnings, load_settings
-from volctl.domain.topology import predict_workers
+from volctl.domain.settings import Settings, exposure_warnings, load_settings
+from volctl.domain.topology import Member, predict_workers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,25 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     for warning in exposure_warnings(settings):
         log.warning(warning)
-    disable_created_metrics()  # *_created series only add scrape weight here
-    registry = CollectorRegistry()
-    metrics = PredictMetrics(registry)
-    holder = ModelHolder(metrics)
-    try:
-        model, why = initial_model(settings, "predict")
-        holder.swap(model)
-        log.info("serving %s model %s (sha256 %s…): %s", model.variant, model.version, model.sha256[:12], why)
-    except VolctlError as exc:
-        log.error("no model loaded: %s (%s)", exc.message, exc.hint or "")
-    faults = Faults.parse(os.environ["VOLCTL_PREDICT_FAULTS"]) if os.environ.get("VOLCTL_PREDICT_FAULTS") else None
-    if faults is not None:
-        log.warning("FAULT INJECTION ON (test only): %s", faults)
-    admin = ModelAdmin("predict", settings, lambda: holder.current, holder.swap,
-                       lambda outcome: metrics.model_switches.labels(outcome).inc())
-    # A worker number means several workers (at least 2): the shared port plus one of its own.
-    worker = (predict_workers(settings, max(settings.predict.workers, args.worker, 2))[args.worker - 1]
-              if args.worker > 0 else predict_workers(settings, 1)[0])
-    app = create_app(holder, registry, metrics, faults, admin, worker.name, BoundReader(settings.state_path))
+    app, worker = build_app(settings, args.worker, log)
 
     import uvicorn
 
@@ -87,6 +69,33 @@ def main(argv: list[str] | None = None) -> int:
              worker.address)
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=sockets)
     return 0
+
+
+def build_app(settings: Settings, worker_index: int = 0,
+              log: logging.Logger | None = None) -> tuple[PredictService, Member]:
+    """The service as one ASGI app (model loaded, metrics, admin) and the worker it answers as;
+    `main` serves it, tests call it in process through httpx.ASGITransport."""
+    log = log or logging.getLogger("volctl.predict")
+    disable_created_metrics()  # *_created series only add scrape weight here
+    registry = CollectorRegistry()
+    metrics = PredictMetrics(registry)
+    holder = ModelHolder(metrics)
+    try:
+        model, why = initial_model(settings, "predict")
+        holder.swap(model)
+        log.info("serving %s model %s (sha256 %s…): %s", model.variant, model.version, model.sha256[:12], why)
+    except VolctlError as exc:
+        log.error("no model loaded: %s (%s)", exc.message, exc.hint or "")
+    faults = Faults.parse(os.environ["VOLCTL_PREDICT_FAULTS"]) if os.environ.get("VOLCTL_PREDICT_FAULTS") else None
+    if faults is not None:
+        log.warning("FAULT INJECTION ON (test only): %s", faults)
+    admin = ModelAdmin("predict", settings, lambda: holder.current, holder.swap,
+                       lambda outcome: metrics.model_switches.labels(outcome).inc())
+    # A worker number means several workers (at least 2): the shared port plus one of its own.
+    worker = (predict_workers(settings, max(settings.predict.workers, worker_index, 2))[worker_index - 1]
+              if worker_index > 0 else predict_workers(settings, 1)[0])
+    app = create_app(holder, registry, metrics, faults, admin, worker.name, BoundReader(settings.state_path))
+    return app, worker
 
 
 def listen(host: str, port: int, shared: bool) -> socket.socket:

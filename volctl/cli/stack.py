@@ -12,7 +12,7 @@ from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, config_file_of, settings_of
 from volctl.render import console
 
-COMPONENTS = ("broker", "prometheus", "predict", "consume", "replay", "guard")
+COMPONENTS = ("broker", "incidents", "alertmanager", "predict", "consume", "prometheus", "replay", "guard")
 
 
 @boundary

@@ -48,7 +48,9 @@ PROMETHEUS, REPLAY, GUARD = "prometheus", "replay", "guard"
 ALERTMANAGER, INCIDENTS = "alertmanager", "incidents"  # routes alerts; volctl's receiver keeps the timeline
 REPLAY_OUTAGE_S = 900  # the background replay waits this long for a broker that went away
 # each service: its members, 1 first (the broker and Prometheus stay first: `status` reads them there)
-ORDER = (BROKER, PROMETHEUS, INCIDENTS, ALERTMANAGER, PREDICT, CONSUME, REPLAY, GUARD)
+# Prometheus after what it watches (and stopped before it): a scrape of a service still starting or
+# already stopped counts as failed, and a fresh stack would begin with its availability breached.
+ORDER = (BROKER, INCIDENTS, ALERTMANAGER, PREDICT, CONSUME, PROMETHEUS, REPLAY, GUARD)
 READY_TIMEOUT_S = 30.0
 Progress = Callable[[str], None]
 
@@ -125,14 +127,14 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
         broker.pid, None if broker.kind == "external" else settings.kafka.embedded_port, broker.ready_s,
         detail=broker.bootstrap + (" (memory only)" if broker.memory_only else "")))
     files = write_monitoring(settings, "embedded", settings.state_path / PROMETHEUS / "rendered")
-    if settings.prometheus.embedded:
-        progress("starting Prometheus")
-        report.components.append(_start_prometheus(settings, supervisor, files))
     if settings.alertmanager.embedded:
         report.components += _start_alerting(settings, supervisor, files, env, progress)
     report.components += _start_members(settings, supervisor, PREDICT, scale.predict_workers, env, progress)
     _publish_targets(settings, supervisor, PREDICT, scale.predict_workers)
     report.components += _reconcile_consumers(settings, supervisor, scale.consumers, env, progress)
+    if settings.prometheus.embedded:
+        progress("starting Prometheus")
+        report.components.append(_start_prometheus(settings, supervisor, files))
     if replay is not None:
         progress("starting the background replay")
         report.components.append(_start_replay(settings, supervisor, replay, env))
@@ -278,9 +280,9 @@ def status(settings: Settings) -> list[ComponentState]:
         broker.detail = f"{settings.kafka.bootstrap} ({'reachable' if reachable else 'UNREACHABLE'})"
     else:
         broker.detail = f"embedded tansu {bootstrap_of(settings.kafka)}: memory only, data is lost when it stops"
-    if not settings.prometheus.embedded:
-        states[1].action, states[1].detail = "external", settings.prometheus.url
     by_name = {state.name: state for state in states}
+    if not settings.prometheus.embedded:
+        by_name[PROMETHEUS].action, by_name[PROMETHEUS].detail = "external", settings.prometheus.url
     alerting = by_name[ALERTMANAGER]
     if not settings.alertmanager.embedded:
         alerting.action, alerting.detail = "external", settings.alertmanager.url
