@@ -408,7 +408,8 @@ def stream_env(kafka_broker: Broker, tmp_path: Path, trained_registry: Path, req
 # unit: in process, no port, no training (`make test-fast`); integration: a real broker, Prometheus,
 # service process or trained registry; e2e: a whole stack through `volctl up`; slow: over ~20 s.
 TIERS = ("unit", "integration", "e2e")
-STACK_FIXTURES = frozenset({"running_stack", "alerting_stack", "scaled_stack", "stack", "loaded_stack"})
+STACK_FIXTURES = frozenset({"running_stack", "alerting_stack", "scaled_stack", "stack", "loaded_stack", "healthy_stack",
+                            "slow_stack"})
 REAL_FIXTURES = frozenset({"trained_registry", "week_registry", "start_predict", "kafka_broker", "stream_env",
                            "receiver", "browser", "predict_url", "admin_predict"})
 

@@ -199,3 +199,30 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
                                 str(tmp_path / "compose" / "prometheus" / "prometheus.yml")],
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.unit
+def test_up_trains_a_model_first_only_when_the_registry_is_empty(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wiring of `up`'s first step (training itself is test_training's): with no version it trains
+    on the configured data (here the synthetic source) and names the version; with one, nothing."""
+    from types import SimpleNamespace
+
+    import volctl.core.dataset as dataset
+    import volctl.core.training as training
+    from volctl.core.stack import _ensure_model
+    from volctl.domain.settings import load_settings
+
+    asked: list[object] = []
+    monkeypatch.setattr(dataset, "load_dataset", lambda paths, *_a, **_k: asked.append(paths) or "rows")
+    monkeypatch.setattr(training, "train_model", lambda rows, registry, **_k: SimpleNamespace(
+        version=f"20261207-000000-synthetic from {rows} into {registry.root}"))
+    registry = tmp_path / "registry"
+    settings = load_settings(env={}, overrides={"model.registry_dir": str(registry), "data.dir": "synthetic"})
+    progress: list[str] = []
+    assert _ensure_model(settings, progress.append) == f"20261207-000000-synthetic from rows into {registry}"
+    assert asked == [None] and "the synthetic source" in progress[0]
+    version = registry / "20261207-000000-synthetic"
+    version.mkdir(parents=True)
+    (version / "manifest.json").write_text("{}")
+    assert _ensure_model(settings, progress.append) is None and asked == [None]  # a version: nothing trained

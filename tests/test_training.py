@@ -55,13 +55,13 @@ def test_training_on_a_slice_of_real_data(week_registry: Path) -> None:
 
 @pytest.mark.integration
 def test_synthetic_training_is_labelled_synthetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.copytree(cached_registry("synthetic", None, synthetic_seconds=3 * 3600), tmp_path, dirs_exist_ok=True)
+    shutil.copytree(cached_registry("synthetic", None), tmp_path, dirs_exist_ok=True)  # make demo's too
     trained = Registry(tmp_path).latest()
     result = TrainResult(trained, tmp_path / trained, Registry(tmp_path).manifest(trained))
     assert result.manifest["data"]["synthetic"] is True
     assert result.manifest["data"]["sources"] == ["synthetic"]
     assert result.version.endswith("-synthetic")
-    dataset = load_dataset(None, synthetic_seconds=3 * 3600)
+    dataset = load_dataset(None)  # the synthetic source as `up` trains on it where there are no recordings
     again = train_model(dataset, Registry(tmp_path))
     assert again.identical_to == result.version == again.version  # same rows, seed and code: no twin
     assert Registry(tmp_path).versions() == [result.version]
