@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
@@ -43,7 +44,7 @@ def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[st
         raise InputError("bad_body", "'rows' must be a non-empty list of objects")
     if len(rows) > MAX_ROWS:
         raise InputError("too_many_rows", f"{len(rows)} rows; at most {MAX_ROWS} per request")
-    bounds = [FEATURE_RANGES.get(name, _ANY) for name in features]
+    bounds = _bounds_of(features)
     matrix = []
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -60,6 +61,12 @@ def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[st
                 raise InputError(error_type, _bad_value(index, row, features))
         matrix.append(values)
     return matrix
+
+
+@functools.lru_cache(maxsize=8)
+def _bounds_of(features: tuple[str, ...]) -> tuple[tuple[float, float], ...]:
+    """Each feature's accepted range, in order (once per model, not once per request)."""
+    return tuple(FEATURE_RANGES.get(name, _ANY) for name in features)
 
 
 def _lenient_json(body: bytes) -> Any:

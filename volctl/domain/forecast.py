@@ -112,7 +112,8 @@ class Forecaster:
         log_variance = self.intercept
         for value, (coef, median) in zip((r30 * level, r60 * level, r300 * level, level, spread), self._rows,
                                          strict=True):
-            log_variance += coef * (math.log(max(value, INPUT_FLOOR)) if value == value else median)
+            log_variance += coef * ((math.log(value if value > INPUT_FLOOR else INPUT_FLOOR)) if value == value
+                                    else median)
         return math.exp(0.5 * log_variance)
 
 

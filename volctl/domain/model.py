@@ -218,8 +218,8 @@ class _LinearParts:
     def logit_of_row(self, row: list[float]) -> float:
         logit = 0.0
         for value, (mean, scale, coef, logged) in zip(row, self._terms, strict=True):
-            if logged:
-                value = math.log(max(value, 0.0) + LOG_FLOOR)
+            if logged:  # max(value, 0.0) without a call (a complete row holds no NaN)
+                value = math.log((value if value > 0.0 else 0.0) + LOG_FLOOR)
             logit += (value - mean) / scale * coef
         return logit + self._bias
 
