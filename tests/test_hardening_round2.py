@@ -198,12 +198,13 @@ def test_ten_thousand_refused_admin_calls_write_a_few_lines_and_a_forged_reason_
     finally:
         service.stop()
     grown = log.read_bytes()[before:].decode()
-    # The first refusal, then one summary per burst window however long the calls took (a busy
-    # machine takes more than one window): every refusal is counted once, in a few lines.
+    # A burst's first refusal, then its summary; a busy machine takes more than one window and each
+    # window starts with a line of its own: every refusal is counted once, in a few lines.
     refused = [line for line in grown.splitlines() if "refused" in line]
     summarised = [int(n.replace(",", "")) for n in re.findall(r"\[x ([\d,]+) more in the last", grown)]
-    assert len(refused) == 1 + len(summarised) and sum(summarised) == 1999, grown[:2000]
-    assert len(summarised) <= elapsed / SUMMARY_WINDOW_S + 2, (len(summarised), elapsed)
+    alone = len(refused) - len(summarised)
+    assert alone >= 1 and alone + sum(summarised) == 2000, grown[:2000]
+    assert len(refused) <= 2 * (elapsed / SUMMARY_WINDOW_S + 2), (len(refused), elapsed)
     assert "\x1b" not in grown and "\n2026-12-06 INFO forged line" not in grown
     assert "\\x1b[2J\\n2026-12-06 INFO forged line" in grown
 
