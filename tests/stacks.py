@@ -47,6 +47,17 @@ class Stack:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
+    def caught_up(self, timeout_s: float = 60) -> None:
+        """Return once the consume group has read everything on the raw topic (offset lag 0)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            lag = json.loads(self.run("lag", "--window", "1", "--json").stdout)
+            if lag["offset_lag"] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the consume service did not catch up: {lag}")
+            time.sleep(1)
+
     def health_until(self, code: int, timeout_s: float = 30) -> subprocess.CompletedProcess[str]:
         deadline = time.monotonic() + timeout_s
         while True:

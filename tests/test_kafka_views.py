@@ -110,16 +110,6 @@ def _ingest(stack: Stack, path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _caught_up(stack: Stack, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        lag = json.loads(stack.run("lag", "--window", "1", "--json").stdout)
-        if lag["offset_lag"] == 0:
-            return
-        time.sleep(1)
-    raise AssertionError(f"the consume service did not catch up: {lag}")
-
-
 def _outcomes_match_the_batch_labels(stack: Stack, registry_root: Path) -> None:
     """Every prediction of the replay met its label in the live stream: the same label, future
     volatility and level as training's batch rule (seeded as the version is) for that tick, on
@@ -175,7 +165,7 @@ def _gate(stack: Stack, *args: str, **env: str) -> tuple[int, dict]:
 def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Path, trained_registry: Path) -> None:
     with stack_up(tmp_path, trained_registry) as stack:
         _ingest(stack, APR_3)
-        _caught_up(stack)
+        stack.caught_up()
         # A later real session differs from the multi-session training split (8 of 14 features beyond
         # Evidently's fixed Wasserstein 0.1), but not beyond the reference's own session-to-session
         # variation: with the calibrated thresholds the default configuration passes.
@@ -198,7 +188,7 @@ def test_gate_passes_then_fails_on_drift_then_on_a_stopped_consumer(tmp_path: Pa
         changed = tmp_path / "wider-and-thinner.ndjson"
         write_recording(changed, shifted(wider_and_thinner(iter_series(APR_3)), 7200))
         _ingest(stack, changed)
-        _caught_up(stack)
+        stack.caught_up()
         code, gate = _gate(stack, "--skip-load", "--duration", "15s")
         assert code == 1 and "drift" in gate["failed_classes"] and "lag" not in gate["failed_classes"], gate
         drift = json.loads((Path(gate["bundle"]) / "drift" / "drift.json").read_text())
@@ -237,7 +227,7 @@ def test_outcomes_delivered_twice_are_counted_once(tmp_path: Path, trained_regis
 
     with stack_up(tmp_path, trained_registry) as stack:
         _ingest(stack, APR_3)
-        _caught_up(stack)
+        stack.caught_up()
         first = json.loads(stack.run("quality", "--window", "1h", "--json").stdout)
         assert first["outcomes"] > 1000 and first["duplicates"] == 0
         Supervisor(stack.state).stop("consume", 10)

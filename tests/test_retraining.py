@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,7 @@ LATER = "btcusd_2026-04-04_advtrade_live_messages.ndjson"  # 21:13-21:28 the sam
 def _replay_and_drain(stack: Stack, path: Path, timeout_s: float = 120) -> None:
     result = stack.run("ingest", "--replay", str(path), "--speed", "0", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        lag = json.loads(stack.run("lag", "--window", "1", "--json").stdout)
-        if lag["offset_lag"] == 0:
-            return
-        time.sleep(1)
-    raise AssertionError(f"the consume service did not catch up: {lag}")
+    stack.caught_up(timeout_s)
 
 
 def test_the_stream_is_recorded_retrained_on_scored_in_shadow_and_judged_after(

@@ -40,34 +40,37 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, trained_registry: Pa
 def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_registry: Path) -> None:
     stack = Stack(tmp_path / "state", trained_registry)
     stack.process = True  # as a user runs them: the installed script, a process a command
-    for _ in range(2):
-        report = stack.json("up")
-        assert [c["name"] for c in report["components"]] == ["broker", "incidents", "alertmanager", "predict",
-                                                            "consume", "prometheus"]  # Prometheus after what it watches
-        assert {c["action"] for c in report["components"]} == {"started"}
-        again = stack.json("up")  # idempotent: nothing new, nothing restarted
-        assert {c["action"] for c in again["components"]} == {"running"}
-        assert [c["pid"] for c in again["components"]] == [c["pid"] for c in report["components"]]
+    try:
+        for _ in range(2):
+            report = stack.json("up")
+            started = [c["name"] for c in report["components"]]  # Prometheus after what it watches
+            assert started == ["broker", "incidents", "alertmanager", "predict", "consume", "prometheus"]
+            assert {c["action"] for c in report["components"]} == {"started"}
+            again = stack.json("up")  # idempotent: nothing new, nothing restarted
+            assert {c["action"] for c in again["components"]} == {"running"}
+            assert [c["pid"] for c in again["components"]] == [c["pid"] for c in report["components"]]
 
-        health = stack.health_until(0)
-        assert health.returncode == 0, health.stdout + health.stderr
-        idle = stack.run("slo", "check", "--window", "1m")  # a fresh stack, nothing offered yet
-        assert idle.returncode == 3 and "too little traffic" in idle.stdout, idle.stdout  # no traffic: not "met"
-        status = {c["name"]: c for c in stack.json("status")}
-        assert all(status[name]["action"] == "running"
-                   for name in ("broker", "prometheus", "incidents", "alertmanager", "predict", "consume"))
-        assert "memory only" in status["broker"]["detail"]
-        latest = Registry(trained_registry).latest()
-        recommended = Registry(trained_registry).manifest(latest)["recommended_variant"]
-        assert status["predict"]["detail"] == f"model {recommended} {latest}"  # model.variant = auto
+            health = stack.health_until(0)
+            assert health.returncode == 0, health.stdout + health.stderr
+            idle = stack.run("slo", "check", "--window", "1m")  # a fresh stack, nothing offered yet
+            assert idle.returncode == 3 and "too little traffic" in idle.stdout, idle.stdout  # no traffic: not "met"
+            status = {c["name"]: c for c in stack.json("status")}
+            assert all(status[name]["action"] == "running"
+                       for name in ("broker", "prometheus", "incidents", "alertmanager", "predict", "consume"))
+            assert "memory only" in status["broker"]["detail"]
+            latest = Registry(trained_registry).latest()
+            recommended = Registry(trained_registry).manifest(latest)["recommended_variant"]
+            assert status["predict"]["detail"] == f"model {recommended} {latest}"  # model.variant = auto
 
-        stopped = stack.json("down")
-        assert [o["name"] for o in stopped][:3] == ["guard", "replay", "prometheus"]  # before what it watches
-        assert {o["name"]: o["how"] for o in stopped} == {
-            "guard": "not running", "replay": "not running", "prometheus": "stopped", "consume": "stopped",
-            "predict": "stopped", "alertmanager": "stopped", "incidents": "stopped", "broker": "stopped"}
-        assert not any(_listening(port) for port in stack.ports.values())
-        assert not list((stack.state / "run").glob("*.pid"))
+            stopped = stack.json("down")
+            assert [o["name"] for o in stopped][:3] == ["guard", "replay", "prometheus"]  # before what it watches
+            assert {o["name"]: o["how"] for o in stopped} == {
+                "guard": "not running", "replay": "not running", "prometheus": "stopped", "consume": "stopped",
+                "predict": "stopped", "alertmanager": "stopped", "incidents": "stopped", "broker": "stopped"}
+            assert not any(_listening(port) for port in stack.ports.values())
+            assert not list((stack.state / "run").glob("*.pid"))
+    finally:  # a failed check leaves no stack behind (a no-op after the last down)
+        stack.run("down")
     assert stack.run("health").returncode == 3  # nothing answers: could not check
 
 
