@@ -118,7 +118,7 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     report.token_created = ensure_admin_token(settings)
     report.trained = _ensure_model(settings, progress)
     env = _child_env(config_file)
-    _record_scale(settings, supervisor, scale)  # Prometheus discovers the running members from the target files
+    _record_scale(settings, scale)  # the counts first: each member is listed for Prometheus once it answers
 
     progress("starting the broker")
     broker = start_broker(settings, supervisor)
@@ -130,7 +130,7 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     if settings.alertmanager.embedded:
         report.components += _start_alerting(settings, supervisor, files, env, progress)
     report.components += _start_members(settings, supervisor, PREDICT, scale.predict_workers, env, progress)
-    _publish_targets(settings, supervisor, PREDICT, scale.predict_workers)
+    _publish_targets(settings, PREDICT, scale.predict_workers)
     report.components += _reconcile_consumers(settings, supervisor, scale.consumers, env, progress)
     if settings.prometheus.embedded:
         progress("starting Prometheus")
@@ -209,7 +209,7 @@ def scale_consumers(settings: Settings, count: int, config_file: Path | None,
     with supervisor.exclusive("scale", on_wait=progress):
         scale = Scale(count, running_scale(settings).predict_workers)
         _preflight(settings, supervisor, scale)
-        _record_scale(settings, supervisor, scale)
+        _record_scale(settings, scale)
         states = _reconcile_consumers(settings, supervisor, count, _child_env(config_file), progress)
         _wait_group_settled(settings, count, progress)
         _wait_scraped(settings, progress)
@@ -463,7 +463,7 @@ def _reconcile_consumers(settings: Settings, supervisor: Supervisor, count: int,
                          progress: Progress) -> list[ComponentState]:
     """Members 1..count running, the ones above stopped (highest first)."""
     states = _start_members(settings, supervisor, CONSUME, count, env, progress)
-    _publish_targets(settings, supervisor, CONSUME, count)  # before the extra ones stop: no scrape of a stopped one
+    _publish_targets(settings, CONSUME, count)  # before the extra ones stop: no scrape of a stopped one
     wanted = {m.name for m in consume_members(settings, count)}
     for name in reversed(_member_names_on_disk(supervisor, CONSUME)):
         if name not in wanted:
@@ -479,20 +479,17 @@ def _child_env(config_file: Path | None) -> dict[str, str]:
     return {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
 
 
-def _record_scale(settings: Settings, supervisor: Supervisor, scale: Scale) -> None:
-    """The counts every command addresses members by, and Prometheus's targets as they stand."""
+def _record_scale(settings: Settings, scale: Scale) -> None:
+    """The counts every command addresses members by."""
     write_scale(settings, scale)
-    _publish_targets(settings, supervisor, PREDICT, scale.predict_workers)
-    _publish_targets(settings, supervisor, CONSUME, scale.consumers)
 
 
-def _publish_targets(settings: Settings, supervisor: Supervisor, service: str, count: int) -> None:
-    """Prometheus's file-based discovery: one file per job listing the wanted members that run
-    (it re-reads the file when it changes, so `scale` needs no reload). A member is listed once it
-    answers: a scrape before it listens would count as a failed one, and a fresh stack would start
-    with its availability breached."""
-    groups = [{"targets": [m.address], "labels": {"member": m.name}}
-              for m in members(settings, service, count) if supervisor.record(m.name) is not None]
+def _publish_targets(settings: Settings, service: str, count: int) -> None:
+    """Prometheus's file-based discovery: one file per job listing the wanted members (it re-reads
+    the file when it changes, so `scale` needs no reload). Written once they answer: a scrape
+    before a member listens counts as failed, and a fresh stack would start with its availability
+    breached; a member that dies later stays listed, so its failed scrapes say so."""
+    groups = [{"targets": [m.address], "labels": {"member": m.name}} for m in members(settings, service, count)]
     write_atomically(scrape_targets_path(settings, service), json.dumps(groups, indent=2))
 
 
