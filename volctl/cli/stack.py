@@ -89,13 +89,13 @@ def down(
     as_json: JsonOption = False,
 ) -> None:
     """Stop every component volctl started: SIGTERM, then SIGKILL after --timeout."""
+    from volctl.core.stack import ORDER
     from volctl.core.stack import down as stop_stack
     from volctl.render.stack import down_table
 
     settings = settings_of(ctx)
     if not dry_run and not as_json:
-        console.note(f"stopping the stack in {settings.state_path} "
-                     "(guard, replay, consume, predict, prometheus, broker)")
+        console.note(f"stopping the stack in {settings.state_path} ({', '.join(reversed(ORDER))})")
     outcomes = stop_stack(settings, dry_run, timeout)
     if as_json:
         console.emit_json(outcomes)
