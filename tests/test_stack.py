@@ -229,3 +229,11 @@ def test_up_trains_a_model_first_only_when_the_registry_is_empty(tmp_path: Path,
     version.mkdir(parents=True)
     (version / "manifest.json").write_text("{}")
     assert _ensure_model(settings, progress.append) is None and asked == [None]  # a version: nothing trained
+
+
+@pytest.mark.unit
+def test_logs_names_the_components_in_the_order_the_stack_starts_them() -> None:
+    from volctl.cli.stack import COMPONENTS
+    from volctl.core.stack import ORDER
+
+    assert COMPONENTS == ORDER

@@ -13,6 +13,7 @@ from volctl.cli.options import JsonOption, config_file_of, settings_of
 from volctl.render import console
 
 COMPONENTS = ("broker", "incidents", "alertmanager", "predict", "consume", "prometheus", "replay", "guard")
+# = core.stack.ORDER (a test keeps them equal), without importing the core for `--help`
 
 
 @boundary
