@@ -47,7 +47,7 @@ from volctl.domain.topology import (
 PROMETHEUS, REPLAY, GUARD = "prometheus", "replay", "guard"
 ALERTMANAGER, INCIDENTS = "alertmanager", "incidents"  # routes alerts; volctl's receiver keeps the timeline
 REPLAY_OUTAGE_S = 900  # the background replay waits this long for a broker that went away
-# each service: its members, 1 first (the broker and Prometheus stay first: `status` reads them there)
+# each service: its members, 1 first (the broker stays first: `status` reads it there)
 # Prometheus after what it watches (and stopped before it): a scrape of a service still starting or
 # already stopped counts as failed, and a fresh stack would begin with its availability breached.
 ORDER = (BROKER, INCIDENTS, ALERTMANAGER, PREDICT, CONSUME, PROMETHEUS, REPLAY, GUARD)
@@ -118,7 +118,7 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
     report.token_created = ensure_admin_token(settings)
     report.trained = _ensure_model(settings, progress)
     env = _child_env(config_file)
-    _record_scale(settings, scale)  # the counts first: each member is listed for Prometheus once it answers
+    write_scale(settings, scale)  # the counts every command addresses members by; targets once they answer
 
     progress("starting the broker")
     broker = start_broker(settings, supervisor)
@@ -209,7 +209,7 @@ def scale_consumers(settings: Settings, count: int, config_file: Path | None,
     with supervisor.exclusive("scale", on_wait=progress):
         scale = Scale(count, running_scale(settings).predict_workers)
         _preflight(settings, supervisor, scale)
-        _record_scale(settings, scale)
+        write_scale(settings, scale)
         states = _reconcile_consumers(settings, supervisor, count, _child_env(config_file), progress)
         _wait_group_settled(settings, count, progress)
         _wait_scraped(settings, progress)
@@ -477,11 +477,6 @@ def _reconcile_consumers(settings: Settings, supervisor: Supervisor, count: int,
 def _child_env(config_file: Path | None) -> dict[str, str]:
     """What the stack's own processes are started with: the config file they must read too."""
     return {"VOLCTL_CONFIG": str(config_file.resolve())} if config_file else {}
-
-
-def _record_scale(settings: Settings, scale: Scale) -> None:
-    """The counts every command addresses members by."""
-    write_scale(settings, scale)
 
 
 def _publish_targets(settings: Settings, service: str, count: int) -> None:
