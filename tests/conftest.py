@@ -336,7 +336,7 @@ class InProcessPredict:
     def __init__(self, settings: object) -> None:
         from services.predict.__main__ import build_app
 
-        self.app, self.worker = build_app(settings)  # type: ignore[arg-type]
+        self.app, _worker = build_app(settings)  # type: ignore[arg-type]
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         async def call() -> httpx.Response:
@@ -434,14 +434,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _heaviest_groups_first(items)
 
 
+LOADGROUP_BROKEN = ("--dist loadgroup does not group tests with this pytest (pytest-xdist#1386): "
+                    "install the versions pyproject.toml names (make install)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """--dist loadgroup groups by a suffix xdist appends to each test id, which pytest 9.2 ignores
+    (pytest-xdist#1386): the shared stacks and module fixtures would silently be set up on every
+    worker. Said here, in the main process, where the message is seen."""
+    import xdist
+
+    if config.getoption("dist", "no") == "loadgroup" and pytest.version_tuple[:2] >= (9, 2) \
+            and tuple(int(p) for p in xdist.__version__.split(".")[:3]) <= (3, 8, 0):
+        raise pytest.UsageError(LOADGROUP_BROKEN)
+
+
 @pytest.hookimpl(trylast=True)  # after xdist's worker hook has named each test's group
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """--dist loadgroup groups by a suffix xdist appends to each test id; with a pytest that ignores it
-    (pytest-xdist#1386) the shared stacks and module fixtures would silently be set up on both workers."""
-    if session.config.getoption("dist", "no") == "no" and os.environ.get("PYTEST_XDIST_WORKER") \
-            and session.config.getvalue("loadgroup") and session.items and "@" not in session.items[0].nodeid:
-        raise pytest.UsageError("--dist loadgroup does not group tests with this pytest (pytest-xdist#1386): "
-                                "install the versions pyproject.toml names (make install)")
+    """The same by behaviour, in each worker (another version could break it again): the run stops
+    (xdist shows a worker's error as an internal error, without this message)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and session.config.getvalue("loadgroup") and session.items \
+            and "@" not in session.items[0].nodeid:
+        raise pytest.UsageError(LOADGROUP_BROKEN)
 
 
 TIER_SECONDS = {"unit": 0.2, "integration": 5.0, "e2e": 30.0}  # rough costs: only the order depends on them

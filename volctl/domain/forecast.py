@@ -112,8 +112,10 @@ class Forecaster:
         log_variance = self.intercept
         for value, (coef, median) in zip((r30 * level, r60 * level, r300 * level, level, spread), self._rows,
                                          strict=True):
-            log_variance += coef * ((math.log(value if value > INPUT_FLOOR else INPUT_FLOOR)) if value == value
-                                    else median)
+            if value != value:  # unknown: the training median stands in
+                log_variance += coef * median
+            else:  # max(value, INPUT_FLOOR) without a call: this is the /predict fast path
+                log_variance += coef * math.log(value if value > INPUT_FLOOR else INPUT_FLOOR)
         return math.exp(0.5 * log_variance)
 
 
