@@ -179,8 +179,8 @@ def volctl(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
     worker, not once a call), or as the installed script with `process=True` (what a subprocess
     adds: a console script, signals, a timeout). Either way a CompletedProcess."""
     if process:
-        return subprocess.run([VOLCTL, *args], cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout)
+        return _strict_json(subprocess.run([VOLCTL, *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                                           capture_output=True, text=True, timeout=timeout))
     import signal
     import traceback
 
@@ -207,7 +207,36 @@ def volctl(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
     if result.exception is not None and not isinstance(result.exception, SystemExit):  # the boundary's job
         stderr += "".join(traceback.format_exception(result.exception))
         return subprocess.CompletedProcess(["volctl", *args], 4, result.stdout, stderr)
-    return subprocess.CompletedProcess(["volctl", *args], result.exit_code, result.stdout, stderr)
+    return _strict_json(subprocess.CompletedProcess(["volctl", *args], result.exit_code, result.stdout, stderr))
+
+
+def _strict_json(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """Every `--json` the suite runs is strict JSON (no NaN or Infinity: jq refuses them), one
+    document or one per line (`--follow`); the command's words are kept for the closing figures."""
+    args = [str(a) for a in result.args[1:]]
+    if "--json" not in args or not result.stdout.strip():
+        return result
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"volctl {' '.join(args)} --json wrote {constant}, which is not JSON:\n"
+                             + result.stdout[-2000:])
+
+    try:
+        json.loads(result.stdout, parse_constant=refuse)
+    except json.JSONDecodeError:
+        for line in result.stdout.splitlines():
+            if line.strip():
+                json.loads(line, parse_constant=refuse)
+    words = []  # the command's words: "slo check", "model evaluate"
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    seen = CACHE / "json-commands"  # each worker's list, for the closing figures
+    seen.mkdir(parents=True, exist_ok=True)
+    with open(seen / f"{os.getpid()}.txt", "a") as handle:
+        handle.write(" ".join(words) + "\n")
+    return result
 
 
 def _event_loop_running() -> bool:

@@ -179,7 +179,7 @@ def test_the_report_merges_what_alertmanager_holds_with_what_prometheus_evaluate
 
     gone = alerts_report(AlertmanagerClient("http://am:9093", transport=httpx.MockTransport(refused)), prometheus,
                          (), tmp_path)
-    assert gone.outcome is Verdict.UNKNOWN and "did not answer" in gone.problem
+    assert gone.outcome is Verdict.ERROR and "did not answer" in gone.problem
 
 
 # -- the receiver, a real process ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from volctl.core.evaluation import (
     recommend,
     variant_metrics,
 )
+from volctl.domain.figures import lift_text
 
 
 def _case(blocks: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,7 +114,11 @@ def test_too_few_episodes_give_no_interval() -> None:
     scores = y + 0.3 * np.random.default_rng(1).random(600)
     metrics = variant_metrics(y, scores, 0.5, _rows(y, ts))
     assert metrics["episodes"] == 2 < MIN_EPISODES
-    assert np.isnan(metrics["pr_auc_interval"]).all() and metrics["interval_note"].startswith("too few episodes")
+    assert np.isnan(metrics["pr_auc_interval"]).all() and metrics["interval_note"] == "too few episodes: 2 of 3"
+    lift = metrics["alert_lift"]  # no interval from resampling two episodes' rows either
+    assert np.isnan(lift["median_ratio_interval"]).all() and np.isnan(lift["decile_lift_interval"]).all()
+    assert lift["interval_note"] == "too few episodes: 2 of 3"
+    assert lift_text(lift).endswith("(too few episodes: 2 of 3)") and "[" not in lift_text(lift)
 
 
 def test_alert_lift_reads_the_next_minutes_volatility() -> None:

@@ -20,22 +20,22 @@ REPLAY = Expectation("the stack's replay runs (pid 1)", 600.0)
 
 def test_a_stream_that_should_flow_and_does_not_fails() -> None:
     fresh = from_members([{"last_tick_at": NOW - 2, "last_prediction_at": NOW - 2.5}], 30, REPLAY, NOW)
-    assert fresh.outcome is Verdict.OK and "newest tick 2.0 s ago" in fresh.detail()
+    assert fresh.outcome is Verdict.PASS and "newest tick 2.0 s ago" in fresh.detail()
     # two members: one idle (owns no product's partition), one fresh: the stream flows
     idle = from_members([{"last_tick_at": None}, {"last_tick_at": NOW - 1, "last_prediction_at": NOW - 1}],
                         30, REPLAY, NOW)
-    assert idle.outcome is Verdict.OK
+    assert idle.outcome is Verdict.PASS
     stale = from_members([{"last_tick_at": NOW - 200, "last_prediction_at": NOW - 200}], 30, REPLAY, NOW)
-    assert stale.outcome is Verdict.FAILED and "newest tick 200 s old (limit 30 s)" in stale.detail()
+    assert stale.outcome is Verdict.FAIL and "newest tick 200 s old (limit 30 s)" in stale.detail()
     never = from_members([{}], 30, REPLAY, NOW)
-    assert never.outcome is Verdict.FAILED and "no tick since the consume service started" in never.detail()
+    assert never.outcome is Verdict.FAIL and "no tick since the consume service started" in never.detail()
 
 
 def test_nothing_running_is_not_judged_and_a_starting_source_is_not_a_stall() -> None:
     quiet = from_members([{"last_tick_at": NOW - 900}], 30, Expectation(), NOW)
-    assert quiet.outcome is Verdict.OK and "not judged: no source is running" in quiet.detail()
+    assert quiet.outcome is Verdict.PASS and "not judged: no source is running" in quiet.detail()
     starting = from_members([{}], 30, Expectation("the stack's replay runs (pid 1)", 5.0), NOW)
-    assert starting.outcome is Verdict.OK and "(starting)" in starting.detail()
+    assert starting.outcome is Verdict.PASS and "(starting)" in starting.detail()
 
 
 def test_lag_is_never_ok_on_a_stream_that_should_flow_and_does_not() -> None:
@@ -76,10 +76,10 @@ def test_a_frozen_replay_fails_health_lag_and_slo_check_then_recovers(tmp_path: 
             while True:  # Prometheus sees it once it has scraped the stale gauge
                 slo = stack.run("slo", "check", "--window", "1m", "--json")
                 rows = {r["name"]: r for r in json.loads(slo.stdout)["rows"]}
-                if rows.get("freshness", {}).get("verdict") == "breached" or time.monotonic() > deadline:
+                if rows.get("freshness", {}).get("verdict") == "fail" or time.monotonic() > deadline:
                     break
                 time.sleep(2)
-            assert rows["freshness"]["verdict"] == "breached" and slo.returncode == 1, rows.get("freshness")
+            assert rows["freshness"]["verdict"] == "fail" and slo.returncode == 1, rows.get("freshness")
         finally:
             os.kill(replay["pid"], signal.SIGCONT)
         assert stack.health_until(0, timeout_s=60).returncode == 0

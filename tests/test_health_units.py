@@ -41,7 +41,7 @@ def test_a_member_still_joining_and_a_served_model_unknown_here_are_failed_check
     assert not checks["consume /health"].ok and "starting" in checks["consume /health"].detail
     assert not checks["consumer lag"].ok and checks["consumer lag"].detail.startswith("unknown: joining")
     assert not checks["model sha256"].ok and "not found" in checks["model sha256"].detail
-    assert report.unreachable == ["broker"] and report.outcome == Verdict.FAILED
+    assert report.unreachable == ["broker"] and report.outcome == Verdict.FAIL
 
 
 def test_a_target_not_scraped_yet_is_starting_not_down() -> None:

@@ -17,6 +17,10 @@ from volctl.cli.app import app
 LATER = ("btc_eth_2026-04-03_flat.ndjson", "btc_eth_2026-04-04_flat_with_sizes.ndjson")
 
 
+def _not_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON: jq and most parsers refuse the whole document")
+
+
 def _run(registry: Path, *args: str):
     env = {"NO_COLOR": "1", "COLUMNS": "80", "VOLCTL_MODEL_REGISTRY_DIR": str(registry)}
     return CliRunner().invoke(app, ["model", *args], env=env)
@@ -28,7 +32,7 @@ def test_later_recordings_are_scored_with_every_variant_per_file_and_pooled(
     page = tmp_path / "evaluate.html"
     result = _run(week_registry, "evaluate", *data, "--json", "--html", str(page))
     assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
+    document = json.loads(result.stdout, parse_constant=_not_json)
     assert [part["name"] for part in document["parts"]] == list(LATER)
     assert not any(part["overlaps_training"] for part in document["parts"])
     pooled = document["pooled"]
@@ -39,7 +43,8 @@ def test_later_recordings_are_scored_with_every_variant_per_file_and_pooled(
             low, high = metrics["pr_auc_interval"]
             assert metrics["rows"] == part["labelled"] and metrics["episodes"] == part["episodes"]
             if part["episodes"] < 3:  # a file with one or two episodes: no interval, and it says why
-                assert metrics["interval_note"].startswith("too few episodes") and low != low
+                assert metrics["interval_note"] == f"too few episodes: {part['episodes']} of 3"
+                assert low is None and high is None  # null, not NaN: strict JSON
             else:
                 assert low <= metrics["pr_auc"] <= high and not metrics["interval_note"]
             assert metrics["brier_worse_than_constant"] == (metrics["brier"] > metrics["brier_constant"])

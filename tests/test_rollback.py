@@ -204,7 +204,7 @@ def test_the_guard_rolls_back_when_the_served_model_is_worse(stack: Stack, share
     assert guard.returncode == 0, guard.stdout + guard.stderr
     lines = [json.loads(line) for line in guard.stdout.splitlines()]
     assert [(e["verdict"], e["failures"], e["action"]) for e in lines] == [
-        ("failing", 1, "none"), ("failing", 2, "rolled back"), ("failing", 1, "none")]  # then counts afresh
+        ("fail", 1, "none"), ("fail", 2, "rolled back"), ("fail", 1, "none")]  # then counts afresh
     assert "baseline worse than ml" in lines[1]["why"]
     assert _served(stack) == {"predict": "ml", "consume": "ml"}
     entries = json.loads(stack.run("rollback", "--history", "--json").stdout)

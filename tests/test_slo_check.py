@@ -48,7 +48,7 @@ def test_slo_check_meets_objectives_under_load(healthy_stack: Stack, tmp_path: P
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     rows = {row["name"]: row for row in report["rows"]}
-    assert report["verdict"] == "met" and report["requests"] >= 0.5 * sent
+    assert report["verdict"] == "pass" and report["requests"] >= 0.5 * sent
     assert rows["throughput (best 15s)"]["measured"] > 5
     assert rows["error rate"]["measured"] == 0 and rows["error rate"]["budget"]["remaining"] == 1
     assert 0 < rows["latency p95"]["measured"] < 0.8
@@ -56,7 +56,7 @@ def test_slo_check_meets_objectives_under_load(healthy_stack: Stack, tmp_path: P
     page = tmp_path / "slo.html"
     assert stack.run("slo", "check", "--window", "15s", "--html", str(page)).returncode == 0
     text = page.read_text()
-    assert 'class="met">met<' in text and "<polyline" in text and "<script" not in text  # self-contained
+    assert 'class="pass">pass<' in text and "<polyline" in text and "<script" not in text  # self-contained
     health = stack.run("load", "--endpoint", "health", "--rps", "50", "--duration", "1s", "--json")
     probe = json.loads(health.stdout)
     assert probe["sent"] == 50 and probe["ok"] == 50 and probe["server_p95_ms"] is None
@@ -70,9 +70,9 @@ def test_injected_errors_and_slowness_breach_the_slos(slow_stack: Stack) -> None
     result = stack.run("slo", "check", "--window", "1m", "--json")
     assert result.returncode == 1, result.stdout + result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)["rows"]}
-    assert rows["error rate"]["verdict"] == "breached" and 0.15 < rows["error rate"]["measured"] < 0.45
-    assert rows["availability"]["verdict"] == "breached"
-    assert rows["latency p95"]["verdict"] == "breached" and rows["latency p95"]["measured"] > 0.8
+    assert rows["error rate"]["verdict"] == "fail" and 0.15 < rows["error rate"]["measured"] < 0.45
+    assert rows["availability"]["verdict"] == "fail"
+    assert rows["latency p95"]["verdict"] == "fail" and rows["latency p95"]["measured"] > 0.8
     assert rows["error rate"]["burn_rates"]["1h"] > 14.4  # a page-worthy burn
     human = stack.run("slo", "check", "--window", "1m")
     assert human.returncode == 1 and "SLO breached: latency p95, error rate, availability" in human.stdout

@@ -14,8 +14,9 @@ class FakePrometheus:
     url = "http://fake:9090"
 
     def __init__(self, requests: float, failed: float, p95: float, best_rate: float, forecasts: float = 0.0,
-                 exceedance: float | None = None, covered: float = 3600.0) -> None:
-        self.covered = covered
+                 exceedance: float | None = None, covered: float = 3600.0, labelled: float = 0.0,
+                 spikes: float = 0.0, availability: float = 1.0) -> None:
+        self.covered, self.labelled, self.spikes, self.availability = covered, labelled, spikes, availability
         self.asked: Counter[str] = Counter()
         self.instants: set[float | None] = set()
         self.requests, self.failed, self.p95, self.best_rate = requests, failed, p95, best_rate
@@ -24,6 +25,10 @@ class FakePrometheus:
     def value(self, expr: str, at: float | None = None) -> float | None:
         self.asked[expr] += 1
         self.instants.add(at)
+        if "volatility_outcomes_total" in expr:
+            return self.spikes if "tp|fn" in expr else self.labelled
+        if "volatility_realised" in expr or "realised" in expr:
+            return 0.0  # a window without spikes: precision and recall of 0
         if "volatility_forecast_qlike" in expr:
             return 0.7 if self.forecasts else None
         if "volatility_forecast_outcomes" in expr:
@@ -41,7 +46,7 @@ class FakePrometheus:
         if expr.startswith("sum(increase("):
             return self.requests
         if expr.startswith("avg(avg_over_time(up"):
-            return 1.0
+            return self.availability
         return 0.5  # consumer lag
 
 
@@ -55,10 +60,10 @@ def test_each_expression_is_asked_once_and_explained_with_the_numbers_used() -> 
     assert distinct <= len(set(queries.slo_check_expressions(slo, "5m").values()))
     assert set(client.asked) <= set(queries.slo_check_expressions(slo, "5m").values())  # one catalogue
     rows = {row.name: row for row in report.rows}
-    assert rows["error rate"].measured == 0.0002 and rows["error rate"].verdict == MET
+    assert rows["error rate"].measured == 0.0002 and rows["error rate"].verdict == "pass"
     assert any("≈2 failed / ≈10000 requests over 5m (increase() estimates)" in line
                for line in rows["error rate"].explain)
-    assert report.verdict == MET
+    assert report.verdict == "pass"
     assert len(client.instants) == 1 and None not in client.instants  # every window at one instant
 
 
@@ -77,16 +82,35 @@ def test_an_idle_service_is_not_breached_on_throughput() -> None:
     slo = SloSettings(min_requests=10)
     idle = check_slos(FakePrometheus(requests=360, failed=0, p95=0.003, best_rate=6.1), slo, "1h")
     throughput = next(row for row in idle.info if row.name.startswith("throughput"))
-    assert throughput.verdict == NOT_JUDGED and idle.verdict == MET  # before: "BREACHED (6.1 req/s)"
+    assert throughput.status == NOT_JUDGED and idle.verdict == "pass"  # before: "BREACHED (6.1 req/s)"
     slow = check_slos(FakePrometheus(requests=360, failed=0, p95=2.0, best_rate=6.1), slo, "1h")
-    assert {row.name: row.verdict for row in slow.rows}["throughput (best 1m)"] == BREACHED
+    assert {row.name: row.verdict for row in slow.rows}["throughput (best 1m)"] == "fail"
 
 
 def test_realised_quality_without_enough_labels_says_so() -> None:
     report = check_slos(FakePrometheus(requests=10000, failed=0, p95=0.004, best_rate=50), SloSettings(), "5m")
     quality = [row for row in report.info if row.name.startswith("realised")]
-    assert [row.verdict for row in quality] == [TOO_FEW_LABELS] * 2  # before: "not judged (no offered load)"
-    assert report.verdict == MET  # shown, not judged: `volctl quality` is the command that says 3
+    assert [row.status for row in quality] == [TOO_FEW_LABELS] * 2  # before: "not judged (no offered load)"
+    assert [row.verdict for row in quality] == ["inconclusive"] * 2
+    assert report.verdict == "pass"  # shown, not judged: `volctl quality` is the command that says 3
+
+
+def test_never_a_pass_on_too_little_evidence() -> None:
+    """Issue 38: availability "met" on 9 requests while the error rate on the same 9 said "too little
+    traffic"; realised precision "0.000 (best challenger 0.000) met" on a window without a spike."""
+    slo = SloSettings()
+    few = check_slos(FakePrometheus(requests=9, failed=0, p95=0.004, best_rate=1), slo, "2m")
+    rows = {row.name: row for row in few.rows}
+    assert rows["availability"].verdict == rows["error rate"].verdict == "inconclusive"
+    assert rows["availability"].reason == "too little traffic: 9 of 100 requests in 2m"
+    assert few.verdict == "inconclusive" and few.outcome.exit_code == 3
+    dead = check_slos(FakePrometheus(requests=0, failed=0, p95=0.004, best_rate=0, availability=0.5), slo, "2m")
+    assert {row.name: row.verdict for row in dead.rows}["availability"] == "fail"  # a dead service, no traffic
+    calm = check_slos(FakePrometheus(10000, 0, 0.004, 50, labelled=515, spikes=0), slo, "5m")
+    precision = next(row for row in [*calm.rows, *calm.info] if row.name.startswith("realised precision"))
+    assert precision.verdict == "inconclusive" and precision.reason.endswith("0 of 3 spike ticks in 1h"), precision
+    document = calm.as_document()
+    assert {row["name"]: row["verdict"] for row in document["info"]}[precision.name] == "inconclusive"
 
 
 def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> None:
@@ -94,7 +118,7 @@ def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> No
 
     def bound(forecasts: float, exceedance: float | None, covered: float = 3600.0) -> str:
         report = check_slos(FakePrometheus(10000, 0, 0.004, 50, forecasts, exceedance, covered), slo, "5m")
-        return next(r for r in [*report.rows, *report.info] if r.name.startswith("forecast bound")).verdict
+        return next(r for r in [*report.rows, *report.info] if r.name.startswith("forecast bound")).status
 
     assert bound(1000, 0.05) == MET and bound(1000, 0.021) == MET
     assert bound(1000, 0.2) == BREACHED and bound(1000, 0.005) == BREACHED  # too loose or too tight

@@ -18,16 +18,21 @@ def gate(
     duration: Annotated[str, typer.Option(help="Load duration, and the window every check looks at.")] = "60s",
     skip_load: Annotated[bool, typer.Option("--skip-load", help="Judge the last --duration of real traffic "
                                             "without adding load.", metavar="")] = False,
+    accept_inconclusive: Annotated[list[str] | None, typer.Option(
+        "--accept-inconclusive", metavar="CLASS",
+        help="Ship although this class of checks was inconclusive (too little evidence), e.g. quality; "
+             "repeatable; the verdict, page and JSON record it.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Load, then SLOs, consumer lag status and drift over exactly that window: ship or do not ship.
+    """Load, then SLOs, consumer lag status, drift and quality: ship or do not ship.
 
-    Exit 0 pass, 1 a check failed (the JSON names the classes), 3 something could not be measured.
-    Every result is kept in an evidence folder under `STATE_DIR/gates`.
+    Pass only when every check passed. Exit 0 pass, 1 a check failed (the JSON names the classes),
+    3 a check was inconclusive (too little evidence; --accept-inconclusive CLASS ships without it)
+    or could not measure. Every result is kept in an evidence folder under `STATE_DIR/gates`.
     """
     from volctl.cli.wiring import lag_inputs
     from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.gate import GateParts, run_gate
+    from volctl.core.gate import KINDS, GateParts, run_gate
     from volctl.domain.clock import seconds_of
     from volctl.render.gate import gate_table
     from volctl.reports.drift_files import write_drift_outputs
@@ -40,6 +45,10 @@ def gate(
         seconds = seconds_of(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--duration") from None
+    unknown = sorted(set(accept_inconclusive or ()) - set(KINDS))
+    if unknown:
+        raise typer.BadParameter(f"no class {', '.join(unknown)}: the classes are {', '.join(KINDS)}",
+                                 param_hint="--accept-inconclusive")
     with console.err.status("release gate") as status:
         settings = settings_of(ctx)
         parts = GateParts(write_slo_html, write_drift_outputs, lambda: lag_inputs(settings),
@@ -48,5 +57,6 @@ def gate(
                               load_page(judged, None, settings.slo.latency_p95_seconds)),
                           quality_html=lambda quality, path: path.write_text(quality_page(quality)),
                           index_html=write_gate_index)
-        report = run_gate(settings, parts, rps, seconds, skip_load, progress=status.update)
+        report = run_gate(settings, parts, rps, seconds, skip_load, progress=status.update,
+                          accept_inconclusive=tuple(accept_inconclusive or ()))
     finish(report, as_json, gate_table)

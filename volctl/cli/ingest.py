@@ -11,6 +11,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
+from volctl.domain.documents import as_plain
 from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_INTERRUPTED
 from volctl.render import console
 
@@ -68,7 +69,7 @@ def ingest(
     finally:
         publisher.close()
     if as_json:
-        console.emit_json({**console.as_plain(summary), "rate": summary.rate})
+        console.emit_json({**as_plain(summary), "rate": summary.rate})
     else:
         ingest_summary(summary)
     if interrupted.is_set():

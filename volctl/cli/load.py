@@ -11,6 +11,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
+from volctl.domain.documents import strict_json
 
 Endpoint = Literal["predict", "health", "version"]
 
@@ -65,7 +66,7 @@ def load(
         report.baseline = core.compare(report, saved)
     document = report.as_document()
     if save:
-        save.write_text(json.dumps(document))
+        save.write_text(strict_json(document))
     if html:
         from volctl.domain.files import write_atomically
         from volctl.reports.load_html import load_page

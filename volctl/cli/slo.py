@@ -27,7 +27,7 @@ def check(
 ) -> None:
     """Latency, error rate, availability, consumer lag and throughput against their objectives.
 
-    Exit 0 all met, 1 an SLO is breached, 3 cannot measure (Prometheus down, no data, too little traffic).
+    Exit 0 pass (all met), 1 fail (an SLO breached), 3 inconclusive (too little traffic, no data) or error.
     """
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core.slo import check_slos

@@ -68,8 +68,8 @@ class AlertsReport:
     @property
     def outcome(self) -> Verdict:
         if not self.reached:
-            return Verdict.UNKNOWN
-        return Verdict.FAILED if self.firing else Verdict.OK
+            return Verdict.ERROR
+        return Verdict.FAIL if self.firing else Verdict.PASS
 
     def as_document(self) -> dict[str, Any]:
         return {"verdict": self.outcome.value, "alertmanager": self.alertmanager, "reached": self.reached,

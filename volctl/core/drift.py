@@ -69,6 +69,7 @@ class DriftReport:
     predictions: list[FeatureDrift] = field(default_factory=list)  # prediction and label drift: shown, not voted
     quality: dict[str, Any] | None = None  # the served model's realised precision/recall in the window
     live: bool = False  # the current rows are the live feature log (quality can be known)
+    current_span_s: float | None = None  # event time the current rows cover (None: no timestamps)
 
     @property
     def tested(self) -> list[FeatureDrift]:
@@ -85,12 +86,13 @@ class DriftReport:
 
     @property
     def outcome(self) -> Verdict:
-        return Verdict.FAILED if self.drift else Verdict.OK
+        return Verdict.FAIL if self.drift else Verdict.PASS
 
     def as_document(self) -> dict[str, Any]:
         return {"at": self.at, "at_epoch": self.at_epoch, "reference": self.reference, "current": self.current,
                 "reference_rows": self.reference_rows, "current_rows": self.current_rows,
                 "threshold": self.threshold, "share": self.share, "drift": self.drift,
+                "current_span_s": self.current_span_s,
                 "calibrated": self.calibrated, "calibration": self.calibration,
                 "share_false_alarm_rate": self.share_false_alarm_rate,
                 "drifted": [f.name for f in self.features if f.drifted],
@@ -140,6 +142,8 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
     now = time.time()
     report = DriftReport(ref.source, cur.source, len(ref.frame), len(cur.frame), settings.drift.share_threshold,
                          at=utc_iso(now), at_epoch=now, calibrated=calibration is not None, calibration=why)
+    if "ts" in cur.frame and len(cur.frame):
+        report.current_span_s = float(cur.frame["ts"].max() - cur.frame["ts"].min())
     if calibration is not None:
         report.threshold = float(calibration["share"]["threshold"])
         report.share_false_alarm_rate = calibration["share"]["false_alarm_rate"]

@@ -191,11 +191,18 @@ def median_ratio_by_weight(alerts: np.ndarray, fwd_vol: np.ndarray) -> WeightedM
     return value
 
 
+def too_few_episodes(found: int) -> str:
+    return f"too few episodes: {found} of {MIN_EPISODES}"
+
+
 def alert_lift(alerts: np.ndarray, rows: Rows, with_intervals: bool = True) -> dict[str, Any]:
     """Both lifts of these alerts on these rows, with bootstrap intervals over the rows' units."""
     fwd = rows.fwd_vol
     top = fwd > np.quantile(fwd, TOP_DECILE) if len(fwd) else np.zeros(0, dtype=bool)
     found: dict[str, Any] = {"alerts": int(alerts.sum()), "alert_rate": float(alerts.mean()) if len(alerts) else NAN}
+    episodes_found = rows.episodes if with_intervals else 0
+    if with_intervals and episodes_found < MIN_EPISODES:  # resampling so few says nothing: [0.94, 0.94]
+        with_intervals, found["interval_note"] = False, too_few_episodes(episodes_found)
     for name, metric in (("median_ratio", median_ratio_by_weight(alerts, fwd)),
                          ("decile_lift", lambda weights: decile_lift(alerts, top, weights))):
         if with_intervals:
@@ -283,7 +290,7 @@ def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, rows: R
     brier, constant = float(brier_score_loss(y, np.clip(scores, 0, 1))), base * (1 - base)
     return {
         "pr_auc": value, "pr_auc_interval": [low, high], "interval_level": LEVEL, "resampling": rows.resampling,
-        "interval_note": "" if found >= MIN_EPISODES else f"too few episodes ({found} < {MIN_EPISODES})",
+        "interval_note": "" if found >= MIN_EPISODES else too_few_episodes(found),
         "roc_auc": float(roc_auc_score(y, scores)),
         "f1": float(f1_score(y, predicted, zero_division=0)),
         "precision": float(precision_score(y, predicted, zero_division=0)),

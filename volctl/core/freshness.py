@@ -48,7 +48,7 @@ class Freshness:
 
     @property
     def outcome(self) -> Verdict:
-        return Verdict.FAILED if self.problems else Verdict.OK
+        return Verdict.FAIL if self.problems else Verdict.PASS
 
     def detail(self) -> str:
         ages = f"newest tick {_age(self.tick_age_s)}, newest prediction {_age(self.prediction_age_s)}"

@@ -9,7 +9,6 @@ errors, availability, lag, drift, quality, load) so a failed gate says what kind
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -21,12 +20,13 @@ from volctl.clients.prometheus import PrometheusClient
 from volctl.core.drift import DriftWriter
 from volctl.core.lag import LagInputs
 from volctl.domain.clock import seconds_of, utc_iso, utc_stamp
-from volctl.domain.errors import VolctlError
+from volctl.domain.documents import strict_json
+from volctl.domain.errors import NotEnoughData, VolctlError
 from volctl.domain.settings import Settings
 from volctl.domain.verdict import Verdict
 
-PASS, FAIL, UNKNOWN = "pass", "fail", "cannot measure"
-NOT_JUDGED = "not judged"  # measured, but too little evidence in the window to judge: shown, never blocking
+PASS, FAIL, INCONCLUSIVE, ERROR = (v.value for v in (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.ERROR))
+KINDS = ("latency", "errors", "availability", "throughput", "lag", "freshness", "drift", "quality", "load")
 Progress = Callable[[str], None]
 _SLO_CLASSES = {"latency p95": "latency", "error rate": "errors", "availability": "availability",
                 "consumer lag (max)": "lag", "freshness": "freshness"}
@@ -36,14 +36,15 @@ _SLO_PREFIX_CLASSES = {"forecast bound exceeded": "quality"}  # rows named with 
 @dataclass
 class GateCheck:
     name: str
-    kind: str  # latency | errors | availability | lag | freshness | drift | quality | load
+    kind: str  # one of KINDS
     measured: str
     threshold: str
-    verdict: str
+    verdict: str  # pass | fail | inconclusive | error
     todo: str = ""  # a check that could not measure or judge: what to do about it
+    accepted: bool = False  # inconclusive, and the operator accepted it by its class (--accept-inconclusive)
 
     def __post_init__(self) -> None:
-        if self.verdict in (UNKNOWN, NOT_JUDGED) and not self.todo:
+        if self.verdict in (INCONCLUSIVE, ERROR) and not self.todo:
             self.todo = WHAT_TO_DO.get(self.kind, "")
 
 
@@ -58,8 +59,8 @@ WHAT_TO_DO = {
     "freshness": "run `volctl health`: is a source running (`volctl status`), is the broker up?",
     "drift": "let the stream run: the feature log starts after each stream's 5 min warm-up and needs "
              "drift.min_rows rows in drift.window",
-    "quality": "let the stack run: each prediction is labelled 60 s later, and slo.min_outcomes labelled "
-               "ticks are needed in slo.quality_window",
+    "quality": "let the stack run (each prediction is labelled 60 s later; a calm hour holds few spikes) and "
+               "run the gate again, or ship without a quality judgement: --accept-inconclusive quality",
     "load": "run `volctl health`: is predict running?",
 }
 
@@ -72,26 +73,55 @@ class GateReport:
     checks: list[GateCheck] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
     window_note: str = ""  # why the SLO window is longer than the load
+    accept_inconclusive: tuple[str, ...] = ()  # classes the operator ships without a judgement of
+
+    def __post_init__(self) -> None:
+        self.accept(self.checks)
+
+    def accept(self, checks: list[GateCheck]) -> None:
+        for check in checks:
+            check.accepted = check.verdict == INCONCLUSIVE and check.kind in self.accept_inconclusive
+
+    def add(self, check: GateCheck) -> None:
+        self.accept([check])
+        self.checks.append(check)
 
     @property
     def outcome(self) -> Verdict:
-        return {PASS: Verdict.OK, FAIL: Verdict.FAILED}.get(self.verdict, Verdict.UNKNOWN)
+        return Verdict(self.verdict)
 
     @property
     def verdict(self) -> str:
-        verdicts = {c.verdict for c in self.checks} - {NOT_JUDGED}
-        return FAIL if FAIL in verdicts else PASS if verdicts == {PASS} else UNKNOWN
+        """Pass only when every check passed, or was inconclusive and accepted by its class."""
+        found = Verdict.combine(Verdict.PASS if c.accepted else Verdict(c.verdict) for c in self.checks)
+        return found.value
 
     @property
     def failed_classes(self) -> list[str]:
         return sorted({c.kind for c in self.checks if c.verdict == FAIL})
 
     @property
+    def unjudged_classes(self) -> list[str]:
+        return sorted({c.kind for c in self.checks if c.verdict == INCONCLUSIVE and not c.accepted})
+
+    @property
+    def accepted_classes(self) -> list[str]:
+        return sorted({c.kind for c in self.checks if c.accepted})
+
+    @property
     def answer(self) -> str:
-        return {PASS: "ship", FAIL: "do not ship", UNKNOWN: "do not ship: the gate could not measure"}[self.verdict]
+        if self.verdict == PASS:
+            accepted = self.accepted_classes
+            return "ship" + (f" (accepted without a judgement: {', '.join(accepted)})" if accepted else "")
+        if self.verdict == INCONCLUSIVE:
+            unjudged = self.unjudged_classes
+            return (f"do not ship: not judged: {', '.join(unjudged)} (wait for more evidence, or ship without it: "
+                    f"--accept-inconclusive {' --accept-inconclusive '.join(unjudged)})")
+        return {FAIL: "do not ship", ERROR: "do not ship: the gate could not measure"}[self.verdict]
 
     def as_document(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "answer": self.answer, "failed_classes": self.failed_classes,
+                "inconclusive_classes": self.unjudged_classes, "accepted_inconclusive": self.accepted_classes,
                 "window": self.window, "window_note": self.window_note, "bundle": self.bundle,
                 "started_at": self.started_at, "model": self.model,
                 "checks": [asdict(c) for c in self.checks]}
@@ -113,11 +143,12 @@ class GateParts:
 
 
 def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: float, skip_load: bool = False,
-             progress: Progress = lambda _m: None) -> GateReport:
+             progress: Progress = lambda _m: None, accept_inconclusive: tuple[str, ...] = ()) -> GateReport:
     now = time.time()
     bundle = settings.state_path / "gates" / utc_stamp(now)
     bundle.mkdir(parents=True, exist_ok=True)
-    report = GateReport(f"{math.ceil(duration_s)}s", str(bundle), utc_iso(now))
+    report = GateReport(f"{math.ceil(duration_s)}s", str(bundle), utc_iso(now),
+                        accept_inconclusive=tuple(accept_inconclusive))
     report.model = _served_models(settings)
     _save(bundle / "model.json", report.model)
     if not skip_load:
@@ -158,21 +189,21 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
     if writers.load_html is not None:
         writers.load_html(judged, bundle / "load.html")
     for objective in judged.objectives:
-        report.checks.append(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
+        report.add(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
                                        PASS if objective.passed else FAIL))
 
 
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
                 writers: GateParts) -> None:
     from volctl.core.freshness import expectation
-    from volctl.core.slo import BREACHED, MET, TOO_FEW_LABELS, check_slos
+    from volctl.core.slo import TOO_FEW_LABELS, check_slos
 
     client = writers.prometheus()
     try:
         slo = check_slos(client, settings.slo, window, expectation(settings))
         writers.slo_html(client, slo, settings.slo, bundle / "slo.html")
     except VolctlError as exc:
-        report.checks.append(GateCheck("SLOs", "availability", exc.message, "Prometheus answers", UNKNOWN))
+        report.add(GateCheck("SLOs", "availability", exc.message, "Prometheus answers", ERROR))
         return
     finally:
         client.close()
@@ -182,11 +213,9 @@ def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateRepor
             (k for prefix, k in _SLO_PREFIX_CLASSES.items() if row.name.startswith(prefix)), None)
         if kind is None:  # throughput: a capacity statement the load checks judge
             continue
-        verdict = PASS if row.verdict == MET else FAIL if row.verdict == BREACHED else UNKNOWN
-        todo = ""
-        if row.verdict == TOO_FEW_LABELS:  # as the quality check: too few labelled minutes yet, not judged
-            verdict, todo = NOT_JUDGED, row.explain[-1]
-        report.checks.append(GateCheck(f"slo: {row.name}", kind, row.shown, row.objective, verdict, todo))
+        todo = row.explain[-1] if row.status == TOO_FEW_LABELS else ""  # too few labelled minutes yet
+        measured = f"{row.shown} ({row.reason})" if row.reason else row.shown
+        report.add(GateCheck(f"slo: {row.name}", kind, measured, row.objective, row.verdict, todo))
 
 
 def _lag_check(lag_inputs: Callable[[], LagInputs], bundle: Path, report: GateReport) -> None:
@@ -195,20 +224,20 @@ def _lag_check(lag_inputs: Callable[[], LagInputs], bundle: Path, report: GateRe
     try:
         inputs = lag_inputs()
     except VolctlError as exc:
-        report.checks.append(GateCheck("lag status", "lag", exc.message, "OK or WARN", UNKNOWN))
+        report.add(GateCheck("lag status", "lag", exc.message, "OK or WARN", ERROR))
         return
     try:
         lag = measure_lag(inputs, 3.0, 1.0, 30.0)
     except VolctlError as exc:  # no such group, nothing committed: not measured, never a pass
-        report.checks.append(GateCheck("lag status", "lag", exc.message, "OK or WARN", UNKNOWN))
+        report.add(GateCheck("lag status", "lag", exc.message, "OK or WARN", ERROR))
         return
     finally:
         inputs.reader.close()
     _save(bundle / "lag.json", lag.as_document())
     worst = next((p for p in lag.partitions if p.status == lag.status), None)
     behind = "unknown" if lag.offset_lag is None else str(lag.offset_lag)
-    verdict = {Verdict.OK: PASS, Verdict.FAILED: FAIL}.get(lag.outcome, UNKNOWN)
-    report.checks.append(GateCheck("lag status (Burrow-style)", "lag",
+    verdict = lag.outcome.value
+    report.add(GateCheck("lag status (Burrow-style)", "lag",
                                    f"{lag.status}, {behind} behind" + (f": {worst.why}" if worst else ""),
                                    "OK or WARN", verdict))
 
@@ -218,13 +247,25 @@ def _drift_check(settings: Settings, window: str, bundle: Path, report: GateRepo
 
     try:
         drift = drift_report(settings, write, window=window, out=bundle / "drift")
+    except NotEnoughData as exc:
+        report.add(GateCheck("drift share", "drift", exc.message, "enough rows", INCONCLUSIVE))
+        return
     except VolctlError as exc:
-        report.checks.append(GateCheck("drift share", "drift", exc.message, "enough rows", UNKNOWN))
+        report.add(GateCheck("drift share", "drift", exc.message, "a drift report", ERROR))
         return
     # The threshold is the calibration's for this window (or the configured default): say which, so
     # two gates with different thresholds can be told apart.
-    report.checks.append(GateCheck("drift share", "drift", f"{drift.share:.0%} of {len(drift.tested)} features",
-                                   f"<= {drift.threshold:.0%} ({drift.calibration})", FAIL if drift.drift else PASS))
+    measured = f"{drift.share:.0%} of {len(drift.tested)} features"
+    span, needed = drift.current_span_s, seconds_of(window) / 2
+    # A change found in a few minutes is found (each window's thresholds are calibrated for it), but
+    # an hour is not passed on its first minutes: as availability, it can fail early, never pass early.
+    if span is not None and span < needed and not drift.drift:
+        report.add(GateCheck("drift share", "drift", f"{measured} over {span / 60:.0f} min of {window}",
+                             f"at least {needed / 60:.0f} min of {window}", INCONCLUSIVE,
+                             f"let the stream run {math.ceil((needed - span) / 60)} min more, then run the gate again"))
+        return
+    report.add(GateCheck("drift share", "drift", measured, f"<= {drift.threshold:.0%} ({drift.calibration})",
+                         FAIL if drift.drift else PASS))
 
 
 def _quality_check(settings: Settings, bundle: Path, report: GateReport, writers: GateParts) -> None:
@@ -238,15 +279,15 @@ def _quality_check(settings: Settings, bundle: Path, report: GateReport, writers
     if writers.quality_html is not None:
         writers.quality_html(quality, bundle / "quality.html")
     if quality.problem:  # outcomes, but too few spike episodes (a calm hour): as `slo check`, not judged
-        report.checks.append(GateCheck("realised quality", "quality", quality.problem, "enough labelled ticks",
-                                       NOT_JUDGED if quality.outcomes else UNKNOWN))
+        report.add(GateCheck("realised quality", "quality", quality.problem, "enough labelled ticks",
+                             INCONCLUSIVE, WHAT_TO_DO["quality"]))
         return
     if quality.floors:
-        report.checks.append(GateCheck("quality: floors", "quality", "; ".join(quality.floors),
+        report.add(GateCheck("quality: floors", "quality", "; ".join(quality.floors),
                                        f"precision >= {slo.min_precision:g}, recall >= {slo.min_recall:g}", FAIL))
     for comparison in quality.comparisons:
         low, high = comparison.interval
-        report.checks.append(GateCheck(
+        report.add(GateCheck(
             f"quality: {quality.served} vs {comparison.challenger}", "quality",
             f"PR-AUC {comparison.difference:+.3f} [{low:+.3f}, {high:+.3f}]: {comparison.verdict}",
             "not worse", FAIL if comparison.verdict == "worse" else PASS))
@@ -264,4 +305,4 @@ def _scrape_settle_s(settings: Settings) -> float:
 
 
 def _save(path: Path, document: Any) -> None:
-    path.write_text(json.dumps(document, indent=2, default=str))
+    path.write_text(strict_json(document, indent=2))

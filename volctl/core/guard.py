@@ -48,7 +48,7 @@ class GuardState:
 @dataclass
 class Evaluation:
     at: str
-    verdict: str  # ok | failing | cannot measure
+    verdict: str  # pass | fail | inconclusive
     why: str
     served: str
     target: str  # what a rollback would serve ("" when nothing is better)
@@ -80,18 +80,18 @@ def evaluate(settings: Settings, state: GuardState, policy: GuardPolicy, service
     served = quality.served or _served(services)
     if problems:
         state.failures += 1
-        verdict, why = "failing", "; ".join(problems)
-    elif quality.outcome is Verdict.UNKNOWN and not measured:
-        verdict, why = Verdict.UNKNOWN.value, quality.problem or "nothing to judge yet"
+        verdict, why = Verdict.FAIL.value, "; ".join(problems)
+    elif quality.outcome is Verdict.INCONCLUSIVE and not measured:
+        verdict, why = Verdict.INCONCLUSIVE.value, quality.problem or "nothing to judge yet"
     else:
         state.failures = 0
-        judged = [f"{served} not worse than its challengers" if quality.outcome is Verdict.OK
+        judged = [f"{served} not worse than its challengers" if quality.outcome is Verdict.PASS
                   else f"quality not judged ({quality.problem})",
                   "error and latency budgets not burning fast" if measured
                   else "budgets not judged (Prometheus not reachable or too little traffic)"]
-        verdict, why = "ok", "; ".join(judged)
+        verdict, why = Verdict.PASS.value, "; ".join(judged)
     evaluation = Evaluation(utc_iso(now()), verdict, why, served, target, state.failures, "none")
-    if verdict != "failing" or state.failures < policy.failure_limit or not target:
+    if verdict != Verdict.FAIL.value or state.failures < policy.failure_limit or not target:
         return evaluation
     if state.last_switch_at is not None and now() - state.last_switch_at < policy.dwell_s:
         evaluation.action = "waiting (dwell)"

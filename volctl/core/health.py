@@ -45,8 +45,8 @@ class HealthReport:
     @property
     def outcome(self) -> Verdict:
         if self.nothing_answered:
-            return Verdict.UNKNOWN
-        return Verdict.OK if self.healthy else Verdict.FAILED
+            return Verdict.ERROR
+        return Verdict.PASS if self.healthy else Verdict.FAIL
 
     def as_document(self) -> dict[str, Any]:
         return {"healthy": self.healthy, "verdict": self.outcome.value, "checks": [asdict(c) for c in self.checks],
@@ -109,7 +109,7 @@ def check_freshness(bodies: list[dict[str, Any]], limit_s: float, expected: Expe
     """The stream flows: a stalled source reads healthy on every other check."""
     found = freshness_from_members(bodies, limit_s, expected, time.time())
     report = HealthReport(freshness=found.as_document())
-    report.checks.append(Check("stream freshness", found.outcome != Verdict.FAILED, 0.0, found.detail()))
+    report.checks.append(Check("stream freshness", found.outcome != Verdict.FAIL, 0.0, found.detail()))
     return report
 
 

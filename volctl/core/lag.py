@@ -104,8 +104,8 @@ class GroupLag:
     @property
     def outcome(self) -> Verdict:
         if self.status == UNKNOWN:
-            return Verdict.UNKNOWN
-        return Verdict.OK if self.passing else Verdict.FAILED
+            return Verdict.ERROR
+        return Verdict.PASS if self.passing else Verdict.FAIL
 
     @property
     def time_lag_s(self) -> float | None:

@@ -329,7 +329,7 @@ class LoadReport:
 
     @property
     def outcome(self) -> Verdict:
-        return Verdict.OK if self.passed else Verdict.FAILED
+        return Verdict.PASS if self.passed else Verdict.FAIL
 
     def as_document(self) -> dict:
         r = self.result

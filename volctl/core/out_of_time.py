@@ -54,7 +54,7 @@ class ModelEvaluation:
 
     @property
     def outcome(self) -> Verdict:
-        return Verdict.OK if self.pooled.metrics else Verdict.UNKNOWN
+        return Verdict.PASS if self.pooled.metrics else Verdict.INCONCLUSIVE
 
     def as_document(self) -> dict[str, Any]:
         from dataclasses import asdict

@@ -60,7 +60,8 @@ class QualityReport:
     version: str = ""
     variants: list[VariantQuality] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
-    problem: str = ""  # why there is no verdict, with the counts needed
+    problem: str = ""  # why the verdict is inconclusive: what it lacked, in numbers
+    next_step: str = ""  # with a problem: the one thing a person can do about it
     better: str = ""  # the challenger to serve instead, when the served model is worse
     rollback: str = ""  # the command that would serve it
     pending: float | None = None  # predictions waiting for their label now (the consume service's gauge)
@@ -74,9 +75,9 @@ class QualityReport:
     @property
     def outcome(self) -> Verdict:
         if self.problem:
-            return Verdict.UNKNOWN
+            return Verdict.INCONCLUSIVE
         worse = any(c.verdict == "worse" for c in self.comparisons)
-        return Verdict.FAILED if worse or self.floors else Verdict.OK
+        return Verdict.FAIL if worse or self.floors else Verdict.PASS
 
     def as_document(self) -> dict[str, Any]:
         return {**asdict(self), "outcome": self.outcome.value}
@@ -98,8 +99,10 @@ def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min
     report = QualityReport(window, pending=pending)
     documents, report.duplicates = unique_outcomes(state_dir)
     if not documents:
-        report.problem = (f"no outcomes yet in {outcomes_folder(state_dir)}: predictions get their label 60 s "
-                          "after their tick, once their product's 5 min warm-up is over")
+        report.problem = (f"0 of {MIN_LABELLED:,} labelled ticks: no outcomes yet in {outcomes_folder(state_dir)} "
+                          "(predictions get their label 60 s after their tick, once their product's 5 min "
+                          "warm-up is over)")
+        report.next_step = "let the stream run a few minutes (`volctl lag` shows it moving), then ask again"
         return report
     newest = max(d["ts"] for d in documents)
     documents = sorted((d for d in documents if d["ts"] >= newest - span), key=lambda d: d["ts"])
@@ -121,9 +124,12 @@ def quality_report(state_dir: Path, window: str, min_precision: float = 0.0, min
     report.inside_training = _inside(ts, _training_periods(registry_root, report.version))
     spikes, found = int(y.sum()), episodes(y, ts, products)
     if len(y) < MIN_LABELLED or found < MIN_EPISODES or spikes == len(y):
-        report.problem = (f"too few labelled ticks to judge: {len(y):,} labelled, {found} spike episodes in the "
-                          f"window; need at least {MIN_LABELLED:,} and {MIN_EPISODES} (and some calm ticks): "
-                          "widen --window or let the stream run")
+        lacking = [f"{len(y):,} of {MIN_LABELLED:,} labelled ticks"] if len(y) < MIN_LABELLED else []
+        lacking += [f"{found} of {MIN_EPISODES} spike episodes"] if found < MIN_EPISODES else []
+        lacking += ["no calm tick: every labelled tick is a spike"] if spikes == len(y) else []
+        report.problem = f"too little evidence in {window}: " + "; ".join(lacking)
+        report.next_step = ("let the stream run (a calm hour holds few spikes), or judge a longer stretch: "
+                            "`volctl quality --window 6h`")
         return report
     report.variants = [_quality(v, v == report.served, scores[v], labels[v], rows, report.lifts[v])
                        for v in variants]

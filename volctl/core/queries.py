@@ -123,6 +123,12 @@ def labelled_in(window: str) -> str:
     return f"max(sum by (variant) (increase({m.OUTCOMES}[{window}])) and on (variant) {SERVED_VARIANT})"
 
 
+def spikes_in(window: str) -> str:
+    """Labelled ticks of the served variant whose label was a spike (caught or missed)."""
+    return (f'max(sum by (variant) (increase({m.OUTCOMES}{{outcome=~"tp|fn"}}[{window}])) '
+            f"and on (variant) {SERVED_VARIANT})")
+
+
 @dataclass(frozen=True)
 class Series:
     legend: str
@@ -383,7 +389,8 @@ def bound_range(slo: SloSettings) -> tuple[float, float]:
 
 def quality_expressions(slo: SloSettings) -> dict[str, str]:
     window = slo.quality_window
-    found = {f"labelled {window}": labelled_in(window), f"forecasts {window}": forecasts_in(window),
+    found = {f"labelled {window}": labelled_in(window), f"spikes {window}": spikes_in(window),
+             f"forecasts {window}": forecasts_in(window),
              f"covered {window}": covered_seconds(window),
              f"bound exceedance {window}": bound_exceedance(window),
              f"qlike against persistence {window}": qlike_against_persistence(window)}

@@ -73,7 +73,7 @@ class RollbackReport:
 
     @property
     def outcome(self) -> Verdict:
-        return Verdict.OK if self.ok else Verdict.FAILED
+        return Verdict.PASS if self.ok else Verdict.FAIL
 
     def as_document(self) -> dict[str, Any]:
         return {"ok": self.ok, "changed": not self.dry_run and self.ok, **asdict(self)}

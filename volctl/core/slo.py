@@ -4,7 +4,10 @@ and the sum that produced it (`--explain`).
 
 - Ratios over a window are count-weighted: errors / requests from `increase()` over the whole
   window, never an average of short-window ratios.
-- Below `slo.min_requests` requests the verdict is "too little traffic": no traffic is not "met".
+- Below `slo.min_requests` requests the verdict is inconclusive ("too little traffic: 9 of 100
+  requests"): no traffic is not a pass. A dead service fails availability without traffic.
+- Every row's verdict is one of pass, fail, inconclusive (its reason says what it lacked), or
+  info (shown, never judged); its status keeps the finer reason.
 - Budgets are over `slo.period` (30 d): remaining in requests and in minutes, and the time until
   it runs out at the burn rate of the window.
 """
@@ -21,10 +24,11 @@ from volctl.domain.clock import seconds_of
 from volctl.domain.settings import SloSettings
 from volctl.domain.verdict import Verdict
 
-MET, BREACHED, LOW_TRAFFIC, NO_DATA = "met", "breached", "too little traffic", "no data"
+MET, BREACHED, LOW_TRAFFIC, NO_DATA, INFO = "met", "breached", "too little traffic", "no data", "info"
 NOT_JUDGED = "not judged (no offered load)"
 TOO_FEW_LABELS = "not judged (too few labels)"
 NO_SOURCE = "not judged (no source running)"
+MIN_SPIKES = 3  # spike ticks in the quality window: fewer, and realised precision and recall say nothing
 
 
 @dataclass
@@ -41,10 +45,23 @@ class SloRow:
     objective: str
     measured: float | None
     shown: str
-    verdict: str
+    status: str  # met | breached | info | why it could not be judged (LOW_TRAFFIC, NO_DATA, ...)
     budget: Budget | None = None
     burn_rates: dict[str, float] = field(default_factory=dict)
     explain: list[str] = field(default_factory=list)
+    lacking: str = ""  # an inconclusive row: what it lacked, in numbers ("9 of 100 requests in 5m")
+
+    @property
+    def verdict(self) -> str:
+        """pass | fail | inconclusive | info (a row shown beside the objectives, never judged)."""
+        return {MET: Verdict.PASS.value, BREACHED: Verdict.FAIL.value, INFO: INFO}.get(
+            self.status, Verdict.INCONCLUSIVE.value)
+
+    @property
+    def reason(self) -> str:
+        if self.verdict != Verdict.INCONCLUSIVE.value:
+            return ""
+        return f"{self.status}: {self.lacking}" if self.lacking else self.status
 
 
 @dataclass
@@ -58,21 +75,19 @@ class SloReport:
     queries: int = 0  # instant queries asked (each distinct expression once)
 
     @property
-    def verdict(self) -> str:
-        verdicts = {row.verdict for row in self.rows}
-        if BREACHED in verdicts:
-            return BREACHED
-        return MET if verdicts == {MET} else "cannot measure"
+    def outcome(self) -> Verdict:
+        return Verdict.combine(Verdict(row.verdict) for row in self.rows)
 
     @property
-    def outcome(self) -> Verdict:
-        return {BREACHED: Verdict.FAILED, MET: Verdict.OK}.get(self.verdict, Verdict.UNKNOWN)
+    def verdict(self) -> str:
+        return self.outcome.value
 
     def as_document(self, explain: bool = True) -> dict[str, Any]:
         document = {"verdict": self.verdict, **asdict(self)}
-        if not explain:
-            for row in [*document["rows"], *document["info"]]:
-                row.pop("explain")
+        for row, shown in zip([*self.rows, *self.info], [*document["rows"], *document["info"]], strict=True):
+            shown.update(verdict=row.verdict, reason=row.reason)
+            if not explain:
+                shown.pop("explain")
         return document
 
 
@@ -175,10 +190,10 @@ def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m",
     for quantile in (0.5, 0.95, 0.99):
         expr = queries.latency_quantile(quantile, window)
         value = measure(expr)
-        row = SloRow(f"latency p{round(quantile * 100)}", "", value, _ms(value), "info", explain=[measure.line(expr)])
+        row = SloRow(f"latency p{round(quantile * 100)}", "", value, _ms(value), INFO, explain=[measure.line(expr)])
         if quantile == 0.95:
             row.objective = f"<= {slo.latency_p95_seconds * 1000:g} ms"
-            row.verdict = _verdict(value, value is not None and value <= slo.latency_p95_seconds, enough)
+            row.status = _verdict(value, value is not None and value <= slo.latency_p95_seconds, enough)
             report.rows.append(row)
         else:
             report.info.append(row)
@@ -197,7 +212,7 @@ def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m",
                               explain=[measure.line(queries.CONSUMER_LAG), measure.line(queries.lag_max(window))]))
 
     row = _freshness_row(measure, slo, expected or Expectation())
-    (report.rows if row.verdict in (MET, BREACHED) else report.info).append(row)
+    (report.rows if row.status in (MET, BREACHED) else report.info).append(row)
 
     span = queries.throughput_span(window)
     expr = queries.best_request_rate(span, window)
@@ -209,19 +224,20 @@ def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m",
     # Throughput is a capacity statement: below it, a service that answered everything in time was
     # simply not offered more (an idle service is not "breached"); only with latency or errors
     # breached does a low rate say the service could not keep up.
-    struggling = any(r.verdict == BREACHED for r in report.rows if r.name in ("latency p95", "error rate"))
-    if row.verdict in (BREACHED, LOW_TRAFFIC) and not struggling:
-        row.verdict = NOT_JUDGED
+    struggling = any(r.status == BREACHED for r in report.rows if r.name in ("latency p95", "error rate"))
+    if row.status in (BREACHED, LOW_TRAFFIC) and not struggling:
+        row.status = NOT_JUDGED
         row.explain.append("not judged: every request was answered in time, so the rate is what was offered, "
                            "not what the service can take; measure capacity with `volctl load` or `volctl gate`")
         report.info.append(row)
     else:
         report.rows.append(row)
     for row in [*_quality_rows(measure, slo), _bound_row(measure, slo)]:  # too few: shown, not judged
-        (report.rows if row.verdict in (MET, BREACHED) else report.info).append(row)
-    for row in report.rows:
-        if row.verdict == LOW_TRAFFIC and not row.name.startswith("realised"):
+        (report.rows if row.status in (MET, BREACHED) else report.info).append(row)
+    for row in [*report.rows, *report.info]:
+        if row.status == LOW_TRAFFIC and not row.name.startswith("realised"):
             row.explain.append(traffic_note)
+            row.lacking = f"{now.requests:.0f} of {slo.min_requests} requests in {window}"
     report.queries = measure.asked
     return report
 
@@ -235,8 +251,9 @@ def _ratio_row(name: str, objective: str, budget: float, availability: bool, now
     ok = bad is not None and (bad <= budget if availability else bad < budget)
     explain = [*now.explain, now.summary(availability), *period.explain, period.summary(availability)]
     # A dead service answers no requests: its failed scrapes are a verdict even without traffic.
+    dead = availability and measured is not None and not ok  # failed scrapes fail it even without traffic
     row = SloRow(name, objective, measured, "no data" if measured is None else f"{measured:.3%}",
-                 _verdict(measured, ok, enough or (availability and measured is not None)), explain=explain)
+                 _verdict(measured, ok, enough or dead), explain=explain)
     period_bad = period.bad_fraction(availability)
     if period_bad is not None and budget > 0:
         remaining = 1 - period_bad / budget
@@ -322,8 +339,12 @@ def _quality_rows(measure: Measurements, slo: SloSettings) -> list[SloRow]:
     """The served model's realised precision and recall (outcomes: labels 60 s after each
     prediction) against its best shadow challenger and the floors."""
     window = slo.quality_window
-    labelled = measure(queries.labelled_in(window))
-    enough = labelled is not None and labelled >= slo.min_outcomes
+    labelled, spikes = measure(queries.labelled_in(window)), measure(queries.spikes_in(window))
+    # Precision and recall of a window without spikes are 0 or undefined, not a model's quality.
+    lacking = [f"{labelled or 0:.0f} of {slo.min_outcomes} labelled ticks"] if (labelled or 0) < slo.min_outcomes \
+        else []
+    lacking += [f"{spikes or 0:.0f} of {MIN_SPIKES} spike ticks"] if (spikes or 0) < MIN_SPIKES else []
+    enough = not lacking
     rows = []
     for name, floor in (("precision", slo.min_precision), ("recall", slo.min_recall)):
         served = measure(queries.served_realised(name, window))
@@ -334,13 +355,14 @@ def _quality_rows(measure: Measurements, slo: SloSettings) -> list[SloRow]:
                      f"{served:.3f} (best challenger {'none' if best is None else f'{best:.3f}'})",
                      NO_DATA if served is None and enough else _verdict(served, served is not None and
                                                                           served >= needed, enough),
-                     explain=[measure.line(queries.labelled_in(window)),
+                     explain=[measure.line(queries.labelled_in(window)), measure.line(queries.spikes_in(window)),
                               measure.line(queries.served_realised(name, window)),
                               measure.line(queries.best_challenger_realised(name, window))])
         if not enough:
-            row.verdict = TOO_FEW_LABELS
-            row.explain.append(f"not judged: {labelled or 0:.0f} labelled ticks in {window} (need "
-                               f"{slo.min_outcomes}: labels come 60 s after each prediction, past the 5 min warm-up)")
+            row.status = TOO_FEW_LABELS
+            row.lacking = f"{', '.join(lacking)} in {window}"
+            row.explain.append(f"not judged: {row.lacking} (labels come 60 s after each prediction, past the "
+                               "5 min warm-up; a calm hour holds few spikes)")
         rows.append(row)
     return rows
 
@@ -362,7 +384,9 @@ def _bound_row(measure: Measurements, slo: SloSettings) -> SloRow:
                           measure.line(queries.qlike_against_persistence(window)),
                           measure.line(queries.covered_seconds(window))])
     if not enough:
-        row.verdict = TOO_FEW_LABELS
+        row.status = TOO_FEW_LABELS
+        row.lacking = (f"{count or 0:.0f} of {slo.min_outcomes} forecasts met, over {(covered or 0) / 60:.0f} of "
+                       f"{span / 120:.0f} min")
         row.explain.append(f"not judged: {count or 0:.0f} forecasts met by their realised volatility in {window} "
                            f"(need {slo.min_outcomes}), over {(covered or 0) / 60:.0f} min of the {window} window "
                            "(need half of it: an hour's bound is not judged on a few minutes)")

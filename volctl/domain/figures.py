@@ -26,4 +26,5 @@ def lift_text(lift: Mapping[str, Any] | None) -> str:
     lift = lift or {}
     ratio = interval_text(lift.get("median_ratio"), lift.get("median_ratio_interval"), 2, "x")
     decile = interval_text(lift.get("decile_lift"), lift.get("decile_lift_interval"), 1, "x")
-    return f"{ratio}, top decile {decile}"
+    note = f" ({lift['interval_note']})" if lift.get("interval_note") else ""
+    return f"{ratio}, top decile {decile}{note}"

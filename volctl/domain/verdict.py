@@ -1,5 +1,9 @@
 """One verdict type for every report: the answer, and the exit code that says it (DESIGN.md §7).
-Runbooks branch on these codes, so every command ends by returning its report's verdict."""
+Runbooks branch on these codes, so every command ends by returning its report's verdict.
+
+Four outcomes, as Argo Rollouts' analysis runs have them: pass, fail, inconclusive (the check ran
+but the evidence is too thin: too few requests, labelled ticks, episodes or rows) and error (it
+could not reach what it measures). Neither of the last two is ever a pass."""
 
 from __future__ import annotations
 
@@ -10,18 +14,20 @@ from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED, EXIT_OK
 
 
 class Verdict(Enum):
-    OK = "ok"  # the objective is met, the check passed
-    FAILED = "failed"  # the check ran and the answer is no
-    UNKNOWN = "cannot measure"  # not enough data, something unreachable: never a pass
+    PASS = "pass"  # the objective is met, the check passed
+    FAIL = "fail"  # the check ran and the answer is no
+    INCONCLUSIVE = "inconclusive"  # the check ran on too little evidence to answer
+    ERROR = "error"  # what it measures did not answer
 
     @property
     def exit_code(self) -> int:
-        return {Verdict.OK: EXIT_OK, Verdict.FAILED: EXIT_CHECK_FAILED, Verdict.UNKNOWN: EXIT_CANNOT_CHECK}[self]
+        return {Verdict.PASS: EXIT_OK, Verdict.FAIL: EXIT_CHECK_FAILED}.get(self, EXIT_CANNOT_CHECK)
 
     @classmethod
     def combine(cls, verdicts: Iterable[Verdict]) -> Verdict:
-        """A "no" anywhere is a no; otherwise anything unmeasured makes the whole unmeasured."""
+        """A "no" anywhere is a no; then an error; then too little evidence (nothing judged too)."""
         found = set(verdicts)
-        if cls.FAILED in found:
-            return cls.FAILED
-        return cls.UNKNOWN if cls.UNKNOWN in found or not found else cls.OK
+        for verdict in (cls.FAIL, cls.ERROR, cls.INCONCLUSIVE):
+            if verdict in found:
+                return verdict
+        return cls.PASS if found else cls.INCONCLUSIVE

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import sys
 from typing import Any
@@ -13,6 +11,8 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+
+from volctl.domain.documents import strict_json
 
 WIDE_DEFAULT = 160  # off a terminal without COLUMNS (a pipe, a CI log): rich would assume 80
 
@@ -60,23 +60,13 @@ def fit(table: Table, console: Console) -> RenderableType:
 
 def emit_json(document: Any) -> None:
     """One JSON document on stdout and nothing else."""
-    sys.stdout.write(json.dumps(as_plain(document), indent=2, default=str) + "\n")
+    sys.stdout.write(strict_json(document, indent=2) + "\n")
 
 
 def emit_json_line(document: Any) -> None:
     """One compact JSON document per line (a stream, for `--follow --json`)."""
-    sys.stdout.write(json.dumps(as_plain(document), default=str) + "\n")
+    sys.stdout.write(strict_json(document) + "\n")
     sys.stdout.flush()
-
-
-def as_plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: as_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): as_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_plain(v) for v in value]
-    return value
 
 
 def error(message: str, hint: str | None = None) -> None:

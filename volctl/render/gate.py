@@ -15,8 +15,9 @@ def gate_table(report: GateReport) -> None:
         table.add_column(column, overflow="fold" if column in ("check", "measured", "threshold") else "ellipsis")
     for check in report.checks:
         colour = {PASS: "green", FAIL: "red"}.get(check.verdict, "yellow")
+        accepted = " (accepted)" if check.accepted else ""
         table.add_row(escape(check.name), check.kind, escape(check.measured), escape(check.threshold),
-                      f"[{colour}]{check.verdict}[/]")
+                      f"[{colour}]{check.verdict}{accepted}[/]")
     out.print(fit(table, out))
     for check in report.checks:
         if check.todo:

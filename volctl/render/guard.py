@@ -7,7 +7,7 @@ from rich.markup import escape
 from volctl.core.guard import Evaluation
 from volctl.render.console import out
 
-STYLE = {"ok": "green", "failing": "red"}
+STYLE = {"pass": "green", "fail": "red"}
 
 
 def evaluation_line(evaluation: Evaluation) -> None:

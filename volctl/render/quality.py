@@ -42,7 +42,9 @@ def quality_table(report: QualityReport) -> None:
         out.print(f"{report.served} − {comparison.challenger} PR-AUC {comparison.difference:+.3f} "
                   f"[{low:+.3f}, {high:+.3f}]: [bold]{comparison.verdict}[/]")
     if report.problem:
-        out.print(f"[yellow]cannot judge[/]: {escape(report.problem)}")
+        out.print(f"[yellow]inconclusive[/]: {escape(report.problem)}")
+        if report.next_step:
+            out.print(f"next: {escape(report.next_step)}")
         if report.lifts and not report.variants:  # the alert lift needs no label: shown meanwhile
             out.print("alert lift (next-60 s volatility after an alert / after silence): " + "; ".join(
                 f"{variant} {lift_text(lift)}" for variant, lift in report.lifts.items()))

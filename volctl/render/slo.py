@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from volctl.render.console import fit, out
@@ -11,10 +12,16 @@ from volctl.render.console import fit, out
 if TYPE_CHECKING:
     from volctl.core.slo import SloReport, SloRow
 
-_VERDICT = {"met": "[green]met[/]", "breached": "[bold red]BREACHED[/]", "too little traffic": "[yellow]too little "
-            "traffic[/]", "no data": "[yellow]no data[/]", "info": "[dim]-[/]",
-            "not judged (no offered load)": "[dim]not judged (no offered load)[/]",
-            "not judged (too few labels)": "[dim]not judged (too few labels)[/]"}
+NEXT_STEP = "drive traffic with `volctl load --rps 20 --duration 60s`, then `volctl slo check` again"
+
+_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "info": "dim"}
+
+
+def _verdict(row: SloRow) -> str:
+    """"pass", "FAIL", "inconclusive: too little traffic: 9 of 100 requests in 5m", "-" (info)."""
+    word = {"fail": "FAIL", "info": "-"}.get(row.verdict, row.verdict)
+    reason = f": {row.reason}" if row.reason else ""
+    return f"[{_STYLE.get(row.verdict, 'yellow')}]{escape(word + reason)}[/]"
 
 
 def _budget(row: SloRow) -> str:
@@ -35,7 +42,7 @@ def slo_table(report: SloReport, explain: bool = False) -> None:
                          overflow="fold" if column == "error budget left" else "ellipsis")
     for row in [*report.rows, *report.info]:
         burns = "/".join(f"{row.burn_rates[w]:.2f}" if w in row.burn_rates else "-" for w in ("1h", "6h", "1d", "3d"))
-        table.add_row(row.name, row.objective, row.shown, _VERDICT.get(row.verdict, row.verdict), _budget(row),
+        table.add_row(row.name, row.objective, row.shown, _verdict(row), _budget(row),
                       burns if row.burn_rates else "-")
     out.print(fit(table, out))
     if explain:
@@ -43,12 +50,12 @@ def slo_table(report: SloReport, explain: bool = False) -> None:
             out.print(f"[bold]{row.name}[/]")
             for line in row.explain:
                 out.print(f"  {line}", markup=False, soft_wrap=True)
-    breached = [r.name for r in report.rows if r.verdict == "breached"]
-    unmeasured = [f"{r.name} ({r.verdict})" for r in report.rows if r.verdict in ("too little traffic", "no data")]
-    if breached:
-        out.print(f"[bold red]SLO breached: {', '.join(breached)}[/]")
-    elif unmeasured:
-        out.print(f"[bold yellow]cannot judge: {', '.join(unmeasured)}[/]: drive traffic with "
-                  "`volctl load --rps 20 --duration 60s`, then check again")
+    failed = [r.name for r in report.rows if r.verdict == "fail"]
+    inconclusive = [f"{r.name} ({r.reason})" for r in report.rows if r.verdict == "inconclusive"]
+    if failed:
+        out.print(f"[bold red]fail: SLO breached: {escape(', '.join(failed))}[/]")
+    elif inconclusive:
+        out.print(f"[bold yellow]inconclusive: {escape('; '.join(inconclusive))}[/]")
+        out.print(f"next: {NEXT_STEP}")
     else:
-        out.print("[bold green]all SLOs met[/]")
+        out.print("[bold green]pass: every SLO met[/]")

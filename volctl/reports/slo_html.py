@@ -58,7 +58,7 @@ def _value_axis(name: str, unit: str, scale: float, points: list[tuple[float, fl
 
 def slo_html(report: SloReport, charts: list[Chart]) -> str:
     def css(verdict: str) -> str:
-        return verdict if verdict in ("met", "breached") else "other"
+        return verdict if verdict in ("pass", "fail") else "other"
 
     return page("reports/slo.html.j2", report=report, verdict=report.verdict, charts=charts, css=css)
 
