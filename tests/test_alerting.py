@@ -172,7 +172,7 @@ def test_the_report_merges_what_alertmanager_holds_with_what_prometheus_evaluate
         ("ServiceDown", "firing", 0.0), ("ConsumerLagHigh", "pending", 42.0), ("StreamStale", "silenced", None)]
     assert report.alerts[0].since == "2026-12-06T07:17:30Z" and report.alerts[0].labels["member"] == "consume-2"
     assert report.alerts[1].runbook == "volctl runbook run consumer-lag"  # from the catalogue
-    assert report.silences[0].matchers == "alertname=StreamStale" and report.outcome is Verdict.FAILED
+    assert report.silences[0].matchers == "alertname=StreamStale" and report.outcome is Verdict.FAIL
 
     def refused(_request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")
@@ -288,11 +288,18 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     reached_s = time.monotonic() - started
     shown = stack.run("alerts")
     assert "ConsumerDown" in shown.stdout and "volctl runbook run consumer-lag" in shown.stdout
+    # One failure, one page: ServiceDown{job="consume"} fires too, held back by ConsumerDown.
+    states = _until(lambda: {a["name"]: a["state"] for a in json.loads(stack.run("alerts", "--json").stdout)["alerts"]
+                             if a["name"] == "ServiceDown"} or None, 60, "ServiceDown for the dead member")
+    assert states == {"ServiceDown": "inhibited"}, states
+    time.sleep(3)  # a group_wait (1 s) and more: a notification that was going out has reached the receiver
+    pages = [e["alertname"] for e in _timeline(stack) if e["status"] == "firing"]
+    assert pages == ["ConsumerDown"], pages
 
     silenced = stack.run("alerts", "silence", "ServiceDown", "--for", "10m", "--reason", "restarting consume")
     assert silenced.returncode == 0, silenced.stdout + silenced.stderr
     states = {a["name"]: a["state"] for a in json.loads(stack.run("alerts", "--json").stdout)["alerts"]}
-    assert states.get("ServiceDown") in ("silenced", None)  # silenced, or resolved already
+    assert states.get("ServiceDown") in ("silenced", "inhibited", None)  # held back, or resolved already
 
     reloads = _last_reloads(stack)
     restarted = time.monotonic()
