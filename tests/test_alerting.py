@@ -295,6 +295,10 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     time.sleep(3)  # a group_wait (1 s) and more: a notification that was going out has reached the receiver
     pages = [e["alertname"] for e in _timeline(stack) if e["status"] == "firing"]
     assert pages == ["ConsumerDown"], pages
+    health = stack.run("health")  # keeps the stream's rows, from the broker, and says what to do
+    text = " ".join(health.stdout.split())
+    assert health.returncode == 1 and "stream freshness │ FAIL" in text and "no prediction" in text, text
+    assert "next: `volctl status` shows how consume ended and `volctl logs consume` its last lines" in text
 
     silenced = stack.run("alerts", "silence", "ServiceDown", "--for", "10m", "--reason", "restarting consume")
     assert silenced.returncode == 0, silenced.stdout + silenced.stderr

@@ -45,6 +45,6 @@ def test_the_synthetic_demo_finds_drift_only_where_it_was_put(tmp_path: Path) ->
 
 
 def stack_model(out: str) -> str:
-    """The version `health` names on its predict line: "predict /health │ ok │ … │ baseline VERSION"."""
+    """The version `health` names on its predict line: "predict /health │ pass │ … │ baseline VERSION"."""
     line = next(line for line in out.splitlines() if "predict /health" in line)
     return line.replace("│", " ").split()[-1]

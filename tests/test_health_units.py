@@ -59,3 +59,27 @@ def test_a_target_not_scraped_yet_is_starting_not_down() -> None:
     assert starting.ok and "starting (not scraped yet): consume-2" in starting.detail
     down = check_prometheus(targets("up", "down")).checks[-1]
     assert not down.ok and "down: consume-2" in down.detail
+
+
+def test_with_consume_down_health_keeps_lag_and_freshness_and_says_what_to_do(tmp_path: Path) -> None:
+    """Issue 38: with consume down, `health` dropped its lag and freshness rows instead of saying
+    "no prediction for 56 s", and printed no next step (`lag` said it best)."""
+    settings = load_settings(env={}, overrides={"state_dir": str(tmp_path),
+                                                "kafka.bootstrap": f"127.0.0.1:{free_port()}"})
+    predict = ServiceClient("predict", "http://predict", transport=_transport({
+        "/health": (200, {"status": "ok", "model_variant": "ml", "version": "v9"}),
+        "/version": (200, {"model": "ml", "version": "v9", "sha": "b" * 64})}))
+    consume = ServiceClient("consume", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    prometheus = PrometheusClient("http://prometheus:9090", transport=_transport({
+        "/-/ready": (200, "ok"),
+        "/api/v1/targets": (200, {"status": "success", "data": {"activeTargets": [
+            {"labels": {"job": "predict"}, "health": "up"}, {"labels": {"job": "consume"}, "health": "down"}]}})}))
+    report = check_stack(StackClients(predict, (consume,), prometheus, prediction_age=lambda: 56.4), settings)
+    checks = {c.name: c for c in report.checks}
+    assert checks["stream freshness"].detail == "no prediction for 56 s (the newest on ticks.predictions)"
+    assert not checks["consumer lag"].ok and "no consume member answers" in checks["consumer lag"].detail
+    assert report.outcome == Verdict.FAIL and report.as_document()["next_step"].startswith(
+        "`volctl status` shows how consume ended and `volctl logs consume` its last lines")
+    from tests.test_next_steps import unknown_in
+
+    assert unknown_in(report.next_step, ["health"]) == []

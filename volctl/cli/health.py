@@ -55,12 +55,24 @@ def _clients(settings: Settings) -> Iterator[StackClients]:
                            tuple(ServiceClient(m.name, m.url) for m in consume_members(settings)),
                            PrometheusClient(settings.prometheus.url),
                            tuple(ServiceClient(w.name, w.url) for w in workers) if len(workers) > 1 else (),
-                           ServiceClient("alertmanager", settings.alertmanager.url))
+                           ServiceClient("alertmanager", settings.alertmanager.url),
+                           prediction_age=lambda: _prediction_age(settings))
     try:
         yield clients
     finally:
         for client in clients.all():
             client.close()
+
+
+def _prediction_age(settings: Settings) -> float | None:
+    from volctl.cli.wiring import kafka_reader
+    from volctl.core.lag import newest_message_age
+
+    reader = kafka_reader(settings)
+    try:
+        return newest_message_age(reader, settings.kafka.topic_predictions)
+    finally:
+        reader.close()
 
 
 def _watch(clients: StackClients, settings: Settings, interval: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,24 @@ class HealthReport:
         return Verdict.PASS if self.healthy else Verdict.FAIL
 
     def as_document(self) -> dict[str, Any]:
-        return {"healthy": self.healthy, "verdict": self.outcome.value, "checks": [asdict(c) for c in self.checks],
+        return {"healthy": self.healthy, "verdict": self.outcome.value, "next_step": self.next_step,
+                "checks": [asdict(c) for c in self.checks],
                 "unreachable": list(self.unreachable), "partitions_by_member": dict(self.owned),
                 "freshness": self.freshness}
+
+    @property
+    def next_step(self) -> str:
+        """The one thing to do next, as `lag` ends with one ("" when healthy)."""
+        if self.healthy:
+            return ""
+        down = [name for name in self.unreachable if name != "broker"] or self.unreachable
+        if self.nothing_answered:
+            return "`volctl status` shows what runs; `volctl up` starts the stack"
+        if down:
+            first = down[0]
+            return (f"`volctl status` shows how {first} ended and `volctl logs {first}` its last lines; "
+                    "`volctl up` starts what is down")
+        return "`volctl runbook run health-check` walks through the failed checks"
 
     @property
     def nothing_answered(self) -> bool:
@@ -77,6 +93,9 @@ class StackClients:
     prometheus: PrometheusClient
     predict_workers: tuple[ServiceClient, ...] = ()
     alertmanager: ServiceClient | None = None  # None: no Alertmanager is configured to be checked
+    # Seconds since the newest message on the predictions topic (None: none there or no broker):
+    # with every consume member down, what the stream looks like from the broker's side.
+    prediction_age: Callable[[], float | None] | None = None
 
     def all(self) -> list[ServiceClient | PrometheusClient]:
         return [self.predict, *self.predict_workers, *self.consume, self.prometheus,
@@ -96,12 +115,30 @@ def check_stack(clients: StackClients, settings: Settings, expected: Expectation
         report.merge(member)
     if len(clients.consume) > 1:
         report.merge(check_group(members, settings.kafka.partitions))
+    if not report.member_health and clients.prediction_age is not None:
+        report.merge(check_stream_without_consume(clients.prediction_age, settings.kafka.topic_predictions))
     report.merge(check_broker(settings))
     report.merge(check_prometheus(clients.prometheus))
     if clients.alertmanager is not None:
         report.merge(check_alertmanager(clients.alertmanager, clients.prometheus))
     if expected is not None and report.member_health:
         report.merge(check_freshness(report.member_health, settings.slo.freshness_seconds, expected))
+    return report
+
+
+def check_stream_without_consume(prediction_age: Callable[[], float | None], topic: str) -> HealthReport:
+    """No consume member answers: its lag and freshness rows stay, from the broker (`lag` says the same)."""
+    report = HealthReport()
+    try:
+        age = prediction_age()
+    except VolctlError as exc:
+        report.checks.append(Check("stream freshness", False, None, f"unknown: {exc.message}"))
+        return report
+    report.checks.append(Check("consumer lag", False, None, "unknown: no consume member answers "
+                               "(`volctl lag` reads the group's committed offsets from the broker)"))
+    report.checks.append(Check("stream freshness", False, None,
+                               f"no prediction for {age:.0f} s (the newest on {topic})" if age is not None
+                               else f"no prediction on {topic} at all"))
     return report
 
 
