@@ -97,6 +97,13 @@ def test_killed_predict_fails_health_by_name_and_up_brings_it_back(running_stack
     result = running_stack.health_until(1)
     assert result.returncode == 1
     assert "unhealthy: predict /health" in result.stdout
+    # status says what happened (issue 38: "predict down, pid -"): how, when, and its log's end
+    dead = next(c for c in running_stack.json("status") if c["name"] == "predict")
+    assert dead["action"] == "down" and dead["pid"] == predict["pid"], dead
+    assert dead["ended"]["how"] == "killed by SIGKILL" and dead["ended"]["signal"] == "SIGKILL"
+    assert dead["ended"]["ago_s"] < 120 and dead["ended"]["log"], dead
+    shown = " ".join(running_stack.run("status").stdout.split())
+    assert f"predict ended {dead['ended']['at']}" in shown and "killed by SIGKILL; its log ends:" in shown, shown
     back = {c["name"]: c["action"] for c in running_stack.json("up", "--demo")["components"]}
     assert back == {"broker": "running", "prometheus": "running", "incidents": "running", "alertmanager": "running",
                     "predict": "started", "consume": "running", "replay": "running"}

@@ -16,12 +16,15 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from volctl.domain.errors import Unreachable
+
+REAPER = Path(__file__).with_name("reaper.py")  # run as a script: it imports nothing of volctl
 
 
 @dataclass
@@ -61,6 +64,18 @@ class Supervisor:
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
 
+    def exit_path(self, name: str) -> Path:
+        return self.run_dir / f"{name}.exit"
+
+    def ended(self, name: str) -> dict[str, object] | None:
+        """How the last process of this name ended (its reaper's record), or None (running, never
+        started here, or started before reapers)."""
+        try:
+            found = json.loads(self.exit_path(name).read_text())
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
+
     def record(self, name: str) -> ProcessRecord | None:
         """The running process of this name, or None (a stale pid file is removed)."""
         path = self.pid_file(name)
@@ -78,15 +93,24 @@ class Supervisor:
         """Start `argv` detached from this terminal, appending its output to the log."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.exit_path(name).unlink(missing_ok=True)
+        read_pid, write_pid = os.pipe()
         with self.log_path(name).open("ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} start {' '.join(argv)}\n".encode())
             log.flush()
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}),
-                                            "VOLCTL_LOG_FILE": str(self.log_path(name))},  # services rotate it
-                                       start_new_session=True)
-        record = ProcessRecord(name, process.pid, argv, time.time(), port, kernel_start(process.pid),
-                               stop_signal.name)
+            try:  # the reaper stays the service's parent: how it ends is written down (`status`)
+                subprocess.Popen([sys.executable, str(REAPER), str(self.exit_path(name)), str(write_pid), "--",
+                                  *argv], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}),
+                                      "VOLCTL_LOG_FILE": str(self.log_path(name))},  # services rotate it
+                                 start_new_session=True, pass_fds=(write_pid,))
+            finally:
+                os.close(write_pid)
+        with os.fdopen(read_pid, "rb") as answer:
+            pid = int(answer.read() or b"0")  # the service's pid: the reaper writes it, then closes
+        if not pid:
+            raise Unreachable(f"could not start {name}: {_log_tail(self.log_path(name))}")
+        record = ProcessRecord(name, pid, argv, time.time(), port, kernel_start(pid), stop_signal.name)
         if port is None:  # nothing to wait for: tracked at once
             self.track(record)
         return record
@@ -135,12 +159,16 @@ class Supervisor:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def exited_early(self, record: ProcessRecord) -> int | None:
-        """The exit code if the process has already died, else None."""
-        try:
-            pid, status = os.waitpid(record.pid, os.WNOHANG)
-        except ChildProcessError:  # not our child: fall back to the liveness probe
-            return None if record.alive() else -1
-        return os.waitstatus_to_exitcode(status) if pid else None
+        """The exit code if the process has already died (negative: the signal), else None."""
+        if record.alive():
+            return None
+        deadline = time.monotonic() + 2.0  # its reaper writes the record as the service ends
+        while (ended := self.ended(record.name)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if ended is None:
+            return -1
+        return int(ended["exit_code"]) if ended.get("exit_code") is not None else \
+            -int(getattr(signal, str(ended.get("signal")), 0) or 1)
 
     def stop(self, name: str, timeout_s: float = 10.0) -> StopOutcome:
         """Its stop signal (SIGTERM), wait up to `timeout_s`, then SIGKILL."""
@@ -219,3 +247,10 @@ def _holder(lock: Path) -> str:
                 f"{time.time() - holder['since']:.0f} s ago)")
     except (OSError, ValueError, KeyError, TypeError):
         return "another volctl"
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "no log"

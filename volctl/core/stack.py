@@ -25,6 +25,7 @@ from volctl.clients.kafka import bootstrap_of, is_reachable
 from volctl.clients.processes import ProcessRecord, StopOutcome, Supervisor
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.broker import BROKER, broker_binary, start_broker
+from volctl.domain.clock import utc_iso
 from volctl.domain.errors import ConfigError, Unreachable
 from volctl.domain.files import write_atomically
 from volctl.domain.metrics import CONSUMER_LAG_SECONDS, sample_value
@@ -79,6 +80,7 @@ class ComponentState:
     ready_s: float | None = None
     uptime_s: float | None = None
     detail: str = ""
+    ended: dict[str, object] | None = None  # a component down: how and when it ended, its log's last lines
 
 
 @dataclass
@@ -272,6 +274,12 @@ def status(settings: Settings) -> list[ComponentState]:
         state = ComponentState(name, "running" if record else "down")
         if record:
             state.pid, state.port, state.uptime_s = record.pid, record.port, record.uptime_s
+        elif (ended := supervisor.ended(name)) is not None:
+            state.pid = ended.get("pid")  # type: ignore[assignment]
+            at = float(ended.get("at") or 0)  # type: ignore[arg-type]
+            state.ended = {**ended, "at": utc_iso(at), "ago_s": round(time.time() - at, 1),
+                           "log": _last_lines(supervisor, name)}
+            state.detail = f"ended {state.ended['at']} ({_ago(time.time() - at)} ago): {ended.get('how')}"
         states.append(state)
     broker = states[0]
     if settings.kafka.bootstrap:
@@ -584,6 +592,20 @@ def _log_tail(supervisor: Supervisor, name: str, lines: int = 3) -> str:
     except OSError:
         return "(no log)"
     return " | ".join(text[-lines:])
+
+
+def _last_lines(supervisor: Supervisor, name: str, count: int = 4) -> list[str]:
+    """The log's last lines before the reaper's own "ended" line."""
+    try:
+        lines = supervisor.log_path(name).read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if not line.startswith("--- ")][-count:]
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 \
+        else f"{seconds / 3600:.1f} h"
 
 
 def log_lines(settings: Settings, name: str, count: int) -> list[str]:

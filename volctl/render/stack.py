@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 
 from volctl.render.console import fit, out
@@ -52,6 +53,13 @@ def up_summary(report: UpReport) -> None:
 
 def status_table(components: list[ComponentState]) -> None:
     out.print(components_table("volctl status", components, "uptime"))
+    for state in components:
+        if state.action == "down" and state.ended:
+            out.print(f"[red]{escape(state.name)}[/] {escape(state.detail)}; its log ends:")
+            for line in state.ended.get("log") or []:  # type: ignore[union-attr]
+                out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    if any(state.action == "down" and state.ended for state in components):
+        out.print("next: `volctl up` starts what is down; `volctl logs NAME` shows more of a log")
 
 
 def scale_summary(states: list[ComponentState], count: int, dry_run: bool = False) -> None:
