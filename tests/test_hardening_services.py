@@ -65,7 +65,7 @@ def test_admin_refuses_a_version_outside_the_registry(admin_predict, tmp_path: P
         assert reply.status_code == 404, reply.text
         assert "not a model version name" in reply.json()["detail"]
     assert httpx.get(service.url + "/version").json() == before
-    assert not (state / "model" / "predict.json").exists()  # nothing persisted
+    assert not (state / "model" / "served.json").exists()  # nothing persisted
 
 
 def _rss_kib(pid: int) -> int:

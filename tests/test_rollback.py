@@ -146,6 +146,35 @@ def test_a_restart_keeps_the_rolled_back_model(stack: Stack) -> None:
     assert stack.run("rollback", "--to", "ml", "--yes").returncode == 0
 
 
+def test_one_served_model_a_lone_switch_is_refused_and_a_split_fails_health(stack: Stack) -> None:
+    """Issue 38: one POST /admin/model to predict left predict on baseline and consume on ml, and
+    health said healthy; after down and up each service restored its own choice."""
+    assert stack.run("rollback", "--to", "ml", "--yes", "--reason", "test: start from ml").returncode == 0
+    token = (stack.state / "admin_token").read_text().strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    lone = httpx.post(stack.url("predict") + "/admin/model", headers=auth,
+                      json={"variant": "baseline", "actor": "mallory", "reason": "just predict"})
+    assert lone.status_code == 409 and "volctl rollback --to baseline" in lone.json()["hint"], lone.text
+    assert _served(stack) == {"predict": "ml", "consume": "ml"}
+    audit = [json.loads(line) for line in (stack.state / "audit.jsonl").read_text().splitlines()]
+    assert audit[-1]["outcome"] == "split_refused" and audit[-1]["actor"] == "mallory"
+    healthy = stack.json("health")
+    one = next(c for c in healthy["checks"] if c["name"] == "one served model")
+    assert one["ok"] and one["detail"].startswith("predict and 1 consume member(s) serve ml "), one
+
+    # A switch that claims a stack-wide change but reaches one service: health fails by name.
+    split = httpx.post(stack.url("predict") + "/admin/model", headers=auth,
+                       json={"variant": "baseline", "actor": "mallory", "change_id": "by-hand"})
+    assert split.status_code == 200 and _served(stack) == {"predict": "baseline", "consume": "ml"}
+    result = stack.run("health", "--json")
+    one = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "one served model")
+    assert result.returncode == 1 and not one["ok"] and "predict serves baseline" in one["detail"], one
+    assert stack.run("rollback", "--to", "ml", "--yes", "--reason", "test: one model again").returncode == 0
+    assert _served(stack) == {"predict": "ml", "consume": "ml"}
+    recorded = json.loads((stack.state / "model" / "served.json").read_text())  # the stack's one choice,
+    assert recorded["variant"] == "ml" and recorded["change_id"] != "by-hand"  # which every service starts on
+
+
 def test_when_consume_cannot_switch_predict_is_switched_back(stack: Stack) -> None:
     """A version made by a newer build, needing a feature this consume service does not compute:
     predict can load it, consume refuses, so predict must return to what it served."""

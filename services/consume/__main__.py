@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             "model.variant": args.variant or os.environ.get("MODEL_VARIANT"),
             "model.version": args.model_version, "model.registry_dir": args.registry, "state_dir": args.state_dir,
         })
-        model, why = initial_model(settings, "consume")
+        model, why = initial_model(settings)
     except VolctlError as exc:
         log.error("cannot start: %s (%s)", exc.message, exc.hint or "")
         return 3

@@ -81,7 +81,7 @@ def build_app(settings: Settings, worker_index: int = 0,
     metrics = PredictMetrics(registry)
     holder = ModelHolder(metrics)
     try:
-        model, why = initial_model(settings, "predict")
+        model, why = initial_model(settings)
         holder.swap(model)
         log.info("serving %s model %s (sha256 %s…): %s", model.variant, model.version, model.sha256[:12], why)
     except VolctlError as exc:

@@ -92,6 +92,11 @@ def proofs(slo: SloSettings) -> dict[str, Proof]:
         "ServiceDown": Proof({'up{job="consume",instance="consume"}': "0x30"},
                              {'up{job="consume",instance="consume"}': "1x30"},
                              labels={"job": "consume", "instance": "consume"}),
+        # predict on baseline, consume on ml; healthy: both on ml (two series of one model)
+        "ServedModelSplit": Proof({f'{m.MODEL_INFO}{{job="predict",variant="baseline",version="v1"}}': "1x30",
+                                   f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"},
+                                  {f'{m.MODEL_INFO}{{job="predict",variant="ml",version="v1"}}': "1x30",
+                                   f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"}),
         # The last member stops answering; healthy: one of two members down still counts as up.
         "ConsumerDown": Proof({'up{job="consume",instance="consume"}': "1x5 0x25"},
                               {'up{job="consume",instance="consume"}': "1x30",

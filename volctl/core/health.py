@@ -36,6 +36,7 @@ class HealthReport:
     unreachable: list[str] = field(default_factory=list)
     owned: dict[str, list[int]] = field(default_factory=dict)  # consume member -> partitions it owns
     models: list[str] = field(default_factory=list)  # "variant version" each consume member scores with
+    predict_model: str = ""  # "variant version" predict serves ("" when it did not say)
     member_health: list[dict[str, Any]] = field(default_factory=list)  # each consume member's /health body
     freshness: dict[str, Any] | None = None  # is the stream flowing (core.freshness)
 
@@ -80,6 +81,8 @@ class HealthReport:
         self.owned.update(other.owned)
         self.member_health += other.member_health
         self.freshness = other.freshness or self.freshness
+        self.models += other.models
+        self.predict_model = other.predict_model or self.predict_model
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ def check_stack(clients: StackClients, settings: Settings, expected: Expectation
         report.merge(member)
     if len(clients.consume) > 1:
         report.merge(check_group(members, settings.kafka.partitions))
+    report.merge(check_one_model(report.predict_model, report.models))
     if not report.member_health and clients.prediction_age is not None:
         report.merge(check_stream_without_consume(clients.prediction_age, settings.kafka.topic_predictions))
     report.merge(check_broker(settings))
@@ -123,6 +127,19 @@ def check_stack(clients: StackClients, settings: Settings, expected: Expectation
         report.merge(check_alertmanager(clients.alertmanager, clients.prometheus))
     if expected is not None and report.member_health:
         report.merge(check_freshness(report.member_health, settings.slo.freshness_seconds, expected))
+    return report
+
+
+def check_one_model(predict: str, consume: list[str]) -> HealthReport:
+    """One served model: what /predict answers with is what scores the stream (issue 38: one
+    service's admin switch left predict on baseline and consume on ml, and health said healthy)."""
+    report = HealthReport()
+    if predict and consume:
+        split = set(consume) != {predict}
+        detail = (f"predict serves {predict}; consume: {', '.join(sorted(set(consume)))}: `volctl rollback --to "
+                  f"VARIANT` serves one model everywhere" if split
+                  else f"predict and {len(consume)} consume member(s) serve {predict}")
+        report.checks.append(Check("one served model", not split, 0.0, detail))
     return report
 
 
@@ -328,6 +345,7 @@ def check_predict(client: ServiceClient, registry_root: Path) -> HealthReport:
         report.checks.append(Check("model sha256", False, version.latency_s * 1000, detail))
         return report
     report.checks.append(_sha_check(version.body, registry_root, version.latency_s))
+    report.predict_model = f"{version.body.get('model')} {version.body.get('version')}"
     try:
         samples = Registry(registry_root).manifest(version.body["version"]).get("sample_rows") or []
     except VolctlError:  # not in the local registry (its sha256 row says so): no rows to send

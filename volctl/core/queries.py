@@ -49,6 +49,7 @@ MODEL_INFO = f"max by (job, variant, version) ({m.MODEL_INFO})"
 TARGETS_UP = 'up{job=~"predict|consume"}'
 # Prometheus's own series, one per active alert; a lone 0 row when none is (an empty table reads "no data")
 ALERTS_NOW = 'sum by (alertname, severity, alertstate) (ALERTS{alertstate=~"firing|pending"}) or on () vector(0)'
+SERVED_MODELS = f"count(count by (variant, version) ({m.MODEL_INFO}))"  # distinct models served: 1
 CONSUMERS_UP = 'sum(up{job="consume"}) or vector(0)'  # members answering; 0 (not "no data") when none is
 DRIFT_SHARE = f"max({m.DRIFT_SHARE})"  # from the newest `volctl drift report`, exported by the consume service
 DRIFT_THRESHOLD = f"max({m.DRIFT_THRESHOLD})"
@@ -301,6 +302,10 @@ def alerts(slo: SloSettings) -> tuple[Alert, ...]:
         Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded",
               runbook="model-rollback"),
         Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service", runbook="startup"),
+        # /predict and the stream answer from different models (a switch that reached one service).
+        Alert("ServedModelSplit", SERVED_MODELS, ">", 1, "2m",
+              "the stack serves more than one model: /predict and the stream answer differently",
+              severity="ticket", runbook="model-rollback"),
         # Every member of the group gone: nothing scores the stream (one member down is ServiceDown).
         Alert("ConsumerDown", CONSUMERS_UP, "<", 1, "1m", "no consume member answers: nothing scores the stream",
               runbook="consumer-lag"),

@@ -3,8 +3,11 @@ without a restart.
 
 The target is loaded and verified (sha256 against the manifest, and against `expect_sha` when the
 caller sends one, so both services provably load the same artifact) before one atomic swap;
-requests and batches in flight finish on the model they started with. The choice is persisted in
-the state directory so that a restart keeps it, and every call is appended to the audit log.
+requests and batches in flight finish on the model they started with. The choice is the stack's,
+persisted once in the state directory (every service starts on it), and every call is appended to
+the audit log. A switch is part of a stack-wide change (`volctl rollback` sends its change_id to
+each service in turn); one service alone is refused: /predict and the stream would answer from
+two models.
 The bearer token is re-read on every call: a token created or rotated after start applies at once.
 """
 
@@ -54,15 +57,16 @@ def audit_path(settings: Settings) -> Path:
     return settings.state_path / AUDIT_FILE
 
 
-def choice_path(settings: Settings, service: str) -> Path:
-    return settings.state_path / "model" / f"{service}.json"
+def choice_path(settings: Settings) -> Path:
+    """The stack's one served model: every predict worker and consume member starts on it."""
+    return settings.state_path / "model" / "served.json"
 
 
-def initial_model(settings: Settings, service: str) -> tuple[Scorer, str]:
-    """The model a starting service serves: the persisted choice of the last switch when there is
-    one that still loads, else the configured variant and version. Returns (model, why)."""
+def initial_model(settings: Settings) -> tuple[Scorer, str]:
+    """The model a starting service serves: the stack's recorded choice (the last switch) when
+    there is one that still loads, else the configured variant and version. Returns (model, why)."""
     registry = Registry(settings.registry_path)
-    chosen = _read_json(choice_path(settings, service))
+    chosen = _read_json(choice_path(settings))
     if chosen:
         try:
             model = registry.load(chosen.get("version") or None, chosen.get("variant", ""))
@@ -208,6 +212,11 @@ class ModelAdmin:
         if all(before.get(key) == after[key] for key in ("variant", "version", "sha")):
             return AdminReply(200, {"service": self.service, "before": before, "after": after, "changed": False,
                                     "load_ms": round(loaded_s * 1000, 2), "swap_ms": 0.0}, "unchanged")
+        if not request["change_id"]:  # one service alone would split the stack: /predict and the stream
+            self._audit(request, before, after, "split_refused", "no change_id: not part of a stack-wide switch")
+            return self._refuse(409, "split_refused", f"switching the {self.service} service alone would serve two "
+                                "models (predict and the stream)", f"switch every service: `volctl rollback --to "
+                                f"{after['variant']}` (it sends a change_id and verifies each)")
         swap_started = time.perf_counter()
         try:
             self._install(model)
@@ -250,7 +259,7 @@ class ModelAdmin:
     def _persist(self, request: dict[str, Any], after: dict[str, Any]) -> None:
         document = {**after, "at": utc_iso(timespec="milliseconds"), "actor": request["actor"],
                     "change_id": request["change_id"]}
-        write_atomically(choice_path(self.settings, self.service), json.dumps(document, indent=2, sort_keys=True))
+        write_atomically(choice_path(self.settings), json.dumps(document, indent=2, sort_keys=True))
 
     def _audit(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any], outcome: str,
                detail: str) -> None:
