@@ -192,7 +192,8 @@ def test_ten_thousand_refused_admin_calls_write_a_few_lines_and_a_forged_reason_
             for _ in range(2000):
                 assert client.post(service.url + "/admin/model", json={"variant": "baseline"}).status_code == 401
             forged = client.post(service.url + "/admin/model", headers={"Authorization": f"Bearer {token}"},
-                                 json={"variant": "ml", "reason": "ok\x1b[2J\n2026-12-06 INFO forged line"})
+                                 json={"variant": "ml", "reason": "ok\x1b[2J\n2026-12-06 INFO forged line",
+                                       "change_id": "round2"})  # part of a stack-wide change
             assert forged.status_code == 200, forged.text
         elapsed = time.monotonic() - started
     finally:

@@ -90,7 +90,7 @@ def test_an_idle_service_is_not_breached_on_throughput() -> None:
 def test_realised_quality_without_enough_labels_says_so() -> None:
     report = check_slos(FakePrometheus(requests=10000, failed=0, p95=0.004, best_rate=50), SloSettings(), "5m")
     quality = [row for row in report.info if row.name.startswith("realised")]
-    assert [row.status for row in quality] == [TOO_FEW_LABELS] * 2  # before: "not judged (no offered load)"
+    assert [row.status for row in quality] == [TOO_FEW_LABELS] * 2  # before: "no offered load"
     assert [row.verdict for row in quality] == ["inconclusive"] * 2
     assert report.verdict == "pass"  # shown, not judged: `volctl quality` is the command that says 3
 
@@ -124,3 +124,6 @@ def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> No
     assert bound(1000, 0.2) == BREACHED and bound(1000, 0.005) == BREACHED  # too loose or too tight
     assert bound(50, 0.2) == TOO_FEW_LABELS and bound(0, None) == TOO_FEW_LABELS  # never met on nothing
     assert bound(3000, 0.0, covered=600) == TOO_FEW_LABELS  # 10 min of a 1 h stack: not its hour's bound
+    young = check_slos(FakePrometheus(10000, 0, 0.004, 50, 644, 0.0, 600), slo, "5m")
+    row = next(r for r in young.info if r.name.startswith("forecast bound"))
+    assert row.reason == "too few labels: 10 of 30 min covered", row.reason  # not "644 of 200 forecasts"

@@ -25,9 +25,9 @@ from volctl.domain.settings import SloSettings
 from volctl.domain.verdict import Verdict
 
 MET, BREACHED, LOW_TRAFFIC, NO_DATA, INFO = "met", "breached", "too little traffic", "no data", "info"
-NOT_JUDGED = "not judged (no offered load)"
-TOO_FEW_LABELS = "not judged (too few labels)"
-NO_SOURCE = "not judged (no source running)"
+NOT_JUDGED = "no offered load"  # these three: inconclusive, and why
+TOO_FEW_LABELS = "too few labels"
+NO_SOURCE = "no source running"
 MIN_SPIKES = 3  # spike ticks in the quality window: fewer, and realised precision and recall say nothing
 
 
@@ -385,8 +385,11 @@ def _bound_row(measure: Measurements, slo: SloSettings) -> SloRow:
                           measure.line(queries.covered_seconds(window))])
     if not enough:
         row.status = TOO_FEW_LABELS
-        row.lacking = (f"{count or 0:.0f} of {slo.min_outcomes} forecasts met, over {(covered or 0) / 60:.0f} of "
-                       f"{span / 120:.0f} min")
+        lacking = [f"{count or 0:.0f} of {slo.min_outcomes} forecasts met"] if (count or 0) < slo.min_outcomes \
+            else []
+        if (covered or 0) < span / 2:
+            lacking.append(f"{(covered or 0) / 60:.0f} of {span / 120:.0f} min covered")
+        row.lacking = "; ".join(lacking)
         row.explain.append(f"not judged: {count or 0:.0f} forecasts met by their realised volatility in {window} "
                            f"(need {slo.min_outcomes}), over {(covered or 0) / 60:.0f} min of the {window} window "
                            "(need half of it: an hour's bound is not judged on a few minutes)")
