@@ -190,7 +190,7 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
         writers.load_html(judged, bundle / "load.html")
     for objective in judged.objectives:
         report.add(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
-                                       PASS if objective.passed else FAIL))
+                             PASS if objective.passed else FAIL))
 
 
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
@@ -238,8 +238,7 @@ def _lag_check(lag_inputs: Callable[[], LagInputs], bundle: Path, report: GateRe
     behind = "unknown" if lag.offset_lag is None else str(lag.offset_lag)
     verdict = lag.outcome.value
     report.add(GateCheck("lag status (Burrow-style)", "lag",
-                                   f"{lag.status}, {behind} behind" + (f": {worst.why}" if worst else ""),
-                                   "OK or WARN", verdict))
+                         f"{lag.status}, {behind} behind" + (f": {worst.why}" if worst else ""), "OK or WARN", verdict))
 
 
 def _drift_check(settings: Settings, window: str, bundle: Path, report: GateReport, write: DriftWriter) -> None:
@@ -284,7 +283,7 @@ def _quality_check(settings: Settings, bundle: Path, report: GateReport, writers
         return
     if quality.floors:
         report.add(GateCheck("quality: floors", "quality", "; ".join(quality.floors),
-                                       f"precision >= {slo.min_precision:g}, recall >= {slo.min_recall:g}", FAIL))
+                             f"precision >= {slo.min_precision:g}, recall >= {slo.min_recall:g}", FAIL))
     for comparison in quality.comparisons:
         low, high = comparison.interval
         report.add(GateCheck(
