@@ -67,6 +67,15 @@ class Supervisor:
     def exit_path(self, name: str) -> Path:
         return self.run_dir / f"{name}.exit"
 
+    def log_tail(self, name: str, count: int, service_only: bool = False) -> list[str]:
+        """The log's last `count` lines ([] without a log); `service_only`: without the lines the
+        supervisor and the reaper write ("--- ... start", "--- ... ended")."""
+        try:
+            lines = self.log_path(name).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return []
+        return [line for line in lines if not (service_only and line.startswith("--- "))][-count:]
+
     def ended(self, name: str) -> dict[str, object] | None:
         """How the last process of this name ended (its reaper's record), or None (running, never
         started here, or started before reapers)."""
@@ -109,7 +118,7 @@ class Supervisor:
         with os.fdopen(read_pid, "rb") as answer:
             pid = int(answer.read() or b"0")  # the service's pid: the reaper writes it, then closes
         if not pid:
-            raise Unreachable(f"could not start {name}: {_log_tail(self.log_path(name))}")
+            raise Unreachable(f"could not start {name}: {' | '.join(self.log_tail(name, 3)) or 'no log'}")
         record = ProcessRecord(name, pid, argv, time.time(), port, kernel_start(pid), stop_signal.name)
         if port is None:  # nothing to wait for: tracked at once
             self.track(record)
@@ -247,10 +256,3 @@ def _holder(lock: Path) -> str:
                 f"{time.time() - holder['since']:.0f} s ago)")
     except (OSError, ValueError, KeyError, TypeError):
         return "another volctl"
-
-
-def _log_tail(path: Path, lines: int = 3) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "no log"

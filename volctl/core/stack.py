@@ -278,7 +278,7 @@ def status(settings: Settings) -> list[ComponentState]:
             state.pid = ended.get("pid")  # type: ignore[assignment]
             at = float(ended.get("at") or 0)  # type: ignore[arg-type]
             state.ended = {**ended, "at": utc_iso(at), "ago_s": round(time.time() - at, 1),
-                           "log": _last_lines(supervisor, name)}
+                           "log": supervisor.log_tail(name, 4, service_only=True)}
             state.detail = f"ended {state.ended['at']} ({_ago(time.time() - at)} ago): {ended.get('how')}"
         states.append(state)
     broker = states[0]
@@ -587,20 +587,7 @@ def _port_taken(port: int) -> bool:
 
 
 def _log_tail(supervisor: Supervisor, name: str, lines: int = 3) -> str:
-    try:
-        text = supervisor.log_path(name).read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no log)"
-    return " | ".join(text[-lines:])
-
-
-def _last_lines(supervisor: Supervisor, name: str, count: int = 4) -> list[str]:
-    """The log's last lines before the reaper's own "ended" line."""
-    try:
-        lines = supervisor.log_path(name).read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-    return [line for line in lines if not line.startswith("--- ")][-count:]
+    return " | ".join(supervisor.log_tail(name, lines)) or "(no log)"
 
 
 def _ago(seconds: float) -> str:
