@@ -174,10 +174,7 @@ class Supervisor:
         deadline = time.monotonic() + 2.0  # its reaper writes the record as the service ends
         while (ended := self.ended(record.name)) is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        if ended is None:
-            return -1
-        return int(ended["exit_code"]) if ended.get("exit_code") is not None else \
-            -int(getattr(signal, str(ended.get("signal")), 0) or 1)
+        return -1 if ended is None else int(ended["code"])  # type: ignore[call-overload]
 
     def stop(self, name: str, timeout_s: float = 10.0) -> StopOutcome:
         """Its stop signal (SIGTERM), wait up to `timeout_s`, then SIGKILL."""

@@ -17,14 +17,21 @@ import sys
 import time
 
 
+def signal_name(code: int) -> str | None:
+    """The signal that ended it, from `os.waitstatus_to_exitcode`'s code (negative), else None."""
+    if code >= 0:
+        return None
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return None
+
+
 def describe(code: int) -> str:
-    """`os.waitstatus_to_exitcode`'s code in words: "exit 0", "killed by SIGKILL"."""
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit {code}"
+    """That code in words: "exit 0", "killed by SIGKILL"."""
+    if code >= 0:
+        return f"exit {code}"
+    return f"killed by {signal_name(code) or f'signal {-code}'}"
 
 
 def main(argv: list[str]) -> int:
@@ -54,8 +61,8 @@ def main(argv: list[str]) -> int:
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     ended = time.time()
-    record = {"pid": child, "exit_code": code if code >= 0 else None,
-              "signal": signal.Signals(-code).name if code < 0 and -code in signal.valid_signals() else None,
+    record = {"pid": child, "code": code, "exit_code": code if code >= 0 else None,
+              "signal": signal_name(code),
               "how": describe(code), "at": ended}
     partial = exit_file + ".partial"
     with open(partial, "w") as handle:
