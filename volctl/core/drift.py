@@ -138,12 +138,12 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
             raise NotEnoughData(
                 f"not enough {side} data: {len(rows.frame)} rows in {rows.source}, "
                 f"need {settings.drift.min_rows} (drift.min_rows)", hint=hints[side])
-    calibration, why = _calibration(settings, model, window, current is not None, cur)
+    covered = _span_of(cur)
+    calibration, why = _calibration(settings, model, window, current is not None, covered)
     now = time.time()
     report = DriftReport(ref.source, cur.source, len(ref.frame), len(cur.frame), settings.drift.share_threshold,
-                         at=utc_iso(now), at_epoch=now, calibrated=calibration is not None, calibration=why)
-    if "ts" in cur.frame and len(cur.frame):
-        report.current_span_s = float(cur.frame["ts"].max() - cur.frame["ts"].min())
+                         at=utc_iso(now), at_epoch=now, calibrated=calibration is not None, calibration=why,
+                         current_span_s=covered)
     if calibration is not None:
         report.threshold = float(calibration["share"]["threshold"])
         report.share_false_alarm_rate = calibration["share"]["false_alarm_rate"]
@@ -174,8 +174,15 @@ def drift_report(settings: Settings, write: DriftWriter, reference: Path | None 
     return report
 
 
+def _span_of(rows: Rows) -> float | None:
+    """The event time the rows cover (None: no timestamps)."""
+    if "ts" in rows.frame and len(rows.frame):
+        return float(rows.frame["ts"].max() - rows.frame["ts"].min())
+    return None
+
+
 def _calibration(settings: Settings, model: dict[str, Any] | None, window: str, from_file: bool,
-                 cur: Rows) -> tuple[dict[str, Any] | None, str]:
+                 covered: float | None) -> tuple[dict[str, Any] | None, str]:
     """The calibration that fits the current rows, and what it is (or why Evidently's defaults)."""
     from volctl.core.drift_calibration import choose_window, load_calibration
     from volctl.domain.clock import seconds_of
@@ -184,9 +191,6 @@ def _calibration(settings: Settings, model: dict[str, Any] | None, window: str, 
     fallback = "; Evidently's default thresholds, which flag normal session-to-session variation"
     if model is None:
         return None, "a --reference file has no calibration" + fallback
-    covered = None
-    if "ts" in cur.frame and len(cur.frame):
-        covered = float(cur.frame["ts"].max() - cur.frame["ts"].min())
     nominal = covered if from_file and covered is not None else seconds_of(window)
     document = load_calibration(Registry(settings.registry_path), model["version"])
     calibration, why = choose_window(document, nominal, covered)
