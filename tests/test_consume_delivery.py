@@ -158,6 +158,21 @@ def test_a_batch_is_committed_after_delivery(service: app.ConsumeService, monkey
     assert [(tp.partition, meta.offset) for tp, meta in offsets.items()] == [(2, 42)]
 
 
+def test_a_scrape_that_sees_messages_processed_sees_their_dead_letters(service: app.ConsumeService) -> None:
+    # "processed" is what a reader waits on: counted before the DLQ, a scrape in between showed
+    # 24 processed and 0 dead-lettered (CI, test_streaming's poison messages)
+    batch = a_batch()
+    batch.dead_reasons["not_json"] = 1
+    seen = []
+    processed = service.metrics.processed
+    original = processed.inc
+    processed.inc = lambda amount=1: (seen.append(service.metrics.dlq._value.get()), original(amount))  # type: ignore[method-assign]
+
+    service._account(batch, [])
+
+    assert seen == [1.0] and processed._value.get() == 3
+
+
 class BehindConsumer:
     """Read up to offset 20,441 of a fetch whose high watermark was 20,441; 50,000 are on the broker,
     and ListOffsets says 49,989 (tansu leaves out the last batch)."""
