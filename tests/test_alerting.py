@@ -26,6 +26,7 @@ from volctl.clients.prometheus import PrometheusClient
 from volctl.core import queries
 from volctl.core.alerts import alerts_report
 from volctl.core.runbooks import find_runbook
+from volctl.domain.clock import epoch_of_rfc3339
 from volctl.domain.errors import ConfigError
 from volctl.domain.incidents import MAX_NOTIFICATION_BYTES, BadNotification, entries_of, incidents_of
 from volctl.domain.settings import load_settings
@@ -70,6 +71,18 @@ def test_a_firing_then_a_repeat_then_a_resolution_are_one_incident() -> None:
     assert incident.resolved_notified_at == 500.0 and incident.lasted_s == pytest.approx(81.0)
     again = incidents_of([*entries, *entries_of(_notification("firing", starts="2026-12-06T09:00:00Z"), 900.0)])
     assert len(again) == 2 and again[1].resolved_at is None and again[1].lasted_s is None
+
+
+def test_an_outage_counts_from_the_first_pending_evaluation_not_from_the_firing() -> None:
+    fired = entries_of(_notification("firing"), 100.0)
+    resolved = entries_of(_notification("resolved", ends="2026-12-06T07:18:51.702Z"), 500.0)
+    [guessed] = incidents_of([*fired, *resolved])
+    guessed.pending_s = 60.0  # the rule's `for`, when Prometheus did not say
+    assert guessed.lasted_s == pytest.approx(141.0)
+    fired[0]["active_at"] = "2026-12-06T07:16:25.000Z"  # what Prometheus's alerts API said as it fired
+    [told] = incidents_of([*fired, *resolved])
+    told.pending_s = 60.0
+    assert told.lasted_s == pytest.approx(146.702) and told.since_epoch == epoch_of_rfc3339("2026-12-06T07:16:25Z")
 
 
 # -- the rendered config, checked by amtool ------------------------------------------------------
@@ -283,6 +296,7 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     fired_s = time.monotonic() - started
     down = next(a for a in document["alerts"] if a["name"] == "ConsumerDown")
     assert down["runbook"] == "volctl runbook run consumer-lag" and down["severity"] == "page"
+    assert down["shown"] == "0 of 1 consume members up", down  # the value with its unit
     _until(lambda: any(e["alertname"] == "ConsumerDown" and e["status"] == "firing" for e in _timeline(stack)), 30,
            "the firing notification in the timeline")
     reached_s = time.monotonic() - started
@@ -290,7 +304,8 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     assert "ConsumerDown" in shown.stdout and "volctl runbook run consumer-lag" in shown.stdout
     # One failure, one page: ServiceDown{job="consume"} fires too, held back by ConsumerDown.
     states = _until(lambda: {a["name"]: a["state"] for a in json.loads(stack.run("alerts", "--json").stdout)["alerts"]
-                             if a["name"] == "ServiceDown"} or None, 60, "ServiceDown for the dead member")
+                             if a["name"] == "ServiceDown" and a["state"] != "pending"} or None, 60,
+                    "ServiceDown for the dead member, past pending")
     assert states == {"ServiceDown": "inhibited"}, states
     time.sleep(3)  # a group_wait (1 s) and more: a notification that was going out has reached the receiver
     pages = [e["alertname"] for e in _timeline(stack) if e["status"] == "firing"]
@@ -317,6 +332,13 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     after = json.loads(stack.run("alerts", "--json").stdout)
     incident = next(i for i in after["incidents"] if i["alertname"] == "ConsumerDown")
     assert incident["resolved_at"] and incident["value"] == 0.0  # no member answered: sum(up) was 0
+    assert incident["shown"] == "0 of 1 consume members up", incident
+    # The outage counts from the first pending evaluation (Prometheus's activeAt), a `for` before it fired.
+    held_s = 0.1 * 60  # ConsumerDown's minute at this stack's alert_hold_scale
+    since, fired = epoch_of_rfc3339(incident["since"]), epoch_of_rfc3339(incident["started_at"])
+    assert incident["active_at"] and since is not None and fired is not None and fired - since >= held_s - 1, incident
+    assert incident["lasted_s"] == pytest.approx(epoch_of_rfc3339(incident["resolved_at"]) - since, abs=1), incident
+    assert "since (UTC)" in stack.run("alerts").stdout
     silence_id = next(s["id"] for s in after["silences"])
     assert stack.run("alerts", "unsilence", silence_id).returncode == 0
     audit = (stack.state / "incidents" / "actions.jsonl").read_text().splitlines()

@@ -34,6 +34,7 @@ from volctl.domain.incidents import (
 from volctl.domain.metrics import IncidentMetrics
 from volctl.domain.service_log import configure_service_logging
 from volctl.domain.settings import load_settings
+from volctl.domain.text import printable
 
 log = logging.getLogger("volctl.incidents")
 
@@ -71,8 +72,8 @@ class Receiver:
         return 400, {"detail": detail, "reason": reason}
 
     def _add_values(self, entries: list[dict[str, Any]]) -> None:
-        """The value each firing alert has in Prometheus now (the webhook carries none); unknown
-        (None) when Prometheus does not answer."""
+        """The value each firing alert has in Prometheus now, and when its condition first held
+        (activeAt: the webhook carries neither); unknown (None) when Prometheus does not answer."""
         client = PrometheusClient(self.prometheus_url, timeout_s=2)
         try:
             active = client.alerts()
@@ -82,8 +83,11 @@ class Receiver:
         finally:
             client.close()
         values = {_key(a.get("labels") or {}): a.get("value") for a in active}
+        since = {_key(a.get("labels") or {}): a.get("activeAt") for a in active}
         for entry in entries:
             value = values.get(_key(entry["labels"]))
+            active_at = since.get(_key(entry["labels"]))
+            entry["active_at"] = printable(str(active_at), 64) if active_at else None
             try:
                 entry["value"] = float(value) if value is not None else None
             except ValueError:

@@ -39,14 +39,14 @@ def alerts(
     if ctx.invoked_subcommand is not None:
         return
     from volctl.core.alerts import alerts_report
-    from volctl.core.queries import alerts as catalogue
+    from volctl.core.queries import rendered_alerts
     from volctl.domain.incidents import incidents_folder
     from volctl.render.alerts import alerts_view
 
     settings = settings_of(ctx)
     with _clients(settings) as (alertmanager, prometheus):
         def report():  # type: ignore[no-untyped-def]
-            return alerts_report(alertmanager, prometheus, catalogue(settings.slo), incidents_folder(settings),
+            return alerts_report(alertmanager, prometheus, rendered_alerts(settings), incidents_folder(settings),
                                  recent)
 
         if watch:

@@ -27,6 +27,7 @@ class Proof:
     healthy: dict[str, str]  # and stays silent on these
     at_minute: int = 20
     labels: dict[str, str] = field(default_factory=dict)  # labels the firing alert carries from its series
+    value: str = ""  # its value annotation as Prometheus renders it on the incident (with the unit)
 
 
 def _requests(ok_per_min: int, failed_per_min: int, minutes: int) -> dict[str, str]:
@@ -80,40 +81,53 @@ def proofs(slo: SloSettings) -> dict[str, Proof]:
     # the stricter: 0.5 % failing does burn it, at 5x)
     burning, quiet = _requests(30, 30, 80), _requests(1999, 1, 80)
     found = {
-        "PredictLatencyHigh": Proof(_latency("2.5"), _latency("0.001")),
-        "PredictErrorRateHigh": Proof(_requests(30, 30, 30), _requests(999, 1, 30)),
-        "ConsumerLagHigh": Proof({m.CONSUMER_LAG_SECONDS: "600x30"}, {m.CONSUMER_LAG_SECONDS: "1x30"}),
+        "PredictLatencyHigh": Proof(_latency("2.5"), _latency("0.001"), value="p95 2.425s"),
+        "PredictErrorRateHigh": Proof(_requests(30, 30, 30), _requests(999, 1, 30),
+                                      value="50% of requests failed over 5m"),
+        "ConsumerLagHigh": Proof({m.CONSUMER_LAG_SECONDS: "600x30"}, {m.CONSUMER_LAG_SECONDS: "1x30"},
+                                 value="10m 0s behind"),
         # A tick stamp stuck at minute 1 while time goes on; a healthy one keeps up with the clock.
-        "StreamStale": Proof({m.CONSUMER_LAST_TICK: "60x30"}, {m.CONSUMER_LAST_TICK: "60+60x30"}),
+        "StreamStale": Proof({m.CONSUMER_LAST_TICK: "60x30"}, {m.CONSUMER_LAST_TICK: "60+60x30"},
+                             value="newest tick 19m 0s old"),
         # Ticks keep coming (their stamp follows the clock) while the prediction stamp stops at minute 1.
         "PredictionsStale": Proof({m.CONSUMER_LAST_TICK: "60+60x30", m.CONSUMER_LAST_PREDICTION: "60x30"},
-                                  {m.CONSUMER_LAST_TICK: "60+60x30", m.CONSUMER_LAST_PREDICTION: "60+60x30"}),
-        "PredictUnhealthy": Proof({m.HEALTH: "0x30"}, {m.HEALTH: "1x30"}),
+                                  {m.CONSUMER_LAST_TICK: "60+60x30", m.CONSUMER_LAST_PREDICTION: "60+60x30"},
+                                  value="newest prediction 19m 0s old"),
+        "PredictUnhealthy": Proof({m.HEALTH: "0x30"}, {m.HEALTH: "1x30"}, value="health 0 (1: a model is loaded)"),
         "ServiceDown": Proof({'up{job="consume",instance="consume"}': "0x30"},
                              {'up{job="consume",instance="consume"}': "1x30"},
-                             labels={"job": "consume", "instance": "consume"}),
+                             labels={"job": "consume", "instance": "consume"},
+                             value="consume at consume not scraped (up 0)"),
         # predict on baseline, consume on ml; healthy: both on ml (two series of one model)
         "ServedModelSplit": Proof({f'{m.MODEL_INFO}{{job="predict",variant="baseline",version="v1"}}': "1x30",
                                    f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"},
                                   {f'{m.MODEL_INFO}{{job="predict",variant="ml",version="v1"}}': "1x30",
-                                   f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"}),
+                                   f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"},
+                                  value="2 models served (1 expected)"),
         # The last member stops answering; healthy: one of two members down still counts as up.
         "ConsumerDown": Proof({'up{job="consume",instance="consume"}': "1x5 0x25"},
                               {'up{job="consume",instance="consume"}': "1x30",
-                               'up{job="consume",instance="c2"}': "0x30"}),
+                               'up{job="consume",instance="c2"}': "0x30"},
+                              value="0 of 1 consume members up"),
     }
     # The served variant far below its challenger in precision and recall alike; healthy: level with it.
-    worse = Proof(_outcomes((1, 9, 9), (9, 1, 1)), _outcomes((5, 5, 5), (5, 5, 5)), at_minute=35)
-    for measure in ("Precision", "Recall"):
-        found[f"ModelQuality{measure}BelowChallenger"] = worse
+    for measure in ("precision", "recall"):
+        found[f"ModelQuality{measure.title()}BelowChallenger"] = Proof(
+            _outcomes((1, 9, 9), (9, 1, 1)), _outcomes((5, 5, 5), (5, 5, 5)), at_minute=35,
+            value=f"0.800 below the best challenger's {measure}")
     # Alerts before calm minutes (1e-5) and silences before volatile ones (1e-4): lift 0.1, the served
     # rule of issue 23; the other way round is a detector that detects.
     found["AlertLiftCollapsed"] = Proof(_next_minutes("1e-05", "0.0001"), _next_minutes("0.0001", "1e-05"),
-                                        at_minute=55)
+                                        at_minute=55, value="alert lift 0.09 (below 1: worse than persistence)")
     # A bound exceeded on 30 % of the minutes (the regime moved); healthy: on 5 %.
-    found["ForecastBoundMiscalibrated"] = Proof(_forecasts(30, 70), _forecasts(5, 95), at_minute=55)
-    for alert in queries.burn_alerts(slo):
-        found[alert.name] = Proof(burning, quiet, at_minute=75)
+    low, high = queries.bound_range(slo)
+    found["ForecastBoundMiscalibrated"] = Proof(
+        _forecasts(30, 70), _forecasts(5, 95), at_minute=55,
+        value=f"bound exceeded on 30% of minutes (expected {low:.0%}-{high:.0%})")
+    for ratio in queries.ratio_slos(slo):
+        for long, _, factor, _ in queries.BURN_WINDOWS:
+            found[f"SloBurn{ratio.name.title()}{long}"] = Proof(
+                burning, quiet, at_minute=75, value=f"50% bad over {long} (limit {factor * ratio.budget:.2%})")
     return found
 
 
@@ -125,7 +139,7 @@ def promtool_cases(slo: SloSettings) -> list[dict]:
     for alert in queries.alerts(slo):
         proof = known[alert.name]
         fired = {"exp_labels": {"alertname": alert.name, **alert.labels, **proof.labels},
-                 "exp_annotations": alert.annotations}
+                 "exp_annotations": {**alert.annotations, "value": proof.value}}
         for series, expected in ((proof.incident, [fired]), (proof.healthy, [])):
             cases.append({"name": f"{alert.name}: {'fires on its incident' if expected else 'silent when healthy'}",
                           "interval": "1m",

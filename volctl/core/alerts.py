@@ -18,7 +18,7 @@ from typing import Any
 from volctl.clients.alertmanager import AlertmanagerClient
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.queries import Alert, runbook_command
-from volctl.domain.clock import epoch_of_rfc3339, utc_iso
+from volctl.domain.clock import epoch_of_rfc3339, seconds_of, utc_iso
 from volctl.domain.errors import ConfigError, VolctlError
 from volctl.domain.incidents import Incident, incidents_of, read_timeline
 from volctl.domain.text import printable
@@ -38,6 +38,7 @@ class ActiveAlert:
     value: float | None  # as Prometheus evaluates it now; None: unknown
     runbook: str  # the command that answers it
     labels: dict[str, str] = field(default_factory=dict)
+    shown: str = ""  # the value with its unit, as the rule's annotation renders it ("0 of 1 consume members up")
 
 
 @dataclass
@@ -75,7 +76,13 @@ class AlertsReport:
         return {"verdict": self.outcome.value, "alertmanager": self.alertmanager, "reached": self.reached,
                 "problem": self.problem, "notes": self.notes, "firing": len(self.firing),
                 "alerts": [asdict(a) for a in self.alerts], "silences": [asdict(s) for s in self.silences],
-                "incidents": [asdict(i) for i in self.incidents], "actions": self.actions}
+                "incidents": [_incident(i) for i in self.incidents], "actions": self.actions}
+
+
+def _incident(incident: Incident) -> dict[str, Any]:
+    since = incident.since_epoch
+    return {**asdict(incident), "since": None if since is None else utc_iso(since, timespec="seconds"),
+            "lasted_s": incident.lasted_s}
 
 
 def alerts_report(alertmanager: AlertmanagerClient, prometheus: PrometheusClient, catalogue: tuple[Alert, ...],
@@ -107,6 +114,9 @@ def alerts_report(alertmanager: AlertmanagerClient, prometheus: PrometheusClient
     report.alerts.sort(key=lambda a: (STATE_ORDER.index(a.state), a.severity != "page", a.since, a.name))
     report.silences = [_silence(s) for s in silences if (s.get("status") or {}).get("state") in ("active", "pending")]
     report.incidents = incidents_of(read_timeline(incidents_dir))[-recent:]
+    pending = {a.name: seconds_of(a.for_) for a in catalogue}
+    for incident in report.incidents:
+        incident.pending_s = pending.get(incident.alertname, 0.0)
     report.actions = read_actions(incidents_dir)[-recent:]
     return report
 
@@ -197,7 +207,7 @@ def _active(labels: dict[str, str], annotations: Any, state: str, since: str, va
     name = labels.get("alertname", "unnamed")
     return ActiveAlert(name, state, labels.get("severity", "none"), _utc(since), notes.get("summary", ""), value,
                        notes.get("runbook") or runbooks.get(name, ""),
-                       {k: v for k, v in labels.items() if k not in ("alertname", "severity")})
+                       {k: v for k, v in labels.items() if k not in ("alertname", "severity")}, notes.get("value", ""))
 
 
 def _held_state(alert: dict[str, Any]) -> str:

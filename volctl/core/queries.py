@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from volctl.domain import metrics as m
 from volctl.domain.clock import seconds_of
-from volctl.domain.settings import SloSettings
+from volctl.domain.settings import Settings, SloSettings
 
 PREDICT = '{endpoint="/predict"}'
 PREDICT_5XX = '{endpoint="/predict",status=~"5.."}'
@@ -163,6 +163,9 @@ class Alert:
     multiwindow: str = ""  # the whole condition when `expr op threshold` is not all (burn rates: both windows)
     runbook: str = "health-check"  # runbooks/<name>.md: what the on-call engineer runs when it fires
     objective: str = ""  # alerts about one objective (a page and its ticket): Alertmanager's inhibition
+    # The value with its unit, as Prometheus renders it when the alert fires (a Go template):
+    # "0 of 1 consume members up", not "0".
+    shown: str = "{{ $value | humanize }}"
 
     @property
     def condition(self) -> str:
@@ -175,7 +178,7 @@ class Alert:
 
     @property
     def annotations(self) -> dict[str, str]:
-        return {"summary": self.summary, "runbook": runbook_command(self.runbook)}
+        return {"summary": self.summary, "runbook": runbook_command(self.runbook), "value": self.shown}
 
 
 def held(alerts: tuple[Alert, ...], scale: float) -> tuple[Alert, ...]:
@@ -183,6 +186,11 @@ def held(alerts: tuple[Alert, ...], scale: float) -> tuple[Alert, ...]:
     if scale == 1:
         return alerts
     return tuple(dataclasses.replace(a, for_=f"{round(seconds_of(a.for_) * scale)}s") for a in alerts)
+
+
+def rendered_alerts(settings: Settings) -> tuple[Alert, ...]:
+    """The alerts as this stack's rules hold them (its SLO targets, its hold scale)."""
+    return held(alerts(settings.slo), settings.prometheus.alert_hold_scale)
 
 
 def runbook_command(runbook: str) -> str:
@@ -251,6 +259,12 @@ def ratio_slos(slo: SloSettings) -> tuple[RatioSlo, ...]:
             RatioSlo("availability", round(1 - slo.availability, 10), unavailability))
 
 
+def _members_known(job: str) -> str:
+    """How many members of `job` Prometheus knows (a Go template: "unknown" when it knows none)."""
+    count = f'count(up{{job=\\"{job}\\"}})'
+    return f'{{{{ with query "{count}" }}}}{{{{ . | first | value }}}}{{{{ else }}}}unknown{{{{ end }}}}'
+
+
 def burn_recordings(slo: SloSettings) -> tuple[Recording, ...]:
     return tuple(Recording(r.record(w), r.expr_of(w)) for r in ratio_slos(slo) for w in RATIO_WINDOWS)
 
@@ -264,7 +278,8 @@ def burn_alerts(slo: SloSettings) -> tuple[Alert, ...]:
                 f"SloBurn{ratio.name.title()}{long}", ratio.record(long), ">", limit, "2m",
                 f"{ratio.name} budget burning {factor:g}x too fast over {long} and {short}",
                 severity, f"{ratio.record(long)} > {limit:g} and {ratio.record(short)} > {limit:g}",
-                "error-spike", objective=ratio.name))
+                "error-spike", objective=ratio.name,
+                shown=f"{{{{ $value | humanizePercentage }}}} bad over {long} (limit {limit:.2%})"))
     return tuple(alerts)
 
 
@@ -286,29 +301,34 @@ def _base_recordings() -> tuple[Recording, ...]:
 def alerts(slo: SloSettings) -> tuple[Alert, ...]:
     return (
         Alert("PredictLatencyHigh", latency_quantile(0.95), ">", slo.latency_p95_seconds, "5m",
-              f"p95 prediction latency above {slo.latency_p95_seconds * 1000:g} ms", runbook="high-latency"),
+              f"p95 prediction latency above {slo.latency_p95_seconds * 1000:g} ms", runbook="high-latency",
+              shown="p95 {{ $value | humanizeDuration }}"),
         Alert("PredictErrorRateHigh", error_ratio(), ">", slo.error_rate, "5m",
-              f"more than {slo.error_rate:.1%} of /predict requests fail", runbook="error-spike"),
+              f"more than {slo.error_rate:.1%} of /predict requests fail", runbook="error-spike",
+              shown="{{ $value | humanizePercentage }} of requests failed over 5m"),
         Alert("ConsumerLagHigh", CONSUMER_LAG, ">", slo.consumer_lag_seconds, "2m",
-              f"consumer more than {slo.consumer_lag_seconds:g} s behind", runbook="consumer-lag"),
+              f"consumer more than {slo.consumer_lag_seconds:g} s behind", runbook="consumer-lag",
+              shown="{{ $value | humanizeDuration }} behind"),
         Alert("StreamStale", TICK_AGE, ">", slo.freshness_seconds, "1m",
               f"no new tick for more than {slo.freshness_seconds:g} s: the source or the broker stopped",
-              severity="ticket", runbook="broker-outage"),
+              severity="ticket", runbook="broker-outage", shown="newest tick {{ $value | humanizeDuration }} old"),
         # Ticks arrive but no prediction comes out: the consume service is stuck or cannot score.
         Alert("PredictionsStale", PREDICTION_AGE, ">", slo.freshness_seconds, "2m",
               f"ticks arrive but no new prediction for more than {slo.freshness_seconds:g} s: the consume service "
               "is stuck", multiwindow=f"({PREDICTION_AGE}) > {slo.freshness_seconds:g} and on () ({TICK_AGE}) <= "
-              f"{slo.freshness_seconds:g}", runbook="consumer-lag"),
+              f"{slo.freshness_seconds:g}", runbook="consumer-lag",
+              shown="newest prediction {{ $value | humanizeDuration }} old"),
         Alert("PredictUnhealthy", f"min({m.HEALTH})", "<", 1, "1m", "the predict service has no model loaded",
-              runbook="model-rollback"),
-        Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service", runbook="startup"),
+              runbook="model-rollback", shown="health {{ $value }} (1: a model is loaded)"),
+        Alert("ServiceDown", TARGETS_UP, "<", 1, "1m", "Prometheus cannot scrape a volctl service", runbook="startup",
+              shown="{{ $labels.job }} at {{ $labels.instance }} not scraped (up {{ $value }})"),
         # /predict and the stream answer from different models (a switch that reached one service).
         Alert("ServedModelSplit", SERVED_MODELS, ">", 1, "2m",
               "the stack serves more than one model: /predict and the stream answer differently",
-              severity="ticket", runbook="model-rollback"),
+              severity="ticket", runbook="model-rollback", shown="{{ $value }} models served (1 expected)"),
         # Every member of the group gone: nothing scores the stream (one member down is ServiceDown).
         Alert("ConsumerDown", CONSUMERS_UP, "<", 1, "1m", "no consume member answers: nothing scores the stream",
-              runbook="consumer-lag"),
+              runbook="consumer-lag", shown=f"{{{{ $value }}}} of {_members_known('consume')} consume members up"),
         *quality_alerts(slo),
         *burn_alerts(slo),
     )
@@ -325,20 +345,22 @@ def quality_alerts(slo: SloSettings) -> tuple[Alert, ...]:
             f"the served model's realised {measure} is more than {slo.quality_tolerance:g} below its best "
             f"shadow challenger's over {window}", "ticket",
             f"({gap}) > {slo.quality_tolerance:g} and on () ({labelled_in(window)} >= {slo.min_outcomes})",
-            "model-quality"))
+            "model-quality", shown=f'{{{{ printf "%.3f" $value }}}} below the best challenger\'s {measure}'))
     exceedance, low, high = bound_exceedance(window), *bound_range(slo)
     alerts.append(Alert(
         "ForecastBoundMiscalibrated", exceedance, ">", high, "30m",
         f"the forecast's 95 % upper bound was exceeded on a share of minutes outside {low:.0%}-{high:.0%} over "
         f"{window}: the bound no longer says what it claims", "ticket",
         f"(({exceedance}) > {high:g} or ({exceedance}) < {low:g}) and on () ({forecasts_in(window)}) >= "
-        f"{slo.min_outcomes}", "model-quality", objective="forecast bound"))
+        f"{slo.min_outcomes}", "model-quality", objective="forecast bound",
+        shown=f"bound exceeded on {{{{ $value | humanizePercentage }}}} of minutes (expected {low:.0%}-{high:.0%})"))
     lift = alert_lift(window)
     alerts.append(Alert(
         "AlertLiftCollapsed", lift, "<", 1.0, "30m",
         f"the served model alerts before calmer minutes than its silences over {window}: alert lift below 1, "
         "worse than a persistence rule", "ticket",
-        f"({lift}) < 1 and on () ({alerts_in(window)}) >= {ALERT_LIFT_MIN_ALERTS}", "model-quality"))
+        f"({lift}) < 1 and on () ({alerts_in(window)}) >= {ALERT_LIFT_MIN_ALERTS}", "model-quality",
+        shown='alert lift {{ printf "%.2f" $value }} (below 1: worse than persistence)'))
     return tuple(alerts)
 
 

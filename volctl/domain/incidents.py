@@ -59,6 +59,7 @@ def entries_of(notification: Any, received_at: float) -> list[dict[str, Any]]:
             "runbook": annotations.get("runbook", ""), "starts_at": printable(str(alert.get("startsAt", "")), 64),
             "ends_at": printable(str(alert.get("endsAt", "")), 64),
             "fingerprint": printable(str(alert.get("fingerprint", "")), 64), "value": None,
+            "shown": annotations.get("value", ""),
             "receiver": printable(str(notification.get("receiver", "")), 64)})
     return entries
 
@@ -82,13 +83,27 @@ class Incident:
     labels: dict[str, str] = field(default_factory=dict)
     notified_at: float = 0.0  # when the firing notification reached the receiver
     resolved_notified_at: float | None = None
+    shown: str = ""  # the value with its unit when it fired, as the rule's annotation rendered it
+    active_at: str | None = None  # when its condition first held, as Prometheus said when it fired
+    # The rule's `for`: Prometheus stamps the firing (startsAt) one `for` after the condition first
+    # held, to within one evaluation; it stands in when Prometheus did not say.
+    pending_s: float = 0.0
+
+    @property
+    def since_epoch(self) -> float | None:
+        """When the condition first held (pending): the outage starts there, not when it fired."""
+        active = epoch_of_rfc3339(self.active_at or "")
+        if active is not None:
+            return active
+        fired = epoch_of_rfc3339(self.started_at)
+        return None if fired is None else fired - self.pending_s
 
     @property
     def lasted_s(self) -> float | None:
-        """From the start to the resolution as Alertmanager stamped them; None while firing."""
+        """From the first pending evaluation to the resolution; None while firing."""
         if self.resolved_at is None:
             return None
-        start, end = epoch_of_rfc3339(self.started_at), epoch_of_rfc3339(self.resolved_at)
+        start, end = self.since_epoch, epoch_of_rfc3339(self.resolved_at)
         return None if start is None or end is None else end - start
 
 
@@ -104,13 +119,19 @@ def incidents_of(entries: list[dict[str, Any]]) -> list[Incident]:
             incident = found[key] = Incident(
                 str(entry.get("alertname")), str(entry.get("severity")), key[0], str(entry.get("summary", "")),
                 str(entry.get("runbook", "")), key[1], _number(entry.get("value")),
-                labels=labels if isinstance(labels, dict) else {}, notified_at=float(entry.get("received_at") or 0.0))
+                labels=labels if isinstance(labels, dict) else {}, notified_at=float(entry.get("received_at") or 0.0),
+                shown=str(entry.get("shown") or ""), active_at=_text(entry.get("active_at")))
         if incident.value is None:
             incident.value = _number(entry.get("value"))
+        incident.active_at = incident.active_at or _text(entry.get("active_at"))
         if entry.get("status") == "resolved":
             incident.resolved_at = str(entry.get("ends_at"))
             incident.resolved_notified_at = float(entry.get("received_at") or 0.0)
     return list(found.values())
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _strings(value: Any) -> dict[str, str]:

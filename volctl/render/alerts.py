@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from volctl.core.alerts import AlertsReport
+from volctl.domain.clock import utc_iso
 from volctl.domain.incidents import Incident
 from volctl.render.console import fit, out
 
@@ -44,13 +45,12 @@ def _headline(report: AlertsReport) -> Text:
 def _alerts_table(report: AlertsReport) -> RenderableType:
     table = Table(title="alerts", title_justify="left")
     for column in ("state", "alert", "since (UTC)", "value", "summary", "run"):
-        table.add_column(column, overflow="fold" if column in ("summary", "run") else "ellipsis",
-                         justify="right" if column == "value" else "left")
+        table.add_column(column, overflow="fold" if column in ("summary", "run", "value") else "ellipsis")
     for alert in report.alerts:
         where = alert.labels.get("member") or alert.labels.get("instance")
         table.add_row(f"[{_STATE[alert.state]}]{alert.state}[/] {alert.severity}",
                       alert.name + (f" ({escape(where)})" if where else ""), _compact(alert.since),
-                      "unknown" if alert.value is None else f"{alert.value:.4g}", escape(alert.summary),
+                      escape(_value(alert.shown, alert.value)), escape(alert.summary),
                       escape(alert.runbook))
     return fit(table, out)
 
@@ -66,18 +66,24 @@ def _silences_table(report: AlertsReport) -> RenderableType:
 
 
 def _incidents_table(incidents: list[Incident]) -> RenderableType:
-    table = Table(title="recent incidents (fired and resolved, as volctl's receiver was told)", title_justify="left")
-    for column in ("alert", "fired (UTC)", "resolved", "lasted", "value", "run"):
-        table.add_column(column, justify="right" if column in ("lasted", "value") else "left",
-                         overflow="fold" if column == "run" else "ellipsis")
+    table = Table(title="recent incidents (since: its condition first held, one `for` before it fired)",
+                  title_justify="left")
+    for column in ("alert", "since (UTC)", "resolved", "lasted", "value", "run"):
+        table.add_column(column, justify="right" if column == "lasted" else "left",
+                         overflow="fold" if column in ("run", "value") else "ellipsis")
     for incident in incidents:
         where = incident.labels.get("member") or incident.labels.get("instance")
         table.add_row(f"{incident.alertname} ({incident.severity}" + (f", {escape(where)})" if where else ")"),
-                      _compact(incident.started_at),
+                      _since(incident),
                       _resolved(incident) if incident.resolved_at else "[red]firing[/]",
-                      _lasted(incident), "unknown" if incident.value is None else f"{incident.value:.4g}",
+                      _lasted(incident), escape(_value(incident.shown, incident.value)),
                       escape(incident.runbook))
     return fit(table, out)
+
+
+def _value(shown: str, value: float | None) -> str:
+    """The rule's own words for its value ("0 of 1 consume members up"), else the bare number."""
+    return shown or ("unknown" if value is None else f"{value:.4g}")
 
 
 def _compact(stamp: str | None) -> str:
@@ -88,7 +94,12 @@ def _compact(stamp: str | None) -> str:
 def _resolved(incident: Incident) -> str:
     """The resolution's time, its date too when that is not the day it fired."""
     resolved = _compact(incident.resolved_at)
-    return resolved[11:] if resolved[:10] == _compact(incident.started_at)[:10] else resolved
+    return resolved[11:] if resolved[:10] == _since(incident)[:10] else resolved
+
+
+def _since(incident: Incident) -> str:
+    since = incident.since_epoch
+    return _compact(incident.started_at if since is None else utc_iso(since, timespec="seconds"))
 
 
 def _lasted(incident: Incident) -> str:

@@ -69,7 +69,7 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
             rules_file=str(files.rules.resolve()) if embedded else COMPOSE_RULES, jobs=jobs,
             alertmanager=settings.alertmanager.url.split("://", 1)[1].rstrip("/") if embedded else "alertmanager:9093"),
         files.rules: render("prometheus/rules.yml.j2", recordings=queries.recordings(settings.slo),
-                            alerts=queries.held(queries.alerts(settings.slo), settings.prometheus.alert_hold_scale)),
+                            alerts=queries.rendered_alerts(settings)),
         files.dashboard: render("grafana/dashboard.json.j2", panels=queries.dashboard_panels(settings.slo)),
         files.datasource: render("grafana/datasource.yml.j2",
                                  prometheus_url=settings.prometheus.url if embedded else "http://prometheus:9090"),
