@@ -13,7 +13,9 @@ import pytest
 from tests.conftest import ROOT, VOLCTL
 from tests.stacks import Stack, on_healthy_stack, on_slow_stack
 from volctl.core import queries
+from volctl.core.runbook_run import answered_alerts
 from volctl.core.runbooks import check_runbook, list_runbooks, parse_runbook
+from volctl.domain.incidents import Incident
 from volctl.domain.settings import SloSettings
 
 needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
@@ -100,6 +102,23 @@ def test_high_latency_with_injected_slowness_reaches_the_rollback(slow_stack: St
     assert rollback["exit_code"] == 0 and "every service serves baseline" in rollback["output"]
     assert run["outcome"] == "stop"
     assert "## Step 5. Roll back to the baseline rule" in records[-1].with_suffix(".md").read_text()
+    # run by hand while no alert fired (the timeline is empty): the record says so
+    assert run["alerts"] == [] and "answers: no alert (run by hand" in result.stdout
+
+
+def test_the_record_names_the_alerts_that_started_the_run() -> None:
+    runbook = parse_runbook(ROOT / "runbooks" / "consumer-lag.md")
+    firing = Incident("ConsumerDown", "page", "f1", "no consume member answers", "volctl runbook run consumer-lag",
+                      "2026-12-07T16:02:17Z", 0.0, shown="0 of 1 consume members up", pending_s=6.0)
+    resolved = Incident("ConsumerLagHigh", "page", "f2", "", "volctl runbook run consumer-lag",
+                        "2026-12-07T15:00:00Z", 40.0, resolved_at="2026-12-07T15:05:00Z")
+    other = Incident("PredictLatencyHigh", "page", "f3", "", "volctl runbook run high-latency",
+                     "2026-12-07T16:00:00Z", 2.0)
+    said = ["ConsumerDown since 2026-12-07T16:02:11Z: 0 of 1 consume members up"]
+    assert answered_alerts("consumer-lag", runbook, [resolved, firing, other]) == said
+    assert answered_alerts("ConsumerDown", runbook, [firing]) == said
+    assert answered_alerts("ConsumerLagHigh", runbook, [resolved]) == [
+        "ConsumerLagHigh (named on the command line; not firing as far as the timeline knows)"]
 
 
 def _check_command(argv: list[str]) -> str | None:

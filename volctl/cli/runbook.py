@@ -59,14 +59,17 @@ def run(
     Exit 0 the runbook ended resolved ("done"), 1 it stopped (escalate, a step failed, or a
     mutating step was not confirmed), 130 interrupted.
     """
-    from volctl.core.queries import alerts
-    from volctl.core.runbook_run import run_runbook
+    from volctl.core.alerts import timeline_incidents
+    from volctl.core.queries import rendered_alerts
+    from volctl.core.runbook_run import answered_alerts, run_runbook
     from volctl.core.runbooks import check_runbook, find_runbook
+    from volctl.domain.incidents import incidents_folder
     from volctl.render.runbook import LiveSteps, QuietSteps, run_summary
     from volctl.reports.incident import write_incident
 
     settings = settings_of(ctx)
-    runbook = find_runbook(name, by_alert={a.name: a.runbook for a in alerts(settings.slo)})
+    catalogue = rendered_alerts(settings)
+    runbook = find_runbook(name, by_alert={a.name: a.runbook for a in catalogue})
     problems = check_runbook(runbook, _command_checker(ctx))
     if problems:
         from volctl.domain.errors import ConfigError
@@ -74,7 +77,9 @@ def run(
         raise ConfigError(f"runbook {runbook.name} is broken: {'; '.join(problems)}",
                           hint=f"fix {runbook.path}; `volctl runbook check {runbook.name}` lists the problems")
     hooks = QuietSteps(ask=False) if as_json else LiveSteps(ask=True)
-    result = run_runbook(runbook, hooks, settings.state_path, write_incident, config_file_of(ctx), yes)
+    timeline = timeline_incidents(incidents_folder(settings), catalogue)
+    result = run_runbook(runbook, hooks, settings.state_path, write_incident, config_file_of(ctx), yes,
+                         answered_alerts(name, runbook, timeline))
     if as_json:
         console.emit_json(result)
     else:

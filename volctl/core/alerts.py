@@ -113,12 +113,18 @@ def alerts_report(alertmanager: AlertmanagerClient, prometheus: PrometheusClient
                                          str(alert.get("activeAt", "")), _number(alert.get("value")), runbooks))
     report.alerts.sort(key=lambda a: (STATE_ORDER.index(a.state), a.severity != "page", a.since, a.name))
     report.silences = [_silence(s) for s in silences if (s.get("status") or {}).get("state") in ("active", "pending")]
-    report.incidents = incidents_of(read_timeline(incidents_dir))[-recent:]
-    pending = {a.name: seconds_of(a.for_) for a in catalogue}
-    for incident in report.incidents:
-        incident.pending_s = pending.get(incident.alertname, 0.0)
+    report.incidents = timeline_incidents(incidents_dir, catalogue)[-recent:]
     report.actions = read_actions(incidents_dir)[-recent:]
     return report
+
+
+def timeline_incidents(incidents_dir: Path, catalogue: tuple[Alert, ...]) -> list[Incident]:
+    """The receiver's incidents, oldest first, each knowing its rule's `for` (its pending time)."""
+    pending = {a.name: seconds_of(a.for_) for a in catalogue}
+    incidents = incidents_of(read_timeline(incidents_dir))
+    for incident in incidents:
+        incident.pending_s = pending.get(incident.alertname, 0.0)
+    return incidents
 
 
 def watch_alerts(make_report: Any, interval_s: float) -> Iterator[AlertsReport]:

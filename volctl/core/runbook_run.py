@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from volctl.core.queries import runbook_command
 from volctl.core.runbooks import Runbook, Step
 from volctl.domain.clock import utc_iso
+from volctl.domain.incidents import Incident
 
 MAX_STEPS_RUN = 50  # decisions may loop back (re-check after a fix); a runaway loop stops here
 OUTPUT_KEPT = 20_000  # characters of each step's output kept in the incident record
@@ -51,16 +53,36 @@ class RunbookRun:
     steps: list[StepResult] = field(default_factory=list)
     record: str = ""
     seconds: float = 0.0
+    # The alerts it answers: the one named on the command line, else those firing (per the incident
+    # timeline) whose runbook this is; "ConsumerDown since 2026-12-07T16:02:11Z: 0 of 1 consume members up".
+    alerts: list[str] = field(default_factory=list)
 
     @property
     def resolved(self) -> bool:
         return self.outcome == "done"
 
 
+def answered_alerts(asked: str, runbook: Runbook, incidents: list[Incident]) -> list[str]:
+    """What started this run: the alert named on the command line (`volctl runbook run ConsumerDown`)
+    and every incident still open whose runbook this is, newest last, with when it began and its value."""
+    command = runbook_command(runbook.name)
+    open_ones = [i for i in incidents if i.resolved_at is None and (i.runbook == command or i.alertname == asked)]
+    found = [_said(i) for i in open_ones]
+    if asked != runbook.name and not any(i.alertname == asked for i in open_ones):
+        found.insert(0, f"{asked} (named on the command line; not firing as far as the timeline knows)")
+    return found
+
+
+def _said(incident: Incident) -> str:
+    since = incident.since_epoch
+    when = incident.started_at if since is None else utc_iso(since, timespec="seconds")
+    return f"{incident.alertname} since {when}" + (f": {incident.shown}" if incident.shown else "")
+
+
 def run_runbook(runbook: Runbook, hooks: Hooks, state_dir: Path, record: IncidentWriter,
-                config_file: Path | None = None, yes: bool = False) -> RunbookRun:
+                config_file: Path | None = None, yes: bool = False, alerts: list[str] | None = None) -> RunbookRun:
     started = time.monotonic()
-    run = RunbookRun(runbook.name, runbook.title, utc_iso())
+    run = RunbookRun(runbook.name, runbook.title, utc_iso(), alerts=list(alerts or []))
     step = runbook.steps[0] if runbook.steps else None
     try:
         while step is not None:

@@ -67,6 +67,8 @@ class QuietSteps(LiveSteps):
 
 
 def run_summary(run: RunbookRun) -> None:
+    for alert in run.alerts or ["no alert (run by hand; none of its alerts was firing)"]:
+        out.print(f"answers: {escape(alert)}", soft_wrap=True)
     table = Table(title=f"runbook {run.runbook}: what ran", title_justify="left")
     for column in ("step", "command", "exit", "time", "decision"):
         table.add_column(column, justify="right" if column in ("exit", "time") else "left",
