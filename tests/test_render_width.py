@@ -79,6 +79,20 @@ def test_slo_check(narrow) -> None:
     _whole(narrow(), "availability", "consumer lag (max)", "too little traffic", "0.12", "0.50")
 
 
+def test_slo_check_on_a_young_stack(narrow) -> None:
+    from volctl.core.slo import Budget, SloReport, SloRow
+    from volctl.render.slo import slo_table
+
+    report = SloReport("http://127.0.0.1:9090", "5m", "30d", 0.0, data_span_s=120.0,
+                       burn_windows_beyond_data=["1h", "6h", "1d", "3d"], rows=[
+        SloRow("error rate", "< 1.00%", None, "no data", "too little traffic", Budget(1.0, 0.0, 432.0, None),
+               burn_rates={"1h": 0.0, "6h": 0.0, "1d": 0.0, "3d": 0.0})])
+    slo_table(report)
+    text = " ".join(narrow().split())
+    assert "100% (no request yet; 432 min)" in text and "(0 req" not in text
+    assert "burn over 1h, 6h, 1d, 3d: not shown: Prometheus holds 2 min of predict data" in text
+
+
 def test_lag(narrow) -> None:
     from volctl.core.lag import GroupLag, PartitionLag
     from volctl.render.kafka import lag_report

@@ -169,6 +169,13 @@ def test_one_served_model_a_lone_switch_is_refused_and_a_split_fails_health(stac
     result = stack.run("health", "--json")
     one = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "one served model")
     assert result.returncode == 1 and not one["ok"] and "predict serves baseline" in one["detail"], one
+    # `up` brings a running service that differs to the stack's recorded choice (predict's switch wrote it)
+    up = stack.run("up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "one served model: switched consume to the recorded baseline" in " ".join(up.stdout.split()), up.stdout
+    assert _served(stack) == {"predict": "baseline", "consume": "baseline"}
+    again = stack.run("up")
+    assert again.returncode == 0 and "one served model" not in again.stdout  # nothing to do
     assert stack.run("rollback", "--to", "ml", "--yes", "--reason", "test: one model again").returncode == 0
     assert _served(stack) == {"predict": "ml", "consume": "ml"}
     recorded = json.loads((stack.state / "model" / "served.json").read_text())  # the stack's one choice,

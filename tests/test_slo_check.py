@@ -73,9 +73,14 @@ def test_injected_errors_and_slowness_breach_the_slos(slow_stack: Stack) -> None
     assert rows["error rate"]["verdict"] == "fail" and 0.15 < rows["error rate"]["measured"] < 0.45
     assert rows["availability"]["verdict"] == "fail"
     assert rows["latency p95"]["verdict"] == "fail" and rows["latency p95"]["measured"] > 0.8
-    assert rows["error rate"]["burn_rates"]["1h"] > 14.4  # a page-worthy burn
+    assert rows["error rate"]["burn_rates"]["1h"] > 14.4  # a page-worthy burn, over the minutes held
+    # a stack minutes old holds no hour of data: every burn window says so instead of a number
+    document = json.loads(result.stdout)
+    assert 0 < document["data_span_s"] < 3600 and document["burn_windows_beyond_data"] == ["1h", "6h", "1d", "3d"]
     human = stack.run("slo", "check", "--window", "1m")
     assert human.returncode == 1 and "SLO breached: latency p95, error rate, availability" in human.stdout
+    text = " ".join(human.stdout.split())
+    assert "-/-/-/-" in text and "burn over 1h, 6h, 1d, 3d: not shown: Prometheus holds" in text, text
 
 
 def test_prometheus_unreachable_exits_3_naming_it(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, config_file_of, settings_of
+from volctl.domain.errors import EXIT_CHECK_FAILED
 from volctl.render import console
 
 COMPONENTS = ("broker", "incidents", "alertmanager", "predict", "consume", "prometheus", "replay", "guard")
@@ -51,6 +52,8 @@ def up(
         console.emit_json(report)
     else:
         up_summary(report)
+    if not report.aligned_ok:  # running, but not on one model: `volctl health` fails the same way
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @boundary

@@ -206,6 +206,12 @@ RATIO_WINDOWS = tuple(sorted({w for long, short, _, _ in BURN_WINDOWS for w in (
                              key=lambda w: (w[-1] != "m", w[-1] != "h", int(w[:-1]))))
 
 
+def data_span(window: str) -> str:
+    """Seconds of predict scrapes Prometheus holds within `window` (to the minute): a burn rate over
+    3d on a stack two minutes old is the two minutes' rate."""
+    return f'max(time() - min_over_time(timestamp(up{{job="predict"}})[{window}:1m]))'
+
+
 def requests_in(window: str) -> str:
     """/predict requests answered over the window (a count)."""
     return f"sum(increase({m.REQUESTS}{PREDICT}[{window}]))"

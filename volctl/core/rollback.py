@@ -143,6 +143,17 @@ def execute_rollback(services: Mapping[str, ServiceClient], plan: RollbackPlan, 
     return report
 
 
+def align_to_choice(services: Mapping[str, ServiceClient], registry: Registry | None, choice: dict[str, Any],
+                    token: str) -> RollbackReport | None:
+    """Bring every service to the stack's recorded choice (a service that missed a switch, or was
+    switched alone, serves something else); None when every one serves it already."""
+    plan = plan_rollback(services, registry, f"{choice['version']}:{choice['variant']}")
+    if plan.nothing_to_do:
+        return None
+    reason = f"volctl up: the stack's recorded choice (switched at {choice.get('at')} by {choice.get('actor')})"
+    return execute_rollback(services, plan, token, reason)
+
+
 def rollback_history(settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
     """The newest `limit` audit entries, oldest first (lines that do not parse are skipped, counted)."""
     from volctl.domain.model_admin import audit_path

@@ -28,6 +28,7 @@ MET, BREACHED, LOW_TRAFFIC, NO_DATA, INFO = "met", "breached", "too little traff
 NOT_JUDGED = "no offered load"  # these three: inconclusive, and why
 TOO_FEW_LABELS = "too few labels"
 NO_SOURCE = "no source running"
+COVERED = 0.95  # a burn window whose span the data holds to this share is measured over the window
 MIN_SPIKES = 3  # spike ticks in the quality window: fewer, and realised precision and recall say nothing
 
 
@@ -73,6 +74,9 @@ class SloReport:
     rows: list[SloRow] = field(default_factory=list)
     info: list[SloRow] = field(default_factory=list)
     queries: int = 0  # instant queries asked (each distinct expression once)
+    data_span_s: float | None = None  # predict data Prometheus holds within the budget period (None: none)
+    # burn windows longer than that data: their rate is the data's, not the window's (shown as "-")
+    burn_windows_beyond_data: list[str] = field(default_factory=list)
 
     @property
     def outcome(self) -> Verdict:
@@ -184,6 +188,10 @@ def check_slos(client: Prometheus, slo: SloSettings, window: str = "5m",
     counts = at_most_the_longer(counts)
     now = counts_of(window)
     report = SloReport(client.url, window, slo.period, now.requests)
+    span_expr = queries.data_span(slo.period)
+    report.data_span_s = measure(span_expr)
+    report.burn_windows_beyond_data = [long for long, _, _, _ in queries.BURN_WINDOWS
+                                       if report.data_span_s is None or report.data_span_s < COVERED * seconds_of(long)]
     enough = now.requests >= slo.min_requests
     traffic_note = f"{now.requests:.0f} requests in {window} (need {slo.min_requests} for a verdict)"
 

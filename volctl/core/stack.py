@@ -26,7 +26,7 @@ from volctl.clients.processes import ProcessRecord, StopOutcome, Supervisor
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.broker import BROKER, broker_binary, start_broker
 from volctl.domain.clock import utc_iso
-from volctl.domain.errors import ConfigError, Unreachable
+from volctl.domain.errors import ConfigError, Unreachable, VolctlError
 from volctl.domain.files import write_atomically
 from volctl.domain.metrics import CONSUMER_LAG_SECONDS, sample_value
 from volctl.domain.settings import Settings
@@ -89,6 +89,9 @@ class UpReport:
     seconds: float = 0.0
     trained: str | None = None
     token_created: bool = False
+    # what was done so that every service serves the stack's recorded choice ("" nothing: they did)
+    aligned: str = ""
+    aligned_ok: bool = True
 
 
 def up(settings: Settings, config_file: Path | None, write_monitoring: MonitoringWriter,
@@ -145,9 +148,42 @@ def _up(settings: Settings, supervisor: Supervisor, config_file: Path | None, wr
         report.components.append(_start_background(supervisor, GUARD, ["guard"], env,
                                                     "volctl guard: rolls back on evidence, every minute"))
     _wait_group_settled(settings, scale.consumers, progress)
+    _align_models(settings, report, progress)
     if settings.prometheus.embedded:
         _wait_scraped(settings, progress)
     return report
+
+
+def _align_models(settings: Settings, report: UpReport, progress: Progress) -> None:
+    """Services that were running keep what they serve: bring any that differs from the stack's
+    recorded choice to it, the way a rollback does (all or none, audited)."""
+    from volctl.core.rollback import align_to_choice
+    from volctl.domain.model_admin import read_admin_token, recorded_choice
+    from volctl.domain.registry import Registry
+    from volctl.domain.topology import predict_workers as predict_members
+
+    choice = recorded_choice(settings)
+    if choice is None:
+        return
+    progress("checking that every service serves the recorded model")
+    clients = {m.name: ServiceClient(m.name, m.url, timeout_s=10) for m in
+               [*predict_members(settings), *consume_members(settings)]}
+    try:
+        registry = Registry(settings.registry_path) if settings.registry_path.is_dir() else None
+        switched = align_to_choice(clients, registry, choice, read_admin_token(settings))
+    except VolctlError as exc:
+        report.aligned, report.aligned_ok = f"could not check the served models: {exc.message}", False
+        return
+    finally:
+        for client in clients.values():
+            client.close()
+    if switched is None:
+        return
+    moved = [s.service for s in switched.plan.switches if s.changed]
+    target = switched.plan.target.describe()
+    report.aligned_ok = switched.ok
+    report.aligned = (f"switched {', '.join(moved)} to the recorded {target}" if switched.ok
+                      else f"could not bring every service to the recorded {target}: {switched.problem}")
 
 
 def _wait_group_settled(settings: Settings, count: int, progress: Progress, timeout_s: float = 30.0) -> None:

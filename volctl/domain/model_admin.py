@@ -62,6 +62,12 @@ def choice_path(settings: Settings) -> Path:
     return settings.state_path / "model" / "served.json"
 
 
+def recorded_choice(settings: Settings) -> dict[str, Any] | None:
+    """The stack's last switch ({variant, version, at, actor, change_id}); None before any."""
+    chosen = _read_json(choice_path(settings))
+    return chosen if chosen and chosen.get("variant") and chosen.get("version") else None
+
+
 def initial_model(settings: Settings) -> tuple[Scorer, str]:
     """The model a starting service serves: the stack's recorded choice (the last switch) when
     there is one that still loads, else the configured variant and version. Returns (model, why)."""

@@ -28,10 +28,16 @@ def _budget(row: SloRow) -> str:
     if row.budget is None:
         return "-"
     b = row.budget
+    if b.requests_left == 0 and b.remaining >= 1:  # no request yet in the period: nothing spent, nothing counted
+        return f"{b.remaining:.0%} (no request yet; {b.minutes_left:,.0f} min)"
     text = f"{b.remaining:.1%} ({b.requests_left:,.0f} req, {b.minutes_left:,.0f} min)"
     if b.exhausted_in_hours is not None:
         text += f", gone in {b.exhausted_in_hours:,.1f} h"
     return text
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds < 2 * 3600 else f"{seconds / 3600:.1f} h"
 
 
 def slo_table(report: SloReport, explain: bool = False) -> None:
@@ -40,11 +46,17 @@ def slo_table(report: SloReport, explain: bool = False) -> None:
     for column in ("SLO", "objective", "measured", "verdict", "error budget left", "burn 1h/6h/1d/3d"):
         table.add_column(column, justify="right" if column == "measured" else "left",
                          overflow="fold" if column == "error budget left" else "ellipsis")
+    beyond = report.burn_windows_beyond_data
     for row in [*report.rows, *report.info]:
-        burns = "/".join(f"{row.burn_rates[w]:.2f}" if w in row.burn_rates else "-" for w in ("1h", "6h", "1d", "3d"))
+        burns = "/".join(f"{row.burn_rates[w]:.2f}" if w in row.burn_rates and w not in beyond else "-"
+                         for w in ("1h", "6h", "1d", "3d"))
         table.add_row(row.name, row.objective, row.shown, _verdict(row), _budget(row),
                       burns if row.burn_rates else "-")
     out.print(fit(table, out))
+    if beyond and any(row.burn_rates for row in report.rows):
+        held = "no predict data" if report.data_span_s is None else f"{_span(report.data_span_s)} of predict data"
+        out.print(f"burn over {', '.join(beyond)}: not shown: Prometheus holds {held}, "
+                  "less than the window", style="yellow", soft_wrap=True)
     if explain:
         for row in [*report.rows, *report.info]:
             out.print(f"[bold]{row.name}[/]")

@@ -47,6 +47,9 @@ def up_summary(report: UpReport) -> None:
     if report.trained:
         out.print(f"trained model {report.trained} (the registry was empty)")
     out.print(components_table("volctl up", report.components, "ready in"))
+    if report.aligned:
+        colour = "yellow" if report.aligned_ok else "bold red"
+        out.print(f"[{colour}]one served model: {escape(report.aligned)}[/]", soft_wrap=True)
     out.print(f"[bold green]stack ready in {report.seconds:.1f} s[/]  next: `volctl health`, `volctl status`, "
               "`volctl logs consume -f`; stop with `volctl down`")
 
