@@ -209,7 +209,11 @@ RATIO_WINDOWS = tuple(sorted({w for long, short, _, _ in BURN_WINDOWS for w in (
 def data_span(window: str) -> str:
     """Seconds of predict scrapes Prometheus holds within `window` (to the minute): a burn rate over
     3d on a stack two minutes old is the two minutes' rate."""
-    return f'max(time() - min_over_time(timestamp(up{{job="predict"}})[{window}:1m]))'
+    def oldest(span: str, step: str) -> str:
+        return f'max(time() - min_over_time(timestamp(up{{job="predict"}})[{span}:{step}]))'
+
+    # minute steps over the window; a stack younger than a minute boundary has none: 5 s steps over 5m
+    return f"{oldest(window, '1m')} or {oldest('5m', '5s')}"
 
 
 def requests_in(window: str) -> str:
