@@ -19,9 +19,9 @@ OK = 'volatility_api_requests_total{endpoint="/predict",method="POST",status="20
 FAILED = 'volatility_api_requests_total{endpoint="/predict",method="POST",status="500"}'
 
 
-def _alert(name: str) -> dict:
+def _alert(name: str, value: str) -> dict:
     alert = next(a for a in queries.alerts(SloSettings()) if a.name == name)
-    return {"exp_labels": {"alertname": name, **alert.labels}, "exp_annotations": alert.annotations}
+    return {"exp_labels": {"alertname": name, **alert.labels}, "exp_annotations": {**alert.annotations, "value": value}}
 
 
 def _promtool_test(tmp_path: Path, cases: list[dict]) -> subprocess.CompletedProcess[str]:
@@ -38,10 +38,12 @@ def test_fast_error_burn_pages_and_healthy_traffic_stays_quiet(tmp_path: Path) -
         "input_series": [{"series": OK, "values": "0+30x80"}, {"series": FAILED, "values": "0+30x80"},
                          {"series": 'up{job="predict",instance="p"}', "values": "1x80"}],
         "alert_rule_test": [
-            {"eval_time": "75m", "alertname": "SloBurnErrors1h", "exp_alerts": [_alert("SloBurnErrors1h")]},
+            {"eval_time": "75m", "alertname": "SloBurnErrors1h",
+             "exp_alerts": [_alert("SloBurnErrors1h", "50% bad over 1h (limit 14.40%)")]},
             {"eval_time": "75m", "alertname": "SloBurnAvailability1h",  # failed requests are unavailability
-             "exp_alerts": [_alert("SloBurnAvailability1h")]},
-            {"eval_time": "75m", "alertname": "SloBurnErrors3d", "exp_alerts": [_alert("SloBurnErrors3d")]},
+             "exp_alerts": [_alert("SloBurnAvailability1h", "50% bad over 1h (limit 1.44%)")]},
+            {"eval_time": "75m", "alertname": "SloBurnErrors3d",
+             "exp_alerts": [_alert("SloBurnErrors3d", "50% bad over 3d (limit 1.00%)")]},
         ],
     }
     healthy = {  # 0.5 % errors: inside a 1 % budget, so no burn alert of any window
@@ -56,13 +58,16 @@ def test_fast_error_burn_pages_and_healthy_traffic_stays_quiet(tmp_path: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_dead_service_burns_the_availability_budget(tmp_path: Path) -> None:
-    down = {  # scrapes fail for 80 minutes and no request succeeds
+def test_a_dead_service_pages_service_down_and_no_burn(tmp_path: Path) -> None:
+    down = {  # scrapes fail for 80 minutes and no request succeeds: one page (ServiceDown), not a burn too
         "interval": "1m",
         "input_series": [{"series": 'up{job="predict",instance="p"}', "values": "0x80"}],
         "alert_rule_test": [
-            {"eval_time": "75m", "alertname": "SloBurnAvailability1h",
-             "exp_alerts": [_alert("SloBurnAvailability1h")]},
+            {"eval_time": "75m", "alertname": "ServiceDown", "exp_alerts": [{
+                **_alert("ServiceDown", "predict at p not scraped (up 0)"),
+                "exp_labels": {"alertname": "ServiceDown", "job": "predict", "instance": "p",
+                               **_alert("ServiceDown", "")["exp_labels"]}}]},
+            {"eval_time": "75m", "alertname": "SloBurnAvailability1h", "exp_alerts": []},
             {"eval_time": "75m", "alertname": "SloBurnErrors1h", "exp_alerts": []},  # no requests, no errors
         ],
     }

@@ -147,3 +147,75 @@ def promtool_cases(slo: SloSettings) -> list[dict]:
                           "alert_rule_test": [{"eval_time": f"{proof.at_minute}m", "alertname": alert.name,
                                                "exp_alerts": expected}]})
     return cases
+
+
+# -- one failure, one page ---------------------------------------------------------------------------
+
+PREDICT_HEALTHY = {PREDICT_UP: "1x30", OK: "0+60x30", m.HEALTH: "1x30",
+                   f'{m.MODEL_INFO}{{job="predict",variant="ml",version="v1"}}': "1x30"}
+CONSUME_UP = 'up{job="consume",instance="consume"}'
+CONSUME_HEALTHY = {CONSUME_UP: "1x30", m.CONSUMER_LAST_TICK: "60+60x30", m.CONSUMER_LAST_PREDICTION: "60+60x30",
+                   m.CONSUMER_LAG_SECONDS: "0x30", f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"}
+
+
+@dataclass(frozen=True)
+class Death:
+    """A component killed at minute 5 of a healthy stack: the series it leaves (a dead process's
+    series end: "_"), every alert firing at minute 20 (name -> labels from its series, rendered
+    value), and the pages that reach people once Alertmanager's inhibitions apply."""
+
+    series: dict[str, str]
+    firing: dict[str, tuple[dict[str, str], str]]
+    pages: tuple[str, ...]
+
+
+def deaths(slo: SloSettings) -> dict[str, Death]:
+    """What fires when each component dies, and when predict answers 5xx; `pages`: the Alertmanager
+    groups of the page receiver (one notification each, then updates of the same group)."""
+    gone = "1x5 _x25"
+    return {
+        "predict": Death({**PREDICT_HEALTHY, **CONSUME_HEALTHY, PREDICT_UP: "1x5 0x25", OK: "0+60x5 300x25",
+                          m.HEALTH: gone, f'{m.MODEL_INFO}{{job="predict",variant="ml",version="v1"}}': gone},
+                         {"ServiceDown": ({"job": "predict", "instance": "predict"},
+                                          "predict at predict not scraped (up 0)")},
+                         ("ServiceDown",)),
+        "consume": Death({**PREDICT_HEALTHY, **CONSUME_HEALTHY, CONSUME_UP: "1x5 0x25",
+                          m.CONSUMER_LAST_TICK: "60+60x5 _x25", m.CONSUMER_LAST_PREDICTION: "60+60x5 _x25",
+                          m.CONSUMER_LAG_SECONDS: "0x5 _x25",
+                          f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': gone},
+                         {"ConsumerDown": ({}, "0 of 1 consume members up"),
+                          "ServiceDown": ({"job": "consume", "instance": "consume"},
+                                          "consume at consume not scraped (up 0)")},
+                         ("ConsumerDown",)),
+        # predict alive, half its answers 5xx: the errors objective pages once (one Alertmanager group:
+        # the fast alert and both burn windows), availability's burn is held back. (A steady share: an
+        # alert may read its recording rule's value of the evaluation before, so a moving one is flaky.)
+        "errors": Death({**PREDICT_HEALTHY, **CONSUME_HEALTHY, OK: "0+30x30", FAILED: "0+30x30"},
+                        {"PredictErrorRateHigh": ({}, "50% of requests failed over 5m"), **{
+                            f"SloBurn{ratio.name.title()}{long}": (
+                                {}, f"50% bad over {long} (limit {factor * ratio.budget:.2%})")
+                            for ratio in queries.ratio_slos(slo) for long, _, factor, _ in queries.BURN_WINDOWS}},
+                        ("errors",)),
+        # The broker gone: consume runs, no tick arrives. A ticket: a replay that ended looks the same.
+        "broker": Death({**PREDICT_HEALTHY, **CONSUME_HEALTHY, m.CONSUMER_LAST_TICK: "60+60x5 360x25",
+                         m.CONSUMER_LAST_PREDICTION: "60+60x5 360x25"},
+                        {"StreamStale": ({}, "newest tick 14m 0s old")},
+                        ()),
+    }
+
+
+def death_cases(slo: SloSettings) -> list[dict]:
+    """One `promtool test rules` case a death: every alert of the catalogue is checked at minute
+    20, so what fires is exactly `Death.firing`."""
+    cases = []
+    for component, death in deaths(slo).items():
+        checks = []
+        for alert in queries.alerts(slo):
+            labels, value = death.firing.get(alert.name, (None, ""))
+            expected = [] if labels is None else [{"exp_labels": {"alertname": alert.name, **alert.labels, **labels},
+                                                   "exp_annotations": {**alert.annotations, "value": value}}]
+            checks.append({"eval_time": "20m", "alertname": alert.name, "exp_alerts": expected})
+        cases.append({"name": f"{component}: what fires at minute 20", "interval": "1m",
+                      "input_series": [{"series": s, "values": v} for s, v in death.series.items()],
+                      "alert_rule_test": checks})
+    return cases

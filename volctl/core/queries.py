@@ -265,8 +265,13 @@ class RatioSlo:
 
 
 def ratio_slos(slo: SloSettings) -> tuple[RatioSlo, ...]:
+    """The burn-rate alerts' objectives. Availability burns on failed requests, like errors but with
+    its tighter budget; a dead predict pages ServiceDown (in a minute, runbook startup) instead: counted
+    here too, it paged a second time for the one failure, and again after its restart, while the
+    five-minute window still held the outage. `slo check` still counts failed scrapes against
+    availability's budget (`unavailability`)."""
     return (RatioSlo("errors", slo.error_rate, error_ratio),
-            RatioSlo("availability", round(1 - slo.availability, 10), unavailability))
+            RatioSlo("availability", round(1 - slo.availability, 10), error_ratio))
 
 
 def _members_known(job: str) -> str:
@@ -314,7 +319,7 @@ def alerts(slo: SloSettings) -> tuple[Alert, ...]:
               f"p95 prediction latency above {slo.latency_p95_seconds * 1000:g} ms", runbook="high-latency",
               shown="p95 {{ $value | humanizeDuration }}"),
         Alert("PredictErrorRateHigh", error_ratio(), ">", slo.error_rate, "5m",
-              f"more than {slo.error_rate:.1%} of /predict requests fail", runbook="error-spike",
+              f"more than {slo.error_rate:.1%} of /predict requests fail", runbook="error-spike", objective="errors",
               shown="{{ $value | humanizePercentage }} of requests failed over 5m"),
         Alert("ConsumerLagHigh", CONSUMER_LAG, ">", slo.consumer_lag_seconds, "2m",
               f"consumer more than {slo.consumer_lag_seconds:g} s behind", runbook="consumer-lag",
