@@ -47,8 +47,8 @@ browser:
 
 # The whole story in about a minute: real ticks flowing, health, load, SLOs, drift, a rollback and
 # back, then everything stopped. Each check prints what its exit code means and the demo goes on.
-# The drift step judges a stream the model did not train on, twice: as it is (expected: no drift)
-# and with its microstructure changed on purpose (expected: DRIFT). With recordings: the first 2026
+# The drift step judges a stream the model did not train on, twice: as it is (expected: pass: no drift)
+# and with its microstructure changed on purpose (expected: fail: drift). With recordings: the first 2026
 # session, which lies after the training split; without: another seed of the synthetic source.
 HELD_OUT = $(firstword $(sort $(wildcard $(DATA)/*2026*.ndjson)))
 CURRENT = $(if $(HELD_OUT),--current $(HELD_OUT),--synthetic-seed 8)
@@ -65,9 +65,9 @@ demo: install prometheus
 	$(VOLCTL) load --rps 20 --duration 15s; echo "(load exit $$?: 0 every objective passed, 1 one failed, 3 no answer)"
 	@sleep 3
 	$(VOLCTL) slo check --window 20s; echo "(slo check exit $$?: 0 met, 1 breached, 3 cannot measure)"
-	@echo "== drift, held out, expected: no drift. $(HELD_OUT_NOTE)"
+	@echo "== drift, held out, expected: pass: no drift. $(HELD_OUT_NOTE)"
 	$(VOLCTL) drift report $(CURRENT); echo "(drift exit $$?: expected 0, within the reference's own session-to-session variation)"
-	@echo "== drift, the same stream perturbed on purpose (spreads 5x wider, every 4th tick), expected: DRIFT"
+	@echo "== drift, the same stream perturbed on purpose (spreads 5x wider, every 4th tick), expected: fail: drift"
 	$(VOLCTL) drift report $(CURRENT) --perturb spread=5,thin=4; echo "(drift exit $$?: expected 1, drifted, naming the features that moved)"
 	$(VOLCTL) model list; echo "(auto serves the variant the version's validation split recommends; its test split only reports)"
 	$(VOLCTL) rollback --to ml --yes --reason "make demo: try the ml challenger"; \

@@ -1,5 +1,5 @@
 """`make demo` on a machine without recordings: the seeded synthetic source end to end, and its drift
-step shows both answers (a held-out seed: no drift; the same stream perturbed on purpose: DRIFT).
+step shows both answers (a held-out seed: no drift; the same stream perturbed on purpose: fail: drift).
 
 The registry holds the synthetic version `up` would train (the same rows, seed and code: the run's one
 synthetic training, shared with test_training); `up` training an empty registry is test_stack's."""
@@ -36,11 +36,11 @@ def test_the_synthetic_demo_finds_drift_only_where_it_was_put(tmp_path: Path) ->
     assert "trained model" not in out  # the registry's version is served, not trained again
     served = stack_model(out)
     assert served.endswith("-synthetic"), out[:4000]  # trained on the synthetic source
-    assert "held out, expected: no drift. another seed (8) of the synthetic source" in out
+    assert "held out, expected: pass: no drift. another seed (8) of the synthetic source" in out
     assert "(drift exit 0: expected 0" in out, out[-4000:]
-    assert "perturbed on purpose (spreads 5x wider, every 4th tick), expected: DRIFT" in out
+    assert "perturbed on purpose (spreads 5x wider, every 4th tick), expected: fail: drift" in out
     assert "(drift exit 1: expected 1" in out, out[-4000:]
-    assert "DRIFT:" in out and "moved:" in out  # the verdict names the features that moved
+    assert "fail: drift:" in out and "moved:" in out  # the verdict names the features that moved
     assert "the SEEDED SYNTHETIC source" in demo.stdout.strip().splitlines()[-1]  # the closing line
 
 

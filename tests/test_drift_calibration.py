@@ -89,7 +89,7 @@ def test_a_normal_session_passes_and_changed_microstructure_is_flagged(
     assert report["calibrated"] and "reference chunks" in report["calibration"] and not report["drifted"]
     assert all(f["false_alarm_rate"] is not None for f in report["features"] if f["score"] is not None)
     html = Path(report["outputs"]["html"]).read_text()
-    assert "volctl: no drift" in html and "false alarms" in html  # the verdict above Evidently's page
+    assert "volctl: pass: no drift" in html and "false alarms" in html  # the verdict above Evidently's page
     markdown = Path(report["outputs"]["markdown"]).read_text()
     assert "| false alarms |" in markdown and "within normal session-to-session variation" in markdown
 
@@ -103,7 +103,7 @@ def test_a_normal_session_passes_and_changed_microstructure_is_flagged(
         write_recording(path, shifted(stream, 7200))
         changed = _volctl(config, "drift", "report", "--current", str(path))
         assert changed.returncode == 1, changed.stdout + changed.stderr
-        assert "DRIFT" in changed.stdout
+        assert "fail: drift" in changed.stdout
         assert "false-alarm rate" in changed.stdout
         line = next(row for row in changed.stdout.splitlines() if row.startswith("moved: "))
         assert moved <= set(line.removeprefix("moved: ").split(", ")), line

@@ -418,7 +418,8 @@ def slo_check_expressions(slo: SloSettings, window: str) -> dict[str, str]:
                   f"scrapes up {span}": scrapes_up(span)}
     found |= {"consumer lag now": CONSUMER_LAG, f"consumer lag max {window}": lag_max(window),
               "newest tick age": TICK_AGE, "newest prediction age": PREDICTION_AGE,
-              f"best request rate {window}": best_request_rate(throughput_span(window), window)}
+              f"best request rate {window}": best_request_rate(throughput_span(window), window),
+              f"predict data held in {slo.period}": data_span(slo.period)}
     found |= quality_expressions(slo)
     return found
 

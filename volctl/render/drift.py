@@ -41,7 +41,7 @@ def drift_table(report: DriftReport) -> None:
         out.print(fit(_table("prediction and label drift against the test split (shown, not counted in the "
                              "verdict)", report.predictions), out))
     drifted, tested = sum(f.drifted for f in report.tested), len(report.tested)
-    verdict = "[bold red]DRIFT[/]" if report.drift else "[bold green]no drift[/]"
+    verdict = "[bold red]fail: drift[/]" if report.drift else "[bold green]pass: no drift[/]"
     rate = "" if report.share_false_alarm_rate is None else f", false-alarm rate {_rate(report.share_false_alarm_rate)}"
     out.print(f"{verdict}: {drifted}/{tested} features drifted = {report.share:.0%} "
               f"(threshold: more than {report.threshold:.0%}{rate})")

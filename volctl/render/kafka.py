@@ -61,7 +61,8 @@ def lag_table(lag: GroupLag) -> RenderableType:
 
 def lag_summary(lag: GroupLag) -> str:
     colour = STATUS_COLOUR[lag.status]
-    return (f"[{colour}]{lag.status}[/]  offset lag {_count(lag.offset_lag)}  freshness {_seconds(lag.freshness_s)}  "
+    return (f"[{colour}]{lag.outcome.value}: {lag.status}[/]  offset lag {_count(lag.offset_lag)}  "
+            f"freshness {_seconds(lag.freshness_s)}  "
             f"time lag {_seconds(lag.time_lag_s)}  time to drain "
             f"{_drain(lag)}  last commit "
             f"{_seconds(lag.last_commit_age_s)} ago"
