@@ -111,6 +111,11 @@ def test_never_a_pass_on_too_little_evidence() -> None:
     assert precision.verdict == "inconclusive" and precision.reason.endswith("0 of 3 spike ticks in 1h"), precision
     document = calm.as_document()
     assert {row["name"]: row["verdict"] for row in document["info"]}[precision.name] == "inconclusive"
+    # the four words and nothing else: a row shown beside the objectives has no verdict (null), and the
+    # internal status codes ("met", "info") stay out of the document
+    verdicts = {row["verdict"] for row in [*document["rows"], *document["info"]]}
+    assert verdicts <= {"pass", "fail", "inconclusive", None} and None in verdicts, verdicts
+    assert not any("status" in row for row in [*document["rows"], *document["info"]])
 
 
 def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> None:

@@ -53,10 +53,11 @@ class SloRow:
     lacking: str = ""  # an inconclusive row: what it lacked, in numbers ("9 of 100 requests in 5m")
 
     @property
-    def verdict(self) -> str:
-        """pass | fail | inconclusive | info (a row shown beside the objectives, never judged)."""
-        return {MET: Verdict.PASS.value, BREACHED: Verdict.FAIL.value, INFO: INFO}.get(
-            self.status, Verdict.INCONCLUSIVE.value)
+    def verdict(self) -> str | None:
+        """pass | fail | inconclusive; None: a row shown beside the objectives, never judged."""
+        if self.status == INFO:
+            return None
+        return {MET: Verdict.PASS.value, BREACHED: Verdict.FAIL.value}.get(self.status, Verdict.INCONCLUSIVE.value)
 
     @property
     def reason(self) -> str:
@@ -80,7 +81,7 @@ class SloReport:
 
     @property
     def outcome(self) -> Verdict:
-        return Verdict.combine(Verdict(row.verdict) for row in self.rows)
+        return Verdict.combine(Verdict(row.verdict) for row in self.rows if row.verdict is not None)
 
     @property
     def verdict(self) -> str:
@@ -90,6 +91,7 @@ class SloReport:
         document = {"verdict": self.verdict, **asdict(self)}
         for row, shown in zip([*self.rows, *self.info], [*document["rows"], *document["info"]], strict=True):
             shown.update(verdict=row.verdict, reason=row.reason)
+            shown.pop("status")  # the internal code: the verdict and its reason say it in the four words
             if not explain:
                 shown.pop("explain")
         return document

@@ -14,12 +14,14 @@ if TYPE_CHECKING:
 
 NEXT_STEP = "drive traffic with `volctl load --rps 20 --duration 60s`, then `volctl slo check` again"
 
-_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "info": "dim"}
+_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 
 
 def _verdict(row: SloRow) -> str:
     """"pass", "FAIL", "inconclusive: too little traffic: 9 of 100 requests in 5m", "-" (info)."""
-    word = {"fail": "FAIL", "info": "-"}.get(row.verdict, row.verdict)
+    if row.verdict is None:  # shown, never judged
+        return "[dim]-[/]"
+    word = "FAIL" if row.verdict == "fail" else row.verdict
     reason = f": {row.reason}" if row.reason else ""
     return f"[{_STYLE.get(row.verdict, 'yellow')}]{escape(word + reason)}[/]"
 
