@@ -89,7 +89,8 @@ class DriftReport:
         return Verdict.FAIL if self.drift else Verdict.PASS
 
     def as_document(self) -> dict[str, Any]:
-        return {"at": self.at, "at_epoch": self.at_epoch, "reference": self.reference, "current": self.current,
+        return {"verdict": self.outcome.value,
+                "at": self.at, "at_epoch": self.at_epoch, "reference": self.reference, "current": self.current,
                 "reference_rows": self.reference_rows, "current_rows": self.current_rows,
                 "threshold": self.threshold, "share": self.share, "drift": self.drift,
                 "current_span_s": self.current_span_s,

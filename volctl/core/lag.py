@@ -113,7 +113,8 @@ class GroupLag:
         return None if any(v is None for v in values) else max(values, default=0.0)
 
     def as_document(self) -> dict[str, Any]:
-        return {"status": self.status, "passing": self.passing, "offset_lag": self.offset_lag,
+        return {"verdict": self.outcome.value, "status": self.status, "passing": self.passing,
+                "offset_lag": self.offset_lag,
                 "time_lag_s": self.time_lag_s, "drain_s": self.drain_s, **asdict(self)}
 
     @property

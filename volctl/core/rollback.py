@@ -76,7 +76,7 @@ class RollbackReport:
         return Verdict.PASS if self.ok else Verdict.FAIL
 
     def as_document(self) -> dict[str, Any]:
-        return {"ok": self.ok, "changed": not self.dry_run and self.ok, **asdict(self)}
+        return {"verdict": self.outcome.value, "ok": self.ok, "changed": not self.dry_run and self.ok, **asdict(self)}
 
 
 def plan_rollback(services: Mapping[str, ServiceClient], registry: Registry | None, to: str) -> RollbackPlan:
