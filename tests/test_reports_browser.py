@@ -18,6 +18,7 @@ from tests.stacks import Stack, needs_prometheus, on_healthy_stack
 from tests.test_drift import APR_3, _config, _drift
 from tests.test_outcomes import _outcomes_of_a_replay
 from volctl.cli.app import app
+from volctl.core.slo import SloReport
 
 pytestmark = pytest.mark.integration
 
@@ -120,9 +121,8 @@ def test_a_chart_keeps_labels_apart_at_any_size(browser, tmp_path: Path) -> None
                          [Rule(0.8, "objective 800 ms"), Rule(0.9, "another objective 900 ms")],
                          [Band(now - 3000, now, "evaluated window (50m)")], width=420, height=300)]
     path = tmp_path / "crowded.html"
-    report = type("R", (), {"prometheus": "-", "window": "50m", "period": "30d", "requests": 0.0, "rows": [],
-                            "info": []})()
-    path.write_text(page("reports/slo.html.j2", report=report, verdict="met", charts=charts, css=lambda v: v))
+    report = SloReport("-", "50m", "30d", 0.0)
+    path.write_text(page("reports/slo.html.j2", report=report, verdict="pass", charts=charts, css=lambda v: v))
     for width in (500, PHONE, 1300):
         open_report(browser, path, tmp_path / "screenshots", width=width).assert_readable(min_charts=1)
 
@@ -132,8 +132,7 @@ def test_pages_need_no_network_even_without_playwright(tmp_path: Path) -> None:
     from volctl.reports.charts import Axis, Series, line_chart, page
 
     chart = line_chart("t", Axis("x"), Axis("y"), [Series("s", [(0, 1), (1, 2)])])
-    report = type("R", (), {"prometheus": "-", "window": "5m", "period": "30d", "requests": 0.0, "rows": [],
-                            "info": []})()
-    html = page("reports/slo.html.j2", report=report, verdict="met", charts=[chart], css=lambda v: v)
+    report = SloReport("-", "5m", "30d", 0.0)
+    html = page("reports/slo.html.j2", report=report, verdict="pass", charts=[chart], css=lambda v: v)
     assert not re.search(r'\bsrc=|href="(?:https?:)?//', html)
     assert "Content-Security-Policy" in html and 'class="data"' in html and 'class="axis-label"' in html
