@@ -291,7 +291,18 @@ def cached_registry(name: str, data: list[Path] | None, seed: int = 7, synthetic
             train_model(load_dataset(data, synthetic_seconds=synthetic_seconds, seed=seed), Registry(partial),
                         seed=seed)
             partial.rename(folder)  # whole or not at all: an interrupted training leaves only .partial
+            _prune(name, keep=2)
     return folder
+
+
+def _prune(name: str, keep: int) -> None:
+    """Every change to the code trains anew: the cache keeps the `keep` newest registries of a name
+    (it held 46, 160 MB, after a day of changes)."""
+    trained = sorted((p for p in CACHE.glob(f"{name}-*") if p.is_dir() and not p.name.endswith(".partial")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in trained[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+        Path(str(old) + ".lock").unlink(missing_ok=True)
 
 
 def registry_copy(cached: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
