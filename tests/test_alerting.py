@@ -193,6 +193,14 @@ def test_the_report_merges_what_alertmanager_holds_with_what_prometheus_evaluate
     gone = alerts_report(AlertmanagerClient("http://am:9093", transport=httpx.MockTransport(refused)), prometheus,
                          (), tmp_path)
     assert gone.outcome is Verdict.ERROR and "did not answer" in gone.problem
+    # Prometheus down, nothing held: "no alert fires" cannot be known (issue 41: it exited 0)
+    quiet = AlertmanagerClient("http://am:9093", transport=_api({"/api/v2/alerts": [], "/api/v2/silences": []}))
+    blind = alerts_report(quiet, PrometheusClient("http://prom:9090", transport=httpx.MockTransport(refused)),
+                          (), tmp_path)
+    assert blind.outcome is Verdict.ERROR and blind.problem.startswith("Prometheus, which evaluates the rules")
+    still = alerts_report(manager, PrometheusClient("http://prom:9090", transport=httpx.MockTransport(refused)),
+                          (), tmp_path)
+    assert still.outcome is Verdict.FAIL  # what Alertmanager holds firing still fires
 
 
 # -- the receiver, a real process ----------------------------------------------------------------
@@ -344,6 +352,12 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     audit = (stack.state / "incidents" / "actions.jsonl").read_text().splitlines()
     actions = [json.loads(line)["action"] for line in audit]
     assert actions == ["silence", "unsilence"]
+    # Prometheus gone, nothing held: whether an alert fires cannot be known (exit 3, not "no alert fires")
+    from volctl.clients.processes import Supervisor
+
+    Supervisor(stack.state).stop("prometheus", 10)
+    blind = stack.run("alerts")
+    assert blind.returncode == 3 and "cannot tell whether an alert fires" in blind.stdout, blind.stdout
     print(f"\nkill -> firing in `volctl alerts`: {fired_s:.0f} s; -> in the timeline: {reached_s:.0f} s; "
           f"`volctl up` -> resolved in the timeline: {resolved_s:.0f} s")
 

@@ -56,6 +56,7 @@ class AlertsReport:
     alertmanager: str
     reached: bool = True
     problem: str = ""
+    evaluated: bool = True  # Prometheus answered: it evaluates the rules, so without it nothing new can fire
     notes: list[str] = field(default_factory=list)
     alerts: list[ActiveAlert] = field(default_factory=list)
     silences: list[SilenceView] = field(default_factory=list)
@@ -70,10 +71,13 @@ class AlertsReport:
     def outcome(self) -> Verdict:
         if not self.reached:
             return Verdict.ERROR
-        return Verdict.FAIL if self.firing else Verdict.PASS
+        if self.firing:
+            return Verdict.FAIL
+        return Verdict.PASS if self.evaluated else Verdict.ERROR  # "none fires" is not known without it
 
     def as_document(self) -> dict[str, Any]:
         return {"verdict": self.outcome.value, "alertmanager": self.alertmanager, "reached": self.reached,
+                "evaluated": self.evaluated,
                 "problem": self.problem, "notes": self.notes, "firing": len(self.firing),
                 "alerts": [asdict(a) for a in self.alerts], "silences": [asdict(s) for s in self.silences],
                 "incidents": [_incident(i) for i in self.incidents], "actions": self.actions}
@@ -98,6 +102,8 @@ def alerts_report(alertmanager: AlertmanagerClient, prometheus: PrometheusClient
         evaluated = prometheus.alerts()
     except VolctlError as exc:
         report.notes.append(f"pending alerts and values unknown: {exc.message}")
+        report.evaluated = False
+        report.problem = report.problem or f"Prometheus, which evaluates the rules, did not answer: {exc.message}"
         evaluated = []
     values = {_key(a.get("labels")): _number(a.get("value")) for a in evaluated}
     seen = set()

@@ -36,6 +36,8 @@ def _headline(report: AlertsReport) -> Text:
     if not report.reached:
         return Text(f"cannot reach Alertmanager: {report.problem}", style="bold red")
     counts = {state: sum(1 for a in report.alerts if a.state == state) for state in _STATE}
+    if not counts["firing"] and not report.evaluated:
+        return Text(f"error: cannot tell whether an alert fires: {report.problem}", style="bold red")
     if not report.alerts:
         return Text(f"no alert fires or is pending ({report.alertmanager})", style="bold green")
     said = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
