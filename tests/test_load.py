@@ -141,3 +141,24 @@ def test_load_against_nothing_fails_fast_and_says_so(tmp_path: Path) -> None:
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr and "is the stack up? `volctl up`" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.integration
+def test_a_service_that_stops_during_the_run_is_an_error_not_a_failed_release() -> None:
+    """Issue 41: `volctl down` during `gate` read "failed: errors, load", blaming the release; a
+    refused connection is no answer to judge (exit 3)."""
+    from volctl.core.load import judge
+    from volctl.domain.settings import SloSettings
+    from volctl.domain.verdict import Verdict
+
+    port, stop = free_port(), threading.Event()
+    thread = threading.Thread(target=_slow_server, args=(port, 0.001, stop), daemon=True)
+    thread.start()
+    wait_for_http(f"http://127.0.0.1:{port}/")
+    threading.Timer(1.0, stop.set).start()  # the service stops a second into the run
+    result = run_load(f"http://127.0.0.1:{port}/predict", [b'{"rows": [{}]}'], rps=50, seconds=3)
+    thread.join(10)
+    report = judge(result, "test", SloSettings())
+    assert result.ok > 0 and result.unreached > 0, result.errors
+    assert report.outcome is Verdict.ERROR and "found no service" in report.unreached_text
+    assert report.as_document()["verdict"] == "error"

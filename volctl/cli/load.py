@@ -38,7 +38,7 @@ def load(
     """Open-model load on POST /predict; latency from the intended send time (no coordinated omission).
 
     Exit 0 when every objective passes, 1 when one fails (or the generator could not keep up),
-    3 when the service does not answer (before the run or in its first second).
+    3 when the service does not answer (before the run, or a request finds it gone during it).
     """
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core import load as core

@@ -188,6 +188,9 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
     _save(bundle / "load.json", judged.as_document())
     if writers.load_html is not None:
         writers.load_html(judged, bundle / "load.html")
+    if judged.unreached_text:  # the service went away: could not measure, not a release that failed
+        report.add(GateCheck("load", "load", judged.unreached_text, "every request answered", ERROR))
+        return
     for objective in judged.objectives:
         report.add(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
                              PASS if objective.passed else FAIL))

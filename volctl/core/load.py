@@ -85,6 +85,9 @@ class LoadProgress:
     p95_s: float | None
 
 
+UNREACHED = frozenset({"ClientConnectorError", "ConnectionRefusedError"})  # aiohttp's, and the OS's
+
+
 @dataclass
 class LoadResult:
     url: str
@@ -139,6 +142,12 @@ class LoadResult:
     @property
     def error_count(self) -> int:
         return sum(self.errors.values())
+
+    @property
+    def unreached(self) -> int:
+        """Sends that found no service (the connection was refused): nothing answered, so nothing to
+        judge; a service stopped during the run is not a release that failed its objectives."""
+        return sum(count for kind, count in self.errors.items() if kind in UNREACHED)
 
     def merge(self, other: LoadResult) -> None:
         """Add the sends of another process that ran its share of the same schedule."""
@@ -329,7 +338,16 @@ class LoadReport:
 
     @property
     def outcome(self) -> Verdict:
+        if self.result.unreached:
+            return Verdict.ERROR
         return Verdict.PASS if self.passed else Verdict.FAIL
+
+    @property
+    def unreached_text(self) -> str:
+        """"" when every send reached the service."""
+        r = self.result
+        return (f"{r.unreached} of {r.sent} requests found no service at {r.url} (connection refused): "
+                "it stopped during the run" if r.unreached else "")
 
     def as_document(self) -> dict:
         r = self.result
@@ -341,6 +359,7 @@ class LoadReport:
             "latency_ms": {kind: {**{f"p{q:g}": _ms(h.percentile(q)) for q in PERCENTILES}, "max": h.max_s * 1000}
                            for kind, h in (("corrected", r.corrected), ("uncorrected", r.uncorrected))},
             "server_p95_ms": _ms(self.server_p95_s), "checks": self.checks, "passed": self.passed,
+            "verdict": self.outcome.value, "unreached": self.unreached_text,
             "baseline": self.baseline,
             "histograms": {"corrected": r.corrected.to_dict(), "uncorrected": r.uncorrected.to_dict()},
             "timeline": {kind: [r.timeline[kind][second] for second in range(_seconds_covered(r))]

@@ -66,5 +66,8 @@ def load_report(report: LoadReport) -> None:
             base.add_row(name, f"{row['difference_ms']:+.2f}", f"[{row['ci_low_ms']:+.2f}, {row['ci_high_ms']:+.2f}]",
                          str(row["verdict"]))
         out.print(fit(base, out))
+    if report.unreached_text:  # nothing to judge: the objectives below are not a verdict
+        out.print(f"[bold red]error: could not measure: {escape(report.unreached_text)}[/]", soft_wrap=True)
+        return
     for check, passed in doc["checks"].items():
         out.print(f"{'[green]pass[/]' if passed else '[bold red]FAIL[/]'}  {check}")
