@@ -31,10 +31,14 @@ def test_one_duration_parser_for_config_and_commands(tmp_path: Path) -> None:
             load_settings(config, env={})
     with pytest.raises(ValueError, match="longer than 0"):
         seconds_of("0s")
+    # issue 41: 99999999999999d passed validation, then Prometheus refused the query
+    with pytest.raises(ValueError, match="longer than 100y"):
+        seconds_of("99999999999999d")
 
 
 @pytest.mark.parametrize("argv", [["load", "--duration", "0s"], ["slo", "check", "--window", "0s"],
-                                  ["slo", "check", "--window", "1.5m"]])
+                                  ["slo", "check", "--window", "1.5m"],
+                                  ["slo", "check", "--window", "99999999999999d"]])
 def test_a_zero_or_fractional_window_is_a_usage_error(argv: list[str]) -> None:
     """Before: `load --duration 0s` exited 1 ("asked 0.0/s"), `slo check --window 0s` exited 3 with
     Prometheus's raw parse error."""

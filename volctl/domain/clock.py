@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 # Prometheus's units (y is 365 d there too): a config value or window goes into PromQL as written.
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+LONGEST_S = 100 * 31536000
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 
 
@@ -33,6 +34,8 @@ def seconds_of(duration: str, whole: bool = False) -> float:
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"{duration!r}: a duration must be longer than 0")
+    if seconds > LONGEST_S:  # Prometheus's durations are int64 nanoseconds: 292 years
+        raise ValueError(f"{duration!r}: longer than 100y, longer than any window, hold or retention can be")
     return seconds
 
 
