@@ -49,6 +49,15 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
             again = stack.json("up")  # idempotent: nothing new, nothing restarted
             assert {c["action"] for c in again["components"]} == {"running"}
             assert [c["pid"] for c in again["components"]] == [c["pid"] for c in report["components"]]
+            if "[slo]" not in stack.config.read_text():  # a changed objective reaches the running Prometheus
+                stack.config.write_text(stack.config.read_text() + "\n[slo]\nlatency_p95_seconds = 0.7\n")
+                assert stack.json("up")["components"][-1]["pid"] == report["components"][-1]["pid"]
+                prometheus = stack.url("prometheus")
+                rules = httpx.get(prometheus + "/api/v1/rules").json()["data"]["groups"]
+                latency = next(r for g in rules for r in g["rules"] if r["name"] == "PredictLatencyHigh")
+                assert latency["query"].endswith("> 0.7"), latency["query"]  # reloaded by SIGHUP
+                quit_ = httpx.post(prometheus + "/-/quit")  # no lifecycle API: nobody stops it over HTTP
+                assert quit_.status_code != 200 and httpx.get(prometheus + "/-/ready").status_code == 200
 
             health = stack.health_until(0)
             assert health.returncode == 0, health.stdout + health.stderr

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from volctl.domain.errors import Unreachable
+from volctl.domain.metrics import sample_value
 
 
 @dataclass
@@ -29,12 +30,13 @@ class PrometheusClient:
         except httpx.HTTPError:
             return False
 
-    def reload(self) -> None:
-        """Re-read the config and rules (needs --web.enable-lifecycle, which `volctl up` sets)."""
+    def last_reload(self) -> float | None:
+        """When it last read its config and rules successfully (its own metric); None: unknown."""
         try:
-            self._client.post("/-/reload")
-        except httpx.HTTPError as exc:
-            raise Unreachable(f"Prometheus at {self.url} did not reload: {exc}") from exc
+            text = self._client.get("/metrics").text
+        except httpx.HTTPError:
+            return None
+        return sample_value(text, "prometheus_config_last_reload_success_timestamp_seconds")
 
     def targets(self) -> list[dict[str, Any]]:
         return self._api("/api/v1/targets", {"state": "active"})["activeTargets"]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -419,23 +421,31 @@ def _start_prometheus(settings: Settings, supervisor: Supervisor, files: Monitor
     record = supervisor.record(PROMETHEUS)
     if record is not None:  # running: re-read the config and rules if they changed
         if files.prometheus_changed:
-            _reload_prometheus(settings)
+            _reload_prometheus(settings, record.pid)
         return ComponentState(PROMETHEUS, "running", record.pid, record.port, 0.0, record.uptime_s, url)
     argv = [shutil.which(settings.prometheus.bin) or settings.prometheus.bin,
             f"--config.file={files.prometheus_config.resolve()}",
             f"--storage.tsdb.path={(folder / 'data').resolve()}",
             f"--storage.tsdb.retention.time={settings.prometheus.retention}",
-            f"--web.listen-address=127.0.0.1:{settings.prometheus.port}", "--web.enable-lifecycle"]
+            # no --web.enable-lifecycle: anyone could POST /-/quit; a reload is a SIGHUP from us
+            f"--web.listen-address=127.0.0.1:{settings.prometheus.port}"]
     record = supervisor.start(PROMETHEUS, argv, port=settings.prometheus.port)
     return _wait_ready(supervisor, record, f"{url}/-/ready", url)
 
 
-def _reload_prometheus(settings: Settings, timeout_s: float = 15.0) -> None:
-    """Reload, then wait until Prometheus knows its Alertmanager again: for a few seconds after a
-    reload it has none, and an alert that resolves then reaches no one for a minute (the resend delay)."""
+def _reload_prometheus(settings: Settings, pid: int, timeout_s: float = 15.0) -> None:
+    """Reload (SIGHUP), wait until it has read the new files, then until it knows its Alertmanager
+    again: for a few seconds after a reload it has none, and an alert that resolves then reaches no
+    one for a minute (the resend delay)."""
     with contextlib.closing(PrometheusClient(settings.prometheus.url, timeout_s=5)) as client:
-        client.reload()
+        before = client.last_reload() or 0.0
+        os.kill(pid, signal.SIGHUP)
         deadline = time.monotonic() + timeout_s
+        while (client.last_reload() or 0.0) <= before:
+            if time.monotonic() > deadline:
+                raise Unreachable(f"Prometheus at {settings.prometheus.url} did not re-read its config and rules "
+                                  f"within {timeout_s:g} s", hint=f"see `volctl logs {PROMETHEUS}`")
+            time.sleep(0.2)
         while time.monotonic() < deadline:
             with contextlib.suppress(Unreachable):
                 if client.alertmanagers():
