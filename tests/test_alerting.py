@@ -150,7 +150,10 @@ def test_every_alert_names_an_existing_runbook_and_runbook_run_takes_the_alert_n
 
 def test_alertmanager_settings_are_checked_for_meaning() -> None:
     for key, value in (("alertmanager.webhook_urls", "ftp://x"), ("alertmanager.slack_api_url", "http://x"),
-                       ("alertmanager.email_to", "nobody"), ("alertmanager.group_wait", "soon")):
+                       ("alertmanager.email_to", "nobody"), ("alertmanager.group_wait", "soon"),
+                       # issue 41: a newline ends a mail header; Alertmanager runs Go templates at send time
+                       ("alertmanager.slack_channel", "#ops\nx"), ("alertmanager.slack_channel", '{{ template "x" }}'),
+                       ("alertmanager.email_from", "a@b\nBcc: c@d"), ("alertmanager.email_to", "{{ .x }}@d")):
         with pytest.raises(ConfigError, match=key):
             load_settings(env={}, overrides={key: value})
 
