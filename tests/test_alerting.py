@@ -389,3 +389,33 @@ def _path_without_alertmanager() -> str:
     if not link.exists():
         link.symlink_to(shutil.which("prometheus") or "/usr/bin/prometheus")
     return str(folder)
+
+
+def test_a_forged_alert_can_neither_drive_the_terminal_nor_suggest_a_command(tmp_path: Path) -> None:
+    """Issue 41, point 4: an alert name holding ESC[2J, an OSC title, CR or newline was printed raw; a
+    forged one suggested "run: volctl down --yes; rm -rf /"; one with more than 50 labels showed "unnamed"."""
+    hostile = "PredictLatencyHigh\x1b[2J\x1b]0;owned\x07\r\nX"
+    body = _notification("firing", name=hostile)
+    body["alerts"][0]["annotations"]["runbook"] = "volctl down --yes; rm -rf /"
+    body["alerts"][0]["labels"] = {**{f"l{i}": "v" for i in range(60)}, **body["alerts"][0]["labels"]}
+    [entry] = entries_of(body, 1.0)
+    assert entry["alertname"] == "PredictLatencyHigh\\x1b[2J\\x1b]0;owned\\x07\\r\\nX"
+    assert entry["alertname"].isprintable() and len(entry["labels"]) <= 53
+    forged = {**entry, "alertname": "ConsumerDown", "fingerprint": "another"}
+    (tmp_path / "timeline-0001.jsonl").write_text(json.dumps(entry) + "\n" + json.dumps(forged) + "\n")
+    empty = AlertmanagerClient("http://am:9093", transport=_api({"/api/v2/alerts": [], "/api/v2/silences": []}))
+    prometheus = PrometheusClient("http://prom:9090", transport=_api({"/api/v1/alerts": {
+        "status": "success", "data": {"alerts": []}}}))
+    report = alerts_report(empty, prometheus, queries.alerts(load_settings(env={}).slo), tmp_path)
+    runs = {i.alertname: i.runbook for i in report.incidents}
+    assert runs == {entry["alertname"]: "", "ConsumerDown": "volctl runbook run consumer-lag"}  # the catalogue's
+
+
+def test_tail_shows_a_hostile_key_and_body_as_escapes() -> None:
+    from volctl.clients.kafka import Message
+    from volctl.core.topics import KEY_SHOWN, TailedMessage
+
+    message = Message("ticks.raw", 0, 1, 0, b"\x1b[2J" + b"k" * 10_000, b'"\x1b]0;owned\x07"')
+    shown = TailedMessage.of(message)
+    assert shown.key is not None and shown.key.startswith("\\x1b[2J") and len(shown.key) <= KEY_SHOWN + 3
+    assert shown.value == '"\\x1b]0;owned\\x07"'  # not JSON (a raw control character): shown as text

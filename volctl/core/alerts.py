@@ -21,7 +21,7 @@ from volctl.core.queries import Alert, runbook_command
 from volctl.domain.clock import epoch_of_rfc3339, seconds_of, utc_iso
 from volctl.domain.errors import ConfigError, VolctlError
 from volctl.domain.incidents import Incident, incidents_of, read_timeline
-from volctl.domain.text import printable
+from volctl.domain.text import printable, visible
 from volctl.domain.verdict import Verdict
 
 ACTIONS_FILE = "actions.jsonl"  # silences and unsilences, beside the receiver's timeline
@@ -127,9 +127,11 @@ def alerts_report(alertmanager: AlertmanagerClient, prometheus: PrometheusClient
 def timeline_incidents(incidents_dir: Path, catalogue: tuple[Alert, ...]) -> list[Incident]:
     """The receiver's incidents, oldest first, each knowing its rule's `for` (its pending time)."""
     pending = {a.name: seconds_of(a.for_) for a in catalogue}
+    runbooks = {a.name: runbook_command(a.runbook) for a in catalogue}
     incidents = incidents_of(read_timeline(incidents_dir))
     for incident in incidents:
         incident.pending_s = pending.get(incident.alertname, 0.0)
+        incident.runbook = runbooks.get(incident.alertname, "")  # volctl's command, never the sender's
     return incidents
 
 
@@ -217,8 +219,10 @@ def _active(labels: dict[str, str], annotations: Any, state: str, since: str, va
             runbooks: dict[str, str]) -> ActiveAlert:
     notes = _labels(annotations)
     name = labels.get("alertname", "unnamed")
+    # The command to run comes from volctl's own catalogue, never from the alert: anyone can post one
+    # (a forged alert suggested "volctl down --yes; rm -rf /").
     return ActiveAlert(name, state, labels.get("severity", "none"), _utc(since), notes.get("summary", ""), value,
-                       notes.get("runbook") or runbooks.get(name, ""),
+                       runbooks.get(name, ""),
                        {k: v for k, v in labels.items() if k not in ("alertname", "severity")}, notes.get("value", ""))
 
 
@@ -233,8 +237,8 @@ def _held_state(alert: dict[str, Any]) -> str:
 
 def _silence(document: dict[str, Any]) -> SilenceView:
     return SilenceView(str(document.get("id")), _matchers(document), str((document.get("status") or {}).get("state")),
-                       _utc(str(document.get("endsAt", ""))), printable(str(document.get("createdBy", "")), 100),
-                       printable(str(document.get("comment", "")), 300))
+                       _utc(str(document.get("endsAt", ""))), visible(str(document.get("createdBy", ""))[:100]),
+                       visible(str(document.get("comment", ""))[:300]))
 
 
 def _matchers(document: dict[str, Any]) -> str:
@@ -245,11 +249,12 @@ def _matchers(document: dict[str, Any]) -> str:
 def _utc(stamp: str) -> str:
     """Alertmanager's and Prometheus's RFC 3339 stamps (nanoseconds, any offset) as whole UTC seconds."""
     epoch = epoch_of_rfc3339(stamp)
-    return printable(stamp, 40) if epoch is None else utc_iso(epoch, timespec="seconds")
+    return visible(stamp[:40]) if epoch is None else utc_iso(epoch, timespec="seconds")
 
 
 def _labels(value: Any) -> dict[str, str]:
-    return {str(k): printable(str(v), 300) for k, v in value.items()} if isinstance(value, dict) else {}
+    """Labels or annotations from Alertmanager or Prometheus, made visible: anyone can post an alert."""
+    return {visible(str(k)[:100]): visible(str(v)[:300]) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _key(labels: Any) -> tuple[tuple[str, str], ...]:

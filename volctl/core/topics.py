@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from volctl.clients.kafka import KafkaReader, Message
+from volctl.domain.text import printable_document, visible
 
 
 @dataclass
@@ -41,6 +42,9 @@ def describe_topics(reader: KafkaReader) -> list[TopicInfo]:
     return found
 
 
+KEY_SHOWN = 200  # characters of a message key shown (a product id is a dozen; a hostile one 10,000)
+
+
 @dataclass
 class TailedMessage:
     partition: int
@@ -53,10 +57,11 @@ class TailedMessage:
     def of(cls, message: Message) -> TailedMessage:
         text = message.value.decode("utf-8", errors="replace") if message.value is not None else ""
         try:
-            value: Any = json.loads(text)
+            value: Any = json.loads(text)  # shown with json.dumps: a control character prints as its escape
+            value = visible(value) if isinstance(value, str) else printable_document(value)
         except ValueError:
-            value = text  # a dead letter or a foreign client's bytes: shown as they are
-        key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
+            value = visible(text)  # a dead letter or a foreign client's bytes: never a terminal's command
+        key = visible(message.key.decode("utf-8", errors="replace")[:KEY_SHOWN]) if message.key is not None else None
         return cls(message.partition, message.offset, message.timestamp_ms / 1000, key, value)
 
 

@@ -15,10 +15,11 @@ from typing import Any
 from volctl.domain.clock import epoch_of_rfc3339
 from volctl.domain.feature_log import JsonLinesLog, read_documents
 from volctl.domain.settings import Settings
-from volctl.domain.text import printable
+from volctl.domain.text import visible
 
 TIMELINE_PREFIX = "timeline"
 MAX_NOTIFICATION_BYTES = 1_000_000  # Alertmanager truncates to max_alerts; a bigger body is not from it
+_ROUTING = ("alertname", "severity", "objective")  # never dropped by the bound on label count
 _TEXT_LIMIT = 500  # label and annotation values come from rule templates and series: bounded
 
 
@@ -56,11 +57,11 @@ def entries_of(notification: Any, received_at: float) -> list[dict[str, Any]]:
         entries.append({
             "received_at": received_at, "status": alert["status"], "alertname": labels.get("alertname", "unnamed"),
             "severity": labels.get("severity", "none"), "labels": labels, "summary": annotations.get("summary", ""),
-            "runbook": annotations.get("runbook", ""), "starts_at": printable(str(alert.get("startsAt", "")), 64),
-            "ends_at": printable(str(alert.get("endsAt", "")), 64),
-            "fingerprint": printable(str(alert.get("fingerprint", "")), 64), "value": None,
+            "runbook": annotations.get("runbook", ""), "starts_at": visible(str(alert.get("startsAt", ""))[:64]),
+            "ends_at": visible(str(alert.get("endsAt", ""))[:64]),
+            "fingerprint": visible(str(alert.get("fingerprint", ""))[:64]), "value": None,
             "shown": annotations.get("value", ""),
-            "receiver": printable(str(notification.get("receiver", "")), 64)})
+            "receiver": visible(str(notification.get("receiver", ""))[:64])})
     return entries
 
 
@@ -135,9 +136,13 @@ def _text(value: Any) -> str | None:
 
 
 def _strings(value: Any) -> dict[str, str]:
+    """Labels or annotations, bounded and made visible (an ESC or a newline from a sender is shown as
+    its escape, never run by a terminal); the routing ones kept whatever the count."""
     if not isinstance(value, dict):
         return {}
-    return {printable(str(k), 100): printable(str(v), _TEXT_LIMIT) for k, v in list(value.items())[:50]}
+    items = list(value.items())
+    kept = [(k, v) for k, v in items if k in _ROUTING] + [(k, v) for k, v in items if k not in _ROUTING][:50]
+    return {visible(str(k)[:100]): visible(str(v)[:_TEXT_LIMIT]) for k, v in kept}
 
 
 def _number(value: Any) -> float | None:

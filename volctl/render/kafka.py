@@ -31,6 +31,7 @@ def topics_table(topics: list[TopicInfo], bootstrap: str) -> None:
 def tailed_message(message: TailedMessage) -> None:
     when = utc_iso(message.timestamp, "milliseconds")
     out.print(f"[bold]p{message.partition}@{message.offset}[/] {when} key={escape(str(message.key))}")
+    # ensure_ascii: a control character inside a JSON string is written as its escape, never raw
     body = json.dumps(message.value, indent=2) if not isinstance(message.value, str) else message.value
     out.print(escape(body), soft_wrap=True)
 
