@@ -28,7 +28,7 @@ from volctl.core.alerts import alerts_report
 from volctl.core.runbooks import find_runbook
 from volctl.domain.clock import epoch_of_rfc3339
 from volctl.domain.errors import ConfigError
-from volctl.domain.incidents import MAX_NOTIFICATION_BYTES, BadNotification, entries_of, incidents_of
+from volctl.domain.incidents import MAX_NOTIFICATION_BYTES, BadNotification, entries_of, incidents_of, receiver_secret
 from volctl.domain.settings import load_settings
 from volctl.domain.verdict import Verdict
 from volctl.reports.monitoring import render_monitoring
@@ -36,6 +36,9 @@ from volctl.reports.monitoring import render_monitoring
 needs_alertmanager = pytest.mark.skipif(shutil.which("prometheus-alertmanager") is None
                                         and shutil.which("alertmanager") is None,
                                         reason="prometheus-alertmanager is not installed")
+
+
+TOKEN = "an-admin-token-for-the-tests-0123456789"
 
 
 def _notification(status: str, name: str = "ConsumerDown", starts: str = "2026-12-06T07:17:30.702Z",
@@ -212,7 +215,7 @@ def test_the_report_merges_what_alertmanager_holds_with_what_prometheus_evaluate
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
-    config = write_config(tmp_path / "volctl.toml", {"state_dir": str(tmp_path / "state")})
+    config = write_config(tmp_path / "volctl.toml", {"state_dir": str(tmp_path / "state"), "admin_token": TOKEN})
     process = subprocess.Popen([sys.executable, "-m", "services.incidents", "--config", str(config), "--port",
                                 str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -225,17 +228,23 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_the_receiver_keeps_notifications_and_refuses_and_counts_the_rest(receiver: tuple[str, Path]) -> None:
     url, folder = receiver
-    assert httpx.post(url + "/alerts", json=_notification("firing"), timeout=5).status_code == 200
-    assert httpx.post(url + "/alerts", json=_notification("resolved"), timeout=5).status_code == 200
-    assert httpx.post(url + "/alerts", content=b"{not json", timeout=5).json()["reason"] == "not_json"
-    assert httpx.post(url + "/alerts", json={"alerts": []}, timeout=5).status_code == 400
-    big = httpx.post(url + "/alerts", content=b"x" * (MAX_NOTIFICATION_BYTES + 1), timeout=5)
+    alertmanager = httpx.Client(headers={"Authorization": f"Bearer {receiver_secret(TOKEN)}"}, timeout=5)
+    assert alertmanager.post(url + "/alerts", json=_notification("firing")).status_code == 200
+    assert alertmanager.post(url + "/alerts", json=_notification("resolved")).status_code == 200
+    assert alertmanager.post(url + "/alerts", content=b"{not json").json()["reason"] == "not_json"
+    assert alertmanager.post(url + "/alerts", json={"alerts": []}).status_code == 400
+    big = alertmanager.post(url + "/alerts", content=b"x" * (MAX_NOTIFICATION_BYTES + 1))
     assert big.status_code == 413
+    # issue 41: anyone could post a page; only the stack's Alertmanager has the token now
+    for forged in ({}, {"Authorization": "Bearer guess"}, {"Authorization": f"Bearer {TOKEN}"}):
+        refused = httpx.post(url + "/alerts", json=_notification("firing", name="PredictLatencyHigh"), headers=forged)
+        assert refused.status_code == 401 and refused.json()["reason"] == "unauthorized"
     metrics = httpx.get(url + "/metrics", timeout=5).text
     for line in ('volatility_incident_notifications_total{status="firing"} 1.0',
                  'volatility_incident_notifications_total{status="resolved"} 1.0',
                  'volatility_incident_rejected_total{reason="not_json"} 1.0',
-                 'volatility_incident_rejected_total{reason="size"} 1.0'):
+                 'volatility_incident_rejected_total{reason="size"} 1.0',
+                 'volatility_incident_rejected_total{reason="unauthorized"} 3.0'):
         assert line in metrics
     lines = [json.loads(line) for path in sorted(folder.glob("timeline-*.jsonl"))
              for line in path.read_text().splitlines()]

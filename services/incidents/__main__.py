@@ -10,6 +10,7 @@ container network, where compose.yaml runs it). /health and /metrics as the othe
 from __future__ import annotations
 
 import argparse
+import hmac
 import logging
 import signal
 import sys
@@ -29,9 +30,11 @@ from volctl.domain.incidents import (
     BadNotification,
     entries_of,
     incidents_folder,
+    receiver_secret,
     timeline_log,
 )
 from volctl.domain.metrics import IncidentMetrics
+from volctl.domain.model_admin import read_admin_token
 from volctl.domain.service_log import configure_service_logging
 from volctl.domain.settings import load_settings
 from volctl.domain.text import printable
@@ -40,7 +43,8 @@ log = logging.getLogger("volctl.incidents")
 
 
 class Receiver:
-    def __init__(self, timeline: JsonLinesLog, metrics: IncidentMetrics, prometheus_url: str) -> None:
+    def __init__(self, timeline: JsonLinesLog, metrics: IncidentMetrics, prometheus_url: str, secret: str) -> None:
+        self.secret = secret  # "" : no admin token here, and then no notification is taken
         self.timeline = timeline
         self.metrics = metrics
         self.prometheus_url = prometheus_url
@@ -65,6 +69,15 @@ class Receiver:
             self.metrics.notifications.labels(entry["status"]).inc()
             log.info("%s %s (%s): %s", entry["status"], entry["alertname"], entry["severity"], entry["summary"])
         return 200, {"kept": len(entries)}
+
+    def authorised(self, header: str) -> bool:
+        """Only the stack's Alertmanager: anyone else could forge a page or flush the timeline."""
+        if self.secret and hmac.compare_digest(header.encode(), f"Bearer {self.secret}".encode()):
+            return True
+        self.metrics.rejected.labels("unauthorized").inc()
+        log.warning("refused a notification without the receiver's token%s",
+                    "" if self.secret else " (no admin token here: none can be authenticated)")
+        return False
 
     def _refuse(self, reason: str, detail: str) -> tuple[int, dict[str, Any]]:
         self.metrics.rejected.labels(reason).inc()
@@ -113,6 +126,11 @@ def serve(host: str, port: int, receiver: Receiver, registry: CollectorRegistry)
             if self.path.split("?", 1)[0] != "/alerts":
                 self._json(404, {"detail": "POST notifications to /alerts"})
                 return
+            if not receiver.authorised(self.headers.get("Authorization", "")):
+                self.close_connection = True  # the unread body must not be taken for the next request
+                self._json(401, {"detail": "only the stack's Alertmanager posts here (a bearer token from "
+                                           "the rendered config)", "reason": "unauthorized"})
+                return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
@@ -158,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port or settings.alertmanager.receiver_port
     disable_created_metrics()
     registry = CollectorRegistry()
-    receiver = Receiver(timeline_log(incidents_folder(settings)), IncidentMetrics(registry), settings.prometheus.url)
+    receiver = Receiver(timeline_log(incidents_folder(settings)), IncidentMetrics(registry), settings.prometheus.url,
+                        receiver_secret(read_admin_token(settings)))
     try:
         server = serve(args.host, port, receiver, registry)
     except OSError as exc:

@@ -8,6 +8,8 @@ command that answers it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,14 @@ class BadNotification(ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def receiver_secret(admin_token: str) -> str:
+    """What Alertmanager sends the receiver as its bearer token: derived from the admin token (the
+    rendered Alertmanager config holds this, never the admin token); "" without an admin token."""
+    if not admin_token:
+        return ""
+    return hmac.new(admin_token.encode(), b"volctl incident receiver", hashlib.sha256).hexdigest()
 
 
 def incidents_folder(settings: Settings) -> Path:

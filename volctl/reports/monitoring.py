@@ -13,6 +13,8 @@ import yaml
 from volctl.core import queries
 from volctl.domain.errors import ConfigError
 from volctl.domain.files import write_atomically
+from volctl.domain.incidents import receiver_secret
+from volctl.domain.model_admin import read_admin_token
 from volctl.domain.settings import AlertmanagerSettings, Settings
 from volctl.domain.topology import CONSUME, PREDICT, scrape_targets_path
 from volctl.reports.templating import render
@@ -75,7 +77,8 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
                                  prometheus_url=settings.prometheus.url if embedded else "http://prometheus:9090"),
         files.dashboard_provider: render("grafana/dashboards.yml.j2", dashboards_path=(
             str(files.dashboard.parent.resolve()) if embedded else COMPOSE_DASHBOARDS)),
-        files.alertmanager_config: render_alertmanager(settings.alertmanager, flavour),
+        files.alertmanager_config: render_alertmanager(settings.alertmanager, flavour,
+                                                       receiver_secret(read_admin_token(settings))),
     }
     changed = set()
     for path, text in texts.items():
@@ -88,16 +91,16 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
     return files
 
 
-def render_alertmanager(alerting: AlertmanagerSettings, flavour: str) -> str:
-    """Alertmanager's config: volctl's receiver always; the configured webhooks, Slack and e-mail
-    for pages, Slack for tickets."""
+def render_alertmanager(alerting: AlertmanagerSettings, flavour: str, secret: str) -> str:
+    """Alertmanager's config: volctl's receiver always (with its bearer token: only this
+    Alertmanager posts there); the configured webhooks, Slack and e-mail for pages, Slack for tickets."""
     slack = {"api_url": alerting.slack_api_url, "channel": alerting.slack_channel} if alerting.slack_api_url else None
     receivers = [{"name": "volctl", "webhooks": [], "slack": None, "email": ""},
                  {"name": "page", "webhooks": alerting.webhook_urls, "slack": slack, "email": alerting.email_to},
                  {"name": "ticket", "webhooks": [], "slack": slack, "email": ""}]
     host = "127.0.0.1" if flavour == "embedded" else "incidents"
     return render("alertmanager/alertmanager.yml.j2", flavour=flavour, receivers=receivers,
-                  volctl_url=f"http://{host}:{alerting.receiver_port}/alerts",
+                  volctl_url=f"http://{host}:{alerting.receiver_port}/alerts", receiver_secret=secret,
                   smtp={"smarthost": alerting.email_smarthost, "sender": alerting.email_from}
                   if alerting.email_to else None,
                   group_wait=alerting.group_wait, group_interval=alerting.group_interval,
