@@ -36,7 +36,8 @@ def test_every_shipped_runbook_checks_and_every_alert_names_one() -> None:
         assert check_runbook(runbook, _check_command) == [], runbook.name
     assert {alert.runbook for alert in queries.alerts(SloSettings())} <= set(runbooks)
     result = _volctl("runbook", "check")
-    assert result.returncode == 0 and result.stdout.count("ok ") == len(runbooks)
+    checked = [line for line in result.stdout.splitlines() if line.startswith("ok ")]
+    assert result.returncode == 0 and len(checked) == len(runbooks)
 
 
 def test_a_broken_runbook_fails_the_check(tmp_path: Path) -> None:
@@ -65,6 +66,21 @@ def test_decisions_follow_exit_codes(tmp_path: Path) -> None:
     steps = parse_runbook(runbook).steps
     assert steps[0].decide(1).step == 2 and steps[0].decide(3).kind == "done" and steps[0].decide(4).kind == "stop"
     assert steps[1].mutating and steps[1].decide(0).kind == "next"
+
+
+def test_a_runbook_that_silences_asks_first_and_check_says_which_steps_change_state(tmp_path: Path) -> None:
+    """Issue 41: "Routine health check" ran `alerts silence ConsumerDown --for 100y` without asking
+    (only rollback and down asked), and `runbook check` called it ok."""
+    runbook = tmp_path / "routine.md"
+    runbook.write_text("# Routine health check\n## 1. Quiet\n```volctl\nvolctl alerts silence ConsumerDown --for 100y "
+                       "--reason x\n```\n## 2. Look\n```volctl\nvolctl health\n```\n")
+    steps = parse_runbook(runbook).steps
+    assert steps[0].mutating and not steps[1].mutating
+    assert not parse_runbook(ROOT / "runbooks" / "health-check.md").steps[0].mutating
+    checked = _volctl("runbook", "check", str(runbook))
+    assert "changes state: step 1: volctl alerts silence ConsumerDown --for 100y" in checked.stdout, checked.stdout
+    ran = _volctl("runbook", "run", str(runbook))  # no TTY, no --yes: asks, so stops before the silence
+    assert ran.returncode == 1 and "declined" in ran.stdout, ran.stdout
 
 
 @needs_prometheus

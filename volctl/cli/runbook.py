@@ -49,7 +49,8 @@ def show(name: NameArgument) -> None:
 def run(
     ctx: typer.Context,
     name: RunNameArgument,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Run mutating steps (rollback, down) without asking.",
+    yes: Annotated[bool, typer.Option("--yes", "-y",
+                                      help="Run steps that change state (rollback, down, silence, ...) without asking.",
             metavar="")
                    ] = False,
     as_json: JsonOption = False,

@@ -28,7 +28,12 @@ from pathlib import Path
 
 from volctl.domain.errors import ConfigError
 
-MUTATING = {"rollback", "down", "scale"}  # asked before, unless --yes; runbook steps never pass --yes themselves
+# Steps that change state, asked before unless --yes (a runbook step never passes --yes itself):
+# a runbook titled "Routine health check" silenced ConsumerDown for 100y without asking (issue 41).
+MUTATING = frozenset({("rollback",), ("down",), ("scale",), ("ingest",), ("guard",), ("render",),
+                      ("alerts", "silence"), ("alerts", "unsilence"), ("shadow", "add"), ("shadow", "remove"),
+                      ("model", "train"), ("model", "retrain"), ("drift", "calibrate")})
+READ_ONLY_FLAGS = frozenset({"--dry-run", "--history"})
 _STEP = re.compile(r"^##\s+(\d+)\.\s+(.+?)\s*$")
 _FENCE = re.compile(r"^```volctl\s*$")
 _DECISION = re.compile(r"^[-*]\s+exit\s+([\d,\s]+?)\s*(?:->|→)\s*(.+?)\s*$", re.IGNORECASE)
@@ -53,8 +58,8 @@ class Step:
 
     @property
     def mutating(self) -> bool:
-        return bool(self.command) and self.command[0] in MUTATING and not {"--dry-run", "--history"} & set(
-            self.command)
+        words = tuple(self.command[:2])
+        return bool(words) and (words[:1] in MUTATING or words in MUTATING) and not READ_ONLY_FLAGS & set(self.command)
 
     def decide(self, code: int) -> Decision:
         if code in self.decisions:

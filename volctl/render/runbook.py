@@ -91,3 +91,6 @@ def check_results(results: list[tuple[Runbook, list[str]]]) -> None:
                 out.print(f"  - {escape(problem)}")
         else:
             out.print(f"[green]ok[/]   {runbook.name}: {len(runbook.steps)} steps")
+        for step in (s for s in runbook.steps if s.mutating):  # asked before it runs: a reviewer reads them here
+            out.print(f"       changes state: step {step.number}: volctl {escape(' '.join(step.command))}",
+                      soft_wrap=True)
