@@ -335,6 +335,9 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     assert health.returncode == 1 and "stream freshness │ FAIL" in text and "no prediction" in text, text
     assert "next: `volctl status` shows how consume ended and `volctl logs consume` its last lines" in text
 
+    # issue 41: `--for 100y` was taken; longer than alertmanager.max_silence needs --force
+    century = stack.run("alerts", "silence", "ServiceDown", "--for", "100y", "--reason", "x")
+    assert century.returncode == 3 and "longer than alertmanager.max_silence (7d)" in century.stdout + century.stderr
     silenced = stack.run("alerts", "silence", "ServiceDown", "--for", "10m", "--reason", "restarting consume")
     assert silenced.returncode == 0, silenced.stdout + silenced.stderr
     states = {a["name"]: a["state"] for a in json.loads(stack.run("alerts", "--json").stdout)["alerts"]}

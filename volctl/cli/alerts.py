@@ -65,6 +65,8 @@ def silence_(
     name: Annotated[str, typer.Argument(help="Alert name, e.g. ServiceDown (`volctl alerts` shows them).")],
     duration: Annotated[str, typer.Option("--for", help="How long: 30m, 1h, 2d.")] = "1h",
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit, shown with the silence).")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Allow a silence longer than alertmanager.max_silence "
+                                        "(default 7d); the audit records it.", metavar="")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Silence every alert of that name for a while (an admin action: needs the admin token; audited)."""
@@ -82,7 +84,7 @@ def silence_(
     settings = settings_of(ctx)
     with _clients(settings) as (alertmanager, _prometheus):
         result = silence(alertmanager, catalogue(settings.slo), read_admin_token(settings), name, seconds, reason,
-                         local_actor(), incidents_folder(settings))
+                         local_actor(), incidents_folder(settings), settings.alertmanager.max_silence, force)
     if as_json:
         console.emit_json(result)
         return

@@ -151,9 +151,13 @@ class SilenceResult:
 
 
 def silence(alertmanager: AlertmanagerClient, catalogue: tuple[Alert, ...], token: str, name: str, seconds: float,
-            reason: str, actor: str, incidents_dir: Path) -> SilenceResult:
-    """Silence every alert named `name` for `seconds`; audited in the incident folder."""
+            reason: str, actor: str, incidents_dir: Path, longest: str = "7d", force: bool = False) -> SilenceResult:
+    """Silence every alert named `name` for `seconds`; audited in the incident folder. Longer than
+    `longest` only with `force` (recorded)."""
     _need_token(token)
+    if seconds > seconds_of(longest) and not force:
+        raise ConfigError(f"a silence of {seconds / 86400:,.1f} days is longer than alertmanager.max_silence "
+                          f"({longest})", hint="silence for less, or pass --force to mean it (the audit records it)")
     known = {a.name for a in catalogue}
     if name not in known:
         raise ConfigError(f"no alert is named {name!r}",
@@ -166,7 +170,8 @@ def silence(alertmanager: AlertmanagerClient, catalogue: tuple[Alert, ...], toke
                                              printable(reason, 300))
     held = sum(1 for a in alertmanager.alerts() if (a.get("labels") or {}).get("alertname") == name)
     _audit(incidents_dir, {"action": "silence", "alertname": name, "silence_id": silence_id, "until": ends,
-                           "actor": actor, "reason": printable(reason, 300)})
+                           "actor": actor, "reason": printable(reason, 300),
+                           "forced": seconds > seconds_of(longest)})
     return SilenceResult(silence_id, name, ends, held)
 
 

@@ -94,6 +94,8 @@ class AlertmanagerSettings:
     group_wait: str = "10s"
     group_interval: str = "1m"
     repeat_interval: str = "4h"
+    # The longest silence without --force: a silence outlives the incident it was for (100y was taken).
+    max_silence: str = "7d"
     # Where pages and tickets also go (rendered into the config; empty: only volctl's receiver).
     webhook_urls: list[str] = field(default_factory=list)  # pages, e.g. a PagerDuty/Opsgenie bridge
     slack_api_url: str = ""  # pages and tickets
@@ -221,6 +223,7 @@ RULES: dict[str, _Rule] = {
     "alertmanager.url": (lambda v: bool(re.fullmatch(r"https?://[^/:]+:[0-9]{1,5}(/.*)?", v)),
                          "a URL with a port, e.g. http://127.0.0.1:9093"),
     "alertmanager.receiver_port": _PORT, "alertmanager.group_wait": _DURATION_RULE,
+    "alertmanager.max_silence": _DURATION_RULE,
     "alertmanager.group_interval": _DURATION_RULE, "alertmanager.repeat_interval": _DURATION_RULE,
     "alertmanager.webhook_urls": (lambda v: all(re.fullmatch(r"https?://\S+", u) for u in v),
                                   "a list of http(s) URLs"),
