@@ -48,6 +48,16 @@ def test_a_zero_or_fractional_window_is_a_usage_error(argv: list[str]) -> None:
     assert f"Invalid value for {flag}" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("argv", [["load", "--rps", "1e9", "--duration", "1s"],
+                                  ["load", "--rps", "1000", "--duration", "100d"], ["gate", "--rps", "1e9"]])
+def test_a_rate_the_machine_cannot_schedule_is_a_usage_error(argv: list[str]) -> None:
+    """Issue 41: `load --rps 1e9 --duration 1s` ended in a MemoryError at 1.48 GB (exit 4)."""
+    result = CliRunner().invoke(app, argv, env=ENV)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Invalid value for --rps" in text, result.output
+    assert "more than this machine can send" in text or "more than one run schedules" in text, text
+
+
 def test_the_feature_log_is_bounded_in_bytes_and_read_past_a_torn_line(tmp_path: Path) -> None:
     """700 ticks with a 10,000-character product id grew the feature log by 4.1 MB (bounded by rows
     only); `drift report` failed on a half-written last line (read_rows had no torn-line skip)."""

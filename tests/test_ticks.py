@@ -151,3 +151,36 @@ def test_a_message_inside_an_envelope_is_found_one_level_down() -> None:
         ticks = normalise(envelope)
         assert len(ticks) == 1 and ticks[0].product == "BTC-USD" and ticks[0].price == "90000.5"
     assert normalise({"received": "x", "msg": {"type": "heartbeats"}}) == []  # a wrapped non-tick is still one
+
+
+def test_a_line_too_long_is_counted_and_skipped_without_being_held(tmp_path: Path) -> None:
+    """Issue 41: a 900 MB line inside a 3.9 MB gzip was read whole (2.75 GB)."""
+    import resource
+
+    from volctl.domain.recordings import MAX_LINE_CHARS
+
+    tick = b'{"product_id":"BTC-USD","time":"2026-04-04T10:00:0%dZ","price":"1","best_bid":"1","best_ask":"1"}\n'
+    path = tmp_path / "bomb.ndjson.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(tick % 0)
+        for _ in range(200):  # 200 MB of one line
+            handle.write(b"x" * 1_000_000)
+        handle.write(b"\n" + tick % 1)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    stats = ReadStats()
+    assert len(list(iter_series(path, stats=stats))) == 2
+    assert stats.bad == {"line_too_long": 1}, stats
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 20 * MAX_LINE_CHARS / 1e6, grown_mb  # a few line buffers, never the line
+
+
+def test_a_device_or_a_pipe_is_refused_not_read_for_ever(tmp_path: Path) -> None:
+    """Issue 41: a symlink to /dev/zero and a FIFO ended in NotADirectoryError (exit 4)."""
+    import os
+
+    fifo = tmp_path / "ticks.ndjson"
+    os.mkfifo(fifo)
+    (tmp_path / "zero.ndjson").symlink_to("/dev/zero")
+    for path in (fifo, tmp_path / "zero.ndjson"):
+        with pytest.raises(RecordingError, match="neither a regular file nor a folder"):
+            discover_series(path)

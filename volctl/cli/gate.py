@@ -45,6 +45,11 @@ def gate(
         seconds = seconds_of(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--duration") from None
+    from volctl.core.load import unschedulable
+
+    problem = "" if skip_load else unschedulable(rps, seconds)
+    if problem:
+        raise typer.BadParameter(problem, param_hint="--rps")
     unknown = sorted(set(accept_inconclusive or ()) - set(KINDS))
     if unknown:
         raise typer.BadParameter(f"no class {', '.join(unknown)}: the classes are {', '.join(KINDS)}",

@@ -51,6 +51,10 @@ def load(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--ramp" if ramp and "--ramp" in str(exc) else "--duration") \
             from None
+    peak = max(ramp_spec.start_rps, ramp_spec.end_rps) if ramp_spec else rps
+    problem = core.unschedulable(peak, ramp_spec.seconds if ramp_spec else seconds)
+    if problem:
+        raise typer.BadParameter(problem, param_hint="--ramp" if ramp_spec else "--rps")
     settings = settings_of(ctx)
     core.ensure_answering(settings.predict.url)
     url = f"{settings.predict.url}/{endpoint}"

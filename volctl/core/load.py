@@ -275,6 +275,21 @@ def run_load(url: str, bodies: list[bytes] | None, rps: float, seconds: float, r
     return result
 
 
+MAX_SENDS = 10_000_000  # one run's schedule (a float each): 1e9 req/s for 1 s ran out of memory at 1.48 GB
+
+
+def unschedulable(peak_rps: float, seconds: float) -> str:
+    """Why this machine cannot keep to a schedule ("" when it can): what its processes can send,
+    and the schedule's size."""
+    most = (os.cpu_count() or 1) * PER_PROCESS_RPS
+    if peak_rps > most:
+        return (f"{peak_rps:g} req/s is more than this machine can send on schedule ({os.cpu_count() or 1} CPUs x "
+                f"{PER_PROCESS_RPS:g} req/s); run it from several machines")
+    if peak_rps * seconds > MAX_SENDS:
+        return f"{peak_rps * seconds:,.0f} requests is more than one run schedules ({MAX_SENDS:,}); run it in parts"
+    return ""
+
+
 def processes_for(peak_rps: float) -> int:
     return max(1, min(os.cpu_count() or 1, math.ceil(peak_rps / PER_PROCESS_RPS)))
 
