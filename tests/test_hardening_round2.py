@@ -181,6 +181,7 @@ def test_ten_thousand_refused_admin_calls_write_a_few_lines_and_a_forged_reason_
     holding ESC and a newline forged a line of its own."""
     import os
     import shutil
+    import socket
 
     import httpx
 
@@ -209,14 +210,21 @@ def test_ten_thousand_refused_admin_calls_write_a_few_lines_and_a_forged_reason_
                                  json={"variant": "ml", "reason": "ok\x1b[2J\n2026-12-06 INFO forged line",
                                        "change_id": "round2"})  # part of a stack-wide change
             assert forged.status_code == 200, forged.text
+        for _ in range(500):  # issue 41: each malformed request wrote one uvicorn line of its own, unsummarised
+            with socket.create_connection(("127.0.0.1", port)) as raw:
+                raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+                raw.recv(100)
         elapsed = time.monotonic() - started
     finally:
         service.stop()
     grown = log.read_bytes()[before:].decode()
+    invalid = [line for line in grown.splitlines() if "Invalid HTTP request" in line]
+    assert 1 <= len(invalid) <= 2 * (elapsed / SUMMARY_WINDOW_S + 2), (len(invalid), elapsed, invalid[:3])
     # A burst's first refusal, then its summary; a busy machine takes more than one window and each
     # window starts with a line of its own: every refusal is counted once, in a few lines.
     refused = [line for line in grown.splitlines() if "refused" in line]
-    summarised = [int(n.replace(",", "")) for n in re.findall(r"\[x ([\d,]+) more in the last", grown)]
+    summarised = [int(n.replace(",", "")) for line in refused
+                  for n in re.findall(r"\[x ([\d,]+) more in the last", line)]
     alone = len(refused) - len(summarised)
     assert alone >= 1 and alone + sum(summarised) == 2000, grown[:2000]
     assert len(refused) <= 2 * (elapsed / SUMMARY_WINDOW_S + 2), (len(refused), elapsed)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from volctl.domain.http_server import ServiceHTTPServer
 from volctl.domain.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
 
 
 def serve_http(host: str, port: int, registry: CollectorRegistry, health: Callable[[], dict[str, Any]],
-               version: Callable[[], dict[str, Any]], admin: ModelAdmin | None = None) -> ThreadingHTTPServer:
+               version: Callable[[], dict[str, Any]], admin: ModelAdmin | None = None) -> ServiceHTTPServer:
     """Start the server in a daemon thread; call `.shutdown()` to stop it."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -71,7 +72,7 @@ def serve_http(host: str, port: int, registry: CollectorRegistry, health: Callab
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = ServiceHTTPServer((host, port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="consume-http", daemon=True).start()
     return server

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, disable_cr
 from volctl.clients.prometheus import PrometheusClient
 from volctl.domain.errors import VolctlError
 from volctl.domain.feature_log import JsonLinesLog
+from volctl.domain.http_server import ServiceHTTPServer
 from volctl.domain.incidents import (
     MAX_NOTIFICATION_BYTES,
     BadNotification,
@@ -111,7 +112,7 @@ def _key(labels: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
 
 
-def serve(host: str, port: int, receiver: Receiver, registry: CollectorRegistry) -> ThreadingHTTPServer:
+def serve(host: str, port: int, receiver: Receiver, registry: CollectorRegistry) -> ServiceHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -156,7 +157,7 @@ def serve(host: str, port: int, receiver: Receiver, registry: CollectorRegistry)
         def log_message(self, format: str, *args: Any) -> None:
             pass  # every notification is logged by the receiver, once
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = ServiceHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="incidents-http", daemon=True).start()
     return server
 
