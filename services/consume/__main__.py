@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     registry.register(DriftCollector(latest_summary_path(settings.state_path)))
     service = ConsumeService(settings.kafka, bootstrap_of(settings.kafka),
                              TickProcessor(model, settings.data.naive_timezone,
-                                           settings.data.max_clock_skew_s), metrics,
+                                           settings.data.max_clock_skew_s,
+                                           max_products=settings.consume.max_products), metrics,
                              FeatureLog(member_folder(settings.state_path / "features", member.name)),
                              JsonLinesLog(member_folder(outcomes_folder(settings.state_path), member.name),
                                           OUTCOMES_PREFIX),

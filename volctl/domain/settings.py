@@ -48,6 +48,8 @@ class PredictSettings(Endpoint):
 class ConsumeSettings(Endpoint):
     # Members of one consumer group; member i serves metrics and admin on port + i - 1 (8001, 8002, ...).
     replicas: int = 1
+    # Products a member keeps feature windows for; a tick of one more is a dead letter (too_many_products).
+    max_products: int = 100
 
 
 @dataclass
@@ -216,7 +218,8 @@ _DURATION_RULE: _Rule = (lambda v: is_duration(v, whole=True),
 RULES: dict[str, _Rule] = {
     "predict.port": _PORT, "consume.port": _PORT, "predict.worker_port": _PORT,
     "predict.workers": (lambda v: 1 <= v <= 64, "from 1 to 64"),
-    "consume.replicas": (lambda v: 1 <= v <= 64, "from 1 to 64"), "kafka.embedded_port": _PORT,
+    "consume.replicas": (lambda v: 1 <= v <= 64, "from 1 to 64"),
+    "consume.max_products": (lambda v: 1 <= v <= 100_000, "from 1 to 100000"), "kafka.embedded_port": _PORT,
     "kafka.partitions": (lambda v: 1 <= v <= 1000, "from 1 to 1000"), "kafka.timeout": _POSITIVE,
     "prometheus.url": (lambda v: bool(re.fullmatch(r"https?://[^/:]+:[0-9]{1,5}(/.*)?", v)),
                        "a URL with a port, e.g. http://127.0.0.1:9090"),
