@@ -519,7 +519,7 @@ class ConsumeService:
 
         The fetch responses' high watermark is only as fresh as the last fetch: behind a 20,000-record
         fetch it stays put while the producer goes on, so alone it showed a lag of 0 with 47,000 ticks
-        unread. ListOffsets is current but under-reports the end by up to a batch on tansu (DESIGN.md
+        unread. ListOffsets is current but under-reports the end by up to a batch on tansu (docs/design.md
         §8), so the lag uses the larger of the two. A listing that fails or times out (a busy machine)
         keeps the last one: an end only grows, so it is still a lower bound (a re-created topic
         drops it, see `_rewind_raw_topic`)."""

@@ -2,7 +2,7 @@
 reachability, publishing, and read-only views of a cluster (the embedded tansu broker or a real one).
 
 High watermarks come from a fetch response, not ListOffsets: tansu under-reports ListOffsets
-(DESIGN.md §8), and a fetch answers correctly on every broker. A publisher notices a broker that
+(docs/design.md §8), and a fetch answers correctly on every broker. A publisher notices a broker that
 went away within its timeout and says how many ticks were acknowledged before it did.
 kafka-python is imported inside the functions so that importing this module stays cheap.
 """
@@ -23,7 +23,7 @@ from volctl.domain.partitioning import ProductPartitioner
 from volctl.domain.settings import KafkaSettings
 
 # The embedded broker takes ~23 s to admit a consumer-group member with kafka-python's defaults,
-# ~3 s with these (DESIGN.md §8). They are also sensible for a real cluster at this scale.
+# ~3 s with these (docs/design.md §8). They are also sensible for a real cluster at this scale.
 CONSUMER_TUNING: dict[str, Any] = {
     "session_timeout_ms": 6000, "heartbeat_interval_ms": 2000,
     # A topic created (or re-created) after subscribing is seen within 10 s, not kafka-python's 5 min.

@@ -1,4 +1,4 @@
-"""Prometheus metric names (DESIGN.md §5: dashboards and SLO queries depend on them) and the
+"""Prometheus metric names (docs/design.md §5: dashboards and SLO queries depend on them) and the
 collectors of each service, always registered on a registry passed in."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One verdict type for every report: the answer, and the exit code that says it (DESIGN.md §7).
+"""One verdict type for every report: the answer, and the exit code that says it (docs/design.md §7).
 Runbooks branch on these codes, so every command ends by returning its report's verdict.
 
 Four outcomes, as Argo Rollouts' analysis runs have them: pass, fail, inconclusive (the check ran
