@@ -53,7 +53,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 def _change(ctx: typer.Context, action: str, target: str, reason: str, as_json: bool) -> None:
     from volctl.core.shadow import change_shadow
-    from volctl.domain.errors import EXIT_CHECK_FAILED
+    from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
 
     change = change_shadow(settings_of(ctx), action, target, reason)
     answers, failed = change.answers, change.failed
@@ -68,4 +68,4 @@ def _change(ctx: typer.Context, action: str, target: str, reason: str, as_json: 
     for name, failure in failed.items():
         console.error(f"{name}: {failure.get('detail')}", failure.get("hint"))
     if failed:
-        raise typer.Exit(3 if change.unreachable else EXIT_CHECK_FAILED)
+        raise typer.Exit(EXIT_CANNOT_CHECK if change.unreachable else EXIT_CHECK_FAILED)

@@ -202,11 +202,6 @@ def read_actions(incidents_dir: Path) -> list[dict[str, Any]]:
     return found
 
 
-def runbook_for_alert(name: str, catalogue: tuple[Alert, ...]) -> str | None:
-    """The runbook that answers the alert called `name`, or None when no alert has that name."""
-    return next((a.runbook for a in catalogue if a.name == name), None)
-
-
 def _need_token(token: str) -> None:
     if not token:
         raise ConfigError("silencing is an admin action and no admin token is readable here",

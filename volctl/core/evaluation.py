@@ -57,10 +57,6 @@ class Rows:
     def episodes(self) -> int:
         return episodes(self.y, self.ts, self.products)
 
-    def subset(self, keep: np.ndarray) -> Rows:
-        return Rows(self.y[keep], self.ts[keep], self.products[keep], self.fwd_vol[keep],
-                    None if self.sessions is None else self.sessions[keep])
-
 
 def resampling_units(ts: np.ndarray, sessions: np.ndarray | None) -> tuple[np.ndarray, str]:
     """Whole sessions when there are at least MIN_SESSIONS, else 5-minute blocks; and which."""

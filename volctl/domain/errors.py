@@ -39,12 +39,6 @@ class NotEnoughData(VolctlError):
     exit_code = EXIT_CANNOT_CHECK
 
 
-class CheckFailed(VolctlError):
-    """The check ran and the answer is no."""
-
-    exit_code = EXIT_CHECK_FAILED
-
-
 class ModelIntegrityError(VolctlError):
     """A model artifact does not match its manifest (refused: joblib files are code)."""
 
