@@ -210,3 +210,26 @@ def test_synthetic_ingest_publishes_at_the_asked_rate(stream_env: StreamEnv) -> 
     assert set(summary["products"]) == {"BTC-USD", "ETH-USD", "SOL-USD"}
     published = [orjson.loads(r.value) for r in read_topic(stream_env.bootstrap, stream_env.topics["raw"])]
     assert abs(time.time() - datetime.fromisoformat(published[-1]["time"]).timestamp()) < 30  # stamped now
+
+
+def test_a_raw_topic_with_other_partitions_than_configured_fails_health(kafka_broker, tmp_path: Path) -> None:
+    """Issue 41, point 8: a client writing during a broker restart auto-created ticks.raw with the
+    broker's own partition count, and that was accepted silently."""
+    from volctl.clients.kafka import ensure_topics
+    from volctl.core.health import check_broker
+    from volctl.domain.settings import load_settings
+
+    kinds = ("raw", "predictions", "dlq", "outcomes")
+    names = {f"kafka.topic_{kind}": f"parts-{kind}-{tmp_path.name}" for kind in kinds}
+    settings = load_settings(env={}, overrides={"state_dir": str(tmp_path), "kafka.bootstrap": kafka_broker.bootstrap,
+                                                "kafka.partitions": 3, **names})
+    ensure_topics(kafka_broker.bootstrap, [names["kafka.topic_raw"]], 4)  # what another client made
+    ensure_topics(kafka_broker.bootstrap, list(names.values()), 3)
+    checks = {c.name: c for c in check_broker(settings).checks}
+    assert checks["broker metadata"].ok and not checks["raw topic partitions"].ok
+    assert "has 4 partitions, kafka.partitions says 3" in checks["raw topic partitions"].detail
+    names["kafka.topic_raw"] = f"parts-fine-{tmp_path.name}"
+    ensure_topics(kafka_broker.bootstrap, [names["kafka.topic_raw"]], 3)
+    fine = load_settings(env={}, overrides={"state_dir": str(tmp_path), "kafka.bootstrap": kafka_broker.bootstrap,
+                                            "kafka.partitions": 3, **names})
+    assert [c.name for c in check_broker(fine).checks] == ["broker metadata"]

@@ -79,6 +79,14 @@ def list_topics(bootstrap: str, timeout_s: float = 5.0) -> set[str]:
         return set(admin.list_topics())
 
 
+def partition_counts(bootstrap: str, topics: Iterable[str], timeout_s: float = 5.0) -> dict[str, int]:
+    """Partitions of each topic that exists (metadata); raises Unreachable when the broker does not answer."""
+    with _admin(bootstrap, timeout_s) as admin:
+        described = admin.describe_topics(list(topics))
+    return {str(d.get("topic") or d.get("name")): len(d.get("partitions") or []) for d in described
+            if not d.get("error_code")}
+
+
 def topic_id(bootstrap: str, topic: str, timeout_s: float = 5.0) -> str | None:
     """The topic's id: it changes when a topic is deleted and created again (a memory broker restart)."""
     with _admin(bootstrap, timeout_s) as admin:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from volctl.clients.http import ServiceClient
-from volctl.clients.kafka import bootstrap_of, is_reachable, list_topics, topics_of
+from volctl.clients.kafka import bootstrap_of, is_reachable, list_topics, partition_counts, topics_of
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.freshness import Expectation
 from volctl.core.freshness import from_members as freshness_from_members
@@ -273,6 +273,25 @@ def check_broker(settings: Settings) -> HealthReport:
     detail = f"{bootstrap} ({kind}); " + (f"missing topics: {', '.join(missing)}" if missing
                                            else f"{len(topics_of(settings.kafka))} topics present")
     report.checks.append(Check("broker metadata", not missing, (time.perf_counter() - started) * 1000, detail))
+    if not missing:
+        report.merge(check_raw_partitions(bootstrap, settings.kafka.topic_raw, settings.kafka.partitions))
+    return report
+
+
+def check_raw_partitions(bootstrap: str, topic: str, wanted: int) -> HealthReport:
+    """The raw topic has the partitions the config spreads products over: a client that wrote during a
+    broker restart auto-created it with the broker's own count, and that was accepted silently."""
+    report = HealthReport()
+    try:
+        found = partition_counts(bootstrap, [topic], timeout_s=3.0).get(topic)
+    except Unreachable as exc:
+        report.checks.append(Check("raw topic partitions", False, None, f"unknown: {exc.message}"))
+        return report
+    if found is not None and found != wanted:
+        report.checks.append(Check("raw topic partitions", False, None,
+                                   f"{topic} has {found} partitions, kafka.partitions says {wanted}: another client "
+                                   "created it (a broker restart with a client writing); recreate the topic, or set "
+                                   f"kafka.partitions = {found}"))
     return report
 
 
