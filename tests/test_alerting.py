@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -212,18 +213,26 @@ def test_the_report_merges_what_alertmanager_holds_with_what_prometheus_evaluate
 # -- the receiver, a real process ----------------------------------------------------------------
 
 
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@contextmanager
+def running_receiver(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The receiver as `volctl up` runs it (its log on stderr), stopped with SIGTERM afterwards."""
     port = free_port()
     config = write_config(tmp_path / "volctl.toml", {"state_dir": str(tmp_path / "state"), "admin_token": TOKEN})
     process = subprocess.Popen([sys.executable, "-m", "services.incidents", "--config", str(config), "--port",
                                 str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", process=process)
-        yield f"http://127.0.0.1:{port}", tmp_path / "state" / "incidents"
+        yield process, f"http://127.0.0.1:{port}"
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(20) == 0, process.stderr.read() if process.stderr else ""
+        process.wait(20)
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with running_receiver(tmp_path) as (process, url):
+        yield url, tmp_path / "state" / "incidents"
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
 
 
 def test_the_receiver_keeps_notifications_and_refuses_and_counts_the_rest(receiver: tuple[str, Path]) -> None:
@@ -433,27 +442,21 @@ def test_tail_shows_a_hostile_key_and_body_as_escapes() -> None:
     assert shown.value == '"\\x1b]0;owned\\x07"'  # not JSON (a raw control character): shown as text
 
 
+@pytest.mark.integration
 def test_clients_that_break_off_write_a_line_not_a_traceback_each(tmp_path: Path) -> None:
     """Issue 41, point 5: each reset connection wrote about 300 B of traceback to incidents.log,
     outside the log's summary; now one line, and a burst of them one summary."""
     import socket
     import struct
 
-    port = free_port()
-    config = write_config(tmp_path / "volctl.toml", {"state_dir": str(tmp_path / "state"), "admin_token": TOKEN})
-    process = subprocess.Popen([sys.executable, "-m", "services.incidents", "--config", str(config), "--port",
-                                str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", process=process)
+    with running_receiver(tmp_path) as (process, url):
+        port = int(url.rsplit(":", 1)[1])
         for _ in range(50):  # a partial request, then a reset (SO_LINGER 0)
             with socket.create_connection(("127.0.0.1", port)) as client:
                 client.sendall(b"POST /alerts HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         time.sleep(1)
-        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(20)
+        assert httpx.get(url + "/health", timeout=5).status_code == 200
     log = process.stderr.read() if process.stderr else ""
     assert "Traceback" not in log, log[:2000]
     assert 1 <= log.count("broke off") <= 2, log[:2000]  # the first, then "[x 49 more in the last ...]"
