@@ -253,3 +253,25 @@ def test_logs_names_the_components_in_the_order_the_stack_starts_them() -> None:
     from volctl.core.stack import ORDER
 
     assert COMPONENTS == ORDER
+
+
+def test_up_goes_on_when_the_recorded_model_left_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every service started on the configured model (the recorded one no longer loads): `up` says
+    so and does not fail; a choice it cannot check at all (a service that does not answer) fails it."""
+    from volctl.core import rollback, stack
+    from volctl.domain.errors import Unreachable
+    from volctl.domain.registry import ModelNotFound
+    from volctl.domain.settings import load_settings
+
+    settings = load_settings(env={}, overrides={"state_dir": str(tmp_path)})
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "served.json").write_text(json.dumps({"variant": "ml", "version": "gone"}))
+    for error, ok in ((ModelNotFound("model gone not found"), True), (Unreachable("predict did not answer"), False)):
+        def refuse(*_args: object, error: Exception = error) -> None:
+            raise error
+
+        monkeypatch.setattr(rollback, "align_to_choice", refuse)
+        report = stack.UpReport()
+        stack._align_models(settings, report, lambda _message: None)
+        assert report.aligned_ok is ok, report
+        assert ("not in the registry any more" if ok else "could not check the served models") in report.aligned

@@ -161,7 +161,7 @@ def _align_models(settings: Settings, report: UpReport, progress: Progress) -> N
     recorded choice to it, the way a rollback does (all or none, audited)."""
     from volctl.core.rollback import align_to_choice
     from volctl.domain.model_admin import read_admin_token, recorded_choice
-    from volctl.domain.registry import Registry
+    from volctl.domain.registry import ModelNotFound, Registry
     from volctl.domain.topology import predict_workers as predict_members
 
     choice = recorded_choice(settings)
@@ -173,6 +173,10 @@ def _align_models(settings: Settings, report: UpReport, progress: Progress) -> N
     try:
         registry = Registry(settings.registry_path) if settings.registry_path.is_dir() else None
         switched = align_to_choice(clients, registry, choice, read_admin_token(settings))
+    except ModelNotFound as exc:  # gone from the registry: every service started on the configured model instead
+        report.aligned = (f"the recorded choice ({choice['variant']} {choice['version']}) is not in the registry "
+                          f"any more ({exc.message}): the services serve what they started on")
+        return
     except VolctlError as exc:
         report.aligned, report.aligned_ok = f"could not check the served models: {exc.message}", False
         return
