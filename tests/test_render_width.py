@@ -103,3 +103,22 @@ def test_lag(narrow) -> None:
         PartitionLag(1, None, None, None, 0.0, 0.0, None, "UNKNOWN", "lag unknown: its end could not be read")])
     lag_report(lag)
     _whole(narrow(), "UNKNOWN", "WARN", "123456", "volctl-consumer-with-a-long-name")
+
+
+def test_alerts(narrow) -> None:
+    from volctl.core.alerts import ActiveAlert, AlertsReport
+    from volctl.domain.incidents import Incident
+    from volctl.render.alerts import alerts_view
+    from volctl.render.console import out
+
+    report = AlertsReport("http://127.0.0.1:9093", alerts=[
+        ActiveAlert("ModelQualityPrecisionBelowChallenger", "firing", "ticket", "2026-12-07T16:02:11Z",
+                    "the served model's realised precision is more than 0.05 below its best shadow challenger's",
+                    0.8, "volctl runbook run model-quality", shown="0.800 below the best challenger's precision")],
+        incidents=[Incident("ConsumerDown", "page", "f1", "no consume member answers",
+                            "volctl runbook run consumer-lag", "2026-12-07T16:02:17Z", 0.0,
+                            resolved_at="2026-12-07T16:04:01Z", shown="0 of 1 consume members up", pending_s=6.0)])
+    out.print(alerts_view(report))
+    text = narrow()
+    _whole(text, "ModelQualityPrecisionBelowChallenger", "2026-12-07 16:02:11", "ConsumerDown", "16:04:01",
+           "110 s", "0 of 1 consume members up", "0.800 below the best challenger's precision")
