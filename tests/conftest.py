@@ -20,8 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ("tests.stacks",)  # the shared stacks (healthy_stack, slow_stack) for every module
+# No property test may depend on how fast the machine is: no per-example deadline, and a slow draw
+# on a busy machine is no failure (CI: "only 5 valid inputs after 1.28 s", beside other work).
+settings.register_profile("volctl", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("volctl")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
 
