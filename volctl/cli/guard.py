@@ -32,7 +32,7 @@ def guard(
     """
     import time
 
-    from volctl.cli.wiring import admin_clients
+    from volctl.clients.http import admin_clients
     from volctl.clients.prometheus import PrometheusClient
     from volctl.core.guard import GuardPolicy, GuardState, evaluate
     from volctl.domain.clock import seconds_of

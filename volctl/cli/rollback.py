@@ -37,7 +37,7 @@ def rollback(
     Exit 0 switched (or already serving it); 1 a service refused or did not verify, and the other
     was switched back; 3 a service is unreachable or the target does not exist.
     """
-    from volctl.cli.wiring import admin_clients
+    from volctl.clients.http import admin_clients
     from volctl.core import rollback as core
     from volctl.domain.registry import Registry
     from volctl.render import rollback as render

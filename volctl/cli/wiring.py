@@ -3,7 +3,7 @@ its own)."""
 
 from __future__ import annotations
 
-from volctl.clients.http import ServiceClient, get_json
+from volctl.clients.http import get_json
 from volctl.clients.kafka import KafkaReader, bootstrap_of
 from volctl.core.lag import LagInputs, newest_message_age
 from volctl.domain.settings import Settings
@@ -46,11 +46,3 @@ def partition_owners(settings: Settings) -> dict[int, tuple[str, float | None]]:
             found[partition] = (member.name, health.get("last_commit_at"))
     return found
 
-
-def admin_clients(settings: Settings, timeout_s: float = 10.0) -> dict[str, ServiceClient]:
-    """Every process that serves a model, each at its own address: the predict workers, then the
-    consume members (a rollback switches and verifies each of them)."""
-    from volctl.domain.topology import consume_members, predict_workers
-
-    return {m.name: ServiceClient(m.name, m.url, timeout_s=timeout_s)
-            for m in [*predict_workers(settings), *consume_members(settings)]}

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from volctl.domain.errors import Unreachable
+from volctl.domain.settings import Settings
 
 
 @dataclass
@@ -81,3 +82,12 @@ def status_of(url: str, timeout_s: float = 1.0, method: str = "GET") -> int | No
 def answers(base_url: str, path: str = "/health", timeout_s: float = 2.0) -> bool:
     """Whether anything answers HTTP at `base_url` (any status)."""
     return status_of(f"{base_url}{path}", timeout_s) is not None
+
+
+def admin_clients(settings: Settings, timeout_s: float = 10.0) -> dict[str, ServiceClient]:
+    """Every process that serves a model, each at its own address: the predict workers, then the
+    consume members (a rollback switches and verifies each of them; `up` brings them to one model)."""
+    from volctl.domain.topology import consume_members, predict_workers
+
+    return {m.name: ServiceClient(m.name, m.url, timeout_s=timeout_s)
+            for m in [*predict_workers(settings), *consume_members(settings)]}

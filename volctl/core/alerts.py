@@ -155,7 +155,8 @@ def silence(alertmanager: AlertmanagerClient, catalogue: tuple[Alert, ...], toke
     """Silence every alert named `name` for `seconds`; audited in the incident folder. Longer than
     `longest` only with `force` (recorded)."""
     _need_token(token)
-    if seconds > seconds_of(longest) and not force:
+    forced = seconds > seconds_of(longest)
+    if forced and not force:
         raise ConfigError(f"a silence of {seconds / 86400:,.1f} days is longer than alertmanager.max_silence "
                           f"({longest})", hint="silence for less, or pass --force to mean it (the audit records it)")
     known = {a.name for a in catalogue}
@@ -171,7 +172,7 @@ def silence(alertmanager: AlertmanagerClient, catalogue: tuple[Alert, ...], toke
     held = sum(1 for a in alertmanager.alerts() if (a.get("labels") or {}).get("alertname") == name)
     _audit(incidents_dir, {"action": "silence", "alertname": name, "silence_id": silence_id, "until": ends,
                            "actor": actor, "reason": printable(reason, 300),
-                           "forced": seconds > seconds_of(longest)})
+                           "forced": forced})
     return SilenceResult(silence_id, name, ends, held)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from volctl.clients.http import ServiceClient, get_json, status_of
+from volctl.clients.http import ServiceClient, admin_clients, get_json, status_of
 from volctl.clients.kafka import bootstrap_of, is_reachable
 from volctl.clients.processes import ProcessRecord, StopOutcome, Supervisor
 from volctl.clients.prometheus import PrometheusClient
@@ -162,14 +162,12 @@ def _align_models(settings: Settings, report: UpReport, progress: Progress) -> N
     from volctl.core.rollback import align_to_choice
     from volctl.domain.model_admin import read_admin_token, recorded_choice
     from volctl.domain.registry import ModelNotFound, Registry
-    from volctl.domain.topology import predict_workers as predict_members
 
     choice = recorded_choice(settings)
     if choice is None:
         return
     progress("checking that every service serves the recorded model")
-    clients = {m.name: ServiceClient(m.name, m.url, timeout_s=10) for m in
-               [*predict_members(settings), *consume_members(settings)]}
+    clients = admin_clients(settings)
     try:
         registry = Registry(settings.registry_path) if settings.registry_path.is_dir() else None
         switched = align_to_choice(clients, registry, choice, read_admin_token(settings))
