@@ -498,15 +498,18 @@ class ConsumeService:
             high = max((end for end in ends if end is not None), default=None)
             position = self._positions.get(tp)
             if position is None:
-                try:
-                    position = self._consumer.position(tp, timeout_ms=100)
+                try:  # kept: asked again each refresh, it timed out now and then on a busy machine
+                    position = self._positions[tp] = self._consumer.position(tp, timeout_ms=100)
                 except Exception:  # not known yet (joining, or broker away)
                     position = None
             offset_lag += math.nan if high is None or position is None else max(0, high - position)
         self.metrics.offset_lag.set(offset_lag)
         last_event = self._last_event_ts
         # Caught up means no lag, however old the last tick is (a quiet market is not a slow consumer).
-        self.metrics.lag_seconds.set(math.nan if joining else 0.0 if offset_lag == 0 or last_event is None else
+        # An unknown offset lag (a position that timed out) leaves it unknown too: "now minus the last
+        # tick" would be months after an old recording is ingested, however caught up the member is.
+        unknown = joining or offset_lag != offset_lag
+        self.metrics.lag_seconds.set(math.nan if unknown else 0.0 if offset_lag == 0 or last_event is None else
                                      max(0.0, time.time() - last_event))
         started, count = self._rate_window
         elapsed = time.monotonic() - started

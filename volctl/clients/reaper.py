@@ -41,6 +41,10 @@ def main(argv: list[str]) -> int:
     if child == 0:
         os.close(pid_fd)
         os.close(execed)
+        # Started from a shell's background job, SIGINT and SIGQUIT arrive ignored, and an ignored
+        # signal stays ignored across exec: a service stopped by SIGINT (the broker) waited to be killed.
+        for sig in (signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_DFL)
         try:
             os.execvp(command[0], command)
         except OSError as exc:
