@@ -4,6 +4,7 @@ audit log, and every response (a failure in the error path too) is counted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -129,3 +130,52 @@ def test_a_lone_surrogate_is_a_counted_422_and_survives_the_audit_log(admin_pred
     entries = rollback_history(load_settings(env={}, overrides={"state_dir": str(state)}))
     assert entries[-1]["actor"] == "\\ud800" and entries[-1]["outcome"] == "not_found"
     json.dumps(entries, ensure_ascii=False).encode("utf-8")  # printable everywhere
+
+
+def _raw_head(url: str, header_bytes: int) -> bytes:
+    """A GET whose one header holds `header_bytes` bytes, sent in 64 KiB pieces: what came back
+    (nothing, when the server closed before answering)."""
+    host, port = url.removeprefix("http://").split(":")
+    reply = b""
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        try:
+            for _ in range(header_bytes // 65536):
+                sock.sendall(b"a" * 65536)
+            sock.sendall(b"\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused midway: the answer is already there
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            while chunk := sock.recv(4096):
+                reply += chunk
+    return reply
+
+
+def test_a_huge_request_head_is_refused_without_being_held(admin_predict) -> None:
+    """Issue 41, point 7: four 100 MB headers took predict from 70 to 500 MB and were answered 200
+    (consume and the receiver answer 431)."""
+    service, _, _ = admin_predict
+    pid = service.process.pid
+    rss_before = _rss_kib(pid)
+    for _ in range(4):
+        reply = _raw_head(service.url, 32 * 1024 * 1024)
+        assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
+    assert _rss_kib(pid) - rss_before < 20 * 1024  # nothing like 32 MiB held, let alone 128
+    assert _raw_head(service.url, 4 * 65536).startswith(b"HTTP/1.1 200 ")  # 256 KiB of cookies: answered
+    assert httpx.get(service.url + "/health").status_code == 200
+    metrics = httpx.get(service.url + "/metrics").text
+    assert _metric(metrics, "volatility_api_errors_total", endpoint="any", error_type="head_too_large") == 4
+
+
+def test_unknown_fields_are_named_within_a_bound(admin_predict) -> None:
+    """Issue 41, point 7: a 3 MB body of unknown field names came back as a 3 MB 422."""
+    service, _, _ = admin_predict
+    features = httpx.get(service.url + "/version").json()["features"]
+    row = {name: 0.5 for name in features} | {f"field_{i:07d}_" + "x" * 20: 1 for i in range(100_000)}
+    top = {"rows": [{name: 0.5 for name in features}], **{f"top_{i}": 1 for i in range(50_000)}}
+    for body in ({"rows": [row]}, top):
+        reply = httpx.post(service.url + "/predict", json=body, timeout=30)
+        assert reply.status_code == 422, reply.text[:300]
+        assert len(reply.content) < 2000, len(reply.content)
+        detail = reply.json()["detail"]
+        assert "more" in detail and ("field_0000000_" in detail or "top_0" in detail), detail

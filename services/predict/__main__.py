@@ -54,10 +54,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from services.predict.protocol import bounded_head_protocol
+
+    protocol = bounded_head_protocol(lambda: app.metrics.errors.labels("any", "head_too_large").inc())
     if not args.worker:
         # log_config=None: uvicorn's lines go through the service log (escaped, summarised, rotated),
         # not its own handler on stderr (10,000 malformed requests wrote 410,000 B, one line each)
-        uvicorn.run(app, host=settings.predict.host, port=settings.predict.port,
+        uvicorn.run(app, host=settings.predict.host, port=settings.predict.port, http=protocol,
                     log_level="warning", access_log=False, log_config=None)
         return 0
     try:
@@ -69,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     log.info("worker %s: /predict on the shared port %s, alone on %s", worker.name, settings.predict.port,
              worker.address)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, log_config=None)).run(sockets=sockets)
+    uvicorn.Server(uvicorn.Config(app, http=protocol, log_level="warning", access_log=False,
+                                  log_config=None)).run(sockets=sockets)
     return 0
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from volctl.domain.features import FEATURE_RANGES, MAX_FEATURE_VALUE
+from volctl.domain.text import visible
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -37,8 +39,7 @@ def parse_rows(body: bytes, features: tuple[str, ...], feature_set: frozenset[st
     if not isinstance(document, dict) or "rows" not in document:
         raise InputError("bad_body", 'body must be a JSON object {"rows": [{feature: number, ...}, ...]}')
     if len(document) != 1:
-        extra = sorted(k for k in document if k != "rows")
-        raise InputError("bad_body", f"unknown top-level field(s): {', '.join(map(str, extra))}")
+        raise InputError("bad_body", f"unknown top-level field(s): {_some(k for k in document if k != 'rows')}")
     rows = document["rows"]
     if not isinstance(rows, list) or not rows:
         raise InputError("bad_body", "'rows' must be a non-empty list of objects")
@@ -77,14 +78,22 @@ def _lenient_json(body: bytes) -> Any:
 
 
 def _key_mismatch(index: int, row: dict[str, Any], feature_set: frozenset[str]) -> str:
-    missing = sorted(feature_set - row.keys())
-    extra = sorted(str(k) for k in row.keys() - feature_set)
+    missing = feature_set - row.keys()
+    extra = row.keys() - feature_set
     parts = []
     if missing:
-        parts.append(f"missing feature(s) {', '.join(missing)}")
+        parts.append(f"missing feature(s) {_some(missing)}")
     if extra:
-        parts.append(f"unknown field(s) {', '.join(extra)}")
+        parts.append(f"unknown field(s) {_some(extra)}")
     return f"rows[{index}]: {'; '.join(parts)}"
+
+
+def _some(names: Iterable[object], shown: int = 5, chars: int = 60) -> str:
+    """The first `shown` names, sorted, each cut to `chars`, and how many more: a body of 100,000
+    unknown names was echoed whole (a 3 MB answer to a 3 MB request)."""
+    every = sorted(str(name) for name in names)
+    named = ", ".join(visible(name[:chars]) + ("…" if len(name) > chars else "") for name in every[:shown])
+    return named + (f" and {len(every) - shown:,} more" if len(every) > shown else "")
 
 
 def _bad_value(index: int, row: dict[str, Any], features: tuple[str, ...]) -> str:
