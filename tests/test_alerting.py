@@ -460,3 +460,39 @@ def test_clients_that_break_off_write_a_line_not_a_traceback_each(tmp_path: Path
     log = process.stderr.read() if process.stderr else ""
     assert "Traceback" not in log, log[:2000]
     assert 1 <= log.count("broke off") <= 2, log[:2000]  # the first, then "[x 49 more in the last ...]"
+
+
+def test_slow_clients_hold_at_most_a_bounded_pool_and_the_rest_are_told_busy(tmp_path: Path) -> None:
+    """Issue 41, point 2: 3,000 connections each sending half a `GET /health` made 1,639 threads in
+    consume (the same server class as here), which stopped answering for 15 minutes. Now at most
+    MAX_CLIENTS threads serve; the others get a counted 503 at once, and it answers once they go."""
+    import socket
+
+    from volctl.domain.http_server import MAX_CLIENTS
+
+    with running_receiver(tmp_path) as (process, url):
+        port = int(url.rsplit(":", 1)[1])
+        slow, answers = [], []
+        try:
+            for _ in range(MAX_CLIENTS + 40):
+                client = socket.create_connection(("127.0.0.1", port), timeout=5)
+                client.sendall(b"GET /health HTTP/1.1\r\n")  # and nothing more
+                slow.append(client)
+            time.sleep(1)
+            threads = len(os.listdir(f"/proc/{process.pid}/task"))
+            assert threads <= MAX_CLIENTS + 8, threads
+            for client in slow[MAX_CLIENTS + 5:]:  # the ones over the cap were answered and closed
+                client.settimeout(5)
+                answers.append(client.recv(200))
+        finally:
+            for client in slow:
+                client.close()
+        assert answers and all(a.startswith(b"HTTP/1.0 503 ") for a in answers), answers[:3]
+        deadline = time.monotonic() + 30
+        while (reply := httpx.get(url + "/health", timeout=5)).status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert reply.status_code == 200
+        metrics = httpx.get(url + "/metrics", timeout=5).text
+        series = 'volatility_incident_rejected_total{reason="busy"}'
+        busy = next(line for line in metrics.splitlines() if line.startswith(series))
+        assert float(busy.split()[-1]) >= len(answers), busy

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                        lambda outcome: metrics.model_switches.labels(outcome).inc(), shadow=service)
     try:
         server = serve_http(settings.consume.host, settings.consume.port, registry, service.health_document,
-                            service.version_document, admin)
+                            service.version_document, admin, lambda: metrics.errors.labels("http_busy").inc())
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", settings.consume.host, settings.consume.port, exc)
         return 3

@@ -20,8 +20,10 @@ from volctl.domain.model_admin import ADMIN_PATH, MAX_ADMIN_BODY, ModelAdmin
 
 
 def serve_http(host: str, port: int, registry: CollectorRegistry, health: Callable[[], dict[str, Any]],
-               version: Callable[[], dict[str, Any]], admin: ModelAdmin | None = None) -> ServiceHTTPServer:
-    """Start the server in a daemon thread; call `.shutdown()` to stop it."""
+               version: Callable[[], dict[str, Any]], admin: ModelAdmin | None = None,
+               on_busy: Callable[[], None] = lambda: None) -> ServiceHTTPServer:
+    """Start the server in a daemon thread; call `.shutdown()` to stop it. `on_busy` counts each
+    connection turned away because every thread of the pool is taken."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -72,7 +74,6 @@ def serve_http(host: str, port: int, registry: CollectorRegistry, health: Callab
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ServiceHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = ServiceHTTPServer((host, port), Handler, on_busy)
     threading.Thread(target=server.serve_forever, name="consume-http", daemon=True).start()
     return server

@@ -157,7 +157,7 @@ def serve(host: str, port: int, receiver: Receiver, registry: CollectorRegistry)
         def log_message(self, format: str, *args: Any) -> None:
             pass  # every notification is logged by the receiver, once
 
-    server = ServiceHTTPServer((host, port), Handler)
+    server = ServiceHTTPServer((host, port), Handler, on_busy=lambda: receiver.metrics.rejected.labels("busy").inc())
     threading.Thread(target=server.serve_forever, name="incidents-http", daemon=True).start()
     return server
 
