@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from volctl.domain.errors import EXIT_BUG, EXIT_INTERRUPTED, VolctlError
+from volctl.domain.errors import EXIT_BUG, EXIT_INTERRUPTED, VolctlError, disk_full
 from volctl.render import console
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,16 +28,24 @@ def boundary(command: F) -> F:
                 console.err.print(traceback.format_exc())
             console.error(exc.message, exc.hint)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            full = disk_full(exc)
+            if full is None:
+                raise _bug(exc) from None
+            console.error(full.message, full.hint)
+            raise typer.Exit(full.exit_code) from None
         except KeyboardInterrupt:
             console.error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
-            if debug_enabled:
-                console.err.print(traceback.format_exc())
-            console.error(
-                f"unexpected {type(exc).__name__}: {exc} (this is a bug)",
-                "rerun with --debug for the traceback, and report it",
-            )
-            raise typer.Exit(EXIT_BUG) from None
+            raise _bug(exc) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _bug(exc: Exception) -> typer.Exit:
+    if debug_enabled:
+        console.err.print(traceback.format_exc())
+    console.error(f"unexpected {type(exc).__name__}: {exc} (this is a bug)",
+                  "rerun with --debug for the traceback, and report it")
+    return typer.Exit(EXIT_BUG)

@@ -35,7 +35,8 @@ def rollback(
     """Switch predict and consume to another model together, with no restart (and back on failure).
 
     Exit 0 switched (or already serving it); 1 a service refused or did not verify, and the other
-    was switched back; 3 a service is unreachable or the target does not exist.
+    was switched back; 3 a service is unreachable, the target does not exist, or the disk of the
+    state dir is full (nothing is switched).
     """
     from volctl.clients.http import admin_clients
     from volctl.core import rollback as core

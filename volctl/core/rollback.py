@@ -47,6 +47,7 @@ class ServiceSwitch:
     seconds: float = 0.0
     changed: bool = False
     error: str = ""
+    status: int = 0  # the last answer's HTTP status (507: the service's disk is full)
     verified: bool | None = None
     verify_detail: str = ""
     reverted: bool = False
@@ -73,7 +74,12 @@ class RollbackReport:
 
     @property
     def outcome(self) -> Verdict:
-        return Verdict.PASS if self.ok else Verdict.FAIL
+        """fail: a service refused and what switched was switched back; error: it could not be done
+        (a full disk) and nothing stays switched."""
+        if self.ok:
+            return Verdict.PASS
+        undone = all(s.reverted or not s.changed for s in self.plan.switches)
+        return Verdict.ERROR if undone and any(s.status == 507 for s in self.plan.switches) else Verdict.FAIL
 
     def as_document(self) -> dict[str, Any]:
         return {"verdict": self.outcome.value, "ok": self.ok, "changed": not self.dry_run and self.ok, **asdict(self)}
@@ -193,6 +199,7 @@ def _call(switch: ServiceSwitch, client: ServiceClient, token: str, request: dic
         return False
     switch.seconds = time.perf_counter() - started
     body = answer.body if isinstance(answer.body, dict) else {"detail": str(answer.body)}
+    switch.status = answer.status
     if answer.status != 200:
         switch.error = f"HTTP {answer.status}: {body.get('detail', body)}"
         return False
@@ -207,7 +214,7 @@ def _revert(switches: list[ServiceSwitch], services: Mapping[str, ServiceClient]
         if not switch.changed:
             continue
         back = {**request, "variant": switch.before["variant"], "version": switch.before["version"],
-                "expect_sha": switch.before.get("sha") or "", "reason": f"automatic revert: {why}"}
+                "expect_sha": switch.before.get("sha") or "", "reason": f"automatic revert: {why}", "revert": True}
         probe = ServiceSwitch(switch.service, switch.url, switch.after)
         switch.reverted = _call(probe, services[switch.service], token, back)
         if not switch.reverted:

@@ -43,3 +43,26 @@ class ModelIntegrityError(VolctlError):
     """A model artifact does not match its manifest (refused: joblib files are code)."""
 
     exit_code = EXIT_CANNOT_CHECK
+
+
+class DiskFull(VolctlError):
+    """A write failed for want of space (or a read-only or over-quota filesystem): nothing was
+    half-written, and the message names the folder."""
+
+    exit_code = EXIT_CANNOT_CHECK
+
+
+_NO_ROOM = {28: "full", 122: "over its quota", 30: "read-only"}  # ENOSPC, EDQUOT, EROFS
+
+
+def disk_full(exc: BaseException, where: object = None) -> DiskFull | None:
+    """`exc` as a DiskFull naming `where` (else the file it failed on) when it is one, else None."""
+    reason = _NO_ROOM.get(getattr(exc, "errno", None) or 0)
+    if reason is None:
+        return None
+    place = where or getattr(exc, "filename", None)
+    if place is None:
+        return DiskFull(f"cannot write: the disk is {reason} ({exc.strerror})",
+                        "free space on the disk of the state dir and the registry (`df -h`), then try again")
+    return DiskFull(f"cannot write to {place}: the disk is {reason} ({exc.strerror})",
+                    f"free space on the disk holding {place} (`df -h {place}`), then run the command again")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -12,7 +14,46 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def write_bytes_atomically(path: Path, content: bytes) -> None:
+    """The file is whole on disk before it replaces the old one (fsync), and a write that fails (a
+    full disk) leaves the old file and no partial temporary beside it."""
+    stage_bytes(path, content).commit()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A file written and synced beside `path`, not yet in its place: `commit` renames it there
+    (no space needed), `discard` drops it."""
+
+    temporary: Path
+    path: Path
+
+    def commit(self) -> None:
+        os.replace(self.temporary, self.path)
+
+    def discard(self) -> None:
+        self.temporary.unlink(missing_ok=True)
+
+
+def stage_bytes(path: Path, content: bytes) -> Staged:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return Staged(temporary, path)
+
+
+MIN_FREE_BYTES = 1 << 20  # a change that writes a few small files refuses to start with less free
+
+
+def free_bytes(folder: Path) -> int:
+    """Free bytes on the disk that holds `folder` (or its nearest existing parent)."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    return shutil.disk_usage(existing).free

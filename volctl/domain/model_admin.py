@@ -13,6 +13,8 @@ The bearer token is re-read on every call: a token created or rotated after star
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hmac
 import json
 import logging
@@ -24,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from volctl.domain.clock import utc_iso
-from volctl.domain.errors import ConfigError, ModelIntegrityError, VolctlError
-from volctl.domain.files import write_atomically
+from volctl.domain.errors import ConfigError, ModelIntegrityError, VolctlError, disk_full
+from volctl.domain.files import MIN_FREE_BYTES, free_bytes, stage_bytes, write_atomically
 from volctl.domain.registry import Registry
 from volctl.domain.settings import Settings
 from volctl.domain.text import printable
@@ -212,9 +214,10 @@ class ModelAdmin:
             return model
         loaded_s = time.perf_counter() - started
         after = _describe(model)
+        no_room = self._no_room(request, before, after)
         if request["dry_run"]:
-            return AdminReply(200, {"service": self.service, "dry_run": True, "before": before, "after": after,
-                                    "load_ms": round(loaded_s * 1000, 2)}, "dry_run")
+            return no_room or AdminReply(200, {"service": self.service, "dry_run": True, "before": before,
+                                               "after": after, "load_ms": round(loaded_s * 1000, 2)}, "dry_run")
         if all(before.get(key) == after[key] for key in ("variant", "version", "sha")):
             return AdminReply(200, {"service": self.service, "before": before, "after": after, "changed": False,
                                     "load_ms": round(loaded_s * 1000, 2), "swap_ms": 0.0}, "unchanged")
@@ -223,14 +226,31 @@ class ModelAdmin:
             return self._refuse(409, "split_refused", f"switching the {self.service} service alone would serve two "
                                 "models (predict and the stream)", f"switch every service: `volctl rollback --to "
                                 f"{after['variant']}` (it sends a change_id and verifies each)")
+        if no_room is not None and not request["revert"]:  # a revert may use what is left: it undoes a split
+            return no_room
+        # All or nothing: the choice is written (not yet in place) before the swap and the audit line
+        # after it; a write that fails undoes the swap. A full disk once left predict on ml, consume
+        # on baseline and no audit line.
+        current = self._current()
+        try:
+            choice = stage_bytes(choice_path(self.settings), self._choice(request, after))
+        except OSError as exc:
+            return self._unrecorded(request, before, after, exc)
         swap_started = time.perf_counter()
         try:
             self._install(model)
         except ValueError as exc:
+            choice.discard()
             return self._audited(request, before, 409, "incompatible", str(exc))
         swap_s = time.perf_counter() - swap_started
-        self._persist(request, after)
-        self._audit(request, before, after, "switched", "")
+        try:
+            self._audit(request, before, after, "switched", "")
+        except OSError as exc:
+            if current is not None:
+                self._install(current)
+            choice.discard()
+            return self._unrecorded(request, before, after, exc)
+        choice.commit()
         log.warning("model switched by %s: %s %s -> %s %s (%s)", request["actor"], before.get("variant"),
                     before.get("version"), after["variant"], after["version"], request["reason"] or "no reason")
         return AdminReply(200, {"service": self.service, "before": before, "after": after, "changed": True,
@@ -262,10 +282,32 @@ class ModelAdmin:
         self._audit(request, before, {"variant": request["variant"], "version": request["version"]}, outcome, message)
         return self._refuse(status, outcome, message, "check `volctl model list` and the registry")
 
-    def _persist(self, request: dict[str, Any], after: dict[str, Any]) -> None:
+    def _choice(self, request: dict[str, Any], after: dict[str, Any]) -> bytes:
         document = {**after, "at": utc_iso(timespec="milliseconds"), "actor": request["actor"],
                     "change_id": request["change_id"]}
-        write_atomically(choice_path(self.settings), json.dumps(document, indent=2, sort_keys=True))
+        return json.dumps(document, indent=2, sort_keys=True).encode()
+
+    def _no_room(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> AdminReply | None:
+        """A refusal when the state dir's disk has less than MIN_FREE_BYTES free (checked before a
+        dry run too: `volctl rollback` then stops before anything is switched)."""
+        free = free_bytes(self.settings.state_path)
+        if free >= MIN_FREE_BYTES:
+            return None
+        return self._unrecorded(request, before, after, OSError(
+            errno.ENOSPC, f"{free:,} bytes free, a switch needs {MIN_FREE_BYTES:,}", str(self.settings.state_path)))
+
+    def _unrecorded(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any],
+                    exc: OSError) -> AdminReply:
+        """Nothing switched because the choice or the audit line cannot be written: 507 when the disk
+        is full (the caller reports it as "could not", not as a refusal of the model)."""
+        full = disk_full(exc, self.settings.state_path)
+        message = full.message if full else f"cannot record the switch in {self.settings.state_path}: {exc}"
+        with contextlib.suppress(OSError):  # told in the log and the answer when not in the audit too
+            self._audit(request, before, after, "disk_full" if full else "unrecorded", message)
+        log.error("model switch not made: %s", message)
+        return AdminReply(507 if full else 500, {"detail": message, "service": self.service,
+                                                 "hint": full.hint if full else "check the state dir"},
+                          "disk_full" if full else "unrecorded")
 
     def _audit(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any], outcome: str,
                detail: str) -> None:
@@ -299,8 +341,9 @@ def _parse_request(body: bytes) -> dict[str, Any]:
     for key, value in text.items():
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{key} must be a string")
-    if not isinstance(document.get("dry_run", False), bool):
-        raise ValueError("dry_run must be true or false")
+    for flag in ("dry_run", "revert"):
+        if not isinstance(document.get(flag, False), bool):
+            raise ValueError(f"{flag} must be true or false")
     action = document.get("action", "serve")
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
@@ -309,7 +352,7 @@ def _parse_request(body: bytes) -> dict[str, Any]:
             "actor": printable(text["actor"] or "unknown", _TEXT_LIMIT),
             "reason": printable(text["reason"] or "", _TEXT_LIMIT),
             "change_id": printable(text["change_id"] or "", 64), "dry_run": document.get("dry_run", False),
-            "action": action}
+            "revert": document.get("revert", False), "action": action}
 
 
 def _describe(model: Scorer | None) -> dict[str, Any]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from volctl.domain.errors import ConfigError, ModelIntegrityError
+from volctl.domain.errors import ConfigError, ModelIntegrityError, disk_full
 from volctl.domain.files import write_atomically, write_bytes_atomically
 from volctl.domain.variants import AUTO, BASELINE, ML, VARIANTS
 
@@ -130,14 +131,21 @@ class Registry:
 
         folder = self.root / manifest["version"]
         folder.mkdir(parents=True, exist_ok=False)
-        joblib.dump(pipeline, folder / ML_FILE)
-        reference.to_parquet(folder / REFERENCE_FILE, index=False)
-        ml = manifest["variants"][ML]
-        ml["file"], ml["file_sha256"] = ML_FILE, sha256_of(folder / ML_FILE)
-        manifest[REFERENCE_KEY] = {"file": REFERENCE_FILE, "sha256": sha256_of(folder / REFERENCE_FILE)}
-        for entry in manifest["variants"].values():
-            entry["sha256"] = canonical_sha256(entry["params"]) if entry.get("params") else entry["file_sha256"]
-        write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+        try:
+            joblib.dump(pipeline, folder / ML_FILE)
+            reference.to_parquet(folder / REFERENCE_FILE, index=False)
+            ml = manifest["variants"][ML]
+            ml["file"], ml["file_sha256"] = ML_FILE, sha256_of(folder / ML_FILE)
+            manifest[REFERENCE_KEY] = {"file": REFERENCE_FILE, "sha256": sha256_of(folder / REFERENCE_FILE)}
+            for entry in manifest["variants"].values():
+                entry["sha256"] = canonical_sha256(entry["params"]) if entry.get("params") else entry["file_sha256"]
+            write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+        except BaseException as exc:  # a full disk left a 0-byte ml.joblib in a version folder: none at all now
+            shutil.rmtree(folder, ignore_errors=True)
+            full = disk_full(exc, self.root) if isinstance(exc, OSError) else None
+            if full is not None:
+                raise full from exc
+            raise
         return folder
 
     def attach(self, version: str, key: str, name: str, content: bytes) -> Path:
