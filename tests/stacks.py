@@ -48,15 +48,29 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def caught_up(self, timeout_s: float = 60) -> None:
-        """Return once the consume group has read everything on the raw topic (offset lag 0)."""
+        """Return once the consume group has read everything on the raw topic (offset lag 0, from
+        its commits) and the member says so too (its lag gauge 0), two scrapes later: a window that
+        starts now holds no sample from the catch-up. (An old recording ingested is months behind
+        while it is read: one such sample, scraped just before a gate's window, failed its lag check.)"""
         deadline = time.monotonic() + timeout_s
         while True:
             lag = json.loads(self.run("lag", "--window", "1", "--json").stdout)
-            if lag["offset_lag"] == 0:
+            if lag["offset_lag"] == 0 and self._member_lag_s() == 0:
+                time.sleep(2)  # prometheus.scrape_interval is 1 s here
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"the consume service did not catch up: {lag}")
             time.sleep(1)
+
+    def _member_lag_s(self) -> float | None:
+        import httpx
+
+        from volctl.domain.metrics import CONSUMER_LAG_SECONDS, sample_value
+
+        try:
+            return sample_value(httpx.get(self.url("consume") + "/metrics", timeout=5).text, CONSUMER_LAG_SECONDS)
+        except httpx.HTTPError:
+            return None
 
     def health_until(self, code: int, timeout_s: float = 30) -> subprocess.CompletedProcess[str]:
         deadline = time.monotonic() + timeout_s

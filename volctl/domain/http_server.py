@@ -24,6 +24,9 @@ _BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\
 
 class ServiceHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a stop does not wait for a client that hangs
+    # socketserver's 5: in a burst of connections the kernel dropped the handshakes beyond it, and a
+    # client that thought itself connected waited seconds for the SYN-ACK retransmits to be answered
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  on_busy: Callable[[], None] = lambda: None) -> None:
