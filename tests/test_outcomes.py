@@ -176,6 +176,7 @@ def test_volctl_quality_judges_the_served_model_against_its_shadow(tmp_path: Pat
                                     "NO_COLOR": "1", "COLUMNS": "150"})
     assert floor.exit_code == 1 and "below its quality objective: recall" in floor.output  # a floor: exit 1
     assert "ml (served)" in page.read_text() and page.read_text().count('<figure class="chart">') == 1  # PR-AUC
+    assert f"HTML report written to {page}" in floor.stderr  # where the page went (it said nothing)
     few = CliRunner().invoke(app, ["quality", "--window", "1m"],
                              env={"VOLCTL_STATE_DIR": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "150"})
     # inconclusive, with what it lacked in numbers and a next step that exists (test_next_steps)

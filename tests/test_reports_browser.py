@@ -75,6 +75,7 @@ def test_load_page_with_a_baseline(browser, healthy_stack: Stack, tmp_path: Path
     assert loaded_stack.run("load", "--rps", "30", "--duration", "5s", "--save", str(base)).returncode in (0, 1)
     result = loaded_stack.run("load", "--rps", "30", "--duration", "5s", "--baseline", str(base), "--html", str(page))
     assert result.returncode in (0, 1), result.stdout + result.stderr
+    assert str(page) in result.stderr.replace("\n", "")  # where the page went (it said nothing)
     text = page.read_text()
     assert "Against the baseline run" in text and "this run, corrected" in text and "baseline, corrected" in text
     checks = open_everywhere(browser, page, tmp_path / "screenshots", min_charts=3)  # by percentile, over time, rate

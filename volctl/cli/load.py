@@ -12,6 +12,7 @@ import typer
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.domain.documents import strict_json
+from volctl.render import console
 
 Endpoint = Literal["predict", "health", "version"]
 
@@ -76,6 +77,7 @@ def load(
         from volctl.reports.load_html import load_page
 
         write_atomically(html, load_page(report, saved, settings.slo.latency_p95_seconds))
+        console.note(f"HTML report written to {html}")
     finish(report, as_json, load_report, document)
 
 

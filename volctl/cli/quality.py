@@ -9,6 +9,7 @@ import typer
 
 from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
+from volctl.render import console
 
 if TYPE_CHECKING:
     from volctl.domain.settings import Settings
@@ -42,6 +43,7 @@ def quality(
         from volctl.reports.quality_html import quality_page
 
         write_atomically(html, quality_page(report))
+        console.note(f"HTML report written to {html}")
     finish(report, as_json, quality_table)
 
 
