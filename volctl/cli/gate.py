@@ -15,7 +15,8 @@ from volctl.render import console
 def gate(
     ctx: typer.Context,
     rps: Annotated[float, typer.Option(min=0.1, help="Load rate (the `volctl load` engine).")] = 50.0,
-    duration: Annotated[str, typer.Option(help="Load duration, and the window every check looks at.")] = "60s",
+    duration: Annotated[str, typer.Option(help="Load duration; the SLOs are judged over it (drift over "
+                                          "drift.window, quality over slo.quality_window).")] = "60s",
     skip_load: Annotated[bool, typer.Option("--skip-load", help="Judge the last --duration of real traffic "
                                             "without adding load.", metavar="")] = False,
     accept_inconclusive: Annotated[list[str] | None, typer.Option(
