@@ -328,6 +328,12 @@ def week_registry(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -
     return registry_copy(cached_registry("week", [shared_data / WEEK]), tmp_path_factory, "week-registry")
 
 
+
+def rss_kib(pid: int) -> int:
+    """A process's resident memory now, in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+
 class ServiceProcess:
     def __init__(self, args: list[str], url: str, log: Path) -> None:
         self.url = url

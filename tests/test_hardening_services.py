@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import rss_kib
 from tests.test_predict_service import _metric
 from volctl.domain.registry import ModelNotFound, Registry
 
@@ -69,11 +70,6 @@ def test_admin_refuses_a_version_outside_the_registry(admin_predict, tmp_path: P
     assert not (state / "model" / "served.json").exists()  # nothing persisted
 
 
-def _rss_kib(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
-
-
 def _raw_post(url: str, path: str, headers: dict[str, str], body_chunk: bytes, declared: int) -> int:
     """Send headers declaring `declared` bytes and only a first chunk: the status line the server
     answers with before (or without) reading the rest."""
@@ -88,7 +84,7 @@ def _raw_post(url: str, path: str, headers: dict[str, str], body_chunk: bytes, d
 def test_unauthenticated_and_oversized_bodies_are_refused_before_they_are_read(admin_predict) -> None:
     service, _, _ = admin_predict
     pid = service.process.pid
-    rss_before = _rss_kib(pid)
+    rss_before = rss_kib(pid)
     big = 200 * 1024 * 1024
     assert _raw_post(service.url, "/admin/model", {}, b"x" * 65536, big) == 401
     assert _raw_post(service.url, "/admin/model", {"Authorization": "Bearer wrong"}, b"x" * 65536, big) == 403
@@ -98,7 +94,7 @@ def test_unauthenticated_and_oversized_bodies_are_refused_before_they_are_read(a
     chunks = (b"x" * 65536 for _ in range(64))
     reply = httpx.post(service.url + "/admin/model", headers=_auth(), content=chunks)
     assert reply.status_code == 413
-    assert _rss_kib(pid) - rss_before < 50 * 1024  # nothing like 200 MiB was buffered
+    assert rss_kib(pid) - rss_before < 50 * 1024  # nothing like 200 MiB was buffered
     metrics = httpx.get(service.url + "/metrics").text
     assert _metric(metrics, "volatility_model_switches_total", outcome="unauthorized") == 1
     assert _metric(metrics, "volatility_api_requests_total", endpoint="/admin/model", status="413") == 2
@@ -156,11 +152,11 @@ def test_a_huge_request_head_is_refused_without_being_held(admin_predict) -> Non
     (consume and the receiver answer 431)."""
     service, _, _ = admin_predict
     pid = service.process.pid
-    rss_before = _rss_kib(pid)
+    rss_before = rss_kib(pid)
     for _ in range(4):
         reply = _raw_head(service.url, 32 * 1024 * 1024)
         assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
-    assert _rss_kib(pid) - rss_before < 20 * 1024  # nothing like 32 MiB held, let alone 128
+    assert rss_kib(pid) - rss_before < 20 * 1024  # nothing like 32 MiB held, let alone 128
     assert _raw_head(service.url, 4 * 65536).startswith(b"HTTP/1.1 200 ")  # 256 KiB of cookies: answered
     assert httpx.get(service.url + "/health").status_code == 200
     metrics = httpx.get(service.url + "/metrics").text

@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 import pytest
 
+from tests.conftest import rss_kib
 from tests.streaming import StreamEnv, input_keys, read_topic, source_keys, wait_until_covered
 
 pytestmark = pytest.mark.integration
@@ -104,6 +105,33 @@ def test_poison_messages_go_to_the_dlq_and_the_loop_goes_on(stream_env: StreamEn
     assert sorted(orjson.loads(r.value)["time"] for r in predicted) == sorted(
         t["time"].replace("Z", ".000000Z") for t in good)
     assert httpx.get(stream_env.consume_url + "/health").status_code == 200
+
+
+
+def test_a_flood_of_product_ids_is_dead_lettered_beyond_the_cap(stream_env: StreamEnv) -> None:
+    """Issue 41, point 2: 50,000 well-formed distinct product ids grew consume by 542 MB (never
+    given back) and its /health body from 419 B to 1.05 MB. Past consume.max_products (100) each new
+    product's ticks go to the DLQ, counted; windows, memory and /health stay bounded."""
+    from kafka import KafkaProducer
+
+    service = stream_env.start_consume()
+    stream_env.wait_processed(0)
+    rss_before = rss_kib(service.process.pid)
+    producer = KafkaProducer(bootstrap_servers=stream_env.bootstrap, linger_ms=20)
+    flood = 5_000
+    for i in range(flood):
+        product = f"Z{i:07d}-USD"
+        tick = {"product_id": product, "time": f"2026-04-04T10:{i // 600 % 60:02d}:{i // 10 % 60:02d}Z",
+                "price": "100.5", "best_bid": "100.4", "best_ask": "100.6"}
+        producer.send(stream_env.topics["raw"], key=product.encode(), value=orjson.dumps(tick))
+    producer.flush()
+    producer.close()
+    metrics = stream_env.wait_processed(flood)
+    refused = metrics['volatility_consumer_errors_total{error_type="too_many_products"}']
+    assert refused == flood - 100 and metrics["volatility_consumer_dlq_total"] == refused, metrics
+    health = httpx.get(stream_env.consume_url + "/health")
+    assert health.status_code == 200 and len(health.content) < 16_384, len(health.content)
+    assert rss_kib(service.process.pid) - rss_before < 64 * 1024  # windows for 100 products, not 5,000
 
 
 def test_metrics_show_lag_and_rate_moving_during_a_replay(stream_env: StreamEnv, shared_data: Path) -> None:
