@@ -92,3 +92,41 @@ def test_training_onto_a_full_disk_is_exit_3_naming_it_and_leaves_no_version(dis
     assert str(registry) in result.stderr.replace("\n", ""), result.stderr
     assert "bug" not in result.stderr
     assert list(registry.iterdir()) == []  # no half-written version
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_rollback_on_a_full_disk_switches_nothing_and_exits_3(tmp_path: Path, trained_registry: Path) -> None:
+    """The issue's own reproduction, on a real stack whose state dir is a tmpfs: `rollback --to ml`
+    exited 1 with predict on ml and consume on baseline, no audit line, and health at 0."""
+    import shutil
+
+    from tests.stacks import Stack, started
+
+    if shutil.which("prometheus") is None:
+        pytest.skip("prometheus is not installed")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    stack = Stack(mount / "state", trained_registry, {"model.variant": "baseline"})
+    try:
+        started(stack)
+        filler = fill(mount)
+        result = stack.run("rollback", "--to", "ml", "--yes", "--reason", "full disk test")
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "the disk is full" in result.stdout + result.stderr, result.stdout + result.stderr
+        assert "not switched" in result.stdout and "already serving" not in result.stdout, result.stdout
+        versions = {c["name"]: c["detail"] for c in stack.json("status") if c["name"] in ("predict", "consume")}
+        assert all(detail.startswith("model baseline ") for detail in versions.values()), versions
+        health = json.loads(stack.run("health", "--json").stdout)
+        one = [c for c in health["checks"] if c["name"] == "one served model"]
+        assert one and one[0]["ok"], health["checks"]  # predict and consume on the same model
+        filler.unlink()
+        again = stack.run("rollback", "--to", "ml", "--yes", "--reason", "space again")
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        stack.run("down")
+        subprocess.run(["umount", "-l", str(mount)], check=False)

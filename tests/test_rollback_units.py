@@ -68,6 +68,6 @@ def test_a_member_that_cannot_load_the_target_stops_the_change_before_any_swap()
     services["consume-2"] = ServiceClient("consume-2", "http://consume-2",
                                           transport=httpx.MockTransport(refuse_to_load))
     report = execute_rollback(services, plan_rollback(services, None, "baseline"), "token", "test")
-    assert not report.ok and "consume-2 cannot load the target, nothing was switched" in report.problem
+    assert not report.ok and "consume-2 cannot switch to the target, nothing was switched" in report.problem
     assert calls == [] and all(not s.changed for s in report.plan.switches)
     assert all(services[name].get("/version").body["model"] == "ml" for name in ("predict", "predict-2", "consume"))

@@ -126,8 +126,8 @@ def execute_rollback(services: Mapping[str, ServiceClient], plan: RollbackPlan, 
         probe = switch if dry_run else ServiceSwitch(switch.service, switch.url, switch.before)
         if not _call(probe, services[switch.service], token, {**request, "dry_run": True}):
             report.ok = False
-            report.problem = f"{switch.service} cannot load the target, nothing was switched: {probe.error}"
-            switch.error = probe.error
+            report.problem = f"{switch.service} cannot switch to the target, nothing was switched: {probe.error}"
+            switch.error, switch.status = probe.error, probe.status
             break
     if not report.ok or dry_run:
         report.seconds = time.perf_counter() - started

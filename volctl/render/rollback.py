@@ -46,7 +46,9 @@ def rollback_result(report: RollbackReport) -> None:
                          overflow="fold" if column == "note" else "ellipsis")
     for switch in report.plan.switches:
         verified = {True: "[green]yes[/]", False: "[red]NO[/]", None: "-"}[switch.verified]
-        note = switch.error or ("switched back" if switch.reverted else "" if switch.changed else "already serving")
+        # a service the change stopped before was never asked: "already serving" there read as done
+        unasked = "already serving" if switch.after else "not switched"
+        note = switch.error or ("switched back" if switch.reverted else "" if switch.changed else unasked)
         table.add_row(switch.service, _model(switch.before), _model(switch.after) if switch.after else "-",
                       f"{switch.seconds * 1000:.0f} ms", verified, escape(note))
     out.print(fit(table, out))
