@@ -60,3 +60,14 @@ def test_bad_drift_stream_options_are_clear_errors(tmp_path: Path, args: list[st
                                                                       "NO_COLOR": "1", "COLUMNS": "200"})
     assert result.exit_code == code, result.output
     assert says in result.output
+
+
+def test_the_table_reads_from_what_moved_most() -> None:
+    """Issue 40: the drift tables were sorted alphabetically, not by score over threshold."""
+    from volctl.core.drift import FeatureDrift, by_severity
+
+    features = [FeatureDrift("a_calm", score=0.01, threshold=0.1), FeatureDrift("b_untested", note="no quotes"),
+                FeatureDrift("c_moved", score=0.3, threshold=0.2, drifted=True),
+                FeatureDrift("d_near", score=0.09, threshold=0.1),
+                FeatureDrift("e_moved_most", score=0.9, threshold=0.1, drifted=True)]
+    assert [f.name for f in by_severity(features)] == ["e_moved_most", "c_moved", "d_near", "a_calm", "b_untested"]

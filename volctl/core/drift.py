@@ -52,6 +52,15 @@ class FeatureDrift:
     false_alarm_rate: float | None = None  # of the calibrated threshold, on the reference's own chunks
 
 
+def by_severity(features: list[FeatureDrift]) -> list[FeatureDrift]:
+    """Drifted first, then each by how far its score stands over (or below) its threshold, the ones
+    not tested last: read from the top, the table answers "what moved most" (it was alphabetical)."""
+    def key(feature: FeatureDrift) -> tuple[bool, bool, float, str]:
+        ratio = feature.score / feature.threshold if feature.score is not None and feature.threshold else 0.0
+        return feature.score is None, not feature.drifted, -ratio, feature.name
+
+    return sorted(features, key=key)
+
 @dataclass
 class DriftReport:
     reference: str
@@ -74,6 +83,15 @@ class DriftReport:
     @property
     def tested(self) -> list[FeatureDrift]:
         return [f for f in self.features if f.score is not None]
+
+    @property
+    def features_ranked(self) -> list[FeatureDrift]:
+        """The features as tables show them (`by_severity`); the JSON keeps the features' own order."""
+        return by_severity(self.features)
+
+    @property
+    def predictions_ranked(self) -> list[FeatureDrift]:
+        return by_severity(self.predictions)
 
     @property
     def share(self) -> float:

@@ -20,7 +20,7 @@ def _table(title: str, rows: list[FeatureDrift]) -> Table:
     table.add_column("threshold", justify="right")
     table.add_column("false alarms", justify="right")
     table.add_column("drifted")
-    for row in sorted(rows, key=lambda f: (f.score is None, not f.drifted, f.name)):
+    for row in rows:  # in core's order: drifted first, furthest over its threshold first
         if row.score is None:
             table.add_row(row.name, "-", "-", "-", f"[dim]not tested: {escape(row.note)}[/]")
             continue
@@ -36,16 +36,16 @@ def drift_table(report: DriftReport) -> None:
     how = "" if report.calibrated else "[yellow]NOT calibrated[/]: "
     out.print(f"thresholds: {how}{escape(report.calibration)}")
     out.print(fit(_table(f"feature drift ({report.at}; {method}; false alarms: the threshold's rate on the "
-                         "reference's own chunks)", report.features), out))
+                         "reference's own chunks)", report.features_ranked), out))
     if report.predictions:
         out.print(fit(_table("prediction and label drift against the test split (shown, not counted in the "
-                             "verdict)", report.predictions), out))
+                             "verdict)", report.predictions_ranked), out))
     drifted, tested = sum(f.drifted for f in report.tested), len(report.tested)
     verdict = "[bold red]fail: drift[/]" if report.drift else "[bold green]pass: no drift[/]"
     rate = "" if report.share_false_alarm_rate is None else f", false-alarm rate {_rate(report.share_false_alarm_rate)}"
     out.print(f"{verdict}: {drifted}/{tested} features drifted = {report.share:.0%} "
               f"(threshold: more than {report.threshold:.0%}{rate})")
-    moved = [f.name for f in report.tested if f.drifted]
+    moved = [f.name for f in report.features_ranked if f.drifted]
     if moved:
         out.print(f"moved: {', '.join(moved)}")
     if report.live:
