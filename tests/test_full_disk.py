@@ -18,11 +18,11 @@ pytestmark = pytest.mark.integration
 TOKEN = "full-disk-test-token"
 
 
-@pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
+@contextlib.contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` at `mount` (skips the test where mounting is not allowed), unmounted after."""
     mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
@@ -30,6 +30,12 @@ def disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    with tmpfs(tmp_path / "disk", "4m") as mount:
+        yield mount
 
 
 def fill(disk: Path) -> Path:
@@ -105,28 +111,22 @@ def test_rollback_on_a_full_disk_switches_nothing_and_exits_3(tmp_path: Path, tr
 
     if shutil.which("prometheus") is None:
         pytest.skip("prometheus is not installed")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    stack = Stack(mount / "state", trained_registry, {"model.variant": "baseline"})
-    try:
-        started(stack)
-        filler = fill(mount)
-        result = stack.run("rollback", "--to", "ml", "--yes", "--reason", "full disk test")
-        assert result.returncode == 3, result.stdout + result.stderr
-        assert "the disk is full" in result.stdout + result.stderr, result.stdout + result.stderr
-        assert "not switched" in result.stdout and "already serving" not in result.stdout, result.stdout
-        versions = {c["name"]: c["detail"] for c in stack.json("status") if c["name"] in ("predict", "consume")}
-        assert all(detail.startswith("model baseline ") for detail in versions.values()), versions
-        health = json.loads(stack.run("health", "--json").stdout)
-        one = [c for c in health["checks"] if c["name"] == "one served model"]
-        assert one and one[0]["ok"], health["checks"]  # predict and consume on the same model
-        filler.unlink()
-        again = stack.run("rollback", "--to", "ml", "--yes", "--reason", "space again")
-        assert again.returncode == 0, again.stdout + again.stderr
-    finally:
-        stack.run("down")
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+    with tmpfs(tmp_path / "disk", "256m") as mount:
+        stack = Stack(mount / "state", trained_registry, {"model.variant": "baseline"})
+        try:
+            started(stack)
+            filler = fill(mount)
+            result = stack.run("rollback", "--to", "ml", "--yes", "--reason", "full disk test")
+            output = result.stdout + result.stderr
+            assert result.returncode == 3 and "the disk is full" in output, output
+            assert "not switched" in result.stdout and "already serving" not in result.stdout, result.stdout
+            served = {c["name"]: c["detail"] for c in stack.json("status") if c["name"] in ("predict", "consume")}
+            assert all(detail.startswith("model baseline ") for detail in served.values()), served
+            health = json.loads(stack.run("health", "--json").stdout)
+            one = [c for c in health["checks"] if c["name"] == "one served model"]
+            assert one and one[0]["ok"], health["checks"]  # predict and consume on the same model
+            filler.unlink()
+            again = stack.run("rollback", "--to", "ml", "--yes", "--reason", "space again")
+            assert again.returncode == 0, again.stdout + again.stderr
+        finally:
+            stack.run("down")

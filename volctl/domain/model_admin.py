@@ -214,10 +214,12 @@ class ModelAdmin:
             return model
         loaded_s = time.perf_counter() - started
         after = _describe(model)
-        no_room = self._no_room(request, before, after)
+        no_room = self._no_room()
         if request["dry_run"]:
-            return no_room or AdminReply(200, {"service": self.service, "dry_run": True, "before": before,
-                                               "after": after, "load_ms": round(loaded_s * 1000, 2)}, "dry_run")
+            if no_room is not None:
+                return self._unrecorded(request, before, after, no_room)
+            return AdminReply(200, {"service": self.service, "dry_run": True, "before": before, "after": after,
+                                    "load_ms": round(loaded_s * 1000, 2)}, "dry_run")
         if all(before.get(key) == after[key] for key in ("variant", "version", "sha")):
             return AdminReply(200, {"service": self.service, "before": before, "after": after, "changed": False,
                                     "load_ms": round(loaded_s * 1000, 2), "swap_ms": 0.0}, "unchanged")
@@ -227,7 +229,7 @@ class ModelAdmin:
                                 "models (predict and the stream)", f"switch every service: `volctl rollback --to "
                                 f"{after['variant']}` (it sends a change_id and verifies each)")
         if no_room is not None and not request["revert"]:  # a revert may use what is left: it undoes a split
-            return no_room
+            return self._unrecorded(request, before, after, no_room)
         # All or nothing: the choice is written (not yet in place) before the swap and the audit line
         # after it; a write that fails undoes the swap. A full disk once left predict on ml, consume
         # on baseline and no audit line.
@@ -287,14 +289,14 @@ class ModelAdmin:
                     "change_id": request["change_id"]}
         return json.dumps(document, indent=2, sort_keys=True).encode()
 
-    def _no_room(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> AdminReply | None:
-        """A refusal when the state dir's disk has less than MIN_FREE_BYTES free (checked before a
-        dry run too: `volctl rollback` then stops before anything is switched)."""
+    def _no_room(self) -> OSError | None:
+        """ENOSPC when the state dir's disk has less than MIN_FREE_BYTES free (checked before a dry
+        run too: `volctl rollback` then stops before anything is switched)."""
         free = free_bytes(self.settings.state_path)
         if free >= MIN_FREE_BYTES:
             return None
-        return self._unrecorded(request, before, after, OSError(
-            errno.ENOSPC, f"{free:,} bytes free, a switch needs {MIN_FREE_BYTES:,}", str(self.settings.state_path)))
+        return OSError(errno.ENOSPC, f"{free:,} bytes free, a switch needs {MIN_FREE_BYTES:,}",
+                       str(self.settings.state_path))
 
     def _unrecorded(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any],
                     exc: OSError) -> AdminReply:
