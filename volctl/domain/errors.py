@@ -65,4 +65,4 @@ def disk_full(exc: BaseException, where: object = None) -> DiskFull | None:
         return DiskFull(f"cannot write: the disk is {reason} ({exc.strerror})",
                         "free space on the disk of the state dir and the registry (`df -h`), then try again")
     return DiskFull(f"cannot write to {place}: the disk is {reason} ({exc.strerror})",
-                    f"free space on the disk holding {place} (`df -h {place}`), then run the command again")
+                    f"free space on the disk holding {place} (`df -h {place}`), then try again")
