@@ -23,8 +23,8 @@ def registry_with_model(given: str | None) -> Path:
     """The given registry, else a fresh one trained on ../shared/data (synthetic without it)."""
     if given:
         return Path(given)
-    from volctl.core.dataset import load_dataset
-    from volctl.core.training import train_model
+    from volctl.core.model.dataset import load_dataset
+    from volctl.core.model.training import train_model
     from volctl.domain.registry import Registry
 
     root = Path(tempfile.mkdtemp(prefix="volctl-bench-"))

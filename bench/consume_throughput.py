@@ -28,7 +28,7 @@ from _common import ROOT, SHARED_DATA, free_port, registry_with_model
 def preload(bootstrap: str, topic: str, count: int) -> int:
     """Publish `count` real ticks (the recordings repeated as needed) the way `volctl ingest` does."""
     from volctl.clients.kafka import Publisher
-    from volctl.core.ingest import Limits, load_replay, publish, replay_stream, synthetic_stream
+    from volctl.core.operations.ingest import Limits, load_replay, publish, replay_stream, synthetic_stream
 
     if SHARED_DATA.is_dir():
         ticks, _ = load_replay(SHARED_DATA, "UTC")
@@ -131,7 +131,7 @@ def main() -> int:
     import shutil
 
     from volctl.clients.processes import Supervisor
-    from volctl.core.broker import start_broker
+    from volctl.core.operations.broker import start_broker
     from volctl.domain.registry import Registry
     from volctl.domain.settings import load_settings
 

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 from _common import ROOT, SHARED_DATA
 
-from volctl.core.dataset import load_dataset, series_frame
-from volctl.core.drift import _evidently
-from volctl.core.drift_calibration import chunks_of, load_calibration, wasserstein_norm
-from volctl.core.training import train_model
+from volctl.core.model.dataset import load_dataset, series_frame
+from volctl.core.model.drift import _evidently
+from volctl.core.model.drift_calibration import chunks_of, load_calibration, wasserstein_norm
+from volctl.core.model.training import train_model
 from volctl.domain.features import FEATURES
 from volctl.domain.perturb import wider_and_thinner, wilder_walk
 from volctl.domain.recordings import iter_series

@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--rates", default="200,1000,2000,5000")
     parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
     args = parser.parse_args()
-    from volctl.core.load import processes_for, real_bodies, run_load
+    from volctl.core.operations.load import processes_for, real_bodies, run_load
     from volctl.domain.registry import Registry
 
     registry = registry_with_model(args.registry)

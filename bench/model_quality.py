@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 from _common import SHARED_DATA
 
-from volctl.core.dataset import load_dataset
-from volctl.core.evaluation import pr_auc, variant_metrics
-from volctl.core.out_of_time import evaluate_version
-from volctl.core.rules import PERSISTENCE_FEATURES
-from volctl.core.selection import decision_threshold
-from volctl.core.training import rows_of, seeded, split_by_time, train_model
+from volctl.core.model.dataset import load_dataset
+from volctl.core.model.evaluation import pr_auc, variant_metrics
+from volctl.core.model.out_of_time import evaluate_version
+from volctl.core.model.rules import PERSISTENCE_FEATURES
+from volctl.core.model.selection import decision_threshold
+from volctl.core.model.training import rows_of, seeded, split_by_time, train_model
 from volctl.domain.features import FEATURES
 from volctl.domain.figures import interval_text, lift_text
 from volctl.domain.registry import Registry

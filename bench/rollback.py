@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--registry", help="model registry (default: train one on ../shared/data)")
     args = parser.parse_args()
     from volctl.clients.processes import Supervisor
-    from volctl.core.load import real_bodies, run_load
+    from volctl.core.operations.load import real_bodies, run_load
     from volctl.domain.registry import Registry
 
     registry = registry_with_model(args.registry)

@@ -37,7 +37,7 @@ CONCURRENCY = (10, 25, 50)
 
 def preload(bootstrap: str, topic: str, count: int) -> int:
     from volctl.clients.kafka import Publisher
-    from volctl.core.ingest import Limits, publish, synthetic_stream
+    from volctl.core.operations.ingest import Limits, publish, synthetic_stream
     from volctl.domain.settings import KafkaSettings
 
     publisher = Publisher(bootstrap, products=KafkaSettings().products)
@@ -51,7 +51,7 @@ def preload_real(bootstrap: str, topic: str, passes: int = 2) -> int:
     from collections import Counter
 
     from volctl.clients.kafka import Publisher
-    from volctl.core.ingest import load_replay, publish
+    from volctl.core.operations.ingest import load_replay, publish
     from volctl.domain.settings import KafkaSettings
 
     ticks, _ = load_replay(SHARED_DATA, "UTC")
@@ -168,7 +168,7 @@ def main() -> int:
     import os
 
     from volctl.clients.processes import Supervisor
-    from volctl.core.broker import start_broker
+    from volctl.core.operations.broker import start_broker
     from volctl.domain.registry import Registry
     from volctl.domain.settings import load_settings
 

@@ -287,8 +287,8 @@ def cached_registry(name: str, data: list[Path] | None, seed: int = 7, synthetic
     CACHE.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if not folder.is_dir():
-            from volctl.core.dataset import load_dataset
-            from volctl.core.training import train_model
+            from volctl.core.model.dataset import load_dataset
+            from volctl.core.model.training import train_model
             from volctl.domain.registry import Registry
 
             partial = folder.with_name(folder.name + ".partial")
@@ -426,7 +426,7 @@ class Broker:
 def start_test_broker(state_dir: Path) -> Broker:
     """A real embedded tansu broker on a free port, managed as `volctl up` manages it."""
     from volctl.clients.processes import Supervisor
-    from volctl.core.broker import start_broker
+    from volctl.core.operations.broker import start_broker
     from volctl.domain.settings import load_settings
 
     port = free_port()

@@ -1,6 +1,6 @@
 """Issue 26, point 5: every alert rule volctl renders is proven under `promtool test rules`: it
 fires on a synthetic series of its incident within its `for:`, and stays silent on a healthy one.
-The cases come from the catalogue (volctl/core/alert_proofs.py), so a new alert without a proof
+The cases come from the catalogue (volctl/core/monitoring/alert_proofs.py), so a new alert without a proof
 fails here, and so does a rule that cannot fire."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import httpx
 import pytest
 import yaml
 
-from volctl.core import queries
-from volctl.core.alert_proofs import death_cases, deaths, promtool_cases, proofs
+from volctl.core.monitoring import alert_rules
+from volctl.core.monitoring.alert_proofs import death_cases, deaths, promtool_cases, proofs
 from volctl.domain.settings import SloSettings, load_settings
 from volctl.reports.monitoring import render_monitoring
 
 
 def test_every_alert_of_the_catalogue_has_a_proof() -> None:
-    names = {alert.name for alert in queries.alerts(SloSettings())}
+    names = {alert.name for alert in alert_rules.alerts(SloSettings())}
     assert names == set(proofs(SloSettings())), names ^ set(proofs(SloSettings()))
 
 
@@ -36,7 +36,7 @@ def test_every_rendered_alert_fires_on_its_incident_and_stays_silent_when_health
     test_file.write_text(yaml.safe_dump(spec, sort_keys=False))
     result = subprocess.run(["promtool", "test", "rules", str(test_file)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(cases) == 2 * len(queries.alerts(settings.slo))
+    assert len(cases) == 2 * len(alert_rules.alerts(settings.slo))
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
@@ -89,7 +89,7 @@ def test_each_killed_component_pages_once_through_the_real_alertmanager(tmp_path
                                 f"--storage.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
                                 "--cluster.listen-address="], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/api/v2/alerts"
-    catalogue = {a.name: a for a in queries.alerts(settings.slo)}
+    catalogue = {a.name: a for a in alert_rules.alerts(settings.slo)}
     death = deaths(settings.slo)[component]
     sent = [{"labels": {"alertname": name, **catalogue[name].labels, **labels},
              "annotations": {**catalogue[name].annotations, "value": value}}

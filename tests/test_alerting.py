@@ -24,9 +24,9 @@ from tests.conftest import ROOT, free_port, wait_for_http, write_config
 from tests.stacks import Stack, needs_prometheus
 from volctl.clients.alertmanager import AlertmanagerClient
 from volctl.clients.prometheus import PrometheusClient
-from volctl.core import queries
-from volctl.core.alerts import alerts_report
-from volctl.core.runbooks import find_runbook
+from volctl.core.monitoring import alert_rules
+from volctl.core.monitoring.alerts import alerts_report
+from volctl.core.monitoring.runbooks import find_runbook
 from volctl.domain.clock import epoch_of_rfc3339
 from volctl.domain.errors import ConfigError
 from volctl.domain.incidents import MAX_NOTIFICATION_BYTES, BadNotification, entries_of, incidents_of, receiver_secret
@@ -137,13 +137,13 @@ def test_a_fire_drill_scales_every_hold_and_nothing_else(tmp_path: Path) -> None
 
 
 def test_a_page_inhibits_the_ticket_of_its_own_objective() -> None:
-    burns = {a.name: a for a in queries.burn_alerts(load_settings(env={}).slo)}
+    burns = {a.name: a for a in alert_rules.burn_alerts(load_settings(env={}).slo)}
     assert burns["SloBurnErrors1h"].labels["objective"] == burns["SloBurnErrors1d"].labels["objective"] == "errors"
     assert burns["SloBurnErrors1h"].severity == "page" and burns["SloBurnErrors1d"].severity == "ticket"
 
 
 def test_every_alert_names_an_existing_runbook_and_runbook_run_takes_the_alert_name() -> None:
-    catalogue = queries.alerts(load_settings(env={}).slo)
+    catalogue = alert_rules.alerts(load_settings(env={}).slo)
     by_alert = {a.name: a.runbook for a in catalogue}
     for alert in catalogue:
         assert alert.summary and alert.severity in ("page", "ticket")
@@ -187,7 +187,7 @@ def test_the_report_merges_what_alertmanager_holds_with_what_prometheus_evaluate
         "alerts": [{"labels": down, "state": "firing", "value": "0e+00", "activeAt": "2026-12-06T07:16:30Z"},
                    {"labels": lag, "state": "pending", "value": "4.2e+01", "activeAt": "2026-12-06T07:20:00Z",
                     "annotations": {"summary": "lag"}}]}}}))
-    report = alerts_report(manager, prometheus, queries.alerts(load_settings(env={}).slo), tmp_path)
+    report = alerts_report(manager, prometheus, alert_rules.alerts(load_settings(env={}).slo), tmp_path)
     assert [(a.name, a.state, a.value) for a in report.alerts] == [
         ("ServiceDown", "firing", 0.0), ("ConsumerLagHigh", "pending", 42.0), ("StreamStale", "silenced", None)]
     assert report.alerts[0].since == "2026-12-06T07:17:30Z" and report.alerts[0].labels["member"] == "consume-2"
@@ -427,14 +427,14 @@ def test_a_forged_alert_can_neither_drive_the_terminal_nor_suggest_a_command(tmp
     empty = AlertmanagerClient("http://am:9093", transport=_api({"/api/v2/alerts": [], "/api/v2/silences": []}))
     prometheus = PrometheusClient("http://prom:9090", transport=_api({"/api/v1/alerts": {
         "status": "success", "data": {"alerts": []}}}))
-    report = alerts_report(empty, prometheus, queries.alerts(load_settings(env={}).slo), tmp_path)
+    report = alerts_report(empty, prometheus, alert_rules.alerts(load_settings(env={}).slo), tmp_path)
     runs = {i.alertname: i.runbook for i in report.incidents}
     assert runs == {entry["alertname"]: "", "ConsumerDown": "volctl runbook run consumer-lag"}  # the catalogue's
 
 
 def test_tail_shows_a_hostile_key_and_body_as_escapes() -> None:
     from volctl.clients.kafka import Message
-    from volctl.core.topics import KEY_SHOWN, TailedMessage
+    from volctl.core.operations.topics import KEY_SHOWN, TailedMessage
 
     message = Message("ticks.raw", 0, 1, 0, b"\x1b[2J" + b"k" * 10_000, b'"\x1b]0;owned\x07"')
     shown = TailedMessage.of(message)

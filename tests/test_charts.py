@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from volctl.core.histogram import Histogram, percentile_distribution
+from volctl.core.operations.histogram import Histogram, percentile_distribution
 from volctl.reports.charts import Axis, Rule, Series, _ticks, line_chart, nines, percentile_of_nines, time_axis
 
 

@@ -70,7 +70,7 @@ def test_feature_log_window_against_the_model_reference(tmp_path: Path, shared_d
                                                         trained_registry: Path) -> None:
     """The consume service's feature log (written by the real FeatureLog) over --window, against
     reference.parquet of the newest model version; then the consume service's drift gauges."""
-    from volctl.core.dataset import load_dataset
+    from volctl.core.model.dataset import load_dataset
     from volctl.domain.drift_metrics import DriftCollector, latest_summary_path
     from volctl.domain.feature_log import FeatureLog
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT, volctl, write_config
-from volctl.core.drift_calibration import (
+from volctl.core.model.drift_calibration import (
     MIN_CHUNKS_FOR_QUANTILE,
     calibrate_features,
     choose_window,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.test_drift import APR_3
 from volctl.cli.app import app
-from volctl.core.drift_streams import prepared_current
+from volctl.core.model.drift_streams import prepared_current
 from volctl.domain.errors import ConfigError
 from volctl.domain.perturb import Perturbation
 from volctl.domain.recordings import iter_series
@@ -64,7 +64,7 @@ def test_bad_drift_stream_options_are_clear_errors(tmp_path: Path, args: list[st
 
 def test_the_table_reads_from_what_moved_most() -> None:
     """Issue 40: the drift tables were sorted alphabetically, not by score over threshold."""
-    from volctl.core.drift import FeatureDrift, by_severity
+    from volctl.core.model.drift import FeatureDrift, by_severity
 
     features = [FeatureDrift("a_calm", score=0.01, threshold=0.1), FeatureDrift("b_untested", note="no quotes"),
                 FeatureDrift("c_moved", score=0.3, threshold=0.2, drifted=True),

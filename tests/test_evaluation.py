@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from volctl.core.evaluation import (
+from volctl.core.model.evaluation import (
     MIN_EPISODES,
     RECOMMEND_EPISODES,
     Rows,
@@ -149,7 +149,7 @@ def test_episodes_join_positive_ticks_within_the_horizon() -> None:
 def test_pr_auc_equals_scikit_learns_average_precision_with_ties() -> None:
     from sklearn.metrics import average_precision_score
 
-    from volctl.core.evaluation import pr_auc
+    from volctl.core.model.evaluation import pr_auc
 
     rng = np.random.default_rng(4)
     for rows in (10, 300, 5000):

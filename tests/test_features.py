@@ -123,7 +123,7 @@ def test_every_feature_is_scale_free(feature: str) -> None:
 def test_the_warm_up_rule_is_the_same_in_batch_and_streaming_and_warm_rows_get_no_label(shared_data: Path) -> None:
     """Issue 14: a tick is labelled only with 300 s of history in its segment; live, predictions
     carry warming_up by the same rule, tick for tick."""
-    from volctl.core.dataset import load_dataset, series_frame
+    from volctl.core.model.dataset import load_dataset, series_frame
     from volctl.domain.features import FeatureEngine
     from volctl.domain.labels import HISTORY_S, history_covered
     from volctl.domain.recordings import iter_series

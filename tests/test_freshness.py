@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.stacks import Stack, needs_prometheus
-from volctl.core.freshness import Expectation, from_members
+from volctl.core.monitoring.freshness import Expectation, from_members
 from volctl.domain.verdict import Verdict
 
 NOW = 1_800_000_000.0
@@ -39,7 +39,7 @@ def test_nothing_running_is_not_judged_and_a_starting_source_is_not_a_stall() ->
 
 
 def test_lag_is_never_ok_on_a_stream_that_should_flow_and_does_not() -> None:
-    from volctl.core.lag import ERR, OK, LagInputs, Observation
+    from volctl.core.operations.lag import ERR, OK, LagInputs, Observation
 
     class Reader:
         bootstrap = "127.0.0.1:9092"

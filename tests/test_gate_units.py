@@ -10,7 +10,7 @@ pytestmark = pytest.mark.unit
 def test_the_gate_passes_only_when_every_check_passed_or_was_accepted_by_name() -> None:
     """Issue 38: the gate printed "ship" while its quality row read "not judged" (0 spike episodes).
     An inconclusive check makes the gate inconclusive (exit 3) unless its class is accepted."""
-    from volctl.core.gate import ERROR, FAIL, INCONCLUSIVE, PASS, GateCheck, GateReport
+    from volctl.core.operations.gate import ERROR, FAIL, INCONCLUSIVE, PASS, GateCheck, GateReport
 
     def gate(*verdicts: str, accept: tuple[str, ...] = ()) -> GateReport:
         checks = [GateCheck(f"c{i}", "quality", "m", "t", v) for i, v in enumerate(verdicts)]
@@ -35,7 +35,7 @@ def test_the_gate_passes_only_when_every_check_passed_or_was_accepted_by_name() 
 def test_every_check_links_the_evidence_the_bundle_holds_and_an_unknown_says_what_to_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The quality row's evidence was "-" while quality.html was in the bundle (the link went by the
     check's name): rows link by class now. A row that could not measure says what to do."""
-    from volctl.core.gate import ERROR, INCONCLUSIVE, PASS, GateCheck, GateReport
+    from volctl.core.operations.gate import ERROR, INCONCLUSIVE, PASS, GateCheck, GateReport
     from volctl.reports.gate_html import write_gate_index
 
     for page in ("load.html", "slo.html", "quality.html", "lag.json"):

@@ -120,7 +120,7 @@ def test_a_lone_surrogate_is_a_counted_422_and_survives_the_audit_log(admin_pred
                        content=b'{"variant": "ml", "version": "nosuch-\\ud800", "actor": "\\ud800", '
                                b'"reason": "x\\udfffy"}')
     assert reply.status_code == 404
-    from volctl.core.rollback import rollback_history
+    from volctl.core.operations.rollback import rollback_history
     from volctl.domain.settings import load_settings
 
     entries = rollback_history(load_settings(env={}, overrides={"state_dir": str(state)}))

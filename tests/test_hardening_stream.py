@@ -44,7 +44,7 @@ def test_a_tick_from_the_future_goes_to_the_dlq(stream_env: StreamEnv) -> None:
 def test_a_broker_restart_duplicates_at_most_what_was_in_flight(tmp_path: Path, trained_registry: Path,
                                                                   shared_data: Path) -> None:
     from tests.conftest import start_test_broker
-    from volctl.core.broker import start_broker
+    from volctl.core.operations.broker import start_broker
 
     broker = start_test_broker(tmp_path / "broker")
     env = StreamEnv(broker.bootstrap, broker.port, "dups", tmp_path / "state", trained_registry)
@@ -106,7 +106,7 @@ def test_ingest_carries_on_through_a_broker_restart_and_loses_nothing(tmp_path: 
     the broker is away, a new producer resends what was refused, and the run ends with nothing lost."""
     from tests.conftest import start_test_broker
     from volctl.clients.kafka import ensure_topics, list_topics
-    from volctl.core.broker import start_broker
+    from volctl.core.operations.broker import start_broker
 
     broker = start_test_broker(tmp_path / "broker")
     env = StreamEnv(broker.bootstrap, broker.port, "restart", tmp_path / "state", trained_registry)

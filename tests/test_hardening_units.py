@@ -67,7 +67,7 @@ def test_feature_windows_stay_bounded_for_any_tick_sequence(offsets: list[tuple[
 def test_lag_is_never_negative_for_any_offsets(reads: list[tuple[int | None, int | None]]) -> None:
     """Whatever the broker answers (an under-reported end, a commit racing the read), offset lag,
     time lag and time to drain are never negative: a figure that cannot be known is None."""
-    from volctl.core.lag import UNKNOWN, Observation, judge_history
+    from volctl.core.operations.lag import UNKNOWN, Observation, judge_history
 
     history = [{0: Observation(1000.0 + i, high, committed, 999.0)} for i, (high, committed) in enumerate(reads)]
     result = judge_history(history, "g", "t", 30.0, None)
@@ -87,7 +87,7 @@ def test_a_group_that_does_not_read_the_topic_is_not_called_stalled() -> None:
     reason, never STALL or ERR."""
     import pytest
 
-    from volctl.core.lag import LagInputs, Observation
+    from volctl.core.operations.lag import LagInputs, Observation
     from volctl.domain.errors import NotEnoughData
 
     class Reader:
@@ -109,7 +109,8 @@ def test_load_against_a_stopped_service_fails_fast_and_never_passes_latency(tmp_
 
     import pytest
 
-    from volctl.core.load import LoadResult, judge, run_load
+    from volctl.core.operations.load import judge, run_load
+    from volctl.core.operations.load_schedule import LoadResult
     from volctl.domain.errors import Unreachable
     from volctl.domain.settings import SloSettings
 
@@ -176,7 +177,7 @@ def test_an_end_below_the_committed_offset_is_read_again_then_bounded_by_it() ->
     from kafka import TopicPartition
 
     from volctl.clients.kafka import Committed
-    from volctl.core.lag import OK, judge_history, observe
+    from volctl.core.operations.lag import OK, judge_history, observe
 
     class Reader:
         def __init__(self, ends: list[int]) -> None:
@@ -207,7 +208,8 @@ def test_a_generator_a_few_ms_late_is_information_not_a_failed_release() -> None
     """Issue 24: at 20 req/s, 12 sends up to 10.9 ms late failed `load` and the gate. Lateness fails
     the run only when the asked rate was missed by more than 2 % or its p95 is a material share of
     the latency objective; the corrected latency counts it either way."""
-    from volctl.core.load import LoadResult, judge
+    from volctl.core.operations.load import judge
+    from volctl.core.operations.load_schedule import LoadResult
     from volctl.domain.settings import SloSettings
 
     def run(late_ms: list[float], sent: int = 300, span_s: float = 15.0) -> LoadResult:

@@ -9,7 +9,7 @@ import httpx
 from tests.conftest import free_port
 from volctl.clients.http import ServiceClient
 from volctl.clients.prometheus import PrometheusClient
-from volctl.core.health import StackClients, check_stack
+from volctl.core.operations.health import StackClients, check_stack
 from volctl.domain.settings import load_settings
 from volctl.domain.verdict import Verdict
 
@@ -46,7 +46,7 @@ def test_a_member_still_joining_and_a_served_model_unknown_here_are_failed_check
 
 def test_a_target_not_scraped_yet_is_starting_not_down() -> None:
     """Issue 24: straight after `up` or `scale`, health failed "scrape targets up" for a few seconds."""
-    from volctl.core.health import check_prometheus
+    from volctl.core.operations.health import check_prometheus
 
     def targets(*health: str) -> PrometheusClient:
         members = [{"labels": {"job": "consume", "member": f"consume-{i + 1}"}, "health": h}

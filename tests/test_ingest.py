@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tests.streaming import StreamEnv, read_topic
-from volctl.core.ingest import at_rate, load_replay, paced
+from volctl.core.operations.ingest import at_rate, load_replay, paced
 from volctl.domain.ticks import Tick
 
 LIVE = "btcusd_2026-04-04_advtrade_live_messages.ndjson"

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ROOT, Broker, volctl
 from tests.stacks import Stack, on_slow_stack
 from tests.test_slo_check import stack_up
-from volctl.core.lag import ERR, OK, STALL, STOP, WARN, Observation, evaluate
+from volctl.core.operations.lag import ERR, OK, STALL, STOP, WARN, Observation, evaluate
 from volctl.domain.perturb import shifted, wider_and_thinner, write_recording
 from volctl.domain.recordings import iter_series
 from volctl.domain.registry import Registry
@@ -115,8 +115,8 @@ def _outcomes_match_the_batch_labels(stack: Stack, registry_root: Path) -> None:
     """Every prediction of the replay met its label in the live stream: the same label, future
     volatility and level as training's batch rule (seeded as the version is) for that tick, on
     ticks.outcomes and in the outcomes log; `volctl quality`'s alert lift is the batch figure."""
-    from volctl.core.dataset import series_frame
-    from volctl.core.evaluation import Rows, alert_lift
+    from volctl.core.model.dataset import series_frame
+    from volctl.core.model.evaluation import Rows, alert_lift
     from volctl.domain.labels import label_rule_of
 
     registry = Registry(registry_root)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port, wait_for_http
-from volctl.core.histogram import Histogram, bootstrap_difference
-from volctl.core.load import Ramp, intended_times, run_load
+from volctl.core.operations.histogram import Histogram, bootstrap_difference
+from volctl.core.operations.load import run_load
+from volctl.core.operations.load_schedule import Ramp, intended_times
 
 VOLCTL = str(Path(sys.executable).parent / "volctl")
 
@@ -147,7 +148,7 @@ def test_load_against_nothing_fails_fast_and_says_so(tmp_path: Path) -> None:
 def test_a_service_that_stops_during_the_run_is_an_error_not_a_failed_release() -> None:
     """Issue 41: `volctl down` during `gate` read "failed: errors, load", blaming the release; a
     refused connection is no answer to judge (exit 3)."""
-    from volctl.core.load import judge
+    from volctl.core.operations.load import judge
     from volctl.domain.settings import SloSettings
     from volctl.domain.verdict import Verdict
 

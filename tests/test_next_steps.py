@@ -57,8 +57,8 @@ def test_the_check_finds_what_does_not_exist() -> None:
 
 
 def test_every_next_step_of_the_gate_and_of_quality_exists() -> None:
-    from volctl.core.gate import INCONCLUSIVE, WHAT_TO_DO, GateCheck, GateReport
-    from volctl.core.quality import quality_report
+    from volctl.core.model.quality import quality_report
+    from volctl.core.operations.gate import INCONCLUSIVE, WHAT_TO_DO, GateCheck, GateReport
 
     texts = [(text, ["gate"]) for text in WHAT_TO_DO.values()]
     calm = GateReport("60s", "b", "t", [GateCheck("q", "quality", "m", "t", INCONCLUSIVE),

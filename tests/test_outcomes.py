@@ -13,7 +13,7 @@ import pytest
 
 from services.consume.processor import TickProcessor
 from tests.test_consume_units import FakeRecord
-from volctl.core.dataset import series_frame
+from volctl.core.model.dataset import series_frame
 from volctl.domain.features import FeatureEngine
 from volctl.domain.labels import ForwardLabels, forward_volatility, label_rule_of
 from volctl.domain.recordings import iter_series
@@ -199,7 +199,7 @@ def _logged(state_dir: Path, documents: list[dict], again: int = 0) -> Path:
 
 def test_the_guard_never_flaps_and_cannot_measure_is_not_a_failure(tmp_path: Path, shared_data: Path,
                                                                   trained_registry: Path) -> None:
-    from volctl.core.guard import GuardPolicy, GuardState, evaluate
+    from volctl.core.operations.guard import GuardPolicy, GuardState, evaluate
     from volctl.domain.feature_log import JsonLinesLog
     from volctl.domain.outcomes import OUTCOMES_PREFIX, outcomes_folder
     from volctl.domain.settings import load_settings

@@ -54,7 +54,7 @@ def test_rollback_history(narrow) -> None:
 
 
 def test_model_list(narrow) -> None:
-    from volctl.core.models import ModelSummary, VariantSummary
+    from volctl.core.model.models import ModelSummary, VariantSummary
     from volctl.render.models import model_table
 
     variants = [VariantSummary("ml", 0.2391, 0.283, 0.2, 0.4, SHA),
@@ -65,7 +65,7 @@ def test_model_list(narrow) -> None:
 
 
 def test_slo_check(narrow) -> None:
-    from volctl.core.slo import SloReport, SloRow
+    from volctl.core.monitoring.slo import SloReport, SloRow
     from volctl.render.slo import slo_table
 
     report = SloReport("http://127.0.0.1:9090", "30d", "30d", 123456.0, rows=[
@@ -80,7 +80,7 @@ def test_slo_check(narrow) -> None:
 
 
 def test_slo_check_on_a_young_stack(narrow) -> None:
-    from volctl.core.slo import Budget, SloReport, SloRow
+    from volctl.core.monitoring.slo import Budget, SloReport, SloRow
     from volctl.render.slo import slo_table
 
     report = SloReport("http://127.0.0.1:9090", "5m", "30d", 0.0, data_span_s=120.0,
@@ -94,7 +94,7 @@ def test_slo_check_on_a_young_stack(narrow) -> None:
 
 
 def test_lag(narrow) -> None:
-    from volctl.core.lag import GroupLag, PartitionLag
+    from volctl.core.operations.lag import GroupLag, PartitionLag
     from volctl.render.kafka import lag_report
 
     lag = GroupLag("volctl-consumer-with-a-long-name", "ticks.raw", 5.0, 6, [
@@ -106,7 +106,7 @@ def test_lag(narrow) -> None:
 
 
 def test_alerts(narrow) -> None:
-    from volctl.core.alerts import ActiveAlert, AlertsReport
+    from volctl.core.monitoring.alerts import ActiveAlert, AlertsReport
     from volctl.domain.incidents import Incident
     from volctl.render.alerts import alerts_view
     from volctl.render.console import out

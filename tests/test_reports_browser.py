@@ -18,7 +18,7 @@ from tests.stacks import Stack, needs_prometheus, on_healthy_stack
 from tests.test_drift import APR_3, _config, _drift
 from tests.test_outcomes import _outcomes_of_a_replay
 from volctl.cli.app import app
-from volctl.core.slo import SloReport
+from volctl.core.monitoring.slo import SloReport
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import json
 import httpx
 
 from volctl.clients.http import ServiceClient
-from volctl.core.rollback import execute_rollback, plan_rollback
+from volctl.core.operations.rollback import execute_rollback, plan_rollback
 
 ML = {"model": "ml", "version": "v1", "sha": "a" * 64}
 

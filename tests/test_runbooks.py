@@ -12,9 +12,9 @@ import pytest
 
 from tests.conftest import ROOT, VOLCTL
 from tests.stacks import Stack, on_healthy_stack, on_slow_stack
-from volctl.core import queries
-from volctl.core.runbook_run import answered_alerts
-from volctl.core.runbooks import check_runbook, list_runbooks, parse_runbook
+from volctl.core.monitoring import alert_rules
+from volctl.core.monitoring.runbook_run import answered_alerts
+from volctl.core.monitoring.runbooks import check_runbook, list_runbooks, parse_runbook
 from volctl.domain.incidents import Incident
 from volctl.domain.settings import SloSettings
 
@@ -34,7 +34,7 @@ def test_every_shipped_runbook_checks_and_every_alert_names_one() -> None:
     for runbook in runbooks.values():
         assert runbook.summary and runbook.steps, runbook.name
         assert check_runbook(runbook, _check_command) == [], runbook.name
-    assert {alert.runbook for alert in queries.alerts(SloSettings())} <= set(runbooks)
+    assert {alert.runbook for alert in alert_rules.alerts(SloSettings())} <= set(runbooks)
     result = _volctl("runbook", "check")
     checked = [line for line in result.stdout.splitlines() if line.startswith("ok ")]
     assert result.returncode == 0 and len(checked) == len(runbooks)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from volctl.core import queries
+from volctl.core.monitoring import alert_rules
 from volctl.domain.settings import SloSettings, load_settings
 from volctl.reports.monitoring import render_monitoring
 
@@ -20,7 +20,7 @@ FAILED = 'volatility_api_requests_total{endpoint="/predict",method="POST",status
 
 
 def _alert(name: str, value: str) -> dict:
-    alert = next(a for a in queries.alerts(SloSettings()) if a.name == name)
+    alert = next(a for a in alert_rules.alerts(SloSettings()) if a.name == name)
     return {"exp_labels": {"alertname": name, **alert.labels}, "exp_annotations": {**alert.annotations, "value": value}}
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from volctl.core import queries
-from volctl.core.slo import BREACHED, MET, NOT_JUDGED, TOO_FEW_LABELS, check_slos
+from volctl.core.monitoring import queries
+from volctl.core.monitoring.slo import BREACHED, MET, NOT_JUDGED, TOO_FEW_LABELS, check_slos
 from volctl.domain.settings import SloSettings
 
 
@@ -69,7 +69,7 @@ def test_each_expression_is_asked_once_and_explained_with_the_numbers_used() -> 
 
 def test_a_shorter_window_never_counts_more_requests_than_a_longer_one() -> None:
     """Issue 24: 439 requests in the 5 m window, 446 in 1 m: increase() extrapolates each window."""
-    from volctl.core.slo import WindowCounts, at_most_the_longer
+    from volctl.core.monitoring.slo import WindowCounts, at_most_the_longer
 
     counts = {"5m": WindowCounts("5m", 439.0, 1.0, 1.0, ()), "1m": WindowCounts("1m", 446.0, 3.0, 1.0, ()),
               "1h": WindowCounts("1h", 441.0, 1.0, 1.0, ())}

@@ -133,22 +133,22 @@ def test_prometheus_scrapes_both_services_and_rules_load(healthy_stack: Stack) -
         time.sleep(0.5)
     assert {t["labels"]["job"]: t["health"] for t in targets} == {"predict": "up", "consume": "up"}
     loaded = httpx.get(running_stack.url("prometheus") + "/api/v1/rules").json()["data"]["groups"]
-    from volctl.core import queries
+    from volctl.core.monitoring import alert_rules
     from volctl.domain.settings import SloSettings
 
-    expected = len(queries.recordings(SloSettings())) + len(queries.alerts(SloSettings()))
+    expected = len(alert_rules.recordings(SloSettings())) + len(alert_rules.alerts(SloSettings()))
     assert sum(len(g["rules"]) for g in loaded) == expected
 
 
 def test_every_promql_expression_of_rules_and_dashboard_returns_data(running_stack: Stack) -> None:
-    from volctl.core import queries
+    from volctl.core.monitoring import alert_rules
     from volctl.domain.settings import SloSettings
 
     rendered = running_stack.state / "prometheus" / "rendered"
     rules = yaml.safe_load((rendered / "prometheus" / "rules.yml").read_text())
     dashboard = json.loads((rendered / "grafana" / "dashboards" / "volctl.json").read_text())
-    catalogue = queries.every_expression(SloSettings())
-    alerts = {a.condition for a in queries.alerts(SloSettings())}
+    catalogue = alert_rules.every_expression(SloSettings())
+    alerts = {a.condition for a in alert_rules.alerts(SloSettings())}
     in_files = [r.get("expr") for g in rules["groups"] for r in g["rules"]]
     in_files += [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert all(expr in catalogue.values() or expr in alerts for expr in in_files)  # nothing hand-written
@@ -227,9 +227,9 @@ def test_up_trains_a_model_first_only_when_the_registry_is_empty(tmp_path: Path,
     on the configured data (here the synthetic source) and names the version; with one, nothing."""
     from types import SimpleNamespace
 
-    import volctl.core.dataset as dataset
-    import volctl.core.training as training
-    from volctl.core.stack import _ensure_model
+    import volctl.core.model.dataset as dataset
+    import volctl.core.model.training as training
+    from volctl.core.operations.stack import _ensure_model
     from volctl.domain.settings import load_settings
 
     asked: list[object] = []
@@ -250,7 +250,7 @@ def test_up_trains_a_model_first_only_when_the_registry_is_empty(tmp_path: Path,
 @pytest.mark.unit
 def test_logs_names_the_components_in_the_order_the_stack_starts_them() -> None:
     from volctl.cli.stack import COMPONENTS
-    from volctl.core.stack import ORDER
+    from volctl.core.operations.stack_processes import ORDER
 
     assert COMPONENTS == ORDER
 
@@ -258,7 +258,7 @@ def test_logs_names_the_components_in_the_order_the_stack_starts_them() -> None:
 def test_up_goes_on_when_the_recorded_model_left_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every service started on the configured model (the recorded one no longer loads): `up` says
     so and does not fail; a choice it cannot check at all (a service that does not answer) fails it."""
-    from volctl.core import rollback, stack
+    from volctl.core.operations import rollback, stack
     from volctl.domain.errors import Unreachable
     from volctl.domain.registry import ModelNotFound
     from volctl.domain.settings import load_settings

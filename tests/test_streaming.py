@@ -182,7 +182,7 @@ def test_metrics_show_lag_and_rate_moving_during_a_replay(stream_env: StreamEnv,
 
 def test_consumer_rides_out_a_broker_restart(tmp_path: Path, trained_registry: Path, shared_data: Path) -> None:
     from tests.conftest import start_test_broker
-    from volctl.core.broker import start_broker
+    from volctl.core.operations.broker import start_broker
 
     broker = start_test_broker(tmp_path / "broker")
     env = StreamEnv(broker.bootstrap, broker.port, "restart", tmp_path / "state", trained_registry)
@@ -216,7 +216,7 @@ def test_consumer_rides_out_a_broker_restart(tmp_path: Path, trained_registry: P
 
 def test_a_configured_cluster_is_used_and_no_broker_started(kafka_broker, tmp_path: Path) -> None:
     from volctl.clients.processes import Supervisor
-    from volctl.core.broker import start_broker
+    from volctl.core.operations.broker import start_broker
     from volctl.domain.settings import load_settings
 
     settings = load_settings(env={}, overrides={"state_dir": str(tmp_path), "kafka.bootstrap": kafka_broker.bootstrap,
@@ -244,7 +244,7 @@ def test_a_raw_topic_with_other_partitions_than_configured_fails_health(kafka_br
     """Issue 41, point 8: a client writing during a broker restart auto-created ticks.raw with the
     broker's own partition count, and that was accepted silently."""
     from volctl.clients.kafka import ensure_topics
-    from volctl.core.health import check_broker
+    from volctl.core.operations.health import check_broker
     from volctl.domain.settings import load_settings
 
     kinds = ("raw", "predictions", "dlq", "outcomes")

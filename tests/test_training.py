@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED_DATA, WEEK, cached_registry
-from volctl.core.dataset import load_dataset
-from volctl.core.training import TrainResult, train_model, training_fingerprint
+from volctl.core.model.dataset import load_dataset
+from volctl.core.model.training import TrainResult, train_model, training_fingerprint
 from volctl.domain.errors import ConfigError, ModelIntegrityError, NotEnoughData
 from volctl.domain.features import FEATURES
 from volctl.domain.model import BASELINE, ML
@@ -65,7 +65,7 @@ def test_synthetic_training_is_labelled_synthetic(tmp_path: Path, monkeypatch: p
     again = train_model(dataset, Registry(tmp_path))
     assert again.identical_to == result.version == again.version  # same rows, seed and code: no twin
     assert Registry(tmp_path).versions() == [result.version]
-    import volctl.core.evaluation as evaluation
+    import volctl.core.model.evaluation as evaluation
 
     compared = []  # each ml - baseline comparison: (the last row's time, its PR-AUC difference)
     real_recommend = evaluation.recommend
@@ -184,8 +184,8 @@ def _rule_case(seed: int, rows: int = 4000):
 
 
 def test_a_rule_replaces_persistence_only_with_clear_evidence_and_a_lift() -> None:
-    from volctl.core.rules import choose_baseline
-    from volctl.core.training import rows_of
+    from volctl.core.model.rules import choose_baseline
+    from volctl.core.model.training import rows_of
 
     frame, spikes = _rule_case(3)
     frame["session"] = "s"
@@ -243,7 +243,7 @@ def test_ml_is_chosen_and_calibrated_on_validation() -> None:
     linear fast path with and without the log step, predict_proba otherwise) scores like sklearn."""
     import pandas as pd
 
-    from volctl.core.selection import candidates, choose_ml
+    from volctl.core.model.selection import candidates, choose_ml
     from volctl.domain.model import MlScorer
 
     rng = np.random.default_rng(5)

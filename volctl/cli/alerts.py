@@ -38,8 +38,8 @@ def alerts(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from volctl.core.alerts import alerts_report
-    from volctl.core.queries import rendered_alerts
+    from volctl.core.monitoring.alert_rules import rendered_alerts
+    from volctl.core.monitoring.alerts import alerts_report
     from volctl.domain.incidents import incidents_folder
     from volctl.render.alerts import alerts_view
 
@@ -50,7 +50,7 @@ def alerts(
                                  recent)
 
         if watch:
-            from volctl.core.alerts import watch_alerts
+            from volctl.core.monitoring.alerts import watch_alerts
             from volctl.render.live import show_live
 
             show_live(alerts_view(r) for r in watch_alerts(report, interval))
@@ -70,9 +70,9 @@ def silence_(
     as_json: JsonOption = False,
 ) -> None:
     """Silence every alert of that name for a while (an admin action: needs the admin token; audited)."""
-    from volctl.core.alerts import silence
-    from volctl.core.queries import alerts as catalogue
-    from volctl.core.rollback import local_actor
+    from volctl.core.monitoring.alert_rules import alerts as catalogue
+    from volctl.core.monitoring.alerts import silence
+    from volctl.core.operations.rollback import local_actor
     from volctl.domain.clock import seconds_of
     from volctl.domain.incidents import incidents_folder
     from volctl.domain.model_admin import read_admin_token
@@ -100,8 +100,8 @@ def unsilence(
     silence_id: Annotated[str, typer.Argument(help="Silence id (`volctl alerts` lists them).")],
 ) -> None:
     """End a silence now (an admin action: needs the admin token; audited)."""
-    from volctl.core.alerts import unsilence as core_unsilence
-    from volctl.core.rollback import local_actor
+    from volctl.core.monitoring.alerts import unsilence as core_unsilence
+    from volctl.core.operations.rollback import local_actor
     from volctl.domain.incidents import incidents_folder
     from volctl.domain.model_admin import read_admin_token
 
@@ -114,10 +114,9 @@ def unsilence(
 
 @contextmanager
 def _clients(settings: Settings) -> Iterator[tuple[AlertmanagerClient, PrometheusClient]]:
-    from volctl.clients.alertmanager import AlertmanagerClient
-    from volctl.clients.prometheus import PrometheusClient
+    from volctl.clients import built
 
-    alertmanager, prometheus = AlertmanagerClient(settings.alertmanager.url), PrometheusClient(settings.prometheus.url)
+    alertmanager, prometheus = built.alertmanager(settings), built.prometheus(settings)
     try:
         yield alertmanager, prometheus
     finally:

@@ -46,7 +46,7 @@ def report(
 
     Exit 0 no drift, 1 the drifted share exceeds the threshold, 3 not enough data (the counts are shown).
     """
-    from volctl.core.drift import drift_report
+    from volctl.core.model.drift import drift_report
     from volctl.domain.perturb import Perturbation
     from volctl.render.drift import drift_table
     from volctl.reports.drift_files import write_drift_outputs
@@ -80,7 +80,7 @@ def calibrate(
 ) -> None:
     """Recompute a version's drift thresholds from its own reference: cut it into chunks as long as the
     window, score each chunk against the rest, and alarm only outside that spread."""
-    from volctl.core.drift_calibration import WINDOWS_S, calibrate_version
+    from volctl.core.model.drift_calibration import WINDOWS_S, calibrate_version
     from volctl.domain.clock import seconds_of
     from volctl.domain.errors import ConfigError
     from volctl.domain.registry import Registry

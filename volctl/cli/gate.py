@@ -32,8 +32,8 @@ def gate(
     or could not measure. Every result is kept in an evidence folder under `STATE_DIR/gates`.
     """
     from volctl.cli.wiring import lag_inputs
-    from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.gate import KINDS, GateParts, run_gate
+    from volctl.clients import built
+    from volctl.core.operations.gate import KINDS, GateParts, run_gate
     from volctl.domain.clock import seconds_of
     from volctl.render.gate import gate_table
     from volctl.reports.drift_files import write_drift_outputs
@@ -46,7 +46,7 @@ def gate(
         seconds = seconds_of(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--duration") from None
-    from volctl.core.load import unschedulable
+    from volctl.core.operations.load import unschedulable
 
     problem = "" if skip_load else unschedulable(rps, seconds)
     if problem:
@@ -58,7 +58,7 @@ def gate(
     with console.err.status("release gate") as status:
         settings = settings_of(ctx)
         parts = GateParts(write_slo_html, write_drift_outputs, lambda: lag_inputs(settings),
-                          lambda: PrometheusClient(settings.prometheus.url),
+                          lambda: built.prometheus(settings),
                           load_html=lambda judged, path: path.write_text(
                               load_page(judged, None, settings.slo.latency_p95_seconds)),
                           quality_html=lambda quality, path: path.write_text(quality_page(quality)),

@@ -32,9 +32,9 @@ def guard(
     """
     import time
 
-    from volctl.clients.http import admin_clients
-    from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.guard import GuardPolicy, GuardState, evaluate
+    from volctl.clients import built
+    from volctl.clients.built import admin_clients
+    from volctl.core.operations.guard import GuardPolicy, GuardState, evaluate
     from volctl.domain.clock import seconds_of
     from volctl.domain.errors import ConfigError
     from volctl.domain.model_admin import read_admin_token
@@ -54,7 +54,7 @@ def guard(
     policy = GuardPolicy(window, failure_limit, dwell_s, dry_run)
     state = GuardState()
     registry = Registry(settings.registry_path) if settings.registry_path.is_dir() else None
-    prometheus = PrometheusClient(settings.prometheus.url)
+    prometheus = built.prometheus(settings)
     done = 0
     try:
         while True:

@@ -12,7 +12,7 @@ from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 
 if TYPE_CHECKING:
-    from volctl.core.health import StackClients
+    from volctl.core.operations.health import StackClients
     from volctl.domain.settings import Settings
 
 
@@ -29,8 +29,8 @@ def health(
 
     Exit 0 healthy, 1 a check failed, 3 nothing could be reached (is the stack up?).
     """
-    from volctl.core.freshness import expectation
-    from volctl.core.health import check_stack, wait_until_answering
+    from volctl.core.monitoring.freshness import expectation
+    from volctl.core.operations.health import check_stack, wait_until_answering
     from volctl.render.health import health_table
 
     settings = settings_of(ctx)
@@ -45,17 +45,14 @@ def health(
 
 @contextmanager
 def _clients(settings: Settings) -> Iterator[StackClients]:
-    from volctl.clients.http import ServiceClient
-    from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.health import StackClients
-    from volctl.domain.topology import consume_members, predict_workers
+    from volctl.clients import built
+    from volctl.core.operations.health import StackClients
+    from volctl.domain.topology import predict_workers
 
     workers = predict_workers(settings)
-    clients = StackClients(ServiceClient("predict", settings.predict.url),
-                           tuple(ServiceClient(m.name, m.url) for m in consume_members(settings)),
-                           PrometheusClient(settings.prometheus.url),
-                           tuple(ServiceClient(w.name, w.url) for w in workers) if len(workers) > 1 else (),
-                           ServiceClient("alertmanager", settings.alertmanager.url),
+    clients = StackClients(built.predict(settings), built.consumers(settings), built.prometheus(settings),
+                           tuple(built.member(w) for w in workers) if len(workers) > 1 else (),
+                           built.alertmanager_service(settings),
                            prediction_age=lambda: _prediction_age(settings))
     try:
         yield clients
@@ -65,8 +62,8 @@ def _clients(settings: Settings) -> Iterator[StackClients]:
 
 
 def _prediction_age(settings: Settings) -> float | None:
-    from volctl.cli.wiring import kafka_reader
-    from volctl.core.lag import newest_message_age
+    from volctl.clients.built import kafka_reader
+    from volctl.core.operations.lag import newest_message_age
 
     reader = kafka_reader(settings)
     try:
@@ -76,7 +73,7 @@ def _prediction_age(settings: Settings) -> float | None:
 
 
 def _watch(clients: StackClients, settings: Settings, interval: float) -> None:
-    from volctl.core.watch import observe_stack
+    from volctl.core.operations.watch import observe_stack
     from volctl.render.live import show_live
     from volctl.render.stack import watch_view
 

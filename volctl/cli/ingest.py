@@ -45,9 +45,10 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Publish ticks to ticks.raw, keyed by product. Ctrl-C or SIGTERM stops cleanly with a summary."""
-    from volctl.clients.kafka import BROKER_GONE_HINT, Publisher, bootstrap_of
-    from volctl.core import ingest as core
-    from volctl.core.sources import open_source
+    from volctl.clients import built
+    from volctl.clients.kafka import BROKER_GONE_HINT
+    from volctl.core.operations import ingest as core
+    from volctl.core.operations.sources import open_source
     from volctl.render.ingest import ingest_progress, ingest_summary
 
     if [bool(replay), synthetic, live].count(True) != 1:
@@ -61,8 +62,7 @@ def ingest(
     source = open_source(settings, replay, synthetic, live, record, speed, loop, rate, seed)
     limits = core.Limits(limit, duration)
     interrupted = _stop_on_signals(limits.stop)
-    publisher = Publisher(bootstrap_of(settings.kafka), timeout_s=settings.kafka.timeout,
-                          products=settings.kafka.products, outage_s=outage)
+    publisher = built.publisher(settings, outage_s=outage)
     try:
         with ingest_progress(f"→ {settings.kafka.topic_raw}", enabled=not as_json) as progress:
             summary = source.publish(publisher, settings.kafka.topic_raw, event_time, limits, progress, console.note)

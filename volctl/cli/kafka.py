@@ -12,15 +12,15 @@ from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
 if TYPE_CHECKING:
-    from volctl.core.lag import GroupLag, LagInputs
+    from volctl.core.operations.lag import GroupLag, LagInputs
 
 
 @boundary
 def topics(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Topics with partitions, high watermarks and message counts (embedded broker or your cluster)."""
-    from volctl.cli.wiring import kafka_reader
+    from volctl.clients.built import kafka_reader
     from volctl.clients.kafka import bootstrap_of
-    from volctl.core.topics import describe_topics
+    from volctl.core.operations.topics import describe_topics
     from volctl.render.kafka import topics_table
 
     settings = settings_of(ctx)
@@ -49,8 +49,8 @@ def tail(
             metavar="")] = False,
 ) -> None:
     """The newest messages of a topic, in time order: partition, offset, timestamp, key, value."""
-    from volctl.cli.wiring import kafka_reader
-    from volctl.core.topics import tail as core_tail
+    from volctl.clients.built import kafka_reader
+    from volctl.core.operations.topics import tail as core_tail
     from volctl.render.kafka import tailed_message
 
     reader = kafka_reader(settings_of(ctx))
@@ -90,7 +90,7 @@ def lag(
     Exit 0 OK or WARN, 1 ERR, STALL or STOP, 3 no such group, lag unknown or the broker unreachable.
     """
     from volctl.cli.wiring import lag_inputs
-    from volctl.core.lag import measure_lag
+    from volctl.core.operations.lag import measure_lag
     from volctl.render.kafka import lag_report
 
     settings = settings_of(ctx)
@@ -108,7 +108,7 @@ def lag(
 def _watch(inputs: LagInputs, window: float, interval: float, stop_threshold: float,
            watch_for: float | None) -> GroupLag:
     """Refresh the view after every observation until Ctrl-C or --for; returns the last judgement."""
-    from volctl.core.lag import watch_lag
+    from volctl.core.operations.lag import watch_lag
     from volctl.render.kafka import lag_view
     from volctl.render.live import show_live
 

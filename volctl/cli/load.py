@@ -41,8 +41,8 @@ def load(
     Exit 0 when every objective passes, 1 when one fails (or the generator could not keep up),
     3 when the service does not answer (before the run, or a request finds it gone during it).
     """
-    from volctl.clients.prometheus import PrometheusClient
-    from volctl.core import load as core
+    from volctl.clients import built
+    from volctl.core.operations import load as core
     from volctl.domain.clock import seconds_of
     from volctl.render.load import load_progress, load_report
 
@@ -64,7 +64,7 @@ def load(
         result = core.run_load(url, bodies, rps, seconds, ramp_spec, progress, processes=processes)
     report = core.judge(result, source, settings.slo)
     if endpoint == "predict":  # the service's latency histogram covers /predict only
-        with contextlib.closing(PrometheusClient(settings.prometheus.url, timeout_s=2)) as prometheus:
+        with contextlib.closing(built.prometheus(settings, timeout_s=2)) as prometheus:
             report.server_p95_s = core.server_p95(prometheus, result.wall_s)
     saved = _saved_run(baseline) if baseline else None
     if saved is not None:

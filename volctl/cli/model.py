@@ -12,7 +12,7 @@ from volctl.cli.options import JsonOption, settings_of
 from volctl.render import console
 
 if TYPE_CHECKING:  # training imports pandas and scikit-learn: never at `--help`
-    from volctl.core.training import TrainResult
+    from volctl.core.model.training import TrainResult
     from volctl.domain.settings import Settings
 
 VersionArgument = Annotated[str | None, typer.Argument(help="Model version (default: the newest).")]
@@ -70,8 +70,8 @@ def retrain(
     recordings), add it as a shadow challenger of the served model, and say what `volctl quality`
     will compare. Promotion stays `volctl rollback --to VERSION:VARIANT` or `volctl guard`, on
     evidence. Exit 0 trained and added, 3 nothing recorded yet or the stack cannot be reached."""
-    from volctl.core.retraining import shadow_plan
-    from volctl.core.shadow import change_shadow
+    from volctl.core.model.retraining import shadow_plan
+    from volctl.core.operations.shadow import change_shadow
     from volctl.domain.errors import Unreachable
 
     settings = settings_of(ctx)
@@ -92,8 +92,8 @@ def retrain(
 
 def _train(settings: Settings, data: list[Path] | None, synthetic: bool, seed: int, force: bool, from_live: bool,
            window: str | None) -> TrainResult:
-    from volctl.core.dataset import live_recording, load_dataset
-    from volctl.core.training import train_model
+    from volctl.core.model.dataset import live_recording, load_dataset
+    from volctl.core.model.training import train_model
     from volctl.domain.registry import Registry
 
     if window and not from_live:
@@ -117,7 +117,7 @@ def _train(settings: Settings, data: list[Path] | None, synthetic: bool, seed: i
 @boundary
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show model versions, their variants and test-split metrics."""
-    from volctl.core.models import list_models
+    from volctl.core.model.models import list_models
     from volctl.render.models import model_table
 
     models = list_models(settings_of(ctx).registry_path)
@@ -137,7 +137,7 @@ def show(
 ) -> None:
     """A version in full: label and splits, metrics of every variant with 90 % block-bootstrap
     intervals, the recommended variant and why, and each variant's reliability table."""
-    from volctl.core.models import show_model
+    from volctl.core.model.models import show_model
     from volctl.render.models import model_details
 
     document = show_model(settings_of(ctx).registry_path, version)
@@ -165,7 +165,7 @@ def evaluate(
     """Score recordings out of time with every variant of a version: the training metrics and
     intervals, per file and pooled. Exit 0 evaluated, 3 no labelled rows with both classes."""
     from volctl.cli.options import finish
-    from volctl.core.out_of_time import evaluate_version
+    from volctl.core.model.out_of_time import evaluate_version
     from volctl.render.models import evaluation_report
 
     settings = settings_of(ctx)

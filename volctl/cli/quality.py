@@ -12,7 +12,7 @@ from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
 if TYPE_CHECKING:
-    from volctl.domain.settings import Settings
+    pass
 
 
 @boundary
@@ -32,12 +32,13 @@ def quality(
     is worse than a challenger beyond the interval or below a floor (the rollback that would fix it is
     printed), 3 too few labelled ticks or spike episodes to judge.
     """
-    from volctl.core.quality import quality_report
+    from volctl.core.model.quality import pending_outcomes, quality_report
     from volctl.render.quality import quality_table
 
     settings = settings_of(ctx)
     report = quality_report(settings.state_path, window or settings.slo.quality_window, settings.slo.min_precision,
-                            settings.slo.min_recall, pending=_pending(settings), registry_root=settings.registry_path)
+                            settings.slo.min_recall, pending=pending_outcomes(settings),
+                            registry_root=settings.registry_path)
     if html:
         from volctl.domain.files import write_atomically
         from volctl.reports.quality_html import quality_page
@@ -46,20 +47,3 @@ def quality(
         console.note(f"HTML report written to {html}")
     finish(report, as_json, quality_table)
 
-
-def _pending(settings: Settings) -> float | None:
-    """Predictions waiting for their label, summed over the consume members (None: none reachable)."""
-    import httpx
-
-    from volctl.domain.metrics import OUTCOMES_PENDING, sample_value
-    from volctl.domain.topology import consume_members
-
-    counts = []
-    for member in consume_members(settings):
-        try:
-            count = sample_value(httpx.get(f"{member.url}/metrics", timeout=1.0).text, OUTCOMES_PENDING)
-        except httpx.HTTPError:
-            continue
-        if count is not None:
-            counts.append(count)
-    return sum(counts) if counts else None

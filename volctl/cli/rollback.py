@@ -38,8 +38,8 @@ def rollback(
     was switched back; 3 a service is unreachable, the target does not exist, or the disk of the
     state dir is full (nothing is switched).
     """
-    from volctl.clients.http import admin_clients
-    from volctl.core import rollback as core
+    from volctl.clients.built import admin_clients
+    from volctl.core.operations import rollback as core
     from volctl.domain.registry import Registry
     from volctl.render import rollback as render
 
@@ -62,7 +62,7 @@ def rollback(
 
 def _switch(services: dict[str, ServiceClient], registry: Registry | None, settings: Settings, to: str, reason: str,
             yes: bool, dry_run: bool, as_json: bool) -> None:
-    from volctl.core import rollback as core
+    from volctl.core.operations import rollback as core
     from volctl.domain.model_admin import read_admin_token
     from volctl.render import rollback as render
 

@@ -23,7 +23,7 @@ RunNameArgument = Annotated[str, typer.Argument(
 @boundary
 def list_(as_json: JsonOption = False) -> None:
     """The shipped runbooks: name, title, steps, when to use."""
-    from volctl.core.runbooks import list_runbooks
+    from volctl.core.monitoring.runbooks import list_runbooks
     from volctl.render.runbook import runbook_list
 
     runbooks = list_runbooks()
@@ -38,7 +38,7 @@ def list_(as_json: JsonOption = False) -> None:
 @boundary
 def show(name: NameArgument) -> None:
     """Print a runbook, rendered."""
-    from volctl.core.runbooks import find_runbook
+    from volctl.core.monitoring.runbooks import find_runbook
     from volctl.render.runbook import runbook_markdown
 
     runbook_markdown(find_runbook(name))
@@ -60,10 +60,10 @@ def run(
     Exit 0 the runbook ended resolved ("done"), 1 it stopped (escalate, a step failed, or a
     mutating step was not confirmed), 130 interrupted.
     """
-    from volctl.core.alerts import timeline_incidents
-    from volctl.core.queries import rendered_alerts
-    from volctl.core.runbook_run import answered_alerts, run_runbook
-    from volctl.core.runbooks import check_runbook, find_runbook
+    from volctl.core.monitoring.alert_rules import rendered_alerts
+    from volctl.core.monitoring.alerts import timeline_incidents
+    from volctl.core.monitoring.runbook_run import answered_alerts, run_runbook
+    from volctl.core.monitoring.runbooks import check_runbook, find_runbook
     from volctl.domain.incidents import incidents_folder
     from volctl.render.runbook import LiveSteps, QuietSteps, run_summary
     from volctl.reports.incident import write_incident
@@ -100,7 +100,7 @@ def check(
 ) -> None:
     """Check runbooks without running them: every step a real volctl command with valid options,
     every decision pointing at a step that exists. Exit 1 when one is broken."""
-    from volctl.core.runbooks import check_runbook, find_runbook, list_runbooks
+    from volctl.core.monitoring.runbooks import check_runbook, find_runbook, list_runbooks
     from volctl.render.runbook import check_results
 
     runbooks = [find_runbook(n) for n in names] if names else list_runbooks()

@@ -37,11 +37,11 @@ def remove(ctx: typer.Context, target: TargetArgument, reason: Annotated[str, ty
 @boundary
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The models the consume service scores in shadow beside the served one."""
-    from volctl.clients.http import ServiceClient
+    from volctl.clients import built
     from volctl.render.shadow import shadow_table
 
     settings = settings_of(ctx)
-    with ServiceClient("consume", settings.consume.url, timeout_s=5) as client:
+    with built.consume(settings, timeout_s=5) as client:
         answer = client.get("/version")
     document = answer.body if isinstance(answer.body, dict) else {}
     if as_json:
@@ -52,7 +52,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 def _change(ctx: typer.Context, action: str, target: str, reason: str, as_json: bool) -> None:
-    from volctl.core.shadow import change_shadow
+    from volctl.core.operations.shadow import change_shadow
     from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_CHECK_FAILED
 
     change = change_shadow(settings_of(ctx), action, target, reason)

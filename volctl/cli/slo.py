@@ -29,8 +29,8 @@ def check(
 
     Exit 0 pass (all met), 1 fail (an SLO breached), 3 inconclusive (too little traffic, no data) or error.
     """
-    from volctl.clients.prometheus import PrometheusClient
-    from volctl.core.slo import check_slos
+    from volctl.clients import built
+    from volctl.core.monitoring.slo import check_slos
     from volctl.domain.clock import seconds_of
     from volctl.render.slo import slo_table
 
@@ -39,15 +39,16 @@ def check(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--window") from None
     settings = settings_of(ctx)
-    client = PrometheusClient(settings.prometheus.url)
+    client = built.prometheus(settings)
     try:
-        from volctl.core.freshness import expectation
+        from volctl.core.monitoring.freshness import expectation
 
         report = check_slos(client, settings.slo, window, expectation(settings))
         if html:
+            from volctl.core.monitoring.slo import slo_history
             from volctl.reports.slo_html import write_slo_html
 
-            write_slo_html(client, report, settings.slo, html)
+            write_slo_html(slo_history(client, settings.slo, report.window), report, settings.slo, html)
             console.note(f"HTML report written to {html}")
     finally:
         client.close()

@@ -14,7 +14,7 @@ from volctl.domain.errors import EXIT_CHECK_FAILED
 from volctl.render import console
 
 COMPONENTS = ("broker", "incidents", "alertmanager", "predict", "consume", "prometheus", "replay", "guard")
-# = core.stack.ORDER (a test keeps them equal), without importing the core for `--help`
+# = core.operations.stack_processes.ORDER (a test keeps them equal), without importing the core for `--help`
 
 
 @boundary
@@ -36,7 +36,7 @@ def up(
     """Start broker, Prometheus, predict and consume services (and a replay, and the guard), waiting for each.
 
     Run it again to restore what died (a killed member comes back; the counts stay)."""
-    from volctl.core.stack import up as start_stack
+    from volctl.core.operations.stack import up as start_stack
     from volctl.render.stack import up_summary
     from volctl.reports.monitoring import render_monitoring
 
@@ -69,7 +69,7 @@ def scale(
 ) -> None:
     """Start or stop consume members of the running stack; the consumer group rebalances and
     Prometheus discovers the new set by itself."""
-    from volctl.core.stack import scale_consumers
+    from volctl.core.operations.stack import scale_consumers
     from volctl.render.stack import scale_summary
 
     if what != "consumers":
@@ -93,8 +93,8 @@ def down(
     as_json: JsonOption = False,
 ) -> None:
     """Stop every component volctl started: SIGTERM, then SIGKILL after --timeout."""
-    from volctl.core.stack import ORDER
-    from volctl.core.stack import down as stop_stack
+    from volctl.core.operations.stack import down as stop_stack
+    from volctl.core.operations.stack_processes import ORDER
     from volctl.render.stack import down_table
 
     settings = settings_of(ctx)
@@ -110,7 +110,7 @@ def down(
 @boundary
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """One row per component: pid, port, up/down, uptime, model, broker kind."""
-    from volctl.core.stack import status as stack_status
+    from volctl.core.operations.stack_status import status as stack_status
     from volctl.render.stack import status_table
 
     components = stack_status(settings_of(ctx))
@@ -131,7 +131,7 @@ def logs(
 ) -> None:
     """Show the end of a component's log (all components when none is named)."""
     from volctl.clients.processes import Supervisor
-    from volctl.core.stack import log_lines
+    from volctl.core.operations.stack_status import log_lines
     from volctl.domain.topology import parse_member
 
     if component is not None and component not in COMPONENTS and parse_member(component) is None:

@@ -1,22 +1,17 @@
-"""Clients built from the settings, for the commands that hand them to core (core never builds
-its own)."""
+"""What the commands hand to core beside the clients (`volctl.clients.built`): where `lag` looks."""
 
 from __future__ import annotations
 
+from volctl.clients import built
 from volctl.clients.http import get_json
-from volctl.clients.kafka import KafkaReader, bootstrap_of
-from volctl.core.lag import LagInputs, newest_message_age
+from volctl.core.operations.lag import LagInputs, newest_message_age
 from volctl.domain.settings import Settings
-
-
-def kafka_reader(settings: Settings) -> KafkaReader:
-    return KafkaReader(bootstrap_of(settings.kafka))
 
 
 def lag_inputs(settings: Settings, group: str | None = None, topic: str | None = None) -> LagInputs:
     """Where `lag` looks. For volctl's own group the consume service tells its last commit time
     (tansu drops commit metadata) and the predictions topic tells freshness."""
-    reader = kafka_reader(settings)
+    reader = built.kafka_reader(settings)
     group = group or settings.kafka.group
     ours = group == settings.kafka.group
 
@@ -28,7 +23,7 @@ def lag_inputs(settings: Settings, group: str | None = None, topic: str | None =
     def freshness() -> float | None:
         return newest_message_age(reader, settings.kafka.topic_predictions) if ours else None
 
-    from volctl.core.freshness import Expectation, expectation
+    from volctl.core.monitoring.freshness import Expectation, expectation
 
     return LagInputs(reader, group, topic or settings.kafka.topic_raw, owners, freshness,
                      expectation(settings) if ours else Expectation(), settings.slo.freshness_seconds)

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 
 from volctl.domain.errors import Unreachable
-from volctl.domain.settings import Settings
 
 
 @dataclass
@@ -71,6 +70,19 @@ def get_json(name: str, base_url: str, path: str, timeout_s: float = 2.0) -> dic
     return body if isinstance(body, dict) else None
 
 
+def metric_sample(name: str, base_url: str, metric: str, timeout_s: float = 1.0) -> float | None:
+    """One sample of a service's own /metrics (the first series of `metric`), or None when it does
+    not answer or has no such sample (a member's lag before its first poll, say)."""
+    from volctl.domain.metrics import sample_value
+
+    with ServiceClient(name, base_url, timeout_s) as client:
+        try:
+            body = client.get("/metrics").body
+        except Unreachable:
+            return None
+    return sample_value(body, metric) if isinstance(body, str) else None
+
+
 def status_of(url: str, timeout_s: float = 1.0, method: str = "GET") -> int | None:
     """The HTTP status `url` answers with, or None when nothing answers (readiness polls, reloads)."""
     try:
@@ -82,12 +94,3 @@ def status_of(url: str, timeout_s: float = 1.0, method: str = "GET") -> int | No
 def answers(base_url: str, path: str = "/health", timeout_s: float = 2.0) -> bool:
     """Whether anything answers HTTP at `base_url` (any status)."""
     return status_of(f"{base_url}{path}", timeout_s) is not None
-
-
-def admin_clients(settings: Settings, timeout_s: float = 10.0) -> dict[str, ServiceClient]:
-    """Every process that serves a model, each at its own address: the predict workers, then the
-    consume members (a rollback switches and verifies each of them; `up` brings them to one model)."""
-    from volctl.domain.topology import consume_members, predict_workers
-
-    return {m.name: ServiceClient(m.name, m.url, timeout_s=timeout_s)
-            for m in [*predict_workers(settings), *consume_members(settings)]}

@@ -20,6 +20,9 @@ from volctl.domain.files import write_atomically
 from volctl.domain.settings import Settings
 
 CONSUME, PREDICT = "consume", "predict"
+# the stack's other processes, by the names the supervisor keeps them under
+PROMETHEUS, REPLAY, GUARD = "prometheus", "replay", "guard"
+ALERTMANAGER, INCIDENTS = "alertmanager", "incidents"  # routes alerts; volctl's receiver keeps the timeline
 _MEMBER = re.compile(r"(consume|predict)(?:-([1-9][0-9]*))?")
 
 

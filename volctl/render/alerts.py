@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from volctl.core.alerts import AlertsReport
+from volctl.core.monitoring.alerts import AlertsReport
 from volctl.domain.clock import utc_iso
 from volctl.domain.incidents import Incident
 from volctl.render.console import fit, out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from volctl.core.drift import DriftReport, FeatureDrift
+from volctl.core.model.drift import DriftReport, FeatureDrift
 from volctl.render.console import fit, out
 
 

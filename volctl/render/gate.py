@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from volctl.core.gate import FAIL, PASS, GateReport
+from volctl.core.operations.gate import FAIL, PASS, GateReport
 from volctl.render.console import fit, out
 
 

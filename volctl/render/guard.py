@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from volctl.core.guard import Evaluation
+from volctl.core.operations.guard import Evaluation
 from volctl.render.console import out
 
 STYLE = {"pass": "green", "fail": "red"}

@@ -6,7 +6,7 @@ from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from volctl.core.health import HealthReport
+from volctl.core.operations.health import HealthReport
 from volctl.render.console import fit, out
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from volctl.render.console import err, fit, out
 
 if TYPE_CHECKING:
-    from volctl.core.ingest import IngestSummary
+    from volctl.core.operations.ingest import IngestSummary
 
 
 @contextmanager

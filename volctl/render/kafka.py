@@ -8,8 +8,8 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from volctl.core.lag import GroupLag
-from volctl.core.topics import TailedMessage, TopicInfo
+from volctl.core.operations.lag import GroupLag
+from volctl.core.operations.topics import TailedMessage, TopicInfo
 from volctl.domain.clock import utc_iso
 from volctl.render.console import fit, out
 

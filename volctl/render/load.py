@@ -13,7 +13,8 @@ from rich.table import Table
 from volctl.render.console import err, fit, out
 
 if TYPE_CHECKING:
-    from volctl.core.load import LoadProgress, LoadReport
+    from volctl.core.operations.load import LoadReport
+    from volctl.core.operations.load_schedule import LoadProgress
 
 
 @contextmanager

@@ -11,10 +11,10 @@ from volctl.domain.figures import lift_text
 from volctl.render.console import fit, out
 
 if TYPE_CHECKING:  # training imports pandas and sklearn: keep them out of `model list`
-    from volctl.core.models import ModelSummary
-    from volctl.core.out_of_time import ModelEvaluation
-    from volctl.core.retraining import ShadowPlan
-    from volctl.core.training import TrainResult
+    from volctl.core.model.models import ModelSummary
+    from volctl.core.model.out_of_time import ModelEvaluation
+    from volctl.core.model.retraining import ShadowPlan
+    from volctl.core.model.training import TrainResult
 
 
 def _metric(value: float | None) -> str:
@@ -108,7 +108,7 @@ def retrain_summary(result: TrainResult, plan: ShadowPlan) -> None:
 def forecast_summary(forecast: dict | None) -> None:
     """The model's first output: the next-minute volatility forecast against persistence and the
     training mean, and its bound (versions trained before it: said so)."""
-    from volctl.core.forecasting import forecast_line
+    from volctl.core.model.forecasting import forecast_line
 
     if not forecast:
         out.print("[yellow]forecast: none (trained before volctl forecast the next minute's volatility)[/]")
@@ -127,7 +127,7 @@ def forecast_summary(forecast: dict | None) -> None:
 
 def alert_definitions(definitions: list[dict] | None) -> None:
     """The alerts a user can rely on, measured: each definition and its skill against chance."""
-    from volctl.core.evaluation import skill_line
+    from volctl.core.model.evaluation import skill_line
 
     for definition in definitions or []:
         out.print(f"alert definition: {escape(definition['definition'])}")
@@ -135,7 +135,7 @@ def alert_definitions(definitions: list[dict] | None) -> None:
 
 
 def _skill_lines(variants: dict) -> None:
-    from volctl.core.evaluation import skill_line
+    from volctl.core.model.evaluation import skill_line
 
     for name, entry in variants.items():
         skill = (entry.get("metrics") or {}).get("skill")
@@ -232,7 +232,7 @@ def evaluation_report(evaluation: ModelEvaluation) -> None:
         out.print(f"\n[bold]{escape(part.name)}[/]: {part.start} → {part.end}, {part.labelled:,} labelled rows, "
                   f"{part.spikes:,} spikes in {part.episodes} episodes")
         if part.forecast:
-            from volctl.core.forecasting import forecast_line
+            from volctl.core.model.forecasting import forecast_line
 
             out.print(f"  {escape(forecast_line(part.forecast))}")
         if part.overlaps_training:

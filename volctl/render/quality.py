@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from volctl.core.evaluation import skill_line
-from volctl.core.quality import QualityReport, live_forecast_line
+from volctl.core.model.evaluation import skill_line
+from volctl.core.model.quality import QualityReport, live_forecast_line
 from volctl.domain.figures import lift_text
 from volctl.render.console import fit, out
 

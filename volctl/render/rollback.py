@@ -7,7 +7,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from volctl.core.rollback import RollbackPlan, RollbackReport
+from volctl.core.operations.rollback import RollbackPlan, RollbackReport
 from volctl.domain.text import visible
 from volctl.render.console import fit, out
 

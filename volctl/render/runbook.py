@@ -6,8 +6,8 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 
-from volctl.core.runbook_run import RunbookRun, StepResult
-from volctl.core.runbooks import Runbook, Step
+from volctl.core.monitoring.runbook_run import RunbookRun, StepResult
+from volctl.core.monitoring.runbooks import Runbook, Step
 from volctl.render.console import err, fit, out
 
 

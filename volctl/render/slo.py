@@ -10,7 +10,7 @@ from rich.table import Table
 from volctl.render.console import fit, out
 
 if TYPE_CHECKING:
-    from volctl.core.slo import SloReport, SloRow
+    from volctl.core.monitoring.slo import SloReport, SloRow
 
 NEXT_STEP = "drive traffic with `volctl load --rps 20 --duration 60s`, then `volctl slo check` again"
 

@@ -13,9 +13,10 @@ from volctl.render.health import checks_table
 
 if TYPE_CHECKING:
     from volctl.clients.processes import StopOutcome
-    from volctl.core.health import HealthReport
-    from volctl.core.stack import ComponentState, UpReport
-    from volctl.core.watch import Snapshot
+    from volctl.core.operations.health import HealthReport
+    from volctl.core.operations.stack import UpReport
+    from volctl.core.operations.stack_processes import ComponentState
+    from volctl.core.operations.watch import Snapshot
 
 _STYLE = {"started": "green", "running": "green", "external": "cyan", "down": "red", "stopped": "yellow",
           "killed": "red", "not running": "dim", "would stop": "yellow",

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from volctl.core.drift import DriftReport
+from volctl.core.model.drift import DriftReport
 from volctl.domain.drift_metrics import latest_summary_path
 from volctl.domain.files import write_atomically
 from volctl.domain.settings import Settings

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from volctl.reports.charts import page
 
 if TYPE_CHECKING:
-    from volctl.core.gate import GateCheck, GateReport
+    from volctl.core.operations.gate import GateCheck, GateReport
 
 # Where the evidence of a check lives in the bundle: a load objective's on the load page, an SLO's on
 # the SLO page, any other by its class (a name may change: "realised quality" had no link beside

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from volctl.core.runbook_run import RunbookRun
+from volctl.core.monitoring.runbook_run import RunbookRun
 from volctl.domain.clock import utc_stamp
 from volctl.reports.templating import render
 

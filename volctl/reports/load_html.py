@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from volctl.core.histogram import Histogram, percentile_distribution
+from volctl.core.operations.histogram import Histogram, percentile_distribution
 from volctl.reports.charts import COLOURS, Axis, Chart, Rule, Series, line_chart, nines, page
 
 if TYPE_CHECKING:
-    from volctl.core.load import LoadReport
+    from volctl.core.operations.load import LoadReport
 
 
 def load_charts(document: dict[str, Any], baseline: dict[str, Any] | None, objective_s: float) -> list[Chart]:

@@ -11,7 +11,7 @@ from volctl.domain.figures import lift_text
 from volctl.reports.charts import Axis, Chart, Series, line_chart, page
 
 if TYPE_CHECKING:
-    from volctl.core.out_of_time import ModelEvaluation, Part
+    from volctl.core.model.out_of_time import ModelEvaluation, Part
 
 
 
@@ -89,7 +89,7 @@ def model_page(document: dict[str, Any]) -> str:
 
 def forecast_lines(forecast: dict[str, Any] | None) -> list[str]:
     """The model's first output on a page: the forecast against persistence and the mean, its bound."""
-    from volctl.core.forecasting import forecast_line
+    from volctl.core.model.forecasting import forecast_line
 
     if not forecast:
         return ["!no forecast: this version was trained before volctl forecast the next minute's volatility"]
@@ -104,7 +104,7 @@ def forecast_lines(forecast: dict[str, Any] | None) -> list[str]:
 
 
 def skill_lines(metrics_of: dict[str, dict[str, Any]]) -> list[str]:
-    from volctl.core.evaluation import skill_line
+    from volctl.core.model.evaluation import skill_line
 
     return [f"{variant} spike alerts {skill_line(m['skill'])}" for variant, m in metrics_of.items() if m.get("skill")]
 
@@ -131,7 +131,7 @@ def _part_section(part: Part) -> Section:
     if part.note:
         section.lines.append(f"!not scored: {part.note}")
     if part.forecast.get("rows"):
-        from volctl.core.forecasting import forecast_line
+        from volctl.core.model.forecasting import forecast_line
 
         section.lines.append(forecast_line(part.forecast))
     section.lines += skill_lines(part.metrics)

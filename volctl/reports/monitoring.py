@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from volctl.core import queries
+from volctl.core.monitoring import alert_rules
 from volctl.domain.errors import ConfigError
 from volctl.domain.files import write_atomically
 from volctl.domain.incidents import receiver_secret
@@ -70,9 +70,9 @@ def render_monitoring(settings: Settings, flavour: str, out_dir: Path) -> Render
             "prometheus/prometheus.yml.j2", flavour=flavour, scrape_interval=settings.prometheus.scrape_interval,
             rules_file=str(files.rules.resolve()) if embedded else COMPOSE_RULES, jobs=jobs,
             alertmanager=settings.alertmanager.url.split("://", 1)[1].rstrip("/") if embedded else "alertmanager:9093"),
-        files.rules: render("prometheus/rules.yml.j2", recordings=queries.recordings(settings.slo),
-                            alerts=queries.rendered_alerts(settings)),
-        files.dashboard: render("grafana/dashboard.json.j2", panels=queries.dashboard_panels(settings.slo)),
+        files.rules: render("prometheus/rules.yml.j2", recordings=alert_rules.recordings(settings.slo),
+                            alerts=alert_rules.rendered_alerts(settings)),
+        files.dashboard: render("grafana/dashboard.json.j2", panels=alert_rules.dashboard_panels(settings.slo)),
         files.datasource: render("grafana/datasource.yml.j2",
                                  prometheus_url=settings.prometheus.url if embedded else "http://prometheus:9090"),
         files.dashboard_provider: render("grafana/dashboards.yml.j2", dashboards_path=(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from volctl.reports.charts import interval_chart, page
 
 if TYPE_CHECKING:
-    from volctl.core.quality import QualityReport
+    from volctl.core.model.quality import QualityReport
 
 
 def quality_page(report: QualityReport) -> str:
@@ -18,8 +18,8 @@ def quality_page(report: QualityReport) -> str:
             for row in report.variants]
     caption = "Dots: PR-AUC over the window; bars: its 90 % block-bootstrap interval."
     charts = [interval_chart("realised PR-AUC by variant", rows, "PR-AUC", "variant", caption)] if rows else []
-    from volctl.core.evaluation import skill_line
-    from volctl.core.quality import live_forecast_line
+    from volctl.core.model.evaluation import skill_line
+    from volctl.core.model.quality import live_forecast_line
 
     skill = [f"{row.variant} spike alerts {skill_line(row.skill)}" for row in report.variants if row.skill]
     forecast = live_forecast_line(report.forecast) if report.forecast else ""

@@ -12,7 +12,7 @@ from volctl.reports.charts import Axis, Band, Chart, Rule, Series, line_chart, p
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from volctl.core.slo import RangeClient, SloHistory, SloReport
+    from volctl.core.monitoring.slo import SloHistory, SloReport
     from volctl.domain.settings import SloSettings
 
 LOG_WHEN_FAR = 20.0  # the objective this many times above every value: a log scale shows both
@@ -63,8 +63,6 @@ def slo_html(report: SloReport, charts: list[Chart]) -> str:
     return page("reports/slo.html.j2", report=report, verdict=report.verdict, charts=charts, css=css)
 
 
-def write_slo_html(client: RangeClient, report: SloReport, slo: SloSettings, path: Path) -> None:
-    from volctl.core.slo import slo_history
-
-    history = slo_history(client, slo, report.window)
+def write_slo_html(history: SloHistory, report: SloReport, slo: SloSettings, path: Path) -> None:
+    """The page from what was measured (`core.monitoring.slo.slo_history`): it queries nothing."""
     path.write_text(slo_html(report, objective_charts(history, slo, report.window)))
