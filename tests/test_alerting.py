@@ -122,6 +122,30 @@ def test_rendering_again_rewrites_only_what_changed(tmp_path: Path) -> None:
     assert moved.changed == {moved.alertmanager_config} and not moved.prometheus_changed
 
 
+def test_the_embedded_alertmanager_gets_credentials_that_stay_put_until_the_token_changes(tmp_path: Path) -> None:
+    import bcrypt
+
+    from volctl.domain.incidents import alertmanager_password
+    from volctl.domain.model_admin import TOKEN_FILE
+
+    (tmp_path / TOKEN_FILE).write_text("t" * 40)
+    settings = load_settings(env={}, overrides={"state_dir": str(tmp_path)})
+    first = render_monitoring(settings, "embedded", tmp_path / "rendered")
+    password = alertmanager_password("t" * 40)
+    hashed = yaml.safe_load(first.alertmanager_web.read_text())["basic_auth_users"]["volctl"]
+    assert bcrypt.checkpw(password.encode(), hashed.encode()) and password not in first.alertmanager_web.read_text()
+    sent = yaml.safe_load(first.prometheus_config.read_text())["alerting"]["alertmanagers"][0]["basic_auth"]
+    assert sent == {"username": "volctl", "password": password}
+    assert render_monitoring(settings, "embedded", tmp_path / "rendered").changed == frozenset()  # a salted hash kept
+    (tmp_path / TOKEN_FILE).write_text("u" * 40)
+    rotated = render_monitoring(settings, "embedded", tmp_path / "rendered")
+    assert rotated.alertmanager_web in rotated.changed and rotated.prometheus_changed
+    assert render_monitoring(settings, "compose", tmp_path / "compose").alertmanager_web is None
+    refused = AlertmanagerClient("http://am:9093", transport=httpx.MockTransport(lambda _r: httpx.Response(401)))
+    with pytest.raises(ConfigError, match="refused volctl's credentials"):
+        refused.silences()
+
+
 def test_a_fire_drill_scales_every_hold_and_nothing_else(tmp_path: Path) -> None:
     def holds(scale: float) -> dict[str, str]:
         settings = load_settings(env={}, overrides={"state_dir": str(tmp_path), "prometheus.alert_hold_scale": scale})
@@ -282,12 +306,22 @@ def _timeline(stack: Stack) -> list[dict]:
             for line in path.read_text().splitlines() if line.strip()]
 
 
+def _alertmanager_auth(stack: Stack) -> tuple[str, str]:
+    """The credentials `volctl up` gave the stack's Alertmanager (from its admin token)."""
+    from volctl.domain.incidents import ALERTMANAGER_USER, alertmanager_password
+    from volctl.domain.model_admin import TOKEN_FILE
+
+    return ALERTMANAGER_USER, alertmanager_password((stack.state / TOKEN_FILE).read_text().strip())
+
+
 def _last_reloads(stack: Stack) -> tuple[float, float]:
     """When Prometheus and Alertmanager last read their config, from their own metrics."""
     found = []
-    for port, name in ((stack.ports["prometheus"], "prometheus_config_last_reload_success_timestamp_seconds"),
-                       (stack.ports["alertmanager"], "alertmanager_config_last_reload_success_timestamp_seconds")):
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for port, name, auth in (
+            (stack.ports["prometheus"], "prometheus_config_last_reload_success_timestamp_seconds", None),
+            (stack.ports["alertmanager"], "alertmanager_config_last_reload_success_timestamp_seconds",
+             _alertmanager_auth(stack))):
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5, auth=auth).text
         found.append(float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " "))))
     return found[0], found[1]
 
@@ -344,7 +378,16 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     assert health.returncode == 1 and "stream freshness │ FAIL" in text and "no prediction" in text, text
     assert "next: `volctl status` shows how consume ended and `volctl logs consume` its last lines" in text
 
-    # issue 41: `--for 100y` was taken; longer than alertmanager.max_silence needs --force
+    # issue 41: anyone on the machine could POST a silence to Alertmanager (the CLI only checked that a
+    # token was set); its API now takes volctl's credentials only, checked by Alertmanager itself
+    forged = {"matchers": [{"name": "alertname", "value": ".+", "isRegex": True, "isEqual": True}],
+              "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2126-01-01T00:00:00Z", "createdBy": "x", "comment": "x"}
+    silences = stack.url("alertmanager") + "/api/v2/silences"
+    assert httpx.post(silences, json=forged, timeout=5).status_code == 401
+    assert httpx.post(silences, json=forged, timeout=5, auth=("volctl", "a guess")).status_code == 401
+    assert httpx.get(silences, timeout=5).status_code == 401  # what is silenced is not public either
+    assert json.loads(stack.run("alerts", "--json").stdout)["silences"] == []
+    # `--for 100y` was taken; longer than alertmanager.max_silence needs --force
     century = stack.run("alerts", "silence", "ServiceDown", "--for", "100y", "--reason", "x")
     assert century.returncode == 3 and "longer than alertmanager.max_silence (7d)" in century.stdout + century.stderr
     silenced = stack.run("alerts", "silence", "ServiceDown", "--for", "10m", "--reason", "restarting consume")

@@ -10,9 +10,10 @@ from volctl.domain.errors import ConfigError, Unreachable
 
 
 class AlertmanagerClient:
-    def __init__(self, url: str, timeout_s: float = 3.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, url: str, timeout_s: float = 3.0, transport: httpx.BaseTransport | None = None,
+                 auth: tuple[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
-        self._client = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+        self._client = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport, auth=auth)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert it holds: active, silenced and inhibited ones (each with `status.state`)."""
@@ -44,6 +45,10 @@ class AlertmanagerClient:
         if response.status_code == 404 and "/silence/" in path:
             raise ConfigError(f"Alertmanager has no silence {path.rsplit('/', 1)[1]}",
                               hint="`volctl alerts` lists the silences with their ids")
+        if response.status_code == 401:
+            raise ConfigError(f"Alertmanager at {self.url} refused volctl's credentials (401 to {method} {path})",
+                              hint="the admin token changed since the stack started? `volctl up` renders "
+                                   "Alertmanager's credentials again")
         if response.status_code >= 400:
             raise Unreachable(f"Alertmanager at {self.url} answered {response.status_code} to {method} {path}: "
                               f"{response.text[:200]}")

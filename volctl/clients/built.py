@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from volctl.clients.http import ServiceClient
+from volctl.domain.incidents import alertmanager_auth
 from volctl.domain.settings import Settings
 from volctl.domain.topology import Member, consume_members, predict_workers
 
@@ -25,7 +26,7 @@ def prometheus(settings: Settings, timeout_s: float = 3.0) -> PrometheusClient:
 def alertmanager(settings: Settings) -> AlertmanagerClient:
     from volctl.clients.alertmanager import AlertmanagerClient
 
-    return AlertmanagerClient(settings.alertmanager.url)
+    return AlertmanagerClient(settings.alertmanager.url, auth=alertmanager_auth(settings))
 
 
 def kafka_reader(settings: Settings) -> KafkaReader:
@@ -58,7 +59,7 @@ def consume(settings: Settings, timeout_s: float = 2.0) -> ServiceClient:
 
 def alertmanager_service(settings: Settings) -> ServiceClient:
     """Alertmanager's own HTTP endpoints (/-/ready), as the other services'."""
-    return ServiceClient("alertmanager", settings.alertmanager.url)
+    return ServiceClient("alertmanager", settings.alertmanager.url, auth=alertmanager_auth(settings))
 
 
 def consumers(settings: Settings, timeout_s: float = 2.0) -> tuple[ServiceClient, ...]:

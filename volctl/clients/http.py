@@ -20,11 +20,11 @@ class HttpResult:
 
 class ServiceClient:
     def __init__(self, name: str, base_url: str, timeout_s: float = 2.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, auth: tuple[str, str] | None = None) -> None:
         self.name = name
         self.base_url = base_url
         # Loading the CA bundle costs ~20 ms per client; plain-http service URLs never use it.
-        self._client = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
+        self._client = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport, auth=auth,
                                     verify=base_url.startswith("https"))
 
     def get(self, path: str) -> HttpResult:
@@ -83,10 +83,10 @@ def metric_sample(name: str, base_url: str, metric: str, timeout_s: float = 1.0)
     return sample_value(body, metric) if isinstance(body, str) else None
 
 
-def status_of(url: str, timeout_s: float = 1.0, method: str = "GET") -> int | None:
+def status_of(url: str, timeout_s: float = 1.0, method: str = "GET", auth: tuple[str, str] | None = None) -> int | None:
     """The HTTP status `url` answers with, or None when nothing answers (readiness polls, reloads)."""
     try:
-        return httpx.request(method, url, timeout=timeout_s, verify=url.startswith("https")).status_code
+        return httpx.request(method, url, timeout=timeout_s, verify=url.startswith("https"), auth=auth).status_code
     except httpx.HTTPError:
         return None
 

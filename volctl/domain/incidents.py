@@ -41,6 +41,26 @@ def receiver_secret(admin_token: str) -> str:
     return hmac.new(admin_token.encode(), b"volctl incident receiver", hashlib.sha256).hexdigest()
 
 
+ALERTMANAGER_USER = "volctl"  # the one user of the embedded Alertmanager's API (basic auth)
+
+
+def alertmanager_password(admin_token: str) -> str:
+    """The embedded Alertmanager's API password: derived from the admin token, like the receiver's
+    secret (its web config holds a bcrypt hash of it, Prometheus's config the password); "" without one."""
+    if not admin_token:
+        return ""
+    return hmac.new(admin_token.encode(), b"volctl alertmanager api", hashlib.sha256).hexdigest()
+
+
+def alertmanager_auth(settings: Settings) -> tuple[str, str] | None:
+    """What volctl sends the embedded Alertmanager: every call to its API, reads and silences alike,
+    is authorised there, not only checked by the CLI (None: an external Alertmanager, or no token)."""
+    from volctl.domain.model_admin import read_admin_token
+
+    password = alertmanager_password(read_admin_token(settings)) if settings.alertmanager.embedded else ""
+    return (ALERTMANAGER_USER, password) if password else None
+
+
 def incidents_folder(settings: Settings) -> Path:
     return settings.state_path / "incidents"
 

@@ -22,6 +22,7 @@ from volctl.clients.processes import ProcessRecord, Supervisor
 from volctl.core.operations.broker import BROKER
 from volctl.domain.errors import Unreachable
 from volctl.domain.files import write_atomically
+from volctl.domain.incidents import alertmanager_auth
 from volctl.domain.settings import Settings
 from volctl.domain.topology import (
     ALERTMANAGER,
@@ -49,6 +50,7 @@ ORDER = (BROKER, INCIDENTS, ALERTMANAGER, PREDICT, CONSUME, PROMETHEUS, REPLAY, 
 class MonitoringFiles(Protocol):
     prometheus_config: Path
     alertmanager_config: Path
+    alertmanager_web: Path | None  # its API's credentials, when it has some
 
     @property
     def prometheus_changed(self) -> bool: ...
@@ -134,14 +136,15 @@ def start_alerting(settings: Settings, supervisor: Supervisor, files: Monitoring
     if binary is None:
         progress("warning: " + MISSING_ALERTMANAGER)
         return [ComponentState(ALERTMANAGER, "not installed", detail=MISSING_ALERTMANAGER)]
-    alerting = settings.alertmanager
+    alerting, auth = settings.alertmanager, alertmanager_auth(settings)
     progress("starting volctl's alert receiver")
     receiver = start_service(supervisor, INCIDENTS, [sys.executable, "-m", "services.incidents"], env,
                               alerting.receiver_port, f"http://127.0.0.1:{alerting.receiver_port}/health")
     receiver.detail = f"incident timeline in {settings.state_path / 'incidents'}"
     record = supervisor.record(ALERTMANAGER)
     if record is not None:
-        if files.alertmanager_changed and status_of(f"{alerting.url}/-/reload", method="POST", timeout_s=5) != 200:
+        if files.alertmanager_changed and status_of(f"{alerting.url}/-/reload", method="POST", timeout_s=5,
+                                                    auth=auth) != 200:
             raise Unreachable(f"Alertmanager at {alerting.url} did not re-read its config",
                               hint=f"see `volctl logs {ALERTMANAGER}`")
         return [receiver, ComponentState(ALERTMANAGER, "running", record.pid, record.port, 0.0, record.uptime_s,
@@ -152,8 +155,10 @@ def start_alerting(settings: Settings, supervisor: Supervisor, files: Monitoring
             f"--storage.path={(folder / 'data').resolve()}",
             f"--web.listen-address=127.0.0.1:{alerting.port}",
             "--cluster.listen-address="]  # one instance: no gossip port (it would take 9094)
+    if files.alertmanager_web is not None:
+        argv.append(f"--web.config.file={files.alertmanager_web.resolve()}")
     record = supervisor.start(ALERTMANAGER, argv, port=alerting.port)
-    return [receiver, wait_ready(supervisor, record, f"{alerting.url}/-/ready", alerting.url)]
+    return [receiver, wait_ready(supervisor, record, f"{alerting.url}/-/ready", alerting.url, auth)]
 
 
 def start_members(settings: Settings, supervisor: Supervisor, service: str, count: int, env: dict[str, str],
@@ -235,11 +240,12 @@ def start_background(supervisor: Supervisor, name: str, args: list[str], env: di
     return ComponentState(name, "started", record.pid, None, 1.0, detail=detail)
 
 
-def wait_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str, detail: str) -> ComponentState:
+def wait_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str, detail: str,
+               auth: tuple[str, str] | None = None) -> ComponentState:
     """Wait for `ready_url` to answer 200, then write the pid file; a process that never gets
     there (or an interrupted wait) is stopped, so nothing untracked keeps the port."""
     try:
-        waited = await_ready(supervisor, record, ready_url)
+        waited = await_ready(supervisor, record, ready_url, auth)
     except BaseException:
         supervisor.abandon(record)
         raise
@@ -247,14 +253,15 @@ def wait_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str, de
     return ComponentState(record.name, "started", record.pid, record.port, waited, detail=detail)
 
 
-def await_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str) -> float:
+def await_ready(supervisor: Supervisor, record: ProcessRecord, ready_url: str,
+                auth: tuple[str, str] | None = None) -> float:
     started = time.monotonic()
     while time.monotonic() - started < READY_TIMEOUT_S:
         code = supervisor.exited_early(record)
         if code is not None:
             raise Unreachable(f"{record.name} exited during start-up (code {code}): "
                               f"{log_tail(supervisor, record.name)}", hint=f"see `volctl logs {record.name}`")
-        if status_of(ready_url) == 200:
+        if status_of(ready_url, auth=auth) == 200:
             return time.monotonic() - started
         time.sleep(0.1)
     raise Unreachable(f"{record.name} did not become ready within {READY_TIMEOUT_S:.0f} s ({ready_url})",
