@@ -51,3 +51,37 @@ def test_health_watch_prints_frames_off_a_terminal(tmp_path: Path) -> None:
     _stdout, stderr = watch.communicate(timeout=60)
     assert watch.returncode == 0, stderr
     assert "".join(seen).count("predict /health") >= 2  # one plain frame per interval, not nothing
+
+
+def test_every_command_teaches_by_examples_that_parse_and_states_its_exit_codes() -> None:
+    """Each command's --help ends with two or three examples and its exit codes (volctl/cli/usage.py),
+    and every example is a real command line: parsed by the app's own commands, as `runbook check`
+    parses a runbook's steps."""
+    import shlex
+
+    import typer
+
+    from volctl.cli.runbook import command_problem
+    from volctl.cli.usage import USAGE
+
+    root = typer.main.get_command(app)
+    commands: list[str] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        subs = getattr(command, "commands", None)
+        if subs is None or getattr(command, "invoke_without_command", False):
+            commands.append(" ".join(path))
+        for name, sub in (subs or {}).items():
+            walk(sub, [*path, name])
+
+    walk(root, [])
+    assert sorted(commands) == sorted(USAGE), "every command has its entry in volctl/cli/usage.py, no more"
+    for path, (examples, exits) in USAGE.items():
+        assert 2 <= len(examples) <= 3 and exits.startswith("0 "), path
+        for example in examples:
+            assert len(example) <= 74, f"{example!r} does not fit an 80-column help on one line"
+            words = shlex.split(example)
+            assert words[:1 + path.count(" ") + 1] == ["volctl", *path.split()], example
+            assert command_problem(words[1:], root) is None, (example, command_problem(words[1:], root))
+        shown = CliRunner().invoke(app, [*path.split(), "--help"], env={"NO_COLOR": "1", "COLUMNS": "80"})
+        assert "Examples" in shown.output and "Exit codes" in shown.output and examples[0] in shown.output, path

@@ -32,9 +32,6 @@ def alerts(
 ) -> None:
     """Firing and pending alerts with since-when, severity, summary, value and the runbook to run;
     active silences; the recent incidents (each firing and its resolution, from volctl's receiver).
-
-    Exit 0 none firing, 1 an alert fires (silenced or inhibited ones do not count), 3 Alertmanager
-    cannot be reached.
     """
     if ctx.invoked_subcommand is not None:
         return

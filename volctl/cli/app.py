@@ -25,6 +25,7 @@ from volctl.cli import (
     shadow,
     slo,
     stack,
+    usage,
 )
 from volctl.render import console
 
@@ -61,6 +62,7 @@ for command in (stack.up, stack.down, stack.status, health.health, stack.logs, i
                 rollback.rollback, kafka.topics, kafka.tail, kafka.lag, gate.gate, quality.quality, guard.guard,
                 stack.render, stack.scale):
     app.command()(command)
+usage.attach(app)
 
 
 def _version(value: bool) -> None:

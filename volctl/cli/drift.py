@@ -43,8 +43,6 @@ def report(
     as_json: JsonOption = False,
 ) -> None:
     """Evidently's DataDriftPreset per feature; writes HTML, JSON and Markdown, and drift gauges.
-
-    Exit 0 no drift, 1 the drifted share exceeds the threshold, 3 not enough data (the counts are shown).
     """
     from volctl.core.model.drift import drift_report
     from volctl.domain.perturb import Perturbation

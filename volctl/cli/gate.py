@@ -27,9 +27,8 @@ def gate(
 ) -> None:
     """Load, then SLOs, consumer lag status, drift and quality: ship or do not ship.
 
-    Pass only when every check passed. Exit 0 pass, 1 a check failed (the JSON names the classes),
-    3 a check was inconclusive (too little evidence; --accept-inconclusive CLASS ships without it)
-    or could not measure. Every result is kept in an evidence folder under `STATE_DIR/gates`.
+    Pass only when every check passed; an inconclusive class (too little evidence) ships only with
+    --accept-inconclusive CLASS. Every result is kept in an evidence folder under `STATE_DIR/gates`.
     """
     from volctl.cli.wiring import lag_inputs
     from volctl.clients import built

@@ -28,7 +28,7 @@ def guard(
     burn of the error and latency budgets; after --failure-limit failing evaluations in a row, roll
     both services back to the better variant (audited: `guard: WHY`), then keep watching.
 
-    One line per evaluation on stdout (JSON with --json). Exit 0 when stopped.
+    One line per evaluation on stdout (JSON with --json).
     """
     import time
 

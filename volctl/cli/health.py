@@ -26,8 +26,6 @@ def health(
     as_json: JsonOption = False,
 ) -> None:
     """Check predict, consume, broker, Prometheus and its targets, the model's sha256 and consumer lag.
-
-    Exit 0 healthy, 1 a check failed, 3 nothing could be reached (is the stack up?).
     """
     from volctl.core.monitoring.freshness import expectation
     from volctl.core.operations.health import check_stack, wait_until_answering

@@ -86,8 +86,6 @@ def lag(
     as_json: JsonOption = False,
 ) -> None:
     """Per-partition offsets and lag, freshness, time lag and time to drain, with a Burrow-style status.
-
-    Exit 0 OK or WARN, 1 ERR, STALL or STOP, 3 no such group, lag unknown or the broker unreachable.
     """
     from volctl.cli.wiring import lag_inputs
     from volctl.core.operations.lag import measure_lag

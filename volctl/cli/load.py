@@ -37,9 +37,6 @@ def load(
     as_json: JsonOption = False,
 ) -> None:
     """Open-model load on POST /predict; latency from the intended send time (no coordinated omission).
-
-    Exit 0 when every objective passes, 1 when one fails (or the generator could not keep up),
-    3 when the service does not answer (before the run, or a request finds it gone during it).
     """
     from volctl.clients import built
     from volctl.core.operations import load as core

@@ -69,7 +69,7 @@ def retrain(
     """Train a version from the stream (the ticks the consume service recorded; --data adds
     recordings), add it as a shadow challenger of the served model, and say what `volctl quality`
     will compare. Promotion stays `volctl rollback --to VERSION:VARIANT` or `volctl guard`, on
-    evidence. Exit 0 trained and added, 3 nothing recorded yet or the stack cannot be reached."""
+    evidence."""
     from volctl.core.model.retraining import shadow_plan
     from volctl.core.operations.shadow import change_shadow
     from volctl.domain.errors import Unreachable
@@ -163,7 +163,7 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score recordings out of time with every variant of a version: the training metrics and
-    intervals, per file and pooled. Exit 0 evaluated, 3 no labelled rows with both classes."""
+    intervals, per file and pooled."""
     from volctl.cli.options import finish
     from volctl.core.model.out_of_time import evaluate_version
     from volctl.render.models import evaluation_report

@@ -26,11 +26,8 @@ def quality(
 ) -> None:
     """Every prediction met by its own label 60 s later: per variant (served and challengers scored in
     shadow) labelled ticks, spike episodes, precision, recall, F1, PR-AUC with a 90 % block-bootstrap
-    interval and Brier; the served model against each challenger on the same ticks.
-
-    Exit 0 the served model is not worse and meets the floors (slo.min_precision, slo.min_recall), 1 it
-    is worse than a challenger beyond the interval or below a floor (the rollback that would fix it is
-    printed), 3 too few labelled ticks or spike episodes to judge.
+    interval and Brier; the served model against each challenger on the same ticks, and against the
+    floors slo.min_precision and slo.min_recall.
     """
     from volctl.core.model.quality import pending_outcomes, quality_report
     from volctl.render.quality import quality_table

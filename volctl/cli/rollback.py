@@ -33,10 +33,6 @@ def rollback(
     as_json: JsonOption = False,
 ) -> None:
     """Switch predict and consume to another model together, with no restart (and back on failure).
-
-    Exit 0 switched (or already serving it); 1 a service refused or did not verify, and the other
-    was switched back; 3 a service is unreachable, the target does not exist, or the disk of the
-    state dir is full (nothing is switched).
     """
     from volctl.clients.built import admin_clients
     from volctl.core.operations import rollback as core

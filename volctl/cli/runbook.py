@@ -56,9 +56,6 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run the steps in order, following the decisions by exit code; writes an incident record.
-
-    Exit 0 the runbook ended resolved ("done"), 1 it stopped (escalate, a step failed, or a
-    mutating step was not confirmed), 130 interrupted.
     """
     from volctl.core.monitoring.alert_rules import rendered_alerts
     from volctl.core.monitoring.alerts import timeline_incidents
@@ -99,7 +96,7 @@ def check(
                      ] = None,
 ) -> None:
     """Check runbooks without running them: every step a real volctl command with valid options,
-    every decision pointing at a step that exists. Exit 1 when one is broken."""
+    every decision pointing at a step that exists."""
     from volctl.core.monitoring.runbooks import check_runbook, find_runbook, list_runbooks
     from volctl.render.runbook import check_results
 

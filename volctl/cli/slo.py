@@ -26,8 +26,6 @@ def check(
     as_json: JsonOption = False,
 ) -> None:
     """Latency, error rate, availability, consumer lag and throughput against their objectives.
-
-    Exit 0 pass (all met), 1 fail (an SLO breached), 3 inconclusive (too little traffic, no data) or error.
     """
     from volctl.clients import built
     from volctl.core.monitoring.slo import check_slos
