@@ -415,7 +415,9 @@ def test_a_stopped_consumer_pages_through_alertmanager_and_resolves_on_restart(a
     assert incident["lasted_s"] == pytest.approx(epoch_of_rfc3339(incident["resolved_at"]) - since, abs=1), incident
     assert "since (UTC)" in stack.run("alerts").stdout
     silence_id = next(s["id"] for s in after["silences"])
-    assert stack.run("alerts", "unsilence", silence_id).returncode == 0
+    lifted = stack.run("alerts", "unsilence", silence_id, "--json")
+    assert lifted.returncode == 0 and json.loads(lifted.stdout) == {"unsilenced": silence_id,
+                                                                    "matchers": "alertname=ServiceDown"}
     audit = (stack.state / "incidents" / "actions.jsonl").read_text().splitlines()
     actions = [json.loads(line)["action"] for line in audit]
     assert actions == ["silence", "unsilence"]

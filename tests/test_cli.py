@@ -152,3 +152,18 @@ def test_ingest_says_what_is_wrong_without_a_traceback(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     result = _run("ingest", "--synthetic", "--limit", "1", env={"VOLCTL_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}"})
     assert result.exit_code == 3 and f"Kafka at 127.0.0.1:{port} does not answer" in result.output
+
+
+def test_runbook_show_and_check_answer_in_json(tmp_path) -> None:
+    shown = _run("runbook", "show", "high-latency", "--json")
+    document = json.loads(shown.stdout)
+    assert shown.exit_code == 0 and document["name"] == "high-latency"
+    assert all(step["command"][0] == "volctl" for step in document["steps"])
+    assert any(step["changes_state"] for step in document["steps"])  # it can end in a rollback
+    checked = _run("runbook", "check", "--json")
+    assert checked.exit_code == 0 and all(r["ok"] and r["problems"] == [] for r in json.loads(checked.stdout))
+    broken = tmp_path / "broken.md"
+    broken.write_text("# Broken\n\nWhen: never.\n\n## 1. Nothing\n\n```volctl\nvolctl nosuchcommand\n```\n")
+    refused = _run("runbook", "check", str(broken), "--json")
+    (found,) = json.loads(refused.stdout)
+    assert refused.exit_code == 1 and not found["ok"] and "nosuchcommand" in " ".join(found["problems"])

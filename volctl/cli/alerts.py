@@ -95,6 +95,7 @@ def silence_(
 def unsilence(
     ctx: typer.Context,
     silence_id: Annotated[str, typer.Argument(help="Silence id (`volctl alerts` lists them).")],
+    as_json: JsonOption = False,
 ) -> None:
     """End a silence now (an admin action: needs the admin token; audited)."""
     from volctl.core.monitoring.alerts import unsilence as core_unsilence
@@ -106,7 +107,12 @@ def unsilence(
     with _clients(settings) as (alertmanager, _prometheus):
         matched = core_unsilence(alertmanager, read_admin_token(settings), silence_id, local_actor(),
                                  incidents_folder(settings))
-    console.out.print(f"[green]unsilenced[/] {silence_id} ({matched}): its alerts notify again")
+    if as_json:
+        console.emit_json({"unsilenced": silence_id, "matchers": matched})
+    else:
+        from rich.markup import escape
+
+        console.out.print(f"[green]unsilenced[/] {escape(silence_id)} ({escape(matched)}): its alerts notify again")
 
 
 @contextmanager

@@ -36,12 +36,16 @@ def list_(as_json: JsonOption = False) -> None:
 
 @app.command()
 @boundary
-def show(name: NameArgument) -> None:
-    """Print a runbook, rendered."""
+def show(name: NameArgument, as_json: JsonOption = False) -> None:
+    """Print a runbook, rendered (with --json: its steps, commands and decisions)."""
     from volctl.core.monitoring.runbooks import find_runbook
     from volctl.render.runbook import runbook_markdown
 
-    runbook_markdown(find_runbook(name))
+    runbook = find_runbook(name)
+    if as_json:
+        console.emit_json(runbook.as_document())
+    else:
+        runbook_markdown(runbook)
 
 
 @app.command()
@@ -94,6 +98,7 @@ def check(
     ctx: typer.Context,
     names: Annotated[list[str] | None, typer.Argument(help="Runbook names or .md paths (default: all shipped).")
                      ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check runbooks without running them: every step a real volctl command with valid options,
     every decision pointing at a step that exists."""
@@ -103,7 +108,10 @@ def check(
     runbooks = [find_runbook(n) for n in names] if names else list_runbooks()
     checker = _command_checker(ctx)
     results = [(runbook, check_runbook(runbook, checker)) for runbook in runbooks]
-    check_results(results)
+    if as_json:
+        console.emit_json([runbook.as_document(problems) for runbook, problems in results])
+    else:
+        check_results(results)
     if any(problems for _, problems in results):
         raise typer.Exit(EXIT_CHECK_FAILED)
 

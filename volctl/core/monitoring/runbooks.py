@@ -80,6 +80,18 @@ class Runbook:
     def step(self, number: int) -> Step | None:
         return next((s for s in self.steps if s.number == number), None)
 
+    def as_document(self, problems: list[str] | None = None) -> dict[str, object]:
+        """The runbook for scripts: its steps with their commands and decisions (and, from a check,
+        what is broken)."""
+        found = {"name": self.name, "title": self.title, "when": self.summary, "path": str(self.path),
+                 "steps": [{"number": s.number, "title": s.title, "command": ["volctl", *s.command],
+                            "changes_state": s.mutating,
+                            "decisions": {str(code): {"kind": d.kind, "step": d.step, "text": d.text}
+                                          for code, d in sorted(s.decisions.items())}} for s in self.steps]}
+        if problems is not None:
+            found |= {"ok": not problems, "problems": problems}
+        return found
+
 
 def runbooks_dir() -> Path:
     """`runbooks/` beside the package in a checkout; inside the package in an installed wheel."""
