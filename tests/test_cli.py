@@ -59,8 +59,9 @@ def test_model_list_json_and_table(trained_registry: Path) -> None:
     models = json.loads(result.stdout)
     assert models[0]["synthetic"] is False
     assert {v["variant"] for v in models[0]["variants"]} == {"ml", "baseline"}
+    assert all(v["served"] is None for v in models[0]["variants"])  # no predict answers: unknown, not "no"
     table = _run("model", "list", env=env)
-    assert models[0]["version"] in table.stdout and "PR-AUC" in table.stdout
+    assert models[0]["version"] in table.stdout and "PR-AUC" in table.stdout and "unknown" in table.stdout
 
 
 def test_model_list_with_an_empty_registry(tmp_path: Path) -> None:

@@ -74,6 +74,9 @@ def test_the_stack_serves_the_recommended_variant_until_told_otherwise(stack: St
     assert _served(stack) == {"predict": recommended, "consume": recommended}  # model.variant = auto
     assert stack.run("rollback", "--to", "ml", "--yes", "--reason", "test: start from ml").returncode == 0
     assert _served(stack) == {"predict": "ml", "consume": "ml"}
+    listed = stack.json("model", "list")
+    served = [(m["version"], v["variant"]) for m in listed for v in m["variants"] if v["served"]]
+    assert served == [(registry.latest(), "ml")]  # `model list` says what is served now, not only auto's pick
 
 
 def test_wrong_or_missing_token_is_refused_and_changes_nothing(stack: Stack) -> None:

@@ -117,10 +117,14 @@ def _train(settings: Settings, data: list[Path] | None, synthetic: bool, seed: i
 @boundary
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show model versions, their variants and test-split metrics."""
+    from volctl.clients.http import get_json
     from volctl.core.model.models import list_models
     from volctl.render.models import model_table
 
-    models = list_models(settings_of(ctx).registry_path)
+    settings = settings_of(ctx)
+    answer = get_json("predict", settings.predict.url, "/version", timeout_s=1) or {}
+    served = (answer["version"], answer.get("model", "")) if answer.get("version") else None
+    models = list_models(settings.registry_path, served)
     if as_json:
         console.emit_json(models)
     else:

@@ -30,6 +30,7 @@ def model_table(models: list[ModelSummary]) -> None:
     table.add_column("variant")
     for column in ("PR-AUC", "F1", "base rate"):
         table.add_column(column, justify="right")
+    table.add_column("served now")
     table.add_column("auto serves")
     table.add_column("data")
     for model in models:
@@ -40,7 +41,8 @@ def model_table(models: list[ModelSummary]) -> None:
             first = index == 0
             table.add_row(  # the version on every row: each names its model whole, in a record view too
                 model.version, variant.variant, _metric(variant.pr_auc), _metric(variant.f1),
-                _metric(model.positive_rate) if first else "", (model.recommended_variant or "ml") if first else "",
+                _metric(model.positive_rate) if first else "", _served(variant.served),
+                (model.recommended_variant or "ml") if first else "",
                 data if first else "", end_section=index == len(model.variants) - 1,
             )
     out.print(fit(table, out))
@@ -48,6 +50,10 @@ def model_table(models: list[ModelSummary]) -> None:
     if newest.recommended_variant == "baseline":
         out.print(f"[yellow]{newest.version}: model.variant = auto serves baseline[/]: "
                   f"{escape(newest.recommendation) or 'ml does not beat the baseline rule'}")
+
+
+def _served(served: bool | None) -> str:
+    return "[bold green]yes[/]" if served else "unknown" if served is None else ""
 
 
 def training_summary(result: TrainResult) -> None:

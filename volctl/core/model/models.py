@@ -18,6 +18,7 @@ class VariantSummary:
     precision: float | None
     recall: float | None
     sha256: str
+    served: bool | None = None  # the predict service serves it now (None: it did not answer: unknown)
 
 
 @dataclass
@@ -35,9 +36,16 @@ class ModelSummary:
     recommendation: str  # why, in words
 
 
-def list_models(registry_root: Path) -> list[ModelSummary]:
+def list_models(registry_root: Path, served: tuple[str, str] | None = None) -> list[ModelSummary]:
+    """Every version; `served` (version, variant) is what the predict service answers it serves,
+    None when it does not answer (then whether a variant is served is unknown, not no)."""
     registry = Registry(registry_root)
-    return [_summary(registry, v) for v in registry.versions()]
+    models = [_summary(registry, v) for v in registry.versions()]
+    if served is not None:
+        for model in models:
+            for variant in model.variants:
+                variant.served = (model.version, variant.variant) == served
+    return models
 
 
 def _summary(registry: Registry, version: str) -> ModelSummary:
