@@ -83,3 +83,26 @@ def test_with_consume_down_health_keeps_lag_and_freshness_and_says_what_to_do(tm
     from tests.test_next_steps import unknown_in
 
     assert unknown_in(report.next_step, ["health"]) == []
+
+
+def test_the_watch_reads_latency_in_ms_and_the_processing_rate_from_the_counters() -> None:
+    """`health --watch` showed "0.0003 s" beside an objective set in ms, and "processing rate 0
+    ticks/s" on a fresh stack while ticks flowed (a gauge of the last second, read between batches)."""
+    from volctl.core.operations.watch import snapshot
+    from volctl.domain.metrics import CONSUMER_PROCESSED
+    from volctl.domain.settings import SloSettings
+
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = request.url.params.get("query") or dict(httpx.QueryParams(request.content.decode())).get("query", "")
+        asked.append(query)
+        value = "42" if CONSUMER_PROCESSED in query else "0.00031" if "histogram_quantile" in query else "1"
+        return httpx.Response(200, json={"status": "success", "data": {
+            "resultType": "vector", "result": [{"metric": {}, "value": [0, value]}]}})
+
+    rows = {r.label: r for r in snapshot(PrometheusClient("http://p:9090", transport=httpx.MockTransport(answer)),
+                                         SloSettings()).rows}
+    assert rows["p95 latency"].format.format(rows["p95 latency"].value) == "0.3 ms"
+    assert rows["p95 latency"].objective == "< 800.0 ms"
+    assert rows["processing rate"].value == 42 and any(f"rate({CONSUMER_PROCESSED}[1m])" in q for q in asked)

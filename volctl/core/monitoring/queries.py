@@ -26,6 +26,12 @@ def request_rate(window: str = "1m") -> str:
     return f"sum(rate({m.REQUESTS}{PREDICT}[{window}])) or vector(0)"
 
 
+def processing_rate(window: str = "1m") -> str:
+    """Ticks processed per second by every consume member, from their counters: the members' own
+    rate gauge covers the last second only and read 0 between batches while ticks flowed."""
+    return f"sum(rate({m.CONSUMER_PROCESSED}[{window}]))"
+
+
 def error_ratio(window: str = "5m") -> str:
     return (f"(sum(rate({m.REQUESTS}{PREDICT_5XX}[{window}])) or vector(0))"
             f" / clamp_min(sum(rate({m.REQUESTS}{PREDICT}[{window}])), 1e-9)")
@@ -40,7 +46,6 @@ def rejected_ratio(window: str = "5m") -> str:
 # lag ("no data", could not measure) rather than a NaN read as a breach.
 CONSUMER_LAG = f"max({m.CONSUMER_LAG_SECONDS} >= 0)"
 CONSUMER_OFFSET_LAG = f"sum({m.CONSUMER_OFFSET_LAG})"
-CONSUMER_RATE = f"sum({m.CONSUMER_RATE})"
 CONSUMER_ERRORS = f"sum(rate({m.CONSUMER_ERRORS}[5m])) or vector(0)"
 MODEL_INFO = f"max by (job, variant, version) ({m.MODEL_INFO})"
 TARGETS_UP = 'up{job=~"predict|consume"}'

@@ -35,15 +35,15 @@ class Snapshot:
 
 def snapshot(client: PrometheusClient, slo: SloSettings) -> Snapshot:
     result = Snapshot(time.strftime("%H:%M:%S"))
-    measures = (
-        ("p50 latency", queries.latency_quantile(0.5, "1m"), "{:.4f} s", None),
-        ("p95 latency", queries.latency_quantile(0.95, "1m"), "{:.4f} s", slo.latency_p95_seconds),
-        ("request rate", queries.request_rate(), "{:.1f} req/s", None),
-        ("error rate (5xx)", queries.error_ratio("1m"), "{:.2%}", slo.error_rate),
-        ("consumer lag", queries.CONSUMER_LAG, "{:.1f} s", slo.consumer_lag_seconds),
-        ("processing rate", queries.CONSUMER_RATE, "{:.0f} ticks/s", None),
+    measures = (  # (label, PromQL, format, objective, scale): latencies read in ms, as the objectives are set
+        ("p50 latency", queries.latency_quantile(0.5, "1m"), "{:.1f} ms", None, 1000),
+        ("p95 latency", queries.latency_quantile(0.95, "1m"), "{:.1f} ms", slo.latency_p95_seconds, 1000),
+        ("request rate", queries.request_rate(), "{:.1f} req/s", None, 1),
+        ("error rate (5xx)", queries.error_ratio("1m"), "{:.2%}", slo.error_rate, 1),
+        ("consumer lag", queries.CONSUMER_LAG, "{:.1f} s", slo.consumer_lag_seconds, 1),
+        ("processing rate", queries.processing_rate("1m"), "{:.0f} ticks/s", None, 1),
     )
-    for label, expr, fmt, limit in measures:
+    for label, expr, fmt, limit, scale in measures:
         try:
             value = client.value(expr)
         except Unreachable as exc:
@@ -51,6 +51,9 @@ def snapshot(client: PrometheusClient, slo: SloSettings) -> Snapshot:
             value = None
         if value is not None and value != value:  # NaN: no traffic in the window
             value = None
+        if value is not None:
+            value *= scale
+        limit = None if limit is None else limit * scale
         breached = limit is not None and value is not None and value > limit
         objective = "" if limit is None else ("< " + fmt.format(limit))
         result.rows.append(Row(label, value, fmt, objective, breached))
