@@ -122,3 +122,20 @@ def test_alerts(narrow) -> None:
     text = narrow()
     _whole(text, "ModelQualityPrecisionBelowChallenger", "2026-12-07 16:02:11", "ConsumerDown", "16:04:01",
            "110 s", "0 of 1 consume members up", "0.800 below the best challenger's precision")
+
+
+def test_tail_compact_is_one_whole_line_a_message(narrow) -> None:
+    """`tail` printed about 17 lines of pretty JSON a message; --compact prints one (as kcat does),
+    which the terminal wraps: nothing is cut."""
+    from volctl.clients.kafka import Message
+    from volctl.core.operations.topics import TailedMessage
+    from volctl.render.kafka import tailed_message
+
+    value = {"product_id": "BTC-USD", "price": "91234.56", "best_bid": "91234.55", "best_ask": "91234.57",
+             "time": "2026-12-01T22:46:10.123456Z", "sequence": 123456789012}
+    shown = TailedMessage.of(Message("ticks.raw", 3, 987654, 1764629170123, b"BTC-USD",
+                                     __import__("json").dumps(value).encode()))
+    tailed_message(shown, compact=True)
+    lines = narrow().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("p3@987654 2025-12-01T22:46:10.123Z key=BTC-USD {")
+    assert '"sequence":123456789012}' in lines[0]

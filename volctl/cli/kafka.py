@@ -45,6 +45,8 @@ def tail(
             metavar="")] = False,
     from_beginning: Annotated[bool, typer.Option("--from-beginning", help="The first messages, not the newest."
                                                  , metavar="")] = False,
+    compact: Annotated[bool, typer.Option("--compact", "-c", help="One line a message (as kcat prints), "
+                                          "the value as compact JSON.", metavar="")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document (JSON lines with --follow).",
             metavar="")] = False,
 ) -> None:
@@ -63,7 +65,7 @@ def tail(
             if as_json:
                 console.emit_json_line(message)
             else:
-                tailed_message(message)
+                tailed_message(message, compact)
     except KeyboardInterrupt:
         return
     finally:

@@ -32,7 +32,7 @@ USAGE: dict[str, tuple[tuple[str, ...], str]] = {
                  "switched back; 3 a service is unreachable, the target does not exist, or the state dir's disk "
                  "is full (nothing is switched)"),
     "topics": (("volctl topics", "volctl topics --json"), "0 listed; 3 the broker cannot be reached"),
-    "tail": (("volctl tail ticks.raw -n 5", "volctl tail ticks.predictions --follow",
+    "tail": (("volctl tail ticks.raw -n 5", "volctl tail ticks.predictions --follow --compact",
               "volctl tail ticks.dlq --from-beginning --json"),
              "0 shown; 3 no such topic or the broker cannot be reached"),
     "lag": (("volctl lag", "volctl lag --window 60", "volctl lag --watch --stop-threshold 30"),

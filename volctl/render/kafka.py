@@ -28,12 +28,19 @@ def topics_table(topics: list[TopicInfo], bootstrap: str) -> None:
     out.print(fit(table, out))
 
 
-def tailed_message(message: TailedMessage) -> None:
+def tailed_message(message: TailedMessage, compact: bool = False) -> None:
     when = utc_iso(message.timestamp, "milliseconds")
-    out.print(f"[bold]p{message.partition}@{message.offset}[/] {when} key={escape(str(message.key))}")
+    head = f"[bold]p{message.partition}@{message.offset}[/] {when} key={escape(str(message.key))}"
     # ensure_ascii: a control character inside a JSON string is written as its escape, never raw
-    body = json.dumps(message.value, indent=2) if not isinstance(message.value, str) else message.value
-    out.print(escape(body), soft_wrap=True)
+    if isinstance(message.value, str):
+        body = message.value
+    else:
+        body = json.dumps(message.value, separators=(",", ":")) if compact else json.dumps(message.value, indent=2)
+    if compact:  # the terminal wraps it, nothing is cut
+        out.print(f"{head} {escape(body)}", soft_wrap=True)
+    else:
+        out.print(head)
+        out.print(escape(body), soft_wrap=True)
 
 
 def _seconds(value: float | None) -> str:
