@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,7 +43,10 @@ def test_up_health_status_down_twice_and_idempotent(tmp_path: Path, trained_regi
     stack.process = True  # as a user runs them: the installed script, a process a command
     try:
         for _ in range(2):
-            report = stack.json("up")
+            up = stack.run("up", "--json")
+            assert up.returncode == 0, up.stdout + up.stderr
+            assert re.search(r"starting \[\d+ s\]: starting the broker", up.stderr), up.stderr  # piped: a line a step
+            report = json.loads(up.stdout)
             started = [c["name"] for c in report["components"]]  # Prometheus after what it watches
             assert started == ["broker", "incidents", "alertmanager", "predict", "consume", "prometheus"]
             assert {c["action"] for c in report["components"]} == {"started"}

@@ -54,10 +54,8 @@ def report(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--perturb") from None
     settings = settings_of(ctx, **{"drift.share_threshold": threshold, "drift.min_rows": min_rows})
-    with console.err.status("drift report") as status:
-        def progress(message: str) -> None:
-            status.update(message)
-            console.note(message)
+    with console.steps("drift report", keep=True) as status:
+        progress = status.update
 
         result = drift_report(settings, write_drift_outputs, reference, current, window, out, progress,
                               synthetic_seed, perturbation)
@@ -90,7 +88,7 @@ def calibrate(
         windows_s = [seconds_of(w) for w in window] if window else list(WINDOWS_S)
     except ValueError as exc:
         raise ConfigError(f"--window: {exc}", hint="a duration such as 30s, 10m or 1h") from None
-    with console.err.status("calibrating") as status:
+    with console.steps("calibrating") as status:
         document = calibrate_version(registry, version, windows_s, quantile, progress=status.update)
     chosen = {key: value for key, value in document["windows"].items() if float(key) in windows_s}
     if as_json:

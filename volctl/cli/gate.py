@@ -54,7 +54,7 @@ def gate(
     if unknown:
         raise typer.BadParameter(f"no class {', '.join(unknown)}: the classes are {', '.join(KINDS)}",
                                  param_hint="--accept-inconclusive")
-    with console.err.status("release gate") as status:
+    with console.steps("release gate") as status:
         settings = settings_of(ctx)
         parts = GateParts(write_slo_html, write_drift_outputs, lambda: lag_inputs(settings),
                           lambda: built.prometheus(settings),

@@ -104,10 +104,8 @@ def _train(settings: Settings, data: list[Path] | None, synthetic: bool, seed: i
         paths += data or []
     else:
         paths = None if synthetic else (data or ([p] if (p := settings.data_path()) else None))
-    with console.err.status("training") as status:
-        def progress(message: str) -> None:
-            status.update(message)
-            console.note(message)
+    with console.steps("training", keep=True) as status:
+        progress = status.update
 
         dataset = load_dataset(paths, settings.data.naive_timezone, seed=seed, progress=progress, since=since)
         return train_model(dataset, Registry(settings.registry_path), seed=seed, progress=progress, force=force)
@@ -173,7 +171,7 @@ def evaluate(
     from volctl.render.models import evaluation_report
 
     settings = settings_of(ctx)
-    with console.err.status("evaluating") as status:
+    with console.steps("evaluating") as status:
         evaluation = evaluate_version(settings.registry_path, version, list(data or []),
                                       settings.data.naive_timezone, progress=status.update)
     if html:

@@ -43,7 +43,7 @@ def up(
     if demo and replay:
         raise typer.BadParameter("--demo and --replay are alternatives")
     settings = settings_of(ctx)
-    with console.err.status("starting") as status:
+    with console.steps("starting") as status:
         report = start_stack(settings, config_file_of(ctx), render_monitoring,
                              "demo" if demo else (str(replay) if replay else None),
                              progress=status.update, on_wait=console.note, guard=guard, consumers=consumers,
@@ -76,7 +76,7 @@ def scale(
         raise typer.BadParameter(f"only consumers scale on a running stack, not {what!r} (predict workers: "
                                  "`volctl down`, then `volctl up --predict-workers N`)", param_hint="WHAT")
     settings = settings_of(ctx)
-    with console.err.status("scaling") as status:
+    with console.steps("scaling") as status:
         states = scale_consumers(settings, count, config_file_of(ctx), progress=status.update, dry_run=dry_run)
     if as_json:
         console.emit_json(states)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -82,6 +85,40 @@ def warn(message: str) -> None:
 
 def note(message: str) -> None:
     err.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
+
+
+class _Lines:
+    """Off a terminal a spinner shows nothing: each new step is a line instead, with the seconds
+    since the start (`up` trained for 98 s in silence when piped)."""
+
+    def __init__(self, title: str) -> None:
+        self.title, self.started, self.last = title, time.monotonic(), ""
+
+    def update(self, message: str) -> None:
+        if message != self.last:
+            self.last = message
+            note(f"{self.title} [{time.monotonic() - self.started:.0f} s]: {message}")
+
+
+@contextmanager
+def steps(title: str, keep: bool = False) -> Iterator[Any]:
+    """Progress of a long command on stderr: a live status on a terminal, one line a step off one.
+    Either way `.update(message)` reports a step; `keep`: on a terminal each step also stays as a
+    line above the status (a training's steps are its log)."""
+    if not err.is_terminal:
+        yield _Lines(title)
+        return
+    with err.status(title) as status:
+        if not keep:
+            yield status
+            return
+
+        class _Kept:
+            def update(self, message: str) -> None:
+                status.update(message)
+                note(message)
+
+        yield _Kept()
 
 
 FREE_TEXT_MIN = 12  # a folding column still needs room for a word or two
