@@ -61,7 +61,15 @@ def test_model_list(narrow) -> None:
                 VariantSummary("baseline", 0.124, 0.031, 0.1, 0.9, SHA)]
     model_table([ModelSummary(VERSION, "2026-12-01T22:46:10Z", True, "2025-11-07T00:00:00Z", "2026-04-04T23:59:59Z",
                               15895, 0.151, variants, "/x", "baseline", "ml does not clearly beat the baseline rule")])
-    _whole(narrow(), VERSION, "2025-11-07", "2026-04-04", "synthetic", "auto serves baseline")
+    text = narrow()
+    _whole(text, VERSION, "ml", "baseline", "auto serves baseline")  # a table at 80 columns, not records
+    assert "version: " not in text and "not shown below 130 columns: data, F1, base rate" in " ".join(text.split())
+    from volctl.render import console
+
+    console.out.width = 140
+    model_table([ModelSummary(VERSION, "2026-12-01T22:46:10Z", True, "2025-11-07T00:00:00Z", "2026-04-04T23:59:59Z",
+                              15895, 0.151, variants, "/x", "baseline", "ml does not clearly beat the baseline rule")])
+    _whole(narrow(), "2025-11-07", "2026-04-04", "synthetic")
 
 
 def test_slo_check(narrow) -> None:
@@ -76,7 +84,18 @@ def test_slo_check(narrow) -> None:
         SloRow("consumer lag (max)", "< 30 s", 1.0, "1.0 s (now 0.0 s)", "too little traffic"),
     ])
     slo_table(report)
-    _whole(narrow(), "availability", "consumer lag (max)", "too little traffic", "0.12", "0.50")
+    text = narrow()
+    # At 80 columns a table still (it was about 60 lines of records), the burn rates and budgets left
+    # out and said so; the names and verdicts whole.
+    assert "┃ SLO" in text and "objective: " not in text
+    _whole(text, "availability", "consumer lag (max)", "pass")
+    assert "not shown below 130 columns: burn 1h/6h/1d/3d, error budget left (--json has them)" in " ".join(
+        text.split())
+    from volctl.render import console
+
+    console.out.width = 140  # a wide terminal shows them
+    slo_table(report)
+    _whole(narrow(), "0.12", "0.50")
 
 
 def test_slo_check_on_a_young_stack(narrow) -> None:
@@ -87,6 +106,9 @@ def test_slo_check_on_a_young_stack(narrow) -> None:
                        burn_windows_beyond_data=["1h", "6h", "1d", "3d"], rows=[
         SloRow("error rate", "< 1.00%", None, "no data", "too little traffic", Budget(1.0, 0.0, 432.0, None),
                burn_rates={"1h": 0.0, "6h": 0.0, "1d": 0.0, "3d": 0.0})])
+    from volctl.render import console
+
+    console.out.width = 140  # where the budget column is shown
     slo_table(report)
     text = " ".join(narrow().split())
     assert "100% (no request yet; 432 min)" in text and "(0 req" not in text
@@ -102,7 +124,16 @@ def test_lag(narrow) -> None:
                      "not advancing with 44 behind; last commit 12 s ago (STOP after 30 s)"),
         PartitionLag(1, None, None, None, 0.0, 0.0, None, "UNKNOWN", "lag unknown: its end could not be read")])
     lag_report(lag)
-    _whole(narrow(), "UNKNOWN", "WARN", "123456", "volctl-consumer-with-a-long-name")
+    text = narrow()
+    # 3 partitions were 33 lines of records at 80 columns: a table, the offsets and rates left out
+    _whole(text, "UNKNOWN", "WARN", "44", "volctl-consumer-with-a-long-name")
+    assert "┃ part" in text and "part: " not in text
+    assert "not shown below 110 columns: in/s, out/s, committed, high" in " ".join(text.split())
+    from volctl.render import console
+
+    console.out.width = 120
+    lag_report(lag)
+    _whole(narrow(), "123456", "123500")
 
 
 def test_alerts(narrow) -> None:

@@ -38,15 +38,27 @@ def measure_width() -> None:
     out.width, err.width = _width(sys.stdout), _width(sys.stderr)  # type: ignore[assignment]  # None: the terminal's
 
 
-def fit(table: Table, console: Console) -> RenderableType:
+def fit(table: Table, console: Console, optional: dict[str, int] | None = None) -> RenderableType:
     """The table, never cutting an identifier, version, time or verdict: every column not marked
-    free text (overflow="fold") keeps its cells whole; when even that does not fit the width, the
-    rows are shown as records ("header: value" lines), which fit any width."""
+    free text (overflow="fold") keeps its cells whole. `optional`: header -> the narrowest terminal
+    that shows that column; below it the column is left out and the caption says so (as `kubectl
+    get` leaves out what `-o wide` adds): the shape follows the width, never the values. Only when
+    even the rest does not fit are the rows shown as records ("header: value" lines), which fit any
+    width."""
     for column in table.columns:
         if column.overflow != "fold":
             column.no_wrap = True
-    if _needed_width(table, console) <= console.width:
-        return table
+        else:  # a wrapping column is at least its longest word wide: a name or version is never broken
+            column.min_width = max(column.min_width or 0, _longest_word(column, console))
+    hidden = [header for header, width in (optional or {}).items() if console.width < width]
+    shown = _without(table, hidden) if hidden else table
+    if _needed_width(shown, console) <= console.width:
+        if hidden:
+            widest = max(optional[h] for h in hidden)  # type: ignore[index]
+            left_out = f"not shown below {widest} columns: {', '.join(hidden)} (--json has them)"
+            shown.caption = f"{shown.caption}; {left_out}" if shown.caption else left_out
+            shown.caption_justify = "left"
+        return shown
     headers = [str(column.header) for column in table.columns]
     blocks: list[RenderableType] = [Text(str(table.title), style="bold")] if table.title else []
     for row in range(table.row_count):
@@ -59,6 +71,21 @@ def fit(table: Table, console: Console) -> RenderableType:
             lines.append(Text.assemble(label, _renderable(cell)))
         blocks.append(Group(*lines, Text("")))
     return Group(*blocks)
+
+
+def _without(table: Table, headers: list[str]) -> Table:
+    """The same table less some columns (rich has no way to remove one)."""
+    kept = [c for c in table.columns if str(c.header) not in headers]
+    narrow = Table(title=table.title, caption=table.caption, title_justify=table.title_justify,
+                   caption_justify=table.caption_justify, box=table.box, show_header=table.show_header,
+                   show_lines=table.show_lines, header_style=table.header_style)
+    for column in kept:
+        narrow.add_column(column.header, justify=column.justify, overflow=column.overflow, style=column.style,
+                          no_wrap=column.no_wrap, min_width=column.min_width, max_width=column.max_width)
+    cells = [list(c.cells) for c in kept]
+    for index, row in enumerate(table.rows):
+        narrow.add_row(*(column[index] for column in cells), style=row.style, end_section=row.end_section)
+    return narrow
 
 
 def emit_json(document: Any) -> None:
@@ -131,8 +158,15 @@ def _needed_width(table: Table, console: Console) -> int:
     for column in table.columns:
         cells = [column.header, *column.cells]
         widest = max(Measurement.get(console, console.options, _renderable(c)).maximum for c in cells)
-        total += (widest if column.no_wrap else min(widest, FREE_TEXT_MIN)) + 3  # padding 2, separator 1
+        folded = max(min(widest, FREE_TEXT_MIN), column.min_width or 0)
+        total += (widest if column.no_wrap else folded) + 3  # padding 2, separator 1
     return total
+
+
+def _longest_word(column: Any, console: Console) -> int:
+    words = [word for cell in [column.header, *column.cells] if isinstance(cell, str | Text)
+             for word in _renderable(cell).plain.split()]
+    return max((Measurement.get(console, console.options, Text(w)).maximum for w in words), default=0)
 
 
 def _renderable(cell: Any) -> RenderableType:

@@ -45,7 +45,7 @@ def model_table(models: list[ModelSummary]) -> None:
                 (model.recommended_variant or "ml") if first else "",
                 data if first else "", end_section=index == len(model.variants) - 1,
             )
-    out.print(fit(table, out))
+    out.print(fit(table, out, optional={"data": 130, "F1": 110, "base rate": 110, "auto serves": 80}))
     newest = models[-1]
     if newest.recommended_variant == "baseline":
         out.print(f"[yellow]{newest.version}: model.variant = auto serves baseline[/]: "

@@ -23,8 +23,8 @@ def _model(described: dict[str, Any], with_sha: bool = True) -> str:
 
 def plan_table(plan: RollbackPlan, dry_run: bool) -> None:
     table = Table(title=f"rollback plan (change {plan.change_id})", title_justify="left")
-    for column in ("service", "serving now", "will serve"):
-        table.add_column(column)
+    for column in ("service", "serving now", "will serve"):  # a model wraps at its spaces, never inside a name
+        table.add_column(column, overflow="ellipsis" if column == "service" else "fold")
     target = _model(vars(plan.target))
     for switch in plan.switches:
         table.add_row(switch.service, _model(switch.before), target)
@@ -43,7 +43,7 @@ def rollback_result(report: RollbackReport) -> None:
     table = Table(title="rollback", title_justify="left")
     for column in ("service", "before", "after", "time", "verified", "note"):
         table.add_column(column, justify="right" if column == "time" else "left",
-                         overflow="fold" if column == "note" else "ellipsis")
+                         overflow="fold" if column in ("before", "after", "note") else "ellipsis")
     for switch in report.plan.switches:
         verified = {True: "[green]yes[/]", False: "[red]NO[/]", None: "-"}[switch.verified]
         # a service the change stopped before was never asked: "already serving" there read as done
@@ -51,7 +51,7 @@ def rollback_result(report: RollbackReport) -> None:
         note = switch.error or ("switched back" if switch.reverted else "" if switch.changed else unasked)
         table.add_row(switch.service, _model(switch.before), _model(switch.after) if switch.after else "-",
                       f"{switch.seconds * 1000:.0f} ms", verified, escape(note))
-    out.print(fit(table, out))
+    out.print(fit(table, out, optional={"time": 100}))
     if report.ok:
         out.print(f"[bold green]every service serves {report.plan.target.describe()}[/] "
                   f"({report.seconds * 1000:.0f} ms; no restart)")
@@ -68,7 +68,7 @@ def history_table(entries: list[dict[str, Any]]) -> None:
         return
     table = Table(title="model switches (audit log)", title_justify="left")
     for column in ("UTC", "who", "service", "from", "to", "outcome", "reason", "change"):
-        table.add_column(column, overflow="fold" if column in ("who", "reason") else "ellipsis")
+        table.add_column(column, overflow="fold" if column in ("who", "from", "to", "reason") else "ellipsis")
     for entry in entries:
         outcome = entry.get("outcome", "")
         colour = "green" if outcome in ("switched", "shadow_added", "shadow_removed") else "red"
@@ -77,7 +77,7 @@ def history_table(entries: list[dict[str, Any]]) -> None:
                       _model(entry.get("from") or {}, False), _model(entry.get("to") or {}, False),
                       f"[{colour}]{outcome}[/]",
                       _caller(entry.get("reason") or entry.get("detail")), _caller(entry.get("change_id")))
-    out.print(fit(table, out))
+    out.print(fit(table, out, optional={"change": 120}))
 
 
 def _caller(value: object) -> str:

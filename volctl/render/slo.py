@@ -46,15 +46,17 @@ def slo_table(report: SloReport, explain: bool = False) -> None:
     table = Table(title=f"volctl slo check: window {report.window}, budgets over {report.period} "
                   f"(≈{report.requests:,.0f} requests in the window)", title_justify="left")
     for column in ("SLO", "objective", "measured", "verdict", "error budget left", "burn 1h/6h/1d/3d"):
+        # Everything but the objective's name wraps at spaces when it must ("inconclusive:" stays whole).
         table.add_column(column, justify="right" if column == "measured" else "left",
-                         overflow="fold" if column == "error budget left" else "ellipsis")
+                         overflow="ellipsis" if column in ("SLO", "burn 1h/6h/1d/3d") else "fold",
+                         min_width=len("inconclusive:") if column == "verdict" else None)
     beyond = report.burn_windows_beyond_data
     for row in [*report.rows, *report.info]:
         burns = "/".join(f"{row.burn_rates[w]:.2f}" if w in row.burn_rates and w not in beyond else "-"
                          for w in ("1h", "6h", "1d", "3d"))
         table.add_row(row.name, row.objective, row.shown, _verdict(row), _budget(row),
                       burns if row.burn_rates else "-")
-    out.print(fit(table, out))
+    out.print(fit(table, out, optional={"burn 1h/6h/1d/3d": 130, "error budget left": 100}))
     if beyond and any(row.burn_rates for row in report.rows):
         held = "no predict data" if report.data_span_s is None else f"{_span(report.data_span_s)} of predict data"
         out.print(f"burn over {', '.join(beyond)}: not shown: Prometheus holds {held}, "
