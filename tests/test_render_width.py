@@ -170,3 +170,24 @@ def test_tail_compact_is_one_whole_line_a_message(narrow) -> None:
     lines = narrow().splitlines()
     assert len(lines) == 1 and lines[0].startswith("p3@987654 2025-12-01T22:46:10.123Z key=BTC-USD {")
     assert '"sequence":123456789012}' in lines[0]
+
+
+def test_runbook_list_names_each_runbooks_alerts_whole(narrow) -> None:
+    """`runbook list` broke "ModelQualityPrecisionBelowChalleng / er" and said nothing of which
+    runbook an alert points to."""
+    from volctl.core.monitoring.alert_rules import alerts
+    from volctl.core.monitoring.runbooks import list_runbooks
+    from volctl.domain.settings import SloSettings
+    from volctl.render.runbook import runbook_list
+
+    by_runbook: dict[str, list[str]] = {}
+    for alert in alerts(SloSettings()):
+        by_runbook.setdefault(alert.runbook, []).append(alert.name)
+    runbook_list(list_runbooks(), by_runbook)
+    text = narrow()
+    assert "┃ name" in text and max(len(line) for line in text.splitlines()) <= 80
+    lines = text.splitlines()
+    for name in ("ModelQualityPrecisionBelowChallenger", "SloBurnAvailability3d", "PredictLatencyHigh"):
+        assert any(name in line for line in lines), name  # whole, on one line
+    row = next(line for line in lines if "high-latency" in line)
+    assert "PredictLatencyHigh" in row  # the alert beside the runbook it points to

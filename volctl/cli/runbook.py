@@ -21,17 +21,21 @@ RunNameArgument = Annotated[str, typer.Argument(
 
 @app.command("list")
 @boundary
-def list_(as_json: JsonOption = False) -> None:
-    """The shipped runbooks: name, title, steps, when to use."""
+def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The shipped runbooks: name, the alerts that point to each, steps, when to use."""
+    from volctl.core.monitoring.alert_rules import rendered_alerts
     from volctl.core.monitoring.runbooks import list_runbooks
     from volctl.render.runbook import runbook_list
 
     runbooks = list_runbooks()
+    alerts: dict[str, list[str]] = {}
+    for alert in rendered_alerts(settings_of(ctx)):
+        alerts.setdefault(alert.runbook, []).append(alert.name)
     if as_json:
-        console.emit_json([{"name": r.name, "title": r.title, "steps": len(r.steps), "when": r.summary,
-                            "path": str(r.path)} for r in runbooks])
+        console.emit_json([{"name": r.name, "title": r.title, "alerts": alerts.get(r.name, []), "steps": len(r.steps),
+                            "when": r.summary, "path": str(r.path)} for r in runbooks])
     else:
-        runbook_list(runbooks)
+        runbook_list(runbooks, alerts)
 
 
 @app.command()

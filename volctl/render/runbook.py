@@ -11,15 +11,18 @@ from volctl.core.monitoring.runbooks import Runbook, Step
 from volctl.render.console import err, fit, out
 
 
-def runbook_list(runbooks: list[Runbook]) -> None:
+def runbook_list(runbooks: list[Runbook], alerts: dict[str, list[str]]) -> None:
+    """`alerts`: runbook name -> the alerts whose notification names it (one a line: names whole)."""
     table = Table(title="runbooks", title_justify="left")
     table.add_column("name")
     table.add_column("title", overflow="fold")
+    table.add_column("alerts", overflow="fold")
     table.add_column("steps", justify="right")
     table.add_column("when to use", overflow="fold")
     for runbook in runbooks:
-        table.add_row(runbook.name, runbook.title, str(len(runbook.steps)), escape(runbook.summary))
-    out.print(fit(table, out))
+        table.add_row(runbook.name, runbook.title, "\n".join(alerts.get(runbook.name, [])) or "-",
+                      str(len(runbook.steps)), escape(runbook.summary))
+    out.print(fit(table, out, optional={"title": 140, "when to use": 120}))
 
 
 def runbook_markdown(runbook: Runbook) -> None:
