@@ -191,3 +191,18 @@ def test_runbook_list_names_each_runbooks_alerts_whole(narrow) -> None:
         assert any(name in line for line in lines), name  # whole, on one line
     row = next(line for line in lines if "high-latency" in line)
     assert "PredictLatencyHigh" in row  # the alert beside the runbook it points to
+
+
+def test_model_show_keeps_its_variant_table_at_80_columns(narrow) -> None:
+    """`model show`'s variant table became one record per variant below about 170 columns."""
+    from volctl.render.models import _test_table
+
+    metrics = {"pr_auc": 0.125, "pr_auc_interval": [0.074, 0.209], "roc_auc": 0.522, "f1": 0.124, "precision": 0.096,
+               "recall": 0.178, "brier": 0.238, "brier_constant": 0.108, "episodes": 17,
+               "alert_lift": {"ratio": 0.99, "interval": [0.70, 1.42]}}
+    _test_table({"baseline": {"metrics": metrics}, "ml": {"metrics": metrics}}, "spike alerts, test split")
+    text = narrow()
+    assert "┃ variant" in text and "variant: " not in text
+    _whole(text, "baseline", "0.125", "0.074–0.209", "0.124")
+    assert "not shown below 170 columns: constant, Brier, ROC-AUC, episodes, precision, recall" in " ".join(
+        text.split())

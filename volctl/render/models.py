@@ -162,7 +162,8 @@ def _test_table(variants: dict, title: str) -> None:
     table = Table(title=title, title_justify="left")
     for column in ("variant", "PR-AUC", "90 % interval", "ROC-AUC", "F1", "precision", "recall", "Brier",
                    "constant", "episodes", "alert lift"):
-        table.add_column(column, justify="left" if column == "variant" else "right")
+        table.add_column(column, justify="left" if column in ("variant", "alert lift") else "right",
+                         overflow="fold" if column == "alert lift" else "ellipsis")
     resampling = ""
     for name, entry in variants.items():
         m = entry.get("metrics") or {}
@@ -174,7 +175,9 @@ def _test_table(variants: dict, title: str) -> None:
                       brier, _metric(m.get("brier_constant")), str(m.get("episodes", "-")),
                       lift_text(m.get("alert_lift")))
         resampling = m.get("resampling", resampling)
-    out.print(fit(table, out))
+    # Narrow terminals keep the ranking (PR-AUC and its interval) and the alert's use (F1, lift) first.
+    out.print(fit(table, out, optional={"constant": 170, "Brier": 150, "ROC-AUC": 140, "episodes": 130,
+                                        "precision": 110, "recall": 110}))
     if resampling:
         out.print(f"intervals: bootstrap over {resampling}")
 
