@@ -85,3 +85,4 @@ def test_every_command_teaches_by_examples_that_parse_and_states_its_exit_codes(
             assert command_problem(words[1:], root) is None, (example, command_problem(words[1:], root))
         shown = CliRunner().invoke(app, [*path.split(), "--help"], env={"NO_COLOR": "1", "COLUMNS": "80"})
         assert "Examples" in shown.output and "Exit codes" in shown.output and examples[0] in shown.output, path
+        assert "<path>" not in shown.output, path  # one placeholder style: FILE, DIR or PATH (either)

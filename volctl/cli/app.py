@@ -74,7 +74,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     config: Annotated[Path | None, typer.Option(
-        "--config", envvar="VOLCTL_CONFIG", help="Config file (default ./volctl.toml).")] = None,
+        "--config", envvar="VOLCTL_CONFIG", help="Config file (default ./volctl.toml).", metavar="FILE")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.", metavar="")] = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.", metavar="")] = False,

@@ -23,7 +23,8 @@ def report(
                                                "long, back from its newest event (default drift.window, 1h).")
                       ] = None,
     current: Annotated[Path | None, typer.Option(help="Current data from a file instead: a recording, or "
-                                                 "feature rows (parquet, csv, feature-log jsonl).")] = None,
+                                                 "feature rows (parquet, csv, feature-log jsonl).",
+                                                         metavar="PATH")] = None,
     synthetic_seed: Annotated[int | None, typer.Option(
         help="Current data: 45 min of the seeded synthetic source with this seed (another seed than the model "
         "trained on: a stream it has not seen).")] = None,
@@ -32,9 +33,10 @@ def report(
         "spread=5,thin=4 (spreads 5x wider, every 4th tick), vol=3 (a 3x volatile walk); with --current FILE "
         "or --synthetic-seed.")] = None,
     reference: Annotated[Path | None, typer.Option(help="Reference from a file instead of the served model's "
-                                                   "training split.")] = None,
+                                                   "training split.", metavar="FILE")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for drift.html, drift.json and drift.md "
-                                             "(default: a timestamped folder in `STATE_DIR/drift`).")] = None,
+                                             "(default: a timestamped folder in `STATE_DIR/drift`).",
+                                                     metavar="DIR")] = None,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Drift when more than this share "
                                                     "of the features drifted (default drift.share_threshold).")
                          ] = None,

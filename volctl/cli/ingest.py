@@ -20,13 +20,14 @@ from volctl.render import console
 def ingest(
     ctx: typer.Context,
     replay: Annotated[Path | None, typer.Option(
-        "--replay", help="Recording file or folder to publish (ndjson, csv, parquet, .gz).")] = None,
+        "--replay", help="Recording file or folder to publish (ndjson, csv, parquet, .gz).", metavar="PATH")] = None,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Publish the seeded synthetic source.",
             metavar="")] = False,
     live: Annotated[bool, typer.Option("--live", help="Publish the Coinbase Advanced Trade ticker feed.",
             metavar="")] = False,
     record: Annotated[Path | None, typer.Option(
-        "--record", help="With --live: also append every ticker frame to this file (replayable, trainable).")] = None,
+        "--record", help="With --live: also append every ticker frame to this file (replayable, trainable).",
+                metavar="FILE")] = None,
     speed: Annotated[float, typer.Option(
         min=0, help="Replay pace: 1 = real time, 10 = ten times faster, 0 = as fast as possible.")] = 1.0,
     loop: Annotated[bool, typer.Option("--loop", help="Start the replay again after its last tick.",

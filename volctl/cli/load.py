@@ -28,10 +28,12 @@ def load(
                                                    "(replaces --rps).")] = None,
     payload: Annotated[str, typer.Option(help="real (rows from the recordings) or a JSON file "
                                          '{"rows": [...]} whose rows are sent one per request.')] = "real",
-    save: Annotated[Path | None, typer.Option(help="Keep this run (JSON) for a later --baseline.")] = None,
-    baseline: Annotated[Path | None, typer.Option(help="Compare with a run saved by --save.")] = None,
+    save: Annotated[Path | None, typer.Option(help="Keep this run (JSON) for a later --baseline.",
+            metavar="FILE")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Compare with a run saved by --save.", metavar="FILE")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML page: the latency "
-                                              "distribution by percentile, the rate over the run, errors.")] = None,
+                                              "distribution by percentile, the rate over the run, errors.",
+                                                      metavar="FILE")] = None,
     processes: Annotated[int | None, typer.Option(min=1, help="Processes sharing the schedule (default: one "
                                                   "per 1,500 req/s of the peak rate, at most one per CPU).")] = None,
     as_json: JsonOption = False,

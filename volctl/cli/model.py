@@ -160,7 +160,7 @@ def evaluate(
     version: VersionArgument = None,
     data: Annotated[list[Path] | None, typer.Option(
         "--data", help="Recording file or folder to score (repeatable); best: recordings after the version's "
-        "training data.")] = None,
+        "training data.", metavar="PATH")] = None,
     html: HtmlOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -22,7 +22,8 @@ def check(
     window: Annotated[str, typer.Option(help="Measurement window (Prometheus duration: 5m, 1h, ...).")] = "5m",
     explain: Annotated[bool, typer.Option("--explain", help="Show the PromQL and arithmetic of every row.",
             metavar="")] = False,
-    html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.",
+            metavar="FILE")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Latency, error rate, availability, consumer lag and throughput against their objectives.

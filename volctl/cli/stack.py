@@ -22,7 +22,8 @@ def up(
     ctx: typer.Context,
     demo: Annotated[bool, typer.Option("--demo", help="Also replay real recordings in a loop "
                                        "(the synthetic source when there are none).", metavar="")] = False,
-    replay: Annotated[Path | None, typer.Option("--replay", help="Also replay this recording in a loop.")] = None,
+    replay: Annotated[Path | None, typer.Option("--replay", help="Also replay this recording in a loop.",
+            metavar="PATH")] = None,
     guard: Annotated[bool, typer.Option("--guard", help="Also run `volctl guard` in the background (rolls back "
                                         "to the better variant on evidence).", metavar="")] = False,
     consumers: Annotated[int | None, typer.Option(
@@ -167,7 +168,7 @@ def logs(
 def render(
     ctx: typer.Context,
     flavour: Annotated[str, typer.Option(help="embedded (this machine) or compose (compose.yaml).")] = "compose",
-    out: Annotated[Path | None, typer.Option(help="Folder (default: `STATE_DIR/FLAVOUR`).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder (default: `STATE_DIR/FLAVOUR`).", metavar="DIR")] = None,
 ) -> None:
     """Write the Prometheus config and rules and the Grafana dashboard rendered from templates/."""
     from volctl.reports.monitoring import render_monitoring
