@@ -54,7 +54,7 @@ def test_later_recordings_are_scored_with_every_variant_per_file_and_pooled(
     assert "spike alerts: serving " in document["answer"]
     assert pooled["forecast"]["rows"] > 0 and "qlike_gain_vs_persistence" in pooled["forecast"]
 
-    text = _run(week_registry, "evaluate", *data).output
+    text = _run(week_registry, "evaluate", *data).stdout  # progress goes to stderr
     assert text.startswith("scored out of time, forecast: QLIKE ")  # the answer first
     assert "90 % interval" in text and "ml − baseline PR-AUC" in text and "alert lift" in text
     html = page.read_text()
