@@ -16,16 +16,15 @@ import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from volctl.clients.prometheus import PrometheusClient
 from volctl.domain.errors import VolctlError
 from volctl.domain.feature_log import JsonLinesLog
-from volctl.domain.http_server import ServiceHTTPServer
+from volctl.domain.http_server import ServiceHandler, ServiceHTTPServer
 from volctl.domain.incidents import (
     MAX_NOTIFICATION_BYTES,
     BadNotification,
@@ -113,24 +112,21 @@ def _key(labels: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 
 
 def serve(host: str, port: int, receiver: Receiver, registry: CollectorRegistry) -> ServiceHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
-            elif path == "/health":
-                self._json(200, {"status": "ok", "timeline": str(receiver.timeline.folder)})
-            else:
-                self._json(404, {"detail": f"no {path} here: POST /alerts, GET /health or /metrics"})
+    class Handler(ServiceHandler):
+        def health(self) -> dict[str, Any]:
+            return {"status": "ok", "timeline": str(receiver.timeline.folder)}
+
+        def get_other(self, path: str) -> None:
+            self.json(404, {"detail": f"no {path} here: POST /alerts, GET /health or /metrics"})
 
         def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != "/alerts":
-                self._json(404, {"detail": "POST notifications to /alerts"})
+                self.json(404, {"detail": "POST notifications to /alerts"})
                 return
             if not receiver.authorised(self.headers.get("Authorization", "")):
                 self.close_connection = True  # the unread body must not be taken for the next request
-                self._json(401, {"detail": "only the stack's Alertmanager posts here (a bearer token from "
-                                           "the rendered config)", "reason": "unauthorized"})
+                self.json(401, {"detail": "only the stack's Alertmanager posts here (a bearer token from "
+                                          "the rendered config)", "reason": "unauthorized"})
                 return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -139,24 +135,12 @@ def serve(host: str, port: int, receiver: Receiver, registry: CollectorRegistry)
             if not 0 < length <= MAX_NOTIFICATION_BYTES:
                 receiver.metrics.rejected.labels("size").inc()
                 self.close_connection = True  # the unread body must not be taken for the next request
-                self._json(413 if length > 0 else 400,
-                           {"detail": f"a notification is 1 to {MAX_NOTIFICATION_BYTES} bytes with a Content-Length"})
+                self.json(413 if length > 0 else 400,
+                          {"detail": f"a notification is 1 to {MAX_NOTIFICATION_BYTES} bytes with a Content-Length"})
                 return
-            self._json(*receiver.receive(self.rfile.read(length)))
+            self.json(*receiver.receive(self.rfile.read(length)))
 
-        def _json(self, status: int, document: dict[str, Any]) -> None:
-            self._reply(status, orjson.dumps(document), "application/json")
-
-        def _reply(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # every notification is logged by the receiver, once
-
+    Handler.registry = registry
     server = ServiceHTTPServer((host, port), Handler, on_busy=lambda: receiver.metrics.rejected.labels("busy").inc())
     threading.Thread(target=server.serve_forever, name="incidents-http", daemon=True).start()
     return server

@@ -11,7 +11,10 @@ import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 log = logging.getLogger("volctl.http")
 
@@ -62,3 +65,42 @@ class ServiceHTTPServer(ThreadingHTTPServer):
         # socketserver printed ~400 B of traceback to stderr for each reset connection
         error = sys.exc_info()[1]
         log.warning("a client at %s broke off: %s", client_address[0], type(error).__name__)
+
+
+class ServiceHandler(BaseHTTPRequestHandler):
+    """What every small service answers alike: GET /metrics from its registry, GET /health from
+    `health()` (503 unless its status is "ok"), JSON replies, no access log (each service logs what
+    matters, once). A service adds its own routes in `get_other` and `do_POST`."""
+
+    registry: ClassVar[CollectorRegistry]
+
+    def health(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get_other(self, path: str) -> None:
+        self.json(404, {"detail": f"no route {path}"})
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self.reply(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
+        elif path == "/health":
+            document = self.health()
+            self.json(200 if document.get("status") == "ok" else 503, document)
+        else:
+            self.get_other(path)
+
+    def json(self, status: int, document: Any) -> None:
+        self.reply(status, orjson.dumps(document), "application/json")
+
+    def reply(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if status == 401:
+            self.send_header("WWW-Authenticate", "Bearer")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
