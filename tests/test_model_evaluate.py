@@ -94,6 +94,7 @@ def test_model_show_html_draws_both_variants(week_registry: Path, tmp_path: Path
     for variant in ("ml", "baseline"):
         assert f"{variant}: reliability" in html
     assert "base rate" in html and 'class="answer"' in html and "alert lift" in html
+    assert html.index("train: ") < html.index("validation: ") < html.index("test: ")  # in time order
     points = [float(v) for pair in re.findall(r'points="([^"]+)"', html) for xy in pair.split() for v in xy.split(",")]
     assert points and all(0 <= v <= 420 for v in points)  # every point inside the widest (420 x 340) drawing
     steps = [pair.split() for pair in re.findall(r'class="data"[^>]*points="([^"]+)"', html)

@@ -132,3 +132,12 @@ def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> No
     young = check_slos(FakePrometheus(10000, 0, 0.004, 50, 644, 0.0, 600), slo, "5m")
     row = next(r for r in young.info if r.name.startswith("forecast bound"))
     assert row.reason == "too few labels: 10 of 30 min covered", row.reason  # not "644 of 200 forecasts"
+
+
+def test_the_slo_pages_throughput_is_measured_over_the_span_its_row_is_judged_on() -> None:
+    """A 20 req/s load of 15 s read as a 7.3 req/s peak on the page: a minute's rate of 15 s of load."""
+    from volctl.core.monitoring.queries import slo_history_expressions
+    from volctl.domain.settings import SloSettings
+
+    assert "[15s]" in slo_history_expressions(SloSettings(), "15s")["throughput"]
+    assert "[1m]" in slo_history_expressions(SloSettings(), "1h")["throughput"]

@@ -62,7 +62,8 @@ def model_page(document: dict[str, Any]) -> str:
     properties = label.get("test_properties")
     if properties:
         lines.append(label_properties_text(properties))
-    for name, part in (data.get("splits") or {}).items():
+    # in time order (a manifest read back from JSON lists them alphabetically: test, train, validation)
+    for name, part in sorted((data.get("splits") or {}).items(), key=lambda item: item[1].get("start") or ""):
         lines.append(f"{name}: {part['rows']:,} rows, {part['start']} → {part['end']}")
     if data.get("synthetic"):
         lines.append("!trained on the SYNTHETIC tick source, not market data")

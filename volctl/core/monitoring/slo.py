@@ -309,7 +309,7 @@ def slo_history(client: RangeClient, slo: SloSettings, window: str) -> SloHistor
     step = max(5.0, span / 240)
     end = time.time()
     history = SloHistory(end - span, end, end - window_s, step)
-    for name, expr in queries.slo_history_expressions(slo).items():
+    for name, expr in queries.slo_history_expressions(slo, window).items():
         history.series[name] = _with_gaps(client.range(expr, seconds=span, step_s=step), step)
     # A young stack has no hour behind it: the charts start at its first scrape (availability has a
     # point only where the service was scraped; the rates read 0, "or vector(0)", from the start).
