@@ -101,3 +101,15 @@ def test_every_chart_has_a_phone_twin_with_its_labels_at_full_size() -> None:
     objective = next(t for t in narrow.texts if t.cls == "objective-label")
     assert objective.x <= narrow.plot.x + narrow.plot.w  # inside the plot, not in a 150 px margin
     assert narrow.plot.w > narrow.width * 0.6
+
+
+def test_an_objective_label_on_a_phone_never_crosses_its_line() -> None:
+    """"p95 objective 800 ms" looked struck through at 390 px: with no room above its line near the
+    top of the plot, the label was pushed down onto it."""
+    for value in (0.2, 0.9, 0.99, 1.0):  # low, near the top, at the very top
+        chart = line_chart("t", Axis("x"), Axis("y", high=1.0), [Series("s", [(0.0, 0.1), (1.0, 0.5)])],
+                           rules=[Rule(value, "p95 objective 800 ms")])
+        narrow = chart.narrow
+        line_y = float(next(line for line in narrow.lines if line.cls == "objective").points.split()[0].split(",")[1])
+        label_y = next(text for text in narrow.texts if text.cls == "objective-label").y
+        assert label_y <= line_y - 2 or label_y - 11 >= line_y + 2, (value, line_y, label_y)  # clear of it

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 COLOURS = ("#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#57606a")
 OBJECTIVE = "#cf222e"
 CHAR_W = 6.6  # px per character at the 11 px labels: enough to keep estimated boxes apart
+LABEL_H = 11  # px a label stands above its baseline
 LINE_H = 15
 NARROW_WIDTH = 350  # a phone's 390 px less the page's margins
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
@@ -186,8 +187,8 @@ def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Seque
         py = to_y(rule.value * y.scale)
         chart.lines.append(Line(f"{plot.x},{py:.1f} {plot.x + plot.w},{py:.1f}", rule.colour, "objective",
                                 dashed=True, width=1.5))
-        if narrow:
-            label_y = _apart(max(py - 5, plot.y + 12), label_ys)
+        if narrow:  # above its line, or below it when the plot's top leaves no room: never across it
+            label_y = _apart(py - 5 if py - 5 - LABEL_H >= plot.y else py + 5 + LABEL_H, label_ys)
             chart.texts.append(Text(plot.x + plot.w - 4, label_y, rule.label, "objective-label", "end",
                                     colour=rule.colour))
         else:
