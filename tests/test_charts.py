@@ -113,3 +113,19 @@ def test_an_objective_label_on_a_phone_never_crosses_its_line() -> None:
         line_y = float(next(line for line in narrow.lines if line.cls == "objective").points.split()[0].split(",")[1])
         label_y = next(text for text in narrow.texts if text.cls == "objective-label").y
         assert label_y <= line_y - 2 or label_y - 11 >= line_y + 2, (value, line_y, label_y)  # clear of it
+
+
+def test_both_error_budgets_stay_visible_when_they_coincide() -> None:
+    """The two error-budget lines lay on each other, hiding one."""
+    from volctl.core.monitoring.slo import SloHistory
+    from volctl.domain.settings import SloSettings
+    from volctl.reports.slo_html import objective_charts
+
+    history = SloHistory(0.0, 3600.0, 3300.0, 15.0)
+    flat = [(t, 1.0) for t in range(0, 3600, 15)]
+    for name in ("latency p95", "error rate", "availability", "consumer lag (max)", "throughput",
+                 "budget error rate", "budget availability"):
+        history.series[name] = list(flat)
+    budget = next(c for c in objective_charts(history, SloSettings(), "5m") if c.title.startswith("error budget"))
+    error_line, availability_line = (line for line in budget.lines if line.cls == "data")
+    assert error_line.width > availability_line.width and availability_line.dashed  # wide under, dashed over

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from volctl.core.monitoring.queries import throughput_span
 from volctl.reports.charts import Axis, Band, Chart, Rule, Series, line_chart, page, time_axis
 
 if TYPE_CHECKING:
@@ -39,12 +40,13 @@ def objective_charts(history: SloHistory, slo: SloSettings, window: str) -> list
                    [Series("lag", lag)],
                    [Rule(slo.consumer_lag_seconds, f"objective < {slo.consumer_lag_seconds:g} s")], band),
         line_chart("throughput", x, Axis("requests per second", unit="req/s"),
-                   [Series("/predict requests, 1 min", history.series["throughput"])],
+                   [Series(f"/predict requests, per {throughput_span(window)}", history.series["throughput"])],
                    [Rule(slo.throughput_rps, f"objective >= {slo.throughput_rps:g} req/s")], band,
                    caption="Judged only under offered load (`volctl load`, `volctl gate`)."),
         line_chart(f"error budget left over {slo.period}", x, Axis("budget left", unit="%", scale=100),
-                   [Series("error-rate budget", history.series["budget error rate"]),
-                    Series("availability budget", history.series["budget availability"])],
+                   # the same failed requests spend both: wide and pale under dashed, both stay seen
+                   [Series("error-rate budget", history.series["budget error rate"], width=6.0),
+                    Series("availability budget", history.series["budget availability"], dashed=True)],
                    [Rule(0.0, "budget spent")], band),
     ]
 
