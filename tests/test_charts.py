@@ -129,3 +129,14 @@ def test_both_error_budgets_stay_visible_when_they_coincide() -> None:
     budget = next(c for c in objective_charts(history, SloSettings(), "5m") if c.title.startswith("error budget"))
     error_line, availability_line = (line for line in budget.lines if line.cls == "data")
     assert error_line.width > availability_line.width and availability_line.dashed  # wide under, dashed over
+
+
+def test_a_reliability_plot_spans_where_its_deciles_are() -> None:
+    """The ml reliability plot was squeezed into a corner of the 0-1 square (scores of rare spikes)."""
+    from volctl.reports.model_html import plots_of
+
+    bins = [{"mean_score": s, "observed_rate": s * 1.1} for s in (0.02, 0.05, 0.08, 0.12, 0.17)]
+    metrics = {"ml": {"reliability": bins, "brier": 0.1, "brier_constant": 0.11, "pr_auc": 0.2, "positive_rate": 0.1}}
+    (chart,) = plots_of(metrics, {})
+    tops = [t for t in chart.texts if t.cls == "tick"]
+    assert any(t.text.startswith("0.2") for t in tops) and not any(t.text in ("1", "1.0", "0.8") for t in tops)

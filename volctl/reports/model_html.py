@@ -41,14 +41,22 @@ def plots_of(metrics: dict[str, dict[str, Any]], curves: dict[str, dict[str, Any
         if not bins:
             continue
         pairs = [(min(max(b["mean_score"], 0), 1), b["observed_rate"]) for b in bins]
+        # Both axes up to where the deciles reach (a calibrated scorer of rare spikes stays near 0:
+        # on the whole 0-1 square its points sat in a corner), the diagonal still at 45 degrees.
+        reach = _reach(max(max(x, y) for x, y in pairs))
         plots.append(line_chart(
-            f"{variant}: reliability", Axis("mean score (decile)", low=0.0, high=1.0),
-            Axis("observed spike rate", low=0.0, high=1.0),
-            [Series("observed", pairs, dots=True), Series("calibrated", [(0, 0), (1, 1)], dashed=True,
+            f"{variant}: reliability", Axis("mean score (decile)", low=0.0, high=reach),
+            Axis("observed spike rate", low=0.0, high=reach),
+            [Series("observed", pairs, dots=True), Series("calibrated", [(0, 0), (reach, reach)], dashed=True,
                                                           colour="#999999")],
             width=340, height=330, caption=f"Brier {m['brier']:.3f} vs constant {m['brier_constant']:.3f}; "
                                            "dashed: perfectly calibrated"))
     return plots
+
+
+def _reach(value: float) -> float:
+    """The next of 0.1, 0.2, 0.25, 0.5 or 1 above `value` (with a little room): a round axis end."""
+    return next((end for end in (0.1, 0.2, 0.25, 0.5) if value * 1.05 <= end), 1.0)
 
 
 def _page(title: str, answer: str, lines: list[str], sections: list[Section]) -> str:
