@@ -118,7 +118,7 @@ class Chart:
 
 
 def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Sequence[Rule] = (),
-               bands: Sequence[Band] = (), width: int = 720, height: int = 280, caption: str = "") -> Chart:
+               bands: Sequence[Band] = (), width: int = 520, height: int = 280, caption: str = "") -> Chart:
     """A chart of `series` over two axes, with objectives (`rules`) and shaded windows (`bands`), and
     its phone-width twin (`narrow`): an SVG scaled down to a phone draws 11 px labels at 5 px, so a
     narrow screen gets the chart laid out again at its own width instead (the page's CSS picks one)."""
