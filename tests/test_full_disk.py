@@ -130,3 +130,39 @@ def test_rollback_on_a_full_disk_switches_nothing_and_exits_3(tmp_path: Path, tr
             assert again.returncode == 0, again.stdout + again.stderr
         finally:
             stack.run("down")
+
+
+def test_a_silence_on_a_full_disk_is_not_made_or_is_taken_back(disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`alerts silence` on a full disk exited 4 ("this is a bug"), the silence made and not audited."""
+    import httpx
+
+    from volctl.clients.alertmanager import AlertmanagerClient
+    from volctl.core.monitoring import alerts as core_alerts
+    from volctl.core.monitoring.alert_rules import alerts as catalogue
+    from volctl.domain.errors import DiskFull
+    from volctl.domain.settings import SloSettings
+
+    calls: list[str] = []
+
+    def alertmanager(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            return httpx.Response(200, json={"silenceID": "s-1"})
+        return httpx.Response(200, json=[] if request.method == "GET" else None)
+
+    client = AlertmanagerClient("http://am:9093", transport=httpx.MockTransport(alertmanager))
+    incidents = disk / "incidents"
+    incidents.mkdir()
+    fill(disk)
+
+    def silence() -> None:
+        core_alerts.silence(client, catalogue(SloSettings()), TOKEN, "ServiceDown", 600, "restarting", "me",
+                            incidents)
+
+    with pytest.raises(DiskFull, match="the disk is full"):
+        silence()
+    assert calls == []  # refused before Alertmanager was asked
+    monkeypatch.setattr(core_alerts, "MIN_FREE_BYTES", 0)  # the disk fills between the check and the audit
+    with pytest.raises(DiskFull, match=str(incidents)):
+        silence()
+    assert calls[0] == "POST /api/v2/silences" and calls[-1] == "DELETE /api/v2/silence/s-1"  # taken back

@@ -8,6 +8,8 @@ alerts do not count: someone has taken them), 3 Alertmanager cannot be reached.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import time
 from collections.abc import Iterator
@@ -19,7 +21,8 @@ from volctl.clients.alertmanager import AlertmanagerClient
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.monitoring.alert_rules import Alert, runbook_command
 from volctl.domain.clock import epoch_of_rfc3339, seconds_of, utc_iso
-from volctl.domain.errors import ConfigError, VolctlError
+from volctl.domain.errors import ConfigError, VolctlError, disk_full
+from volctl.domain.files import MIN_FREE_BYTES, free_bytes
 from volctl.domain.incidents import Incident, incidents_of, read_timeline
 from volctl.domain.text import printable, visible
 from volctl.domain.verdict import Verdict
@@ -165,14 +168,19 @@ def silence(alertmanager: AlertmanagerClient, catalogue: tuple[Alert, ...], toke
                           hint=f"alert names: {', '.join(sorted(known))} (`volctl alerts` shows what fires)")
     if not reason.strip():
         raise ConfigError("a silence needs a reason", hint="pass --reason 'what is being done about it'")
+    _need_room(incidents_dir)  # a silence nobody can audit is not made
     now = time.time()
     ends = utc_iso(now + seconds, timespec="seconds")
     silence_id = alertmanager.create_silence({"alertname": name}, utc_iso(now, timespec="seconds"), ends, actor,
                                              printable(reason, 300))
     held = sum(1 for a in alertmanager.alerts() if (a.get("labels") or {}).get("alertname") == name)
-    _audit(incidents_dir, {"action": "silence", "alertname": name, "silence_id": silence_id, "until": ends,
-                           "actor": actor, "reason": printable(reason, 300),
-                           "forced": forced})
+    try:
+        _audit(incidents_dir, {"action": "silence", "alertname": name, "silence_id": silence_id, "until": ends,
+                               "actor": actor, "reason": printable(reason, 300), "forced": forced})
+    except OSError as exc:  # the disk filled meanwhile: the silence goes again, nothing stays unaudited
+        with contextlib.suppress(VolctlError):
+            alertmanager.expire_silence(silence_id)
+        raise disk_full(exc, incidents_dir) or exc from None
     return SilenceResult(silence_id, name, ends, held)
 
 
@@ -182,6 +190,7 @@ def unsilence(alertmanager: AlertmanagerClient, token: str, silence_id: str, act
     matched = next((_matchers(s) for s in alertmanager.silences() if s.get("id") == silence_id), None)
     if matched is None:
         raise ConfigError(f"Alertmanager has no silence {silence_id}", hint="`volctl alerts` lists the silences")
+    _need_room(incidents_dir)  # lifted only when the audit can say so
     alertmanager.expire_silence(silence_id)
     _audit(incidents_dir, {"action": "unsilence", "silence_id": silence_id, "matchers": matched, "actor": actor})
     return matched
@@ -207,6 +216,13 @@ def _need_token(token: str) -> None:
     if not token:
         raise ConfigError("silencing is an admin action and no admin token is readable here",
                           hint="run it where `volctl up` wrote <state_dir>/admin_token, or set VOLCTL_ADMIN_TOKEN")
+
+
+def _need_room(incidents_dir: Path) -> None:
+    free = free_bytes(incidents_dir)
+    if free < MIN_FREE_BYTES:
+        raise disk_full(OSError(errno.ENOSPC, f"{free:,} bytes free, an audited change needs "
+                                              f"{MIN_FREE_BYTES:,}"), incidents_dir)  # type: ignore[misc]
 
 
 def _audit(incidents_dir: Path, entry: dict[str, Any]) -> None:
