@@ -106,3 +106,18 @@ def test_the_watch_reads_latency_in_ms_and_the_processing_rate_from_the_counters
     assert rows["p95 latency"].format.format(rows["p95 latency"].value) == "0.3 ms"
     assert rows["p95 latency"].objective == "< 800.0 ms"
     assert rows["processing rate"].value == 42 and any(f"rate({CONSUMER_PROCESSED}[1m])" in q for q in asked)
+
+
+def test_a_prometheus_that_cannot_write_its_data_is_not_healthy() -> None:
+    """On a full disk Prometheus's WAL writes failed while it still reported ready (issue 41, point 1)."""
+    from volctl.core.operations.health import check_prometheus
+
+    def prometheus(metrics: str) -> PrometheusClient:
+        return PrometheusClient("http://prometheus:9090", transport=_transport({
+            "/-/ready": (200, "ok"), "/metrics": (200, metrics),
+            "/api/v1/targets": (200, {"status": "success", "data": {"activeTargets": []}})}))
+
+    full = check_prometheus(prometheus("prometheus_tsdb_wal_writes_failed_total 37\n")).checks[0]
+    assert not full.ok and "37 writes to its data failed" in full.detail and "full disk" in full.detail
+    fine = check_prometheus(prometheus("prometheus_tsdb_wal_writes_failed_total 0\n")).checks[0]
+    assert fine.ok and fine.name == "prometheus ready"

@@ -32,11 +32,20 @@ class PrometheusClient:
 
     def last_reload(self) -> float | None:
         """When it last read its config and rules successfully (its own metric); None: unknown."""
+        return self._own("prometheus_config_last_reload_success_timestamp_seconds")
+
+    def failed_writes(self) -> float | None:
+        """Writes to its write-ahead log that failed since it started (a full disk: it still says
+        ready, and what it stores has holes); None: unknown."""
+        return self._own("prometheus_tsdb_wal_writes_failed_total")
+
+    def _own(self, metric: str) -> float | None:
+        """A sample of its own /metrics."""
         try:
             text = self._client.get("/metrics").text
         except httpx.HTTPError:
             return None
-        return sample_value(text, "prometheus_config_last_reload_success_timestamp_seconds")
+        return sample_value(text, metric)
 
     def targets(self) -> list[dict[str, Any]]:
         return self._api("/api/v1/targets", {"state": "active"})["activeTargets"]

@@ -327,7 +327,13 @@ def check_prometheus(client: PrometheusClient) -> HealthReport:
         report.unreachable.append("prometheus")
         report.checks.append(Check("prometheus ready", False, None, f"{client.url}/-/ready did not answer 200"))
         return report
-    report.checks.append(Check("prometheus ready", True, (time.perf_counter() - started) * 1000, client.url))
+    failed = client.failed_writes()
+    if failed:  # ready, yet writing nothing: a full disk under its data (issue 41)
+        report.checks.append(Check("prometheus ready", False, (time.perf_counter() - started) * 1000,
+                                   f"{client.url} answers, but {failed:,.0f} writes to its data failed since it "
+                                   "started (a full disk?): free space, then restart it (`volctl down`, `volctl up`)"))
+    else:
+        report.checks.append(Check("prometheus ready", True, (time.perf_counter() - started) * 1000, client.url))
     started = time.perf_counter()
     targets = client.targets()
     def name(target: dict[str, Any]) -> str:
