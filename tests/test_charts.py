@@ -140,3 +140,34 @@ def test_a_reliability_plot_spans_where_its_deciles_are() -> None:
     (chart,) = plots_of(metrics, {})
     tops = [t for t in chart.texts if t.cls == "tick"]
     assert any(t.text.startswith("0.2") for t in tops) and not any(t.text in ("1", "1.0", "0.8") for t in tops)
+
+
+def test_the_slo_pages_charts_share_one_time_axis() -> None:
+    """The charts' time axes did not line up: each plot began where its own tick labels ended."""
+    from volctl.core.monitoring.slo import SloHistory
+    from volctl.domain.settings import SloSettings
+    from volctl.reports.slo_html import objective_charts
+
+    history = SloHistory(0.0, 3600.0, 3300.0, 15.0)
+    values = {"latency p95": 0.0042, "error rate": 0.0, "availability": 0.99995, "consumer lag (max)": 1234.5,
+              "throughput": 12.0, "budget error rate": 0.87, "budget availability": 0.5}
+    for name, value in values.items():
+        history.series[name] = [(t, value) for t in range(0, 3600, 15)]
+    charts = [c for c in objective_charts(history, SloSettings(), "5m") if not c.empty]
+    assert len({(c.plot.x, c.plot.w) for c in charts}) == 1, [(c.title, c.plot.x, c.plot.w) for c in charts]
+
+
+def test_availability_at_100_percent_stands_clear_of_the_frame_with_no_tick_above_it() -> None:
+    from volctl.core.monitoring.slo import SloHistory
+    from volctl.domain.settings import SloSettings
+    from volctl.reports.slo_html import objective_charts
+
+    history = SloHistory(0.0, 3600.0, 3300.0, 15.0)
+    for name in ("latency p95", "error rate", "availability", "consumer lag (max)", "throughput",
+                 "budget error rate", "budget availability"):
+        history.series[name] = [(t, 1.0) for t in range(0, 3600, 15)]
+    chart = next(c for c in objective_charts(history, SloSettings(), "5m") if c.title == "availability")
+    line = next(line for line in chart.lines if line.cls == "data")
+    assert all(float(point.split(",")[1]) > chart.plot.y + 1 for point in line.points.split())  # not on the frame
+    ticks = [t.text for t in chart.texts if t.cls == "tick" and t.text.endswith("%")]
+    assert ticks and all(float(t.rstrip("%")) <= 100 for t in ticks), ticks

@@ -118,18 +118,21 @@ class Chart:
 
 
 def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Sequence[Rule] = (),
-               bands: Sequence[Band] = (), width: int = 520, height: int = 280, caption: str = "") -> Chart:
+               bands: Sequence[Band] = (), width: int = 520, height: int = 280, caption: str = "",
+               margins: tuple[float, float] | None = None) -> Chart:
     """A chart of `series` over two axes, with objectives (`rules`) and shaded windows (`bands`), and
     its phone-width twin (`narrow`): an SVG scaled down to a phone draws 11 px labels at 5 px, so a
-    narrow screen gets the chart laid out again at its own width instead (the page's CSS picks one)."""
-    chart = _layout(title, x, y, series, rules, bands, width, height, caption, narrow=False)
+    narrow screen gets the chart laid out again at its own width instead (the page's CSS picks one).
+    `margins` (left, right): at least these, so that the charts of a page share one time axis."""
+    chart = _layout(title, x, y, series, rules, bands, width, height, caption, narrow=False, margins=margins)
     if width > NARROW_WIDTH and not chart.empty:
         chart.narrow = _layout(title, x, y, series, rules, bands, NARROW_WIDTH, height, caption, narrow=True)
     return chart
 
 
 def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Sequence[Rule], bands: Sequence[Band],
-            width: int, height: int, caption: str, narrow: bool) -> Chart:
+            width: int, height: int, caption: str, narrow: bool, margins: tuple[float, float] | None = None
+            ) -> Chart:
     coloured = [s if s.colour else Series(s.name, s.points, s.dashed, s.dots, COLOURS[i % len(COLOURS)], s.line,
                                           s.width, s.step) for i, s in enumerate(series)]
     xs = [_x_value(x, p[0]) for s in coloured for p in s.points if p[1] is not None]
@@ -149,6 +152,8 @@ def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Seque
     y_low, y_high = _domain(y, ys + [r.value * y.scale for r in rules if y.kind != "log" or r.value > 0])
     y_ticks = _ticks(y, y_low, y_high, height - top - bottom)
     left = 34 + max(len(label) for _, label in y_ticks) * CHAR_W  # the rotated axis label, then the ticks
+    if margins is not None:
+        left, right = max(left, margins[0]), max(right, margins[1])
     plot = Box(left, top, width - left - right, height - top - bottom, "plot")
     to_x = _scaler(x, x_low, x_high, plot.x, plot.x + plot.w)
     to_y = _scaler(y, y_low, y_high, plot.y + plot.h, plot.y)
@@ -435,3 +440,12 @@ def page(template: str, **context: object) -> str:
 
     return render(template, volctl_version=__version__, generated=time.strftime("%Y-%m-%d %H:%M:%S UTC",
                                                                                  time.gmtime()), **context)
+
+
+def shared_margins(charts: Sequence[Chart]) -> tuple[float, float] | None:
+    """The widest left and right margins of a page's charts: laid out again with them, their plots
+    (and so their time axes) line up one under the other."""
+    drawn = [c for c in charts if not c.empty]
+    if not drawn:
+        return None
+    return max(c.plot.x for c in drawn), max(c.width - c.plot.x - c.plot.w for c in drawn)
