@@ -171,3 +171,19 @@ def test_availability_at_100_percent_stands_clear_of_the_frame_with_no_tick_abov
     assert all(float(point.split(",")[1]) > chart.plot.y + 1 for point in line.points.split())  # not on the frame
     ticks = [t.text for t in chart.texts if t.cls == "tick" and t.text.endswith("%")]
     assert ticks and all(float(t.rstrip("%")) <= 100 for t in ticks), ticks
+
+
+def test_an_inconclusive_quality_page_shows_what_the_window_holds_so_far() -> None:
+    """A "cannot measure" quality page showed nothing but its reason: no counts per variant."""
+    from volctl.core.model.quality import QualityReport
+    from volctl.reports.quality_html import quality_page
+
+    nan = float("nan")
+    lift = {"alerts": 42, "alert_rate": 0.21, "median_ratio": 1.3, "decile_lift": 0.9,
+            "median_ratio_interval": [nan, nan], "decile_lift_interval": [nan, nan]}
+    report = QualityReport("1h", outcomes=150, served="baseline", version="v1",
+                           problem="too little evidence in 1h: 150 of 200 labelled ticks",
+                           lifts={"baseline": lift, "ml": {**lift, "alerts": 7, "alert_rate": 0.05}})
+    html = quality_page(report)
+    assert "150 of 200 labelled ticks" in html and "baseline (served)" in html and "ml (shadow)" in html
+    assert ">42<" in html and ">7<" in html and "21.0%" in html
