@@ -206,3 +206,54 @@ def test_model_show_keeps_its_variant_table_at_80_columns(narrow) -> None:
     _whole(text, "baseline", "0.125", "0.074–0.209", "0.124")
     assert "not shown below 170 columns: constant, Brier, ROC-AUC, episodes, precision, recall" in " ".join(
         text.split())
+
+
+def _header(text: str) -> str:
+    """The table's column names (a long one may wrap over two header lines), or "" when the rows
+    were shown as records."""
+    rows = [line.strip("┃").split("┃") for line in text.splitlines() if line.startswith("┃")]
+    return " | ".join(" ".join(" ".join(row[i] for row in rows).split()) for i in range(len(rows[0]))) if rows else ""
+
+
+def _lag(why: str, high: int):
+    from volctl.core.operations.lag import GroupLag, PartitionLag
+
+    return GroupLag("volctl-consumer", "ticks.raw", 5.0, 6, [
+        PartitionLag(0, high - 44, high, 44, 10.0, 9.0, 4.4, "WARN", why),
+        PartitionLag(1, 7, 7, 0, 0.0, 0.0, 0.0, "OK", "caught up")])
+
+
+def _slo(reason: str, shown: str):
+    from volctl.core.monitoring.slo import SloReport, SloRow
+
+    return SloReport("http://127.0.0.1:9090", "5m", "30d", 10.0, rows=[
+        SloRow("latency p95", "<= 800 ms", 0.0031, shown, "met"),
+        SloRow("realised precision (1h)", ">= best challenger - 0.05, >= 0", None, "no data", reason)])
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_a_tables_shape_follows_the_width_not_the_values(narrow, width: int) -> None:
+    """The same `slo check` printed a table in one run and records in the next: the shape depended on
+    the widest value of the moment. At 80, 100 and 160 columns, short and long values give the same
+    columns, and no word is broken."""
+    from volctl.render import console
+    from volctl.render.kafka import lag_report
+    from volctl.render.slo import slo_table
+
+    console.out.width = width
+    shapes = []
+    for render, small, large in (
+            (lag_report, _lag("caught up", 10), _lag("not advancing with 44 behind; last commit 12 s ago (STOP "
+                                                      "after 30 s) and more words to wrap", 123_456_789_012)),
+            (slo_table, _slo("too little traffic", "3.1 ms"),
+             _slo("too few labels: 0 of 200 labelled ticks, 0 of 3 spike ticks in 1h", "31,415.9 ms"))):
+        narrow()  # what is printed so far
+        before = len(narrow())
+        render(small)
+        first = narrow()[before:]
+        render(large)
+        second = narrow()[len(first) + before:]
+        assert _header(first) and _header(first) == _header(second), (first, second)
+        shapes.append(_header(first))
+    for word in ("inconclusive:", "caught"):
+        assert any(word in line for line in narrow().splitlines()), word
