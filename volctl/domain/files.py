@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from dataclasses import dataclass
@@ -49,6 +50,15 @@ def stage_bytes(path: Path, content: bytes) -> Staged:
 
 
 MIN_FREE_BYTES = 1 << 20  # a change that writes a few small files refuses to start with less free
+
+
+def no_room(folder: Path, change: str) -> OSError | None:
+    """ENOSPC when `folder`'s disk has less than MIN_FREE_BYTES free: a `change` that writes its
+    record there is refused before anything changes, not half-made."""
+    free = free_bytes(folder)
+    if free >= MIN_FREE_BYTES:
+        return None
+    return OSError(errno.ENOSPC, f"{free:,} bytes free, {change} needs {MIN_FREE_BYTES:,}", str(folder))
 
 
 def free_bytes(folder: Path) -> int:

@@ -14,7 +14,6 @@ The bearer token is re-read on every call: a token created or rotated after star
 from __future__ import annotations
 
 import contextlib
-import errno
 import hmac
 import json
 import logging
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from volctl.domain.clock import utc_iso
 from volctl.domain.errors import ConfigError, ModelIntegrityError, VolctlError, disk_full
-from volctl.domain.files import MIN_FREE_BYTES, free_bytes, stage_bytes, write_atomically
+from volctl.domain.files import no_room, stage_bytes, write_atomically
 from volctl.domain.registry import Registry
 from volctl.domain.settings import Settings
 from volctl.domain.text import printable
@@ -292,11 +291,7 @@ class ModelAdmin:
     def _no_room(self) -> OSError | None:
         """ENOSPC when the state dir's disk has less than MIN_FREE_BYTES free (checked before a dry
         run too: `volctl rollback` then stops before anything is switched)."""
-        free = free_bytes(self.settings.state_path)
-        if free >= MIN_FREE_BYTES:
-            return None
-        return OSError(errno.ENOSPC, f"{free:,} bytes free, a switch needs {MIN_FREE_BYTES:,}",
-                       str(self.settings.state_path))
+        return no_room(self.settings.state_path, "a switch")
 
     def _unrecorded(self, request: dict[str, Any], before: dict[str, Any], after: dict[str, Any],
                     exc: OSError) -> AdminReply:

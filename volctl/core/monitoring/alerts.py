@@ -9,7 +9,6 @@ alerts do not count: someone has taken them), 3 Alertmanager cannot be reached.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from volctl.clients.prometheus import PrometheusClient
 from volctl.core.monitoring.alert_rules import Alert, runbook_command
 from volctl.domain.clock import epoch_of_rfc3339, seconds_of, utc_iso
 from volctl.domain.errors import ConfigError, VolctlError, disk_full
-from volctl.domain.files import MIN_FREE_BYTES, free_bytes
+from volctl.domain.files import no_room
 from volctl.domain.incidents import Incident, incidents_of, read_timeline
 from volctl.domain.text import printable, visible
 from volctl.domain.verdict import Verdict
@@ -219,10 +218,9 @@ def _need_token(token: str) -> None:
 
 
 def _need_room(incidents_dir: Path) -> None:
-    free = free_bytes(incidents_dir)
-    if free < MIN_FREE_BYTES:
-        raise disk_full(OSError(errno.ENOSPC, f"{free:,} bytes free, an audited change needs "
-                                              f"{MIN_FREE_BYTES:,}"), incidents_dir)  # type: ignore[misc]
+    full = no_room(incidents_dir, "an audited change")
+    if full is not None:
+        raise disk_full(full) or full
 
 
 def _audit(incidents_dir: Path, entry: dict[str, Any]) -> None:
