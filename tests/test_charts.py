@@ -117,14 +117,14 @@ def test_an_objective_label_on_a_phone_never_crosses_its_line() -> None:
 
 def test_both_error_budgets_stay_visible_when_they_coincide() -> None:
     """The two error-budget lines lay on each other, hiding one."""
+    from volctl.core.monitoring.objectives import trends
     from volctl.core.monitoring.slo import SloHistory
     from volctl.domain.settings import SloSettings
     from volctl.reports.slo_html import objective_charts
 
     history = SloHistory(0.0, 3600.0, 3300.0, 15.0)
     flat = [(t, 1.0) for t in range(0, 3600, 15)]
-    for name in ("latency p95", "error rate", "availability", "consumer lag (max)", "throughput",
-                 "budget error rate", "budget availability"):
+    for name in trends(SloSettings(), "5m"):
         history.series[name] = list(flat)
     budget = next(c for c in objective_charts(history, SloSettings(), "5m") if c.title.startswith("error budget"))
     error_line, availability_line = (line for line in budget.lines if line.cls == "data")
@@ -144,13 +144,15 @@ def test_a_reliability_plot_spans_where_its_deciles_are() -> None:
 
 def test_the_slo_pages_charts_share_one_time_axis() -> None:
     """The charts' time axes did not line up: each plot began where its own tick labels ended."""
+    from volctl.core.monitoring.objectives import trends
     from volctl.core.monitoring.slo import SloHistory
     from volctl.domain.settings import SloSettings
     from volctl.reports.slo_html import objective_charts
 
     history = SloHistory(0.0, 3600.0, 3300.0, 15.0)
-    values = {"latency p95": 0.0042, "error rate": 0.0, "availability": 0.99995, "consumer lag (max)": 1234.5,
-              "throughput": 12.0, "budget error rate": 0.87, "budget availability": 0.5}
+    values = {"latency p95": 0.0042, "errors": 0.0, "availability": 0.99995, "consumer lag": 1234.5,
+              "throughput": 12.0, "budget errors": 0.87, "budget availability": 0.5}
+    assert set(values) == set(trends(SloSettings(), "5m"))
     for name, value in values.items():
         history.series[name] = [(t, value) for t in range(0, 3600, 15)]
     charts = [c for c in objective_charts(history, SloSettings(), "5m") if not c.empty]
@@ -158,13 +160,13 @@ def test_the_slo_pages_charts_share_one_time_axis() -> None:
 
 
 def test_availability_at_100_percent_stands_clear_of_the_frame_with_no_tick_above_it() -> None:
+    from volctl.core.monitoring.objectives import trends
     from volctl.core.monitoring.slo import SloHistory
     from volctl.domain.settings import SloSettings
     from volctl.reports.slo_html import objective_charts
 
     history = SloHistory(0.0, 3600.0, 3300.0, 15.0)
-    for name in ("latency p95", "error rate", "availability", "consumer lag (max)", "throughput",
-                 "budget error rate", "budget availability"):
+    for name in trends(SloSettings(), "5m"):
         history.series[name] = [(t, 1.0) for t in range(0, 3600, 15)]
     chart = next(c for c in objective_charts(history, SloSettings(), "5m") if c.title == "availability")
     line = next(line for line in chart.lines if line.cls == "data")

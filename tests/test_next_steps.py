@@ -58,9 +58,10 @@ def test_the_check_finds_what_does_not_exist() -> None:
 
 def test_every_next_step_of_the_gate_and_of_quality_exists() -> None:
     from volctl.core.model.quality import quality_report
-    from volctl.core.operations.gate import INCONCLUSIVE, WHAT_TO_DO, GateCheck, GateReport
+    from volctl.core.operations.gate import INCONCLUSIVE, GateCheck, GateReport, classes, what_to_do
 
-    texts = [(text, ["gate"]) for text in WHAT_TO_DO.values()]
+    texts = [(what_to_do(kind), ["gate"]) for kind in classes()]
+    assert all(text for text, _ in texts), texts  # every class says what to do
     calm = GateReport("60s", "b", "t", [GateCheck("q", "quality", "m", "t", INCONCLUSIVE),
                                         GateCheck("d", "drift", "m", "t", INCONCLUSIVE)])
     texts.append((calm.answer, ["gate"]))

@@ -73,7 +73,8 @@ def test_model_list(narrow) -> None:
 
 
 def test_slo_check(narrow) -> None:
-    from volctl.core.monitoring.slo import SloReport, SloRow
+    from volctl.core.monitoring.sli import SloRow
+    from volctl.core.monitoring.slo import SloReport
     from volctl.render.slo import slo_table
 
     report = SloReport("http://127.0.0.1:9090", "30d", "30d", 123456.0, rows=[
@@ -99,7 +100,8 @@ def test_slo_check(narrow) -> None:
 
 
 def test_slo_check_on_a_young_stack(narrow) -> None:
-    from volctl.core.monitoring.slo import Budget, SloReport, SloRow
+    from volctl.core.monitoring.sli import Budget, SloRow
+    from volctl.core.monitoring.slo import SloReport
     from volctl.render.slo import slo_table
 
     report = SloReport("http://127.0.0.1:9090", "5m", "30d", 0.0, data_span_s=120.0,
@@ -224,7 +226,8 @@ def _lag(why: str, high: int):
 
 
 def _slo(reason: str, shown: str):
-    from volctl.core.monitoring.slo import SloReport, SloRow
+    from volctl.core.monitoring.sli import SloRow
+    from volctl.core.monitoring.slo import SloReport
 
     return SloReport("http://127.0.0.1:9090", "5m", "30d", 10.0, rows=[
         SloRow("latency p95", "<= 800 ms", 0.0031, shown, "met"),

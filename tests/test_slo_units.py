@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 from volctl.core.monitoring import queries
-from volctl.core.monitoring.slo import BREACHED, MET, NOT_JUDGED, TOO_FEW_LABELS, check_slos
+from volctl.core.monitoring.sli import BREACHED, MET, NOT_JUDGED, TOO_FEW_LABELS
+from volctl.core.monitoring.slo import check_slos
 from volctl.domain.settings import SloSettings
 
 
@@ -69,7 +70,7 @@ def test_each_expression_is_asked_once_and_explained_with_the_numbers_used() -> 
 
 def test_a_shorter_window_never_counts_more_requests_than_a_longer_one() -> None:
     """Issue 24: 439 requests in the 5 m window, 446 in 1 m: increase() extrapolates each window."""
-    from volctl.core.monitoring.slo import WindowCounts, at_most_the_longer
+    from volctl.core.monitoring.sli import WindowCounts, at_most_the_longer
 
     counts = {"5m": WindowCounts("5m", 439.0, 1.0, 1.0, ()), "1m": WindowCounts("1m", 446.0, 3.0, 1.0, ()),
               "1h": WindowCounts("1h", 441.0, 1.0, 1.0, ())}
@@ -136,7 +137,7 @@ def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> No
 
 def test_the_slo_pages_throughput_is_measured_over_the_span_its_row_is_judged_on() -> None:
     """A 20 req/s load of 15 s read as a 7.3 req/s peak on the page: a minute's rate of 15 s of load."""
-    from volctl.core.monitoring.queries import slo_history_expressions
+    from volctl.core.monitoring.objectives import trends as slo_history_expressions
     from volctl.domain.settings import SloSettings
 
     assert "[15s]" in slo_history_expressions(SloSettings(), "15s")["throughput"]

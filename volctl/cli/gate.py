@@ -32,7 +32,7 @@ def gate(
     """
     from volctl.cli.wiring import lag_inputs
     from volctl.clients import built
-    from volctl.core.operations.gate import KINDS, GateParts, run_gate
+    from volctl.core.operations.gate import GateParts, classes, run_gate
     from volctl.domain.clock import seconds_of
     from volctl.render.gate import gate_table
     from volctl.reports.drift_files import write_drift_outputs
@@ -50,9 +50,9 @@ def gate(
     problem = "" if skip_load else unschedulable(rps, seconds)
     if problem:
         raise typer.BadParameter(problem, param_hint="--rps")
-    unknown = sorted(set(accept_inconclusive or ()) - set(KINDS))
+    unknown = sorted(set(accept_inconclusive or ()) - set(classes()))
     if unknown:
-        raise typer.BadParameter(f"no class {', '.join(unknown)}: the classes are {', '.join(KINDS)}",
+        raise typer.BadParameter(f"no class {', '.join(unknown)}: the classes are {', '.join(classes())}",
                                  param_hint="--accept-inconclusive")
     with console.steps("release gate") as status:
         settings = settings_of(ctx)

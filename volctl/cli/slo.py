@@ -26,7 +26,8 @@ def check(
             metavar="FILE")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Latency, error rate, availability, consumer lag and throughput against their objectives.
+    """Every objective against its target: latency p95, errors, availability, consumer lag,
+    freshness, throughput, realised precision, realised recall and forecast bound.
     """
     from volctl.clients import built
     from volctl.core.monitoring.slo import check_slos

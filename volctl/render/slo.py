@@ -10,7 +10,8 @@ from rich.table import Table
 from volctl.render.console import fit, out
 
 if TYPE_CHECKING:
-    from volctl.core.monitoring.slo import SloReport, SloRow
+    from volctl.core.monitoring.sli import SloRow
+    from volctl.core.monitoring.slo import SloReport
 
 NEXT_STEP = "drive traffic with `volctl load --rps 20 --duration 60s`, then `volctl slo check` again"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from volctl.core.monitoring import objectives
 from volctl.reports.charts import page
 
 if TYPE_CHECKING:
@@ -16,9 +17,7 @@ if TYPE_CHECKING:
 # the SLO page, any other by its class (a name may change: "realised quality" had no link beside
 # quality.html).
 _LOAD_PAGE = "load.html"
-_BY_KIND = {"latency": "slo.html", "errors": "slo.html", "availability": "slo.html", "throughput": "slo.html",
-            "freshness": "slo.html", "lag": "lag.json", "drift": "drift/summary.html", "quality": "quality.html",
-            "load": _LOAD_PAGE}
+_OWN_PAGES = {"lag": "lag.json", "drift": "drift/summary.html", "quality": "quality.html", "load": _LOAD_PAGE}
 _PAGES = (("load", "load.html", "the load run: latency by percentile, rate over time, errors"),
           ("SLOs", "slo.html", "every objective over the window, error budgets, burn rates"),
           ("drift", "drift/summary.html", "calibrated drift per feature (and Evidently's report beside it)"),
@@ -39,5 +38,5 @@ def write_gate_index(report: GateReport, path: Path) -> None:
 def _part_of(check: GateCheck, bundle: Path) -> str | None:
     name = check.name.lower()
     target = (_LOAD_PAGE if name.startswith("load:") else "slo.html" if name.startswith("slo")
-              else _BY_KIND.get(check.kind))
+              else _OWN_PAGES.get(check.kind) or ("slo.html" if check.kind in objectives.kinds() else None))
     return target if target and (bundle / target).exists() else None

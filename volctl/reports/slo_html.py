@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from volctl.core.monitoring import objectives
+from volctl.core.monitoring.objectives import Objective, Trend
 from volctl.core.monitoring.queries import throughput_span
 from volctl.reports.charts import Axis, Band, Chart, Rule, Series, line_chart, page, shared_margins, time_axis
 
@@ -29,43 +31,44 @@ def _charts(history: SloHistory, slo: SloSettings, window: str, margins: tuple[f
             ) -> list[Chart]:
     band = [Band(history.window_start, history.end, f"evaluated window ({window})")]
     x = time_axis(history.start, history.end)
-    latency = history.series["latency p95"]
-    lag = history.series["consumer lag (max)"]
-    availability = history.series["availability"]
-    return [
-        line_chart("p95 latency", x, _value_axis("p95 latency", "ms", 1000, latency, slo.latency_p95_seconds),
-                   [Series("p95 latency, 1 min", latency)],
-                   [Rule(slo.latency_p95_seconds, f"objective {slo.latency_p95_seconds * 1000:g} ms")], band,
-                   margins=margins),
-        line_chart("error rate (5xx / requests)", x, Axis("error rate", unit="%", scale=100),
-                   [Series("error rate, 1 min", history.series["error rate"])],
-                   [Rule(slo.error_rate, f"objective < {slo.error_rate:.2%}")], band, margins=margins),
-        line_chart("availability", x, Axis("availability", unit="%", scale=100, high=_headroom(availability, slo)),
-                   [Series("availability, 1 min", availability)],
-                   [Rule(slo.availability, f"objective >= {slo.availability:.2%}")], band,
-                   caption="Failed requests or failed scrapes of the predict service, whichever is worse.",
-                   margins=margins),
-        line_chart("consumer lag (max over members)", x,
-                   _value_axis("consumer lag", "s", 1, lag, slo.consumer_lag_seconds),
-                   [Series("lag", lag)],
-                   [Rule(slo.consumer_lag_seconds, f"objective < {slo.consumer_lag_seconds:g} s")], band,
-                   margins=margins),
-        line_chart("throughput", x, Axis("requests per second", unit="req/s"),
-                   [Series(f"/predict requests, per {throughput_span(window)}", history.series["throughput"])],
-                   [Rule(slo.throughput_rps, f"objective >= {slo.throughput_rps:g} req/s")], band,
-                   caption="Judged only under offered load (`volctl load`, `volctl gate`).", margins=margins),
-        line_chart(f"error budget left over {slo.period}", x, Axis("budget left", unit="%", scale=100),
-                   # the same failed requests spend both: wide and pale under dashed, both stay seen
-                   [Series("error-rate budget", history.series["budget error rate"], width=6.0),
-                    Series("availability budget", history.series["budget availability"], dashed=True)],
-                   [Rule(0.0, "budget spent")], band, margins=margins),
-    ]
+    charts = [_trend_chart(o.key, o.trend, history, slo, window, x, band, margins)
+              for o in objectives.OBJECTIVES if o.trend is not None]
+    ratios = [o for o in objectives.ratio_objectives() if f"budget {o.key}" in history.series]
+    if ratios:
+        # the same failed requests spend every budget: the first wide and pale, the others dashed over it
+        charts.append(line_chart(
+            f"error budget left over {slo.period}", x, Axis("budget left", unit="%", scale=100),
+            [Series(f"{_name(o)} budget", history.series[f"budget {o.key}"], width=6.0 if i == 0 else 2.0,
+                    dashed=i > 0) for i, o in enumerate(ratios)],
+            [Rule(0.0, "budget spent")], band, margins=margins))
+    return charts
 
 
-def _headroom(availability: list[tuple[float, float | None]], slo: SloSettings) -> float:
-    """The availability axis's top: a little above 100 % (a line at 100 % sat on the frame, hidden),
-    never far enough for a tick above it."""
-    lowest = min([v for _, v in availability if v is not None] + [slo.availability]) * 100
+def _trend_chart(key: str, trend: Trend, history: SloHistory, slo: SloSettings, window: str, x: Axis,
+                 band: list[Band], margins: tuple[float, float] | None) -> Chart:
+    points = history.series.get(key, [])
+    value, label = trend.line(slo)
+    name, scale = trend.axis or trend.title, _SCALES.get(trend.unit, 1.0)
+    if trend.fit == "far":
+        axis = _value_axis(name, trend.unit, scale, points, value)
+    else:
+        axis = Axis(name, unit=trend.unit, scale=scale,
+                    high=_headroom(points, value) if trend.fit == "ceiling" else None)
+    return line_chart(trend.title, x, axis, [Series(trend.legend.format(span=throughput_span(window)), points)],
+                      [Rule(value, label)], band, caption=trend.caption, margins=margins)
+
+
+_SCALES = {"ms": 1000.0, "%": 100.0}
+
+
+def _name(objective: Objective) -> str:
+    return objective.trend.axis or objective.trend.title if objective.trend else objective.key
+
+
+def _headroom(points: list[tuple[float, float | None]], objective: float) -> float:
+    """A share's axis top: a little above 100 % (a line at 100 % sat on the frame, hidden), never
+    far enough for a tick above it."""
+    lowest = min([v for _, v in points if v is not None] + [objective]) * 100
     return 100.0 + (100.0 - lowest) * 0.08
 
 

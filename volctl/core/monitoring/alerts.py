@@ -18,7 +18,7 @@ from typing import Any
 
 from volctl.clients.alertmanager import AlertmanagerClient
 from volctl.clients.prometheus import PrometheusClient
-from volctl.core.monitoring.alert_rules import Alert, runbook_command
+from volctl.core.monitoring.rule_records import Alert, runbook_command
 from volctl.domain.clock import epoch_of_rfc3339, seconds_of, utc_iso
 from volctl.domain.errors import ConfigError, VolctlError, disk_full
 from volctl.domain.files import no_room

@@ -223,20 +223,3 @@ def quality_expressions(slo: SloSettings) -> dict[str, str]:
 def throughput_span(window: str) -> str:
     """A minute, or the whole window when it is shorter (a 15 s gate run still gets a rate)."""
     return window if seconds_of(window) < 60 else "1m"
-
-
-def slo_history_expressions(slo: SloSettings, window: str = "5m") -> dict[str, str]:
-    """One series per objective, for the charts of `slo check --html` (1-minute rates, so a chart
-    moves within an hour; throughput over the span its row is judged on, so a 15 s load at 20 req/s
-    reads 20, not the 5 of a minute's rate), and each ratio SLO's error budget left over the period
-    at each instant."""
-    period = slo.period
-    return {
-        "latency p95": latency_quantile(0.95, "1m"),
-        "error rate": error_ratio("1m"),
-        "availability": f"1 - ({unavailability('1m')})",
-        "consumer lag (max)": CONSUMER_LAG,
-        "throughput": request_rate(throughput_span(window)),
-        "budget error rate": f"1 - (({failed_in(period)}) / clamp_min({requests_in(period)}, 1)) / {slo.error_rate:g}",
-        "budget availability": f"1 - ({unavailability(period)}) / {1 - slo.availability:g}",
-    }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from volctl.core.monitoring.alert_rules import runbook_command
+from volctl.core.monitoring.rule_records import runbook_command
 from volctl.core.monitoring.runbooks import Runbook, Step
 from volctl.domain.clock import utc_iso
 from volctl.domain.incidents import Incident

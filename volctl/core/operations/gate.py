@@ -18,6 +18,8 @@ from typing import Any
 
 from volctl.clients.prometheus import PrometheusClient
 from volctl.core.model.drift import DriftWriter
+from volctl.core.monitoring import objectives
+from volctl.core.monitoring.objectives import ELSEWHERE, WAITS
 from volctl.core.operations.lag import LagInputs
 from volctl.domain.clock import seconds_of, utc_iso, utc_stamp
 from volctl.domain.documents import strict_json
@@ -26,17 +28,13 @@ from volctl.domain.settings import Settings
 from volctl.domain.verdict import Verdict
 
 PASS, FAIL, INCONCLUSIVE, ERROR = (v.value for v in (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.ERROR))
-KINDS = ("latency", "errors", "availability", "throughput", "lag", "freshness", "drift", "quality", "load")
 Progress = Callable[[str], None]
-_SLO_CLASSES = {"latency p95": "latency", "error rate": "errors", "availability": "availability",
-                "consumer lag (max)": "lag", "freshness": "freshness"}
-_SLO_PREFIX_CLASSES = {"forecast bound exceeded": "quality"}  # rows named with their window
 
 
 @dataclass
 class GateCheck:
     name: str
-    kind: str  # one of KINDS
+    kind: str  # one of classes()
     measured: str
     threshold: str
     verdict: str  # pass | fail | inconclusive | error
@@ -45,18 +43,20 @@ class GateCheck:
 
     def __post_init__(self) -> None:
         if self.verdict in (INCONCLUSIVE, ERROR) and not self.todo:
-            self.todo = WHAT_TO_DO.get(self.kind, "")
+            self.todo = what_to_do(self.kind)
 
 
-# What to do when a check of this kind could not measure or judge (its `measured` says why).
-WHAT_TO_DO = {
-    "latency": "run `volctl health` (Prometheus and predict up?), then the gate again; too little traffic: "
-               "a longer --duration or a higher --rps",
-    "errors": "run `volctl health` (Prometheus and predict up?), then the gate again",
-    "availability": "run `volctl health` (Prometheus and predict up?), then the gate again",
-    "throughput": "run the gate again with a longer --duration or a higher --rps",
-    "lag": "run `volctl lag` (which partition could not be read) and `volctl health` (is consume running?)",
-    "freshness": "run `volctl health`: is a source running (`volctl status`), is the broker up?",
+def classes() -> tuple[str, ...]:
+    """The checks' classes: the objectives' (from the catalogue), then the gate's own."""
+    return tuple(dict.fromkeys((*objectives.kinds(), *_OWN_TODO)))
+
+
+def what_to_do(kind: str) -> str:
+    """What to do when a check of this class could not measure or judge (its `measured` says why)."""
+    return _OWN_TODO.get(kind) or next((o.todo for o in objectives.OBJECTIVES if o.kind == kind and o.todo), "")
+
+
+_OWN_TODO = {
     "drift": "let the stream run: the feature log starts after each stream's 5 min warm-up and needs "
              "drift.min_rows rows in drift.window",
     "quality": "let the stack run (each prediction is labelled 60 s later; a calm hour holds few spikes) and "
@@ -199,7 +199,8 @@ def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
                 writers: GateParts) -> None:
     from volctl.core.monitoring.freshness import expectation
-    from volctl.core.monitoring.slo import TOO_FEW_LABELS, check_slos, slo_history
+    from volctl.core.monitoring.sli import TOO_FEW_LABELS
+    from volctl.core.monitoring.slo import check_slos, slo_history
 
     client = writers.prometheus()
     try:
@@ -211,11 +212,12 @@ def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateRepor
     finally:
         client.close()
     _save(bundle / "slo.json", slo.as_document())
-    for row in [*slo.rows, *(r for r in slo.info if r.name.startswith(tuple(_SLO_PREFIX_CLASSES)))]:
-        kind = _SLO_CLASSES.get(row.name) or next(
-            (k for prefix, k in _SLO_PREFIX_CLASSES.items() if row.name.startswith(prefix)), None)
-        if kind is None:  # throughput: a capacity statement the load checks judge
+    for row, judged in [*((r, True) for r in slo.rows), *((r, False) for r in slo.info)]:
+        found = objectives.objective(row.key)
+        # shown only, another check's (load, quality), or unjudged by an objective the gate does not wait for
+        if row.verdict is None or found.gate == ELSEWHERE or not (judged or found.gate == WAITS):
             continue
+        kind = found.kind
         todo = row.explain[-1] if row.status == TOO_FEW_LABELS else ""  # too few labelled minutes yet
         measured = f"{row.shown} ({row.reason})" if row.reason else row.shown
         report.add(GateCheck(f"slo: {row.name}", kind, measured, row.objective, row.verdict, todo))
@@ -282,7 +284,7 @@ def _quality_check(settings: Settings, bundle: Path, report: GateReport, writers
         writers.quality_html(quality, bundle / "quality.html")
     if quality.problem:  # outcomes, but too few spike episodes (a calm hour): as `slo check`, not judged
         report.add(GateCheck("realised quality", "quality", quality.problem, "enough labelled ticks",
-                             INCONCLUSIVE, WHAT_TO_DO["quality"]))
+                             INCONCLUSIVE, what_to_do("quality")))
         return
     if quality.floors:
         report.add(GateCheck("quality: floors", "quality", "; ".join(quality.floors),
