@@ -16,8 +16,8 @@ from volctl.core.model.dataset import load_dataset
 from volctl.core.model.training import TrainResult, train_model, training_fingerprint
 from volctl.domain.errors import ConfigError, ModelIntegrityError, NotEnoughData
 from volctl.domain.features import FEATURES
-from volctl.domain.model import BASELINE, ML
-from volctl.domain.registry import MANIFEST, ML_FILE, Registry
+from volctl.domain.registry import MANIFEST, Registry, pipeline_file
+from volctl.domain.variants import BASELINE, ML
 
 
 def test_real_data_manifest_is_complete_and_time_ordered(trained_registry: Path) -> None:
@@ -126,7 +126,7 @@ def test_tampered_model_file_is_refused(trained_registry: Path, tmp_path: Path) 
     shutil.copytree(trained_registry, root)
     registry = Registry(root)
     version = registry.latest()
-    with (root / version / ML_FILE).open("ab") as handle:  # the pickle is never unpickled once changed
+    with (root / version / pipeline_file(ML)).open("ab") as handle:  # the pickle is never unpickled once changed
         handle.write(b"\x00")
     with pytest.raises(ModelIntegrityError, match="does not match the manifest"):
         registry.load_estimator(version)

@@ -30,6 +30,7 @@ from volctl.domain.registry import Registry
 from volctl.domain.service_log import configure_service_logging
 from volctl.domain.settings import exposure_warnings, load_settings
 from volctl.domain.topology import consume_members
+from volctl.domain.variants import CHOICES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the embedded broker)")
-    parser.add_argument("--variant", choices=("auto", "baseline", "ml"))
+    parser.add_argument("--variant", choices=CHOICES)
     parser.add_argument("--version", dest="model_version", help="model version (default: newest)")
     parser.add_argument("--registry", help="model registry folder")
     parser.add_argument("--state-dir", help="state directory (feature log)")

@@ -23,6 +23,7 @@ from volctl.domain.model_admin import ModelAdmin, initial_model
 from volctl.domain.service_log import configure_service_logging
 from volctl.domain.settings import Settings, exposure_warnings, load_settings
 from volctl.domain.topology import Member, predict_workers
+from volctl.domain.variants import CHOICES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="volctl.toml path")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
-    parser.add_argument("--variant", choices=("auto", "baseline", "ml"))
+    parser.add_argument("--variant", choices=CHOICES)
     parser.add_argument("--version", dest="model_version", help="model version (default: newest)")
     parser.add_argument("--registry", help="model registry folder")
     parser.add_argument("--worker", type=int, default=0,

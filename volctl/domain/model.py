@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from volctl.domain.variants import BASELINE, ML, VARIANTS  # noqa: F401 - re-exported for the model's users
+from volctl.domain.variants import BASELINE, ML
 
 
 class Scorer(Protocol):
@@ -82,6 +82,14 @@ class BaselineScorer:
         return rule
 
     @classmethod
+    def from_entry(cls, variant: str, entry: dict[str, Any], version: str, features: tuple[str, ...], sha256: str,
+                   unpickle: Any = None) -> BaselineScorer:
+        """From its manifest entry (variants.Variant.loader); any rule variant loads this way."""
+        scorer = cls.from_params(version, features, entry["params"], sha256)
+        scorer.variant = variant
+        return scorer
+
+    @classmethod
     def from_params(cls, version: str, features: tuple[str, ...], params: dict[str, Any], sha256: str
                     ) -> BaselineScorer:
         if "z_feature" in params:  # versions trained before the rule was chosen on validation
@@ -112,6 +120,19 @@ class MlScorer:
         self.forecaster: Any = None  # the version's next-minute volatility forecast (domain.forecast)
         if linear is None and estimator is None:
             raise ValueError("an ml model needs its linear parameters or a fitted estimator")
+
+    @classmethod
+    def from_entry(cls, variant: str, entry: dict[str, Any], version: str, features: tuple[str, ...], sha256: str,
+                   unpickle: Any = None) -> MlScorer:
+        """From its manifest entry (variants.Variant.loader): its params, or for a version trained
+        before it had them, its pickle (`unpickle()`, verified by the registry)."""
+        threshold = float(entry["decision_threshold"])
+        if entry.get("params"):
+            scorer = cls.from_params(entry["params"], version, features, threshold, sha256)
+        else:
+            scorer = cls.of_estimator(unpickle(), version, features, threshold, sha256)
+        scorer.variant = variant
+        return scorer
 
     @classmethod
     def of_estimator(cls, estimator: Any, version: str, features: tuple[str, ...], decision_threshold: float,

@@ -168,7 +168,8 @@ class ModelAdmin:
             request = _parse_request(body)
         except ValueError as exc:
             return self._refuse(400, "bad_request", str(exc),
-                                '{"variant": "baseline"|"ml", "version": "...", "reason": "..."}')
+                                '{"variant": ' + "|".join(f'"{v}"' for v in VARIANTS) +
+                                ', "version": "...", "reason": "..."}')
         with self._lock:
             if request["action"] != "serve":
                 return self._shadow_change(request)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from volctl.domain.clock import utc_iso
-from volctl.domain.variants import BASELINE, ML
+from volctl.domain.variants import challengers
 
 if TYPE_CHECKING:
     from volctl.domain.labels import LabelRule
@@ -62,15 +62,14 @@ def outcome_document(waiting: Waiting, future_vol: float, target: float, label: 
 
 
 def challengers_of(registry: Registry, model: Scorer, shadow: bool = True) -> tuple[list[Scorer], LabelRule | None]:
-    """The challengers scored in shadow beside `model` (the other variant of its version, unless
+    """The challengers scored in shadow beside `model` (the other variants of its version, unless
     `shadow` is off) and the version's label rule (None: the manifest has none, so no outcomes)."""
     from volctl.domain.labels import label_rule_of
 
     manifest = registry.manifest(model.version)
-    other = BASELINE if model.variant == ML else ML
-    wanted = shadow and other in manifest.get("variants", {})
-    challengers = [registry.load(model.version, other)] if wanted else []
-    return challengers, label_rule_of(manifest)
+    others = challengers(model.variant, manifest.get("variants", {})) if shadow else []
+    found = [registry.load(model.version, other) for other in others]
+    return found, label_rule_of(manifest)
 
 
 def outcomes_folder(state_dir: Path) -> Path:

@@ -18,15 +18,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from volctl.domain import variants
 from volctl.domain.errors import ConfigError, ModelIntegrityError, disk_full
 from volctl.domain.files import write_atomically, write_bytes_atomically
-from volctl.domain.variants import AUTO, BASELINE, ML, VARIANTS
+from volctl.domain.variants import AUTO, LEAD
 
 if TYPE_CHECKING:
     from volctl.domain.model import Scorer
 
 MANIFEST = "manifest.json"
-ML_FILE = "ml.joblib"
+def pipeline_file(variant: str) -> str:
+    """Where a variant's fitted scikit-learn pipeline is kept beside its params."""
+    return f"{variant}.joblib"
 REFERENCE_FILE = "reference.parquet"
 REFERENCE_KEY = "reference"  # manifest[REFERENCE_KEY] = {file, sha256}, like every attached file
 
@@ -123,24 +126,26 @@ class Registry:
                                       hint="a manifest names its own folder; restore it or retrain")
         return document
 
-    def save(self, manifest: dict[str, Any], pipeline: Any, reference: Any) -> Path:
+    def save(self, manifest: dict[str, Any], pipelines: dict[str, Any], reference: Any) -> Path:
         """Write a new version; files first, manifest last, so a half-written version is invisible.
-        A variant with `params` is served from them (its sha256 is theirs); the fitted ml pipeline
-        is kept beside them (`file`, `file_sha256`) for scikit-learn's own checks."""
+        A variant with `params` is served from them (its sha256 is theirs); a variant's fitted
+        pipeline (`pipelines`, by variant) is kept beside them (`file`, `file_sha256`) for
+        scikit-learn's own checks."""
         import joblib
 
         folder = self.root / manifest["version"]
         folder.mkdir(parents=True, exist_ok=False)
         try:
-            joblib.dump(pipeline, folder / ML_FILE)
+            for variant, pipeline in pipelines.items():
+                name, entry = pipeline_file(variant), manifest["variants"][variant]
+                joblib.dump(pipeline, folder / name)
+                entry["file"], entry["file_sha256"] = name, sha256_of(folder / name)
             reference.to_parquet(folder / REFERENCE_FILE, index=False)
-            ml = manifest["variants"][ML]
-            ml["file"], ml["file_sha256"] = ML_FILE, sha256_of(folder / ML_FILE)
             manifest[REFERENCE_KEY] = {"file": REFERENCE_FILE, "sha256": sha256_of(folder / REFERENCE_FILE)}
             for entry in manifest["variants"].values():
                 entry["sha256"] = canonical_sha256(entry["params"]) if entry.get("params") else entry["file_sha256"]
             write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
-        except BaseException as exc:  # a full disk left a 0-byte ml.joblib in a version folder: none at all now
+        except BaseException as exc:  # a full disk left a 0-byte pipeline in a version folder: none at all now
             shutil.rmtree(folder, ignore_errors=True)
             full = disk_full(exc, self.root) if isinstance(exc, OSError) else None
             if full is not None:
@@ -171,12 +176,13 @@ class Registry:
                                       hint="restore it, or recompute it (`volctl drift calibrate`, or retrain)")
         return path
 
-    def verify(self, version: str, variant: str = ML) -> str:
+    def verify(self, version: str, variant: str = LEAD) -> str:
         """The verified sha256 of a variant (its params, else its file); ModelIntegrityError on a mismatch."""
         manifest = self.manifest(version)
         entry = manifest.get("variants", {}).get(variant)
         if entry is None:
-            raise ModelNotFound(f"model {version} has no variant {variant!r}", hint=f"variants: {', '.join(VARIANTS)}")
+            raise ModelNotFound(f"model {version} has no variant {variant!r}",
+                                hint=f"variants: {', '.join(variants.VARIANTS)}")
         if entry.get("params"):
             actual = canonical_sha256(entry["params"])
             where = f"{version}/{MANIFEST} ({variant} params)"
@@ -196,33 +202,27 @@ class Registry:
             raise ModelIntegrityError(f"{path} is missing", hint="retrain with `volctl model train`")
         return sha256_of(path)
 
-    def load(self, version: str | None = None, variant: str = ML) -> Scorer:
+    def load(self, version: str | None = None, variant: str = LEAD) -> Scorer:
         """A variant of a version (newest when None); "auto" is the manifest's recommended variant
-        (ml only when its lead over the baseline rule is clear; versions without one: ml). A variant
-        with params loads without scikit-learn and unpickles nothing; each carries its version's
-        volatility forecaster (None for versions trained before it)."""
+        (a candidate only when its lead over the reference is clear; versions without one: the
+        lead candidate). A variant with params loads without scikit-learn and unpickles nothing;
+        each carries its version's volatility forecaster (None for versions trained before it)."""
         if variant == AUTO:
             version = version or self.latest()
-            variant = self.manifest(version).get("recommended_variant", ML)
-        if variant not in VARIANTS:
-            raise ModelNotFound(f"unknown model variant {variant!r}", hint=f"use one of: {', '.join(VARIANTS)}, {AUTO}")
+            variant = self.manifest(version).get("recommended_variant", LEAD)
+        if variant not in variants.VARIANTS:
+            raise ModelNotFound(f"unknown model variant {variant!r}",
+                                hint=f"use one of: {', '.join(variants.CHOICES)}")
         from volctl.domain.forecast import Forecaster  # numpy: only when loading a model
-        from volctl.domain.model import BaselineScorer, MlScorer
-
         version = version or self.latest()
         sha = self.verify(version, variant)
         manifest = self.manifest(version)
         features = tuple(manifest["features"])
         entry = manifest["variants"][variant]
         try:
-            if variant == BASELINE:
-                scorer: Any = BaselineScorer.from_params(version, features, entry["params"], sha)
-            elif entry.get("params"):
-                scorer = MlScorer.from_params(entry["params"], version, features, float(entry["decision_threshold"]),
-                                              sha)
-            else:  # trained before ml had params: the pickle, verified above
-                scorer = MlScorer.of_estimator(self._unpickle(version, entry), version, features,
-                                               float(entry["decision_threshold"]), sha)
+            unpickle = lambda: self._unpickle(version, entry)  # noqa: E731 - a pickle verified above
+            scorer: Any = variants.variant(variant).scorer_class().from_entry(variant, entry, version, features, sha,
+                                                                              unpickle)
             scorer.forecaster = Forecaster.of(manifest["forecast"], version) if manifest.get("forecast") else None
         except ModelIntegrityError:
             raise
@@ -230,9 +230,9 @@ class Registry:
             raise ModelIntegrityError(f"model {version} {variant} does not load: {exc}") from exc
         return scorer
 
-    def load_estimator(self, version: str) -> Any:
-        """The fitted scikit-learn ml pipeline (for scikit-learn's own checks), its file verified."""
-        entry = self.manifest(version)["variants"][ML]
+    def load_estimator(self, version: str, variant: str = LEAD) -> Any:
+        """A variant's fitted scikit-learn pipeline (for scikit-learn's own checks), its file verified."""
+        entry = self.manifest(version)["variants"][variant]
         expected = entry.get("file_sha256", entry.get("sha256"))
         if self._file_sha(version, entry) != expected:
             raise ModelIntegrityError(f"{self.artifact(version, entry)} does not match the manifest's sha256: "

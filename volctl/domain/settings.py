@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from volctl.domain import variants
 from volctl.domain.clock import is_duration
 from volctl.domain.errors import ConfigError
+from volctl.domain.variants import AUTO
 
 DEFAULT_CONFIG_FILE = "volctl.toml"
 SHARED_DATA_DIR = Path("../shared/data")
@@ -160,7 +162,7 @@ class DriftSettings:
 
 @dataclass
 class ModelSettings:
-    variant: str = "auto"  # the registry version's recommended variant; ml or baseline pin one
+    variant: str = AUTO  # the registry version's recommended variant; a variant's name pins it
     version: str = ""  # empty: the newest version in the registry
     shadow: bool = True  # the consume service also scores the served version's other variant (a challenger)
     registry_dir: str = ""  # empty: <state_dir>/models
@@ -255,7 +257,8 @@ RULES: dict[str, _Rule] = {
     "drift.window": _DURATION_RULE, "drift.min_rows": _AT_LEAST_ONE,
     "data.max_clock_skew_s": (lambda v: v >= 0, "0 or more seconds"),
     "data.live_recording_mb": (lambda v: 0 <= v <= 1_000_000, "0 (none) or more MB"),
-    "model.variant": (lambda v: v in ("ml", "baseline", "auto"), "ml, baseline or auto (the recommended one)"),
+    "model.variant": (lambda v: v in variants.CHOICES,
+                      f"{', '.join((*variants.CANDIDATES, variants.REFERENCE))} or {AUTO} (the recommended one)"),
     "admin_token": (lambda v: v == "" or len(v) >= MIN_TOKEN_LENGTH,
                     f"at least {MIN_TOKEN_LENGTH} characters (or unset: `volctl up` generates one)"),
 }

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
+from volctl.domain import variants
 from volctl.domain.figures import lift_text
+from volctl.domain.variants import CANDIDATES, LEAD, REFERENCE
 from volctl.render.console import fit, out
 
 if TYPE_CHECKING:  # training imports pandas and sklearn: keep them out of `model list`
@@ -42,14 +44,19 @@ def model_table(models: list[ModelSummary]) -> None:
             table.add_row(  # the version on every row: each names its model whole, in a record view too
                 model.version, variant.variant, _metric(variant.pr_auc), _metric(variant.f1),
                 _metric(model.positive_rate) if first else "", _served(variant.served),
-                (model.recommended_variant or "ml") if first else "",
+                (model.recommended_variant or LEAD) if first else "",
                 data if first else "", end_section=index == len(model.variants) - 1,
             )
     out.print(fit(table, out, optional={"data": 130, "F1": 110, "base rate": 110, "auto serves": 80}))
     newest = models[-1]
-    if newest.recommended_variant == "baseline":
-        out.print(f"[yellow]{newest.version}: model.variant = auto serves baseline[/]: "
-                  f"{escape(newest.recommendation) or 'ml does not beat the baseline rule'}")
+    if newest.recommended_variant == REFERENCE:
+        out.print(f"[yellow]{newest.version}: model.variant = auto serves {REFERENCE}[/]: "
+                  f"{escape(newest.recommendation) or _not_beaten()}")
+
+
+def _not_beaten() -> str:
+    """Says that no candidate beats the reference ("ml does not beat the baseline rule")."""
+    return f"{' or '.join(CANDIDATES)} does not beat {variants.variant(REFERENCE).title}"
 
 
 def _served(served: bool | None) -> str:
@@ -81,22 +88,22 @@ def training_summary(result: TrainResult) -> None:
     _test_table(manifest["variants"], "Spike alerts, test split (strictly after training data)")
     _skill_lines(manifest["variants"])
     alert_definitions(manifest.get("alert_definitions"))
-    baseline = manifest["variants"].get("baseline", {})
-    if baseline.get("rule"):
-        out.print(f"baseline: {baseline['rule']}")
-        if baseline.get("selection"):
-            out.print(f"  why: {escape(baseline['selection']['reason'])}")
-    ml = manifest["variants"].get("ml", {})
-    if ml.get("candidate"):
-        tried = ", ".join(f"{c['name']} {c['validation_pr_auc']:.3f}" for c in ml["candidates"])
-        mean, base = ml["calibration"]["validation_mean_score"], ml["calibration"]["validation_base_rate"]
-        out.print(f"ml: {ml['candidate']} (validation PR-AUC: {tried}); calibrated on validation: mean score "
-                  f"{mean:.3f} for a base rate of {base:.3f}")
+    reference = manifest["variants"].get(REFERENCE, {})
+    if reference.get("rule"):
+        out.print(f"{REFERENCE}: {reference['rule']}")
+        if reference.get("selection"):
+            out.print(f"  why: {escape(reference['selection']['reason'])}")
+    for name in CANDIDATES:
+        entry = manifest["variants"].get(name, {})
+        if entry.get("candidate"):
+            tried = ", ".join(f"{c['name']} {c['validation_pr_auc']:.3f}" for c in entry["candidates"])
+            mean, base = entry["calibration"]["validation_mean_score"], entry["calibration"]["validation_base_rate"]
+            out.print(f"{name}: {entry['candidate']} (validation PR-AUC: {tried}); calibrated on validation: "
+                      f"mean score {mean:.3f} for a base rate of {base:.3f}")
     recommendation = manifest.get("recommendation")
     if recommendation:
-        if recommendation["variant"] != "ml":
-            out.print("[yellow]ml does not beat the baseline rule on validation[/]: model.variant = auto serves "
-                      "baseline")
+        if recommendation["variant"] == REFERENCE:
+            out.print(f"[yellow]{_not_beaten()} on validation[/]: model.variant = auto serves {REFERENCE}")
         out.print(f"recommended variant (decided on validation; the test split only reports): "
                   f"[bold]{recommendation['variant']}[/] ({recommendation['reason']})")
 
@@ -267,8 +274,9 @@ def evaluation_report(evaluation: ModelEvaluation) -> None:
         _skill_lines({variant: {"metrics": m} for variant, m in part.metrics.items()})
         if part.recommendation:
             low, high = part.recommendation["pr_auc_difference_interval"]
-            out.print(f"ml − baseline PR-AUC {part.recommendation['pr_auc_difference']:+.3f} "
-                      f"[{low:+.3f}, {high:+.3f}] over {part.recommendation.get('resampling', '')}: "
+            pair, value = variants.compared(part.recommendation, "−"), part.recommendation["pr_auc_difference"]
+            out.print(f"{pair} PR-AUC {value:+.3f} [{low:+.3f}, {high:+.3f}] over "
+                      f"{part.recommendation.get('resampling', '')}: "
                       f"[bold]{part.recommendation.get('verdict', part.recommendation['variant'])}[/]")
     if not evaluation.pooled.metrics:
         drops = ", ".join(f"{rule} {count:,}" for rule, count in evaluation.unlabelled_by_rule.items() if count)

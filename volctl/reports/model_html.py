@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from volctl.domain.figures import lift_text
+from volctl.domain.variants import compared
 from volctl.reports.charts import Axis, Chart, Series, line_chart, page
 
 if TYPE_CHECKING:
@@ -145,7 +146,8 @@ def _part_section(part: Part) -> Section:
         section.lines.append(forecast_line(part.forecast))
     section.lines += skill_lines(part.metrics)
     if part.recommendation:
-        section.lines.append(f"ml − baseline PR-AUC {part.recommendation['pr_auc_difference']:+.3f}, interval "
+        pair, value = compared(part.recommendation, "−"), part.recommendation["pr_auc_difference"]
+        section.lines.append(f"{pair} PR-AUC {value:+.3f}, interval "
                              "[{:+.3f}, {:+.3f}]: {}".format(*part.recommendation["pr_auc_difference_interval"],
                                                              part.recommendation["verdict"]))
     for variant, metrics in part.metrics.items():

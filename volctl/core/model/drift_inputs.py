@@ -38,18 +38,18 @@ def served_model(settings: Settings) -> dict[str, Any]:
     version and variant, "auto" resolved through the manifest): the reference and calibration follow it."""
     from volctl.clients.http import get_json
     from volctl.domain.registry import Registry
-    from volctl.domain.variants import AUTO, ML
+    from volctl.domain.variants import AUTO, LEAD
 
     served = get_json("predict", settings.predict.url, "/version", timeout_s=1) or {}
     if served.get("version"):
-        return {"version": served["version"], "variant": served.get("model", ML),
+        return {"version": served["version"], "variant": served.get("model", LEAD),
                 "decision_threshold": served.get("decision_threshold"), "served": True}
     registry = Registry(settings.registry_path)
     version = settings.model.version or registry.latest()
     manifest = registry.manifest(version)
     variant = settings.model.variant
     if variant == AUTO:
-        variant = manifest.get("recommended_variant", ML)
+        variant = manifest.get("recommended_variant", LEAD)
     entry = manifest.get("variants", {}).get(variant, {})
     return {"version": version, "variant": variant, "decision_threshold": entry.get("decision_threshold"),
             "served": False}

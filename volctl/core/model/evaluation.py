@@ -14,15 +14,17 @@ label and still alert before calm minutes; this says so.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from volctl.domain import variants
 from volctl.domain.labels import HORIZON_S
 from volctl.domain.model import labels_of
-from volctl.domain.variants import BASELINE, ML
+from volctl.domain.variants import LEAD
 
 if TYPE_CHECKING:
     from volctl.domain.model import Scorer
@@ -303,16 +305,36 @@ def variant_metrics(y: np.ndarray, scores: np.ndarray, threshold: float, rows: R
 class Evaluated:
     metrics: dict[str, dict[str, Any]]  # per variant
     curves: dict[str, dict[str, Any]]  # per variant: the precision-recall curve, for plots
-    recommendation: dict[str, Any] | None  # None unless both ml and baseline were scored
+    recommendation: dict[str, Any] | None  # None unless the reference and a candidate were scored
 
 
 def evaluate_variants(scorers: Sequence[Scorer], x: np.ndarray, rows: Rows) -> Evaluated:
-    """Every variant on the same labelled rows, and the recommendation between ml and baseline."""
+    """Every variant on the same labelled rows, and the recommendation among them."""
     scores = {s.variant: s.score(x) for s in scorers}
     metrics = {s.variant: variant_metrics(rows.y, scores[s.variant], s.decision_threshold, rows) for s in scorers}
     curves = {variant: {"precision_recall": pr_curve(rows.y, values)} for variant, values in scores.items()}
-    both = ML in scores and BASELINE in scores
-    return Evaluated(metrics, curves, recommend(rows, scores[ML], scores[BASELINE], metrics[ML]) if both else None)
+    return Evaluated(metrics, curves, recommendation(rows, scores, metrics))
+
+
+def recommendation(rows: Rows, scores: dict[str, np.ndarray], metrics: dict[str, dict[str, Any]]
+                   ) -> dict[str, Any] | None:
+    """Every candidate against the reference on the same rows: the one served is the candidate with a
+    clear lead (see `recommend`) and the largest difference; with none, the reference, for the reason
+    of the candidate that came closest. With several candidates, each comparison is kept."""
+    reference = variants.REFERENCE
+    if reference not in scores:
+        return None
+    compared = {name: recommend(rows, scores[name], scores[reference], metrics.get(name), name)
+                for name in variants.CANDIDATES if name in scores}
+    if not compared:
+        return None
+    clear = [found for found in compared.values() if found["variant"] != reference]
+    best = max(clear or list(compared.values()), key=lambda found: _ordered(found["pr_auc_difference"]))
+    return best if len(compared) == 1 else {**best, "comparisons": compared}
+
+
+def _ordered(value: float) -> float:
+    return value if value == value else -math.inf  # NaN: last
 
 
 def pr_curve(y: np.ndarray, scores: np.ndarray, points: int = 80) -> list[list[float]]:
@@ -345,28 +367,31 @@ def pr_auc_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, unit
     return block_bootstrap(lambda weights: first_auc(weights) - second_auc(weights), y, units)
 
 
-def recommend(rows: Rows, ml_scores: np.ndarray, baseline_scores: np.ndarray,
-              ml_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-    """ml - baseline PR-AUC with its paired interval; ml only with enough episodes, when the
-    interval is clear of 0, and when ml does not alert before calmer minutes than its silences."""
-    value, low, high = pr_auc_difference(rows.y, ml_scores, baseline_scores, rows.units)
-    found = rows.episodes
-    lift = ((ml_metrics or {}).get("alert_lift") or {}).get("median_ratio", NAN)
+def recommend(rows: Rows, candidate_scores: np.ndarray, reference_scores: np.ndarray,
+              candidate_metrics: dict[str, Any] | None = None, candidate: str = LEAD) -> dict[str, Any]:
+    """One candidate - the reference's PR-AUC with its paired interval; the candidate only with
+    enough episodes, when the interval is clear of 0, and when it does not alert before calmer
+    minutes than its silences."""
+    value, low, high = pr_auc_difference(rows.y, candidate_scores, reference_scores, rows.units)
+    found, ref = rows.episodes, variants.REFERENCE
+    pair = f"{candidate} - {ref}"
+    lift = ((candidate_metrics or {}).get("alert_lift") or {}).get("median_ratio", NAN)
     interval = f"{LEVEL:.0%} interval [{low:+.3f}, {high:+.3f}] over {rows.resampling}"
-    verdict = {BASELINE: "no evidence that ml is better", ML: "ml is better"}
+    verdict = {ref: f"no evidence that {candidate} is better", candidate: f"{candidate} is better"}
     if found < RECOMMEND_EPISODES:
-        verdict[BASELINE] = "not enough evidence: serving baseline"
-        variant, reason = BASELINE, (f"not enough evidence: serving baseline ({found} spike episodes, fewer than "
-                                     f"{RECOMMEND_EPISODES}; ml - baseline PR-AUC {value:+.3f})")
+        verdict[ref] = f"not enough evidence: serving {ref}"
+        variant, reason = ref, (f"not enough evidence: serving {ref} ({found} spike episodes, fewer than "
+                                f"{RECOMMEND_EPISODES}; {pair} PR-AUC {value:+.3f})")
     elif not low > 0:
-        variant, reason = BASELINE, (f"no evidence that ml is better: ml - baseline PR-AUC {value:+.3f}, "
-                                     f"{interval} includes or lies below 0")
+        variant, reason = ref, (f"no evidence that {candidate} is better: {pair} PR-AUC {value:+.3f}, "
+                                f"{interval} includes or lies below 0")
     elif lift == lift and lift < 1:
-        verdict[BASELINE] = "ml alerts before calmer minutes"
-        variant, reason = BASELINE, (f"ml leads on its label by {value:+.3f} PR-AUC but alerts before calmer "
-                                     f"minutes than its silences (alert lift {lift:.2f}x)")
+        verdict[ref] = f"{candidate} alerts before calmer minutes"
+        variant, reason = ref, (f"{candidate} leads on its label by {value:+.3f} PR-AUC but alerts before calmer "
+                                f"minutes than its silences (alert lift {lift:.2f}x)")
     else:
-        variant, reason = ML, f"ml leads the baseline rule by {value:+.3f} PR-AUC, {interval}"
+        variant, reason = candidate, (f"{candidate} leads {variants.variant(ref).title} by {value:+.3f} PR-AUC, "
+                                      f"{interval}")
     return {"variant": variant, "reason": reason, "verdict": verdict[variant], "pr_auc_difference": value,
             "pr_auc_difference_interval": [low, high], "resampling": rows.resampling, "episodes": found}
 

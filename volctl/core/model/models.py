@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from volctl.domain.model import VARIANTS
 from volctl.domain.registry import Registry
+from volctl.domain.variants import LEAD, VARIANTS, compared
 
 
 @dataclass
@@ -60,7 +60,7 @@ def _summary(registry: Registry, version: str) -> ModelSummary:
             metrics.get("recall"), entry.get("sha256", ""),
         ))
     test = data.get("splits", {}).get("test", {})
-    ml_metrics = manifest.get("variants", {}).get("ml", {}).get("metrics", {})
+    lead_metrics = manifest.get("variants", {}).get(LEAD, {}).get("metrics", {})
     return ModelSummary(
         version=version,
         created_at=manifest.get("created_at", ""),
@@ -68,7 +68,7 @@ def _summary(registry: Registry, version: str) -> ModelSummary:
         data_start=data.get("range", {}).get("start", ""),
         data_end=data.get("range", {}).get("end", ""),
         test_rows=int(test.get("rows", 0)),
-        positive_rate=ml_metrics.get("positive_rate"),
+        positive_rate=lead_metrics.get("positive_rate"),
         variants=variants,
         path=str(registry.root / version),
         recommended_variant=manifest.get("recommended_variant"),
@@ -103,13 +103,13 @@ def version_answer(manifest: dict[str, Any], metrics_of: dict[str, dict[str, Any
     from volctl.core.model.evaluation import answer_line
 
     variants = manifest.get("variants", {})
-    served = manifest.get("recommended_variant") or "ml"
+    served = manifest.get("recommended_variant") or LEAD
     entry = variants.get(served, {})
     about = entry.get("rule") or entry.get("candidate") or ""
     recommendation = recommendation if recommendation is not None else manifest.get("recommendation") or {}
     metrics = (metrics_of or {}).get(served) if metrics_of is not None else entry.get("metrics")
     verdict = recommendation.get("verdict") or recommendation.get("reason", "")
-    spikes = answer_line(served, about, "ml - baseline", recommendation.get("pr_auc_difference"),
+    spikes = answer_line(served, about, compared(recommendation), recommendation.get("pr_auc_difference"),
                          recommendation.get("pr_auc_difference_interval"), verdict, (metrics or {}).get("alert_lift"))
     skill = (metrics or {}).get("skill")
     if skill:

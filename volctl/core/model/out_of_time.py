@@ -14,7 +14,7 @@ import pandas as pd
 from volctl.core.model.dataset import Progress, load_dataset
 from volctl.domain.errors import ConfigError
 from volctl.domain.registry import Registry
-from volctl.domain.variants import BASELINE, ML
+from volctl.domain.variants import CANDIDATES, LEAD, REFERENCE
 from volctl.domain.verdict import Verdict
 
 
@@ -74,7 +74,7 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
     registry = Registry(registry_root)
     version = version or registry.latest()
     manifest = registry.manifest(version)
-    scorers = [registry.load(version, variant) for variant in (ML, BASELINE)]
+    scorers = [registry.load(version, variant) for variant in (*CANDIDATES, REFERENCE)]
     label = manifest["label"]
     seeds = seeds_from_document((label.get("level") or {}).get("seeds"))
     dataset = load_dataset(paths, naive_tz, progress=progress, seeds=seeds)
@@ -135,7 +135,7 @@ def evaluate_version(registry_root: Path, version: str | None, paths: list[Path]
     answer = version_answer(manifest, {v: {"alert_lift": lift, "skill": (pooled.metrics.get(v) or {}).get("skill")}
                                        for v, lift in pooled.lifts.items()},
                             pooled.recommendation or {}, pooled.forecast or {})
-    evaluation = ModelEvaluation(version, manifest.get("recommended_variant", ML), threshold, parts, pooled,
+    evaluation = ModelEvaluation(version, manifest.get("recommended_variant", LEAD), threshold, parts, pooled,
                                  dataset.label_drops, dict(dataset.stats.bad), dataset.empty_sources, properties,
                                  f"scored out of time, {answer}")
     evaluation.left_out_test = int(inside_test.sum())

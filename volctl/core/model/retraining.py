@@ -9,6 +9,7 @@ from volctl.clients import built
 from volctl.domain.errors import VolctlError
 from volctl.domain.registry import Registry
 from volctl.domain.settings import Settings
+from volctl.domain.variants import LEAD
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ShadowPlan:
 def shadow_plan(settings: Settings, version: str) -> ShadowPlan:
     """The new version's recommended variant in shadow beside what is served now."""
     manifest = Registry(settings.registry_path).manifest(version)
-    variant = manifest.get("recommended_variant", "ml")
+    variant = manifest.get("recommended_variant", LEAD)
     served = "unknown"
     try:
         with built.consume(settings, timeout_s=5) as client:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from volctl.core.model.evaluation import NAN, Rows, median_ratio, pr_auc, pr_auc_difference
+from volctl.core.model.fitting import DRAFT, Fitted, Fitting
 from volctl.core.model.selection import decision_threshold
 from volctl.domain.errors import NotEnoughData
 from volctl.domain.features import FEATURES, WINDOWS_S
@@ -105,3 +106,12 @@ def _candidate(train: pd.DataFrame, validation: pd.DataFrame, y_validation: np.n
     lift = median_ratio(alerts, train["fwd_vol"].to_numpy(dtype=float)) if len(on_train) else NAN
     return Candidate(feature, direction, threshold, pr_auc(y_validation, scores), lift,
                      feature in PERSISTENCE_FEATURES and direction == "high", scores)
+
+
+def fit_baseline(given: Fitting) -> Fitted:
+    """The baseline variant's trainer: the rule chosen on validation (see `choose_baseline`)."""
+    baseline, selection = choose_baseline(given.split.train, given.split.validation, given.y["validation"],
+                                          given.validation, DRAFT)
+    given.say(f"baseline: {baseline.describe()}")
+    return Fitted(baseline, {"params": baseline.params(), "rule": baseline.describe(), "decision_threshold": 0.5,
+                             "selection": selection})

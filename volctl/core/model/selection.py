@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from volctl.core.model.fitting import DRAFT, Fitted, Fitting
 from volctl.domain.features import FEATURES
 from volctl.domain.model import log_columns
 
@@ -96,3 +97,17 @@ def decision_threshold(y_true: np.ndarray, scores: np.ndarray, max_alert_rate: f
     if not len(allowed):  # even the highest score alerts too often (ties): alert on it alone
         return float(thresholds[-1])
     return float(thresholds[allowed[int(np.argmax(f1[allowed]))]])
+
+
+def fit_ml(given: Fitting) -> Fitted:
+    """The ml variant's trainer: candidates fitted on train, the best on validation, calibrated there."""
+    from volctl.domain.model import MlScorer
+
+    x, y = given.x, given.y
+    given.say(f"fitting the ml candidates on {len(x['train']):,} rows ({int(y['train'].sum()):,} spikes)")
+    chosen = choose_ml(x["train"], y["train"], x["validation"], y["validation"], given.seed)
+    given.say(f"ml: {chosen.name} (best validation PR-AUC), calibrated on validation")
+    ml = MlScorer.of_estimator(chosen.estimator, DRAFT, FEATURES, chosen.decision_threshold)
+    return Fitted(ml, {"estimator": chosen.description, "candidate": chosen.name, "candidates": chosen.candidates,
+                       "calibration": chosen.calibration, "decision_threshold": ml.decision_threshold,
+                       "params": ml.params()}, chosen.estimator)

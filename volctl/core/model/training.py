@@ -1,4 +1,5 @@
-"""Train the `ml` model, evaluate it beside the `baseline` rule, write a registry version."""
+"""Train every declared variant (domain/variants.py) on the same time splits, evaluate them, recommend
+one and write a registry version."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from volctl import __version__
 from volctl.core.model.dataset import Dataset, Progress, measure_seeds
 from volctl.core.model.drift_calibration import TEST_SCORES_FILE, TEST_SCORES_KEY, calibrate_version
 from volctl.core.model.evaluation import Rows, evaluate_variants, pr_auc, skill_line
+from volctl.core.model.fitting import Fitting, trainer
 from volctl.core.model.forecasting import (
     alert_definitions,
     baselines_of,
@@ -25,13 +27,11 @@ from volctl.core.model.forecasting import (
     forecast_line,
     forecast_skill,
 )
-from volctl.core.model.rules import choose_baseline
-from volctl.core.model.selection import choose_ml
+from volctl.domain import variants
 from volctl.domain.errors import NotEnoughData
 from volctl.domain.features import FEATURES
 from volctl.domain.labels import HORIZON_S, LEVEL_FEATURE
 from volctl.domain.level import LEVEL_HALF_LIFE_S, SEED_WEIGHT_S
-from volctl.domain.model import BASELINE, ML, MlScorer
 from volctl.domain.registry import Registry
 
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # train, validation, test: by time, never shuffled
@@ -132,14 +132,12 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
         raise NotEnoughData("a split has no volatility spikes to learn or score", hint="give more recordings")
     x = {name: getattr(split, name)[list(FEATURES)].to_numpy() for name in y}
 
-    say(f"fitting the ml candidates on {len(x['train']):,} rows ({int(y['train'].sum()):,} spikes)")
-    chosen = choose_ml(x["train"], y["train"], x["validation"], y["validation"], seed)
-    say(f"ml: {chosen.name} (best validation PR-AUC), calibrated on validation")
-    draft = "draft"
-    ml = MlScorer.of_estimator(chosen.estimator, draft, FEATURES, chosen.decision_threshold)
-    baseline, selection = choose_baseline(split.train, split.validation, y["validation"],
-                                          rows_of(split.validation, y["validation"]), draft)
-    say(f"baseline: {baseline.describe()}")
+    fitting = Fitting(split, x, y, rows_of(split.validation, y["validation"]), seed, say)
+    names = (*variants.CANDIDATES, variants.REFERENCE)  # every variant, each by its own trainer
+    fitted = {name: trainer(variants.variant(name).trainer)(fitting) for name in names}
+    for name, found in fitted.items():
+        found.scorer.variant = name  # a trainer may serve several variants (two rules): each scorer named as its own
+    scorers = [found.scorer for found in fitted.values()]
 
     say("forecaster: HAR-RV candidates fitted on train, chosen on validation by QLIKE")
     forecaster, forecast_selection = choose_forecaster(x["train"], split.train["fwd_vol"].to_numpy(dtype=float),
@@ -148,16 +146,16 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     baselines = baselines_of(split.train["fwd_vol"].to_numpy(dtype=float))
 
     # The recommendation is made on validation; the test split only reports (it stays untouched).
-    chosen_on = evaluate_variants([ml, baseline], x["validation"], rows_of(split.validation, y["validation"]))
+    chosen_on = evaluate_variants(scorers, x["validation"], fitting.validation)
     recommendation = {**chosen_on.recommendation, "decided_on": "validation"}
     say(f"recommended variant (on validation): {recommendation['variant']} ({recommendation['reason']})")
-    say("reporting ml, baseline and the forecast on the test split")
+    say(f"reporting {', '.join(names)} and the forecast on the test split")
     test_rows = rows_of(split.test, y["test"])
-    evaluated = evaluate_variants([ml, baseline], x["test"], test_rows)
+    evaluated = evaluate_variants(scorers, x["test"], test_rows)
     forecast = forecast_skill(forecaster, x["test"], split.test["fwd_vol"].to_numpy(dtype=float), baselines,
                               test_rows.units, ts=test_rows.ts)
     say(forecast_line(forecast))
-    for variant in (ML, BASELINE):
+    for variant in names:
         say(f"{variant} spike alerts, {skill_line(evaluated.metrics[variant]['skill'])}")
     definitions = alert_definitions(forecaster, x["validation"], x["test"], y["test"], test_rows)
     created = datetime.now(UTC)
@@ -191,21 +189,8 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
         "forecast": {**forecaster.as_document(), "selection": forecast_selection, "baselines": baselines.as_document(),
                      "test": forecast},
         "alert_definitions": definitions,
-        "variants": {
-            ML: {
-                "estimator": chosen.description,
-                "candidate": chosen.name,
-                "candidates": chosen.candidates,
-                "calibration": chosen.calibration,
-                "decision_threshold": ml.decision_threshold,
-                "params": ml.params(),
-                "metrics": evaluated.metrics[ML],
-                "curves": evaluated.curves[ML],
-            },
-            BASELINE: {"params": baseline.params(), "rule": baseline.describe(), "decision_threshold": 0.5,
-                       "selection": selection, "metrics": evaluated.metrics[BASELINE],
-                       "curves": evaluated.curves[BASELINE]},
-        },
+        "variants": {name: {**found.entry, "metrics": evaluated.metrics[name], "curves": evaluated.curves[name]}
+                     for name, found in fitted.items()},
     }
     reference = split.train[[*FEATURES, "product", "ts", "price"]]
     if len(reference) > REFERENCE_ROWS:  # evenly spaced in time: keeps the whole period
@@ -213,8 +198,9 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
     complete = split.test[list(FEATURES)].dropna()
     manifest["sample_rows"] = complete.iloc[:: max(1, len(complete) // 5)].head(5).to_dict("records")
     say(f"writing model {version}")
-    path = registry.save(manifest, chosen.estimator, reference)
-    scored = {v.variant: v.score(x["test"]) for v in (ml, baseline)}
+    pipelines = {name: found.pipeline for name, found in fitted.items() if found.pipeline is not None}
+    path = registry.save(manifest, pipelines, reference)
+    scored = {name: found.scorer.score(x["test"]) for name, found in fitted.items()}
     test_scores = pd.DataFrame({"ts": split.test["ts"].to_numpy(), **scored})
     buffer = io.BytesIO()
     test_scores.to_parquet(buffer, index=False)

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from volctl.core.monitoring import alert_rules, queries
 from volctl.domain import metrics as m
 from volctl.domain.settings import SloSettings
+from volctl.domain.variants import LEAD, REFERENCE
 
 OK = f'{m.REQUESTS}{{endpoint="/predict",method="POST",status="200"}}'
 FAILED = f'{m.REQUESTS}{{endpoint="/predict",method="POST",status="500"}}'
 PREDICT_UP = 'up{job="predict",instance="predict"}'
-SERVED = f'{m.MODEL_INFO}{{job="consume",variant="baseline",version="v1"}}'
+SERVED = f'{m.MODEL_INFO}{{job="consume",variant="{REFERENCE}",version="v1"}}'
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def _outcomes(served: tuple[int, int, int], challenger: tuple[int, int, int], mi
     """Outcome counters a minute: (tp, fp, fn) of the served variant (baseline) and of the ml
     challenger, 20 true negatives each, and the consume service's model info naming the served one."""
     series = {SERVED: f"1x{minutes}"}
-    for variant, counts in (("baseline", served), ("ml", challenger)):
+    for variant, counts in ((REFERENCE, served), (LEAD, challenger)):
         for outcome, per_min in zip(("tp", "fp", "fn", "tn"), (*counts, 20), strict=True):
             series[f'{m.OUTCOMES}{{variant="{variant}",outcome="{outcome}"}}'] = f"0+{per_min}x{minutes}"
     return series
@@ -62,7 +63,7 @@ def _next_minutes(after_alerts: str, after_silences: str, minutes: int = 60) -> 
     volatility of each in the bucket ending at the given bound."""
     series = {SERVED: f"1x{minutes}"}
     for alerted, bound in (("1", after_alerts), ("0", after_silences)):
-        labels = f'variant="baseline",alerted="{alerted}",'
+        labels = f'variant="{REFERENCE}",alerted="{alerted}",'
         series |= _buckets(m.OUTCOME_NEXT_VOLATILITY, labels, ("1e-05", "0.0001", "+Inf"), bound, 10, minutes)
         series[f"{m.OUTCOME_NEXT_VOLATILITY}_count{{{labels.rstrip(',')}}}"] = f"0+10x{minutes}"
     return series
@@ -99,10 +100,10 @@ def proofs(slo: SloSettings) -> dict[str, Proof]:
                              labels={"job": "consume", "instance": "consume"},
                              value="consume at consume not scraped (up 0)"),
         # predict on baseline, consume on ml; healthy: both on ml (two series of one model)
-        "ServedModelSplit": Proof({f'{m.MODEL_INFO}{{job="predict",variant="baseline",version="v1"}}': "1x30",
-                                   f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"},
-                                  {f'{m.MODEL_INFO}{{job="predict",variant="ml",version="v1"}}': "1x30",
-                                   f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"},
+        "ServedModelSplit": Proof({f'{m.MODEL_INFO}{{job="predict",variant="{REFERENCE}",version="v1"}}': "1x30",
+                                   f'{m.MODEL_INFO}{{job="consume",variant="{LEAD}",version="v1"}}': "1x30"},
+                                  {f'{m.MODEL_INFO}{{job="predict",variant="{LEAD}",version="v1"}}': "1x30",
+                                   f'{m.MODEL_INFO}{{job="consume",variant="{LEAD}",version="v1"}}': "1x30"},
                                   value="2 models served (1 expected)"),
         # The last member stops answering; healthy: one of two members down still counts as up.
         "ConsumerDown": Proof({'up{job="consume",instance="consume"}': "1x5 0x25"},
@@ -152,10 +153,11 @@ def promtool_cases(slo: SloSettings) -> list[dict]:
 # -- one failure, one page ---------------------------------------------------------------------------
 
 PREDICT_HEALTHY = {PREDICT_UP: "1x30", OK: "0+60x30", m.HEALTH: "1x30",
-                   f'{m.MODEL_INFO}{{job="predict",variant="ml",version="v1"}}': "1x30"}
+                   f'{m.MODEL_INFO}{{job="predict",variant="{LEAD}",version="v1"}}': "1x30"}
 CONSUME_UP = 'up{job="consume",instance="consume"}'
 CONSUME_HEALTHY = {CONSUME_UP: "1x30", m.CONSUMER_LAST_TICK: "60+60x30", m.CONSUMER_LAST_PREDICTION: "60+60x30",
-                   m.CONSUMER_LAG_SECONDS: "0x30", f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': "1x30"}
+                   m.CONSUMER_LAG_SECONDS: "0x30",
+                   f'{m.MODEL_INFO}{{job="consume",variant="{LEAD}",version="v1"}}': "1x30"}
 
 
 @dataclass(frozen=True)
@@ -175,14 +177,14 @@ def deaths(slo: SloSettings) -> dict[str, Death]:
     gone = "1x5 _x25"
     return {
         "predict": Death({**PREDICT_HEALTHY, **CONSUME_HEALTHY, PREDICT_UP: "1x5 0x25", OK: "0+60x5 300x25",
-                          m.HEALTH: gone, f'{m.MODEL_INFO}{{job="predict",variant="ml",version="v1"}}': gone},
+                          m.HEALTH: gone, f'{m.MODEL_INFO}{{job="predict",variant="{LEAD}",version="v1"}}': gone},
                          {"ServiceDown": ({"job": "predict", "instance": "predict"},
                                           "predict at predict not scraped (up 0)")},
                          ("ServiceDown",)),
         "consume": Death({**PREDICT_HEALTHY, **CONSUME_HEALTHY, CONSUME_UP: "1x5 0x25",
                           m.CONSUMER_LAST_TICK: "60+60x5 _x25", m.CONSUMER_LAST_PREDICTION: "60+60x5 _x25",
                           m.CONSUMER_LAG_SECONDS: "0x5 _x25",
-                          f'{m.MODEL_INFO}{{job="consume",variant="ml",version="v1"}}': gone},
+                          f'{m.MODEL_INFO}{{job="consume",variant="{LEAD}",version="v1"}}': gone},
                          {"ConsumerDown": ({}, "0 of 1 consume members up"),
                           "ServiceDown": ({"job": "consume", "instance": "consume"},
                                           "consume at consume not scraped (up 0)")},

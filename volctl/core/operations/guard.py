@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from volctl.core.model.quality import quality_report
 from volctl.domain.clock import utc_iso
 from volctl.domain.errors import VolctlError
-from volctl.domain.variants import BASELINE, ML, rollback_target
+from volctl.domain.variants import fallback, rollback_target
 from volctl.domain.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def evaluate(settings: Settings, state: GuardState, policy: GuardPolicy, service
     for name, burn in burns.items():
         if burn > FAST_BURN:
             problems.append(f"{name} budget burning {burn:.0f}x over 5m")
-            target = target or (BASELINE if quality.served == ML else "")
+            target = target or fallback(quality.served)
     served = quality.served or _served(services)
     if problems:
         state.failures += 1

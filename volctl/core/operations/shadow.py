@@ -12,7 +12,7 @@ from volctl.domain.errors import ConfigError
 from volctl.domain.model_admin import ADMIN_PATH, read_admin_token
 from volctl.domain.settings import Settings
 from volctl.domain.topology import consume_members
-from volctl.domain.variants import ML, split_target
+from volctl.domain.variants import LEAD, split_target
 
 
 @dataclass
@@ -36,7 +36,7 @@ def change_shadow(settings: Settings, action: str, target: str, reason: str = ""
     if not token:
         raise ConfigError("no admin token", hint="`volctl up` generates one; or set admin_token")
     version, variant = split_target(target)
-    request = {"action": action, "version": version, "variant": variant or ML, "actor": local_actor(),
+    request = {"action": action, "version": version, "variant": variant or LEAD, "actor": local_actor(),
                "reason": reason}
     change = ShadowChange(action, target)
     for member in consume_members(settings):  # every member scores the same challengers
