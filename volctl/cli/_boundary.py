@@ -1,4 +1,5 @@
-"""The one place that turns errors into a message, a hint and an exit code."""
+"""The one place that turns errors into a message, a hint and an exit code: `cover(app)` puts every
+command (and every group's own callback) behind it, so no command can be left out."""
 
 from __future__ import annotations
 
@@ -41,6 +42,20 @@ def boundary(command: F) -> F:
             raise _bug(exc) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def cover(app: typer.Typer) -> None:
+    """Every command of a typer app and of its groups, and each group's callback, behind `boundary`."""
+    for info in app.registered_commands:
+        if info.callback is not None:
+            info.callback = boundary(info.callback)
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        if sub.registered_callback is not None and sub.registered_callback.callback is not None:
+            sub.registered_callback.callback = boundary(sub.registered_callback.callback)
+        cover(sub)
 
 
 def _bug(exc: Exception) -> typer.Exit:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
@@ -22,7 +21,6 @@ app = typer.Typer(help="Alerts: what fires and what is pending, silences, the in
 
 
 @app.callback()
-@boundary
 def alerts(
     ctx: typer.Context,
     watch: Annotated[bool, typer.Option("--watch", help="Keep refreshing (Ctrl-C stops).", metavar="")] = False,
@@ -56,7 +54,6 @@ def alerts(
 
 
 @app.command("silence")
-@boundary
 def silence_(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Alert name, e.g. ServiceDown (`volctl alerts` shows them).")],
@@ -91,7 +88,6 @@ def silence_(
 
 
 @app.command()
-@boundary
 def unsilence(
     ctx: typer.Context,
     silence_id: Annotated[str, typer.Argument(help="Silence id (`volctl alerts` lists them).")],

@@ -63,6 +63,7 @@ for command in (stack.up, stack.down, stack.status, health.health, stack.logs, i
                 stack.render, stack.scale):
     app.command()(command)
 usage.attach(app)
+_boundary.cover(app)
 
 
 def _version(value: bool) -> None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
@@ -16,7 +15,6 @@ app = typer.Typer(help="Feature drift between the training data and the live str
 
 
 @app.command()
-@boundary
 def report(
     ctx: typer.Context,
     window: Annotated[str | None, typer.Option(help="Current data: the newest stretch of the feature log this "
@@ -65,7 +63,6 @@ def report(
 
 
 @app.command()
-@boundary
 def calibrate(
     ctx: typer.Context,
     version: Annotated[str | None, typer.Argument(help="Model version (default: the newest).")] = None,

@@ -6,12 +6,10 @@ from typing import Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
 
-@boundary
 def gate(
     ctx: typer.Context,
     rps: Annotated[float, typer.Option(min=0.1, help="Load rate (the `volctl load` engine).")] = 50.0,

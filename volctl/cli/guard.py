@@ -6,12 +6,10 @@ from typing import Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
 from volctl.render import console
 
 
-@boundary
 def guard(
     ctx: typer.Context,
     interval: Annotated[str, typer.Option(help="Time between evaluations.")] = "1m",

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 
 if TYPE_CHECKING:
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
     from volctl.domain.settings import Settings
 
 
-@boundary
 def health(
     ctx: typer.Context,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the predict service to answer first.")] = 0.0,

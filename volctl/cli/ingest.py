@@ -9,14 +9,12 @@ from typing import Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
 from volctl.domain.documents import as_plain
 from volctl.domain.errors import EXIT_CANNOT_CHECK, EXIT_INTERRUPTED
 from volctl.render import console
 
 
-@boundary
 def ingest(
     ctx: typer.Context,
     replay: Annotated[Path | None, typer.Option(

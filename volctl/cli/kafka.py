@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
@@ -15,7 +14,6 @@ if TYPE_CHECKING:
     from volctl.core.operations.lag import GroupLag, LagInputs
 
 
-@boundary
 def topics(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Topics with partitions, high watermarks and message counts (embedded broker or your cluster)."""
     from volctl.clients.built import kafka_reader
@@ -36,7 +34,6 @@ def topics(ctx: typer.Context, as_json: JsonOption = False) -> None:
         topics_table(found, bootstrap)
 
 
-@boundary
 def tail(
     ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help="Topic, e.g. ticks.raw, ticks.predictions, ticks.dlq.")],
@@ -72,7 +69,6 @@ def tail(
         reader.close()
 
 
-@boundary
 def lag(
     ctx: typer.Context,
     group: Annotated[str | None, typer.Option(help="Consumer group (default kafka.group).")] = None,

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.domain.documents import strict_json
 from volctl.render import console
@@ -17,7 +16,6 @@ from volctl.render import console
 Endpoint = Literal["predict", "health", "version"]
 
 
-@boundary
 def load(
     ctx: typer.Context,
     rps: Annotated[float, typer.Option(min=0.1, help="Requests per second (constant arrival rate).")] = 20.0,

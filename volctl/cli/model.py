@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
 from volctl.render import console
 
@@ -32,7 +31,6 @@ app = typer.Typer(help="Train models and inspect the model registry.", no_args_i
 
 
 @app.command()
-@boundary
 def train(
     ctx: typer.Context,
     data: DataOption = None,
@@ -58,7 +56,6 @@ def train(
 
 
 @app.command()
-@boundary
 def retrain(
     ctx: typer.Context,
     window: Annotated[str, typer.Option(help="Learn from the newest stretch of the live recording this long "
@@ -112,7 +109,6 @@ def _train(settings: Settings, data: list[Path] | None, synthetic: bool, seed: i
 
 
 @app.command("list")
-@boundary
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show model versions, their variants and test-split metrics."""
     from volctl.clients.http import get_json
@@ -130,7 +126,6 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-@boundary
 def show(
     ctx: typer.Context,
     version: VersionArgument = None,
@@ -154,7 +149,6 @@ def show(
 
 
 @app.command()
-@boundary
 def evaluate(
     ctx: typer.Context,
     version: VersionArgument = None,

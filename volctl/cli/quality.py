@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
@@ -15,7 +14,6 @@ if TYPE_CHECKING:
     pass
 
 
-@boundary
 def quality(
     ctx: typer.Context,
     window: Annotated[str | None, typer.Option(help="The newest stretch of outcomes (event time) to judge "

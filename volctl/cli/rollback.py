@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.domain.errors import EXIT_USAGE, ConfigError
 from volctl.render import console
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     from volctl.domain.settings import Settings
 
 
-@boundary
 def rollback(
     ctx: typer.Context,
     to: Annotated[str | None, typer.Option(help="baseline, ml (variants of the served version) or a model "

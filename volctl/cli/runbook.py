@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, config_file_of, settings_of
 from volctl.domain.errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED
 from volctl.render import console
@@ -20,7 +19,6 @@ RunNameArgument = Annotated[str, typer.Argument(
 
 
 @app.command("list")
-@boundary
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The shipped runbooks: name, the alerts that point to each, steps, when to use."""
     from volctl.core.monitoring.alert_rules import rendered_alerts
@@ -39,7 +37,6 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-@boundary
 def show(name: NameArgument, as_json: JsonOption = False) -> None:
     """Print a runbook, rendered (with --json: its steps, commands and decisions)."""
     from volctl.core.monitoring.runbooks import find_runbook
@@ -53,7 +50,6 @@ def show(name: NameArgument, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-@boundary
 def run(
     ctx: typer.Context,
     name: RunNameArgument,
@@ -97,7 +93,6 @@ def run(
 
 
 @app.command()
-@boundary
 def check(
     ctx: typer.Context,
     names: Annotated[list[str] | None, typer.Argument(help="Runbook names or .md paths (default: all shipped).")

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, settings_of
 from volctl.render import console
 
@@ -17,7 +16,6 @@ TargetArgument = Annotated[str, typer.Argument(help="VERSION[:VARIANT] (default 
 
 
 @app.command()
-@boundary
 def add(ctx: typer.Context, target: TargetArgument, reason: Annotated[str, typer.Option(help="For the audit log.")]
         = "", as_json: JsonOption = False) -> None:
     """Score another model in shadow: loaded and sha256-verified by the consume service, audited,
@@ -26,7 +24,6 @@ def add(ctx: typer.Context, target: TargetArgument, reason: Annotated[str, typer
 
 
 @app.command()
-@boundary
 def remove(ctx: typer.Context, target: TargetArgument, reason: Annotated[str, typer.Option(help="For the audit log.")]
            = "", as_json: JsonOption = False) -> None:
     """Stop scoring a model added with `volctl shadow add`."""
@@ -34,7 +31,6 @@ def remove(ctx: typer.Context, target: TargetArgument, reason: Annotated[str, ty
 
 
 @app.command("list")
-@boundary
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The models the consume service scores in shadow beside the served one."""
     from volctl.clients import built

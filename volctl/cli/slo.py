@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, finish, settings_of
 from volctl.render import console
 
@@ -16,7 +15,6 @@ app = typer.Typer(help="Service level objectives: measure them, with error budge
 
 
 @app.command()
-@boundary
 def check(
     ctx: typer.Context,
     window: Annotated[str, typer.Option(help="Measurement window (Prometheus duration: 5m, 1h, ...).")] = "5m",

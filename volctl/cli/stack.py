@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from volctl.cli._boundary import boundary
 from volctl.cli.options import JsonOption, config_file_of, settings_of
 from volctl.domain.errors import EXIT_CHECK_FAILED
 from volctl.render import console
@@ -17,7 +16,6 @@ COMPONENTS = ("broker", "incidents", "alertmanager", "predict", "consume", "prom
 # = core.operations.stack_processes.ORDER (a test keeps them equal), without importing the core for `--help`
 
 
-@boundary
 def up(
     ctx: typer.Context,
     demo: Annotated[bool, typer.Option("--demo", help="Also replay real recordings in a loop "
@@ -57,7 +55,6 @@ def up(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-@boundary
 def scale(
     ctx: typer.Context,
     what: Annotated[str, typer.Argument(help="What to scale: consumers.", metavar="consumers")],
@@ -85,7 +82,6 @@ def scale(
         scale_summary(states, count, dry_run)
 
 
-@boundary
 def down(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be stopped; stop nothing.",
@@ -108,7 +104,6 @@ def down(
         down_table(outcomes, dry_run)
 
 
-@boundary
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """One row per component: pid, port, up/down, uptime, model, broker kind."""
     from volctl.core.operations.stack_status import status as stack_status
@@ -121,7 +116,6 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         status_table(components)
 
 
-@boundary
 def logs(
     ctx: typer.Context,
     component: Annotated[str | None, typer.Argument(help=f"One of {', '.join(COMPONENTS)}, or a member such as "
@@ -164,7 +158,6 @@ def logs(
                     time.sleep(0.2)
 
 
-@boundary
 def render(
     ctx: typer.Context,
     flavour: Annotated[str, typer.Option(help="embedded (this machine) or compose (compose.yaml).")] = "compose",
