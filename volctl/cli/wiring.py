@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from volctl.clients import built
-from volctl.clients.http import get_json
-from volctl.core.operations.lag import LagInputs, newest_message_age
+from volctl.core.operations.lag import LagInputs, newest_message_age, partition_owners
 from volctl.domain.settings import Settings
 
 
@@ -18,7 +17,9 @@ def lag_inputs(settings: Settings, group: str | None = None, topic: str | None =
     def owners() -> dict[int, tuple[str, float | None]]:
         if not ours:
             return {}
-        return partition_owners(settings)
+        from volctl.domain.topology import consume_members
+
+        return partition_owners(consume_members(settings))
 
     def freshness() -> float | None:
         return newest_message_age(reader, settings.kafka.topic_predictions) if ours else None
@@ -28,16 +29,4 @@ def lag_inputs(settings: Settings, group: str | None = None, topic: str | None =
     return LagInputs(reader, group, topic or settings.kafka.topic_raw, owners, freshness,
                      expectation(settings) if ours else Expectation(), settings.slo.freshness_seconds)
 
-
-def partition_owners(settings: Settings) -> dict[int, tuple[str, float | None]]:
-    """partition -> (the consume member that owns it, when that member last committed), from each
-    member's /health (a member that does not answer owns nothing)."""
-    from volctl.domain.topology import consume_members
-
-    found: dict[int, tuple[str, float | None]] = {}
-    for member in consume_members(settings):
-        health = get_json(member.name, member.url, "/health", timeout_s=1) or {}
-        for partition in health.get("partitions") or []:
-            found[partition] = (member.name, health.get("last_commit_at"))
-    return found
 

@@ -29,9 +29,11 @@ from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from volctl.clients.http import get_json
 from volctl.clients.kafka import KafkaReader, committed_at
 from volctl.core.monitoring.freshness import Expectation, Freshness
 from volctl.domain.errors import NotEnoughData
+from volctl.domain.topology import Member
 from volctl.domain.verdict import Verdict
 
 OK, WARN, ERR, STALL, STOP, UNKNOWN = "OK", "WARN", "ERR", "STALL", "STOP", "UNKNOWN"
@@ -129,6 +131,23 @@ class GroupLag:
 
 
 Owners = Callable[[], "dict[int, tuple[str, float | None]] | None"]
+
+
+def partition_claims(members: list[Member]) -> list[tuple[int, str, float | None]]:
+    """(partition, member, when that member last committed) for each partition a consume member
+    says it owns, from its /health (a member that does not answer owns nothing). Right after a
+    rebalance two members can claim one partition: `scale` waits until each is claimed once."""
+    claims = []
+    for member in members:
+        health = get_json(member.name, member.url, "/health", timeout_s=1) or {}
+        at = health.get("last_commit_at")
+        claims += [(partition, member.name, at) for partition in health.get("partitions") or []]
+    return claims
+
+
+def partition_owners(members: list[Member]) -> dict[int, tuple[str, float | None]]:
+    """partition -> (its owner, when it last committed), as `lag` names them."""
+    return {partition: (name, at) for partition, name, at in partition_claims(members)}
 
 
 def observe(reader: KafkaReader, group: str, topic: str, owners: Owners) -> dict[int, Observation]:

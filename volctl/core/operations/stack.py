@@ -19,9 +19,10 @@ from pathlib import Path
 
 from volctl.clients import built
 from volctl.clients.built import admin_clients
-from volctl.clients.http import get_json, metric_sample
+from volctl.clients.http import metric_sample
 from volctl.clients.processes import StopOutcome, Supervisor
 from volctl.core.operations.broker import BROKER, broker_binary, start_broker
+from volctl.core.operations.lag import partition_claims
 from volctl.core.operations.stack_processes import (
     ORDER,
     ComponentState,
@@ -176,9 +177,8 @@ def _wait_group_settled(settings: Settings, count: int, progress: Progress, time
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         members_now = consume_members(settings, count)
-        owned = [p for member in members_now
-                 for p in ((get_json(member.name, member.url, "/health", timeout_s=1) or {}).get("partitions") or [])]
-        if sorted(owned) == list(range(settings.kafka.partitions)) and all(map(_lag_measured, members_now)):
+        claimed = sorted(partition for partition, _, _ in partition_claims(members_now))
+        if claimed == list(range(settings.kafka.partitions)) and all(map(_lag_measured, members_now)):
             return
         time.sleep(0.3)
 
