@@ -50,7 +50,14 @@ def test_rollback_history(narrow) -> None:
              "to": {"variant": "baseline", "version": VERSION, "sha": SHA}, "outcome": "switched",
              "reason": "latency SLO breached for ten minutes, runbook high-latency step 5", "change_id": CHANGE}
     history_table([entry, {**entry, "service": "predict", "outcome": "not_found"}])
-    _whole(narrow(), "12-01 22:46:10", VERSION, "switched", "not_found", CHANGE)
+    text = narrow()
+    _whole(text, "12-01 22:46:10", VERSION, "switched", "not_found")
+    assert "┃ UTC" in text and "not shown below 120 columns: change, reason, service" in " ".join(text.split())
+    from volctl.render import console
+
+    console.out.width = 120
+    history_table([entry])
+    _whole(narrow(), CHANGE, "consume")
 
 
 def test_model_list(narrow) -> None:
@@ -234,22 +241,73 @@ def _slo(reason: str, shown: str):
         SloRow("realised precision (1h)", ">= best challenger - 0.05, >= 0", None, "no data", reason)])
 
 
+def _switch(actor: str, reason: str) -> list[dict[str, object]]:
+    entry = {"at": "2026-12-01T22:46:10.123Z", "actor": actor, "service": "consume",
+             "from": {"variant": "ml", "version": VERSION, "sha": SHA},
+             "to": {"variant": "baseline", "version": VERSION, "sha": SHA}, "outcome": "switched",
+             "reason": reason, "change_id": CHANGE}
+    return [entry, {**entry, "service": "predict", "outcome": "not_found"}]
+
+
+def _models(version: str, note: str) -> list[object]:
+    from volctl.core.model.models import ModelSummary, VariantSummary
+
+    variants = [VariantSummary("ml", 0.2391, 0.283, 0.2, 0.4, SHA, served=False),
+                VariantSummary("baseline", 0.124, 0.031, 0.1, 0.9, SHA, served=True)]
+    return [ModelSummary(version, "2026-12-01T22:46:10Z", True, "2025-11-07T00:00:00Z", "2026-04-04T23:59:59Z",
+                         15895, 0.151, variants, "/x", "baseline", note)]
+
+
+def _variant_metrics(value: float) -> dict[str, dict[str, object]]:
+    metrics = {"pr_auc": value, "pr_auc_interval": [value / 2, value * 1.5], "roc_auc": 0.522, "f1": value,
+               "precision": 0.096, "recall": 0.178, "brier": 0.238, "brier_constant": 0.108, "episodes": 17,
+               "alert_lift": {"ratio": 0.99, "interval": [0.70, 1.42]}}
+    return {"baseline": {"metrics": metrics}, "ml": {"metrics": metrics}}
+
+
+def _runbooks(summary: str, alerts: list[str]):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from volctl.core.monitoring.runbooks import Runbook
+
+    def render(runbooks):  # type: ignore[no-untyped-def]
+        from volctl.render.runbook import runbook_list
+
+        runbook_list(runbooks, {"high-latency": alerts})
+
+    return render, [Runbook("high-latency", Path("x.md"), "Prediction latency above its objective", summary, [], "")]
+
+
 @pytest.mark.parametrize("width", [80, 100, 160])
 def test_a_tables_shape_follows_the_width_not_the_values(narrow, width: int) -> None:
     """The same `slo check` printed a table in one run and records in the next: the shape depended on
     the widest value of the moment. At 80, 100 and 160 columns, short and long values give the same
-    columns, and no word is broken."""
+    columns (a table, not records), and no word is broken: lag, slo check, model list, model show's
+    variant table, rollback --history and runbook list."""
     from volctl.render import console
     from volctl.render.kafka import lag_report
+    from volctl.render.models import _test_table, model_table
+    from volctl.render.rollback import history_table
     from volctl.render.slo import slo_table
 
     console.out.width = width
     shapes = []
+    runbook_list, short_runbooks = _runbooks("when p95 is high", [])
+    _, long_runbooks = _runbooks("when the p95 latency of /predict stays above its objective for five minutes "
+                                 "or a burn-rate alert of the latency budget fires", [
+                                     "PredictLatencyHigh", "ModelQualityPrecisionBelowChallenger", "SloBurnErrors1h"])
     for render, small, large in (
             (lag_report, _lag("caught up", 10), _lag("not advancing with 44 behind; last commit 12 s ago (STOP "
                                                       "after 30 s) and more words to wrap", 123_456_789_012)),
             (slo_table, _slo("too little traffic", "3.1 ms"),
-             _slo("too few labels: 0 of 200 labelled ticks, 0 of 3 spike ticks in 1h", "31,415.9 ms"))):
+             _slo("too few labels: 0 of 200 labelled ticks, 0 of 3 spike ticks in 1h", "31,415.9 ms")),
+            (model_table, _models("v1", ""), _models(VERSION, "ml does not clearly beat the baseline rule on "
+                                                              "validation: 0.012 [-0.05, 0.08]")),
+            (lambda metrics: _test_table(metrics, "spike alerts"), _variant_metrics(0.1), _variant_metrics(0.123456)),
+            (history_table, _switch("me@host", "drill"),
+             _switch("oncall@very-long-hostname.example.internal", "latency SLO breached for ten minutes: "
+                     "https://wiki.example.com/incidents/2026-12-01-latency-breach-of-the-predict-service")),
+            (runbook_list, short_runbooks, long_runbooks)):
         narrow()  # what is printed so far
         before = len(narrow())
         render(small)
@@ -258,5 +316,6 @@ def test_a_tables_shape_follows_the_width_not_the_values(narrow, width: int) -> 
         second = narrow()[len(first) + before:]
         assert _header(first) and _header(first) == _header(second), (first, second)
         shapes.append(_header(first))
+        assert max(len(line) for line in (first + second).splitlines()) <= width, first + second
     for word in ("inconclusive:", "caught"):
         assert any(word in line for line in narrow().splitlines()), word

@@ -38,21 +38,28 @@ def measure_width() -> None:
     out.width, err.width = _width(sys.stdout), _width(sys.stderr)  # type: ignore[assignment]  # None: the terminal's
 
 
-def fit(table: Table, console: Console, optional: dict[str, int] | None = None) -> RenderableType:
+def fit(table: Table, console: Console, optional: dict[str, int] | None = None,
+        free: dict[str, int] | None = None) -> RenderableType:
     """The table, never cutting an identifier, version, time or verdict: every column not marked
-    free text (overflow="fold") keeps its cells whole. `optional`: header -> the narrowest terminal
+    to wrap (overflow="fold") keeps its cells whole on one line, and a wrapping column is at least
+    its longest word wide, so a name is never broken. `free`: header -> the width of a column of
+    text a caller typed (a reason, an actor): it wraps there, and a longer word folds, so what a
+    caller wrote never changes the table's shape. `optional`: header -> the narrowest terminal
     that shows that column; below it the column is left out and the caption says so (as `kubectl
     get` leaves out what `-o wide` adds): the shape follows the width, never the values. Only when
     even the rest does not fit are the rows shown as records ("header: value" lines), which fit any
     width."""
     for column in table.columns:
-        if column.overflow != "fold":
+        if str(column.header) in (free or {}):
+            column.overflow, column.min_width = "fold", (free or {})[str(column.header)]
+        elif column.overflow != "fold":
             column.no_wrap = True
         else:  # a wrapping column is at least its longest word wide: a name or version is never broken
             column.min_width = max(column.min_width or 0, _longest_word(column, console))
     hidden = [header for header, width in (optional or {}).items() if console.width < width]
     shown = _without(table, hidden) if hidden else table
     if _needed_width(shown, console) <= console.width:
+        _share_free_room(shown, console, set(free or {}))
         if hidden:
             widest = max(optional[h] for h in hidden)  # type: ignore[index]
             left_out = f"not shown below {widest} columns: {', '.join(hidden)} (--json has them)"
@@ -149,6 +156,21 @@ def steps(title: str, keep: bool = False) -> Iterator[Any]:
 
 
 FREE_TEXT_MIN = 12  # a folding column still needs room for a word or two
+
+
+def _share_free_room(table: Table, console: Console, free: set[str]) -> None:
+    """A free-text column takes what the others leave, shared evenly: rich would otherwise widen it
+    to its longest word (a long actor pushed the table past the terminal)."""
+    columns = [c for c in table.columns if str(c.header) in free]
+    if not columns:
+        return
+    others = Table(box=table.box)
+    for column in table.columns:
+        if column not in columns:
+            others.columns.append(column)
+    room = console.width - _needed_width(others, console) - 3 * len(columns)
+    for column in columns:
+        column.max_width = max(column.min_width or 0, room // len(columns))
 
 
 def _needed_width(table: Table, console: Console) -> int:

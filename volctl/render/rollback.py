@@ -67,17 +67,19 @@ def history_table(entries: list[dict[str, Any]]) -> None:
         out.print("no model switches recorded yet")
         return
     table = Table(title="model switches (audit log)", title_justify="left")
-    for column in ("UTC", "who", "service", "from", "to", "outcome", "reason", "change"):
-        table.add_column(column, overflow="fold" if column in ("who", "from", "to", "reason") else "ellipsis")
+    for column in ("UTC", "who", "service", "from → to", "outcome", "reason", "change"):
+        table.add_column(column, overflow="fold" if column == "from → to" else "ellipsis")
     for entry in entries:
         outcome = entry.get("outcome", "")
         colour = "green" if outcome in ("switched", "shadow_added", "shadow_removed") else "red"
         when = str(entry.get("at", "?"))[5:19].replace("T", " ")  # 12-01 22:46:10: compact, whole
-        table.add_row(when, _caller(entry.get("actor")), _caller(entry.get("service")),
-                      _model(entry.get("from") or {}, False), _model(entry.get("to") or {}, False),
+        # from and to in one cell, a model a line: both versions fit 80 columns beside who and when
+        switch = f"{_model(entry.get('from') or {}, False)} →\n{_model(entry.get('to') or {}, False)}"
+        table.add_row(when, _caller(entry.get("actor")), _caller(entry.get("service")), switch,
                       f"[{colour}]{outcome}[/]",
                       _caller(entry.get("reason") or entry.get("detail")), _caller(entry.get("change_id")))
-    out.print(fit(table, out, optional={"change": 120}))
+    # who and why are what a caller sent: they wrap at their width whatever their length
+    out.print(fit(table, out, optional={"change": 120, "reason": 110, "service": 100}, free={"who": 12, "reason": 12}))
 
 
 def _caller(value: object) -> str:
