@@ -97,7 +97,7 @@ def test_slo_check(narrow) -> None:
     # out and said so; the names and verdicts whole.
     assert "┃ SLO" in text and "objective: " not in text
     _whole(text, "availability", "consumer lag (max)", "pass")
-    assert "not shown below 130 columns: burn 1h/6h/1d/3d, error budget left (--json has them)" in " ".join(
+    assert "not shown below 130 columns: burn 1h/6h/1d/3d, error budget left (--wide or --json shows them)" in " ".join(
         text.split())
     from volctl.render import console
 
@@ -319,3 +319,19 @@ def test_a_tables_shape_follows_the_width_not_the_values(narrow, width: int) -> 
         assert max(len(line) for line in (first + second).splitlines()) <= width, first + second
     for word in ("inconclusive:", "caught"):
         assert any(word in line for line in narrow().splitlines()), word
+
+
+def test_wide_keeps_every_column_at_80_columns() -> None:
+    """The caption of a narrow table says what it left out and how to see it: `--wide` shows it."""
+    from typer.testing import CliRunner
+
+    from volctl.cli.app import app
+
+    narrow = CliRunner().invoke(app, ["runbook", "list"], env={"NO_COLOR": "1", "COLUMNS": "80"})
+    wide = CliRunner().invoke(app, ["runbook", "list", "--wide"], env={"NO_COLOR": "1", "COLUMNS": "80"})
+    assert narrow.exit_code == wide.exit_code == 0, (narrow.output, wide.output)
+    assert "not shown below 140 columns: title, when to use (--wide or --json shows them)" in " ".join(
+        narrow.output.split())
+    assert "when to use" in wide.output.splitlines()[2] and "not shown" not in wide.output
+    again = CliRunner().invoke(app, ["runbook", "list"], env={"NO_COLOR": "1", "COLUMNS": "80"})
+    assert again.output == narrow.output  # the next command measures its own width again

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from volctl.cli.options import JsonOption, finish, settings_of
+from volctl.cli.options import JsonOption, WideOption, finish, settings_of, wide_tables
 from volctl.render import console
 
 if TYPE_CHECKING:
@@ -82,9 +82,11 @@ def lag(
     watch_for: Annotated[float | None, typer.Option("--for", min=1.0, help="With --watch: stop after this "
                                                     "many seconds.")] = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Per-partition offsets and lag, freshness, time lag and time to drain, with a Burrow-style status.
     """
+    wide_tables(wide)
     from volctl.cli.wiring import lag_inputs
     from volctl.core.operations.lag import measure_lag
     from volctl.render.kafka import lag_report

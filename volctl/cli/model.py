@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from volctl.cli.options import JsonOption, settings_of
+from volctl.cli.options import JsonOption, WideOption, settings_of, wide_tables
 from volctl.render import console
 
 if TYPE_CHECKING:  # training imports pandas and scikit-learn: never at `--help`
@@ -109,8 +109,9 @@ def _train(settings: Settings, data: list[Path] | None, synthetic: bool, seed: i
 
 
 @app.command("list")
-def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def list_(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption = False) -> None:
     """Show model versions, their variants and test-split metrics."""
+    wide_tables(wide)
     from volctl.clients.http import get_json
     from volctl.core.model.models import list_models
     from volctl.render.models import model_table
@@ -131,9 +132,11 @@ def show(
     version: VersionArgument = None,
     html: HtmlOption = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """A version in full: label and splits, metrics of every variant with 90 % block-bootstrap
     intervals, the recommended variant and why, and each variant's reliability table."""
+    wide_tables(wide)
     from volctl.core.model.models import show_model
     from volctl.render.models import model_details
 

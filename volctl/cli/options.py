@@ -12,6 +12,16 @@ from volctl.domain.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
 from volctl.domain.verdict import Verdict
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.", metavar="")]
+WideOption = Annotated[bool, typer.Option(
+    "--wide", "-w", help="Every column, however narrow the terminal (a narrow one leaves some out).", metavar="")]
+
+
+def wide_tables(wide: bool) -> None:
+    """--wide: tables keep every column, their lines as long as they need (the terminal wraps them)."""
+    if wide:
+        from volctl.render import console
+
+        console.widen()
 
 
 def config_file_of(ctx: typer.Context) -> Path | None:

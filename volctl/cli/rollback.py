@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from volctl.cli.options import JsonOption, finish, settings_of
+from volctl.cli.options import JsonOption, WideOption, finish, settings_of, wide_tables
 from volctl.domain.errors import EXIT_USAGE, ConfigError
 from volctl.render import console
 
@@ -29,9 +29,11 @@ def rollback(
             metavar="")] = False,
     limit: Annotated[int, typer.Option("-n", min=1, help="How many audit entries --history shows.")] = 20,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Switch predict and consume to another model together, with no restart (and back on failure).
     """
+    wide_tables(wide)
     from volctl.clients.built import admin_clients
     from volctl.core.operations import rollback as core
     from volctl.domain.registry import Registry

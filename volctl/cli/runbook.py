@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from volctl.cli.options import JsonOption, config_file_of, settings_of
+from volctl.cli.options import JsonOption, WideOption, config_file_of, settings_of, wide_tables
 from volctl.domain.errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED
 from volctl.render import console
 
@@ -19,8 +19,9 @@ RunNameArgument = Annotated[str, typer.Argument(
 
 
 @app.command("list")
-def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def list_(ctx: typer.Context, as_json: JsonOption = False, wide: WideOption = False) -> None:
     """The shipped runbooks: name, the alerts that point to each, steps, when to use."""
+    wide_tables(wide)
     from volctl.core.monitoring.alert_rules import rendered_alerts
     from volctl.core.monitoring.runbooks import list_runbooks
     from volctl.render.runbook import runbook_list

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from volctl.cli.options import JsonOption, finish, settings_of
+from volctl.cli.options import JsonOption, WideOption, finish, settings_of, wide_tables
 from volctl.render import console
 
 app = typer.Typer(help="Service level objectives: measure them, with error budgets and burn rates.",
@@ -23,10 +23,12 @@ def check(
     html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.",
             metavar="FILE")] = None,
     as_json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Every objective against its target: latency p95, errors, availability, consumer lag,
     freshness, throughput, realised precision, realised recall and forecast bound.
     """
+    wide_tables(wide)
     from volctl.clients import built
     from volctl.core.monitoring.slo import check_slos
     from volctl.domain.clock import seconds_of

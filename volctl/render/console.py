@@ -38,6 +38,14 @@ def measure_width() -> None:
     out.width, err.width = _width(sys.stdout), _width(sys.stderr)  # type: ignore[assignment]  # None: the terminal's
 
 
+WIDE = 400  # --wide: a width no table's optional column waits for
+
+
+def widen() -> None:
+    """Tables drawn from now on keep every column (`--wide`)."""
+    out.width = max(out.width, WIDE)
+
+
 def fit(table: Table, console: Console, optional: dict[str, int] | None = None,
         free: dict[str, int] | None = None) -> RenderableType:
     """The table, never cutting an identifier, version, time or verdict: every column not marked
@@ -62,7 +70,7 @@ def fit(table: Table, console: Console, optional: dict[str, int] | None = None,
         _share_free_room(shown, console, set(free or {}))
         if hidden:
             widest = max(optional[h] for h in hidden)  # type: ignore[index]
-            left_out = f"not shown below {widest} columns: {', '.join(hidden)} (--json has them)"
+            left_out = f"not shown below {widest} columns: {', '.join(hidden)} (--wide or --json shows them)"
             shown.caption = f"{shown.caption}; {left_out}" if shown.caption else left_out
             shown.caption_justify = "left"
         return shown
