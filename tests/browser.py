@@ -24,13 +24,36 @@ _CONTRAST = """
 # Every <text> of each chart shown (a chart's phone twin is hidden on a wide screen, and the other way
 # round) with its box on screen and its drawn font size; what the chart holds; every data mark's box
 # against the plot's; the contrast of each text against the chart's background.
-_CHARTS = "() => {" + _CONTRAST + """
+_CHARTS = "() => {" + _CONTRAST + r"""
   return [...document.querySelectorAll('svg.chart')].filter(svg => svg.getBoundingClientRect().width > 0).map(svg => {
     const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
     const plot = svg.querySelector('rect.plot').getBoundingClientRect();
     const background = getComputedStyle(svg).backgroundColor;
+    // Every line drawn (data and objective lines), sampled every 2 px on screen: a label must not sit on one.
+    const sampled = [...svg.querySelectorAll('polyline.data, polyline.objective')].map(line => {
+      const matrix = line.getScreenCTM();
+      const pts = line.getAttribute('points').trim().split(/\s+/).map(p => p.split(',').map(Number)).map(([x, y]) => {
+        const q = svg.createSVGPoint(); q.x = x; q.y = y; return q.matrixTransform(matrix); });
+      const found = [];
+      for (let i = 0; i + 1 < pts.length; i++) {
+        const [a, b] = [pts[i], pts[i + 1]];
+        const steps = Math.max(1, Math.ceil(Math.hypot(b.x - a.x, b.y - a.y) / 2));
+        for (let s = 0; s <= steps; s++) found.push([a.x + (b.x - a.x) * s / steps, a.y + (b.y - a.y) * s / steps]);
+      }
+      return {cls: line.getAttribute('class'), points: found};
+    });
+    const frame = svg.getBoundingClientRect();
     return {
       title: svg.getAttribute('aria-label'),
+      timeline: svg.dataset.timeline || '',
+      plotLeft: plot.left - frame.left, plotWidth: plot.width,
+      onLines: [...svg.querySelectorAll('text')].filter(t => !t.classList.contains('tick')
+                                                          && !t.classList.contains('axis-label')).map(t => {
+        const r = t.getBoundingClientRect();
+        const inside = ([x, y]) => x > r.left + 1 && x < r.right - 1 && y > r.top + 2 && y < r.bottom - 2;
+        const hit = sampled.find(line => line.points.some(inside));
+        return hit ? `${JSON.stringify(t.textContent)} on a ${hit.cls} line` : null;
+      }).filter(Boolean),
       axisLabels: [...svg.querySelectorAll('text.axis-label')].map(t => t.textContent.trim()).filter(Boolean),
       marks: svg.querySelectorAll('.data').length,
       texts: [...svg.querySelectorAll('text')].map(t => {
@@ -52,10 +75,20 @@ _CHARTS = "() => {" + _CONTRAST + """
   });
 }"""
 
-# The page as a whole: wider than the screen? The body's text against its background.
+# The page as a whole: wider than the screen? The body's text against its background. Table cells
+# taller than three lines of their text.
 _PAGE = "() => {" + _CONTRAST + """
   const body = getComputedStyle(document.body);
-  return {scrollWidth: document.documentElement.scrollWidth, viewport: window.innerWidth,
+  // A cell of a table laid out as a table (a phone's cards are blocks), by the lines its own text takes.
+  const tall = [...document.querySelectorAll('td, th')].filter(c => c.getBoundingClientRect().width > 0
+                                                                    && getComputedStyle(c).display === 'table-cell')
+    .map(c => {
+      const range = document.createRange();
+      range.selectNodeContents(c);
+      const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+      return tops.size > 3 ? `${JSON.stringify(c.textContent.trim().slice(0, 60))}: ${tops.size} lines` : null;
+    }).filter(Boolean);
+  return {scrollWidth: document.documentElement.scrollWidth, viewport: window.innerWidth, tall,
           background: lum(body.backgroundColor), contrast: contrast(body.color, body.backgroundColor),
           evidence: [...document.querySelectorAll('td[data-label="evidence"]')].map(td => {
             const r = td.getBoundingClientRect();
@@ -67,6 +100,7 @@ _PAGE = "() => {" + _CONTRAST + """
 class PageCheck:
     path: Path
     screenshot: Path
+    width: int
     console_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
     charts: list[dict] = field(default_factory=list)
@@ -108,6 +142,13 @@ class PageCheck:
                  if t["w"] and t["contrast"] < 3]
         assert not faint, f"chart text too faint on its background: {faint}"
         assert self.layout["contrast"] >= 7, f"body text contrast {self.layout['contrast']:.1f}:1"
+        on_lines = [f"{c['title']}: {o}" for c in self.charts for o in c["onLines"]]
+        assert not on_lines, f"a label drawn over a line: {on_lines}"
+        if self.width <= PHONE:
+            assert not self.layout["tall"], f"table cells taller than three lines: {self.layout['tall']}"
+        for axis in {c["timeline"] for c in self.charts} - {""}:  # the charts over one timeline line up
+            plots = {(round(c["plotLeft"]), round(c["plotWidth"])) for c in self.charts if c["timeline"] == axis}
+            assert len(plots) == 1, f"the charts over {axis!r} do not line up: {plots}"
 
 
 @pytest.fixture(scope="module")  # playwright's sync API holds an event loop: closed with the module, so a
@@ -122,13 +163,17 @@ def browser() -> Iterator[object]:  # later test in this worker can still call a
 
 
 PHONE = 390  # px: the page an on-call engineer opens from an alert
+# Every screenshot is kept here after the run too (build/ is ignored by git): the pages at 1300 px,
+# 390 px and dark, to look at.
+ARTEFACTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
 
 
 def open_report(browser: object, path: Path, screenshots: Path, width: int = 1300, dark: bool = False) -> PageCheck:
     """Load `path` from file:// with everything else refused, `width` px wide, light or dark; a
     full-page screenshot lands in `screenshots`."""
     screenshots.mkdir(parents=True, exist_ok=True)
-    check = PageCheck(path, screenshots / f"{path.parent.name}-{path.stem}-{width}{'-dark' if dark else ''}.png")
+    check = PageCheck(path, screenshots / f"{path.parent.name}-{path.stem}-{width}{'-dark' if dark else ''}.png",
+                      width)
     context = browser.new_context(viewport={"width": width, "height": 900},  # type: ignore[attr-defined]
                                   color_scheme="dark" if dark else "light")
 
@@ -149,6 +194,8 @@ def open_report(browser: object, path: Path, screenshots: Path, width: int = 130
     check.layout = page.evaluate(_PAGE)
     page.screenshot(path=str(check.screenshot), full_page=True)
     context.close()
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(check.screenshot, ARTEFACTS / check.screenshot.name)
     return check
 
 

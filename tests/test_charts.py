@@ -99,20 +99,22 @@ def test_every_chart_has_a_phone_twin_with_its_labels_at_full_size() -> None:
     narrow = chart.narrow
     assert narrow is not None and narrow.width <= 360 and narrow.narrow is None
     objective = next(t for t in narrow.texts if t.cls == "objective-label")
-    assert objective.x <= narrow.plot.x + narrow.plot.w  # inside the plot, not in a 150 px margin
+    assert objective.x <= narrow.plot.x + narrow.plot.w  # not in a 150 px margin: under the plot, in the legend
+    assert objective.y > narrow.plot.y + narrow.plot.h
     assert narrow.plot.w > narrow.width * 0.6
 
 
-def test_an_objective_label_on_a_phone_never_crosses_its_line() -> None:
-    """"p95 objective 800 ms" looked struck through at 390 px: with no room above its line near the
-    top of the plot, the label was pushed down onto it."""
+def test_an_objective_label_on_a_phone_never_crosses_its_line_or_the_data() -> None:
+    """"p95 objective 800 ms" looked struck through at 390 px (pushed onto its line near the top of the
+    plot), and a label above its line sat on data running there: on a phone the label is in the
+    legend, under the plot, beside a dashed swatch of its line."""
     for value in (0.2, 0.9, 0.99, 1.0):  # low, near the top, at the very top
-        chart = line_chart("t", Axis("x"), Axis("y", high=1.0), [Series("s", [(0.0, 0.1), (1.0, 0.5)])],
+        chart = line_chart("t", Axis("x"), Axis("y", high=1.0), [Series("s", [(0.0, 0.1), (1.0, 0.95)])],
                            rules=[Rule(value, "p95 objective 800 ms")])
         narrow = chart.narrow
-        line_y = float(next(line for line in narrow.lines if line.cls == "objective").points.split()[0].split(",")[1])
-        label_y = next(text for text in narrow.texts if text.cls == "objective-label").y
-        assert label_y <= line_y - 2 or label_y - 11 >= line_y + 2, (value, line_y, label_y)  # clear of it
+        label = next(text for text in narrow.texts if text.cls == "objective-label")
+        assert label.y - 11 > narrow.plot.y + narrow.plot.h, (value, label)  # below the plot
+        assert any(line.cls == "legend-swatch" and line.dashed for line in narrow.lines)
 
 
 def test_both_error_budgets_stay_visible_when_they_coincide() -> None:
@@ -157,6 +159,9 @@ def test_the_slo_pages_charts_share_one_time_axis() -> None:
         history.series[name] = [(t, value) for t in range(0, 3600, 15)]
     charts = [c for c in objective_charts(history, SloSettings(), "5m") if not c.empty]
     assert len({(c.plot.x, c.plot.w) for c in charts}) == 1, [(c.title, c.plot.x, c.plot.w) for c in charts]
+    phones = [c.narrow for c in charts if c.narrow is not None]  # a phone's twins too: each had its own
+    assert len(phones) == len(charts) and len({(c.plot.x, c.plot.w) for c in phones}) == 1, [
+        (c.title, c.plot.x, c.plot.w) for c in phones]
 
 
 def test_availability_at_100_percent_stands_clear_of_the_frame_with_no_tick_above_it() -> None:

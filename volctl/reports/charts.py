@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 COLOURS = ("#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#57606a")
@@ -37,6 +37,7 @@ class Axis:
     high: float | None = None
     ticks: tuple[tuple[float, str], ...] = ()  # named places instead of computed ones (categories)
     upright: bool = False  # x tick labels turned upright: many long category names side by side
+    elapsed: bool = False  # seconds since a start: a timeline, as a clock-time axis is
 
 
 @dataclass(frozen=True)
@@ -115,18 +116,30 @@ class Chart:
     empty: bool = False  # no data point at all: the page says so instead of drawing an empty box
     narrow: Chart | None = None  # the same chart laid out for a phone
     swatch_dots: list[tuple[float, float, str]] = field(default_factory=list)  # legend markers, not data
+    timeline: str = ""  # the x axis's label when it is time: a page's charts over one timeline line up (`aligned`)
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Left and right margins a page's charts share (wide, and their phone twins'), so their plots
+    (and so their time axes) line up one under the other."""
+
+    wide: tuple[float, float] | None = None
+    narrow: tuple[float, float] | None = None
 
 
 def line_chart(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Sequence[Rule] = (),
                bands: Sequence[Band] = (), width: int = 520, height: int = 280, caption: str = "",
-               margins: tuple[float, float] | None = None) -> Chart:
+               margins: Margins | None = None) -> Chart:
     """A chart of `series` over two axes, with objectives (`rules`) and shaded windows (`bands`), and
     its phone-width twin (`narrow`): an SVG scaled down to a phone draws 11 px labels at 5 px, so a
     narrow screen gets the chart laid out again at its own width instead (the page's CSS picks one).
-    `margins` (left, right): at least these, so that the charts of a page share one time axis."""
-    chart = _layout(title, x, y, series, rules, bands, width, height, caption, narrow=False, margins=margins)
+    `margins`: at least these, so that the charts of a page share one time axis (`aligned`)."""
+    shared = margins or Margins()
+    chart = _layout(title, x, y, series, rules, bands, width, height, caption, narrow=False, margins=shared.wide)
     if width > NARROW_WIDTH and not chart.empty:
-        chart.narrow = _layout(title, x, y, series, rules, bands, NARROW_WIDTH, height, caption, narrow=True)
+        chart.narrow = _layout(title, x, y, series, rules, bands, NARROW_WIDTH, height, caption, narrow=True,
+                               margins=shared.narrow)
     return chart
 
 
@@ -140,15 +153,18 @@ def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Seque
     ys = [v for v in ys if math.isfinite(v) and (y.kind != "log" or v > 0)]
     if not xs or not ys:
         return Chart(title, width, height, Box(0, 0, 0, 0, "plot"), caption, empty=True)
-    legend_rows = _legend_rows([s.name for s in coloured], width - (50 if narrow else 80)) if len(coloured) > 1 else []
-    # Objective labels sit in the right margin; on a phone inside the plot, above their line.
+    keyed = [s.name for s in coloured] if len(coloured) > 1 else []
+    # Objective labels sit in the right margin; on a phone in the legend, beside a swatch of their dashed
+    # line (inside the plot, a label sat on the data wherever the data ran).
+    keyed += [r.label for r in rules] if narrow else []
+    legend_rows = _legend_rows(keyed, width - (50 if narrow else 80)) if keyed else []
     right = 16 if narrow else max([len(r.label) * CHAR_W + 14 for r in rules], default=16)
     x_low, x_high = _domain(x, xs + [_x_value(x, v) for b in bands for v in (b.start, b.end)])
     x_ticks = _ticks(x, x_low, x_high, width - 140)
     upright = x.upright or bool(x.ticks and narrow and _too_wide(x_ticks, width - 100))
     tick_room = max(len(label) for _, label in x_ticks) * CHAR_W - 10 if upright and x_ticks else 0
-    # On a phone a window's label gets its own line under the title (no room beside it).
-    top, bottom = (46 if narrow and bands else 30), 50 + tick_room + LINE_H * len(legend_rows)
+    # A window's label gets its own line under the title, above the plot: inside the plot it sat on the data.
+    top, bottom = (46 if bands else 30), 50 + tick_room + LINE_H * len(legend_rows)
     y_low, y_high = _domain(y, ys + [r.value * y.scale for r in rules if y.kind != "log" or r.value > 0])
     y_ticks = _ticks(y, y_low, y_high, height - top - bottom)
     left = 34 + max(len(label) for _, label in y_ticks) * CHAR_W  # the rotated axis label, then the ticks
@@ -157,7 +173,8 @@ def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Seque
     plot = Box(left, top, width - left - right, height - top - bottom, "plot")
     to_x = _scaler(x, x_low, x_high, plot.x, plot.x + plot.w)
     to_y = _scaler(y, y_low, y_high, plot.y + plot.h, plot.y)
-    chart = Chart(title, width, height, plot, caption)
+    timeline = x.label if x.kind == "time" or x.elapsed else ""
+    chart = Chart(title, width, height, plot, caption, timeline=timeline)
     chart.texts.append(Text(plot.x, 18, title, "title", "start", size=13))
 
     last_end = -math.inf
@@ -176,31 +193,23 @@ def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Seque
     chart.texts.append(Text(plot.x + plot.w / 2, plot.y + plot.h + 36 + tick_room, x.label, "axis-label"))
     chart.texts.append(Text(16, plot.y + plot.h / 2, y.label, "axis-label", rotate=True))
 
-    title_end = plot.x + len(title) * CHAR_W * 1.25
     for band in bands:
         start, end = (max(plot.x, to_x(_x_value(x, v))) for v in (band.start, band.end))
         chart.boxes.append(Box(start, plot.y, max(end - start, 1.0), plot.h, "band", "#ddf4ff"))
-        # Above the plot, right-aligned on the band (clear of the data and the objective lines);
-        # inside the band's top when the title is in the way.
+        # Above the plot, right-aligned on the band: clear of the title, the data and the objective lines.
         text_w = len(band.label) * CHAR_W
-        above = narrow or end - text_w > title_end + 8
-        chart.texts.append(Text(max(end, plot.x + text_w) if above else max(end - 4, plot.x + text_w + 4),
-                                plot.y - 5 if above else plot.y + plot.h - 6, band.label, "band-label", "end",
+        chart.texts.append(Text(max(end, plot.x + text_w), plot.y - 5, band.label, "band-label", "end",
                                 colour="#0550ae"))
     label_ys: list[float] = []
     for rule in rules:
         py = to_y(rule.value * y.scale)
         chart.lines.append(Line(f"{plot.x},{py:.1f} {plot.x + plot.w},{py:.1f}", rule.colour, "objective",
                                 dashed=True, width=1.5))
-        if narrow:  # above its line, or below it when the plot's top leaves no room: never across it
-            label_y = _apart(py - 5 if py - 5 - LABEL_H >= plot.y else py + 5 + LABEL_H, label_ys)
-            chart.texts.append(Text(plot.x + plot.w - 4, label_y, rule.label, "objective-label", "end",
-                                    colour=rule.colour))
-        else:
+        if not narrow:
             label_y = _apart(py + 4, label_ys)
             chart.texts.append(Text(plot.x + plot.w + 6, label_y, rule.label, "objective-label", "start",
                                     colour=rule.colour))
-        label_ys.append(label_y)
+            label_ys.append(label_y)
     for s in coloured:
         for run in _runs(s.points):
             if s.step:
@@ -218,8 +227,15 @@ def _layout(title: str, x: Axis, y: Axis, series: Sequence[Series], rules: Seque
     for row, names in enumerate(legend_rows):
         at = plot.x if not narrow else 34.0
         for name in names:
-            shown = next(s for s in coloured if s.name == name)
             py = plot.y + plot.h + 56 + tick_room + row * LINE_H
+            rule = next((r for r in rules if r.label == name), None) if narrow else None
+            if rule is not None:  # an objective: its dashed line, its label in its colour
+                chart.lines.append(Line(f"{at},{py - 4} {at + 18},{py - 4}", rule.colour, "legend-swatch",
+                                        dashed=True, width=1.5))
+                chart.texts.append(Text(at + 22, py, name, "objective-label", "start", colour=rule.colour))
+                at += 22 + len(name) * CHAR_W + 18
+                continue
+            shown = next(s for s in coloured if s.name == name)
             # The swatch is drawn as its series is: dashed, wide or as a dot.
             if shown.line:
                 chart.lines.append(Line(f"{at},{py - 4} {at + 18},{py - 4}", shown.colour, "legend-swatch",
@@ -442,10 +458,18 @@ def page(template: str, **context: object) -> str:
                                                                                  time.gmtime()), **context)
 
 
-def shared_margins(charts: Sequence[Chart]) -> tuple[float, float] | None:
-    """The widest left and right margins of a page's charts: laid out again with them, their plots
-    (and so their time axes) line up one under the other."""
+def shared_margins(charts: Sequence[Chart]) -> Margins:
+    """The widest left and right margins of a page's charts and of their phone twins: laid out again
+    with them, their plots (and so their time axes) line up one under the other."""
+    def widest(drawn: list[Chart]) -> tuple[float, float] | None:
+        if not drawn:
+            return None
+        return max(c.plot.x for c in drawn), max(c.width - c.plot.x - c.plot.w for c in drawn)
+
     drawn = [c for c in charts if not c.empty]
-    if not drawn:
-        return None
-    return max(c.plot.x for c in drawn), max(c.width - c.plot.x - c.plot.w for c in drawn)
+    return Margins(widest(drawn), widest([c.narrow for c in drawn if c.narrow is not None]))
+
+
+def aligned(charts_of: Callable[[Margins | None], list[Chart]]) -> list[Chart]:
+    """A page's time charts laid out once, then again with the widest margins of them all."""
+    return charts_of(shared_margins(charts_of(None)))

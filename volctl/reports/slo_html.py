@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from volctl.core.monitoring import objectives
 from volctl.core.monitoring.objectives import Objective, Trend
 from volctl.core.monitoring.queries import throughput_span
-from volctl.reports.charts import Axis, Band, Chart, Rule, Series, line_chart, page, shared_margins, time_axis
+from volctl.reports.charts import Axis, Band, Chart, Margins, Rule, Series, aligned, line_chart, page, time_axis
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,10 +24,10 @@ LOG_WHEN_FAR = 20.0  # the objective this many times above every value: a log sc
 def objective_charts(history: SloHistory, slo: SloSettings, window: str) -> list[Chart]:
     """One chart per objective, their time axes lined up (each is laid out, then again with the
     widest margins of them all)."""
-    return _charts(history, slo, window, shared_margins(_charts(history, slo, window, None)))
+    return aligned(lambda margins: _charts(history, slo, window, margins))
 
 
-def _charts(history: SloHistory, slo: SloSettings, window: str, margins: tuple[float, float] | None
+def _charts(history: SloHistory, slo: SloSettings, window: str, margins: Margins | None
             ) -> list[Chart]:
     band = [Band(history.window_start, history.end, f"evaluated window ({window})")]
     x = time_axis(history.start, history.end)
@@ -45,7 +45,7 @@ def _charts(history: SloHistory, slo: SloSettings, window: str, margins: tuple[f
 
 
 def _trend_chart(key: str, trend: Trend, history: SloHistory, slo: SloSettings, window: str, x: Axis,
-                 band: list[Band], margins: tuple[float, float] | None) -> Chart:
+                 band: list[Band], margins: Margins | None) -> Chart:
     points = history.series.get(key, [])
     value, label = trend.line(slo)
     name, scale = trend.axis or trend.title, _SCALES.get(trend.unit, 1.0)
