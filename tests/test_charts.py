@@ -194,3 +194,22 @@ def test_an_inconclusive_quality_page_shows_what_the_window_holds_so_far() -> No
     html = quality_page(report)
     assert "150 of 200 labelled ticks" in html and "baseline (served)" in html and "ml (shadow)" in html
     assert ">42<" in html and ">7<" in html and "21.0%" in html
+
+
+def test_the_throughput_chart_shows_the_loads_own_rate_beside_prometheus_rate() -> None:
+    """A 20 req/s load read 7.3 req/s on the SLO page (a minute's rate over a 25 s run): the gate's
+    load is drawn beside it, the requests it had answered each second."""
+    from volctl.core.monitoring.objectives import trends
+    from volctl.core.monitoring.slo import SloHistory
+    from volctl.domain.settings import SloSettings
+    from volctl.reports.slo_html import objective_charts
+
+    history = SloHistory(0.0, 3600.0, 3300.0, 15.0)
+    for name in trends(SloSettings(), "5m"):
+        history.series[name] = [(t, 1.0) for t in range(0, 3600, 15)]
+    without = next(c for c in objective_charts(history, SloSettings(), "5m") if c.title == "throughput")
+    history.offered = [(3400.5 + s, 20.0) for s in range(25)]
+    chart = next(c for c in objective_charts(history, SloSettings(), "5m") if c.title == "throughput")
+    drawn = [line for line in chart.lines if line.cls == "data"]
+    assert len(drawn) == len([line for line in without.lines if line.cls == "data"]) + 1 and drawn[-1].dashed
+    assert "volctl load, answered each second" in [t.text for t in chart.texts]

@@ -73,3 +73,17 @@ def test_a_dead_service_pages_service_down_and_no_burn(tmp_path: Path) -> None:
     }
     result = _promtool_test(tmp_path, [down])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_error_rate_chart_has_a_gap_where_no_request_came(tmp_path: Path) -> None:
+    """The SLO page drew minutes without requests as an error rate of 0 %, as if measured."""
+    from volctl.core.monitoring.objectives import trends
+
+    expr = trends(SloSettings(), "5m")["errors"]
+    case = {"interval": "1m",
+            "input_series": [{"series": OK, "values": "0+54x10 540x20 540+54x10"},  # requests, none, requests
+                             {"series": FAILED, "values": "0+6x10 60x20 60+6x10"}],
+            "promql_expr_test": [{"expr": expr, "eval_time": "25m", "exp_samples": []},  # no request: no value
+                                 {"expr": expr, "eval_time": "5m", "exp_samples": [{"labels": "{}", "value": 0.1}]}]}
+    result = _promtool_test(tmp_path, [case])
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -54,8 +54,11 @@ def _trend_chart(key: str, trend: Trend, history: SloHistory, slo: SloSettings, 
     else:
         axis = Axis(name, unit=trend.unit, scale=scale,
                     high=_headroom(points, value) if trend.fit == "ceiling" else None)
-    return line_chart(trend.title, x, axis, [Series(trend.legend.format(span=throughput_span(window)), points)],
-                      [Rule(value, label)], band, caption=trend.caption, margins=margins)
+    series = [Series(trend.legend.format(span=throughput_span(window)), points)]
+    if trend.with_load and history.offered:  # the load's own count each second: what Prometheus's rate smooths
+        series.append(Series("volctl load, answered each second", history.offered, dashed=True))
+    return line_chart(trend.title, x, axis, series, [Rule(value, label)], band, caption=trend.caption,
+                      margins=margins)
 
 
 _SCALES = {"ms": 1000.0, "%": 100.0}

@@ -28,6 +28,7 @@ class Trend:
     axis: str = ""  # the axis's name ("": the title's)
     fit: str = ""  # "far": a log scale when the line is far above the data; "ceiling": room above 100 %
     caption: str = ""
+    with_load: bool = False  # a `volctl load` run in the window is drawn beside it, its own rate each second
 
 
 def _no_alerts(slo: SloSettings) -> tuple[Alert, ...]:
@@ -68,7 +69,8 @@ OBJECTIVES: tuple[Objective, ...] = (
             "s", slo.latency_p95_seconds)),
     Objective(
         "errors", "errors", rows.errors, "error-spike", todo=_HEALTH_FIRST,
-        trend=Trend("error rate (5xx / requests)", "error rate, 1 min", "%", lambda slo, window: q.error_ratio("1m"),
+        trend=Trend("error rate (5xx / requests)", "error rate, 1 min", "%",
+                    lambda slo, window: q.error_ratio_where_asked("1m"),
                     lambda slo: (slo.error_rate, f"objective < {slo.error_rate:.2%}"), axis="error rate"),
         budget=lambda slo: slo.error_rate,
         bad=lambda window: f"({q.failed_in(window)}) / clamp_min({q.requests_in(window)}, 1)",
@@ -120,7 +122,7 @@ OBJECTIVES: tuple[Objective, ...] = (
         trend=Trend("throughput", "/predict requests, per {span}", "req/s",
                     lambda slo, window: q.request_rate(q.throughput_span(window)),
                     lambda slo: (slo.throughput_rps, f"objective >= {slo.throughput_rps:g} req/s"),
-                    axis="requests per second",
+                    axis="requests per second", with_load=True,
                     caption="Judged only under offered load (`volctl load`, `volctl gate`)."),
         panel=lambda slo: Panel("Request rate (/predict)", (Series("requests/s", q.request_rate()),), "reqps")),
     *(Objective(

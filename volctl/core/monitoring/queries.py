@@ -37,6 +37,13 @@ def error_ratio(window: str = "5m") -> str:
             f" / clamp_min(sum(rate({m.REQUESTS}{PREDICT}[{window}])), 1e-9)")
 
 
+def error_ratio_where_asked(window: str) -> str:
+    """The error ratio only where requests came: a minute without any has no ratio (a gap on a
+    chart), not an error rate of 0."""
+    return (f"(sum(rate({m.REQUESTS}{PREDICT_5XX}[{window}])) or vector(0))"
+            f" / (sum(rate({m.REQUESTS}{PREDICT}[{window}])) > 0)")
+
+
 def rejected_ratio(window: str = "5m") -> str:
     return (f"(sum(rate({m.REQUESTS}{PREDICT_4XX}[{window}])) or vector(0))"
             f" / clamp_min(sum(rate({m.REQUESTS}{PREDICT}[{window}])), 1e-9)")

@@ -111,6 +111,8 @@ class SloHistory:
     window_start: float
     step_s: float
     series: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
+    # A `volctl load` run in the window (the gate's): requests it had answered, each second of it.
+    offered: list[tuple[float, float | None]] = field(default_factory=list)
 
 
 def slo_history(client: RangeClient, slo: SloSettings, window: str) -> SloHistory:

@@ -151,10 +151,12 @@ def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: flo
                         accept_inconclusive=tuple(accept_inconclusive))
     report.model = _served_models(settings)
     _save(bundle / "model.json", report.model)
+    offered: list[tuple[float, float | None]] = []  # the load's own rate, each second: drawn on the SLO page
     if not skip_load:
         progress(f"load: {rps:g} req/s for {report.window}")
         started = time.time()
-        _load_checks(settings, rps, duration_s, bundle, report, writers)
+        answered = _load_checks(settings, rps, duration_s, bundle, report, writers)
+        offered = [(started + second + 0.5, float(count)) for second, count in enumerate(answered)]
         time.sleep(_scrape_settle_s(settings))  # the last requests reach Prometheus after a scrape or two
         # The SLO window must hold the whole load run: from one scrape before it started until now.
         scrape_s = seconds_of(settings.prometheus.scrape_interval)
@@ -163,7 +165,7 @@ def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: flo
                               f"interval ({settings.prometheus.scrape_interval}) before it")
     window = report.window
     progress(f"SLOs over the last {window}")
-    _slo_checks(settings, window, bundle, report, writers)
+    _slo_checks(settings, window, bundle, report, writers, offered)
     progress("consumer lag")
     _lag_check(writers.lag_inputs, bundle, report)
     # Drift looks at drift.window (1h), not the load window: a minute of features is too few rows
@@ -179,25 +181,28 @@ def run_gate(settings: Settings, writers: GateParts, rps: float, duration_s: flo
 
 
 def _load_checks(settings: Settings, rps: float, duration_s: float, bundle: Path, report: GateReport,
-                 writers: GateParts) -> None:
+                 writers: GateParts) -> list[int]:
+    """The load run's checks; returns the requests answered in each second of it."""
     from volctl.core.operations import load
 
     bodies, source = load.payload_bodies(settings, "real")
     result = load.run_load(f"{settings.predict.url}/predict", bodies, rps, duration_s)
     judged = load.judge(result, source, settings.slo)
-    _save(bundle / "load.json", judged.as_document())
+    document = judged.as_document()
+    _save(bundle / "load.json", document)
     if writers.load_html is not None:
         writers.load_html(judged, bundle / "load.html")
     if judged.unreached_text:  # the service went away: could not measure, not a release that failed
         report.add(GateCheck("load", "load", judged.unreached_text, "every request answered", ERROR))
-        return
-    for objective in judged.objectives:
-        report.add(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
-                             PASS if objective.passed else FAIL))
+    else:
+        for objective in judged.objectives:
+            report.add(GateCheck(f"load: {objective.name}", objective.kind, objective.measured, objective.name,
+                                 PASS if objective.passed else FAIL))
+    return list(document["timeline"]["ok"])
 
 
 def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateReport,
-                writers: GateParts) -> None:
+                writers: GateParts, offered: list[tuple[float, float | None]] | None = None) -> None:
     from volctl.core.monitoring.freshness import expectation
     from volctl.core.monitoring.sli import TOO_FEW_LABELS
     from volctl.core.monitoring.slo import check_slos, slo_history
@@ -205,7 +210,9 @@ def _slo_checks(settings: Settings, window: str, bundle: Path, report: GateRepor
     client = writers.prometheus()
     try:
         slo = check_slos(client, settings.slo, window, expectation(settings))
-        writers.slo_html(slo_history(client, settings.slo, window), slo, settings.slo, bundle / "slo.html")
+        history = slo_history(client, settings.slo, window)
+        history.offered = offered or []
+        writers.slo_html(history, slo, settings.slo, bundle / "slo.html")
     except VolctlError as exc:
         report.add(GateCheck("SLOs", "availability", exc.message, "Prometheus answers", ERROR))
         return
