@@ -37,17 +37,18 @@ def rejections(monkeypatch: pytest.MonkeyPatch) -> objectives.Objective:
     def rejected(found: Evidence) -> list[SloRow]:
         expr = q.rejected_ratio(found.window)
         value = found.measure(expr)
-        return [SloRow("rejected inputs", "< 5 %", value, "no data" if value is None else f"{value:.1%}",
+        return [SloRow("rejected inputs (test)", "< 5 %", value, "no data" if value is None else f"{value:.1%}",
                        verdict_of(value, value is not None and value < 0.05, found.enough),
                        explain=[found.measure.line(expr)])]
 
     added = objectives.Objective(
-        "rejected inputs", "rejections", rejected, "error-spike", todo="run `volctl health`",
-        trend=objectives.Trend("rejected inputs (4xx / requests)", "rejected, 1 min", "%",
+        "rejected inputs (test)", "rejections", rejected, "error-spike", todo="run `volctl health`",
+        trend=objectives.Trend("rejected inputs (test, 4xx / requests)", "rejected, 1 min", "%",
                                lambda slo, window: q.rejected_ratio("1m"), lambda slo: (0.05, "objective < 5 %")),
-        alerts=lambda slo: (Alert("PredictRejectingInputs", q.rejected_ratio(), ">", 0.05, "5m",
+        alerts=lambda slo: (Alert("PredictRejectingInputsTest", q.rejected_ratio(), ">", 0.05, "5m",
                                   "more than 5 % of /predict requests rejected", runbook="error-spike"),),
-        panel=lambda slo: Panel("Rejected inputs", (Series("rejected", q.rejected_ratio()),), "percentunit", 0.05))
+        panel=lambda slo: Panel("Rejected inputs (test)", (Series("rejected", q.rejected_ratio()),), "percentunit",
+                                0.05))
     monkeypatch.setattr(objectives, "OBJECTIVES", (*objectives.OBJECTIVES, added))
     return added
 
@@ -62,7 +63,7 @@ def test_one_record_reaches_slo_check_the_gate_the_page_the_rules_and_the_dashbo
     slo = SloSettings()
     client = RangedPrometheus(requests=10000, failed=0, p95=0.004, best_rate=50)  # answers 0.5 rejected
     report = check_slos(client, slo, "5m")
-    row = next(r for r in report.rows if r.key == "rejected inputs")
+    row = next(r for r in report.rows if r.key == "rejected inputs (test)")
     assert (row.shown, row.verdict, report.verdict) == ("50.0%", "fail", "fail")
 
     assert "rejections" in classes() and what_to_do("rejections") == "run `volctl health`"
@@ -72,15 +73,15 @@ def test_one_record_reaches_slo_check_the_gate_the_page_the_rules_and_the_dashbo
     writers = type("Writers", (), {"prometheus": staticmethod(lambda: client),
                                    "slo_html": staticmethod(lambda *args: pages.append(args[-1]))})()
     _slo_checks(settings, "5m", tmp_path, gate, writers)  # type: ignore[arg-type]
-    check = next(c for c in gate.checks if c.name == "slo: rejected inputs")
+    check = next(c for c in gate.checks if c.name == "slo: rejected inputs (test)")
     assert (check.kind, check.verdict, gate.failed_classes) == ("rejections", FAIL, ["rejections"])
 
     history = slo_history(client, slo, "5m")
-    assert "rejected inputs" in history.series
-    assert "rejected inputs (4xx / requests)" in [c.title for c in objective_charts(history, slo, "5m")]
-    assert "PredictRejectingInputs" in [a.name for a in alert_rules.alerts(slo)]
-    assert "Rejected inputs" in [p.title for p in alert_rules.dashboard_panels(slo)]
-    assert "slo chart rejected inputs" in alert_rules.every_expression(slo)  # evaluated on a real Prometheus
+    assert "rejected inputs (test)" in history.series
+    assert "rejected inputs (test, 4xx / requests)" in [c.title for c in objective_charts(history, slo, "5m")]
+    assert "PredictRejectingInputsTest" in [a.name for a in alert_rules.alerts(slo)]
+    assert "Rejected inputs (test)" in [p.title for p in alert_rules.dashboard_panels(slo)]
+    assert "slo chart rejected inputs (test)" in alert_rules.every_expression(slo)  # evaluated on a real Prometheus
 
 
 def test_every_objective_is_whole() -> None:
