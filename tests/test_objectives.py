@@ -74,7 +74,7 @@ def test_one_record_reaches_slo_check_the_gate_the_page_the_rules_and_the_dashbo
                                    "slo_html": staticmethod(lambda *args: pages.append(args[-1]))})()
     _slo_checks(settings, "5m", tmp_path, gate, writers)  # type: ignore[arg-type]
     check = next(c for c in gate.checks if c.name == "slo: rejected inputs (test)")
-    assert (check.kind, check.verdict, gate.failed_classes) == ("rejections", FAIL, ["rejections"])
+    assert (check.kind, check.verdict) == ("rejections", FAIL) and "rejections" in gate.failed_classes
 
     history = slo_history(client, slo, "5m")
     assert "rejected inputs (test)" in history.series
