@@ -133,6 +133,9 @@ def test_the_forecast_bound_is_judged_on_enough_minutes_within_its_range() -> No
     young = check_slos(FakePrometheus(10000, 0, 0.004, 50, 644, 0.0, 600), slo, "5m")
     row = next(r for r in young.info if r.name.startswith("forecast bound"))
     assert row.reason == "too few labels: 10 of 30 min covered", row.reason  # not "644 of 200 forecasts"
+    met = check_slos(FakePrometheus(10000, 0, 0.004, 50, 7806, 0.017), slo, "5m")
+    shown = next(r for r in [*met.rows, *met.info] if r.name.startswith("forecast bound")).shown
+    assert shown.startswith("1.7% of 7806 forecasts"), shown  # one a labelled tick: "7806 minutes" in an hour
 
 
 def test_the_slo_pages_throughput_is_measured_over_the_span_its_row_is_judged_on() -> None:

@@ -47,9 +47,9 @@ def slo_table(report: SloReport, explain: bool = False) -> None:
     table = Table(title=f"volctl slo check: window {report.window}, budgets over {report.period} "
                   f"(≈{report.requests:,.0f} requests in the window)", title_justify="left")
     for column in ("SLO", "objective", "measured", "verdict", "error budget left", "burn 1h/6h/1d/3d"):
-        # Everything but the objective's name wraps at spaces when it must ("inconclusive:" stays whole).
+        # Every column but the burn rates wraps at spaces when it must: no word is broken ("inconclusive:" whole).
         table.add_column(column, justify="right" if column == "measured" else "left",
-                         overflow="ellipsis" if column in ("SLO", "burn 1h/6h/1d/3d") else "fold",
+                         overflow="ellipsis" if column == "burn 1h/6h/1d/3d" else "fold",
                          min_width=len("inconclusive:") if column == "verdict" else None)
     beyond = report.burn_windows_beyond_data
     for row in [*report.rows, *report.info]:

@@ -124,7 +124,7 @@ def proofs(slo: SloSettings) -> dict[str, Proof]:
     low, high = queries.bound_range(slo)
     found["ForecastBoundMiscalibrated"] = Proof(
         _forecasts(30, 70), _forecasts(5, 95), at_minute=55,
-        value=f"bound exceeded on 30% of minutes (expected {low:.0%}-{high:.0%})")
+        value=f"bound exceeded by 30% of forecasts (expected {low:.0%}-{high:.0%})")
     for ratio in alert_rules.ratio_slos(slo):
         for long, _, factor, _ in queries.BURN_WINDOWS:
             found[f"SloBurn{ratio.name.title()}{long}"] = Proof(

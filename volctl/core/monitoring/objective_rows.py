@@ -175,7 +175,7 @@ def forecast_bound(found: Evidence) -> list[SloRow]:
     covered, span = measure(queries.covered_seconds(window)), seconds_of(window)
     enough = count is not None and count >= slo.min_outcomes and covered is not None and covered >= span / 2
     shown = "no data" if rate is None or not count else (
-        f"{rate:.1%} of {count:.0f} minutes" + ("" if relative is None else f"; QLIKE {relative:.2f}x persistence's"))
+        f"{rate:.1%} of {count:.0f} forecasts" + ("" if relative is None else f"; QLIKE {relative:.2f}x persistence's"))
     row = SloRow(f"forecast bound exceeded ({window})", f"{low:.0%} to {high:.0%}", rate, shown,
                  verdict_of(rate, rate is not None and low <= rate <= high, enough),
                  explain=[measure.line(queries.forecasts_in(window)), measure.line(queries.bound_exceedance(window)),

@@ -156,11 +156,11 @@ def _bound_miscalibrated(slo: SloSettings) -> Alert:
     exceedance, (low, high) = q.bound_exceedance(window), q.bound_range(slo)
     return Alert(
         "ForecastBoundMiscalibrated", exceedance, ">", high, "30m",
-        f"the forecast's 95 % upper bound was exceeded on a share of minutes outside {low:.0%}-{high:.0%} over "
+        f"the forecast's 95 % upper bound was exceeded by a share of forecasts outside {low:.0%}-{high:.0%} over "
         f"{window}: the bound no longer says what it claims", "ticket",
         f"(({exceedance}) > {high:g} or ({exceedance}) < {low:g}) and on () ({q.forecasts_in(window)}) >= "
         f"{slo.min_outcomes}", "model-quality", objective="forecast bound",
-        shown=f"bound exceeded on {{{{ $value | humanizePercentage }}}} of minutes (expected {low:.0%}-{high:.0%})")
+        shown=f"bound exceeded by {{{{ $value | humanizePercentage }}}} of forecasts (expected {low:.0%}-{high:.0%})")
 
 
 # Readers look OBJECTIVES up when they run (`objectives.OBJECTIVES`), never bind it at import: a
