@@ -163,3 +163,14 @@ def test_a_service_that_stops_during_the_run_is_an_error_not_a_failed_release() 
     assert result.ok > 0 and result.unreached > 0, result.errors
     assert report.outcome is Verdict.ERROR and "found no service" in report.unreached_text
     assert report.as_document()["verdict"] == "error"
+
+
+def test_an_unknown_server_p95_is_unknown_not_nan() -> None:
+    """Prometheus answers NaN for a quantile of no request: `load` printed "server p95 nan"."""
+    from volctl.core.operations.load import server_p95
+
+    class NanPrometheus:
+        def value(self, expr: str, at: float | None = None) -> float:
+            return float("nan")
+
+    assert server_p95(NanPrometheus(), 3.0) is None  # type: ignore[arg-type]

@@ -57,7 +57,8 @@ def load_report(report: LoadReport) -> None:
         latency.add_column(name, justify="right")
     for kind in ("corrected", "uncorrected"):
         values = [_ms(v) for v in doc["latency_ms"][kind].values()]
-        latency.add_row(kind, *values, _ms(doc["server_p95_ms"]) if kind == "corrected" else "")
+        server = doc["server_p95_ms"]
+        latency.add_row(kind, *values, ("unknown" if server is None else _ms(server)) if kind == "corrected" else "")
     out.print(fit(latency, out))
     if doc["baseline"]:
         base = Table(title="against the baseline run (95 % bootstrap interval)", title_justify="left")

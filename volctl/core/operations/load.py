@@ -228,10 +228,12 @@ def payload_bodies(settings: Settings, payload: str) -> tuple[list[bytes], str]:
 
 
 def server_p95(prometheus: PrometheusClient, wall_s: float) -> float | None:
-    """The predict service's own p95 over the run, from Prometheus (None when it is not up)."""
+    """The predict service's own p95 over the run, from Prometheus (None when it is not up, or has
+    no request of the run yet: PromQL answers NaN, which was printed as "nan")."""
     from volctl.core.monitoring.queries import latency_quantile
 
     try:
-        return prometheus.value(latency_quantile(0.95, f"{max(int(wall_s) + 5, 30)}s"))
+        value = prometheus.value(latency_quantile(0.95, f"{max(int(wall_s) + 5, 30)}s"))
     except Unreachable:
         return None
+    return None if value is None or value != value else value
