@@ -160,8 +160,13 @@ def test_alerts(narrow) -> None:
                             resolved_at="2026-12-07T16:04:01Z", shown="0 of 1 consume members up", pending_s=6.0)])
     out.print(alerts_view(report))
     text = narrow()
-    _whole(text, "ModelQualityPrecisionBelowChallenger", "2026-12-07 16:02:11", "ConsumerDown", "16:04:01",
-           "110 s", "0 of 1 consume members up", "0.800 below the best challenger's precision")
+    _whole(text, "ModelQualityPrecisionBelowChallenger", "firing ticket", "ConsumerDown", "16:04:01",
+           "110 s", "model-quality", "volctl runbook run consumer-lag")
+    assert "┃ alert" in text and "alert: " not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "not shown below 140 columns: summary, since (UTC)" in " ".join(text.split())
+    out.width = 140
+    out.print(alerts_view(report))
+    _whole(narrow(), "2026-12-07 16:02:11")  # the since columns, whole
 
 
 def test_tail_compact_is_one_whole_line_a_message(narrow) -> None:

@@ -46,15 +46,15 @@ def _headline(report: AlertsReport) -> Text:
 
 def _alerts_table(report: AlertsReport) -> RenderableType:
     table = Table(title="alerts", title_justify="left")
-    for column in ("state", "alert", "since (UTC)", "value", "summary", "run"):
-        table.add_column(column, overflow="fold" if column in ("summary", "run", "value") else "ellipsis")
+    for column in ("alert", "since (UTC)", "value", "summary", "run"):
+        table.add_column(column, overflow="ellipsis" if column in ("alert", "since (UTC)") else "fold")
     for alert in report.alerts:
         where = alert.labels.get("member") or alert.labels.get("instance")
-        table.add_row(f"[{_STATE[alert.state]}]{alert.state}[/] {alert.severity}",
-                      alert.name + (f" ({escape(where)})" if where else ""), _compact(alert.since),
-                      escape(_value(alert.shown, alert.value)), escape(alert.summary),
-                      escape(alert.runbook))
-    return fit(table, out)
+        # the name whole on its line, its state and severity under it: the table keeps 80 columns
+        table.add_row(alert.name + (f" ({escape(where)})" if where else "")
+                      + f"\n[{_STATE[alert.state]}]{alert.state}[/] {alert.severity}", _compact(alert.since),
+                      escape(_value(alert.shown, alert.value)), escape(alert.summary), escape(alert.runbook))
+    return fit(table, out, optional={"summary": 140, "since (UTC)": 100}, free={"summary": 20})
 
 
 def _silences_table(report: AlertsReport) -> RenderableType:
@@ -70,17 +70,17 @@ def _silences_table(report: AlertsReport) -> RenderableType:
 def _incidents_table(incidents: list[Incident]) -> RenderableType:
     table = Table(title="recent incidents (since: its condition first held, one `for` before it fired)",
                   title_justify="left")
-    for column in ("alert", "since (UTC)", "resolved", "lasted", "value", "run"):
+    for column in ("alert", "since (UTC)", "resolved", "lasted", "value"):
         table.add_column(column, justify="right" if column == "lasted" else "left",
-                         overflow="fold" if column in ("run", "value") else "ellipsis")
+                         overflow="fold" if column == "value" else "ellipsis")
     for incident in incidents:
         where = incident.labels.get("member") or incident.labels.get("instance")
-        table.add_row(f"{incident.alertname} ({incident.severity}" + (f", {escape(where)})" if where else ")"),
-                      _since(incident),
+        # the name, then what to run, each whole on its line: the table keeps 80 columns
+        table.add_row(f"{incident.alertname} ({incident.severity}" + (f", {escape(where)})" if where else ")")
+                      + f"\n[dim]{escape(incident.runbook)}[/]", _since(incident),
                       _resolved(incident) if incident.resolved_at else "[red]firing[/]",
-                      _lasted(incident), escape(_value(incident.shown, incident.value)),
-                      escape(incident.runbook))
-    return fit(table, out)
+                      _lasted(incident), escape(_value(incident.shown, incident.value)))
+    return fit(table, out, optional={"since (UTC)": 100})
 
 
 def _value(shown: str, value: float | None) -> str:

@@ -253,7 +253,7 @@ def live_forecast_line(forecast: dict[str, Any]) -> str:
             f"{forecast['qlike']['persistence']:.2f}, gain {gain['value']:+.2f}"
             + (f" [{low:+.2f}, {high:+.2f}]" if low == low else "") + f": {gain['verdict']}; 95 % bound exceeded on "
             f"{forecast['exceedance']:.1%}" + (f" [{e_low:.1%}, {e_high:.1%}]" if e_low == e_low else "")
-            + f" of {forecast['outcomes']:,} minutes (objective 5 % +/- 3 %)")
+            + f" of {forecast['outcomes']:,} forecasts (objective 5 % +/- 3 %)")
 
 
 def _inside(ts: np.ndarray, seen: dict[str, tuple[float, float]]) -> str:
