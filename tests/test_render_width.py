@@ -283,6 +283,14 @@ def _runbooks(summary: str, alerts: list[str]):  # type: ignore[no-untyped-def]
     return render, [Runbook("high-latency", Path("x.md"), "Prediction latency above its objective", summary, [], "")]
 
 
+def _gate(measured: str, threshold: str):  # type: ignore[no-untyped-def]
+    from volctl.core.operations.gate import GateCheck, GateReport
+
+    return GateReport("23s", "/b", "2026-12-08T02:44:07Z", [
+        GateCheck("slo: forecast bound exceeded (1h)", "quality", measured, "2% to 8%", "fail"),
+        GateCheck("drift share", "drift", "0% of 19 features", threshold, "inconclusive", "let the stream run")])
+
+
 @pytest.mark.parametrize("width", [80, 100, 160])
 def test_a_tables_shape_follows_the_width_not_the_values(narrow, width: int) -> None:
     """The same `slo check` printed a table in one run and records in the next: the shape depended on
@@ -290,6 +298,7 @@ def test_a_tables_shape_follows_the_width_not_the_values(narrow, width: int) -> 
     columns (a table, not records), and no word is broken: lag, slo check, model list, model show's
     variant table, rollback --history and runbook list."""
     from volctl.render import console
+    from volctl.render.gate import gate_table
     from volctl.render.kafka import lag_report
     from volctl.render.models import _test_table, model_table
     from volctl.render.rollback import history_table
@@ -312,7 +321,10 @@ def test_a_tables_shape_follows_the_width_not_the_values(narrow, width: int) -> 
             (history_table, _switch("me@host", "drill"),
              _switch("oncall@very-long-hostname.example.internal", "latency SLO breached for ten minutes: "
                      "https://wiki.example.com/incidents/2026-12-01-latency-breach-of-the-predict-service")),
-            (runbook_list, short_runbooks, long_runbooks)):
+            (runbook_list, short_runbooks, long_runbooks),
+            (gate_table, _gate("2 ms", "<= 5%"), _gate("1.5% of 8627 forecasts; QLIKE 0.68x persistence's",
+                                                      "<= 5% (calibrated on 57 reference chunks of 5 min (the "
+                                                      "current rows cover 39 min of the 60 min window))"))):
         narrow()  # what is printed so far
         before = len(narrow())
         render(small)
@@ -340,3 +352,37 @@ def test_wide_keeps_every_column_at_80_columns() -> None:
     assert "when to use" in wide.output.splitlines()[2] and "not shown" not in wide.output
     again = CliRunner().invoke(app, ["runbook", "list"], env={"NO_COLOR": "1", "COLUMNS": "80"})
     assert again.output == narrow.output  # the next command measures its own width again
+
+
+# A gate on the demo stack (its gate.json): rich's own sharing of the room made this table one column
+# wider than the terminal (at 80 columns with its class column, at 64 and 65 without), which cut its
+# right edge and its verdicts.
+DEMO_GATE = (
+    ("load: p95 <= 800 ms (corrected)", "latency", "2.3 ms", "p95 <= 800 ms (corrected)", "pass"),
+    ("load: error rate < 1.0%", "errors", "0 of 25", "error rate < 1.0%", "pass"),
+    ("load: throughput >= 10 req/s", "load", "5.0 req/s", "throughput >= 10 req/s", "fail"),
+    ("load: generator kept up", "load", "achieved 5.0 of 5.0 req/s, 0 late", "generator kept up", "pass"),
+    ("slo: latency p95", "latency", "0.7 ms (too little traffic: 38 of 100 requests in 23s)", "<= 800 ms",
+     "inconclusive"),
+    ("slo: availability", "availability", "100.000% (too little traffic: 38 of 100 requests in 23s)", ">= 99.90%",
+     "inconclusive"),
+    ("slo: forecast bound exceeded (1h)", "quality", "1.5% of 8627 forecasts; QLIKE 0.68x persistence's",
+     "2% to 8%", "fail"),
+    ("lag status (Burrow-style)", "lag", "OK, 0 behind: caught up", "OK or WARN", "pass"),
+    ("drift share", "drift", "0% of 19 features", "<= 5% (calibrated on 57 reference chunks of 5 min (the current "
+     "rows cover 39 min of the 60 min window))", "pass"),
+    ("realised quality", "quality", "too little evidence in 1h: 1 of 3 spike episodes", "enough labelled ticks",
+     "inconclusive"))
+
+
+@pytest.mark.parametrize("width", [64, 65, 80, 100, 120])
+def test_a_wrapping_table_never_runs_past_the_terminal(narrow, width: int) -> None:
+    from volctl.core.operations.gate import GateCheck, GateReport
+    from volctl.render import console
+    from volctl.render.gate import gate_table
+
+    console.out.width = width
+    gate_table(GateReport("23s", "/b", "2026-12-08T02:44:07Z", [GateCheck(*check) for check in DEMO_GATE]))
+    text = narrow()
+    assert "┃ check" in text and max(len(line) for line in text.splitlines()) <= width, text
+    assert text.count("inconclusive") >= 3 and "┓" in text  # the verdicts and the right edge, whole

@@ -68,6 +68,7 @@ def fit(table: Table, console: Console, optional: dict[str, int] | None = None,
     shown = _without(table, hidden) if hidden else table
     if _needed_width(shown, console) <= console.width:
         _share_free_room(shown, console, set(free or {}))
+        _fixed_widths(shown, console)
         if hidden:
             widest = max(optional[h] for h in hidden)  # type: ignore[index]
             left_out = f"not shown below {widest} columns: {', '.join(hidden)} (--wide or --json shows them)"
@@ -179,6 +180,28 @@ def _share_free_room(table: Table, console: Console, free: set[str]) -> None:
     room = console.width - _needed_width(others, console) - 3 * len(columns)
     for column in columns:
         column.max_width = max(column.min_width or 0, room // len(columns))
+
+
+def _fixed_widths(table: Table, console: Console) -> None:
+    """When the table must wrap to fit, every column's width decided here: each at least its
+    narrowest, the room left shared by how much more each would take. Rich's own sharing rounds,
+    and a table of wrapping columns came out a column wider than the terminal (its edge cut)."""
+    measured = [table._measure_column(console, console.options, column) for column in table.columns]
+    room = console.width - (len(table.columns) + 1)  # the vertical borders
+    if sum(m.maximum for m in measured) <= room:
+        return  # its natural width fits: rich lays it out as it is
+    widths = [m.maximum if column.no_wrap else m.minimum for m, column in zip(measured, table.columns, strict=True)]
+    spare = room - sum(widths)
+    wants = [m.maximum - m.minimum if not column.no_wrap else 0 for m, column in zip(measured, table.columns,
+                                                                                          strict=True)]
+    total = sum(wants)
+    if spare > 0 and total:
+        shares = [spare * want // total for want in wants]
+        for index in sorted(range(len(wants)), key=lambda i: -wants[i])[:spare - sum(shares)]:
+            shares[index] += 1  # what the floors left, to the columns that want the most
+        widths = [w + s for w, s in zip(widths, shares, strict=True)]
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = max(1, width - 2)  # less the cell's padding: rich adds it back
 
 
 def _needed_width(table: Table, console: Console) -> int:

@@ -18,7 +18,7 @@ def gate_table(report: GateReport) -> None:
         accepted = " (accepted)" if check.accepted else ""
         table.add_row(escape(check.name), check.kind, escape(check.measured), escape(check.threshold),
                       f"[{colour}]{check.verdict}{accepted}[/]")
-    out.print(fit(table, out))
+    out.print(fit(table, out, optional={"class": 100}))  # the answer line names the failed classes
     for check in report.checks:
         if check.todo:
             out.print(f"[yellow]{escape(check.name)}[/]: {escape(check.todo)}")
