@@ -1,7 +1,8 @@
 """The objective catalogue: one record per service objective. `slo check` measures its rows, the gate
 files them under its class, the SLO page draws its trend, Prometheus's rules hold its alerts (and a
 ratio objective's burn-rate alerts over its budget) and the dashboard its panel, all from here.
-Adding an objective is a record (its measure in `objective_rows`) and its runbook."""
+Adding an objective is a record (its measure in `objective_rows`), its runbook, and the promtool
+proof of each alert it adds (`alert_proofs`; the suite names a missing one)."""
 
 from __future__ import annotations
 
