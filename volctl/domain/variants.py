@@ -23,8 +23,17 @@ class Variant:
     reference: bool = False  # the rule the others must beat; served when none clearly does
 
     def scorer_class(self) -> Any:
-        module, _, name = self.loader.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return _imported(self.loader)
+
+    def fitter(self) -> Any:
+        """Its trainer: (core.model.fitting.Fitting) -> Fitted."""
+        return _imported(self.trainer)
+
+
+def _imported(path: str) -> Any:
+    """What a "module:name" names, imported only now (numpy, scikit-learn: never at the CLI's start)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 CATALOGUE: tuple[Variant, ...] = (
@@ -62,18 +71,11 @@ def fallback(served: str) -> str:
 
 
 def compared(recommendation: dict[str, Any], minus: str = "-") -> str:
-    """Which comparison a recommendation's figures are, "ml - baseline": the candidate served, else
-    the one that came closest (the only one when a single candidate was compared)."""
-    comparisons = recommendation.get("comparisons") or {}
-    candidate = recommendation.get("variant")
-    if candidate not in comparisons:
-        ranked = sorted(comparisons, key=lambda name: -_number(comparisons[name].get("pr_auc_difference")))
-        candidate = ranked[0] if ranked else LEAD
+    """Which comparison a recommendation's figures are, "ml - baseline": with several candidates,
+    the one whose comparison it repeats (the recommendation chose it); with one, that one."""
+    comparisons, reason = recommendation.get("comparisons") or {}, recommendation.get("reason")
+    candidate = next((name for name, found in comparisons.items() if found.get("reason") == reason), LEAD)
     return f"{candidate} {minus} {REFERENCE}"
-
-
-def _number(value: Any) -> float:
-    return value if isinstance(value, (int, float)) and value == value else float("-inf")
 
 
 def model_name(variant: str, version: str, served_version: str) -> str:

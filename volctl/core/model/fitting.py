@@ -1,4 +1,4 @@
-"""What a variant's trainer (variants.Variant.trainer) is given and gives back: every variant is fitted
+"""What a variant's trainer (variants.Variant.fitter()) is given and gives back: every variant is fitted
 on the same time splits, then evaluated, recommended and saved the same way by `training`."""
 
 from __future__ import annotations
@@ -30,11 +30,3 @@ class Fitted:
     entry: dict[str, Any]  # its manifest entry (training adds the test split's metrics and curves)
     pipeline: Any = None  # a fitted scikit-learn pipeline kept beside it (registry.pipeline_file)
 
-
-def trainer(path: str) -> Callable[[Fitting], Fitted]:
-    """A variant's trainer from its "module:function" (imported only when training)."""
-    import importlib
-
-    module, _, name = path.partition(":")
-    found: Callable[[Fitting], Fitted] = getattr(importlib.import_module(module), name)
-    return found

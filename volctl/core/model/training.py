@@ -19,7 +19,7 @@ from volctl import __version__
 from volctl.core.model.dataset import Dataset, Progress, measure_seeds
 from volctl.core.model.drift_calibration import TEST_SCORES_FILE, TEST_SCORES_KEY, calibrate_version
 from volctl.core.model.evaluation import Rows, evaluate_variants, pr_auc, skill_line
-from volctl.core.model.fitting import Fitting, trainer
+from volctl.core.model.fitting import Fitting
 from volctl.core.model.forecasting import (
     alert_definitions,
     baselines_of,
@@ -134,7 +134,7 @@ def train_model(dataset: Dataset, registry: Registry, seed: int = 7, progress: P
 
     fitting = Fitting(split, x, y, rows_of(split.validation, y["validation"]), seed, say)
     names = (*variants.CANDIDATES, variants.REFERENCE)  # every variant, each by its own trainer
-    fitted = {name: trainer(variants.variant(name).trainer)(fitting) for name in names}
+    fitted = {name: variants.variant(name).fitter()(fitting) for name in names}
     for name, found in fitted.items():
         found.scorer.variant = name  # a trainer may serve several variants (two rules): each scorer named as its own
     scorers = [found.scorer for found in fitted.values()]
