@@ -32,21 +32,26 @@ def processing_rate(window: str = "1m") -> str:
     return f"sum(rate({m.CONSUMER_PROCESSED}[{window}]))"
 
 
+def _share_of_requests(selector: str, window: str, where_asked: bool = False) -> str:
+    """The /predict requests matching `selector` over all of them; "or vector(0)" makes "none" 0.
+    `where_asked`: no value where no request came (a gap on a chart), rather than 0."""
+    total = f"sum(rate({m.REQUESTS}{PREDICT}[{window}]))"
+    return (f"(sum(rate({m.REQUESTS}{selector}[{window}])) or vector(0))"
+            f" / {f'({total} > 0)' if where_asked else f'clamp_min({total}, 1e-9)'}")
+
+
 def error_ratio(window: str = "5m") -> str:
-    return (f"(sum(rate({m.REQUESTS}{PREDICT_5XX}[{window}])) or vector(0))"
-            f" / clamp_min(sum(rate({m.REQUESTS}{PREDICT}[{window}])), 1e-9)")
+    return _share_of_requests(PREDICT_5XX, window)
 
 
 def error_ratio_where_asked(window: str) -> str:
     """The error ratio only where requests came: a minute without any has no ratio (a gap on a
     chart), not an error rate of 0."""
-    return (f"(sum(rate({m.REQUESTS}{PREDICT_5XX}[{window}])) or vector(0))"
-            f" / (sum(rate({m.REQUESTS}{PREDICT}[{window}])) > 0)")
+    return _share_of_requests(PREDICT_5XX, window, where_asked=True)
 
 
 def rejected_ratio(window: str = "5m") -> str:
-    return (f"(sum(rate({m.REQUESTS}{PREDICT_4XX}[{window}])) or vector(0))"
-            f" / clamp_min(sum(rate({m.REQUESTS}{PREDICT}[{window}])), 1e-9)")
+    return _share_of_requests(PREDICT_4XX, window)
 
 
 # A member joining the group exports NaN (unknown): left out, so a stack of only joining members has no
